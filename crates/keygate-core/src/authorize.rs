@@ -1,0 +1,314 @@
+//! The authorization request (RFC 6749 4.1.1, RFC 7636 4.3, OpenID Connect
+//! Core 3.1.2.1) and where its errors go.
+//!
+//! An error that cannot be trusted to reach the right application (no or an
+//! unknown `client_id`, a `redirect_uri` that is not registered, a request
+//! that cannot be parsed) is shown on a page and never redirected; every
+//! other error is redirected to the registered URI with `error`,
+//! `error_description` and `state` (RFC 6749 4.1.2.1).
+
+use crate::error::{ErrorCode, OAuthError};
+use crate::model::{Client, GrantType, Session};
+use crate::params::Params;
+use crate::pkce::{self, CodeChallengeMethod};
+use crate::scope::Scope;
+
+/// Upper bound on `state`, `nonce` and `login_hint`, so a hostile request
+/// cannot make us store or echo unbounded text.
+pub const MAX_PARAM_LEN: usize = 2048;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizeRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub redirect_uri_sent: bool,
+    pub scope: Scope,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<CodeChallengeMethod>,
+    pub prompt_none: bool,
+    pub prompt_login: bool,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorRedirect {
+    pub redirect_uri: String,
+    pub error: OAuthError,
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// Shown on an error page: the redirect target is not trusted.
+    Page(String),
+    /// Sent back to the application's registered redirect URI.
+    Redirect(ErrorRedirect),
+}
+
+/// Finds the redirect URI to use: the one sent, if registered exactly, or
+/// the only registered one when none was sent.
+pub fn resolve_redirect_uri(p: &Params, client: &Client) -> Result<(String, bool), String> {
+    match p.get("redirect_uri") {
+        Some(r) if client.redirect_uris.iter().any(|u| u == r) => Ok((r.to_string(), true)),
+        Some(_) => Err("The redirect_uri is not registered for this application.".into()),
+        None if client.redirect_uris.len() == 1 => Ok((client.redirect_uris[0].clone(), false)),
+        None => Err("The redirect_uri parameter is missing and this application registered several.".into()),
+    }
+}
+
+/// Validates an authorization request for `client` (looked up by the
+/// caller from the request's `client_id`, `None` when unknown).
+pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest, AuthorizeError> {
+    let Some(client_id) = p.get("client_id") else {
+        return Err(AuthorizeError::Page("The client_id parameter is missing.".into()));
+    };
+    let Some(client) = client.filter(|c| c.id == client_id) else {
+        return Err(AuthorizeError::Page("The application (client_id) is not known.".into()));
+    };
+    let (redirect_uri, redirect_uri_sent) =
+        resolve_redirect_uri(p, client).map_err(AuthorizeError::Page)?;
+    let state = p.get("state").map(str::to_string);
+    let fail = |code: ErrorCode, description: String| {
+        let state = state.clone().filter(|s| s.len() <= MAX_PARAM_LEN);
+        AuthorizeError::Redirect(ErrorRedirect {
+            redirect_uri: redirect_uri.clone(),
+            error: OAuthError::new(code, description),
+            state,
+        })
+    };
+    let invalid = |d: &str| fail(ErrorCode::InvalidRequest, d.to_string());
+
+    for name in ["state", "nonce", "login_hint"] {
+        if p.get(name).is_some_and(|v| v.len() > MAX_PARAM_LEN) {
+            return Err(invalid(&format!("{name} is longer than {MAX_PARAM_LEN} characters")));
+        }
+    }
+    if p.contains("request") {
+        return Err(fail(ErrorCode::RequestNotSupported, "request objects are not supported".into()));
+    }
+    if p.contains("request_uri") {
+        return Err(fail(ErrorCode::RequestUriNotSupported, "request_uri is not supported".into()));
+    }
+    match p.get("response_type") {
+        None => return Err(invalid("the response_type parameter is missing")),
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported".into(),
+            ))
+        }
+    }
+    if p.get("response_mode").is_some_and(|m| m != "query") {
+        return Err(invalid("only response_mode=query is supported"));
+    }
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(fail(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the authorization code flow".into(),
+        ));
+    }
+    let scope = Scope::parse_user(p.get("scope").unwrap_or(""))
+        .map_err(|e| fail(e.code, e.description.into_owned()))?;
+
+    let code_challenge = p.get("code_challenge").map(str::to_string);
+    let code_challenge_method = match (&code_challenge, p.get("code_challenge_method")) {
+        (None, Some(_)) => return Err(invalid("code_challenge_method was sent without code_challenge")),
+        (None, None) => None,
+        (Some(_), None) => Some(CodeChallengeMethod::Plain),
+        (Some(_), Some(m)) => Some(
+            CodeChallengeMethod::parse(m)
+                .ok_or_else(|| invalid("code_challenge_method must be S256 or plain"))?,
+        ),
+    };
+    if let Some(c) = &code_challenge {
+        if !pkce::is_valid_verifier(c) {
+            return Err(invalid("code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]"));
+        }
+    } else if client.public {
+        return Err(invalid("public clients must send a code_challenge (PKCE)"));
+    }
+
+    let mut prompt_none = false;
+    let mut prompt_login = false;
+    for v in p.get("prompt").unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
+        match v {
+            "none" => prompt_none = true,
+            "login" => prompt_login = true,
+            other => {
+                return Err(invalid(&format!(
+                    "prompt '{}' is not supported; use login or none",
+                    other.chars().take(32).collect::<String>()
+                )))
+            }
+        }
+    }
+    if prompt_none && prompt_login {
+        return Err(invalid("prompt=none cannot be combined with other values"));
+    }
+    let max_age = match p.get("max_age") {
+        None => None,
+        Some(m) => Some(
+            m.parse::<i64>()
+                .ok()
+                .filter(|v| *v >= 0)
+                .ok_or_else(|| invalid("max_age must be a non-negative whole number of seconds"))?,
+        ),
+    };
+    Ok(AuthorizeRequest {
+        client_id: client.id.clone(),
+        redirect_uri,
+        redirect_uri_sent,
+        scope,
+        state,
+        nonce: p.get("nonce").map(str::to_string),
+        code_challenge,
+        code_challenge_method,
+        prompt_none,
+        prompt_login,
+        max_age,
+        login_hint: p.get("login_hint").map(str::to_string),
+    })
+}
+
+/// What /authorize does next for a valid request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextStep {
+    /// The session is good enough: issue a code for this person.
+    IssueCode { user_sub: String, auth_time: i64 },
+    /// Show the sign-in page.
+    SignIn,
+    /// `prompt=none` but the person must sign in: redirect this error.
+    Fail(ErrorRedirect),
+}
+
+/// Decides from the live session (already checked for expiry and tenant)
+/// whether the person must sign in (OpenID Connect Core 3.1.2.3).
+pub fn next_step(req: &AuthorizeRequest, session: Option<&Session>, now: i64) -> NextStep {
+    let fresh_enough = |s: &Session| req.max_age.is_none_or(|max| now - s.auth_time <= max);
+    match session {
+        Some(s) if !req.prompt_login && fresh_enough(s) => {
+            NextStep::IssueCode { user_sub: s.user_sub.clone(), auth_time: s.auth_time }
+        }
+        _ if req.prompt_none => NextStep::Fail(ErrorRedirect {
+            redirect_uri: req.redirect_uri.clone(),
+            error: OAuthError::new(ErrorCode::LoginRequired, "the user must sign in"),
+            state: req.state.clone(),
+        }),
+        _ => NextStep::SignIn,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    const CH: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn client(public: bool, uris: &[&str]) -> Client {
+        Client {
+            id: "c1".into(),
+            tenant_id: "t".into(),
+            name: "n".into(),
+            public,
+            secret_hash: None,
+            auth_method: AuthMethod::None,
+            redirect_uris: uris.iter().map(|s| s.to_string()).collect(),
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode],
+            refresh_policy: RefreshPolicy::OfflineAccess,
+            id_token_ttl: 1,
+            access_token_ttl: 1,
+            journeys_api: false,
+            web_origins: vec![],
+            signing_alg: SigningAlg::RS256,
+            created_at: 0,
+        }
+    }
+
+    fn run(q: &str, c: &Client) -> Result<AuthorizeRequest, AuthorizeError> {
+        validate(&Params::from_urlencoded(q.as_bytes()).unwrap(), Some(c))
+    }
+
+    fn redirect_code(r: Result<AuthorizeRequest, AuthorizeError>) -> &'static str {
+        match r {
+            Err(AuthorizeError::Redirect(e)) => e.error.code.as_str(),
+            Err(AuthorizeError::Page(_)) => "page",
+            Ok(_) => "ok",
+        }
+    }
+
+    #[test]
+    fn page_errors_never_redirect() {
+        let c = client(false, &["https://app/cb", "https://app/two"]);
+        assert_eq!(redirect_code(run("response_type=code", &c)), "page");
+        assert_eq!(redirect_code(validate(&Params::from_urlencoded(b"client_id=zz&response_type=code").unwrap(), None)), "page");
+        assert_eq!(redirect_code(run("client_id=c1&response_type=code&redirect_uri=https://evil/cb", &c)), "page");
+        assert_eq!(redirect_code(run("client_id=c1&response_type=code&redirect_uri=https://app/cb/", &c)), "page");
+        assert_eq!(redirect_code(run("client_id=c1&response_type=code", &c)), "page", "several registered, none sent");
+        let one = client(false, &["https://app/cb"]);
+        let ok = run("client_id=c1&response_type=code", &one).unwrap();
+        assert_eq!((ok.redirect_uri.as_str(), ok.redirect_uri_sent), ("https://app/cb", false));
+    }
+
+    #[test]
+    fn redirected_errors() {
+        let c = client(true, &["https://app/cb"]);
+        let base = format!("client_id=c1&redirect_uri=https://app/cb&code_challenge={CH}&code_challenge_method=S256&state=xyz");
+        assert_eq!(redirect_code(run(&format!("{base}&response_type=code&scope=openid"), &c)), "ok");
+        assert_eq!(redirect_code(run(&base, &c)), "invalid_request");
+        assert_eq!(redirect_code(run(&format!("{base}&response_type=token"), &c)), "unsupported_response_type");
+        assert_eq!(redirect_code(run(&format!("{base}&response_type=code&scope=openid+admin"), &c)), "invalid_scope");
+        assert_eq!(redirect_code(run(&format!("{base}&response_type=code&prompt=consent"), &c)), "invalid_request");
+        assert_eq!(redirect_code(run(&format!("{base}&response_type=code&prompt=none+login"), &c)), "invalid_request");
+        assert_eq!(redirect_code(run(&format!("{base}&response_type=code&max_age=-1"), &c)), "invalid_request");
+        assert_eq!(redirect_code(run(&format!("{base}&response_type=code&request=x"), &c)), "request_not_supported");
+        assert_eq!(redirect_code(run(&format!("{base}&response_type=code&response_mode=fragment"), &c)), "invalid_request");
+        let r = run("client_id=c1&response_type=code&state=s1", &c);
+        match r {
+            Err(AuthorizeError::Redirect(e)) => {
+                assert_eq!(e.state.as_deref(), Some("s1"));
+                assert!(e.error.description.contains("PKCE"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(redirect_code(run("client_id=c1&response_type=code&code_challenge=short", &c)), "invalid_request");
+        assert_eq!(redirect_code(run(&format!("client_id=c1&response_type=code&code_challenge={CH}&code_challenge_method=S512"), &c)), "invalid_request");
+        assert_eq!(redirect_code(run("client_id=c1&response_type=code&code_challenge_method=S256", &client(false, &["https://app/cb"]))), "invalid_request");
+        let mut cc = client(false, &["https://app/cb"]);
+        cc.grant_types = vec![GrantType::ClientCredentials];
+        assert_eq!(redirect_code(run("client_id=c1&response_type=code", &cc)), "unauthorized_client");
+    }
+
+    #[test]
+    fn plain_is_the_default_method() {
+        let c = client(true, &["https://app/cb"]);
+        let r = run(&format!("client_id=c1&response_type=code&code_challenge={CH}"), &c).unwrap();
+        assert_eq!(r.code_challenge_method, Some(CodeChallengeMethod::Plain));
+    }
+
+    #[test]
+    fn sign_in_decisions() {
+        let c = client(false, &["https://app/cb"]);
+        let s = Session { tenant_id: "t".into(), user_sub: "u".into(), auth_time: 1000, expires_at: 9999 };
+        let req = |q: &str| run(&format!("client_id=c1&response_type=code&{q}"), &c).unwrap();
+        assert!(matches!(next_step(&req("x=1"), Some(&s), 1100), NextStep::IssueCode { auth_time: 1000, .. }));
+        assert_eq!(next_step(&req("x=1"), None, 1100), NextStep::SignIn);
+        assert_eq!(next_step(&req("prompt=login"), Some(&s), 1100), NextStep::SignIn);
+        assert_eq!(next_step(&req("max_age=50"), Some(&s), 1100), NextStep::SignIn);
+        assert!(matches!(next_step(&req("max_age=100"), Some(&s), 1100), NextStep::IssueCode { .. }));
+        assert!(matches!(next_step(&req("prompt=none"), Some(&s), 1100), NextStep::IssueCode { .. }));
+        match next_step(&req("prompt=none&state=q"), None, 1100) {
+            NextStep::Fail(e) => {
+                assert_eq!(e.error.code, ErrorCode::LoginRequired);
+                assert_eq!(e.state.as_deref(), Some("q"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(next_step(&req("prompt=none&max_age=0"), Some(&s), 1100), NextStep::Fail(_)));
+    }
+}

@@ -1,0 +1,161 @@
+//! Client authentication at the token, revocation and introspection
+//! endpoints (RFC 6749 2.3): which method the request used, and whether that
+//! is the client's registered method with the right secret.
+
+use crate::error::OAuthError;
+use crate::model::{AuthMethod, Client};
+
+/// What the request presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presented {
+    pub client_id: String,
+    pub method: AuthMethod,
+    pub secret: Option<String>,
+}
+
+/// Works out the method used from the decoded Basic header and the body's
+/// `client_id` / `client_secret`. Two methods at once is `invalid_client`
+/// (RFC 6749 2.3: "MUST NOT use more than one authentication method").
+pub fn presented(
+    basic: Option<(String, String)>,
+    body_client_id: Option<&str>,
+    body_client_secret: Option<&str>,
+) -> Result<Presented, OAuthError> {
+    match (basic, body_client_secret) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_client(
+            "the client authenticated with more than one method (Basic header and client_secret)",
+        )),
+        (Some((id, secret)), None) => {
+            if body_client_id.is_some_and(|b| b != id) {
+                return Err(OAuthError::invalid_client(
+                    "client_id in the body differs from the one in the Basic header",
+                ));
+            }
+            Ok(Presented { client_id: id, method: AuthMethod::ClientSecretBasic, secret: Some(secret) })
+        }
+        (None, Some(secret)) => {
+            let id = body_client_id.ok_or_else(|| {
+                OAuthError::invalid_client("client_secret was sent without client_id")
+            })?;
+            Ok(Presented {
+                client_id: id.to_string(),
+                method: AuthMethod::ClientSecretPost,
+                secret: Some(secret.to_string()),
+            })
+        }
+        (None, None) => {
+            let id = body_client_id
+                .ok_or_else(|| OAuthError::invalid_client("the client did not identify itself"))?;
+            Ok(Presented { client_id: id.to_string(), method: AuthMethod::None, secret: None })
+        }
+    }
+}
+
+/// Authenticates a presented client against its record. `secret_matches`
+/// compares a secret with the stored hash (in constant time). The public
+/// text never says whether the client exists.
+pub fn authenticate(
+    presented: &Presented,
+    client: Option<&Client>,
+    secret_matches: impl Fn(&str, &str) -> bool,
+) -> Result<(), OAuthError> {
+    let fail = |detail: &str| {
+        Err(OAuthError::invalid_client("client authentication failed").with_detail(detail.to_string()))
+    };
+    let Some(client) = client else {
+        return fail("unknown client");
+    };
+    if presented.method != client.auth_method {
+        return Err(OAuthError::invalid_client(format!(
+            "this client must authenticate with {}, not {}",
+            client.auth_method.as_str(),
+            presented.method.as_str()
+        )));
+    }
+    match (&presented.secret, &client.secret_hash) {
+        (None, _) if client.public => Ok(()),
+        (Some(secret), Some(hash)) if !client.public => {
+            if secret_matches(hash, secret) {
+                Ok(())
+            } else {
+                fail("wrong secret")
+            }
+        }
+        _ => fail("the client record and the presented credentials disagree"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+    use crate::ErrorCode;
+
+    fn client(method: AuthMethod) -> Client {
+        Client {
+            id: "c1".into(),
+            tenant_id: "default".into(),
+            name: "n".into(),
+            public: method == AuthMethod::None,
+            secret_hash: (method != AuthMethod::None).then(|| "H(s3cret)".into()),
+            auth_method: method,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode],
+            refresh_policy: RefreshPolicy::OfflineAccess,
+            id_token_ttl: 1,
+            access_token_ttl: 1,
+            journeys_api: false,
+            web_origins: vec![],
+            signing_alg: SigningAlg::RS256,
+            created_at: 0,
+        }
+    }
+    fn eq(hash: &str, secret: &str) -> bool {
+        hash == format!("H({secret})")
+    }
+    fn basic() -> Option<(String, String)> {
+        Some(("c1".into(), "s3cret".into()))
+    }
+
+    #[test]
+    fn method_detection() {
+        assert_eq!(presented(basic(), None, None).unwrap().method, AuthMethod::ClientSecretBasic);
+        assert_eq!(presented(basic(), Some("c1"), None).unwrap().method, AuthMethod::ClientSecretBasic);
+        assert_eq!(presented(None, Some("c1"), Some("x")).unwrap().method, AuthMethod::ClientSecretPost);
+        assert_eq!(presented(None, Some("c1"), None).unwrap().method, AuthMethod::None);
+        for (b, id, s) in [(basic(), None, Some("x")), (basic(), Some("other"), None), (None, None, Some("x")), (None, None, None)] {
+            assert_eq!(presented(b, id, s).unwrap_err().code, ErrorCode::InvalidClient);
+        }
+    }
+
+    #[test]
+    fn registered_method_is_enforced() {
+        let table = [
+            (AuthMethod::ClientSecretBasic, presented(basic(), None, None), true),
+            (AuthMethod::ClientSecretBasic, presented(None, Some("c1"), Some("s3cret")), false),
+            (AuthMethod::ClientSecretBasic, presented(None, Some("c1"), None), false),
+            (AuthMethod::ClientSecretPost, presented(None, Some("c1"), Some("s3cret")), true),
+            (AuthMethod::ClientSecretPost, presented(basic(), None, None), false),
+            (AuthMethod::None, presented(None, Some("c1"), None), true),
+            (AuthMethod::None, presented(basic(), None, None), false),
+            (AuthMethod::None, presented(None, Some("c1"), Some("s3cret")), false),
+        ];
+        for (registered, p, ok) in table {
+            let r = authenticate(&p.unwrap(), Some(&client(registered)), eq);
+            assert_eq!(r.is_ok(), ok, "{registered:?}");
+            if let Err(e) = r {
+                assert_eq!(e.code, ErrorCode::InvalidClient);
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_secret_and_unknown_client() {
+        let p = presented(Some(("c1".into(), "nope".into())), None, None).unwrap();
+        assert!(authenticate(&p, Some(&client(AuthMethod::ClientSecretBasic)), eq).is_err());
+        let p = presented(basic(), None, None).unwrap();
+        let e = authenticate(&p, None, eq).unwrap_err();
+        assert_eq!(e.description, "client authentication failed");
+    }
+}

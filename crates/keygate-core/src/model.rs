@@ -1,0 +1,206 @@
+//! The stored records the protocol reasons about. The store reads and writes
+//! them; the core decides with them. Times are seconds since the Unix epoch.
+
+use crate::pkce::CodeChallengeMethod;
+
+/// Default lifetimes (INTERFACE.md and the seeds: 14-day id_token, 24-hour
+/// access token; RFC 6749 4.1.2 recommends at most 10 minutes for a code).
+pub const DEFAULT_ID_TOKEN_TTL: i64 = 14 * 86400;
+pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 86400;
+pub const DEFAULT_CODE_TTL: i64 = 60;
+pub const MAX_CODE_TTL: i64 = 600;
+/// A refresh token not used for this long expires; each rotation starts anew.
+pub const REFRESH_TOKEN_TTL: i64 = 30 * 86400;
+/// A hosted-page session lasts this long from sign-in.
+pub const SESSION_TTL: i64 = 14 * 86400;
+
+pub const DEFAULT_TENANT: &str = "default";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: String,
+    pub display_name: String,
+    /// Canonical origins (`https://login.example.com`) that reach this tenant.
+    pub domains: Vec<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    None,
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::None => "none",
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "none" => Some(AuthMethod::None),
+            "client_secret_basic" => Some(AuthMethod::ClientSecretBasic),
+            "client_secret_post" => Some(AuthMethod::ClientSecretPost),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 3] =
+        [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        GrantType::ALL.into_iter().find(|g| g.as_str() == s)
+    }
+}
+
+/// When a refresh token is issued (INTERFACE.md `--refresh-tokens`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshPolicy {
+    Always,
+    OfflineAccess,
+    Never,
+}
+
+impl RefreshPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshPolicy::Always => "always",
+            RefreshPolicy::OfflineAccess => "offline_access",
+            RefreshPolicy::Never => "never",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "always" => Some(RefreshPolicy::Always),
+            "offline_access" => Some(RefreshPolicy::OfflineAccess),
+            "never" => Some(RefreshPolicy::Never),
+            _ => None,
+        }
+    }
+}
+
+/// JWS algorithms Keygate signs tokens with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SigningAlg {
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl SigningAlg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::ES256 => "ES256",
+            SigningAlg::EdDSA => "EdDSA",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "RS256" => Some(SigningAlg::RS256),
+            "ES256" => Some(SigningAlg::ES256),
+            "EdDSA" => Some(SigningAlg::EdDSA),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    /// Public clients (RFC 6749 2.1) have no secret and must use PKCE.
+    pub public: bool,
+    /// SHA-256 of the secret (hex); secrets carry 256 bits of entropy, so a
+    /// fast hash is enough and keeps client authentication cheap.
+    pub secret_hash: Option<String>,
+    pub auth_method: AuthMethod,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub refresh_policy: RefreshPolicy,
+    pub id_token_ttl: i64,
+    pub access_token_ttl: i64,
+    pub journeys_api: bool,
+    pub web_origins: Vec<String>,
+    pub signing_alg: SigningAlg,
+    pub created_at: i64,
+}
+
+impl Client {
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub sub: String,
+    pub tenant_id: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+/// One authorization: what a person granted a client at /authorize. The
+/// authorization code is its single-use handle; refresh tokens descend from
+/// it; revoking it ends every token it produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub id: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub user_sub: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<CodeChallengeMethod>,
+    pub redirect_uri: String,
+    /// Whether /authorize received `redirect_uri` (then /token must repeat it).
+    pub redirect_uri_sent: bool,
+    pub created_at: i64,
+    pub code_expires_at: i64,
+    pub code_consumed_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub grant_id: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub tenant_id: String,
+    pub user_sub: String,
+    pub auth_time: i64,
+    pub expires_at: i64,
+}

@@ -1,0 +1,119 @@
+//! Redirect URIs and origins: what may be registered, and how a request's
+//! value is matched (exactly, character for character, RFC 9700 2.1).
+
+use url::Url;
+
+/// Checks a redirect URI offered for registration. It must be absolute, carry
+/// no fragment (RFC 6749 3.1.2) and no user info, and use `https`, `http`, or
+/// a private-use scheme of a native app (RFC 8252 7.1, a reverse domain name
+/// such as `com.example.app`). Schemes that run code or read files are refused.
+pub fn validate_redirect_uri(raw: &str) -> Result<(), String> {
+    if raw.contains('#') {
+        return Err(format!("redirect URI '{raw}' must not contain a fragment (#)"));
+    }
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("redirect URI '{raw}' contains white space"));
+    }
+    let url = Url::parse(raw).map_err(|e| format!("redirect URI '{raw}' is malformed: {e}"))?;
+    match url.scheme() {
+        "https" | "http" => {
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(format!("redirect URI '{raw}' has no host"));
+            }
+        }
+        s if s.contains('.') => {}
+        s => {
+            return Err(format!(
+                "redirect URI '{raw}' uses scheme '{s}': use https, http, or a reverse-domain private scheme"
+            ))
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("redirect URI '{raw}' must not carry user info"));
+    }
+    Ok(())
+}
+
+/// Parses an origin (`https://login.example.com`, `http://localhost:8080`),
+/// returning its canonical form: lower-case host, default port omitted, no
+/// trailing slash. Paths, queries, fragments and user info are refused.
+pub fn parse_origin(raw: &str) -> Result<String, String> {
+    let url = Url::parse(raw).map_err(|e| format!("origin '{raw}' is malformed: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("origin '{raw}' must use http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("origin '{raw}' has no host"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || raw.ends_with('/')
+    {
+        return Err(format!("origin '{raw}' must be scheme://host[:port] with nothing after it"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("origin '{raw}' must not carry user info"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// The `host[:port]` a browser sends in the Host header for an origin.
+pub fn origin_authority(origin: &str) -> Option<String> {
+    let url = Url::parse(origin).ok()?;
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    })
+}
+
+/// Appends query parameters to a registered redirect URI, keeping its own.
+pub fn with_query(base: &str, params: &[(&str, &str)]) -> String {
+    match Url::parse(base) {
+        Ok(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                for (k, v) in params {
+                    q.append_pair(k, v);
+                }
+            }
+            url.to_string()
+        }
+        Err(_) => base.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registrable_redirect_uris() {
+        for ok in ["https://app.example.com/cb", "http://localhost:3000/callback",
+            "http://127.0.0.1:9/cb?x=1", "com.example.app:/oauth"] {
+            assert!(validate_redirect_uri(ok).is_ok(), "{ok}");
+        }
+        for bad in ["/relative", "https://app.example.com/cb#frag", "https://app/cb#",
+            "javascript:alert(1)", "data:text/html,x", "file:///etc/passwd", "not a uri",
+            "https://user:pw@app.example.com/cb", "http://", "https://a b/"] {
+            assert!(validate_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(parse_origin("https://Login.Example.com").unwrap(), "https://login.example.com");
+        assert_eq!(parse_origin("https://a.example:443").unwrap(), "https://a.example");
+        assert_eq!(parse_origin("http://localhost:8080").unwrap(), "http://localhost:8080");
+        for bad in ["https://a.example/path", "https://a.example/", "ftp://a.example", "a.example",
+            "https://a.example?x", "https://u@a.example"] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+        assert_eq!(origin_authority("http://localhost:8080").unwrap(), "localhost:8080");
+        assert_eq!(origin_authority("https://a.example").unwrap(), "a.example");
+    }
+
+    #[test]
+    fn query_is_appended() {
+        assert_eq!(with_query("https://a/cb?x=1", &[("code", "c d"), ("state", "s")]),
+            "https://a/cb?x=1&code=c+d&state=s");
+    }
+}

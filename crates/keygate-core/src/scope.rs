@@ -1,0 +1,94 @@
+//! Scopes: parsing (RFC 6749 3.3), the set Keygate knows, and narrowing.
+
+use crate::error::OAuthError;
+
+pub const OPENID: &str = "openid";
+pub const PROFILE: &str = "profile";
+pub const EMAIL: &str = "email";
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// The scopes a person can grant through /authorize.
+pub const USER_SCOPES: [&str; 4] = [OPENID, PROFILE, EMAIL, OFFLINE_ACCESS];
+
+/// A set of scope tokens, kept in first-seen order without repeats.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope(Vec<String>);
+
+impl Scope {
+    /// Parses a space-delimited scope string; each token must be NQCHAR
+    /// (`%x21 / %x23-5B / %x5D-7E`).
+    pub fn parse(s: &str) -> Result<Scope, OAuthError> {
+        let mut out: Vec<String> = Vec::new();
+        for tok in s.split(' ').filter(|t| !t.is_empty()) {
+            if !tok.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)) {
+                return Err(OAuthError::invalid_scope("a scope contains characters that are not allowed"));
+            }
+            if !out.iter().any(|t| t == tok) {
+                out.push(tok.to_string());
+            }
+        }
+        Ok(Scope(out))
+    }
+
+    /// Parses scopes for /authorize: only the scopes Keygate knows.
+    pub fn parse_user(s: &str) -> Result<Scope, OAuthError> {
+        let scope = Scope::parse(s)?;
+        if let Some(bad) = scope.0.iter().find(|t| !USER_SCOPES.contains(&t.as_str())) {
+            return Err(OAuthError::invalid_scope(format!(
+                "scope '{bad}' is not supported; use openid, profile, email, offline_access"
+            )));
+        }
+        Ok(scope)
+    }
+
+    pub fn contains(&self, tok: &str) -> bool {
+        self.0.iter().any(|t| t == tok)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn is_subset_of(&self, other: &Scope) -> bool {
+        self.0.iter().all(|t| other.contains(t))
+    }
+
+    pub fn tokens(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_print() {
+        let s = Scope::parse("openid  email openid").unwrap();
+        assert_eq!(s.to_string(), "openid email");
+        assert!(Scope::parse("a\"b").is_err());
+        assert!(Scope::parse("a\\b").is_err());
+        assert!(Scope::parse("é").is_err());
+        assert!(Scope::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn user_scopes_only() {
+        assert!(Scope::parse_user("openid profile email offline_access").is_ok());
+        let e = Scope::parse_user("openid admin").unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::InvalidScope);
+    }
+
+    #[test]
+    fn subset() {
+        let all = Scope::parse("openid email offline_access").unwrap();
+        assert!(Scope::parse("email").unwrap().is_subset_of(&all));
+        assert!(!Scope::parse("profile").unwrap().is_subset_of(&all));
+    }
+}
