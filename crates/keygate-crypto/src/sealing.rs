@@ -1,0 +1,89 @@
+//! The master key and the sealing of signing keys at rest (AES-256-GCM with a
+//! random nonce; the key id is bound as associated data, so a sealed key
+//! cannot be swapped under another id).
+
+use crate::CryptoError;
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+pub struct MasterKey(LessSafeKey);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
+
+impl MasterKey {
+    /// Parses 64 hex characters (32 bytes).
+    pub fn from_hex(hex: &str) -> Result<MasterKey, CryptoError> {
+        let hex = hex.trim();
+        if hex.len() != 64 {
+            return Err(CryptoError::MasterKey(format!("expected 64 hex characters, got {}", hex.len())));
+        }
+        let mut bytes = [0u8; 32];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+                .map_err(|_| CryptoError::MasterKey("not hexadecimal".into()))?;
+        }
+        Self::from_bytes(&bytes)
+    }
+
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<MasterKey, CryptoError> {
+        let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| CryptoError::MasterKey("rejected".into()))?;
+        Ok(MasterKey(LessSafeKey::new(key)))
+    }
+
+    /// A new random master key, as 64 hex characters.
+    pub fn generate_hex() -> String {
+        let mut bytes = [0u8; 32];
+        SystemRandom::new().fill(&mut bytes).expect("the system CSPRNG failed");
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn seal(&self, label: &str, plaintext: &[u8]) -> String {
+        let mut nonce = [0u8; NONCE_LEN];
+        SystemRandom::new().fill(&mut nonce).expect("the system CSPRNG failed");
+        let mut buf = plaintext.to_vec();
+        self.0
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(label.as_bytes()), &mut buf)
+            .expect("AES-GCM sealing cannot fail for small inputs");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&buf);
+        STANDARD.encode(out)
+    }
+
+    pub fn open(&self, label: &str, sealed: &str) -> Result<Vec<u8>, CryptoError> {
+        let raw = STANDARD.decode(sealed).map_err(|_| CryptoError::Unseal)?;
+        if raw.len() < NONCE_LEN + 16 {
+            return Err(CryptoError::Unseal);
+        }
+        let (nonce, ct) = raw.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Unseal)?;
+        let mut buf = ct.to_vec();
+        let plain = self
+            .0
+            .open_in_place(nonce, Aad::from(label.as_bytes()), &mut buf)
+            .map_err(|_| CryptoError::Unseal)?;
+        Ok(plain.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_and_open() {
+        let k = MasterKey::from_hex(&MasterKey::generate_hex()).unwrap();
+        let s = k.seal("kid1", b"secret key");
+        assert_eq!(k.open("kid1", &s).unwrap(), b"secret key");
+        assert!(k.open("kid2", &s).is_err(), "label is bound");
+        let other = MasterKey::from_hex(&MasterKey::generate_hex()).unwrap();
+        assert!(other.open("kid1", &s).is_err());
+        assert!(MasterKey::from_hex("abc").is_err());
+        assert!(MasterKey::from_hex(&"zz".repeat(32)).is_err());
+    }
+}
