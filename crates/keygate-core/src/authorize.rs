@@ -55,7 +55,9 @@ pub fn resolve_redirect_uri(p: &Params, client: &Client) -> Result<(String, bool
         Some(r) if client.redirect_uris.iter().any(|u| u == r) => Ok((r.to_string(), true)),
         Some(_) => Err("The redirect_uri is not registered for this application.".into()),
         None if client.redirect_uris.len() == 1 => Ok((client.redirect_uris[0].clone(), false)),
-        None => Err("The redirect_uri parameter is missing and this application registered several.".into()),
+        None => Err(
+            "The redirect_uri parameter is missing and this application registered several.".into(),
+        ),
     }
 }
 
@@ -63,10 +65,14 @@ pub fn resolve_redirect_uri(p: &Params, client: &Client) -> Result<(String, bool
 /// caller from the request's `client_id`, `None` when unknown).
 pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest, AuthorizeError> {
     let Some(client_id) = p.get("client_id") else {
-        return Err(AuthorizeError::Page("The client_id parameter is missing.".into()));
+        return Err(AuthorizeError::Page(
+            "The client_id parameter is missing.".into(),
+        ));
     };
     let Some(client) = client.filter(|c| c.id == client_id) else {
-        return Err(AuthorizeError::Page("The application (client_id) is not known.".into()));
+        return Err(AuthorizeError::Page(
+            "The application (client_id) is not known.".into(),
+        ));
     };
     let (redirect_uri, redirect_uri_sent) =
         resolve_redirect_uri(p, client).map_err(AuthorizeError::Page)?;
@@ -83,14 +89,22 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
 
     for name in ["state", "nonce", "login_hint"] {
         if p.get(name).is_some_and(|v| v.len() > MAX_PARAM_LEN) {
-            return Err(invalid(&format!("{name} is longer than {MAX_PARAM_LEN} characters")));
+            return Err(invalid(&format!(
+                "{name} is longer than {MAX_PARAM_LEN} characters"
+            )));
         }
     }
     if p.contains("request") {
-        return Err(fail(ErrorCode::RequestNotSupported, "request objects are not supported".into()));
+        return Err(fail(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported".into(),
+        ));
     }
     if p.contains("request_uri") {
-        return Err(fail(ErrorCode::RequestUriNotSupported, "request_uri is not supported".into()));
+        return Err(fail(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported".into(),
+        ));
     }
     match p.get("response_type") {
         None => return Err(invalid("the response_type parameter is missing")),
@@ -116,7 +130,11 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
 
     let code_challenge = p.get("code_challenge").map(str::to_string);
     let code_challenge_method = match (&code_challenge, p.get("code_challenge_method")) {
-        (None, Some(_)) => return Err(invalid("code_challenge_method was sent without code_challenge")),
+        (None, Some(_)) => {
+            return Err(invalid(
+                "code_challenge_method was sent without code_challenge",
+            ))
+        }
         (None, None) => None,
         (Some(_), None) => Some(CodeChallengeMethod::Plain),
         (Some(_), Some(m)) => Some(
@@ -126,7 +144,9 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
     };
     if let Some(c) = &code_challenge {
         if !pkce::is_valid_verifier(c) {
-            return Err(invalid("code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]"));
+            return Err(invalid(
+                "code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]",
+            ));
         }
     } else if client.public {
         return Err(invalid("public clients must send a code_challenge (PKCE)"));
@@ -134,7 +154,12 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
 
     let mut prompt_none = false;
     let mut prompt_login = false;
-    for v in p.get("prompt").unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
+    for v in p
+        .get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+    {
         match v {
             "none" => prompt_none = true,
             "login" => prompt_login = true,
@@ -149,15 +174,13 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
     if prompt_none && prompt_login {
         return Err(invalid("prompt=none cannot be combined with other values"));
     }
-    let max_age = match p.get("max_age") {
-        None => None,
-        Some(m) => Some(
-            m.parse::<i64>()
-                .ok()
-                .filter(|v| *v >= 0)
-                .ok_or_else(|| invalid("max_age must be a non-negative whole number of seconds"))?,
-        ),
-    };
+    let max_age =
+        match p.get("max_age") {
+            None => None,
+            Some(m) => Some(m.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
+                invalid("max_age must be a non-negative whole number of seconds")
+            })?),
+        };
     Ok(AuthorizeRequest {
         client_id: client.id.clone(),
         redirect_uri,
@@ -190,9 +213,10 @@ pub enum NextStep {
 pub fn next_step(req: &AuthorizeRequest, session: Option<&Session>, now: i64) -> NextStep {
     let fresh_enough = |s: &Session| req.max_age.is_none_or(|max| now - s.auth_time <= max);
     match session {
-        Some(s) if !req.prompt_login && fresh_enough(s) => {
-            NextStep::IssueCode { user_sub: s.user_sub.clone(), auth_time: s.auth_time }
-        }
+        Some(s) if !req.prompt_login && fresh_enough(s) => NextStep::IssueCode {
+            user_sub: s.user_sub.clone(),
+            auth_time: s.auth_time,
+        },
         _ if req.prompt_none => NextStep::Fail(ErrorRedirect {
             redirect_uri: req.redirect_uri.clone(),
             error: OAuthError::new(ErrorCode::LoginRequired, "the user must sign in"),
@@ -246,28 +270,89 @@ mod tests {
     fn page_errors_never_redirect() {
         let c = client(false, &["https://app/cb", "https://app/two"]);
         assert_eq!(redirect_code(run("response_type=code", &c)), "page");
-        assert_eq!(redirect_code(validate(&Params::from_urlencoded(b"client_id=zz&response_type=code").unwrap(), None)), "page");
-        assert_eq!(redirect_code(run("client_id=c1&response_type=code&redirect_uri=https://evil/cb", &c)), "page");
-        assert_eq!(redirect_code(run("client_id=c1&response_type=code&redirect_uri=https://app/cb/", &c)), "page");
-        assert_eq!(redirect_code(run("client_id=c1&response_type=code", &c)), "page", "several registered, none sent");
+        assert_eq!(
+            redirect_code(validate(
+                &Params::from_urlencoded(b"client_id=zz&response_type=code").unwrap(),
+                None
+            )),
+            "page"
+        );
+        assert_eq!(
+            redirect_code(run(
+                "client_id=c1&response_type=code&redirect_uri=https://evil/cb",
+                &c
+            )),
+            "page"
+        );
+        assert_eq!(
+            redirect_code(run(
+                "client_id=c1&response_type=code&redirect_uri=https://app/cb/",
+                &c
+            )),
+            "page"
+        );
+        assert_eq!(
+            redirect_code(run("client_id=c1&response_type=code", &c)),
+            "page",
+            "several registered, none sent"
+        );
         let one = client(false, &["https://app/cb"]);
         let ok = run("client_id=c1&response_type=code", &one).unwrap();
-        assert_eq!((ok.redirect_uri.as_str(), ok.redirect_uri_sent), ("https://app/cb", false));
+        assert_eq!(
+            (ok.redirect_uri.as_str(), ok.redirect_uri_sent),
+            ("https://app/cb", false)
+        );
     }
 
     #[test]
     fn redirected_errors() {
         let c = client(true, &["https://app/cb"]);
         let base = format!("client_id=c1&redirect_uri=https://app/cb&code_challenge={CH}&code_challenge_method=S256&state=xyz");
-        assert_eq!(redirect_code(run(&format!("{base}&response_type=code&scope=openid"), &c)), "ok");
+        assert_eq!(
+            redirect_code(run(&format!("{base}&response_type=code&scope=openid"), &c)),
+            "ok"
+        );
         assert_eq!(redirect_code(run(&base, &c)), "invalid_request");
-        assert_eq!(redirect_code(run(&format!("{base}&response_type=token"), &c)), "unsupported_response_type");
-        assert_eq!(redirect_code(run(&format!("{base}&response_type=code&scope=openid+admin"), &c)), "invalid_scope");
-        assert_eq!(redirect_code(run(&format!("{base}&response_type=code&prompt=consent"), &c)), "invalid_request");
-        assert_eq!(redirect_code(run(&format!("{base}&response_type=code&prompt=none+login"), &c)), "invalid_request");
-        assert_eq!(redirect_code(run(&format!("{base}&response_type=code&max_age=-1"), &c)), "invalid_request");
-        assert_eq!(redirect_code(run(&format!("{base}&response_type=code&request=x"), &c)), "request_not_supported");
-        assert_eq!(redirect_code(run(&format!("{base}&response_type=code&response_mode=fragment"), &c)), "invalid_request");
+        assert_eq!(
+            redirect_code(run(&format!("{base}&response_type=token"), &c)),
+            "unsupported_response_type"
+        );
+        assert_eq!(
+            redirect_code(run(
+                &format!("{base}&response_type=code&scope=openid+admin"),
+                &c
+            )),
+            "invalid_scope"
+        );
+        assert_eq!(
+            redirect_code(run(
+                &format!("{base}&response_type=code&prompt=consent"),
+                &c
+            )),
+            "invalid_request"
+        );
+        assert_eq!(
+            redirect_code(run(
+                &format!("{base}&response_type=code&prompt=none+login"),
+                &c
+            )),
+            "invalid_request"
+        );
+        assert_eq!(
+            redirect_code(run(&format!("{base}&response_type=code&max_age=-1"), &c)),
+            "invalid_request"
+        );
+        assert_eq!(
+            redirect_code(run(&format!("{base}&response_type=code&request=x"), &c)),
+            "request_not_supported"
+        );
+        assert_eq!(
+            redirect_code(run(
+                &format!("{base}&response_type=code&response_mode=fragment"),
+                &c
+            )),
+            "invalid_request"
+        );
         let r = run("client_id=c1&response_type=code&state=s1", &c);
         match r {
             Err(AuthorizeError::Redirect(e)) => {
@@ -276,32 +361,74 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(redirect_code(run("client_id=c1&response_type=code&code_challenge=short", &c)), "invalid_request");
+        assert_eq!(
+            redirect_code(run(
+                "client_id=c1&response_type=code&code_challenge=short",
+                &c
+            )),
+            "invalid_request"
+        );
         assert_eq!(redirect_code(run(&format!("client_id=c1&response_type=code&code_challenge={CH}&code_challenge_method=S512"), &c)), "invalid_request");
-        assert_eq!(redirect_code(run("client_id=c1&response_type=code&code_challenge_method=S256", &client(false, &["https://app/cb"]))), "invalid_request");
+        assert_eq!(
+            redirect_code(run(
+                "client_id=c1&response_type=code&code_challenge_method=S256",
+                &client(false, &["https://app/cb"])
+            )),
+            "invalid_request"
+        );
         let mut cc = client(false, &["https://app/cb"]);
         cc.grant_types = vec![GrantType::ClientCredentials];
-        assert_eq!(redirect_code(run("client_id=c1&response_type=code", &cc)), "unauthorized_client");
+        assert_eq!(
+            redirect_code(run("client_id=c1&response_type=code", &cc)),
+            "unauthorized_client"
+        );
     }
 
     #[test]
     fn plain_is_the_default_method() {
         let c = client(true, &["https://app/cb"]);
-        let r = run(&format!("client_id=c1&response_type=code&code_challenge={CH}"), &c).unwrap();
+        let r = run(
+            &format!("client_id=c1&response_type=code&code_challenge={CH}"),
+            &c,
+        )
+        .unwrap();
         assert_eq!(r.code_challenge_method, Some(CodeChallengeMethod::Plain));
     }
 
     #[test]
     fn sign_in_decisions() {
         let c = client(false, &["https://app/cb"]);
-        let s = Session { tenant_id: "t".into(), user_sub: "u".into(), auth_time: 1000, expires_at: 9999 };
+        let s = Session {
+            tenant_id: "t".into(),
+            user_sub: "u".into(),
+            auth_time: 1000,
+            expires_at: 9999,
+        };
         let req = |q: &str| run(&format!("client_id=c1&response_type=code&{q}"), &c).unwrap();
-        assert!(matches!(next_step(&req("x=1"), Some(&s), 1100), NextStep::IssueCode { auth_time: 1000, .. }));
+        assert!(matches!(
+            next_step(&req("x=1"), Some(&s), 1100),
+            NextStep::IssueCode {
+                auth_time: 1000,
+                ..
+            }
+        ));
         assert_eq!(next_step(&req("x=1"), None, 1100), NextStep::SignIn);
-        assert_eq!(next_step(&req("prompt=login"), Some(&s), 1100), NextStep::SignIn);
-        assert_eq!(next_step(&req("max_age=50"), Some(&s), 1100), NextStep::SignIn);
-        assert!(matches!(next_step(&req("max_age=100"), Some(&s), 1100), NextStep::IssueCode { .. }));
-        assert!(matches!(next_step(&req("prompt=none"), Some(&s), 1100), NextStep::IssueCode { .. }));
+        assert_eq!(
+            next_step(&req("prompt=login"), Some(&s), 1100),
+            NextStep::SignIn
+        );
+        assert_eq!(
+            next_step(&req("max_age=50"), Some(&s), 1100),
+            NextStep::SignIn
+        );
+        assert!(matches!(
+            next_step(&req("max_age=100"), Some(&s), 1100),
+            NextStep::IssueCode { .. }
+        ));
+        assert!(matches!(
+            next_step(&req("prompt=none"), Some(&s), 1100),
+            NextStep::IssueCode { .. }
+        ));
         match next_step(&req("prompt=none&state=q"), None, 1100) {
             NextStep::Fail(e) => {
                 assert_eq!(e.error.code, ErrorCode::LoginRequired);
@@ -309,6 +436,9 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(next_step(&req("prompt=none&max_age=0"), Some(&s), 1100), NextStep::Fail(_)));
+        assert!(matches!(
+            next_step(&req("prompt=none&max_age=0"), Some(&s), 1100),
+            NextStep::Fail(_)
+        ));
     }
 }

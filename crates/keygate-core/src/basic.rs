@@ -27,7 +27,8 @@ pub fn decode_basic(header: &str) -> Result<Option<(String, String)>, &'static s
         .split_once(':')
         .ok_or("the Basic credentials have no ':' between client id and secret")?;
     let id = decode_component(id).map_err(|_| "the Basic client id is not valid UTF-8")?;
-    let secret = decode_component(secret).map_err(|_| "the Basic client secret is not valid UTF-8")?;
+    let secret =
+        decode_component(secret).map_err(|_| "the Basic client secret is not valid UTF-8")?;
     if id.is_empty() {
         return Err("the Basic client id is empty");
     }
@@ -38,7 +39,10 @@ pub fn decode_basic(header: &str) -> Result<Option<(String, String)>, &'static s
 pub fn encode_basic(id: &str, secret: &str) -> String {
     use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
     let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
-    format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(id), enc(secret))))
+    format!(
+        "Basic {}",
+        STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+    )
 }
 
 #[cfg(test)]
@@ -48,13 +52,19 @@ mod tests {
     #[test]
     fn round_trip_with_reserved_characters() {
         let h = encode_basic("client:1", "s3cr%t+/=");
-        assert_eq!(decode_basic(&h).unwrap(), Some(("client:1".into(), "s3cr%t+/=".into())));
+        assert_eq!(
+            decode_basic(&h).unwrap(),
+            Some(("client:1".into(), "s3cr%t+/=".into()))
+        );
     }
 
     #[test]
     fn plain_base64_is_accepted() {
         let h = format!("basic {}", STANDARD.encode("abc:def"));
-        assert_eq!(decode_basic(&h).unwrap(), Some(("abc".into(), "def".into())));
+        assert_eq!(
+            decode_basic(&h).unwrap(),
+            Some(("abc".into(), "def".into()))
+        );
     }
 
     #[test]

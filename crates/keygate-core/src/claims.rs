@@ -37,7 +37,11 @@ impl UserClaims {
     pub fn for_scope(user: &User, scope: &Scope) -> UserClaims {
         let email = scope.contains(scope::EMAIL);
         UserClaims {
-            name: if scope.contains(scope::PROFILE) { user.name.clone() } else { None },
+            name: if scope.contains(scope::PROFILE) {
+                user.name.clone()
+            } else {
+                None
+            },
             email: email.then(|| user.email.clone()),
             email_verified: email.then_some(user.email_verified),
         }
@@ -95,8 +99,15 @@ mod tests {
     #[test]
     fn grant_of_access_token() {
         let mut c = AccessTokenClaims {
-            iss: "i".into(), sub: "s".into(), aud: "a".into(), client_id: "a".into(), scope: String::new(),
-            exp: 0, iat: 0, jti: "g1.xyz".into(), auth_time: None,
+            iss: "i".into(),
+            sub: "s".into(),
+            aud: "a".into(),
+            client_id: "a".into(),
+            scope: String::new(),
+            exp: 0,
+            iat: 0,
+            jti: "g1.xyz".into(),
+            auth_time: None,
         };
         assert_eq!(c.grant_id(), Some("g1"));
         c.jti = "xyz".into();

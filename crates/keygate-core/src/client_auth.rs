@@ -31,7 +31,11 @@ pub fn presented(
                     "client_id in the body differs from the one in the Basic header",
                 ));
             }
-            Ok(Presented { client_id: id, method: AuthMethod::ClientSecretBasic, secret: Some(secret) })
+            Ok(Presented {
+                client_id: id,
+                method: AuthMethod::ClientSecretBasic,
+                secret: Some(secret),
+            })
         }
         (None, Some(secret)) => {
             let id = body_client_id.ok_or_else(|| {
@@ -46,7 +50,11 @@ pub fn presented(
         (None, None) => {
             let id = body_client_id
                 .ok_or_else(|| OAuthError::invalid_client("the client did not identify itself"))?;
-            Ok(Presented { client_id: id.to_string(), method: AuthMethod::None, secret: None })
+            Ok(Presented {
+                client_id: id.to_string(),
+                method: AuthMethod::None,
+                secret: None,
+            })
         }
     }
 }
@@ -60,7 +68,8 @@ pub fn authenticate(
     secret_matches: impl Fn(&str, &str) -> bool,
 ) -> Result<(), OAuthError> {
     let fail = |detail: &str| {
-        Err(OAuthError::invalid_client("client authentication failed").with_detail(detail.to_string()))
+        Err(OAuthError::invalid_client("client authentication failed")
+            .with_detail(detail.to_string()))
     };
     let Some(client) = client else {
         return fail("unknown client");
@@ -120,26 +129,70 @@ mod tests {
 
     #[test]
     fn method_detection() {
-        assert_eq!(presented(basic(), None, None).unwrap().method, AuthMethod::ClientSecretBasic);
-        assert_eq!(presented(basic(), Some("c1"), None).unwrap().method, AuthMethod::ClientSecretBasic);
-        assert_eq!(presented(None, Some("c1"), Some("x")).unwrap().method, AuthMethod::ClientSecretPost);
-        assert_eq!(presented(None, Some("c1"), None).unwrap().method, AuthMethod::None);
-        for (b, id, s) in [(basic(), None, Some("x")), (basic(), Some("other"), None), (None, None, Some("x")), (None, None, None)] {
-            assert_eq!(presented(b, id, s).unwrap_err().code, ErrorCode::InvalidClient);
+        assert_eq!(
+            presented(basic(), None, None).unwrap().method,
+            AuthMethod::ClientSecretBasic
+        );
+        assert_eq!(
+            presented(basic(), Some("c1"), None).unwrap().method,
+            AuthMethod::ClientSecretBasic
+        );
+        assert_eq!(
+            presented(None, Some("c1"), Some("x")).unwrap().method,
+            AuthMethod::ClientSecretPost
+        );
+        assert_eq!(
+            presented(None, Some("c1"), None).unwrap().method,
+            AuthMethod::None
+        );
+        for (b, id, s) in [
+            (basic(), None, Some("x")),
+            (basic(), Some("other"), None),
+            (None, None, Some("x")),
+            (None, None, None),
+        ] {
+            assert_eq!(
+                presented(b, id, s).unwrap_err().code,
+                ErrorCode::InvalidClient
+            );
         }
     }
 
     #[test]
     fn registered_method_is_enforced() {
         let table = [
-            (AuthMethod::ClientSecretBasic, presented(basic(), None, None), true),
-            (AuthMethod::ClientSecretBasic, presented(None, Some("c1"), Some("s3cret")), false),
-            (AuthMethod::ClientSecretBasic, presented(None, Some("c1"), None), false),
-            (AuthMethod::ClientSecretPost, presented(None, Some("c1"), Some("s3cret")), true),
-            (AuthMethod::ClientSecretPost, presented(basic(), None, None), false),
+            (
+                AuthMethod::ClientSecretBasic,
+                presented(basic(), None, None),
+                true,
+            ),
+            (
+                AuthMethod::ClientSecretBasic,
+                presented(None, Some("c1"), Some("s3cret")),
+                false,
+            ),
+            (
+                AuthMethod::ClientSecretBasic,
+                presented(None, Some("c1"), None),
+                false,
+            ),
+            (
+                AuthMethod::ClientSecretPost,
+                presented(None, Some("c1"), Some("s3cret")),
+                true,
+            ),
+            (
+                AuthMethod::ClientSecretPost,
+                presented(basic(), None, None),
+                false,
+            ),
             (AuthMethod::None, presented(None, Some("c1"), None), true),
             (AuthMethod::None, presented(basic(), None, None), false),
-            (AuthMethod::None, presented(None, Some("c1"), Some("s3cret")), false),
+            (
+                AuthMethod::None,
+                presented(None, Some("c1"), Some("s3cret")),
+                false,
+            ),
         ];
         for (registered, p, ok) in table {
             let r = authenticate(&p.unwrap(), Some(&client(registered)), eq);

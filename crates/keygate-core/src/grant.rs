@@ -20,10 +20,16 @@ pub struct Refusal {
 
 impl Refusal {
     fn plain(error: OAuthError) -> Self {
-        Refusal { error, revoke_grant: None }
+        Refusal {
+            error,
+            revoke_grant: None,
+        }
     }
     fn revoking(error: OAuthError, grant_id: &str) -> Self {
-        Refusal { error, revoke_grant: Some(grant_id.to_string()) }
+        Refusal {
+            error,
+            revoke_grant: Some(grant_id.to_string()),
+        }
     }
 }
 
@@ -42,18 +48,22 @@ fn check_pkce(grant: &Grant, verifier: Option<&str>, required: bool) -> Result<(
             if pkce::verify(method, challenge, v) {
                 Ok(())
             } else {
-                Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"))
+                Err(OAuthError::invalid_grant(
+                    "code_verifier does not match the code_challenge",
+                ))
             }
         }
-        (Some(_), _, None) if required => {
-            Err(OAuthError::invalid_request("the 'code_verifier' parameter is missing (PKCE)"))
-        }
+        (Some(_), _, None) if required => Err(OAuthError::invalid_request(
+            "the 'code_verifier' parameter is missing (PKCE)",
+        )),
         (Some(_), _, None) => Ok(()),
         (None, _, Some(_)) => Err(OAuthError::invalid_grant(
             "code_verifier was sent but the authorization request had no code_challenge",
         )),
         (None, _, None) => Ok(()),
-        (Some(_), None, Some(_)) => Err(OAuthError::invalid_grant("the grant's PKCE method is unknown")),
+        (Some(_), None, Some(_)) => Err(OAuthError::invalid_grant(
+            "the grant's PKCE method is unknown",
+        )),
     }
 }
 
@@ -66,11 +76,16 @@ pub fn check_code(
     now: i64,
 ) -> Result<(), Refusal> {
     if grant.client_id != client.id || grant.tenant_id != client.tenant_id {
-        return Err(OAuthError::invalid_grant("the authorization code was issued to another client").into());
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was issued to another client",
+        )
+        .into());
     }
     if grant.code_consumed_at.is_some() {
         return Err(Refusal::revoking(
-            OAuthError::invalid_grant("the authorization code was already used; tokens issued with it are revoked"),
+            OAuthError::invalid_grant(
+                "the authorization code was already used; tokens issued with it are revoked",
+            ),
             &grant.id,
         ));
     }
@@ -87,12 +102,10 @@ pub fn check_code(
             )
             .into())
         }
-        None if grant.redirect_uri_sent => {
-            return Err(OAuthError::invalid_request(
-                "the 'redirect_uri' parameter is missing; it was sent to the authorization endpoint",
-            )
-            .into())
-        }
+        None if grant.redirect_uri_sent => return Err(OAuthError::invalid_request(
+            "the 'redirect_uri' parameter is missing; it was sent to the authorization endpoint",
+        )
+        .into()),
         _ => {}
     }
     if client.public && grant.code_challenge.is_none() {
@@ -113,7 +126,9 @@ pub fn check_refresh(
     now: i64,
 ) -> Result<Scope, Refusal> {
     if token.client_id != client.id || grant.client_id != client.id {
-        return Err(OAuthError::invalid_grant("the refresh token was issued to another client").into());
+        return Err(
+            OAuthError::invalid_grant("the refresh token was issued to another client").into(),
+        );
     }
     if token.consumed_at.is_some() {
         return Err(Refusal::revoking(
@@ -131,12 +146,14 @@ pub fn check_refresh(
     }
     if let Some(r) = redirect_uri {
         if !client.redirect_uris.iter().any(|u| u == r) {
-            return Err(OAuthError::invalid_grant("redirect_uri is not registered for this client").into());
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri is not registered for this client",
+            )
+            .into());
         }
     }
-    check_pkce(grant, code_verifier, false).map_err(|e| {
-        Refusal::plain(OAuthError::new(ErrorCode::InvalidGrant, e.description))
-    })?;
+    check_pkce(grant, code_verifier, false)
+        .map_err(|e| Refusal::plain(OAuthError::new(ErrorCode::InvalidGrant, e.description)))?;
     let granted = Scope::parse(&grant.scope).map_err(Refusal::plain)?;
     match requested {
         Some(req) if !req.is_subset_of(&granted) => Err(OAuthError::invalid_scope(
@@ -150,9 +167,14 @@ pub fn check_refresh(
 
 /// The scope of a client_credentials token: anything but the scopes that
 /// stand for a person.
-pub fn check_client_credentials(client: &Client, requested: Option<&Scope>) -> Result<Scope, OAuthError> {
+pub fn check_client_credentials(
+    client: &Client,
+    requested: Option<&Scope>,
+) -> Result<Scope, OAuthError> {
     if client.public {
-        return Err(OAuthError::unauthorized_client("public clients cannot use client_credentials"));
+        return Err(OAuthError::unauthorized_client(
+            "public clients cannot use client_credentials",
+        ));
     }
     let scope = requested.cloned().unwrap_or_default();
     if let Some(bad) = scope.tokens().find(|t| scope::USER_SCOPES.contains(t)) {
@@ -189,7 +211,11 @@ mod tests {
             name: "n".into(),
             public,
             secret_hash: None,
-            auth_method: if public { AuthMethod::None } else { AuthMethod::ClientSecretBasic },
+            auth_method: if public {
+                AuthMethod::None
+            } else {
+                AuthMethod::ClientSecretBasic
+            },
             redirect_uris: vec!["https://app/cb".into(), "https://app/other".into()],
             post_logout_redirect_uris: vec![],
             grant_types: GrantType::ALL.to_vec(),
@@ -231,45 +257,115 @@ mod tests {
     fn code_exchange_rules() {
         let c = client(true);
         let g = grant();
-        assert_eq!(code(check_code(&g, &c, Some("https://app/cb"), Some(V), 120)), None);
+        assert_eq!(
+            code(check_code(&g, &c, Some("https://app/cb"), Some(V), 120)),
+            None
+        );
         // another client
         let mut other = c.clone();
         other.id = "c2".into();
-        assert_eq!(code(check_code(&g, &other, Some("https://app/cb"), Some(V), 120)), Some((ErrorCode::InvalidGrant, false)));
+        assert_eq!(
+            code(check_code(&g, &other, Some("https://app/cb"), Some(V), 120)),
+            Some((ErrorCode::InvalidGrant, false))
+        );
         // replay revokes
         let mut used = g.clone();
         used.code_consumed_at = Some(110);
-        assert_eq!(code(check_code(&used, &c, Some("https://app/cb"), Some(V), 120)), Some((ErrorCode::InvalidGrant, true)));
+        assert_eq!(
+            code(check_code(&used, &c, Some("https://app/cb"), Some(V), 120)),
+            Some((ErrorCode::InvalidGrant, true))
+        );
         // expired (the boundary second is expired)
-        assert_eq!(code(check_code(&g, &c, Some("https://app/cb"), Some(V), 160)), Some((ErrorCode::InvalidGrant, false)));
+        assert_eq!(
+            code(check_code(&g, &c, Some("https://app/cb"), Some(V), 160)),
+            Some((ErrorCode::InvalidGrant, false))
+        );
         // redirect mismatch and missing
-        assert_eq!(code(check_code(&g, &c, Some("https://app/other"), Some(V), 120)), Some((ErrorCode::InvalidGrant, false)));
-        assert_eq!(code(check_code(&g, &c, None, Some(V), 120)), Some((ErrorCode::InvalidRequest, false)));
+        assert_eq!(
+            code(check_code(&g, &c, Some("https://app/other"), Some(V), 120)),
+            Some((ErrorCode::InvalidGrant, false))
+        );
+        assert_eq!(
+            code(check_code(&g, &c, None, Some(V), 120)),
+            Some((ErrorCode::InvalidRequest, false))
+        );
         let mut implied = g.clone();
         implied.redirect_uri_sent = false;
         assert_eq!(code(check_code(&implied, &c, None, Some(V), 120)), None);
         // PKCE
-        assert_eq!(code(check_code(&g, &c, Some("https://app/cb"), None, 120)), Some((ErrorCode::InvalidRequest, false)));
-        assert_eq!(code(check_code(&g, &c, Some("https://app/cb"), Some(&V.replace('d', "x")), 120)), Some((ErrorCode::InvalidGrant, false)));
+        assert_eq!(
+            code(check_code(&g, &c, Some("https://app/cb"), None, 120)),
+            Some((ErrorCode::InvalidRequest, false))
+        );
+        assert_eq!(
+            code(check_code(
+                &g,
+                &c,
+                Some("https://app/cb"),
+                Some(&V.replace('d', "x")),
+                120
+            )),
+            Some((ErrorCode::InvalidGrant, false))
+        );
         let mut plain = g.clone();
         plain.code_challenge = Some(V.into());
         plain.code_challenge_method = Some(CodeChallengeMethod::Plain);
-        assert_eq!(code(check_code(&plain, &c, Some("https://app/cb"), Some(V), 120)), None);
+        assert_eq!(
+            code(check_code(&plain, &c, Some("https://app/cb"), Some(V), 120)),
+            None
+        );
         // downgrade: verifier without challenge; public client without challenge
         let mut none = g.clone();
         none.code_challenge = None;
         none.code_challenge_method = None;
-        assert_eq!(code(check_code(&none, &client(false), Some("https://app/cb"), Some(V), 120)), Some((ErrorCode::InvalidGrant, false)));
-        assert_eq!(code(check_code(&none, &client(false), Some("https://app/cb"), None, 120)), None);
-        assert_eq!(code(check_code(&none, &c, Some("https://app/cb"), None, 120)), Some((ErrorCode::InvalidGrant, false)));
+        assert_eq!(
+            code(check_code(
+                &none,
+                &client(false),
+                Some("https://app/cb"),
+                Some(V),
+                120
+            )),
+            Some((ErrorCode::InvalidGrant, false))
+        );
+        assert_eq!(
+            code(check_code(
+                &none,
+                &client(false),
+                Some("https://app/cb"),
+                None,
+                120
+            )),
+            None
+        );
+        assert_eq!(
+            code(check_code(&none, &c, Some("https://app/cb"), None, 120)),
+            Some((ErrorCode::InvalidGrant, false))
+        );
         // revoked
         let mut revoked = g.clone();
         revoked.revoked_at = Some(1);
-        assert_eq!(code(check_code(&revoked, &c, Some("https://app/cb"), Some(V), 120)), Some((ErrorCode::InvalidGrant, false)));
+        assert_eq!(
+            code(check_code(
+                &revoked,
+                &c,
+                Some("https://app/cb"),
+                Some(V),
+                120
+            )),
+            Some((ErrorCode::InvalidGrant, false))
+        );
     }
 
     fn rt() -> RefreshToken {
-        RefreshToken { grant_id: "g1".into(), tenant_id: "t".into(), client_id: "c1".into(), created_at: 100, expires_at: 1000, consumed_at: None }
+        RefreshToken {
+            grant_id: "g1".into(),
+            tenant_id: "t".into(),
+            client_id: "c1".into(),
+            created_at: 100,
+            expires_at: 1000,
+            consumed_at: None,
+        }
     }
 
     #[test]
@@ -277,20 +373,59 @@ mod tests {
         let c = client(true);
         let g = grant();
         let s = |x: &str| Scope::parse(x).unwrap();
-        assert_eq!(check_refresh(&rt(), &g, &c, None, None, None, 200).unwrap().to_string(), "openid email offline_access");
-        assert_eq!(check_refresh(&rt(), &g, &c, Some(&s("openid")), None, None, 200).unwrap().to_string(), "openid");
-        assert_eq!(check_refresh(&rt(), &g, &c, Some(&s("openid profile")), None, None, 200).unwrap_err().error.code, ErrorCode::InvalidScope);
+        assert_eq!(
+            check_refresh(&rt(), &g, &c, None, None, None, 200)
+                .unwrap()
+                .to_string(),
+            "openid email offline_access"
+        );
+        assert_eq!(
+            check_refresh(&rt(), &g, &c, Some(&s("openid")), None, None, 200)
+                .unwrap()
+                .to_string(),
+            "openid"
+        );
+        assert_eq!(
+            check_refresh(&rt(), &g, &c, Some(&s("openid profile")), None, None, 200)
+                .unwrap_err()
+                .error
+                .code,
+            ErrorCode::InvalidScope
+        );
         // Next Identity's extra parameters
-        assert!(check_refresh(&rt(), &g, &c, None, Some("https://app/other"), Some(V), 200).is_ok());
-        assert_eq!(check_refresh(&rt(), &g, &c, None, Some("https://evil/cb"), None, 200).unwrap_err().error.code, ErrorCode::InvalidGrant);
-        assert_eq!(check_refresh(&rt(), &g, &c, None, None, Some(&V.replace('d', "x")), 200).unwrap_err().error.code, ErrorCode::InvalidGrant);
+        assert!(
+            check_refresh(&rt(), &g, &c, None, Some("https://app/other"), Some(V), 200).is_ok()
+        );
+        assert_eq!(
+            check_refresh(&rt(), &g, &c, None, Some("https://evil/cb"), None, 200)
+                .unwrap_err()
+                .error
+                .code,
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(
+            check_refresh(&rt(), &g, &c, None, None, Some(&V.replace('d', "x")), 200)
+                .unwrap_err()
+                .error
+                .code,
+            ErrorCode::InvalidGrant
+        );
         // reuse revokes the family
         let mut used = rt();
         used.consumed_at = Some(150);
         let r = check_refresh(&used, &g, &c, None, None, None, 200).unwrap_err();
-        assert_eq!((r.error.code, r.revoke_grant.as_deref()), (ErrorCode::InvalidGrant, Some("g1")));
+        assert_eq!(
+            (r.error.code, r.revoke_grant.as_deref()),
+            (ErrorCode::InvalidGrant, Some("g1"))
+        );
         // expired, revoked, other client
-        assert_eq!(check_refresh(&rt(), &g, &c, None, None, None, 1000).unwrap_err().error.code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            check_refresh(&rt(), &g, &c, None, None, None, 1000)
+                .unwrap_err()
+                .error
+                .code,
+            ErrorCode::InvalidGrant
+        );
         let mut revoked = g.clone();
         revoked.revoked_at = Some(1);
         assert!(check_refresh(&rt(), &revoked, &c, None, None, None, 200).is_err());
@@ -302,9 +437,24 @@ mod tests {
     #[test]
     fn client_credentials_and_refresh_policy() {
         let c = client(false);
-        assert_eq!(check_client_credentials(&c, Some(&Scope::parse("api:read").unwrap())).unwrap().to_string(), "api:read");
-        assert_eq!(check_client_credentials(&c, Some(&Scope::parse("openid").unwrap())).unwrap_err().code, ErrorCode::InvalidScope);
-        assert_eq!(check_client_credentials(&client(true), None).unwrap_err().code, ErrorCode::UnauthorizedClient);
+        assert_eq!(
+            check_client_credentials(&c, Some(&Scope::parse("api:read").unwrap()))
+                .unwrap()
+                .to_string(),
+            "api:read"
+        );
+        assert_eq!(
+            check_client_credentials(&c, Some(&Scope::parse("openid").unwrap()))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidScope
+        );
+        assert_eq!(
+            check_client_credentials(&client(true), None)
+                .unwrap_err()
+                .code,
+            ErrorCode::UnauthorizedClient
+        );
 
         let offline = Scope::parse("openid offline_access").unwrap();
         let online = Scope::parse("openid").unwrap();

@@ -157,7 +157,10 @@ mod tests {
         assert!(e.description.contains("repeated"));
         assert!(Params::from_urlencoded(b"a=\xff").is_err());
         assert!(Params::from_urlencoded(b"a=%ff").is_err());
-        assert!(Params::from_urlencoded(b"a=%zz").is_ok(), "invalid escapes pass through as text");
+        assert!(
+            Params::from_urlencoded(b"a=%zz").is_ok(),
+            "invalid escapes pass through as text"
+        );
     }
 
     #[test]

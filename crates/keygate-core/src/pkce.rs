@@ -30,7 +30,8 @@ impl CodeChallengeMethod {
 /// (RFC 7636 4.1 and 4.2).
 pub fn is_valid_verifier(s: &str) -> bool {
     (43..=128).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// The S256 challenge of a verifier: BASE64URL(SHA256(verifier)).

@@ -9,7 +9,9 @@ use url::Url;
 /// such as `com.example.app`). Schemes that run code or read files are refused.
 pub fn validate_redirect_uri(raw: &str) -> Result<(), String> {
     if raw.contains('#') {
-        return Err(format!("redirect URI '{raw}' must not contain a fragment (#)"));
+        return Err(format!(
+            "redirect URI '{raw}' must not contain a fragment (#)"
+        ));
     }
     if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!("redirect URI '{raw}' contains white space"));
@@ -47,7 +49,9 @@ pub fn parse_origin(raw: &str) -> Result<String, String> {
     }
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || raw.ends_with('/')
     {
-        return Err(format!("origin '{raw}' must be scheme://host[:port] with nothing after it"));
+        return Err(format!(
+            "origin '{raw}' must be scheme://host[:port] with nothing after it"
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(format!("origin '{raw}' must not carry user info"));
@@ -87,33 +91,66 @@ mod tests {
 
     #[test]
     fn registrable_redirect_uris() {
-        for ok in ["https://app.example.com/cb", "http://localhost:3000/callback",
-            "http://127.0.0.1:9/cb?x=1", "com.example.app:/oauth"] {
+        for ok in [
+            "https://app.example.com/cb",
+            "http://localhost:3000/callback",
+            "http://127.0.0.1:9/cb?x=1",
+            "com.example.app:/oauth",
+        ] {
             assert!(validate_redirect_uri(ok).is_ok(), "{ok}");
         }
-        for bad in ["/relative", "https://app.example.com/cb#frag", "https://app/cb#",
-            "javascript:alert(1)", "data:text/html,x", "file:///etc/passwd", "not a uri",
-            "https://user:pw@app.example.com/cb", "http://", "https://a b/"] {
+        for bad in [
+            "/relative",
+            "https://app.example.com/cb#frag",
+            "https://app/cb#",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "file:///etc/passwd",
+            "not a uri",
+            "https://user:pw@app.example.com/cb",
+            "http://",
+            "https://a b/",
+        ] {
             assert!(validate_redirect_uri(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn origins() {
-        assert_eq!(parse_origin("https://Login.Example.com").unwrap(), "https://login.example.com");
-        assert_eq!(parse_origin("https://a.example:443").unwrap(), "https://a.example");
-        assert_eq!(parse_origin("http://localhost:8080").unwrap(), "http://localhost:8080");
-        for bad in ["https://a.example/path", "https://a.example/", "ftp://a.example", "a.example",
-            "https://a.example?x", "https://u@a.example"] {
+        assert_eq!(
+            parse_origin("https://Login.Example.com").unwrap(),
+            "https://login.example.com"
+        );
+        assert_eq!(
+            parse_origin("https://a.example:443").unwrap(),
+            "https://a.example"
+        );
+        assert_eq!(
+            parse_origin("http://localhost:8080").unwrap(),
+            "http://localhost:8080"
+        );
+        for bad in [
+            "https://a.example/path",
+            "https://a.example/",
+            "ftp://a.example",
+            "a.example",
+            "https://a.example?x",
+            "https://u@a.example",
+        ] {
             assert!(parse_origin(bad).is_err(), "{bad}");
         }
-        assert_eq!(origin_authority("http://localhost:8080").unwrap(), "localhost:8080");
+        assert_eq!(
+            origin_authority("http://localhost:8080").unwrap(),
+            "localhost:8080"
+        );
         assert_eq!(origin_authority("https://a.example").unwrap(), "a.example");
     }
 
     #[test]
     fn query_is_appended() {
-        assert_eq!(with_query("https://a/cb?x=1", &[("code", "c d"), ("state", "s")]),
-            "https://a/cb?x=1&code=c+d&state=s");
+        assert_eq!(
+            with_query("https://a/cb?x=1", &[("code", "c d"), ("state", "s")]),
+            "https://a/cb?x=1&code=c+d&state=s"
+        );
     }
 }

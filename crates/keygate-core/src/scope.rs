@@ -20,8 +20,13 @@ impl Scope {
     pub fn parse(s: &str) -> Result<Scope, OAuthError> {
         let mut out: Vec<String> = Vec::new();
         for tok in s.split(' ').filter(|t| !t.is_empty()) {
-            if !tok.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)) {
-                return Err(OAuthError::invalid_scope("a scope contains characters that are not allowed"));
+            if !tok
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+            {
+                return Err(OAuthError::invalid_scope(
+                    "a scope contains characters that are not allowed",
+                ));
             }
             if !out.iter().any(|t| t == tok) {
                 out.push(tok.to_string());

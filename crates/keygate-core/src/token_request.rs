@@ -84,22 +84,62 @@ mod tests {
     #[test]
     fn each_grant() {
         assert_eq!(
-            TokenRequest::parse(&p("grant_type=authorization_code&code=c&redirect_uri=r&code_verifier=v")).unwrap(),
-            TokenRequest::AuthorizationCode { code: "c".into(), redirect_uri: Some("r".into()), code_verifier: Some("v".into()) }
+            TokenRequest::parse(&p(
+                "grant_type=authorization_code&code=c&redirect_uri=r&code_verifier=v"
+            ))
+            .unwrap(),
+            TokenRequest::AuthorizationCode {
+                code: "c".into(),
+                redirect_uri: Some("r".into()),
+                code_verifier: Some("v".into())
+            }
         );
-        assert!(matches!(TokenRequest::parse(&p("grant_type=refresh_token&refresh_token=t&scope=openid")).unwrap(),
-            TokenRequest::RefreshToken { scope: Some(_), .. }));
-        assert!(matches!(TokenRequest::parse(&p("grant_type=client_credentials")).unwrap(),
-            TokenRequest::ClientCredentials { scope: None }));
+        assert!(matches!(
+            TokenRequest::parse(&p("grant_type=refresh_token&refresh_token=t&scope=openid"))
+                .unwrap(),
+            TokenRequest::RefreshToken { scope: Some(_), .. }
+        ));
+        assert!(matches!(
+            TokenRequest::parse(&p("grant_type=client_credentials")).unwrap(),
+            TokenRequest::ClientCredentials { scope: None }
+        ));
     }
 
     #[test]
     fn errors() {
-        assert_eq!(TokenRequest::parse(&p("code=x")).unwrap_err().code, ErrorCode::InvalidRequest);
-        assert_eq!(TokenRequest::parse(&p("grant_type=password")).unwrap_err().code, ErrorCode::UnsupportedGrantType);
-        assert_eq!(TokenRequest::parse(&p("grant_type=authorization_code")).unwrap_err().code, ErrorCode::InvalidRequest);
-        assert_eq!(TokenRequest::parse(&p("grant_type=authorization_code&code=")).unwrap_err().code, ErrorCode::InvalidRequest);
-        assert_eq!(TokenRequest::parse(&p("grant_type=refresh_token")).unwrap_err().code, ErrorCode::InvalidRequest);
-        assert_eq!(TokenRequest::parse(&p("grant_type=client_credentials&scope=a%22b")).unwrap_err().code, ErrorCode::InvalidScope);
+        assert_eq!(
+            TokenRequest::parse(&p("code=x")).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            TokenRequest::parse(&p("grant_type=password"))
+                .unwrap_err()
+                .code,
+            ErrorCode::UnsupportedGrantType
+        );
+        assert_eq!(
+            TokenRequest::parse(&p("grant_type=authorization_code"))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            TokenRequest::parse(&p("grant_type=authorization_code&code="))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            TokenRequest::parse(&p("grant_type=refresh_token"))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            TokenRequest::parse(&p("grant_type=client_credentials&scope=a%22b"))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidScope
+        );
     }
 }

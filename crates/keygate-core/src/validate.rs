@@ -6,7 +6,9 @@
 pub fn is_tenant_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 63
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Minimum length of a person's password.
@@ -97,10 +99,24 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(normalize_email(" Ann@Example.COM ").as_deref(), Some("ann@example.com"));
+        assert_eq!(
+            normalize_email(" Ann@Example.COM ").as_deref(),
+            Some("ann@example.com")
+        );
         assert!(normalize_email("a.b+tag@sub.example.org").is_some());
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "ann@@example.com",
-            "an n@example.com", "ann@exa_mple.com", ".ann@example.com", "ann@-x.com", "a..b@x.com"] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "ann@@example.com",
+            "an n@example.com",
+            "ann@exa_mple.com",
+            ".ann@example.com",
+            "ann@-x.com",
+            "a..b@x.com",
+        ] {
             assert!(normalize_email(bad).is_none(), "{bad}");
         }
     }
@@ -110,6 +126,9 @@ mod tests {
         assert_eq!(check_password("short"), Err(PasswordProblem::TooShort));
         assert_eq!(check_password("1234567"), Err(PasswordProblem::TooShort));
         assert_eq!(check_password("12345678"), Ok(()));
-        assert_eq!(check_password(&"x".repeat(2000)), Err(PasswordProblem::TooLong));
+        assert_eq!(
+            check_password(&"x".repeat(2000)),
+            Err(PasswordProblem::TooLong)
+        );
     }
 }

@@ -12,9 +12,12 @@ use serde_json::json;
 /// Signs `claims` with a JOSE header carrying `alg`, `kid` and `typ`.
 pub fn sign<T: Serialize>(key: &SigningKey, typ: &str, claims: &T) -> Result<String, CryptoError> {
     let header = json!({"alg": key.alg.as_str(), "kid": key.kid, "typ": typ});
-    let mut out = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(|_| CryptoError::Signing)?);
+    let mut out =
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).map_err(|_| CryptoError::Signing)?);
     out.push('.');
-    out.push_str(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).map_err(|_| CryptoError::Signing)?));
+    out.push_str(
+        &URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).map_err(|_| CryptoError::Signing)?),
+    );
     let sig = key.sign(out.as_bytes())?;
     out.push('.');
     out.push_str(&URL_SAFE_NO_PAD.encode(sig));
@@ -63,12 +66,17 @@ pub fn peek_header(token: &str) -> Result<Header, JwtError> {
 
 /// Verifies a compact JWS against `keys` (chosen by `kid` and `alg`; `none`
 /// and unknown algorithms are refused) and decodes its claims.
-pub fn verify<T: DeserializeOwned>(token: &str, keys: &[VerifyingKey]) -> Result<(Header, T), JwtError> {
+pub fn verify<T: DeserializeOwned>(
+    token: &str,
+    keys: &[VerifyingKey],
+) -> Result<(Header, T), JwtError> {
     if token.len() > 16 * 1024 {
         return Err(JwtError::Malformed);
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(JwtError::Malformed);
     };
     let header = peek_header(token)?;
@@ -103,14 +111,27 @@ mod tests {
         let mut tampered = t.clone();
         tampered.insert(t.find('.').unwrap() + 2, 'A');
         assert!(verify::<Value>(&tampered, std::slice::from_ref(&vk)).is_err());
-        assert_eq!(verify::<Value>("a.b", &[vk.clone()]).unwrap_err(), JwtError::Malformed);
-        let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none","kid":"k"}"#), URL_SAFE_NO_PAD.encode(b"{}"));
-        assert_eq!(verify::<Value>(&none, &[vk]).unwrap_err(), JwtError::UnknownKey);
+        assert_eq!(
+            verify::<Value>("a.b", &[vk.clone()]).unwrap_err(),
+            JwtError::Malformed
+        );
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none","kid":"k"}"#),
+            URL_SAFE_NO_PAD.encode(b"{}")
+        );
+        assert_eq!(
+            verify::<Value>(&none, &[vk]).unwrap_err(),
+            JwtError::UnknownKey
+        );
     }
 
     #[test]
     fn at_hash_example() {
         // OpenID Connect Core A.3 example access token and at_hash.
-        assert_eq!(at_hash(Alg::RS256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(
+            at_hash(Alg::RS256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
     }
 }

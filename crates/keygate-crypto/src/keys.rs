@@ -41,17 +41,27 @@ impl SigningKey {
     pub fn generate(alg: Alg, kid: String) -> Result<(SigningKey, Vec<u8>), CryptoError> {
         let pkcs8 = match alg {
             Alg::RS256 => {
-                let kp = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| CryptoError::KeyGeneration)?;
-                kp.as_der().map_err(|_| CryptoError::KeyGeneration)?.as_ref().to_vec()
+                let kp = RsaKeyPair::generate(KeySize::Rsa2048)
+                    .map_err(|_| CryptoError::KeyGeneration)?;
+                kp.as_der()
+                    .map_err(|_| CryptoError::KeyGeneration)?
+                    .as_ref()
+                    .to_vec()
             }
             Alg::ES256 => {
                 let kp = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
                     .map_err(|_| CryptoError::KeyGeneration)?;
-                kp.to_pkcs8v1().map_err(|_| CryptoError::KeyGeneration)?.as_ref().to_vec()
+                kp.to_pkcs8v1()
+                    .map_err(|_| CryptoError::KeyGeneration)?
+                    .as_ref()
+                    .to_vec()
             }
             Alg::EdDSA => {
                 let kp = Ed25519KeyPair::generate().map_err(|_| CryptoError::KeyGeneration)?;
-                kp.to_pkcs8v1().map_err(|_| CryptoError::KeyGeneration)?.as_ref().to_vec()
+                kp.to_pkcs8v1()
+                    .map_err(|_| CryptoError::KeyGeneration)?
+                    .as_ref()
+                    .to_vec()
             }
         };
         let key = SigningKey::from_pkcs8(alg, kid, &pkcs8)?;
@@ -63,7 +73,8 @@ impl SigningKey {
         let inner = match alg {
             Alg::RS256 => Inner::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(bad)?),
             Alg::ES256 => Inner::Ec(
-                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map_err(bad)?,
+                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                    .map_err(bad)?,
             ),
             Alg::EdDSA => Inner::Ed(Ed25519KeyPair::from_pkcs8(pkcs8).map_err(bad)?),
         };
@@ -74,8 +85,13 @@ impl SigningKey {
         match &self.inner {
             Inner::Rsa(kp) => {
                 let mut sig = vec![0u8; kp.public_modulus_len()];
-                kp.sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), msg, &mut sig)
-                    .map_err(|_| CryptoError::Signing)?;
+                kp.sign(
+                    &signature::RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    msg,
+                    &mut sig,
+                )
+                .map_err(|_| CryptoError::Signing)?;
                 Ok(sig)
             }
             Inner::Ec(kp) => Ok(kp
@@ -98,7 +114,9 @@ impl SigningKey {
                 let point = kp.public_key().as_ref();
                 json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..65])})
             }
-            Inner::Ed(kp) => json!({"kty": "OKP", "crv": "Ed25519", "x": b64(kp.public_key().as_ref())}),
+            Inner::Ed(kp) => {
+                json!({"kty": "OKP", "crv": "Ed25519", "x": b64(kp.public_key().as_ref())})
+            }
         };
         jwk["kid"] = json!(self.kid);
         jwk["alg"] = json!(self.alg.as_str());
@@ -124,13 +142,23 @@ enum Material {
 impl VerifyingKey {
     pub fn from_jwk(jwk: &Value) -> Result<VerifyingKey, CryptoError> {
         let field = |name: &str| -> Result<Vec<u8>, CryptoError> {
-            let s = jwk[name].as_str().ok_or_else(|| CryptoError::BadKey(format!("JWK has no '{name}'")))?;
-            URL_SAFE_NO_PAD.decode(s).map_err(|_| CryptoError::BadKey(format!("JWK '{name}' is not base64url")))
+            let s = jwk[name]
+                .as_str()
+                .ok_or_else(|| CryptoError::BadKey(format!("JWK has no '{name}'")))?;
+            URL_SAFE_NO_PAD
+                .decode(s)
+                .map_err(|_| CryptoError::BadKey(format!("JWK '{name}' is not base64url")))
         };
         let kid = jwk["kid"].as_str().unwrap_or_default().to_string();
-        let alg = jwk["alg"].as_str().and_then(Alg::parse).ok_or_else(|| CryptoError::BadKey("JWK alg".into()))?;
+        let alg = jwk["alg"]
+            .as_str()
+            .and_then(Alg::parse)
+            .ok_or_else(|| CryptoError::BadKey("JWK alg".into()))?;
         let material = match alg {
-            Alg::RS256 => Material::Rsa { n: field("n")?, e: field("e")? },
+            Alg::RS256 => Material::Rsa {
+                n: field("n")?,
+                e: field("e")?,
+            },
             Alg::ES256 => {
                 let mut point = vec![4u8];
                 point.extend(field("x")?);
@@ -144,15 +172,20 @@ impl VerifyingKey {
 
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
         match &self.material {
-            Material::Rsa { n, e } => PublicKeyComponents { n: n.as_slice(), e: e.as_slice() }
-                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, msg, sig)
-                .is_ok(),
+            Material::Rsa { n, e } => PublicKeyComponents {
+                n: n.as_slice(),
+                e: e.as_slice(),
+            }
+            .verify(&signature::RSA_PKCS1_2048_8192_SHA256, msg, sig)
+            .is_ok(),
             Material::Raw(raw) => {
                 let alg: &dyn signature::VerificationAlgorithm = match self.alg {
                     Alg::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
                     _ => &signature::ED25519,
                 };
-                signature::UnparsedPublicKey::new(alg, raw).verify(msg, sig).is_ok()
+                signature::UnparsedPublicKey::new(alg, raw)
+                    .verify(msg, sig)
+                    .is_ok()
             }
         }
     }

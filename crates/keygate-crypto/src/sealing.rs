@@ -21,7 +21,10 @@ impl MasterKey {
     pub fn from_hex(hex: &str) -> Result<MasterKey, CryptoError> {
         let hex = hex.trim();
         if hex.len() != 64 {
-            return Err(CryptoError::MasterKey(format!("expected 64 hex characters, got {}", hex.len())));
+            return Err(CryptoError::MasterKey(format!(
+                "expected 64 hex characters, got {}",
+                hex.len()
+            )));
         }
         let mut bytes = [0u8; 32];
         for (i, b) in bytes.iter_mut().enumerate() {
@@ -32,23 +35,32 @@ impl MasterKey {
     }
 
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<MasterKey, CryptoError> {
-        let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| CryptoError::MasterKey("rejected".into()))?;
+        let key = UnboundKey::new(&AES_256_GCM, bytes)
+            .map_err(|_| CryptoError::MasterKey("rejected".into()))?;
         Ok(MasterKey(LessSafeKey::new(key)))
     }
 
     /// A new random master key, as 64 hex characters.
     pub fn generate_hex() -> String {
         let mut bytes = [0u8; 32];
-        SystemRandom::new().fill(&mut bytes).expect("the system CSPRNG failed");
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .expect("the system CSPRNG failed");
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     pub fn seal(&self, label: &str, plaintext: &[u8]) -> String {
         let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new().fill(&mut nonce).expect("the system CSPRNG failed");
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .expect("the system CSPRNG failed");
         let mut buf = plaintext.to_vec();
         self.0
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(label.as_bytes()), &mut buf)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(label.as_bytes()),
+                &mut buf,
+            )
             .expect("AES-GCM sealing cannot fail for small inputs");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);

@@ -13,7 +13,9 @@ use subtle::ConstantTimeEq;
 /// `n` random bytes from the system CSPRNG, base64url without padding.
 pub fn random_token(n: usize) -> String {
     let mut buf = vec![0u8; n];
-    SystemRandom::new().fill(&mut buf).expect("the system CSPRNG failed");
+    SystemRandom::new()
+        .fill(&mut buf)
+        .expect("the system CSPRNG failed");
     URL_SAFE_NO_PAD.encode(buf)
 }
 
@@ -56,8 +58,17 @@ mod tests {
         let a = new_secret();
         assert_eq!(a.len(), 43);
         assert_ne!(a, new_secret());
-        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert!(secret_matches(&sha256_hex(&a), &a));
         assert!(!secret_matches(&sha256_hex(&a), "x"));
     }
+}
+
+/// Standard base64 SHA-256 of a text (for CSP source hashes).
+pub fn sha256_base64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD
+        .encode(digest::digest(&digest::SHA256, text.as_bytes()).as_ref())
 }

@@ -1,1 +1,170 @@
+//! The HTTP front of Keygate (axum).
+//!
+//! A request enters through a front door ([`door`]): the path form
+//! `/{tenant}/as/...`, or the root, where the Host header picks the tenant
+//! (a tenant's own domain, or `default` at the public URL). The door fixes
+//! the tenant and the issuer; each endpoint module then decodes its input,
+//! asks `keygate_core` for a decision, reads and writes through the
+//! [`keygate_store::Store`], signs through the [`keyring::KeyRing`], and
+//! answers. Every error becomes a response in one place: [`error::ApiError`].
+//!
+//! ```no_run
+//! # async fn demo(state: keygate_server::AppState) {
+//! let app = keygate_server::router(state);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
+//! axum::serve(listener, app).await.unwrap();
+//! # }
+//! ```
 
+pub mod accounts;
+mod body;
+mod cache;
+pub mod config;
+mod cookies;
+mod discovery;
+pub mod door;
+pub mod error;
+mod introspect;
+mod journeys;
+pub mod keyring;
+mod pages;
+mod revoke;
+mod token;
+mod tokens;
+mod userinfo;
+
+use axum::routing::{get, post};
+use axum::Router;
+use keygate_store::Store;
+use std::sync::Arc;
+
+pub use config::ServerConfig;
+
+/// The current time in seconds since the Unix epoch; read once per request
+/// and passed into the core's decisions.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Shared state of every request.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub config: ServerConfig,
+    pub keys: keyring::KeyRing,
+    pub(crate) clients: cache::TtlCache<(String, String), Option<keygate_core::model::Client>>,
+    pub(crate) hosts: cache::TtlCache<String, Option<(keygate_core::model::Tenant, String)>>,
+    pub(crate) tenants: cache::TtlCache<String, Option<keygate_core::model::Tenant>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: ServerConfig,
+        master: keygate_crypto::sealing::MasterKey,
+    ) -> Self {
+        let ttl = config.cache_ttl;
+        AppState(Arc::new(Inner {
+            keys: keyring::KeyRing::new(store.clone(), master, ttl),
+            store,
+            config,
+            clients: cache::TtlCache::new(ttl),
+            hosts: cache::TtlCache::new(ttl),
+            tenants: cache::TtlCache::new(ttl),
+        }))
+    }
+
+    /// A client of the tenant, cached for at most `cache_ttl`.
+    pub async fn client(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<keygate_core::model::Client>, error::ApiError> {
+        let key = (tenant.to_string(), id.to_string());
+        if let Some(hit) = self.clients.get(&key) {
+            return Ok(hit);
+        }
+        let found = self.store.get_client(tenant, id).await?;
+        self.clients.put(key, found.clone());
+        Ok(found)
+    }
+}
+
+/// The endpoints every front door serves, relative to its issuer.
+fn endpoints() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::openid_configuration),
+        )
+        .route("/jwks", get(discovery::jwks))
+        .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route(
+            "/authorize",
+            get(pages::authorize::get).post(pages::authorize::post),
+        )
+        .route("/login", get(pages::login::get).post(pages::login::post))
+        .route(
+            "/register",
+            get(pages::register::get).post(pages::register::post),
+        )
+        .route(
+            "/signoff",
+            get(pages::signoff::get).post(pages::signoff::post),
+        )
+        .route("/token", post(token::handle).options(journeys::preflight))
+        .route(
+            "/oauth/token",
+            post(token::handle).options(journeys::preflight),
+        )
+        .route("/userinfo", get(userinfo::handle).post(userinfo::handle))
+        .route("/revoke", post(revoke::handle))
+        .route("/oauth/revoke", post(revoke::handle))
+        .route("/introspect", post(introspect::handle))
+        .route(
+            "/journeys/sign-in",
+            post(journeys::sign_in).options(journeys::preflight),
+        )
+        .route(
+            "/journeys/register",
+            post(journeys::register).options(journeys::preflight),
+        )
+}
+
+/// The whole application: the path form under `/{tenant}/as`, the root
+/// form everywhere else.
+pub fn router(state: AppState) -> Router {
+    let by_path = endpoints().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        door::by_path,
+    ));
+    let by_host = endpoints().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        door::by_host,
+    ));
+    Router::new()
+        .nest("/{tenant}/as", by_path)
+        .merge(by_host)
+        .fallback(error::not_found)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(30),
+        ))
+        .with_state(state)
+}

@@ -1,1 +1,67 @@
-fn main() {}
+//! `keygate`: the command-line entry of Keygate. `serve` runs the identity
+//! provider; `tenant`, `client` and `user` provision it, each printing one
+//! JSON object, and work while a server runs on the same database.
+
+mod cli;
+mod commands;
+mod master_key;
+mod serve;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// A command's failure: `Usage` is the caller's fault (exit 2, nothing
+/// written); `Runtime` is the environment's (exit 1).
+#[derive(Debug)]
+pub enum Failure {
+    Usage(String),
+    Runtime(String),
+}
+
+impl From<keygate_store::StoreError> for Failure {
+    fn from(e: keygate_store::StoreError) -> Self {
+        match e {
+            keygate_store::StoreError::Conflict(m) => Failure::Usage(m),
+            other => Failure::Runtime(other.to_string()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            cli::Command::Serve(args) => serve::run(args).await,
+            cli::Command::Tenant {
+                command: cli::TenantCommand::Create(a),
+            } => commands::tenant_create(a).await,
+            cli::Command::Client {
+                command: cli::ClientCommand::Create(a),
+            } => commands::client_create(a).await,
+            cli::Command::User {
+                command: cli::UserCommand::Create(a),
+            } => commands::user_create(a).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(1)
+        }
+    }
+}

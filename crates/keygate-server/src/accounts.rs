@@ -1,0 +1,224 @@
+//! Sign-in, registration, sessions and authorization codes: the one code
+//! path behind both the hosted pages and the Journeys API. The two front
+//! ends only read their input and write their output differently.
+
+use crate::cookies;
+use crate::door::Door;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::http::HeaderMap;
+use keygate_core::authorize::AuthorizeRequest;
+use keygate_core::model::{Grant, Session, User, SESSION_TTL};
+use keygate_core::validate::{self, PasswordProblem};
+use keygate_crypto::{password, secrets};
+use keygate_store::StoreError;
+
+pub use crate::now;
+
+/// Why a sign-in or registration was refused, in the user's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountError {
+    /// Wrong e-mail or password; deliberately the same for both.
+    InvalidCredentials,
+    EmailTaken,
+    WeakPassword,
+    PasswordTooLong,
+    InvalidEmail,
+    InvalidName,
+}
+
+impl AccountError {
+    pub fn code(self) -> &'static str {
+        match self {
+            AccountError::InvalidCredentials => "invalid_credentials",
+            AccountError::EmailTaken => "email_taken",
+            AccountError::WeakPassword | AccountError::PasswordTooLong => "weak_password",
+            AccountError::InvalidEmail => "invalid_email",
+            AccountError::InvalidName => "invalid_request",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            AccountError::InvalidCredentials => "The e-mail address or password is incorrect.",
+            AccountError::EmailTaken => {
+                "An account with this e-mail address already exists. Sign in instead."
+            }
+            AccountError::WeakPassword => "The password must be at least 8 characters long.",
+            AccountError::PasswordTooLong => "The password must be at most 1024 characters long.",
+            AccountError::InvalidEmail => "Enter a valid e-mail address, like name@example.com.",
+            AccountError::InvalidName => {
+                "The name must be at most 200 characters, without control characters."
+            }
+        }
+    }
+}
+
+/// Checks an e-mail and password. Argon2id runs on the blocking pool; an
+/// unknown e-mail is checked against a dummy hash so both failures cost the
+/// same time.
+pub async fn sign_in(
+    state: &AppState,
+    tenant: &str,
+    email: &str,
+    password: &str,
+) -> Result<Result<User, AccountError>, ApiError> {
+    let email = validate::normalize_email(email);
+    let user = match &email {
+        Some(e) => state.store.user_by_email(tenant, e).await?,
+        None => None,
+    };
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let pw = password.to_string();
+    let ok = tokio::task::spawn_blocking(move || match hash {
+        Some(h) => password::verify_password(&pw, &h),
+        None => {
+            password::verify_password(&pw, password::dummy_hash());
+            false
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(match user {
+        Some(u) if ok && password.len() <= validate::MAX_PASSWORD_LEN => Ok(u),
+        _ => Err(AccountError::InvalidCredentials),
+    })
+}
+
+/// Creates an account after checking e-mail, password and name; nothing is
+/// written when any check fails.
+pub async fn register(
+    state: &AppState,
+    tenant: &str,
+    email: &str,
+    password: &str,
+    name: Option<&str>,
+) -> Result<Result<User, AccountError>, ApiError> {
+    let Some(email) = validate::normalize_email(email) else {
+        return Ok(Err(AccountError::InvalidEmail));
+    };
+    match validate::check_password(password) {
+        Err(PasswordProblem::TooShort) => return Ok(Err(AccountError::WeakPassword)),
+        Err(PasswordProblem::TooLong) => return Ok(Err(AccountError::PasswordTooLong)),
+        Ok(()) => {}
+    }
+    let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
+        None => None,
+        Some(n) => match validate::normalize_name(n) {
+            Some(n) => Some(n),
+            None => return Ok(Err(AccountError::InvalidName)),
+        },
+    };
+    if state.store.user_by_email(tenant, &email).await?.is_some() {
+        return Ok(Err(AccountError::EmailTaken));
+    }
+    let pw = password.to_string();
+    let password_hash = tokio::task::spawn_blocking(move || password::hash_password(&pw))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let user = User {
+        sub: secrets::new_id(),
+        tenant_id: tenant.to_string(),
+        email,
+        email_verified: false,
+        name,
+        password_hash,
+        created_at: now(),
+    };
+    match state.store.create_user(&user).await {
+        Ok(()) => Ok(Ok(user)),
+        Err(StoreError::Conflict(_)) => Ok(Err(AccountError::EmailTaken)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The live session of this tenant from the request's cookie, if any.
+pub async fn current_session(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+) -> Result<Option<(String, Session)>, ApiError> {
+    let name = cookies::session_name(state.config.https(), &door.tenant.id);
+    let Some(raw) = cookies::read(headers, &name) else {
+        return Ok(None);
+    };
+    let hash = secrets::sha256_hex(&raw);
+    let session = state.store.get_session(&hash).await?;
+    Ok(session
+        .filter(|s| s.tenant_id == door.tenant.id && s.expires_at > now())
+        .map(|s| (hash, s)))
+}
+
+/// Starts a session for a person who just proved who they are, ending the
+/// one the browser had (no session fixation). Returns the Set-Cookie value.
+pub async fn start_session(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    user_sub: &str,
+    auth_time: i64,
+) -> Result<String, ApiError> {
+    if let Some((old, _)) = current_session(state, door, headers).await? {
+        state.store.delete_session(&old).await?;
+    }
+    let raw = secrets::new_secret();
+    let session = Session {
+        tenant_id: door.tenant.id.clone(),
+        user_sub: user_sub.to_string(),
+        auth_time,
+        expires_at: auth_time + SESSION_TTL,
+    };
+    state
+        .store
+        .create_session(&secrets::sha256_hex(&raw), &session)
+        .await?;
+    let https = state.config.https();
+    Ok(cookies::set(
+        https,
+        &cookies::session_name(https, &door.tenant.id),
+        &raw,
+        Some(SESSION_TTL),
+    ))
+}
+
+/// Issues an authorization code for a validated request and returns the
+/// code and the URL that sends it to the application (RFC 6749 4.1.2, with
+/// `iss` per RFC 9207).
+pub async fn issue_code(
+    state: &AppState,
+    door: &Door,
+    req: &AuthorizeRequest,
+    user_sub: &str,
+    auth_time: i64,
+) -> Result<(String, String), ApiError> {
+    let code = secrets::new_secret();
+    let now = now();
+    let grant = Grant {
+        id: secrets::new_id(),
+        tenant_id: door.tenant.id.clone(),
+        client_id: req.client_id.clone(),
+        user_sub: user_sub.to_string(),
+        scope: req.scope.to_string(),
+        auth_time,
+        nonce: req.nonce.clone(),
+        code_challenge: req.code_challenge.clone(),
+        code_challenge_method: req.code_challenge_method,
+        redirect_uri: req.redirect_uri.clone(),
+        redirect_uri_sent: req.redirect_uri_sent,
+        created_at: now,
+        code_expires_at: now + state.config.code_ttl,
+        code_consumed_at: None,
+        revoked_at: None,
+    };
+    state
+        .store
+        .create_grant(&grant, &secrets::sha256_hex(&code))
+        .await?;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = &req.state {
+        params.push(("state", s));
+    }
+    params.push(("iss", &door.issuer));
+    let to = keygate_core::redirect::with_query(&req.redirect_uri, &params);
+    Ok((code, to))
+}

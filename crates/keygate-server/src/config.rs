@@ -1,0 +1,38 @@
+//! Settings of a running server (built by the binary from flags,
+//! environment and an optional TOML file).
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The origin users reach, without a trailing slash; issuers are built from it.
+    pub public_url: String,
+    /// Lifetime of authorization codes (at most 10 minutes).
+    pub code_ttl: i64,
+    /// How stale a cached client, tenant or key set may be. A deleted client
+    /// or a rotated key is seen by every node within this bound.
+    pub cache_ttl: Duration,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl ServerConfig {
+    pub fn new(public_url: &str) -> Self {
+        ServerConfig {
+            public_url: public_url.trim_end_matches('/').to_string(),
+            code_ttl: keygate_core::model::DEFAULT_CODE_TTL,
+            cache_ttl: Duration::from_secs(5),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+
+    /// Whether cookies must be `Secure` (and `__Host-` prefixed).
+    pub fn https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// `host[:port]` of the public URL, compared with the Host header.
+    pub fn public_authority(&self) -> String {
+        keygate_core::redirect::origin_authority(&self.public_url).unwrap_or_default()
+    }
+}

@@ -1,0 +1,73 @@
+//! OpenID Connect Discovery 1.0 / RFC 8414 metadata and the JWKS, per front door.
+
+use crate::door::Door;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::json;
+
+/// Lists exactly what this server implements.
+pub async fn openid_configuration(Extension(door): Extension<Door>) -> Response {
+    let doc = json!({
+        "issuer": door.issuer,
+        "authorization_endpoint": door.url("/authorize"),
+        "token_endpoint": door.url("/token"),
+        "userinfo_endpoint": door.url("/userinfo"),
+        "jwks_uri": door.jwks_uri(),
+        "revocation_endpoint": door.revocation_endpoint(),
+        "introspection_endpoint": door.url("/introspect"),
+        "end_session_endpoint": door.url("/signoff"),
+        "scopes_supported": keygate_core::scope::USER_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256", "plain"],
+        "prompt_values_supported": ["none", "login"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "name", "email", "email_verified"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+    });
+    let mut res = Json(doc).into_response();
+    res.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    res
+}
+
+/// The tenant's published keys. A tenant gets its RS256 key on first need,
+/// which may be this request.
+pub async fn jwks(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+) -> Result<Response, ApiError> {
+    let (_, keys) = state
+        .keys
+        .signer(&door.tenant.id, keygate_core::model::SigningAlg::RS256)
+        .await?;
+    let mut res = (*keys.jwks).clone().into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/jwk-set+json"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=60"),
+    );
+    Ok(res)
+}

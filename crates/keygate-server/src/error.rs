@@ -1,0 +1,190 @@
+//! The one place where errors become HTTP responses.
+
+use crate::pages::render;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use keygate_core::{ErrorCode, OAuthError};
+use keygate_store::StoreError;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// RFC 6749 5.2 JSON (token, revocation, introspection).
+    OAuth(OAuthError),
+    /// RFC 6750 3: a protected resource (userinfo) refusing a bearer token.
+    /// `None` when no token was sent (no error code then, 3.1).
+    Bearer(Option<OAuthError>),
+    /// The Journeys API's own error codes (`invalid_credentials`, ...).
+    Journeys {
+        status: StatusCode,
+        error: &'static str,
+        description: String,
+    },
+    /// An HTML page where a redirect would be unsafe.
+    Page {
+        status: StatusCode,
+        tenant_name: String,
+        message: String,
+    },
+    UnknownTenant,
+    UnknownHost,
+    NotFound,
+    PayloadTooLarge,
+    /// Too many attempts; retry after this many seconds.
+    RateLimited {
+        retry_after: u64,
+        json: bool,
+    },
+    /// A fault of ours: logged in full, answered as `server_error`.
+    Internal(String),
+}
+
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        ApiError::OAuth(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+fn json(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut res = (status, axum::Json(body)).into_response();
+    no_store(&mut res);
+    res
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 5.1).
+pub fn no_store(res: &mut Response) {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+fn oauth_body(e: &OAuthError) -> serde_json::Value {
+    serde_json::json!({ "error": e.code.as_str(), "error_description": e.description })
+}
+
+/// A quoted-string for a header parameter: no quotes, backslashes or controls.
+fn header_text(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::OAuth(e) => {
+                if let Some(detail) = &e.detail {
+                    tracing::info!(error = e.code.as_str(), detail = %detail, "request refused");
+                }
+                let status =
+                    StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+                let mut res = json(status, oauth_body(&e));
+                if e.code == ErrorCode::InvalidClient {
+                    res.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"keygate\""),
+                    );
+                }
+                res
+            }
+            ApiError::Bearer(e) => {
+                let (status, challenge, body) = match &e {
+                    None => (
+                        StatusCode::UNAUTHORIZED,
+                        "Bearer realm=\"keygate\"".to_string(),
+                        serde_json::json!({"error": "invalid_request", "error_description": "no bearer token was sent"}),
+                    ),
+                    Some(e) => {
+                        let status = match e.code {
+                            ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+                            ErrorCode::AccessDenied => StatusCode::FORBIDDEN,
+                            _ => StatusCode::BAD_REQUEST,
+                        };
+                        let code = if e.code == ErrorCode::AccessDenied {
+                            "insufficient_scope"
+                        } else {
+                            e.code.as_str()
+                        };
+                        (status,
+                            format!("Bearer realm=\"keygate\", error=\"{code}\", error_description=\"{}\"", header_text(&e.description)),
+                            serde_json::json!({"error": code, "error_description": e.description}))
+                    }
+                };
+                let mut res = json(status, body);
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                res
+            }
+            ApiError::Journeys {
+                status,
+                error,
+                description,
+            } => json(
+                status,
+                serde_json::json!({"error": error, "error_description": description}),
+            ),
+            ApiError::Page {
+                status,
+                tenant_name,
+                message,
+            } => {
+                let mut res = render::error_page(&tenant_name, &message);
+                *res.status_mut() = status;
+                res
+            }
+            ApiError::UnknownTenant => json(
+                StatusCode::NOT_FOUND,
+                serde_json::json!({"error": "not_found", "error_description": "no such tenant"}),
+            ),
+            ApiError::UnknownHost => json(
+                StatusCode::NOT_FOUND,
+                serde_json::json!({"error": "not_found", "error_description": "this host is not served here; use the public URL or a tenant's registered domain"}),
+            ),
+            ApiError::NotFound => json(
+                StatusCode::NOT_FOUND,
+                serde_json::json!({"error": "not_found", "error_description": "no such endpoint"}),
+            ),
+            ApiError::PayloadTooLarge => json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                serde_json::json!({"error": "invalid_request", "error_description": "the request body is too large"}),
+            ),
+            ApiError::RateLimited {
+                retry_after,
+                json: as_json,
+            } => {
+                let msg = format!("Too many attempts. Try again in {retry_after} seconds.");
+                let mut res = if as_json {
+                    json(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        serde_json::json!({"error": "too_many_requests", "error_description": msg}),
+                    )
+                } else {
+                    let mut r = render::error_page("Keygate", &msg);
+                    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                    r
+                };
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                res
+            }
+            ApiError::Internal(detail) => {
+                tracing::error!(detail = %detail, "internal error");
+                json(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    serde_json::json!({"error": "server_error", "error_description": "the server failed to handle the request"}),
+                )
+            }
+        }
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

@@ -1,0 +1,59 @@
+//! Token introspection (RFC 7662) for confidential clients of the tenant.
+
+use crate::body::Body;
+use crate::door::Door;
+use crate::error::ApiError;
+use crate::token::authenticate_client;
+use crate::tokens::check_access_token;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use keygate_core::OAuthError;
+use keygate_crypto::secrets::sha256_hex;
+use serde_json::json;
+
+pub async fn handle(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    headers: HeaderMap,
+    body: Result<Body, ApiError>,
+) -> Result<Response, ApiError> {
+    let p = body?.params;
+    let caller = authenticate_client(&state, &door, &headers, &p).await?;
+    if caller.public {
+        return Err(OAuthError::invalid_client("introspection is for confidential clients").into());
+    }
+    let token = p
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("the 'token' parameter is missing"))?;
+    let now = crate::now();
+    let doc = if let Some((rt, grant)) = state.store.refresh_token(&sha256_hex(token)).await? {
+        let active = rt.tenant_id == door.tenant.id
+            && rt.consumed_at.is_none()
+            && rt.expires_at > now
+            && grant.revoked_at.is_none()
+            && state
+                .client(&door.tenant.id, &rt.client_id)
+                .await?
+                .is_some();
+        if active {
+            json!({"active": true, "token_type": "refresh_token", "scope": grant.scope, "client_id": rt.client_id,
+                   "sub": grant.user_sub, "iss": door.issuer, "exp": rt.expires_at, "iat": rt.created_at})
+        } else {
+            json!({"active": false})
+        }
+    } else {
+        match check_access_token(&state, &door, token).await? {
+            Ok(c) => {
+                json!({"active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id,
+                            "sub": c.sub, "aud": c.aud, "iss": c.iss, "exp": c.exp, "iat": c.iat, "jti": c.jti})
+            }
+            Err(_) => json!({"active": false}),
+        }
+    };
+    let mut res = axum::Json(doc).into_response();
+    crate::error::no_store(&mut res);
+    Ok(res)
+}

@@ -1,0 +1,255 @@
+//! The Journeys API: sign-in and registration as JSON for applications that
+//! draw their own screens, ending in an authorization code bound exactly
+//! like one from /authorize. It shares every rule with the hosted pages
+//! through [`crate::accounts`] and `keygate_core::authorize`.
+
+use crate::accounts::{self, AccountError};
+use crate::door::Door;
+use crate::error::ApiError;
+use crate::token::authenticate_client;
+use crate::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use keygate_core::authorize::{self as az, AuthorizeError};
+use keygate_core::params::Params;
+use keygate_core::{ErrorCode, OAuthError};
+use serde_json::json;
+
+fn journeys_error(
+    status: StatusCode,
+    error: &'static str,
+    description: impl Into<String>,
+) -> ApiError {
+    ApiError::Journeys {
+        status,
+        error,
+        description: description.into(),
+    }
+}
+
+fn from_oauth(e: OAuthError) -> ApiError {
+    let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let status = if e.code == ErrorCode::UnauthorizedClient {
+        StatusCode::FORBIDDEN
+    } else {
+        status
+    };
+    ApiError::OAuth(OAuthError {
+        code: e.code,
+        description: e.description,
+        detail: e.detail,
+    })
+    .into_status(status)
+}
+
+impl ApiError {
+    fn into_status(self, status: StatusCode) -> ApiError {
+        match self {
+            ApiError::OAuth(e) if e.code != ErrorCode::InvalidClient => {
+                let code: &'static str = e.code.as_str();
+                journeys_error(status, code, e.description)
+            }
+            other => other,
+        }
+    }
+}
+
+/// Reads a JSON body (bounded); anything else is a Journeys-format 400.
+async fn read_json(state: &AppState, req: Request) -> Result<(HeaderMap, Params), ApiError> {
+    let headers = req.headers().clone();
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if !matches!(crate::body::content_kind(ct), Some(crate::body::Kind::Json)) {
+        return Err(journeys_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be application/json",
+        ));
+    }
+    let bytes = crate::body::read_limited(req, state.config.max_body_bytes).await?;
+    let p = Params::from_json(&bytes)
+        .map_err(|e| journeys_error(StatusCode::BAD_REQUEST, "invalid_request", e.description))?;
+    Ok((headers, p))
+}
+
+/// The authorization request inside a Journeys call, validated with the
+/// same rules as /authorize.
+async fn authorization(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Result<az::AuthorizeRequest, ApiError> {
+    let client = authenticate_client(state, door, headers, p)
+        .await
+        .map_err(|e| e.into_status(StatusCode::UNAUTHORIZED))?;
+    if !client.journeys_api {
+        return Err(journeys_error(
+            StatusCode::FORBIDDEN,
+            "unauthorized_client",
+            "this client may not use the Journeys API",
+        ));
+    }
+    let mut pairs: Vec<(String, String)> = p
+        .iter()
+        .filter(|(k, _)| {
+            !matches!(
+                *k,
+                "email" | "password" | "name" | "client_secret" | "response_type"
+            )
+        })
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    pairs.push(("response_type".into(), "code".into()));
+    let az_params = Params::from_pairs(pairs).map_err(from_oauth)?;
+    az::validate(&az_params, Some(&client)).map_err(|e| match e {
+        AuthorizeError::Page(msg) => {
+            journeys_error(StatusCode::BAD_REQUEST, "invalid_request", msg)
+        }
+        AuthorizeError::Redirect(r) => from_oauth(r.error),
+    })
+}
+
+fn success(status: StatusCode, state_param: Option<&str>, code: String, to: String) -> Response {
+    let mut res = (
+        status,
+        axum::Json(json!({"code": code, "state": state_param, "redirect_to": to})),
+    )
+        .into_response();
+    crate::error::no_store(&mut res);
+    res
+}
+
+fn account_error(e: AccountError) -> ApiError {
+    let status = match e {
+        AccountError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        AccountError::EmailTaken => StatusCode::CONFLICT,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    journeys_error(status, e.code(), e.message())
+}
+
+fn required<'a>(p: &'a Params, name: &'static str) -> Result<&'a str, ApiError> {
+    p.get(name).ok_or_else(|| {
+        journeys_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("'{name}' is missing"),
+        )
+    })
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    req: Request,
+) -> Response {
+    let origin = origin_of(req.headers());
+    let res = async {
+        let (headers, p) = read_json(&state, req).await?;
+        let ar = authorization(&state, &door, &headers, &p).await?;
+        let (email, password) = (required(&p, "email")?, required(&p, "password")?);
+        let user = accounts::sign_in(&state, &door.tenant.id, email, password)
+            .await?
+            .map_err(account_error)?;
+        let (code, to) =
+            accounts::issue_code(&state, &door, &ar, &user.sub, accounts::now()).await?;
+        Ok::<_, ApiError>(success(StatusCode::OK, ar.state.as_deref(), code, to))
+    }
+    .await;
+    with_cors(
+        &state,
+        &door,
+        origin,
+        res.unwrap_or_else(|e| e.into_response()),
+    )
+    .await
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    req: Request,
+) -> Response {
+    let origin = origin_of(req.headers());
+    let res = async {
+        let (headers, p) = read_json(&state, req).await?;
+        let ar = authorization(&state, &door, &headers, &p).await?;
+        let (email, password) = (required(&p, "email")?, required(&p, "password")?);
+        let user = accounts::register(&state, &door.tenant.id, email, password, p.get("name"))
+            .await?
+            .map_err(account_error)?;
+        let (code, to) =
+            accounts::issue_code(&state, &door, &ar, &user.sub, accounts::now()).await?;
+        Ok::<_, ApiError>(success(StatusCode::CREATED, ar.state.as_deref(), code, to))
+    }
+    .await;
+    with_cors(
+        &state,
+        &door,
+        origin,
+        res.unwrap_or_else(|e| e.into_response()),
+    )
+    .await
+}
+
+fn origin_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+async fn origin_allowed(state: &AppState, door: &Door, origin: &str) -> bool {
+    state
+        .store
+        .is_web_origin(&door.tenant.id, origin)
+        .await
+        .unwrap_or(false)
+}
+
+async fn with_cors(
+    state: &AppState,
+    door: &Door,
+    origin: Option<String>,
+    mut res: Response,
+) -> Response {
+    if let Some(o) = origin {
+        if origin_allowed(state, door, &o).await {
+            crate::tokens::cors_headers(&mut res, &o);
+        }
+    }
+    res
+}
+
+/// CORS preflight: only origins some client of this tenant registered get
+/// the headers; others get a plain 204 the browser will refuse.
+pub async fn preflight(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    headers: HeaderMap,
+) -> Response {
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    if let Some(o) = origin_of(&headers) {
+        if origin_allowed(&state, &door, &o).await {
+            crate::tokens::cors_headers(&mut res, &o);
+            let h = res.headers_mut();
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("POST, OPTIONS"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("Content-Type, Authorization"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+        }
+    }
+    res
+}

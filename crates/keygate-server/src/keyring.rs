@@ -1,0 +1,169 @@
+//! Signing keys per tenant: created on first need, sealed under the master
+//! key in the store, cached decrypted in memory for at most the cache TTL
+//! (so a key added by another node is published and used everywhere within
+//! that bound).
+
+use crate::error::ApiError;
+use keygate_core::model::SigningAlg;
+use keygate_crypto::keys::{SigningKey, VerifyingKey};
+use keygate_crypto::sealing::MasterKey;
+use keygate_store::{Store, StoredKey};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// The keys of one tenant as loaded at one moment.
+pub struct TenantKeys {
+    /// The key that signs, per algorithm.
+    pub signing: HashMap<SigningAlg, Arc<SigningKey>>,
+    /// Every published key (for verification).
+    pub verifying: Vec<VerifyingKey>,
+    /// The JWKS document, serialized once.
+    pub jwks: Arc<String>,
+}
+
+pub struct KeyRing {
+    store: Arc<dyn Store>,
+    master: MasterKey,
+    ttl: Duration,
+    cache: RwLock<HashMap<String, (Instant, Arc<TenantKeys>)>>,
+    creating: tokio::sync::Mutex<()>,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl KeyRing {
+    pub fn new(store: Arc<dyn Store>, master: MasterKey, ttl: Duration) -> Self {
+        KeyRing {
+            store,
+            master,
+            ttl,
+            cache: RwLock::new(HashMap::new()),
+            creating: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The tenant's keys, from the cache when fresh enough.
+    pub async fn keys(&self, tenant: &str) -> Result<Arc<TenantKeys>, ApiError> {
+        if let Some((at, keys)) = self
+            .cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(tenant)
+        {
+            if at.elapsed() < self.ttl {
+                return Ok(keys.clone());
+            }
+        }
+        self.load(tenant).await
+    }
+
+    /// Drops the cached keys of a tenant (after this node changed them).
+    pub fn forget(&self, tenant: &str) {
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(tenant);
+    }
+
+    async fn load(&self, tenant: &str) -> Result<Arc<TenantKeys>, ApiError> {
+        let stored = self.store.signing_keys(tenant).await?;
+        let now = unix_now();
+        let mut signing: HashMap<SigningAlg, Arc<SigningKey>> = HashMap::new();
+        let mut verifying = Vec::new();
+        let mut jwks = Vec::new();
+        for k in stored
+            .iter()
+            .filter(|k| k.retires_at.is_none_or(|r| r > now))
+        {
+            let jwk: serde_json::Value = serde_json::from_str(&k.public_jwk)
+                .map_err(|e| ApiError::Internal(format!("stored JWK {} unreadable: {e}", k.kid)))?;
+            verifying
+                .push(VerifyingKey::from_jwk(&jwk).map_err(|e| ApiError::Internal(e.to_string()))?);
+            jwks.push(jwk);
+            let Some(alg) = SigningAlg::parse(&k.alg) else {
+                continue;
+            };
+            // Newest active key of each algorithm signs (keys come ordered by seq).
+            if k.activates_at <= now {
+                let pkcs8 = self.master.open(&k.kid, &k.sealed_private).map_err(|e| {
+                    ApiError::Internal(format!("signing key {} cannot be unsealed: {e}", k.kid))
+                })?;
+                let key = SigningKey::from_pkcs8(alg, k.kid.clone(), &pkcs8)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                signing.insert(alg, Arc::new(key));
+            }
+        }
+        let doc = serde_json::json!({ "keys": jwks }).to_string();
+        let keys = Arc::new(TenantKeys {
+            signing,
+            verifying,
+            jwks: Arc::new(doc),
+        });
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tenant.to_string(), (Instant::now(), keys.clone()));
+        Ok(keys)
+    }
+
+    /// The key that signs for `alg`, creating the tenant's first key of that
+    /// algorithm when there is none.
+    pub async fn signer(
+        &self,
+        tenant: &str,
+        alg: SigningAlg,
+    ) -> Result<(Arc<SigningKey>, Arc<TenantKeys>), ApiError> {
+        let keys = self.keys(tenant).await?;
+        if let Some(k) = keys.signing.get(&alg) {
+            return Ok((k.clone(), keys));
+        }
+        let _guard = self.creating.lock().await;
+        let keys = self.load(tenant).await?;
+        if let Some(k) = keys.signing.get(&alg) {
+            return Ok((k.clone(), keys));
+        }
+        let seq = self
+            .store
+            .signing_keys(tenant)
+            .await?
+            .iter()
+            .filter(|k| k.alg == alg.as_str())
+            .count() as i64
+            + 1;
+        let kid = keygate_crypto::secrets::random_token(12);
+        let kid2 = kid.clone();
+        let (key, pkcs8) = tokio::task::spawn_blocking(move || SigningKey::generate(alg, kid2))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let now = unix_now();
+        let stored = StoredKey {
+            kid: kid.clone(),
+            tenant_id: tenant.to_string(),
+            alg: alg.as_str().to_string(),
+            seq,
+            sealed_private: self.master.seal(&kid, &pkcs8),
+            public_jwk: key.public_jwk().to_string(),
+            created_at: now,
+            activates_at: now,
+            retires_at: None,
+        };
+        if self.store.insert_signing_key(&stored).await? {
+            tracing::info!(tenant, kid = %kid, alg = alg.as_str(), "created signing key");
+        }
+        // Whether ours or another node's won, the stored one is used.
+        let keys = self.load(tenant).await?;
+        let k = keys
+            .signing
+            .get(&alg)
+            .cloned()
+            .ok_or_else(|| ApiError::Internal("no signing key after creating one".into()))?;
+        Ok((k, keys))
+    }
+}

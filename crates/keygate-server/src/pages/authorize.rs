@@ -1,0 +1,75 @@
+//! `/authorize` (GET and POST): validate, then either issue a code to a
+//! signed-in person or show the sign-in page.
+
+use super::{login, validate_request};
+use crate::accounts;
+use crate::door::Door;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::Extension;
+use keygate_core::authorize::{next_step, NextStep};
+use keygate_core::params::Params;
+use keygate_core::OAuthError;
+
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let params = Params::from_urlencoded(req.uri().query().unwrap_or("").as_bytes());
+    handle(&state, &door, req.headers(), params).await
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let headers = req.headers().clone();
+    let ct = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let params = match crate::body::content_kind(ct) {
+        Some(crate::body::Kind::Form) => super::read_form(&state, req).await?,
+        _ => Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        )),
+    };
+    handle(&state, &door, &headers, params).await
+}
+
+async fn handle(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    params: Result<Params, OAuthError>,
+) -> Result<Response, ApiError> {
+    let (req, client, params) = match validate_request(state, door, params).await? {
+        Ok(v) => v,
+        Err(res) => return Ok(res),
+    };
+    let session = accounts::current_session(state, door, headers).await?;
+    match next_step(&req, session.as_ref().map(|(_, s)| s), accounts::now()) {
+        NextStep::IssueCode {
+            user_sub,
+            auth_time,
+        } => {
+            let (_, to) = accounts::issue_code(state, door, &req, &user_sub, auth_time).await?;
+            Ok(super::see_other(&to, &[]))
+        }
+        NextStep::Fail(e) => Ok(super::error_redirect(door, &e)),
+        NextStep::SignIn => Ok(login::show(
+            state,
+            door,
+            headers,
+            &client,
+            &params,
+            req.login_hint.as_deref().unwrap_or(""),
+            None,
+            axum::http::StatusCode::OK,
+        )),
+    }
+}

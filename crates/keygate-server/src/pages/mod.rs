@@ -1,0 +1,136 @@
+//! The hosted pages: /authorize (which shows sign-in when needed), sign-in,
+//! registration and sign-out. Server-rendered, no JavaScript.
+
+pub mod authorize;
+pub mod login;
+pub mod register;
+pub mod render;
+pub mod signoff;
+
+use crate::cookies;
+use crate::door::Door;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use keygate_core::authorize::{self as az, AuthorizeError, AuthorizeRequest, ErrorRedirect};
+use keygate_core::model::Client;
+use keygate_core::params::Params;
+use keygate_core::OAuthError;
+
+/// A 303 See Other to `to`, with optional cookies.
+pub fn see_other(to: &str, cookies: &[String]) -> Response {
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// Sends an authorization error back to the registered redirect URI.
+pub fn error_redirect(door: &Door, e: &ErrorRedirect) -> Response {
+    let mut params = vec![
+        ("error", e.error.code.as_str()),
+        ("error_description", &*e.error.description),
+    ];
+    if let Some(s) = &e.state {
+        params.push(("state", s));
+    }
+    params.push(("iss", &door.issuer));
+    see_other(
+        &keygate_core::redirect::with_query(&e.redirect_uri, &params),
+        &[],
+    )
+}
+
+pub fn page_error(door: &Door, status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError::Page {
+        status,
+        tenant_name: door.tenant.display_name.clone(),
+        message: message.into(),
+    }
+}
+
+/// A validated authorization request with its client, or the response that
+/// reports why it is not valid (a page, or a redirect to the application).
+pub async fn validate_request(
+    state: &AppState,
+    door: &Door,
+    params: Result<Params, OAuthError>,
+) -> Result<Result<(AuthorizeRequest, Client, Params), Response>, ApiError> {
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => {
+            return Ok(Err(page_error(
+                door,
+                StatusCode::BAD_REQUEST,
+                format!("The request is malformed: {}.", e.description),
+            )
+            .into_response()))
+        }
+    };
+    let client = match params.get("client_id") {
+        Some(id) => state.client(&door.tenant.id, id).await?,
+        None => None,
+    };
+    match az::validate(&params, client.as_ref()) {
+        Ok(req) => Ok(Ok((
+            req,
+            client.expect("validated requests have a client"),
+            params,
+        ))),
+        Err(AuthorizeError::Page(msg)) => Ok(Err(
+            page_error(door, StatusCode::BAD_REQUEST, msg).into_response()
+        )),
+        Err(AuthorizeError::Redirect(e)) => Ok(Err(error_redirect(door, &e))),
+    }
+}
+
+/// The authorization request as a query string, carried through the forms.
+pub fn request_query(p: &Params) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in p.iter() {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+/// The browser's CSRF token, or a new one with the cookie that sets it.
+pub fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    let https = state.config.https();
+    let name = cookies::csrf_name(https);
+    match cookies::read(headers, &name).filter(|v| v.len() >= 32 && v.len() <= 64) {
+        Some(v) => (v, None),
+        None => {
+            let v = keygate_crypto::secrets::new_secret();
+            let cookie = cookies::set(https, &name, &v, None);
+            (v, Some(cookie))
+        }
+    }
+}
+
+/// Whether a submitted form carries the browser's CSRF token (double submit,
+/// compared in constant time).
+pub fn csrf_ok(state: &AppState, headers: &HeaderMap, form: &Params) -> bool {
+    let cookie = cookies::read(headers, &cookies::csrf_name(state.config.https()));
+    match (cookie, form.get("csrf")) {
+        (Some(c), Some(f)) => keygate_crypto::secrets::ct_eq(c.as_bytes(), f.as_bytes()),
+        _ => false,
+    }
+}
+
+/// Reads an urlencoded form body (bounded).
+pub async fn read_form(
+    state: &AppState,
+    req: axum::extract::Request,
+) -> Result<Result<Params, OAuthError>, ApiError> {
+    let bytes = crate::body::read_limited(req, state.config.max_body_bytes).await?;
+    Ok(Params::from_urlencoded(&bytes))
+}

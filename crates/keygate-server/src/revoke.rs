@@ -1,0 +1,43 @@
+//! Token revocation (RFC 7009). Revoking a refresh token ends its whole
+//! grant; revoking an access token blocks its `jti` until it expires.
+//! Unknown tokens and tokens of other clients are answered 200 and left
+//! alone, so the endpoint tells a caller nothing about tokens it does not own.
+
+use crate::body::Body;
+use crate::door::Door;
+use crate::error::ApiError;
+use crate::token::authenticate_client;
+use crate::tokens::check_access_token;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use keygate_core::OAuthError;
+use keygate_crypto::secrets::sha256_hex;
+
+pub async fn handle(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    headers: HeaderMap,
+    body: Result<Body, ApiError>,
+) -> Result<Response, ApiError> {
+    let p = body?.params;
+    let client = authenticate_client(&state, &door, &headers, &p).await?;
+    let token = p
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("the 'token' parameter is missing"))?;
+    let now = crate::now();
+    if let Some((rt, _)) = state.store.refresh_token(&sha256_hex(token)).await? {
+        if rt.client_id == client.id && rt.tenant_id == door.tenant.id {
+            state.store.revoke_grant(&rt.grant_id, now).await?;
+        }
+    } else if let Ok(claims) = check_access_token(&state, &door, token).await? {
+        if claims.client_id == client.id {
+            state.store.revoke_jti(&claims.jti, claims.exp).await?;
+        }
+    }
+    let mut res = StatusCode::OK.into_response();
+    crate::error::no_store(&mut res);
+    Ok(res)
+}

@@ -1,0 +1,163 @@
+//! The token endpoint (RFC 6749 3.2): decode the body, authenticate the
+//! client by its registered method, then hand the grant to its own file.
+
+mod authorization_code;
+mod client_credentials;
+mod refresh_token;
+
+use crate::body::Body;
+use crate::door::Door;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use keygate_core::basic::decode_basic;
+use keygate_core::client_auth;
+use keygate_core::model::Client;
+use keygate_core::params::Params;
+use keygate_core::token_request::TokenRequest;
+use keygate_core::OAuthError;
+
+/// Authenticates the calling client (token, revocation, introspection).
+pub async fn authenticate_client(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    p: &Params,
+) -> Result<Client, ApiError> {
+    let basic = match headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
+        None => None,
+        Some(Err(_)) => {
+            return Err(
+                OAuthError::invalid_client("the Authorization header is not readable").into(),
+            )
+        }
+        Some(Ok(v)) => decode_basic(v).map_err(OAuthError::invalid_client)?,
+    };
+    let presented = client_auth::presented(basic, p.get("client_id"), p.get("client_secret"))?;
+    let client = state.client(&door.tenant.id, &presented.client_id).await?;
+    client_auth::authenticate(
+        &presented,
+        client.as_ref(),
+        keygate_crypto::secrets::secret_matches,
+    )?;
+    Ok(client.expect("authenticated clients exist"))
+}
+
+pub async fn handle(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    headers: HeaderMap,
+    body: Result<Body, ApiError>,
+) -> Response {
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (result, client) = match body {
+        Ok(body) => run(&state, &door, &headers, &body.params).await,
+        Err(e) => (Err(e), None),
+    };
+    let mut res = match result {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    if let (Some(origin), Some(client)) = (origin, client) {
+        if client.web_origins.iter().any(|o| *o == origin) {
+            crate::tokens::cors_headers(&mut res, &origin);
+        }
+    }
+    res
+}
+
+async fn run(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    p: &Params,
+) -> (Result<Response, ApiError>, Option<Client>) {
+    let client = match authenticate_client(state, door, headers, p).await {
+        Ok(c) => c,
+        Err(e) => return (Err(e), None),
+    };
+    let result = grant(state, door, &client, p).await;
+    (result, Some(client))
+}
+
+async fn grant(
+    state: &AppState,
+    door: &Door,
+    client: &Client,
+    p: &Params,
+) -> Result<Response, ApiError> {
+    let request = TokenRequest::parse(p)?;
+    if !client.allows(request.grant_type()) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "this client may not use the {} grant",
+            request.grant_type().as_str()
+        ))
+        .into());
+    }
+    let response = match request {
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            authorization_code::exchange(
+                state,
+                door,
+                client,
+                &code,
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
+            )
+            .await?
+        }
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+            redirect_uri,
+            code_verifier,
+        } => {
+            refresh_token::exchange(
+                state,
+                door,
+                client,
+                &refresh_token,
+                scope.as_ref(),
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
+            )
+            .await?
+        }
+        TokenRequest::ClientCredentials { scope } => {
+            client_credentials::exchange(state, door, client, scope.as_ref()).await?
+        }
+    };
+    Ok(response.into_response())
+}
+
+/// A new refresh token for a grant, with what must be stored of it.
+pub(crate) fn new_refresh(
+    door: &Door,
+    client: &Client,
+    grant_id: &str,
+) -> (String, keygate_store::NewRefresh) {
+    let token = keygate_crypto::secrets::new_secret();
+    let now = crate::now();
+    let record = keygate_store::NewRefresh {
+        hash: keygate_crypto::secrets::sha256_hex(&token),
+        token: keygate_core::model::RefreshToken {
+            grant_id: grant_id.to_string(),
+            tenant_id: door.tenant.id.clone(),
+            client_id: client.id.clone(),
+            created_at: now,
+            expires_at: now + keygate_core::model::REFRESH_TOKEN_TTL,
+            consumed_at: None,
+        },
+    };
+    (token, record)
+}

@@ -1,0 +1,68 @@
+//! The UserInfo endpoint (OpenID Connect Core 5.3), a bearer-protected
+//! resource (RFC 6750).
+
+use crate::body::Body;
+use crate::door::Door;
+use crate::error::ApiError;
+use crate::tokens::{bearer, check_access_token};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use keygate_core::claims::UserClaims;
+use keygate_core::scope::{self, Scope};
+use keygate_core::{ErrorCode, OAuthError};
+use serde_json::json;
+
+fn invalid_token(d: &'static str) -> ApiError {
+    ApiError::Bearer(Some(OAuthError::new(ErrorCode::InvalidToken, d)))
+}
+
+pub async fn handle(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<Body, ApiError>,
+) -> Result<Response, ApiError> {
+    // RFC 6750 2.2: a POST may carry the token in a form body instead.
+    let from_body = match (&method, body) {
+        (&Method::POST, Ok(b)) if !b.json => b.params.get("access_token").map(str::to_string),
+        _ => None,
+    };
+    let token = match (bearer(&headers), from_body) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::Bearer(Some(OAuthError::invalid_request(
+                "the token was sent in more than one way",
+            ))))
+        }
+        (Some(t), None) | (None, Some(t)) => t,
+        (None, None) => return Err(ApiError::Bearer(None)),
+    };
+    let claims = match check_access_token(&state, &door, &token).await? {
+        Ok(c) => c,
+        Err(why) => return Err(invalid_token(why.describe())),
+    };
+    let granted = Scope::parse(&claims.scope).unwrap_or_default();
+    if !granted.contains(scope::OPENID) {
+        return Err(ApiError::Bearer(Some(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "the token was not granted the openid scope",
+        ))));
+    }
+    let user = state
+        .store
+        .get_user(&door.tenant.id, &claims.sub)
+        .await?
+        .ok_or_else(|| invalid_token("the person of this token no longer exists"))?;
+    let mut doc = json!({ "sub": user.sub });
+    if let serde_json::Value::Object(extra) =
+        serde_json::to_value(UserClaims::for_scope(&user, &granted)).unwrap_or_default()
+    {
+        doc.as_object_mut().expect("object").extend(extra);
+    }
+    let mut res = axum::Json(doc).into_response();
+    crate::error::no_store(&mut res);
+    Ok(res)
+}

@@ -1,0 +1,53 @@
+//! A small migration runner: numbered SQL files embedded in the binary,
+//! applied in order, each in its own transaction, recorded in
+//! `keygate_migrations`. (sqlx's own migrator needs its macros, which need a
+//! database at compile time; this keeps the build self-contained.)
+
+use crate::Result;
+use sqlx::{AnyConnection, Connection, Executor};
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub async fn apply(conn: &mut AnyConnection, migrations: &[Migration]) -> Result<()> {
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS keygate_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    for m in migrations {
+        let done: Option<(i64,)> =
+            sqlx::query_as("SELECT version FROM keygate_migrations WHERE version = $1")
+                .bind(m.version)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if done.is_some() {
+            continue;
+        }
+        let mut tx = conn.begin().await?;
+        for stmt in m.sql.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+            tx.execute(stmt).await?;
+        }
+        sqlx::query(
+            "INSERT INTO keygate_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(crate::sql::unix_now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(version = m.version, name = m.name, "applied migration");
+    }
+    Ok(())
+}
+
+/// Whether every migration is recorded (readiness).
+pub async fn is_current(conn: &mut AnyConnection, migrations: &[Migration]) -> Result<bool> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM keygate_migrations")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(n as usize >= migrations.len())
+}

@@ -1,0 +1,42 @@
+//! PostgreSQL: a pool shared by all statements; migrations applied under an
+//! advisory lock so that several nodes starting at once apply them once.
+
+use crate::migrate::{self, Migration};
+use crate::sql::{Backend, SqlStore};
+use crate::{Result, StoreOptions};
+use sqlx::any::AnyPoolOptions;
+use sqlx::Executor;
+use std::time::Duration;
+
+pub static MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../migrations/postgres/0001_initial.sql"),
+}];
+
+/// Advisory lock key for migrations ("keygate" in ASCII, truncated).
+const MIGRATION_LOCK: i64 = 0x6b65_7967_6174_65;
+
+pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(opts.max_connections)
+        .acquire_timeout(Duration::from_secs(opts.acquire_timeout_secs))
+        .connect(url)
+        .await?;
+    {
+        let mut conn = pool.acquire().await?;
+        conn.execute(sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK))
+            .await?;
+        let applied = migrate::apply(&mut conn, MIGRATIONS).await;
+        conn.execute(sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK))
+            .await?;
+        applied?;
+    }
+    Ok(SqlStore {
+        writer: pool.clone(),
+        reader: pool,
+        backend: Backend::Postgres,
+        migrations: MIGRATIONS,
+    })
+}

@@ -1,0 +1,597 @@
+//! The SQL behind [`Store`], written once for SQLite and PostgreSQL.
+//!
+//! Integers are BIGINT/INTEGER (times in Unix seconds, booleans as 0/1) and
+//! lists are JSON text, so one statement text serves both engines.
+
+use crate::migrate::Migration;
+use crate::{Consumed, NewRefresh, Result, Store, StoreError, StoredKey};
+use async_trait::async_trait;
+use keygate_core::model::*;
+use keygate_core::pkce::CodeChallengeMethod;
+use sqlx::any::AnyRow;
+use sqlx::AnyPool;
+use sqlx::Row;
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The SQL store. On SQLite, `writer` is a pool of exactly one connection
+/// (SQLite allows one writer at a time; queuing in the pool is cheaper than
+/// busy-waiting on the file lock) and `reader` serves reads concurrently
+/// under WAL. On PostgreSQL both are the same pool.
+#[derive(Clone)]
+pub struct SqlStore {
+    pub(crate) writer: AnyPool,
+    pub(crate) reader: AnyPool,
+    pub(crate) backend: Backend,
+    pub(crate) migrations: &'static [Migration],
+}
+
+impl SqlStore {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).expect("a list of strings serializes")
+}
+
+fn parse_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Backend(format!("stored {what} is not understood"))
+}
+
+const CLIENT_COLS: &str = "id, tenant_id, name, public, secret_hash, auth_method, redirect_uris, \
+    post_logout_redirect_uris, grant_types, refresh_policy, id_token_ttl, access_token_ttl, \
+    journeys_api, web_origins, signing_alg, created_at";
+
+fn client_from(row: &AnyRow) -> Result<Client> {
+    let grants: String = row.try_get("grant_types")?;
+    Ok(Client {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        name: row.try_get("name")?,
+        public: row.try_get::<i64, _>("public")? != 0,
+        secret_hash: row.try_get("secret_hash")?,
+        auth_method: AuthMethod::parse(&row.try_get::<String, _>("auth_method")?)
+            .ok_or_else(|| corrupt("auth method"))?,
+        redirect_uris: parse_list(&row.try_get::<String, _>("redirect_uris")?),
+        post_logout_redirect_uris: parse_list(
+            &row.try_get::<String, _>("post_logout_redirect_uris")?,
+        ),
+        grant_types: grants.split(',').filter_map(GrantType::parse).collect(),
+        refresh_policy: RefreshPolicy::parse(&row.try_get::<String, _>("refresh_policy")?)
+            .ok_or_else(|| corrupt("refresh policy"))?,
+        id_token_ttl: row.try_get("id_token_ttl")?,
+        access_token_ttl: row.try_get("access_token_ttl")?,
+        journeys_api: row.try_get::<i64, _>("journeys_api")? != 0,
+        web_origins: parse_list(&row.try_get::<String, _>("web_origins")?),
+        signing_alg: SigningAlg::parse(&row.try_get::<String, _>("signing_alg")?)
+            .ok_or_else(|| corrupt("signing alg"))?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const USER_COLS: &str = "sub, tenant_id, email, email_verified, name, password_hash, created_at";
+
+fn user_from(row: &AnyRow) -> Result<User> {
+    Ok(User {
+        sub: row.try_get("sub")?,
+        tenant_id: row.try_get("tenant_id")?,
+        email: row.try_get("email")?,
+        email_verified: row.try_get::<i64, _>("email_verified")? != 0,
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const GRANT_COLS: &str =
+    "g.id, g.tenant_id, g.client_id, g.user_sub, g.scope, g.auth_time, g.nonce, \
+    g.code_challenge, g.code_challenge_method, g.redirect_uri, g.redirect_uri_sent, g.created_at, \
+    g.code_expires_at, g.code_consumed_at, g.revoked_at";
+
+fn grant_from(row: &AnyRow) -> Result<Grant> {
+    let method: Option<String> = row.try_get("code_challenge_method")?;
+    Ok(Grant {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        client_id: row.try_get("client_id")?,
+        user_sub: row.try_get("user_sub")?,
+        scope: row.try_get("scope")?,
+        auth_time: row.try_get("auth_time")?,
+        nonce: row.try_get("nonce")?,
+        code_challenge: row.try_get("code_challenge")?,
+        code_challenge_method: method.as_deref().and_then(CodeChallengeMethod::parse),
+        redirect_uri: row.try_get("redirect_uri")?,
+        redirect_uri_sent: row.try_get::<i64, _>("redirect_uri_sent")? != 0,
+        created_at: row.try_get("created_at")?,
+        code_expires_at: row.try_get("code_expires_at")?,
+        code_consumed_at: row.try_get("code_consumed_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+fn key_from(row: &AnyRow) -> Result<StoredKey> {
+    Ok(StoredKey {
+        kid: row.try_get("kid")?,
+        tenant_id: row.try_get("tenant_id")?,
+        alg: row.try_get("alg")?,
+        seq: row.try_get("seq")?,
+        sealed_private: row.try_get("sealed_private")?,
+        public_jwk: row.try_get("public_jwk")?,
+        created_at: row.try_get("created_at")?,
+        activates_at: row.try_get("activates_at")?,
+        retires_at: row.try_get("retires_at")?,
+    })
+}
+
+async fn insert_refresh<'c, E>(exec: E, r: &NewRefresh) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO refresh_tokens (hash, grant_id, tenant_id, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&r.hash)
+    .bind(&r.token.grant_id)
+    .bind(&r.token.tenant_id)
+    .bind(&r.token.client_id)
+    .bind(r.token.created_at)
+    .bind(r.token.expires_at)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+impl SqlStore {
+    async fn domains_of(&self, tenant_id: &str) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT origin FROM tenant_domains WHERE tenant_id = $1 ORDER BY origin")
+                .bind(tenant_id)
+                .fetch_all(&self.reader)
+                .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("origin")?))
+            .collect()
+    }
+
+    async fn tenant_from(&self, row: &AnyRow) -> Result<Tenant> {
+        let id: String = row.try_get("id")?;
+        Ok(Tenant {
+            domains: self.domains_of(&id).await?,
+            id,
+            display_name: row.try_get("display_name")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+
+    async fn insert_tenant(&self, tenant: &Tenant, if_missing: bool) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let sql = if if_missing {
+            "INSERT INTO tenants (id, display_name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING"
+        } else {
+            "INSERT INTO tenants (id, display_name, created_at) VALUES ($1, $2, $3)"
+        };
+        sqlx::query(sql)
+            .bind(&tenant.id)
+            .bind(&tenant.display_name)
+            .bind(tenant.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("tenant '{}' already exists", tenant.id))
+                }
+                other => other,
+            })?;
+        for origin in &tenant.domains {
+            let authority = keygate_core::redirect::origin_authority(origin)
+                .ok_or_else(|| StoreError::Conflict(format!("'{origin}' is not an origin")))?;
+            sqlx::query(
+                "INSERT INTO tenant_domains (origin, authority, tenant_id) VALUES ($1, $2, $3)",
+            )
+            .bind(origin)
+            .bind(&authority)
+            .bind(&tenant.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("domain '{origin}' already belongs to a tenant"))
+                }
+                other => other,
+            })?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        let mut conn = self.reader.acquire().await?;
+        if crate::migrate::is_current(&mut conn, self.migrations).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Backend("migrations are not all applied".into()))
+        }
+    }
+
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<()> {
+        self.insert_tenant(tenant, false).await
+    }
+
+    async fn ensure_tenant(&self, tenant: &Tenant) -> Result<()> {
+        self.insert_tenant(tenant, true).await
+    }
+
+    async fn get_tenant(&self, id: &str) -> Result<Option<Tenant>> {
+        let row = sqlx::query("SELECT id, display_name, created_at FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        match row {
+            Some(r) => Ok(Some(self.tenant_from(&r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn tenant_by_authority(&self, authority: &str) -> Result<Option<(Tenant, String)>> {
+        let row = sqlx::query(
+            "SELECT t.id, t.display_name, t.created_at, d.origin FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.authority = $1",
+        )
+        .bind(authority)
+        .fetch_optional(&self.reader)
+        .await?;
+        match row {
+            Some(r) => {
+                let origin: String = r.try_get("origin")?;
+                Ok(Some((self.tenant_from(&r).await?, origin)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn create_client(&self, c: &Client) -> Result<()> {
+        let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO clients ({CLIENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        ))
+        .bind(&c.id)
+        .bind(&c.tenant_id)
+        .bind(&c.name)
+        .bind(c.public as i64)
+        .bind(&c.secret_hash)
+        .bind(c.auth_method.as_str())
+        .bind(json_list(&c.redirect_uris))
+        .bind(json_list(&c.post_logout_redirect_uris))
+        .bind(grants.join(","))
+        .bind(c.refresh_policy.as_str())
+        .bind(c.id_token_ttl)
+        .bind(c.access_token_ttl)
+        .bind(c.journeys_api as i64)
+        .bind(json_list(&c.web_origins))
+        .bind(c.signing_alg.as_str())
+        .bind(c.created_at)
+        .execute(&mut *tx)
+        .await?;
+        for origin in &c.web_origins {
+            sqlx::query(
+                "INSERT INTO client_web_origins (client_id, tenant_id, origin) VALUES ($1, $2, $3)",
+            )
+            .bind(&c.id)
+            .bind(&c.tenant_id)
+            .bind(origin)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn is_web_origin(&self, tenant_id: &str, origin: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM client_web_origins WHERE tenant_id = $1 AND origin = $2 LIMIT 1",
+        )
+        .bind(tenant_id)
+        .bind(origin)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn get_client(&self, tenant_id: &str, client_id: &str) -> Result<Option<Client>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CLIENT_COLS} FROM clients WHERE id = $1 AND tenant_id = $2"
+        ))
+        .bind(client_id)
+        .bind(tenant_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(client_from).transpose()
+    }
+
+    async fn client_by_name(&self, tenant_id: &str, name: &str) -> Result<Option<Client>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CLIENT_COLS} FROM clients WHERE tenant_id = $1 AND name = $2 ORDER BY created_at LIMIT 1"
+        ))
+        .bind(tenant_id)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(client_from).transpose()
+    }
+
+    async fn create_user(&self, u: &User) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&u.sub)
+        .bind(&u.tenant_id)
+        .bind(&u.email)
+        .bind(u.email_verified as i64)
+        .bind(&u.name)
+        .bind(&u.password_hash)
+        .bind(u.created_at)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("the e-mail '{}' is already registered", u.email))
+            }
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn get_user(&self, tenant_id: &str, sub: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM users WHERE sub = $1 AND tenant_id = $2"
+        ))
+        .bind(sub)
+        .bind(tenant_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn user_by_email(&self, tenant_id: &str, email: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND email = $2"
+        ))
+        .bind(tenant_id)
+        .bind(email)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn signing_keys(&self, tenant_id: &str) -> Result<Vec<StoredKey>> {
+        let rows = sqlx::query(
+            "SELECT kid, tenant_id, alg, seq, sealed_private, public_jwk, created_at, activates_at, retires_at \
+             FROM signing_keys WHERE tenant_id = $1 ORDER BY alg, seq",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(key_from).collect()
+    }
+
+    async fn insert_signing_key(&self, k: &StoredKey) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO signing_keys (kid, tenant_id, alg, seq, sealed_private, public_jwk, created_at, activates_at, retires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, alg, seq) DO NOTHING",
+        )
+        .bind(&k.kid)
+        .bind(&k.tenant_id)
+        .bind(&k.alg)
+        .bind(k.seq)
+        .bind(&k.sealed_private)
+        .bind(&k.public_jwk)
+        .bind(k.created_at)
+        .bind(k.activates_at)
+        .bind(k.retires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_session(&self, id_hash: &str, s: &Session) -> Result<()> {
+        sqlx::query("INSERT INTO sessions (id_hash, tenant_id, user_sub, auth_time, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id_hash)
+            .bind(&s.tenant_id)
+            .bind(&s.user_sub)
+            .bind(s.auth_time)
+            .bind(s.expires_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn get_session(&self, id_hash: &str) -> Result<Option<Session>> {
+        let row = sqlx::query(
+            "SELECT tenant_id, user_sub, auth_time, expires_at FROM sessions WHERE id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| {
+            Ok(Session {
+                tenant_id: r.try_get("tenant_id")?,
+                user_sub: r.try_get("user_sub")?,
+                auth_time: r.try_get("auth_time")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_grant(&self, g: &Grant, code_hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO grants (id, tenant_id, client_id, user_sub, scope, auth_time, nonce, code_challenge, \
+             code_challenge_method, redirect_uri, redirect_uri_sent, created_at, code_hash, code_expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(&g.id)
+        .bind(&g.tenant_id)
+        .bind(&g.client_id)
+        .bind(&g.user_sub)
+        .bind(&g.scope)
+        .bind(g.auth_time)
+        .bind(&g.nonce)
+        .bind(&g.code_challenge)
+        .bind(g.code_challenge_method.map(|m| m.as_str()))
+        .bind(&g.redirect_uri)
+        .bind(g.redirect_uri_sent as i64)
+        .bind(g.created_at)
+        .bind(code_hash)
+        .bind(g.code_expires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn grant_by_code(&self, code_hash: &str) -> Result<Option<Grant>> {
+        let row = sqlx::query(&format!(
+            "SELECT {GRANT_COLS} FROM grants g WHERE g.code_hash = $1"
+        ))
+        .bind(code_hash)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(grant_from).transpose()
+    }
+
+    async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>> {
+        let row = sqlx::query(&format!(
+            "SELECT {GRANT_COLS} FROM grants g WHERE g.id = $1"
+        ))
+        .bind(grant_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.as_ref().map(grant_from).transpose()
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+        refresh: Option<&NewRefresh>,
+    ) -> Result<Consumed> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(
+            "UPDATE grants SET code_consumed_at = $1 WHERE code_hash = $2 AND code_consumed_at IS NULL \
+             AND code_expires_at > $1 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(Consumed::Lost);
+        }
+        if let Some(r) = refresh {
+            insert_refresh(&mut *tx, r).await?;
+        }
+        tx.commit().await?;
+        Ok(Consumed::Won)
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(grant_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn refresh_token(&self, hash: &str) -> Result<Option<(RefreshToken, Grant)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {GRANT_COLS}, r.grant_id AS r_grant_id, r.tenant_id AS r_tenant_id, r.client_id AS r_client_id, \
+             r.created_at AS r_created_at, r.expires_at AS r_expires_at, r.consumed_at AS r_consumed_at \
+             FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.hash = $1"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let token = RefreshToken {
+            grant_id: row.try_get("r_grant_id")?,
+            tenant_id: row.try_get("r_tenant_id")?,
+            client_id: row.try_get("r_client_id")?,
+            created_at: row.try_get("r_created_at")?,
+            expires_at: row.try_get("r_expires_at")?,
+            consumed_at: row.try_get("r_consumed_at")?,
+        };
+        Ok(Some((token, grant_from(&row)?)))
+    }
+
+    async fn rotate_refresh(
+        &self,
+        hash: &str,
+        now: i64,
+        next: Option<&NewRefresh>,
+    ) -> Result<Consumed> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET consumed_at = $1 WHERE hash = $2 AND consumed_at IS NULL AND expires_at > $1 \
+             AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NOT NULL)",
+        )
+        .bind(now)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(Consumed::Lost);
+        }
+        if let Some(r) = next {
+            insert_refresh(&mut *tx, r).await?;
+        }
+        tx.commit().await?;
+        Ok(Consumed::Won)
+    }
+
+    async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {
+        sqlx::query("INSERT INTO revoked_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+            .bind(jti)
+            .bind(expires_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn is_jti_revoked(&self, jti: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM revoked_jtis WHERE jti = $1")
+            .bind(jti)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.is_some())
+    }
+}

@@ -1,0 +1,76 @@
+//! SQLite: one file, WAL mode, one writer connection and several readers.
+//!
+//! `synchronous=NORMAL` under WAL: a commit is durable against a crash of
+//! Keygate (the WAL is written before the commit returns) but the last
+//! transactions may be lost if the machine loses power before the next
+//! checkpoint's fsync. The database stays consistent either way. For an
+//! identity provider that loss means a few recently issued tokens stop
+//! working, which their clients handle by signing in again; in exchange each
+//! commit costs no fsync, which is what lets one node keep up with its
+//! signatures. Use PostgreSQL where every commit must survive power loss.
+
+use crate::migrate::{self, Migration};
+use crate::sql::{Backend, SqlStore};
+use crate::{Result, StoreError, StoreOptions};
+use sqlx::any::AnyPoolOptions;
+use sqlx::Executor;
+use std::time::Duration;
+
+pub static MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../migrations/sqlite/0001_initial.sql"),
+}];
+
+/// The file path of a `sqlite://` URL.
+pub fn path_of(url: &str) -> &str {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    rest.split('?').next().unwrap_or(rest)
+}
+
+fn pool_options(max: u32, opts: &StoreOptions) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(opts.acquire_timeout_secs))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                Ok(())
+            })
+        })
+}
+
+pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
+    sqlx::any::install_default_drivers();
+    let path = path_of(url);
+    if path.is_empty() {
+        return Err(StoreError::Backend(format!(
+            "'{url}' names no database file"
+        )));
+    }
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Backend(format!("cannot create folder {}: {e}", dir.display()))
+            })?;
+        }
+    }
+    let conn_url = format!("sqlite://{path}?mode=rwc");
+    let writer = pool_options(1, opts).connect(&conn_url).await?;
+    {
+        let mut conn = writer.acquire().await?;
+        migrate::apply(&mut conn, MIGRATIONS).await?;
+    }
+    let readers = opts.max_connections.clamp(1, 8);
+    let reader = pool_options(readers, opts).connect(&conn_url).await?;
+    Ok(SqlStore {
+        writer,
+        reader,
+        backend: Backend::Sqlite,
+        migrations: MIGRATIONS,
+    })
+}

@@ -1,0 +1,156 @@
+//! The command line, as INTERFACE.md gives it.
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "keygate",
+    version,
+    about = "Keygate: a self-hosted OAuth 2.0 / OpenID Connect identity provider"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the identity provider.
+    Serve(ServeArgs),
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage clients (applications).
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+/// Where the database is; every command takes it.
+#[derive(Args, Clone)]
+pub struct DbArgs {
+    /// sqlite://PATH or postgres://... [default: sqlite://keygate-data/keygate.db]
+    #[arg(long, env = "KEYGATE_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Create the demo client and user (once) and print how to use them.
+    #[arg(long)]
+    pub dev: bool,
+    /// A TOML file with settings (lowest precedence after defaults).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "KEYGATE_LISTEN")]
+    pub listen: Option<String>,
+    /// The origin users reach; issuers are built from it [default: http://127.0.0.1:8080]
+    #[arg(long, env = "KEYGATE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Lifetime of authorization codes in seconds (at most 600) [default: 60]
+    #[arg(long, env = "KEYGATE_CODE_TTL")]
+    pub code_ttl: Option<i64>,
+    /// Database connection pool size [default: 16]
+    #[arg(long, env = "KEYGATE_DB_POOL_SIZE")]
+    pub db_pool_size: Option<u32>,
+}
+
+#[derive(Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create(TenantCreate),
+}
+
+#[derive(Args)]
+pub struct TenantCreate {
+    /// The tenant id: [a-z0-9-]{1,63}
+    pub id: String,
+    /// An origin (https://login.example.com) that reaches this tenant at its root.
+    #[arg(long = "domain")]
+    pub domains: Vec<String>,
+    /// The name shown on the hosted pages [default: the id]
+    #[arg(long)]
+    pub display_name: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Register a client.
+    Create(ClientCreate),
+}
+
+#[derive(Args)]
+pub struct ClientCreate {
+    #[arg(long)]
+    pub tenant: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    /// A public client (no secret; PKCE required).
+    #[arg(long)]
+    pub public: bool,
+    /// client_secret_basic (default) or client_secret_post.
+    #[arg(long)]
+    pub auth_method: Option<String>,
+    /// Allowed grants, comma-separated [default: authorization_code,refresh_token]
+    #[arg(long = "grant")]
+    pub grants: Vec<String>,
+    /// always, offline_access (default) or never.
+    #[arg(long)]
+    pub refresh_tokens: Option<String>,
+    /// Lifetime of id_tokens [default: 14d]
+    #[arg(long)]
+    pub id_token_ttl: Option<String>,
+    /// Lifetime of access tokens [default: 24h]
+    #[arg(long)]
+    pub access_token_ttl: Option<String>,
+    /// Allow the Journeys API (JSON sign-in and registration).
+    #[arg(long)]
+    pub journeys_api: bool,
+    /// A browser origin allowed to call the token and Journeys endpoints (CORS).
+    #[arg(long = "web-origin")]
+    pub web_origins: Vec<String>,
+    /// Where sign-out may return to.
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// RS256 (default), ES256 or EdDSA, for id_tokens and access tokens.
+    #[arg(long)]
+    pub id_token_signed_response_alg: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a user.
+    Create(UserCreate),
+}
+
+#[derive(Args)]
+pub struct UserCreate {
+    #[arg(long)]
+    pub tenant: String,
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Read the password from standard input (one line).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}

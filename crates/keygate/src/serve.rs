@@ -1,0 +1,191 @@
+//! `keygate serve`: configuration (flags > environment > TOML file >
+//! defaults), the demo data of `--dev`, and the server with graceful shutdown.
+
+use crate::cli::ServeArgs;
+use crate::commands::{self, open_store};
+use crate::Failure;
+use keygate_core::model::*;
+use keygate_store::Store;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    public_url: Option<String>,
+    database_url: Option<String>,
+    code_ttl: Option<i64>,
+    db_pool_size: Option<u32>,
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let json = std::env::var("KEYGATE_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub async fn run(args: ServeArgs) -> Result<(), Failure> {
+    init_tracing();
+    let file: FileConfig = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+            toml::from_str(&text).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?
+        }
+        None => FileConfig::default(),
+    };
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let public_url = args
+        .public_url
+        .or(file.public_url)
+        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let public_url = keygate_core::redirect::parse_origin(public_url.trim_end_matches('/'))
+        .map_err(|e| Failure::Usage(format!("KEYGATE_PUBLIC_URL: {e}")))?;
+    let database_url = args
+        .db
+        .database_url
+        .or(file.database_url)
+        .unwrap_or_else(|| commands::DEFAULT_DATABASE_URL.into());
+    let code_ttl = args.code_ttl.or(file.code_ttl).unwrap_or(DEFAULT_CODE_TTL);
+    if !(1..=MAX_CODE_TTL).contains(&code_ttl) {
+        return Err(Failure::Usage(format!(
+            "the code lifetime must be 1 to {MAX_CODE_TTL} seconds"
+        )));
+    }
+    let (master, master_hex) = crate::master_key::load(&database_url)?;
+    let store = open_store(&database_url, args.db_pool_size.or(file.db_pool_size)).await?;
+
+    let mut config = keygate_server::ServerConfig::new(&public_url);
+    config.code_ttl = code_ttl;
+    let state = keygate_server::AppState::new(store.clone(), config, master);
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| Failure::Runtime(format!("cannot listen on {listen}: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    if args.dev {
+        dev_data(store.as_ref(), &public_url, &master_hex).await?;
+    }
+    tracing::info!(listen = %local, public_url = %public_url, "keygate is serving");
+    axum::serve(listener, keygate_server::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Demo values derived from the master key: the same on every start of one
+/// installation (so they can be printed again although only hashes are
+/// stored), and different between installations.
+fn derived(master_hex: &str, label: &str) -> String {
+    let h = keygate_crypto::secrets::sha256_hex(&format!("{master_hex}:{label}"));
+    let bytes: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap_or(0))
+        .collect();
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+const DEMO_CLIENT: &str = "Keygate demo app";
+const DEMO_EMAIL: &str = "demo@keygate.test";
+const DEMO_REDIRECT: &str = "http://localhost:3000/callback";
+
+async fn dev_data(store: &dyn Store, public_url: &str, master_hex: &str) -> Result<(), Failure> {
+    let secret = derived(master_hex, "demo client secret");
+    let password = derived(master_hex, "demo user password")[..16].to_string();
+    let client = match store.client_by_name(DEFAULT_TENANT, DEMO_CLIENT).await? {
+        Some(c) => c,
+        None => {
+            let c = Client {
+                id: format!("demo-{}", &derived(master_hex, "demo client id")[..12]),
+                tenant_id: DEFAULT_TENANT.into(),
+                name: DEMO_CLIENT.into(),
+                public: false,
+                secret_hash: Some(keygate_crypto::secrets::sha256_hex(&secret)),
+                auth_method: AuthMethod::ClientSecretBasic,
+                redirect_uris: vec![DEMO_REDIRECT.into()],
+                post_logout_redirect_uris: vec![DEMO_REDIRECT.into()],
+                grant_types: vec![
+                    GrantType::AuthorizationCode,
+                    GrantType::RefreshToken,
+                    GrantType::ClientCredentials,
+                ],
+                refresh_policy: RefreshPolicy::OfflineAccess,
+                id_token_ttl: DEFAULT_ID_TOKEN_TTL,
+                access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
+                journeys_api: true,
+                web_origins: vec!["http://localhost:3000".into()],
+                signing_alg: SigningAlg::RS256,
+                created_at: commands::now(),
+            };
+            store.create_client(&c).await?;
+            c
+        }
+    };
+    if store
+        .user_by_email(DEFAULT_TENANT, DEMO_EMAIL)
+        .await?
+        .is_none()
+    {
+        commands::create_user(
+            store,
+            DEFAULT_TENANT,
+            DEMO_EMAIL,
+            Some("Demo User"),
+            &password,
+        )
+        .await?;
+    }
+    let authorize = format!(
+        "{public_url}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid%20profile%20email%20offline_access&state=demo-state&nonce=demo-nonce",
+        client.id,
+        url_escape(DEMO_REDIRECT)
+    );
+    println!(
+        "\nKeygate is running in development mode with demo data (tenant 'default').\n\n  issuer:         {public_url}\n  client_id:      {}\n  client_secret:  {secret}\n  user e-mail:    {DEMO_EMAIL}\n  user password:  {password}\n\n1. Open this URL in a browser and sign in; you land on {DEMO_REDIRECT}?code=...\n   (nothing listens there: copy the code from the address bar)\n\n   {authorize}\n\n2. Exchange the code within 60 seconds:\n\n   curl -s -X POST '{public_url}/token' -u '{}:{secret}' \\\n     -d grant_type=authorization_code -d redirect_uri={DEMO_REDIRECT} -d code=PASTE_CODE_HERE\n",
+        client.id, client.id
+    );
+    Ok(())
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
