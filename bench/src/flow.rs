@@ -1,0 +1,579 @@
+//! The untimed setup: discovery, signing in on the hosted (or the peer's
+//! interaction) pages, obtaining authorization codes, first exchanges.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use reqwest::{Client, StatusCode};
+use serde::Deserialize;
+use url::Url;
+
+pub type Result<T> = std::result::Result<T, String>;
+
+pub const FORM: &str = "application/x-www-form-urlencoded";
+
+/// Everything the workloads need to know about the server under test.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub issuer: String,
+    pub authorization_endpoint: Url,
+    pub token_endpoint: String,
+    pub userinfo_endpoint: Option<String>,
+    pub redirect_uri: String,
+    pub public_client_id: Option<String>,
+    pub confidential: Option<(String, String)>,
+    pub cc: Option<(String, String)>,
+    pub user_email: Option<String>,
+    pub user_password: Option<String>,
+    pub authorize_params: Vec<(String, String)>,
+    pub jwt_access_tokens: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct Discovery {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    userinfo_endpoint: Option<String>,
+}
+
+/// Refuses anything but loopback addresses: the tool only ever targets
+/// 127.0.0.1 (or ::1 / localhost).
+pub fn ensure_loopback(url: &Url) -> Result<()> {
+    let ok = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost" || d.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false),
+        None => false,
+    };
+    if ok && (url.scheme() == "http" || url.scheme() == "https") {
+        Ok(())
+    } else {
+        Err(format!("refusing non-loopback URL {url}: keygate-bench only targets 127.0.0.1"))
+    }
+}
+
+/// Reads {issuer}/.well-known/openid-configuration.
+pub async fn discover(http: &Client, issuer: &str) -> Result<(String, Url, String, Option<String>)> {
+    let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    let parsed = Url::parse(&url).map_err(|e| format!("bad issuer {issuer}: {e}"))?;
+    ensure_loopback(&parsed)?;
+    let resp = http.get(&url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
+    if status != StatusCode::OK {
+        return Err(format!("GET {url}: {status}: {}", snippet(&body)));
+    }
+    let d: Discovery = serde_json::from_slice(&body).map_err(|e| format!("discovery document: {e}"))?;
+    let authz = Url::parse(&d.authorization_endpoint).map_err(|e| format!("authorization_endpoint: {e}"))?;
+    ensure_loopback(&authz)?;
+    ensure_loopback(&Url::parse(&d.token_endpoint).map_err(|e| format!("token_endpoint: {e}"))?)?;
+    if let Some(u) = &d.userinfo_endpoint {
+        ensure_loopback(&Url::parse(u).map_err(|e| format!("userinfo_endpoint: {e}"))?)?;
+    }
+    Ok((d.issuer, authz, d.token_endpoint, d.userinfo_endpoint))
+}
+
+pub fn random_b64(bytes: usize) -> String {
+    use aws_lc_rs::rand::SecureRandom;
+    let mut buf = vec![0u8; bytes];
+    aws_lc_rs::rand::SystemRandom::new().fill(&mut buf).expect("random");
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+pub fn random_hex(bytes: usize) -> String {
+    use aws_lc_rs::rand::SecureRandom;
+    let mut buf = vec![0u8; bytes];
+    aws_lc_rs::rand::SystemRandom::new().fill(&mut buf).expect("random");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn pkce_pair() -> (String, String) {
+    let verifier = random_b64(32);
+    let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+pub fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// `Authorization: Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 2.3.1).
+pub fn basic_auth(id: &str, secret: &str) -> HeaderValue {
+    let raw = format!("{}:{}", enc(id), enc(secret));
+    HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(raw))).expect("header value")
+}
+
+pub fn snippet(body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(body);
+    let s = s.trim();
+    if s.chars().count() > 300 {
+        format!("{}...", s.chars().take(300).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+// ---------------------------------------------------------------- HTML forms
+
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub name: String,
+    pub value: String,
+    pub kind: String,
+    pub checked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub method: String,
+    pub action: Option<String>,
+    pub inputs: Vec<Input>,
+}
+
+pub fn html_unescape(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let end = rest[1..].find(|c: char| c == ';' || c == '&' || c.is_whitespace()).map(|j| j + 1);
+        let decoded = end.filter(|&e| rest.as_bytes()[e] == b';').and_then(|e| {
+            let ent = &rest[1..e];
+            let ch = match ent {
+                "amp" => Some('&'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "nbsp" => Some('\u{a0}'),
+                _ if ent.starts_with("#x") || ent.starts_with("#X") => {
+                    u32::from_str_radix(&ent[2..], 16).ok().and_then(char::from_u32)
+                }
+                _ if ent.starts_with('#') => ent[1..].parse::<u32>().ok().and_then(char::from_u32),
+                _ => None,
+            };
+            ch.map(|c| (c, e + 1))
+        });
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Index of the '>' closing the tag that starts at `start`, skipping quoted
+/// attribute values.
+fn tag_end(html: &str, start: usize) -> usize {
+    let b = html.as_bytes();
+    let mut quote = 0u8;
+    let mut i = start;
+    while i < b.len() {
+        let c = b[i];
+        if quote != 0 {
+            if c == quote {
+                quote = 0;
+            }
+        } else if c == b'"' || c == b'\'' {
+            quote = c;
+        } else if c == b'>' {
+            return i;
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+/// Attributes of a tag's inside (after the tag name), names lower-cased,
+/// values unescaped.
+fn parse_attrs(s: &str) -> Vec<(String, String)> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' && b[i] != b'>' && b[i] != b'/' {
+            i += 1;
+        }
+        if i == start {
+            i += 1;
+            continue;
+        }
+        let name = s[start..i].to_ascii_lowercase();
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let mut value = String::new();
+        if i < b.len() && b[i] == b'=' {
+            i += 1;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
+                let q = b[i];
+                let vs = i + 1;
+                let mut j = vs;
+                while j < b.len() && b[j] != q {
+                    j += 1;
+                }
+                value = html_unescape(&s[vs..j]);
+                i = (j + 1).min(b.len());
+            } else {
+                let vs = i;
+                while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'>' {
+                    i += 1;
+                }
+                value = html_unescape(&s[vs..i]);
+            }
+        }
+        out.push((name, value));
+    }
+    out
+}
+
+fn is_tag_at(lower: &str, at: usize, name: &str) -> bool {
+    lower[at..].starts_with(name)
+        && lower.as_bytes().get(at + name.len()).map(|c| c.is_ascii_whitespace() || *c == b'>' || *c == b'/').unwrap_or(false)
+}
+
+/// The forms of a page with their `<input>` fields.
+pub fn parse_forms(html: &str) -> Vec<Form> {
+    let lower = html.to_ascii_lowercase(); // same byte offsets
+    let mut forms = Vec::new();
+    let mut pos = 0;
+    while let Some(rel) = lower[pos..].find("<form") {
+        let start = pos + rel;
+        if !is_tag_at(&lower, start, "<form") {
+            pos = start + 5;
+            continue;
+        }
+        let end = tag_end(html, start);
+        let attrs = parse_attrs(&html[(start + 5).min(end)..end]);
+        let close = lower[end.min(lower.len())..].find("</form").map(|j| end + j).unwrap_or(html.len());
+        let mut form = Form {
+            method: attrs.iter().find(|(k, _)| k == "method").map(|(_, v)| v.to_ascii_lowercase()).unwrap_or_else(|| "get".into()),
+            action: attrs.iter().find(|(k, _)| k == "action").map(|(_, v)| v.clone()),
+            inputs: Vec::new(),
+        };
+        let mut p = end;
+        while let Some(r) = lower[p..close.max(p)].find("<input") {
+            let s = p + r;
+            if !is_tag_at(&lower, s, "<input") {
+                p = s + 6;
+                continue;
+            }
+            let e = tag_end(html, s);
+            let a = parse_attrs(&html[s + 6..e]);
+            let get = |k: &str| a.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            if let Some(name) = get("name") {
+                form.inputs.push(Input {
+                    name,
+                    value: get("value").unwrap_or_default(),
+                    kind: get("type").unwrap_or_else(|| "text".into()).to_ascii_lowercase(),
+                    checked: a.iter().any(|(n, _)| n == "checked"),
+                });
+            }
+            p = e.min(close);
+            if p >= close {
+                break;
+            }
+        }
+        forms.push(form);
+        pos = close.max(start + 5);
+    }
+    forms
+}
+
+/// Fills a form as a person would: hidden inputs kept, e-mail and password
+/// typed in, other inputs with their values; unchecked boxes and buttons left out.
+pub fn fill_form(form: &Form, email: &str, password: &str) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    for input in &form.inputs {
+        let value = match input.kind.as_str() {
+            "password" => password.to_string(),
+            "email" => email.to_string(),
+            _ if input.name == "email" || input.name == "username" || input.name == "login" => {
+                if input.kind == "hidden" && !input.value.is_empty() {
+                    input.value.clone()
+                } else {
+                    email.to_string()
+                }
+            }
+            "submit" | "button" | "image" | "reset" | "file" => continue,
+            "checkbox" | "radio" if !input.checked => continue,
+            _ => input.value.clone(),
+        };
+        fields.push((input.name.clone(), value));
+    }
+    fields
+}
+
+// ---------------------------------------------------------------- code flow
+
+/// Sign-in + /authorize driver with its own cookie jar (the session).
+pub struct Browser {
+    pub http: Client,
+    pub target: Arc<Target>,
+}
+
+impl Browser {
+    pub fn new(target: Arc<Target>) -> Result<Self> {
+        let http = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .tcp_nodelay(true)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("http client: {e}"))?;
+        Ok(Browser { http, target })
+    }
+
+    /// Runs /authorize for `client_id` (signing in on the page if needed)
+    /// and returns (code, code_verifier).
+    pub async fn obtain_code(&self, client_id: &str, scope: &str) -> Result<(String, String)> {
+        let t = &self.target;
+        let (verifier, challenge) = pkce_pair();
+        let state = random_b64(12);
+        let nonce = random_b64(12);
+        let mut url = t.authorization_endpoint.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", client_id)
+                .append_pair("redirect_uri", &t.redirect_uri)
+                .append_pair("scope", scope)
+                .append_pair("state", &state)
+                .append_pair("nonce", &nonce)
+                .append_pair("code_challenge", &challenge)
+                .append_pair("code_challenge_method", "S256");
+            for (k, v) in &t.authorize_params {
+                q.append_pair(k, v);
+            }
+        }
+        let redirect = Url::parse(&t.redirect_uri).map_err(|e| format!("redirect_uri: {e}"))?;
+        let mut resp = self.get(&url).await?;
+        let mut posted_login = false;
+        for _ in 0..16 {
+            let status = resp.status();
+            let page = resp.url().clone();
+            if status.is_redirection() {
+                let loc = resp
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| format!("{status} without Location from {page}"))?;
+                let next = page.join(loc).map_err(|e| format!("bad Location {loc}: {e}"))?;
+                if same_endpoint(&next, &redirect) {
+                    return code_from_redirect(&next, &state).map(|c| (c, verifier));
+                }
+                ensure_loopback(&next)?;
+                resp = self.get(&next).await?;
+                continue;
+            }
+            let body = resp.text().await.map_err(|e| format!("GET {page}: {e}"))?;
+            if status != StatusCode::OK {
+                return Err(format!("{page}: {status}: {}", snippet(body.as_bytes())));
+            }
+            let forms = parse_forms(&body);
+            let form = forms
+                .iter()
+                .find(|f| f.method == "post" && f.inputs.iter().any(|i| i.kind == "password"))
+                .or_else(|| forms.iter().find(|f| f.method == "post"))
+                .ok_or_else(|| format!("{page}: 200 without a sign-in form: {}", snippet(body.as_bytes())))?;
+            let is_login = form.inputs.iter().any(|i| i.kind == "password");
+            if is_login {
+                if posted_login {
+                    return Err(format!("sign-in refused (the page came back): {}", snippet(body.as_bytes())));
+                }
+                posted_login = true;
+            }
+            let email = t.user_email.as_deref().unwrap_or("");
+            let password = t.user_password.as_deref().unwrap_or("");
+            let fields = fill_form(form, email, password);
+            let action = page
+                .join(form.action.as_deref().filter(|a| !a.is_empty()).unwrap_or(page.as_str()))
+                .map_err(|e| format!("form action: {e}"))?;
+            ensure_loopback(&action)?;
+            let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields.iter()).finish();
+            resp = self
+                .http
+                .post(action.clone())
+                .header(CONTENT_TYPE, FORM)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| format!("POST {action}: {e}"))?;
+        }
+        Err("too many steps before the redirect to redirect_uri".into())
+    }
+
+    async fn get(&self, url: &Url) -> Result<reqwest::Response> {
+        self.http
+            .get(url.clone())
+            .header(ACCEPT, "text/html,application/xhtml+xml")
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))
+    }
+}
+
+fn same_endpoint(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme() && a.host() == b.host() && a.port_or_known_default() == b.port_or_known_default() && a.path() == b.path()
+}
+
+fn code_from_redirect(url: &Url, state: &str) -> Result<String> {
+    let mut code = None;
+    let mut got_state = None;
+    let mut error = None;
+    for (k, v) in url.query_pairs() {
+        match &*k {
+            "code" => code = Some(v.into_owned()),
+            "state" => got_state = Some(v.into_owned()),
+            "error" => error = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    if let Some(e) = error {
+        return Err(format!("authorization error in redirect: {e} ({url})"));
+    }
+    if got_state.as_deref() != Some(state) {
+        return Err(format!("state mismatch in redirect {url}"));
+    }
+    code.filter(|c| !c.is_empty()).ok_or_else(|| format!("no code in redirect {url}"))
+}
+
+/// The fields of a token response the tool checks.
+#[derive(Debug, Deserialize, Default)]
+pub struct TokenResponse {
+    pub access_token: Option<String>,
+    pub token_type: Option<String>,
+    pub expires_in: Option<serde_json::Number>,
+    pub id_token: Option<String>,
+    pub refresh_token: Option<String>,
+    #[allow(dead_code)]
+    pub scope: Option<String>,
+}
+
+pub fn is_jwt(s: &str) -> bool {
+    let mut parts = 0;
+    for p in s.split('.') {
+        if p.is_empty() || !p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
+            return false;
+        }
+        parts += 1;
+    }
+    parts == 3
+}
+
+/// Checks a token response: access_token (a JWT when required), token_type
+/// Bearer, expires_in > 0, an id_token JWT when `want_id`, a refresh_token
+/// when `want_refresh`. Returns the reason when invalid.
+pub fn check_token_response(t: &TokenResponse, jwt_at: bool, want_id: bool, want_refresh: bool) -> std::result::Result<(), &'static str> {
+    match t.access_token.as_deref() {
+        None | Some("") => return Err("no access_token"),
+        Some(at) if jwt_at && !is_jwt(at) => return Err("access_token is not a JWT"),
+        _ => {}
+    }
+    if !t.token_type.as_deref().is_some_and(|tt| tt.eq_ignore_ascii_case("bearer")) {
+        return Err("token_type is not Bearer");
+    }
+    if !t.expires_in.as_ref().and_then(|n| n.as_f64()).is_some_and(|n| n > 0.0) {
+        return Err("no positive expires_in");
+    }
+    if want_id && !t.id_token.as_deref().is_some_and(is_jwt) {
+        return Err("no id_token JWT");
+    }
+    if want_refresh && t.refresh_token.as_deref().is_none_or(str::is_empty) {
+        return Err("no refresh_token");
+    }
+    Ok(())
+}
+
+pub enum ClientAuth<'a> {
+    Public(&'a str),
+    Basic(&'a str, &'a str),
+}
+
+/// Untimed exchange of a code at the token endpoint.
+pub async fn exchange_code(http: &Client, t: &Target, code: &str, verifier: &str, auth: ClientAuth<'_>) -> Result<TokenResponse> {
+    let mut body = format!(
+        "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={}",
+        enc(code),
+        enc(&t.redirect_uri),
+        enc(verifier)
+    );
+    let mut req = http.post(&t.token_endpoint).header(CONTENT_TYPE, FORM).header(ACCEPT, "application/json");
+    match auth {
+        ClientAuth::Public(id) => {
+            body.push_str("&client_id=");
+            body.push_str(&enc(id));
+        }
+        ClientAuth::Basic(id, secret) => req = req.header(AUTHORIZATION, basic_auth(id, secret)),
+    }
+    let resp = req.body(body).send().await.map_err(|e| format!("POST {}: {e}", t.token_endpoint))?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| format!("POST {}: {e}", t.token_endpoint))?;
+    if status != StatusCode::OK {
+        return Err(format!("code exchange: {status}: {}", snippet(&bytes)));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("code exchange: bad JSON ({e}): {}", snippet(&bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_and_unescape() {
+        let html = r#"<html><body><a href="/x/register">Register</a>
+        <FORM class="f" method="POST" action="/t/as/sign-in?a=1&amp;b=2">
+          <input type="hidden" name="csrf" value="a&quot;b&#x27;c&lt;&gt;&#39;&amp;">
+          <input type=hidden name='flow' value='xyz'>
+          <input type="email" name="email" autocomplete="username">
+          <input type="password" name="password">
+          <input type="checkbox" name="remember">
+          <button type="submit">Sign in</button>
+        </form></body></html>"#;
+        let forms = parse_forms(html);
+        assert_eq!(forms.len(), 1);
+        let f = &forms[0];
+        assert_eq!(f.method, "post");
+        assert_eq!(f.action.as_deref(), Some("/t/as/sign-in?a=1&b=2"));
+        let fields = fill_form(f, "u@example.com", "pw");
+        assert_eq!(
+            fields,
+            vec![
+                ("csrf".to_string(), "a\"b'c<>'&".to_string()),
+                ("flow".to_string(), "xyz".to_string()),
+                ("email".to_string(), "u@example.com".to_string()),
+                ("password".to_string(), "pw".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn jwt_shape() {
+        assert!(is_jwt("eyJh.eyJz.c2ln"));
+        assert!(!is_jwt("eyJh.eyJz"));
+        assert!(!is_jwt("eyJh..c2ln"));
+        assert!(!is_jwt("opaque-token"));
+    }
+}

@@ -1,0 +1,246 @@
+//! The timed phases: `concurrency` workers share one HTTP client (one
+//! keep-alive connection each) and stop by themselves after the request
+//! count or the duration.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Client, StatusCode};
+
+use crate::cli::Workload;
+use crate::flow::{check_token_response, enc, snippet, Target, TokenResponse, FORM};
+
+/// Hard cap on one workload's wall time, whatever the settings.
+pub const MAX_WORKLOAD_SECS: u64 = 900;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Stop {
+    Requests(u64),
+    Duration(Duration),
+}
+
+/// Per-worker input of a workload.
+pub enum Seed {
+    None,
+    /// W2: the worker's own refresh token chain.
+    Refresh(String),
+    /// W4: the bearer header.
+    Bearer(HeaderValue),
+}
+
+pub struct Plan {
+    pub workload: Workload,
+    pub stop: Stop,
+    /// W1: (code, code_verifier), consumed in order by all workers.
+    pub codes: Vec<(String, String)>,
+    pub seeds: Vec<Seed>,
+    /// W1/W2: expect an id_token (openid was requested).
+    pub want_id_token: bool,
+}
+
+#[derive(Default)]
+pub struct Outcome {
+    pub latencies_us: Vec<u32>,
+    pub ok: u64,
+    pub non_2xx: u64,
+    pub invalid: u64,
+    pub transport: u64,
+    pub codes_exhausted: bool,
+    pub samples: Vec<String>,
+    pub elapsed: Duration,
+}
+
+enum Failure {
+    Status(StatusCode, String),
+    Invalid(String),
+    Transport(String),
+}
+
+struct Shared {
+    workload: Workload,
+    target: Arc<Target>,
+    next: AtomicU64,
+    limit: u64,
+    deadline: Instant,
+    codes: Vec<(String, String)>,
+    /// W1: "&redirect_uri=..&client_id=.."; W3: the whole body.
+    fixed: String,
+    /// W2: Basic credentials.
+    basic: Option<HeaderValue>,
+    want_id_token: bool,
+}
+
+pub async fn run(http: &Client, target: Arc<Target>, plan: Plan) -> Outcome {
+    let (limit, deadline) = match plan.stop {
+        Stop::Requests(n) => (n, Instant::now() + Duration::from_secs(MAX_WORKLOAD_SECS)),
+        Stop::Duration(d) => (u64::MAX, Instant::now() + d.min(Duration::from_secs(MAX_WORKLOAD_SECS))),
+    };
+    let fixed = match plan.workload {
+        Workload::W1 => format!(
+            "&redirect_uri={}&client_id={}",
+            enc(&target.redirect_uri),
+            enc(target.public_client_id.as_deref().unwrap_or_default())
+        ),
+        Workload::W3 => {
+            let (id, secret) = target.cc.clone().unwrap_or_default();
+            format!("grant_type=client_credentials&client_id={}&client_secret={}", enc(&id), enc(&secret))
+        }
+        _ => String::new(),
+    };
+    let basic = target.confidential.as_ref().map(|(id, s)| crate::flow::basic_auth(id, s));
+    let shared = Arc::new(Shared {
+        workload: plan.workload,
+        target,
+        next: AtomicU64::new(0),
+        limit,
+        deadline,
+        codes: plan.codes,
+        fixed,
+        basic,
+        want_id_token: plan.want_id_token,
+    });
+    let per_worker = match plan.stop {
+        Stop::Requests(n) => (n as usize / plan.seeds.len().max(1)) + 1,
+        Stop::Duration(d) => (d.as_secs_f64() * 500.0) as usize,
+    };
+    let start = Instant::now();
+    let handles: Vec<_> = plan
+        .seeds
+        .into_iter()
+        .map(|seed| tokio::spawn(worker(http.clone(), shared.clone(), seed, per_worker.min(1 << 20))))
+        .collect();
+    let mut total = Outcome::default();
+    for h in handles {
+        match h.await {
+            Ok(o) => {
+                total.latencies_us.extend_from_slice(&o.latencies_us);
+                total.ok += o.ok;
+                total.non_2xx += o.non_2xx;
+                total.invalid += o.invalid;
+                total.transport += o.transport;
+                total.codes_exhausted |= o.codes_exhausted;
+                for s in o.samples {
+                    if total.samples.len() < 5 && !total.samples.contains(&s) {
+                        total.samples.push(s);
+                    }
+                }
+            }
+            Err(e) => {
+                total.transport += 1;
+                total.samples.push(format!("worker panicked: {e}"));
+            }
+        }
+    }
+    total.elapsed = start.elapsed();
+    total
+}
+
+async fn worker(http: Client, sh: Arc<Shared>, mut seed: Seed, capacity: usize) -> Outcome {
+    let mut out = Outcome { latencies_us: Vec::with_capacity(capacity), ..Default::default() };
+    loop {
+        let idx = sh.next.fetch_add(1, Ordering::Relaxed);
+        if idx >= sh.limit || Instant::now() >= sh.deadline {
+            break;
+        }
+        if sh.workload == Workload::W1 && idx as usize >= sh.codes.len() {
+            out.codes_exhausted = true;
+            break;
+        }
+        let t0 = Instant::now();
+        let result = one(&http, &sh, idx as usize, &mut seed).await;
+        out.latencies_us.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        match result {
+            Ok(()) => out.ok += 1,
+            Err(f) => {
+                let msg = match f {
+                    Failure::Status(s, body) => {
+                        out.non_2xx += 1;
+                        format!("{s}: {body}")
+                    }
+                    Failure::Invalid(m) => {
+                        out.invalid += 1;
+                        m
+                    }
+                    Failure::Transport(m) => {
+                        out.transport += 1;
+                        m
+                    }
+                };
+                if out.samples.len() < 5 && !out.samples.contains(&msg) {
+                    out.samples.push(msg);
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn one(http: &Client, sh: &Shared, idx: usize, seed: &mut Seed) -> Result<(), Failure> {
+    let t = &sh.target;
+    let req = match (sh.workload, &*seed) {
+        (Workload::W1, _) => {
+            let (code, verifier) = &sh.codes[idx];
+            let body = format!("grant_type=authorization_code&code={}&code_verifier={}{}", enc(code), enc(verifier), sh.fixed);
+            http.post(&t.token_endpoint).header(CONTENT_TYPE, FORM).header(ACCEPT, "application/json").body(body)
+        }
+        (Workload::W2, Seed::Refresh(rt)) => {
+            let body = format!("grant_type=refresh_token&refresh_token={}", enc(rt));
+            let mut r = http.post(&t.token_endpoint).header(CONTENT_TYPE, FORM).header(ACCEPT, "application/json");
+            if let Some(b) = &sh.basic {
+                r = r.header(AUTHORIZATION, b.clone());
+            }
+            r.body(body)
+        }
+        (Workload::W3, _) => http
+            .post(&t.token_endpoint)
+            .header(CONTENT_TYPE, FORM)
+            .header(ACCEPT, "application/json")
+            .body(sh.fixed.clone()),
+        (Workload::W4, Seed::Bearer(h)) => http
+            .get(t.userinfo_endpoint.as_deref().unwrap_or_default())
+            .header(AUTHORIZATION, h.clone())
+            .header(ACCEPT, "application/json"),
+        _ => return Err(Failure::Invalid("worker without its seed".into())),
+    };
+    let resp = req.send().await.map_err(|e| Failure::Transport(format!("transport: {e}")))?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(|e| Failure::Transport(format!("reading body: {e}")))?;
+    if status != StatusCode::OK {
+        return Err(Failure::Status(status, snippet(&body)));
+    }
+    if sh.workload == Workload::W4 {
+        #[derive(serde::Deserialize)]
+        struct UserInfo {
+            sub: Option<String>,
+        }
+        let u: UserInfo = serde_json::from_slice(&body).map_err(|e| Failure::Invalid(format!("userinfo: bad JSON ({e}): {}", snippet(&body))))?;
+        return match u.sub {
+            Some(s) if !s.is_empty() => Ok(()),
+            _ => Err(Failure::Invalid(format!("userinfo without sub: {}", snippet(&body)))),
+        };
+    }
+    let tr: TokenResponse =
+        serde_json::from_slice(&body).map_err(|e| Failure::Invalid(format!("bad JSON ({e}): {}", snippet(&body))))?;
+    let (want_id, want_refresh) = match sh.workload {
+        Workload::W1 => (sh.want_id_token, false),
+        Workload::W2 => (sh.want_id_token, true),
+        _ => (false, false),
+    };
+    check_token_response(&tr, t.jwt_access_tokens, want_id, want_refresh)
+        .map_err(|why| Failure::Invalid(format!("{why}: {}", snippet(&body))))?;
+    if let (Workload::W2, Some(rt)) = (sh.workload, tr.refresh_token) {
+        *seed = Seed::Refresh(rt);
+    }
+    Ok(())
+}
+
+/// p in [0, 1] of sorted latencies, in milliseconds.
+pub fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p * sorted_us.len() as f64).ceil() as usize).clamp(1, sorted_us.len());
+    sorted_us[rank - 1] as f64 / 1000.0
+}

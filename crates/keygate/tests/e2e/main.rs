@@ -1,0 +1,7 @@
+//! End-to-end tests: a real `keygate` process over HTTP on a real database.
+//! One binary (each test binary links the whole server). Set
+//! `KEYGATE_TEST_DATABASE=postgres` to run everything on PostgreSQL.
+
+mod harness;
+
+mod foundation;
