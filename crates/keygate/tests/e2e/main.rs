@@ -4,4 +4,11 @@
 
 mod harness;
 
+mod browser;
 mod foundation;
+mod hosted_pages;
+mod journeys;
+mod multi_node;
+mod oidc_client;
+mod token_endpoint;
+mod token_errors;
