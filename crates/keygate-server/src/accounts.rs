@@ -25,6 +25,8 @@ pub enum AccountError {
     PasswordTooLong,
     InvalidEmail,
     InvalidName,
+    /// Too many failed attempts: blocked for this many seconds.
+    TooManyAttempts(i64),
 }
 
 impl AccountError {
@@ -35,20 +37,20 @@ impl AccountError {
             AccountError::WeakPassword | AccountError::PasswordTooLong => "weak_password",
             AccountError::InvalidEmail => "invalid_email",
             AccountError::InvalidName => "invalid_request",
+            AccountError::TooManyAttempts(_) => "too_many_attempts",
         }
     }
 
-    pub fn message(self) -> &'static str {
+    pub fn message(self) -> String {
         match self {
-            AccountError::InvalidCredentials => "The e-mail address or password is incorrect.",
-            AccountError::EmailTaken => {
-                "An account with this e-mail address already exists. Sign in instead."
-            }
-            AccountError::WeakPassword => "The password must be at least 8 characters long.",
-            AccountError::PasswordTooLong => "The password must be at most 1024 characters long.",
-            AccountError::InvalidEmail => "Enter a valid e-mail address, like name@example.com.",
-            AccountError::InvalidName => {
-                "The name must be at most 200 characters, without control characters."
+            AccountError::InvalidCredentials => "The e-mail address or password is incorrect.".into(),
+            AccountError::EmailTaken => "An account with this e-mail address already exists. Sign in instead.".into(),
+            AccountError::WeakPassword => "The password must be at least 8 characters long.".into(),
+            AccountError::PasswordTooLong => "The password must be at most 1024 characters long.".into(),
+            AccountError::InvalidEmail => "Enter a valid e-mail address, like name@example.com.".into(),
+            AccountError::InvalidName => "The name must be at most 200 characters, without control characters.".into(),
+            AccountError::TooManyAttempts(secs) => {
+                format!("Too many failed sign-in attempts. Try again in {secs} seconds.")
             }
         }
     }
@@ -56,13 +58,36 @@ impl AccountError {
 
 /// Checks an e-mail and password. Argon2id runs on the blocking pool; an
 /// unknown e-mail is checked against a dummy hash so both failures cost the
-/// same time.
-pub async fn sign_in(
-    state: &AppState,
-    tenant: &str,
-    email: &str,
-    password: &str,
-) -> Result<Result<User, AccountError>, ApiError> {
+/// same time. Failures count against the account and the caller's IP (in
+/// the store, so every node sees them); past the limit the next attempts
+/// are refused for a growing time without checking the password.
+pub async fn sign_in(state: &AppState, door: &Door, email: &str, password: &str) -> Result<Result<User, AccountError>, ApiError> {
+    let tenant = door.tenant.id.as_str();
+    let now = now();
+    let account_key = format!("signin:account:{tenant}:{}", email.trim().to_lowercase());
+    let ip_key = door.client_ip.map(|ip| format!("signin:ip:{ip}"));
+    for key in std::iter::once(&account_key).chain(ip_key.as_ref()) {
+        if let Some(secs) = state.store.blocked_for(key, now).await? {
+            metrics::counter!("keygate_signins_total", "result" => "blocked").increment(1);
+            return Ok(Err(AccountError::TooManyAttempts(secs)));
+        }
+    }
+    let result = check_password(state, tenant, email, password).await?;
+    let outcome = if result.is_ok() { "success" } else { "failure" };
+    metrics::counter!("keygate_signins_total", "result" => outcome).increment(1);
+    match &result {
+        Ok(_) => state.store.clear_failures(&account_key).await?,
+        Err(_) => {
+            state.store.record_failure(&account_key, now, &state.config.signin_account_limit).await?;
+            if let Some(k) = &ip_key {
+                state.store.record_failure(k, now, &state.config.signin_ip_limit).await?;
+            }
+        }
+    }
+    Ok(result)
+}
+
+async fn check_password(state: &AppState, tenant: &str, email: &str, password: &str) -> Result<Result<User, AccountError>, ApiError> {
     let email = validate::normalize_email(email);
     let user = match &email {
         Some(e) => state.store.user_by_email(tenant, e).await?,

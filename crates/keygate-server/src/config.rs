@@ -1,6 +1,7 @@
 //! Settings of a running server (built by the binary from flags,
 //! environment and an optional TOML file).
 
+use keygate_store::LimitPolicy;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -14,6 +15,15 @@ pub struct ServerConfig {
     pub cache_ttl: Duration,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Failed sign-ins per account (e-mail) before a growing delay.
+    pub signin_account_limit: LimitPolicy,
+    /// Failed sign-ins per client IP before a growing delay.
+    pub signin_ip_limit: LimitPolicy,
+    /// Failed client authentications per client before a growing delay.
+    pub client_auth_limit: LimitPolicy,
+    /// Take the client IP from the last `X-Forwarded-For` entry (only
+    /// behind a proxy that sets it; otherwise clients could choose their IP).
+    pub trust_forwarded_for: bool,
 }
 
 impl ServerConfig {
@@ -23,6 +33,10 @@ impl ServerConfig {
             code_ttl: keygate_core::model::DEFAULT_CODE_TTL,
             cache_ttl: Duration::from_secs(5),
             max_body_bytes: 64 * 1024,
+            signin_account_limit: LimitPolicy { max_failures: 5, window: 900, base_block: 30, max_block: 900 },
+            signin_ip_limit: LimitPolicy { max_failures: 50, window: 900, base_block: 30, max_block: 900 },
+            client_auth_limit: LimitPolicy { max_failures: 20, window: 300, base_block: 30, max_block: 900 },
+            trust_forwarded_for: false,
         }
     }
 

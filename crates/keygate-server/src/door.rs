@@ -15,6 +15,25 @@ use axum::http::header::HOST;
 use axum::middleware::Next;
 use axum::response::Response;
 use keygate_core::model::{Tenant, DEFAULT_TENANT};
+use std::net::{IpAddr, SocketAddr};
+
+/// The peer address, or the last `X-Forwarded-For` hop when configured.
+fn client_ip(state: &AppState, req: &Request) -> Option<IpAddr> {
+    if state.config.trust_forwarded_for {
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+            .last();
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DoorKind {
@@ -28,6 +47,8 @@ pub struct Door {
     pub tenant: Tenant,
     pub issuer: String,
     pub kind: DoorKind,
+    /// The caller's address, for per-IP limits.
+    pub client_ip: Option<IpAddr>,
 }
 
 impl Door {
@@ -73,11 +94,8 @@ pub async fn by_path(
     }
     let tenant = tenant(&state, &id).await?.ok_or(ApiError::UnknownTenant)?;
     let issuer = format!("{}/{}/as", state.config.public_url, tenant.id);
-    req.extensions_mut().insert(Door {
-        tenant,
-        issuer,
-        kind: DoorKind::Path,
-    });
+    let client_ip = client_ip(&state, &req);
+    req.extensions_mut().insert(Door { tenant, issuer, kind: DoorKind::Path, client_ip });
     Ok(next.run(req).await)
 }
 
@@ -105,21 +123,14 @@ pub async fn by_host(
             found
         }
     };
+    let client_ip = client_ip(&state, &req);
     let door = match by_domain {
-        Some((tenant, origin)) => Door {
-            tenant,
-            issuer: origin,
-            kind: DoorKind::Root,
-        },
+        Some((tenant, origin)) => Door { tenant, issuer: origin, kind: DoorKind::Root, client_ip },
         None if host == state.config.public_authority() => {
             let tenant = tenant(&state, DEFAULT_TENANT)
                 .await?
                 .ok_or(ApiError::UnknownTenant)?;
-            Door {
-                tenant,
-                issuer: state.config.public_url.clone(),
-                kind: DoorKind::Root,
-            }
+            Door { tenant, issuer: state.config.public_url.clone(), kind: DoorKind::Root, client_ip }
         }
         None => return Err(ApiError::UnknownHost),
     };

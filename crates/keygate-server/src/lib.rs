@@ -26,6 +26,7 @@ pub mod door;
 pub mod error;
 mod introspect;
 mod journeys;
+pub mod ops;
 pub mod keyring;
 mod pages;
 mod revoke;
@@ -158,7 +159,11 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         door::by_host,
     ));
+    ops::prometheus();
     Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics_endpoint))
         .nest("/{tenant}/as", by_path)
         .merge(by_host)
         .fallback(error::not_found)
@@ -166,5 +171,6 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(30),
         ))
+        .layer(axum::middleware::from_fn(ops::observe))
         .with_state(state)
 }

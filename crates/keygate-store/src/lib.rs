@@ -187,4 +187,36 @@ pub trait Store: Send + Sync + 'static {
     // Revoked access tokens (by jti) until they would have expired anyway
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()>;
     async fn is_jti_revoked(&self, jti: &str) -> Result<bool>;
+
+    // Brute-force limits, shared by every node through the store.
+    /// Seconds until `key` may try again, if it is blocked now.
+    async fn blocked_for(&self, key: &str, now: i64) -> Result<Option<i64>>;
+    /// Counts a failure of `key` and blocks it when the policy says so;
+    /// returns the seconds it is now blocked for, if any.
+    async fn record_failure(&self, key: &str, now: i64, policy: &LimitPolicy) -> Result<Option<i64>>;
+    /// Forgets the failures of `key` (after a success).
+    async fn clear_failures(&self, key: &str) -> Result<()>;
+}
+
+/// After `max_failures` failures within `window` seconds, a key is blocked
+/// for `base_block` seconds, doubling with each further failure up to
+/// `max_block` (a growing delay rather than a hard lock-out an attacker
+/// could use to lock people out for long).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitPolicy {
+    pub max_failures: i64,
+    pub window: i64,
+    pub base_block: i64,
+    pub max_block: i64,
+}
+
+impl LimitPolicy {
+    /// How long `failures` failures block for.
+    pub fn block_for(&self, failures: i64) -> Option<i64> {
+        if failures < self.max_failures {
+            return None;
+        }
+        let doublings = (failures - self.max_failures).min(20) as u32;
+        Some(self.base_block.saturating_mul(1i64 << doublings).min(self.max_block))
+    }
 }

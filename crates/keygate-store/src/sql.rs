@@ -594,4 +594,44 @@ impl Store for SqlStore {
             .await?;
         Ok(row.is_some())
     }
+
+    async fn blocked_for(&self, key: &str, now: i64) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT blocked_until FROM rate_limits WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await?;
+        let until: Option<i64> = row.map(|r| r.try_get("blocked_until")).transpose()?;
+        Ok(until.filter(|u| *u > now).map(|u| u - now))
+    }
+
+    async fn record_failure(&self, key: &str, now: i64, policy: &crate::LimitPolicy) -> Result<Option<i64>> {
+        // One statement: a new window starts when the old one has passed.
+        let row = sqlx::query(
+            "INSERT INTO rate_limits (key, window_start, failures, blocked_until) VALUES ($1, $2, 1, 0) \
+             ON CONFLICT (key) DO UPDATE SET \
+               failures = CASE WHEN rate_limits.window_start + $3 < $2 THEN 1 ELSE rate_limits.failures + 1 END, \
+               window_start = CASE WHEN rate_limits.window_start + $3 < $2 THEN $2 ELSE rate_limits.window_start END \
+             RETURNING failures",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(policy.window)
+        .fetch_one(&self.writer)
+        .await?;
+        let failures: i64 = row.try_get("failures")?;
+        let block = policy.block_for(failures);
+        if let Some(secs) = block {
+            sqlx::query("UPDATE rate_limits SET blocked_until = $1 WHERE key = $2")
+                .bind(now + secs)
+                .bind(key)
+                .execute(&self.writer)
+                .await?;
+        }
+        Ok(block)
+    }
+
+    async fn clear_failures(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM rate_limits WHERE key = $1").bind(key).execute(&self.writer).await?;
+        Ok(())
+    }
 }

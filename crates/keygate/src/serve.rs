@@ -80,7 +80,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         dev_data(store.as_ref(), &public_url, &master_hex).await?;
     }
     tracing::info!(listen = %local, public_url = %public_url, "keygate is serving");
-    axum::serve(listener, keygate_server::router(state))
+    axum::serve(listener, keygate_server::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| Failure::Runtime(e.to_string()))?;

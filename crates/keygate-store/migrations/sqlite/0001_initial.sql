@@ -98,4 +98,11 @@ CREATE TABLE revoked_jtis (
     jti TEXT PRIMARY KEY,
     expires_at INTEGER NOT NULL
 );
-CREATE INDEX revoked_jtis_by_expiry ON revoked_jtis (expires_at)
+CREATE INDEX revoked_jtis_by_expiry ON revoked_jtis (expires_at);
+CREATE TABLE rate_limits (
+    key TEXT PRIMARY KEY,
+    window_start INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    blocked_until INTEGER NOT NULL
+);
+CREATE INDEX rate_limits_by_window ON rate_limits (window_start)
