@@ -124,6 +124,9 @@ fn success(status: StatusCode, state_param: Option<&str>, code: String, to: Stri
 }
 
 fn account_error(e: AccountError) -> ApiError {
+    if let AccountError::TooManyAttempts(secs) = e {
+        return ApiError::RateLimited { retry_after: secs.max(1) as u64, json: true };
+    }
     let status = match e {
         AccountError::InvalidCredentials => StatusCode::UNAUTHORIZED,
         AccountError::EmailTaken => StatusCode::CONFLICT,
@@ -152,7 +155,7 @@ pub async fn sign_in(
         let (headers, p) = read_json(&state, req).await?;
         let ar = authorization(&state, &door, &headers, &p).await?;
         let (email, password) = (required(&p, "email")?, required(&p, "password")?);
-        let user = accounts::sign_in(&state, &door.tenant.id, email, password)
+        let user = accounts::sign_in(&state, &door, email, password)
             .await?
             .map_err(account_error)?;
         let (code, to) =

@@ -96,7 +96,7 @@ pub async fn post(
         ));
     }
     let password = form.get("password").unwrap_or("");
-    match accounts::sign_in(&state, &door.tenant.id, email, password).await? {
+    match accounts::sign_in(&state, &door, email, password).await? {
         Ok(user) => {
             let auth_time = accounts::now();
             let cookie =
@@ -104,15 +104,16 @@ pub async fn post(
             let (_, to) = accounts::issue_code(&state, &door, &ar, &user.sub, auth_time).await?;
             Ok(see_other(&to, &[cookie]))
         }
-        Err(e) => Ok(show(
-            &state,
-            &door,
-            &headers,
-            &client,
-            &params,
-            email,
-            Some(e.message()),
-            StatusCode::UNAUTHORIZED,
-        )),
+        Err(e) => {
+            let (status, retry) = match e {
+                accounts::AccountError::TooManyAttempts(secs) => (StatusCode::TOO_MANY_REQUESTS, Some(secs.max(1))),
+                _ => (StatusCode::UNAUTHORIZED, None),
+            };
+            let mut res = show(&state, &door, &headers, &client, &params, email, Some(&e.message()), status);
+            if let Some(secs) = retry {
+                res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+            }
+            Ok(res)
+        }
     }
 }

@@ -119,7 +119,7 @@ pub async fn post(
                 &params,
                 email,
                 name,
-                Some(e.message()),
+                Some(&e.message()),
                 status,
             ))
         }

@@ -37,12 +37,18 @@ pub async fn authenticate_client(
         Some(Ok(v)) => decode_basic(v).map_err(OAuthError::invalid_client)?,
     };
     let presented = client_auth::presented(basic, p.get("client_id"), p.get("client_secret"))?;
+    // Failed authentications count per client id in the store (shared by
+    // every node); past the limit the client is refused for a growing time.
+    let limit_key = format!("client-auth:{}:{}", door.tenant.id, presented.client_id);
+    let now = crate::now();
+    if let Some(secs) = state.store.blocked_for(&limit_key, now).await? {
+        return Err(ApiError::RateLimited { retry_after: secs.max(1) as u64, json: true });
+    }
     let client = state.client(&door.tenant.id, &presented.client_id).await?;
-    client_auth::authenticate(
-        &presented,
-        client.as_ref(),
-        keygate_crypto::secrets::secret_matches,
-    )?;
+    if let Err(e) = client_auth::authenticate(&presented, client.as_ref(), keygate_crypto::secrets::secret_matches) {
+        state.store.record_failure(&limit_key, now, &state.config.client_auth_limit).await?;
+        return Err(e.into());
+    }
     Ok(client.expect("authenticated clients exist"))
 }
 
@@ -100,6 +106,7 @@ async fn grant(
         ))
         .into());
     }
+    let grant_type = request.grant_type().as_str();
     let response = match request {
         TokenRequest::AuthorizationCode {
             code,
@@ -137,6 +144,7 @@ async fn grant(
             client_credentials::exchange(state, door, client, scope.as_ref()).await?
         }
     };
+    metrics::counter!("keygate_tokens_issued_total", "grant" => grant_type).increment(1);
     Ok(response.into_response())
 }
 
