@@ -85,6 +85,10 @@ pub struct Args {
     #[arg(long, default_value = "openid profile email")]
     pub userinfo_scope: String,
 
+    /// Concurrent /authorize flows and code exchanges in the untimed setup.
+    #[arg(long, default_value_t = 8)]
+    pub setup_parallelism: usize,
+
     /// Keep the temporary folder (database, server log) of a started server.
     #[arg(long)]
     pub keep: bool,
@@ -118,7 +122,11 @@ pub struct Args {
     pub user_password: Option<String>,
 
     /// Redirect URI registered for the public and confidential clients.
-    #[arg(long, help_heading = "External target", default_value = "http://127.0.0.1:9/callback")]
+    #[arg(
+        long,
+        help_heading = "External target",
+        default_value = "http://127.0.0.1:9/callback"
+    )]
     pub redirect_uri: String,
 
     /// PID of the target server process, to sample its memory and CPU.
@@ -127,7 +135,11 @@ pub struct Args {
 
     /// Extra authorization request parameter NAME=VALUE (repeatable), e.g.
     /// prompt=consent, which oidc-provider needs to grant offline_access.
-    #[arg(long = "authorize-param", value_name = "NAME=VALUE", help_heading = "External target")]
+    #[arg(
+        long = "authorize-param",
+        value_name = "NAME=VALUE",
+        help_heading = "External target"
+    )]
     pub authorize_params: Vec<String>,
 
     /// Require access tokens to be JWTs (always on for Keygate).

@@ -47,29 +47,48 @@ pub fn ensure_loopback(url: &Url) -> Result<()> {
     let ok = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost" || d.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false),
+        Some(url::Host::Domain(d)) => {
+            d == "localhost"
+                || d.parse::<IpAddr>()
+                    .map(|ip| ip.is_loopback())
+                    .unwrap_or(false)
+        }
         None => false,
     };
     if ok && (url.scheme() == "http" || url.scheme() == "https") {
         Ok(())
     } else {
-        Err(format!("refusing non-loopback URL {url}: keygate-bench only targets 127.0.0.1"))
+        Err(format!(
+            "refusing non-loopback URL {url}: keygate-bench only targets 127.0.0.1"
+        ))
     }
 }
 
 /// Reads {issuer}/.well-known/openid-configuration.
-pub async fn discover(http: &Client, issuer: &str) -> Result<(String, Url, String, Option<String>)> {
-    let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+pub async fn discover(
+    http: &Client,
+    issuer: &str,
+) -> Result<(String, Url, String, Option<String>)> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
     let parsed = Url::parse(&url).map_err(|e| format!("bad issuer {issuer}: {e}"))?;
     ensure_loopback(&parsed)?;
-    let resp = http.get(&url).send().await.map_err(|e| format!("GET {url}: {e}"))?;
+    let resp = http
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
     let status = resp.status();
     let body = resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
     if status != StatusCode::OK {
         return Err(format!("GET {url}: {status}: {}", snippet(&body)));
     }
-    let d: Discovery = serde_json::from_slice(&body).map_err(|e| format!("discovery document: {e}"))?;
-    let authz = Url::parse(&d.authorization_endpoint).map_err(|e| format!("authorization_endpoint: {e}"))?;
+    let d: Discovery =
+        serde_json::from_slice(&body).map_err(|e| format!("discovery document: {e}"))?;
+    let authz = Url::parse(&d.authorization_endpoint)
+        .map_err(|e| format!("authorization_endpoint: {e}"))?;
     ensure_loopback(&authz)?;
     ensure_loopback(&Url::parse(&d.token_endpoint).map_err(|e| format!("token_endpoint: {e}"))?)?;
     if let Some(u) = &d.userinfo_endpoint {
@@ -81,20 +100,27 @@ pub async fn discover(http: &Client, issuer: &str) -> Result<(String, Url, Strin
 pub fn random_b64(bytes: usize) -> String {
     use aws_lc_rs::rand::SecureRandom;
     let mut buf = vec![0u8; bytes];
-    aws_lc_rs::rand::SystemRandom::new().fill(&mut buf).expect("random");
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut buf)
+        .expect("random");
     URL_SAFE_NO_PAD.encode(buf)
 }
 
 pub fn random_hex(bytes: usize) -> String {
     use aws_lc_rs::rand::SecureRandom;
     let mut buf = vec![0u8; bytes];
-    aws_lc_rs::rand::SystemRandom::new().fill(&mut buf).expect("random");
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut buf)
+        .expect("random");
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn pkce_pair() -> (String, String) {
     let verifier = random_b64(32);
-    let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()));
+    let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        verifier.as_bytes(),
+    ));
     (verifier, challenge)
 }
 
@@ -144,7 +170,9 @@ pub fn html_unescape(s: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
-        let end = rest[1..].find(|c: char| c == ';' || c == '&' || c.is_whitespace()).map(|j| j + 1);
+        let end = rest[1..]
+            .find(|c: char| c == ';' || c == '&' || c.is_whitespace())
+            .map(|j| j + 1);
         let decoded = end.filter(|&e| rest.as_bytes()[e] == b';').and_then(|e| {
             let ent = &rest[1..e];
             let ch = match ent {
@@ -155,7 +183,9 @@ pub fn html_unescape(s: &str) -> String {
                 "gt" => Some('>'),
                 "nbsp" => Some('\u{a0}'),
                 _ if ent.starts_with("#x") || ent.starts_with("#X") => {
-                    u32::from_str_radix(&ent[2..], 16).ok().and_then(char::from_u32)
+                    u32::from_str_radix(&ent[2..], 16)
+                        .ok()
+                        .and_then(char::from_u32)
                 }
                 _ if ent.starts_with('#') => ent[1..].parse::<u32>().ok().and_then(char::from_u32),
                 _ => None,
@@ -210,7 +240,12 @@ fn parse_attrs(s: &str) -> Vec<(String, String)> {
             i += 1;
         }
         let start = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' && b[i] != b'>' && b[i] != b'/' {
+        while i < b.len()
+            && !b[i].is_ascii_whitespace()
+            && b[i] != b'='
+            && b[i] != b'>'
+            && b[i] != b'/'
+        {
             i += 1;
         }
         if i == start {
@@ -251,7 +286,11 @@ fn parse_attrs(s: &str) -> Vec<(String, String)> {
 
 fn is_tag_at(lower: &str, at: usize, name: &str) -> bool {
     lower[at..].starts_with(name)
-        && lower.as_bytes().get(at + name.len()).map(|c| c.is_ascii_whitespace() || *c == b'>' || *c == b'/').unwrap_or(false)
+        && lower
+            .as_bytes()
+            .get(at + name.len())
+            .map(|c| c.is_ascii_whitespace() || *c == b'>' || *c == b'/')
+            .unwrap_or(false)
 }
 
 /// The forms of a page with their `<input>` fields.
@@ -267,10 +306,20 @@ pub fn parse_forms(html: &str) -> Vec<Form> {
         }
         let end = tag_end(html, start);
         let attrs = parse_attrs(&html[(start + 5).min(end)..end]);
-        let close = lower[end.min(lower.len())..].find("</form").map(|j| end + j).unwrap_or(html.len());
+        let close = lower[end.min(lower.len())..]
+            .find("</form")
+            .map(|j| end + j)
+            .unwrap_or(html.len());
         let mut form = Form {
-            method: attrs.iter().find(|(k, _)| k == "method").map(|(_, v)| v.to_ascii_lowercase()).unwrap_or_else(|| "get".into()),
-            action: attrs.iter().find(|(k, _)| k == "action").map(|(_, v)| v.clone()),
+            method: attrs
+                .iter()
+                .find(|(k, _)| k == "method")
+                .map(|(_, v)| v.to_ascii_lowercase())
+                .unwrap_or_else(|| "get".into()),
+            action: attrs
+                .iter()
+                .find(|(k, _)| k == "action")
+                .map(|(_, v)| v.clone()),
             inputs: Vec::new(),
         };
         let mut p = end;
@@ -287,7 +336,9 @@ pub fn parse_forms(html: &str) -> Vec<Form> {
                 form.inputs.push(Input {
                     name,
                     value: get("value").unwrap_or_default(),
-                    kind: get("type").unwrap_or_else(|| "text".into()).to_ascii_lowercase(),
+                    kind: get("type")
+                        .unwrap_or_else(|| "text".into())
+                        .to_ascii_lowercase(),
                     checked: a.iter().any(|(n, _)| n == "checked"),
                 });
             }
@@ -380,7 +431,9 @@ impl Browser {
                     .get(LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .ok_or_else(|| format!("{status} without Location from {page}"))?;
-                let next = page.join(loc).map_err(|e| format!("bad Location {loc}: {e}"))?;
+                let next = page
+                    .join(loc)
+                    .map_err(|e| format!("bad Location {loc}: {e}"))?;
                 if same_endpoint(&next, &redirect) {
                     return code_from_redirect(&next, &state).map(|c| (c, verifier));
                 }
@@ -397,11 +450,19 @@ impl Browser {
                 .iter()
                 .find(|f| f.method == "post" && f.inputs.iter().any(|i| i.kind == "password"))
                 .or_else(|| forms.iter().find(|f| f.method == "post"))
-                .ok_or_else(|| format!("{page}: 200 without a sign-in form: {}", snippet(body.as_bytes())))?;
+                .ok_or_else(|| {
+                    format!(
+                        "{page}: 200 without a sign-in form: {}",
+                        snippet(body.as_bytes())
+                    )
+                })?;
             let is_login = form.inputs.iter().any(|i| i.kind == "password");
             if is_login {
                 if posted_login {
-                    return Err(format!("sign-in refused (the page came back): {}", snippet(body.as_bytes())));
+                    return Err(format!(
+                        "sign-in refused (the page came back): {}",
+                        snippet(body.as_bytes())
+                    ));
                 }
                 posted_login = true;
             }
@@ -409,10 +470,17 @@ impl Browser {
             let password = t.user_password.as_deref().unwrap_or("");
             let fields = fill_form(form, email, password);
             let action = page
-                .join(form.action.as_deref().filter(|a| !a.is_empty()).unwrap_or(page.as_str()))
+                .join(
+                    form.action
+                        .as_deref()
+                        .filter(|a| !a.is_empty())
+                        .unwrap_or(page.as_str()),
+                )
                 .map_err(|e| format!("form action: {e}"))?;
             ensure_loopback(&action)?;
-            let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields.iter()).finish();
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(fields.iter())
+                .finish();
             resp = self
                 .http
                 .post(action.clone())
@@ -436,7 +504,10 @@ impl Browser {
 }
 
 fn same_endpoint(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme() && a.host() == b.host() && a.port_or_known_default() == b.port_or_known_default() && a.path() == b.path()
+    a.scheme() == b.scheme()
+        && a.host() == b.host()
+        && a.port_or_known_default() == b.port_or_known_default()
+        && a.path() == b.path()
 }
 
 fn code_from_redirect(url: &Url, state: &str) -> Result<String> {
@@ -457,7 +528,8 @@ fn code_from_redirect(url: &Url, state: &str) -> Result<String> {
     if got_state.as_deref() != Some(state) {
         return Err(format!("state mismatch in redirect {url}"));
     }
-    code.filter(|c| !c.is_empty()).ok_or_else(|| format!("no code in redirect {url}"))
+    code.filter(|c| !c.is_empty())
+        .ok_or_else(|| format!("no code in redirect {url}"))
 }
 
 /// The fields of a token response the tool checks.
@@ -475,7 +547,11 @@ pub struct TokenResponse {
 pub fn is_jwt(s: &str) -> bool {
     let mut parts = 0;
     for p in s.split('.') {
-        if p.is_empty() || !p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
+        if p.is_empty()
+            || !p
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        {
             return false;
         }
         parts += 1;
@@ -486,16 +562,30 @@ pub fn is_jwt(s: &str) -> bool {
 /// Checks a token response: access_token (a JWT when required), token_type
 /// Bearer, expires_in > 0, an id_token JWT when `want_id`, a refresh_token
 /// when `want_refresh`. Returns the reason when invalid.
-pub fn check_token_response(t: &TokenResponse, jwt_at: bool, want_id: bool, want_refresh: bool) -> std::result::Result<(), &'static str> {
+pub fn check_token_response(
+    t: &TokenResponse,
+    jwt_at: bool,
+    want_id: bool,
+    want_refresh: bool,
+) -> std::result::Result<(), &'static str> {
     match t.access_token.as_deref() {
         None | Some("") => return Err("no access_token"),
         Some(at) if jwt_at && !is_jwt(at) => return Err("access_token is not a JWT"),
         _ => {}
     }
-    if !t.token_type.as_deref().is_some_and(|tt| tt.eq_ignore_ascii_case("bearer")) {
+    if !t
+        .token_type
+        .as_deref()
+        .is_some_and(|tt| tt.eq_ignore_ascii_case("bearer"))
+    {
         return Err("token_type is not Bearer");
     }
-    if !t.expires_in.as_ref().and_then(|n| n.as_f64()).is_some_and(|n| n > 0.0) {
+    if !t
+        .expires_in
+        .as_ref()
+        .and_then(|n| n.as_f64())
+        .is_some_and(|n| n > 0.0)
+    {
         return Err("no positive expires_in");
     }
     if want_id && !t.id_token.as_deref().is_some_and(is_jwt) {
@@ -513,14 +603,23 @@ pub enum ClientAuth<'a> {
 }
 
 /// Untimed exchange of a code at the token endpoint.
-pub async fn exchange_code(http: &Client, t: &Target, code: &str, verifier: &str, auth: ClientAuth<'_>) -> Result<TokenResponse> {
+pub async fn exchange_code(
+    http: &Client,
+    t: &Target,
+    code: &str,
+    verifier: &str,
+    auth: ClientAuth<'_>,
+) -> Result<TokenResponse> {
     let mut body = format!(
         "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={}",
         enc(code),
         enc(&t.redirect_uri),
         enc(verifier)
     );
-    let mut req = http.post(&t.token_endpoint).header(CONTENT_TYPE, FORM).header(ACCEPT, "application/json");
+    let mut req = http
+        .post(&t.token_endpoint)
+        .header(CONTENT_TYPE, FORM)
+        .header(ACCEPT, "application/json");
     match auth {
         ClientAuth::Public(id) => {
             body.push_str("&client_id=");
@@ -528,13 +627,21 @@ pub async fn exchange_code(http: &Client, t: &Target, code: &str, verifier: &str
         }
         ClientAuth::Basic(id, secret) => req = req.header(AUTHORIZATION, basic_auth(id, secret)),
     }
-    let resp = req.body(body).send().await.map_err(|e| format!("POST {}: {e}", t.token_endpoint))?;
+    let resp = req
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("POST {}: {e}", t.token_endpoint))?;
     let status = resp.status();
-    let bytes = resp.bytes().await.map_err(|e| format!("POST {}: {e}", t.token_endpoint))?;
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("POST {}: {e}", t.token_endpoint))?;
     if status != StatusCode::OK {
         return Err(format!("code exchange: {status}: {}", snippet(&bytes)));
     }
-    serde_json::from_slice(&bytes).map_err(|e| format!("code exchange: bad JSON ({e}): {}", snippet(&bytes)))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| format!("code exchange: bad JSON ({e}): {}", snippet(&bytes)))
 }
 
 #[cfg(test)]

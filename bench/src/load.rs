@@ -75,7 +75,10 @@ struct Shared {
 pub async fn run(http: &Client, target: Arc<Target>, plan: Plan) -> Outcome {
     let (limit, deadline) = match plan.stop {
         Stop::Requests(n) => (n, Instant::now() + Duration::from_secs(MAX_WORKLOAD_SECS)),
-        Stop::Duration(d) => (u64::MAX, Instant::now() + d.min(Duration::from_secs(MAX_WORKLOAD_SECS))),
+        Stop::Duration(d) => (
+            u64::MAX,
+            Instant::now() + d.min(Duration::from_secs(MAX_WORKLOAD_SECS)),
+        ),
     };
     let fixed = match plan.workload {
         Workload::W1 => format!(
@@ -85,11 +88,18 @@ pub async fn run(http: &Client, target: Arc<Target>, plan: Plan) -> Outcome {
         ),
         Workload::W3 => {
             let (id, secret) = target.cc.clone().unwrap_or_default();
-            format!("grant_type=client_credentials&client_id={}&client_secret={}", enc(&id), enc(&secret))
+            format!(
+                "grant_type=client_credentials&client_id={}&client_secret={}",
+                enc(&id),
+                enc(&secret)
+            )
         }
         _ => String::new(),
     };
-    let basic = target.confidential.as_ref().map(|(id, s)| crate::flow::basic_auth(id, s));
+    let basic = target
+        .confidential
+        .as_ref()
+        .map(|(id, s)| crate::flow::basic_auth(id, s));
     let shared = Arc::new(Shared {
         workload: plan.workload,
         target,
@@ -109,7 +119,14 @@ pub async fn run(http: &Client, target: Arc<Target>, plan: Plan) -> Outcome {
     let handles: Vec<_> = plan
         .seeds
         .into_iter()
-        .map(|seed| tokio::spawn(worker(http.clone(), shared.clone(), seed, per_worker.min(1 << 20))))
+        .map(|seed| {
+            tokio::spawn(worker(
+                http.clone(),
+                shared.clone(),
+                seed,
+                per_worker.min(1 << 20),
+            ))
+        })
         .collect();
     let mut total = Outcome::default();
     for h in handles {
@@ -138,7 +155,10 @@ pub async fn run(http: &Client, target: Arc<Target>, plan: Plan) -> Outcome {
 }
 
 async fn worker(http: Client, sh: Arc<Shared>, mut seed: Seed, capacity: usize) -> Outcome {
-    let mut out = Outcome { latencies_us: Vec::with_capacity(capacity), ..Default::default() };
+    let mut out = Outcome {
+        latencies_us: Vec::with_capacity(capacity),
+        ..Default::default()
+    };
     loop {
         let idx = sh.next.fetch_add(1, Ordering::Relaxed);
         if idx >= sh.limit || Instant::now() >= sh.deadline {
@@ -150,7 +170,8 @@ async fn worker(http: Client, sh: Arc<Shared>, mut seed: Seed, capacity: usize) 
         }
         let t0 = Instant::now();
         let result = one(&http, &sh, idx as usize, &mut seed).await;
-        out.latencies_us.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        out.latencies_us
+            .push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
         match result {
             Ok(()) => out.ok += 1,
             Err(f) => {
@@ -182,12 +203,23 @@ async fn one(http: &Client, sh: &Shared, idx: usize, seed: &mut Seed) -> Result<
     let req = match (sh.workload, &*seed) {
         (Workload::W1, _) => {
             let (code, verifier) = &sh.codes[idx];
-            let body = format!("grant_type=authorization_code&code={}&code_verifier={}{}", enc(code), enc(verifier), sh.fixed);
-            http.post(&t.token_endpoint).header(CONTENT_TYPE, FORM).header(ACCEPT, "application/json").body(body)
+            let body = format!(
+                "grant_type=authorization_code&code={}&code_verifier={}{}",
+                enc(code),
+                enc(verifier),
+                sh.fixed
+            );
+            http.post(&t.token_endpoint)
+                .header(CONTENT_TYPE, FORM)
+                .header(ACCEPT, "application/json")
+                .body(body)
         }
         (Workload::W2, Seed::Refresh(rt)) => {
             let body = format!("grant_type=refresh_token&refresh_token={}", enc(rt));
-            let mut r = http.post(&t.token_endpoint).header(CONTENT_TYPE, FORM).header(ACCEPT, "application/json");
+            let mut r = http
+                .post(&t.token_endpoint)
+                .header(CONTENT_TYPE, FORM)
+                .header(ACCEPT, "application/json");
             if let Some(b) = &sh.basic {
                 r = r.header(AUTHORIZATION, b.clone());
             }
@@ -204,9 +236,15 @@ async fn one(http: &Client, sh: &Shared, idx: usize, seed: &mut Seed) -> Result<
             .header(ACCEPT, "application/json"),
         _ => return Err(Failure::Invalid("worker without its seed".into())),
     };
-    let resp = req.send().await.map_err(|e| Failure::Transport(format!("transport: {e}")))?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| Failure::Transport(format!("transport: {e}")))?;
     let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| Failure::Transport(format!("reading body: {e}")))?;
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| Failure::Transport(format!("reading body: {e}")))?;
     if status != StatusCode::OK {
         return Err(Failure::Status(status, snippet(&body)));
     }
@@ -215,14 +253,19 @@ async fn one(http: &Client, sh: &Shared, idx: usize, seed: &mut Seed) -> Result<
         struct UserInfo {
             sub: Option<String>,
         }
-        let u: UserInfo = serde_json::from_slice(&body).map_err(|e| Failure::Invalid(format!("userinfo: bad JSON ({e}): {}", snippet(&body))))?;
+        let u: UserInfo = serde_json::from_slice(&body).map_err(|e| {
+            Failure::Invalid(format!("userinfo: bad JSON ({e}): {}", snippet(&body)))
+        })?;
         return match u.sub {
             Some(s) if !s.is_empty() => Ok(()),
-            _ => Err(Failure::Invalid(format!("userinfo without sub: {}", snippet(&body)))),
+            _ => Err(Failure::Invalid(format!(
+                "userinfo without sub: {}",
+                snippet(&body)
+            ))),
         };
     }
-    let tr: TokenResponse =
-        serde_json::from_slice(&body).map_err(|e| Failure::Invalid(format!("bad JSON ({e}): {}", snippet(&body))))?;
+    let tr: TokenResponse = serde_json::from_slice(&body)
+        .map_err(|e| Failure::Invalid(format!("bad JSON ({e}): {}", snippet(&body))))?;
     let (want_id, want_refresh) = match sh.workload {
         Workload::W1 => (sh.want_id_token, false),
         Workload::W2 => (sh.want_id_token, true),

@@ -1,1 +1,680 @@
-fn main() {}
+//! keygate-bench: Keygate's token endpoint benchmark (issue 8).
+//!
+//! See bench/README.md. Untimed setup (provisioning, sign-in, codes,
+//! first refresh tokens), then per workload a timed phase at a fixed
+//! concurrency that stops by itself, with the server's memory and CPU
+//! sampled from /proc and the machine's signing rate measured in the same run.
+
+mod cli;
+mod flow;
+mod load;
+mod procinfo;
+mod report;
+mod server;
+mod signing;
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use reqwest::header::HeaderValue;
+use reqwest::Client;
+
+use cli::{Alg, Args, Workload};
+use flow::{
+    discover, ensure_loopback, exchange_code, random_b64, random_hex, Browser, ClientAuth, Result,
+    Target,
+};
+use load::{Plan, Seed, Stop};
+use report::{Machine, Report, RunConfig, TargetInfo, WorkloadResult};
+use server::ManagedServer;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(files) = &args.compare {
+        return match report::compare(files) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("keygate-bench: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    if args.concurrency == 0 || args.client_threads == 0 {
+        eprintln!("keygate-bench: --concurrency and --client-threads must be at least 1");
+        return ExitCode::from(2);
+    }
+    if args.duration.is_some_and(|d| !(d > 0.0)) || args.requests == Some(0) {
+        eprintln!("keygate-bench: --duration and --requests must be positive");
+        return ExitCode::from(2);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.client_threads)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("keygate-bench: runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        tokio::select! {
+            r = run(args) => r,
+            _ = tokio::signal::ctrl_c() => Err("interrupted".to_string()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("keygate-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn plain_client() -> Result<Client> {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| format!("http client: {e}"))
+}
+
+fn has_scope(scope: &str, s: &str) -> bool {
+    scope.split(' ').any(|x| x == s)
+}
+
+fn str_field(v: &serde_json::Value, k: &str) -> Result<String> {
+    v.get(k)
+        .and_then(|x| x.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| format!("no \"{k}\" in {v}"))
+}
+
+/// Provisions a tenant, the three clients and a user on a started server.
+async fn provision(server: &ManagedServer, args: &Args, http: &Client) -> Result<Target> {
+    let tenant = format!("bench-{}", random_hex(3));
+    let r = args.redirect_uri.as_str();
+    server.cli(&["tenant", "create", &tenant], None).await?;
+    let mut alg: Vec<&str> = Vec::new();
+    if args.alg != Alg::Rs256 {
+        alg = vec!["--id-token-signed-response-alg", args.alg.as_str()];
+    }
+    let base = ["client", "create", "--tenant", tenant.as_str()];
+    let public = server
+        .cli(
+            &[
+                &base[..],
+                &["--name", "bench-public", "--redirect-uri", r, "--public"],
+                &alg,
+            ]
+            .concat(),
+            None,
+        )
+        .await?;
+    let conf = server
+        .cli(
+            &[
+                &base[..],
+                &[
+                    "--name",
+                    "bench-confidential",
+                    "--redirect-uri",
+                    r,
+                    "--auth-method",
+                    "client_secret_basic",
+                    "--grant",
+                    "authorization_code,refresh_token",
+                    "--refresh-tokens",
+                    "offline_access",
+                ],
+                &alg,
+            ]
+            .concat(),
+            None,
+        )
+        .await?;
+    let cc = server
+        .cli(
+            &[
+                &base[..],
+                &[
+                    "--name",
+                    "bench-cc",
+                    "--redirect-uri",
+                    r,
+                    "--auth-method",
+                    "client_secret_post",
+                    "--grant",
+                    "client_credentials",
+                ],
+                &alg,
+            ]
+            .concat(),
+            None,
+        )
+        .await?;
+    let email = format!("bench-{}@example.com", random_hex(4));
+    let password = format!("{}-Aa1", random_b64(18));
+    server
+        .cli(
+            &[
+                "user",
+                "create",
+                "--tenant",
+                &tenant,
+                "--email",
+                &email,
+                "--name",
+                "Bench User",
+                "--password-stdin",
+            ],
+            Some(&password),
+        )
+        .await?;
+    let issuer = format!("{}/{}/as", server.public_url, tenant);
+    let (found, authz, token, userinfo) = discover(http, &issuer).await?;
+    if found != issuer {
+        eprintln!("warning: discovery says issuer {found}, expected {issuer}");
+    }
+    Ok(Target {
+        issuer,
+        authorization_endpoint: authz,
+        token_endpoint: token,
+        userinfo_endpoint: userinfo,
+        redirect_uri: args.redirect_uri.clone(),
+        public_client_id: Some(str_field(&public, "client_id")?),
+        confidential: Some((
+            str_field(&conf, "client_id")?,
+            str_field(&conf, "client_secret")?,
+        )),
+        cc: Some((
+            str_field(&cc, "client_id")?,
+            str_field(&cc, "client_secret")?,
+        )),
+        user_email: Some(email),
+        user_password: Some(password),
+        authorize_params: parse_params(&args.authorize_params)?,
+        jwt_access_tokens: true,
+    })
+}
+
+fn parse_params(list: &[String]) -> Result<Vec<(String, String)>> {
+    list.iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("--authorize-param {p}: expected NAME=VALUE"))
+        })
+        .collect()
+}
+
+async fn external_target(args: &Args, http: &Client, issuer: &str) -> Result<Target> {
+    let (found, authz, token, userinfo) = discover(http, issuer).await?;
+    if found.trim_end_matches('/') != issuer.trim_end_matches('/') {
+        eprintln!("warning: discovery says issuer {found}, given {issuer}");
+    }
+    let pair = |id: &Option<String>, s: &Option<String>| id.clone().zip(s.clone());
+    Ok(Target {
+        issuer: found,
+        authorization_endpoint: authz,
+        token_endpoint: token,
+        userinfo_endpoint: userinfo,
+        redirect_uri: args.redirect_uri.clone(),
+        public_client_id: args.public_client_id.clone(),
+        confidential: pair(
+            &args.confidential_client_id,
+            &args.confidential_client_secret,
+        ),
+        cc: pair(&args.cc_client_id, &args.cc_client_secret),
+        user_email: args.user_email.clone(),
+        user_password: args.user_password.clone(),
+        authorize_params: parse_params(&args.authorize_params)?,
+        jwt_access_tokens: args.jwt_access_tokens,
+    })
+}
+
+/// Runs `f(0..n)` on `par` tasks; results in index order; stops at the first error.
+async fn parallel<T, F, Fut>(n: usize, par: usize, f: F) -> Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T>> + Send + 'static,
+{
+    let f = Arc::new(f);
+    let next = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..par.clamp(1, n.max(1)))
+        .map(|_| {
+            let (f, next, failed) = (f.clone(), next.clone(), failed.clone());
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n || failed.load(Ordering::Relaxed) {
+                        return Ok(got);
+                    }
+                    match f(i).await {
+                        Ok(v) => got.push((i, v)),
+                        Err(e) => {
+                            failed.store(true, Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(n);
+    let mut first_err = None;
+    for t in tasks {
+        match t.await {
+            Ok(Ok(v)) => all.extend(v),
+            Ok(Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+            Err(e) => {
+                first_err.get_or_insert(format!("setup task failed: {e}"));
+            }
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, v)| v).collect())
+}
+
+struct Ctx {
+    args: Args,
+    target: Arc<Target>,
+    browser: Arc<Browser>,
+    http: Client,
+    signed_in: bool,
+    floor_rate: f64,
+}
+
+impl Ctx {
+    async fn ensure_signed_in(&mut self) -> Result<()> {
+        if self.signed_in {
+            return Ok(());
+        }
+        let client = self
+            .target
+            .public_client_id
+            .clone()
+            .or_else(|| self.target.confidential.as_ref().map(|c| c.0.clone()))
+            .ok_or("no public or confidential client to sign in with")?;
+        if self.target.user_email.is_none() || self.target.user_password.is_none() {
+            return Err("no --user-email/--user-password to sign in with".into());
+        }
+        let t0 = Instant::now();
+        self.browser
+            .obtain_code(&client, "openid")
+            .await
+            .map_err(|e| format!("signing in: {e}"))?;
+        eprintln!(
+            "  signed in through {} ({:.2} s)",
+            self.target.authorization_endpoint,
+            t0.elapsed().as_secs_f64()
+        );
+        self.signed_in = true;
+        Ok(())
+    }
+
+    /// `n` codes for `client_id`: the first one alone (it settles the
+    /// session's grant for this client), the rest in parallel.
+    async fn obtain_codes(&self, client_id: &str, scope: &str, n: usize) -> Result<Vec<(String, String)>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let first = self.browser.obtain_code(client_id, scope).await?;
+        let (browser, id, scope) = (self.browser.clone(), client_id.to_string(), scope.to_string());
+        let mut codes = parallel(n - 1, self.args.setup_parallelism, move |_| {
+            let (b, id, scope) = (browser.clone(), id.clone(), scope.clone());
+            async move { b.obtain_code(&id, &scope).await }
+        })
+        .await?;
+        codes.insert(0, first);
+        Ok(codes)
+    }
+
+    /// Exchanges `codes` in parallel (untimed) and maps each token response.
+    async fn exchange_all<T, F>(&self, codes: Vec<(String, String)>, auth: (String, Option<String>), map: F) -> Result<Vec<T>>
+    where
+        T: Send + 'static,
+        F: Fn(flow::TokenResponse) -> Result<T> + Send + Sync + 'static,
+    {
+        let (http, target, codes, map) = (self.http.clone(), self.target.clone(), Arc::new(codes), Arc::new(map));
+        let auth = Arc::new(auth);
+        parallel(codes.len(), self.args.setup_parallelism, move |i| {
+            let (http, target, codes, map, auth) = (http.clone(), target.clone(), codes.clone(), map.clone(), auth.clone());
+            async move {
+                let (code, verifier) = &codes[i];
+                let how = match &auth.1 {
+                    Some(secret) => ClientAuth::Basic(&auth.0, secret),
+                    None => ClientAuth::Public(&auth.0),
+                };
+                map(exchange_code(&http, &target, code, verifier, how).await?)
+            }
+        })
+        .await
+    }
+
+    async fn prepare(&mut self, w: Workload) -> Result<Plan> {
+        let conc = self.args.concurrency;
+        let stop = match self.args.duration {
+            Some(d) => Stop::Duration(Duration::from_secs_f64(d)),
+            None => Stop::Requests(self.args.requests.unwrap_or(5000)),
+        };
+        let want_id_token = has_scope(&self.args.scope, "openid");
+        let mut plan = Plan { workload: w, stop, codes: Vec::new(), seeds: Vec::new(), want_id_token };
+        let public = || self.target.public_client_id.clone().ok_or("no public client (--public-client-id)");
+        match w {
+            Workload::W1 => {
+                let id = public()?;
+                self.ensure_signed_in().await?;
+                let n = match stop {
+                    Stop::Requests(n) => n as usize,
+                    Stop::Duration(d) => self.args.w1_codes.unwrap_or_else(|| {
+                        let rate = (self.floor_rate / 2.0 * 1.5).clamp(500.0, 15_000.0);
+                        ((d.as_secs_f64() * rate) as usize).min(300_000)
+                    }),
+                };
+                eprintln!("  W1: obtaining {n} authorization codes through /authorize (untimed)");
+                plan.codes = self.obtain_codes(&id, &self.args.scope, n).await?;
+                plan.seeds = (0..conc).map(|_| Seed::None).collect();
+            }
+            Workload::W2 => {
+                let (id, secret) = self
+                    .target
+                    .confidential
+                    .clone()
+                    .ok_or("no confidential client (--confidential-client-id/secret)")?;
+                self.ensure_signed_in().await?;
+                eprintln!("  W2: obtaining {conc} refresh tokens (one chain per worker, untimed)");
+                let codes = self.obtain_codes(&id, &self.args.scope, conc).await?;
+                let scope = self.args.scope.clone();
+                plan.seeds = self
+                    .exchange_all(codes, (id, Some(secret)), move |tr| {
+                        tr.refresh_token
+                            .filter(|r| !r.is_empty())
+                            .map(Seed::Refresh)
+                            .ok_or_else(|| format!("the code exchange gave no refresh_token (scope {scope})"))
+                    })
+                    .await?;
+            }
+            Workload::W3 => {
+                self.target.cc.as_ref().ok_or("no client_credentials client (--cc-client-id/secret)")?;
+                plan.seeds = (0..conc).map(|_| Seed::None).collect();
+            }
+            Workload::W4 => {
+                let id = public()?;
+                self.target.userinfo_endpoint.as_ref().ok_or("no userinfo_endpoint in discovery")?;
+                self.ensure_signed_in().await?;
+                eprintln!("  W4: obtaining {conc} access tokens (scope {}, untimed)", self.args.userinfo_scope);
+                let codes = self.obtain_codes(&id, &self.args.userinfo_scope, conc).await?;
+                plan.seeds = self
+                    .exchange_all(codes, (id, None), |tr| {
+                        let at = tr.access_token.filter(|a| !a.is_empty()).ok_or("the code exchange gave no access_token")?;
+                        HeaderValue::from_str(&format!("Bearer {at}")).map(Seed::Bearer).map_err(|e| e.to_string())
+                    })
+                    .await?;
+            }
+        }
+        Ok(plan)
+    }
+}
+
+/// Opens `n` keep-alive connections on the load client before the clock starts.
+async fn warm_connections(http: &Client, issuer: &str, n: usize) {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (http, url) = (http.clone(), url.clone());
+            tokio::spawn(async move {
+                if let Ok(r) = http.get(&url).send().await {
+                    let _ = r.bytes().await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+async fn run(args: Args) -> Result<()> {
+    let http = plain_client()?;
+    let mut server: Option<ManagedServer> = None;
+    let (target, pid, target_info) = if let Some(issuer) = args.issuer.clone() {
+        ensure_loopback(&url::Url::parse(&issuer).map_err(|e| format!("--issuer: {e}"))?)?;
+        let t = external_target(&args, &http, &issuer).await?;
+        let info = TargetInfo {
+            kind: "external".into(),
+            issuer: t.issuer.clone(),
+            database: None,
+            server_pid: args.server_pid,
+        };
+        (t, args.server_pid, info)
+    } else {
+        let mut s = ManagedServer::start(
+            &args.server,
+            args.database_url.as_deref(),
+            args.code_ttl,
+            args.keep,
+        )
+        .await?;
+        eprintln!(
+            "started keygate (pid {}) at {} on {}",
+            s.pid, s.public_url, s.database
+        );
+        s.wait_ready(&http).await?;
+        let t = provision(&s, &args, &http)
+            .await
+            .map_err(|e| format!("{e}\nserver log:\n{}", s.log_tail()))?;
+        eprintln!("provisioned issuer {}", t.issuer);
+        let info = TargetInfo {
+            kind: "keygate".into(),
+            issuer: t.issuer.clone(),
+            database: Some(s.database.clone()),
+            server_pid: Some(s.pid),
+        };
+        let pid = s.pid;
+        server = Some(s);
+        (t, Some(pid), info)
+    };
+    if let Some(p) = pid {
+        if procinfo::rss_kb(p).is_none() {
+            eprintln!("warning: cannot read /proc/{p}/status; no memory figures");
+        }
+    }
+    let target = Arc::new(target);
+
+    // Idle memory, then the machine's signing rate while the server is idle.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle_rss_kb = pid.and_then(procinfo::rss_kb);
+    let cores = procinfo::cores();
+    let secs = args.sign_seconds;
+    eprintln!("measuring the signing rate on {cores} threads...");
+    let mut signing =
+        vec![
+            tokio::task::spawn_blocking(move || signing::measure(Alg::Rs256, cores, secs))
+                .await
+                .map_err(|e| e.to_string())?,
+        ];
+    if args.alg != Alg::Rs256 {
+        let alg = args.alg;
+        signing.push(
+            tokio::task::spawn_blocking(move || signing::measure(alg, cores, secs))
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    let floor_rate = signing.last().map(|s| s.per_sec).unwrap_or(0.0);
+
+    let load_http = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(args.concurrency * 2)
+        .pool_idle_timeout(None::<Duration>)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| format!("http client: {e}"))?;
+
+    let mut ctx = Ctx {
+        args: args.clone(),
+        browser: Arc::new(Browser::new(target.clone())?),
+        target: target.clone(),
+        http: http.clone(),
+        signed_in: false,
+        floor_rate,
+    };
+
+    let mut workloads: Vec<Workload> = Vec::new();
+    for w in &args.workloads {
+        if !workloads.contains(w) {
+            workloads.push(*w);
+        }
+    }
+    let mut results = Vec::new();
+    for w in workloads {
+        eprintln!("{}: {}", w.name().to_uppercase(), w.description());
+        let setup_start = Instant::now();
+        let mut res = WorkloadResult {
+            name: w.name().into(),
+            description: w.description().into(),
+            signatures_per_request: w.signatures(),
+            ..Default::default()
+        };
+        let plan = match ctx.prepare(w).await {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("  skipped: {e}");
+                res.skipped = Some(e);
+                results.push(res);
+                continue;
+            }
+        };
+        res.setup_s = setup_start.elapsed().as_secs_f64();
+        warm_connections(&load_http, &target.issuer, args.concurrency).await;
+
+        let reset = pid.map(procinfo::reset_hwm).unwrap_or(false);
+        let sampler = pid.map(procinfo::RssSampler::start);
+        let srv_cpu0 = pid.and_then(|p| procinfo::cpu_seconds(Some(p)));
+        let gen_cpu0 = procinfo::cpu_seconds(None);
+        eprintln!("  timed phase: concurrency {}", args.concurrency);
+        let mut out = load::run(&load_http, target.clone(), plan).await;
+        let elapsed = out.elapsed.as_secs_f64().max(1e-9);
+        let srv_cpu1 = pid.and_then(|p| procinfo::cpu_seconds(Some(p)));
+        let gen_cpu1 = procinfo::cpu_seconds(None);
+        let sampled = sampler.map(|s| s.finish());
+        let hwm = if reset {
+            pid.and_then(procinfo::hwm_kb)
+        } else {
+            None
+        };
+
+        out.latencies_us.sort_unstable();
+        let lat = &out.latencies_us;
+        res.requests = lat.len() as u64;
+        res.ok = out.ok;
+        res.non_2xx = out.non_2xx;
+        res.invalid = out.invalid + out.transport;
+        res.errors = res.non_2xx + res.invalid;
+        res.error_samples = out.samples;
+        res.elapsed_s = elapsed;
+        res.rps = out.ok as f64 / elapsed;
+        res.mean_ms = if lat.is_empty() {
+            0.0
+        } else {
+            lat.iter().map(|&x| x as f64).sum::<f64>() / lat.len() as f64 / 1000.0
+        };
+        res.p50_ms = load::percentile_ms(lat, 0.50);
+        res.p90_ms = load::percentile_ms(lat, 0.90);
+        res.p99_ms = load::percentile_ms(lat, 0.99);
+        res.max_ms = load::percentile_ms(lat, 1.0);
+        res.peak_rss_kb = match (sampled, hwm) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        res.rss_method = pid.map(|_| {
+            if reset {
+                "vmhwm".to_string()
+            } else {
+                "sampled".to_string()
+            }
+        });
+        res.server_cpu_pct = srv_cpu0
+            .zip(srv_cpu1)
+            .map(|(a, b)| (b - a) / elapsed * 100.0);
+        res.bench_cpu_pct = gen_cpu0
+            .zip(gen_cpu1)
+            .map(|(a, b)| (b - a) / elapsed * 100.0);
+        if w.signatures() > 0 && floor_rate > 0.0 {
+            let floor = floor_rate / w.signatures() as f64;
+            res.floor_rps = Some(floor);
+            res.ratio_to_floor = Some(res.rps / floor);
+        }
+        res.codes_exhausted = out.codes_exhausted;
+        eprintln!(
+            "  {:.1} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, {} requests in {:.2} s",
+            res.rps, res.p50_ms, res.p99_ms, res.errors, res.requests, elapsed
+        );
+        results.push(res);
+    }
+
+    let label = args
+        .label
+        .clone()
+        .unwrap_or_else(|| match &target_info.database {
+            Some(db) => format!("keygate ({db})"),
+            None => "external".to_string(),
+        });
+    let report = Report {
+        tool: format!("keygate-bench {}", env!("CARGO_PKG_VERSION")),
+        label,
+        date: report::now_iso(),
+        target: target_info,
+        machine: Machine {
+            cores,
+            cpu_model: procinfo::cpu_model(),
+            kernel: procinfo::kernel(),
+        },
+        config: RunConfig {
+            concurrency: args.concurrency,
+            requests: if args.duration.is_some() {
+                None
+            } else {
+                Some(args.requests.unwrap_or(5000))
+            },
+            duration_s: args.duration,
+            alg: args.alg.as_str().into(),
+            client_threads: args.client_threads,
+        },
+        signing,
+        floor_alg: args.alg.as_str().into(),
+        idle_rss_kb,
+        workloads: results,
+    };
+    if let Some(s) = server.take() {
+        s.stop().await;
+    }
+    report::print_table(&report);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

@@ -86,7 +86,10 @@ pub struct WorkloadResult {
 
 /// UTC date and time of now, ISO 8601.
 pub fn now_iso() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     // Howard Hinnant's civil_from_days.
     let z = days + 719468;
@@ -98,20 +101,33 @@ pub fn now_iso() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn mb(kb: Option<u64>) -> String {
-    kb.map(|k| format!("{:.1}", k as f64 / 1024.0)).unwrap_or_else(|| "-".into())
+    kb.map(|k| format!("{:.1}", k as f64 / 1024.0))
+        .unwrap_or_else(|| "-".into())
 }
 
 fn opt(v: Option<f64>, prec: usize) -> String {
-    v.map(|x| format!("{x:.prec$}")).unwrap_or_else(|| "-".into())
+    v.map(|x| format!("{x:.prec$}"))
+        .unwrap_or_else(|| "-".into())
 }
 
 pub fn print_table(r: &Report) {
     println!();
-    println!("keygate-bench {}: {} ({}), {}", env!("CARGO_PKG_VERSION"), r.label, r.target.issuer, r.date);
+    println!(
+        "keygate-bench {}: {} ({}), {}",
+        env!("CARGO_PKG_VERSION"),
+        r.label,
+        r.target.issuer,
+        r.date
+    );
     let load = match (r.config.requests, r.config.duration_s) {
         (_, Some(d)) => format!("{d} s per workload"),
         (Some(n), None) => format!("{n} requests per workload"),
@@ -120,13 +136,20 @@ pub fn print_table(r: &Report) {
     println!(
         "target: {}{}; concurrency {}; {}; client alg {}; load generator threads {}",
         r.target.kind,
-        r.target.database.as_deref().map(|d| format!(" on {d}")).unwrap_or_default(),
+        r.target
+            .database
+            .as_deref()
+            .map(|d| format!(" on {d}"))
+            .unwrap_or_default(),
         r.config.concurrency,
         load,
         r.config.alg,
         r.config.client_threads
     );
-    println!("machine: {} cores, {}, Linux {}", r.machine.cores, r.machine.cpu_model, r.machine.kernel);
+    println!(
+        "machine: {} cores, {}, Linux {}",
+        r.machine.cores, r.machine.cpu_model, r.machine.kernel
+    );
     for s in &r.signing {
         println!(
             "signing ({}, aws-lc-rs, {} threads, {:.1} s): {:.0} signatures/s",
@@ -137,11 +160,26 @@ pub fn print_table(r: &Report) {
     println!();
     println!(
         "{:<4} {:<46} {:>9} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8} {:>8} {:>9} {:>6}",
-        "", "workload", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors", "peak MB", "srv CPU", "gen CPU", "floor", "ratio"
+        "",
+        "workload",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "errors",
+        "peak MB",
+        "srv CPU",
+        "gen CPU",
+        "floor",
+        "ratio"
     );
     for w in &r.workloads {
         if let Some(why) = &w.skipped {
-            println!("{:<4} {:<46} skipped: {why}", w.name.to_uppercase(), w.description);
+            println!(
+                "{:<4} {:<46} skipped: {why}",
+                w.name.to_uppercase(),
+                w.description
+            );
             continue;
         }
         println!(
@@ -168,7 +206,10 @@ pub fn print_table(r: &Report) {
     println!("errors = non-2xx + 200s without the expected tokens + transport errors; CPU in % of one core.");
     for w in &r.workloads {
         if w.codes_exhausted {
-            println!("{}: the prepared authorization codes ran out before the duration ended.", w.name.to_uppercase());
+            println!(
+                "{}: the prepared authorization codes ran out before the duration ended.",
+                w.name.to_uppercase()
+            );
         }
         for s in &w.error_samples {
             println!("{} error sample: {s}", w.name.to_uppercase());
@@ -185,12 +226,25 @@ pub fn compare(files: &[PathBuf]) -> Result<(), String> {
     let a = load(&files[0])?;
     let b = load(&files[1])?;
     println!();
-    println!("A = {} ({}), B = {} ({})", a.label, a.target.issuer, b.label, b.target.issuer);
+    println!(
+        "A = {} ({}), B = {} ({})",
+        a.label, a.target.issuer, b.label, b.target.issuer
+    );
     println!(
         "machine: {} cores, {}; concurrency A {} / B {}; dates {} / {}",
-        a.machine.cores, a.machine.cpu_model, a.config.concurrency, b.config.concurrency, a.date, b.date
+        a.machine.cores,
+        a.machine.cpu_model,
+        a.config.concurrency,
+        b.config.concurrency,
+        a.date,
+        b.date
     );
-    let rs = |r: &Report| r.signing.iter().find(|s| s.alg == "RS256").map(|s| s.per_sec);
+    let rs = |r: &Report| {
+        r.signing
+            .iter()
+            .find(|s| s.alg == "RS256")
+            .map(|s| s.per_sec)
+    };
     println!(
         "RS256 signatures/s measured in each run: A {} / B {}; idle RSS A {} MB / B {} MB",
         opt(rs(&a), 0),
@@ -201,7 +255,16 @@ pub fn compare(files: &[PathBuf]) -> Result<(), String> {
     println!();
     println!(
         "{:<4} {:>10} {:>10} {:>7}  {:>15} {:>15}  {:>8} {:>8}  {:>7} {:>7}",
-        "", "A req/s", "B req/s", "A/B", "A p50/p99 ms", "B p50/p99 ms", "A peakMB", "B peakMB", "A err", "B err"
+        "",
+        "A req/s",
+        "B req/s",
+        "A/B",
+        "A p50/p99 ms",
+        "B p50/p99 ms",
+        "A peakMB",
+        "B peakMB",
+        "A err",
+        "B err"
     );
     for wa in &a.workloads {
         let Some(wb) = b.workloads.iter().find(|w| w.name == wa.name) else {
@@ -209,9 +272,19 @@ pub fn compare(files: &[PathBuf]) -> Result<(), String> {
         };
         let fmt = |w: &WorkloadResult| {
             if w.skipped.is_some() {
-                ("skipped".to_string(), "-".to_string(), "-".to_string(), "-".to_string())
+                (
+                    "skipped".to_string(),
+                    "-".to_string(),
+                    "-".to_string(),
+                    "-".to_string(),
+                )
             } else {
-                (format!("{:.1}", w.rps), format!("{:.2}/{:.2}", w.p50_ms, w.p99_ms), mb(w.peak_rss_kb), w.errors.to_string())
+                (
+                    format!("{:.1}", w.rps),
+                    format!("{:.2}/{:.2}", w.p50_ms, w.p99_ms),
+                    mb(w.peak_rss_kb),
+                    w.errors.to_string(),
+                )
             }
         };
         let (ra, la, ma, ea) = fmt(wa);

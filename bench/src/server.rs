@@ -42,31 +42,56 @@ pub fn locate_binary(path: &Path) -> Result<PathBuf> {
 }
 
 fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("finding a free port: {e}"))?;
+    let l = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| format!("finding a free port: {e}"))?;
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
 impl ManagedServer {
-    pub async fn start(bin: &Path, database_url: Option<&str>, code_ttl: u64, keep: bool) -> Result<Self> {
+    pub async fn start(
+        bin: &Path,
+        database_url: Option<&str>,
+        code_ttl: u64,
+        keep: bool,
+    ) -> Result<Self> {
         let bin = locate_binary(bin)?;
         let bin = bin.canonicalize().unwrap_or(bin);
-        let dir = std::env::temp_dir().join(format!("keygate-bench-{}-{}", std::process::id(), random_hex(4)));
+        let dir = std::env::temp_dir().join(format!(
+            "keygate-bench-{}-{}",
+            std::process::id(),
+            random_hex(4)
+        ));
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         let port = free_port()?;
         let public_url = format!("http://127.0.0.1:{port}");
         let (db_url, database) = match database_url {
-            Some(u) => (u.to_string(), if u.starts_with("postgres") { "postgres" } else { "other" }.to_string()),
-            None => (format!("sqlite://{}", dir.join("keygate.db").display()), "sqlite".to_string()),
+            Some(u) => (
+                u.to_string(),
+                if u.starts_with("postgres") {
+                    "postgres"
+                } else {
+                    "other"
+                }
+                .to_string(),
+            ),
+            None => (
+                format!("sqlite://{}", dir.join("keygate.db").display()),
+                "sqlite".to_string(),
+            ),
         };
         let env = vec![
             ("KEYGATE_LISTEN".to_string(), format!("127.0.0.1:{port}")),
             ("KEYGATE_PUBLIC_URL".to_string(), public_url.clone()),
             ("KEYGATE_DATABASE_URL".to_string(), db_url),
             ("KEYGATE_MASTER_KEY".to_string(), random_hex(32)),
-            ("KEYGATE_CODE_TTL".to_string(), code_ttl.min(600).to_string()),
+            (
+                "KEYGATE_CODE_TTL".to_string(),
+                code_ttl.min(600).to_string(),
+            ),
         ];
         let log = dir.join("server.log");
-        let out = std::fs::File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
+        let out =
+            std::fs::File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
         let mut cmd = Command::new(&bin);
         cmd.arg("serve")
@@ -75,9 +100,21 @@ impl ManagedServer {
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .kill_on_drop(true);
-        let child = cmd.spawn().map_err(|e| format!("starting {}: {e}", bin.display()))?;
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", bin.display()))?;
         let pid = child.id().ok_or("server exited at once")?;
-        Ok(ManagedServer { child: Some(child), pid, public_url, database, bin, dir, log, env, keep })
+        Ok(ManagedServer {
+            child: Some(child),
+            pid,
+            public_url,
+            database,
+            bin,
+            dir,
+            log,
+            env,
+            keep,
+        })
     }
 
     pub fn log_tail(&self) -> String {
@@ -93,7 +130,10 @@ impl ManagedServer {
         loop {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    return Err(format!("server exited ({status}) before becoming ready:\n{}", self.log_tail()));
+                    return Err(format!(
+                        "server exited ({status}) before becoming ready:\n{}",
+                        self.log_tail()
+                    ));
                 }
             }
             if let Ok(r) = http.get(&url).send().await {
@@ -102,7 +142,10 @@ impl ManagedServer {
                 }
             }
             if start.elapsed() > Duration::from_secs(30) {
-                return Err(format!("server not ready after 30 s ({url}):\n{}", self.log_tail()));
+                return Err(format!(
+                    "server not ready after 30 s ({url}):\n{}",
+                    self.log_tail()
+                ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -113,15 +156,22 @@ impl ManagedServer {
         let mut cmd = Command::new(&self.bin);
         cmd.args(args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| format!("running keygate {}: {e}", args.join(" ")))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("running keygate {}: {e}", args.join(" ")))?;
         if let Some(input) = stdin {
             let mut pipe = child.stdin.take().ok_or("no stdin")?;
-            pipe.write_all(input.as_bytes()).await.map_err(|e| e.to_string())?;
-            pipe.write_all(b"\n").await.map_err(|e| e.to_string())?;
+            pipe.write_all(input.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
             drop(pipe);
         }
         let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
@@ -142,7 +192,12 @@ impl ManagedServer {
         if text.is_empty() {
             return Ok(serde_json::Value::Null);
         }
-        serde_json::from_str(text).map_err(|e| format!("keygate {}: stdout is not JSON ({e}): {text}", args.join(" ")))
+        serde_json::from_str(text).map_err(|e| {
+            format!(
+                "keygate {}: stdout is not JSON ({e}): {text}",
+                args.join(" ")
+            )
+        })
     }
 
     pub async fn stop(mut self) {

@@ -32,9 +32,12 @@ enum Key {
 impl Key {
     fn generate(alg: Alg) -> Key {
         match alg {
-            Alg::Rs256 => Key::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key generation")),
+            Alg::Rs256 => {
+                Key::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"))
+            }
             Alg::Es256 => Key::Ec(
-                EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 key generation"),
+                EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
+                    .expect("P-256 key generation"),
             ),
             Alg::EdDsa => Key::Ed(Ed25519KeyPair::generate().expect("Ed25519 key generation")),
         }
@@ -44,7 +47,8 @@ impl Key {
         match self {
             Key::Rsa(kp) => {
                 let n = kp.public_modulus_len();
-                kp.sign(&signature::RSA_PKCS1_SHA256, rng, msg, &mut buf[..n]).expect("RSA sign");
+                kp.sign(&signature::RSA_PKCS1_SHA256, rng, msg, &mut buf[..n])
+                    .expect("RSA sign");
                 n
             }
             Key::Ec(kp) => kp.sign(rng, msg).expect("ECDSA sign").as_ref().len(),
@@ -57,7 +61,9 @@ impl Key {
 fn sample_message() -> Vec<u8> {
     let mut m = b"eyJhbGciOiJSUzI1NiIsImtpZCI6ImJlbmNoIiwidHlwIjoiSldUIn0.".to_vec();
     while m.len() < 640 {
-        m.extend_from_slice(b"eyJpc3MiOiJodHRwOi8vMTI3LjAuMC4xOjgwODAvYmVuY2gvYXMiLCJzdWIiOiJ1c2VyIn0");
+        m.extend_from_slice(
+            b"eyJpc3MiOiJodHRwOi8vMTI3LjAuMC4xOjgwODAvYmVuY2gvYXMiLCJzdWIiOiJ1c2VyIn0",
+        );
     }
     m
 }
@@ -73,8 +79,13 @@ pub fn measure(alg: Alg, threads: usize, seconds: f64) -> SignRate {
 
     let handles: Vec<_> = (0..threads)
         .map(|_| {
-            let (key, msg, stop, total, barrier) =
-                (key.clone(), msg.clone(), stop.clone(), total.clone(), barrier.clone());
+            let (key, msg, stop, total, barrier) = (
+                key.clone(),
+                msg.clone(),
+                stop.clone(),
+                total.clone(),
+                barrier.clone(),
+            );
             std::thread::spawn(move || {
                 let rng = SystemRandom::new();
                 let mut buf = vec![0u8; 1024];

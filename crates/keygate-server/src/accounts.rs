@@ -43,12 +43,22 @@ impl AccountError {
 
     pub fn message(self) -> String {
         match self {
-            AccountError::InvalidCredentials => "The e-mail address or password is incorrect.".into(),
-            AccountError::EmailTaken => "An account with this e-mail address already exists. Sign in instead.".into(),
+            AccountError::InvalidCredentials => {
+                "The e-mail address or password is incorrect.".into()
+            }
+            AccountError::EmailTaken => {
+                "An account with this e-mail address already exists. Sign in instead.".into()
+            }
             AccountError::WeakPassword => "The password must be at least 8 characters long.".into(),
-            AccountError::PasswordTooLong => "The password must be at most 1024 characters long.".into(),
-            AccountError::InvalidEmail => "Enter a valid e-mail address, like name@example.com.".into(),
-            AccountError::InvalidName => "The name must be at most 200 characters, without control characters.".into(),
+            AccountError::PasswordTooLong => {
+                "The password must be at most 1024 characters long.".into()
+            }
+            AccountError::InvalidEmail => {
+                "Enter a valid e-mail address, like name@example.com.".into()
+            }
+            AccountError::InvalidName => {
+                "The name must be at most 200 characters, without control characters.".into()
+            }
             AccountError::TooManyAttempts(secs) => {
                 format!("Too many failed sign-in attempts. Try again in {secs} seconds.")
             }
@@ -61,7 +71,12 @@ impl AccountError {
 /// same time. Failures count against the account and the caller's IP (in
 /// the store, so every node sees them); past the limit the next attempts
 /// are refused for a growing time without checking the password.
-pub async fn sign_in(state: &AppState, door: &Door, email: &str, password: &str) -> Result<Result<User, AccountError>, ApiError> {
+pub async fn sign_in(
+    state: &AppState,
+    door: &Door,
+    email: &str,
+    password: &str,
+) -> Result<Result<User, AccountError>, ApiError> {
     let tenant = door.tenant.id.as_str();
     let now = now();
     let account_key = format!("signin:account:{tenant}:{}", email.trim().to_lowercase());
@@ -78,16 +93,27 @@ pub async fn sign_in(state: &AppState, door: &Door, email: &str, password: &str)
     match &result {
         Ok(_) => state.store.clear_failures(&account_key).await?,
         Err(_) => {
-            state.store.record_failure(&account_key, now, &state.config.signin_account_limit).await?;
+            state
+                .store
+                .record_failure(&account_key, now, &state.config.signin_account_limit)
+                .await?;
             if let Some(k) = &ip_key {
-                state.store.record_failure(k, now, &state.config.signin_ip_limit).await?;
+                state
+                    .store
+                    .record_failure(k, now, &state.config.signin_ip_limit)
+                    .await?;
             }
         }
     }
     Ok(result)
 }
 
-async fn check_password(state: &AppState, tenant: &str, email: &str, password: &str) -> Result<Result<User, AccountError>, ApiError> {
+async fn check_password(
+    state: &AppState,
+    tenant: &str,
+    email: &str,
+    password: &str,
+) -> Result<Result<User, AccountError>, ApiError> {
     let email = validate::normalize_email(email);
     let user = match &email {
         Some(e) => state.store.user_by_email(tenant, e).await?,

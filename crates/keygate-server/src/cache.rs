@@ -40,4 +40,17 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         }
         map.insert(k, (Instant::now(), v));
     }
+
+    /// Forgets an entry (after this node changed the record), so the next
+    /// read goes to the store.
+    pub fn remove(&self, k: &K) {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        map.remove(k);
+    }
+
+    /// Forgets every entry whose key matches.
+    pub fn remove_where(&self, mut matches: impl FnMut(&K) -> bool) {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        map.retain(|k, _| !matches(k));
+    }
 }

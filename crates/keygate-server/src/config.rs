@@ -33,9 +33,24 @@ impl ServerConfig {
             code_ttl: keygate_core::model::DEFAULT_CODE_TTL,
             cache_ttl: Duration::from_secs(5),
             max_body_bytes: 64 * 1024,
-            signin_account_limit: LimitPolicy { max_failures: 5, window: 900, base_block: 30, max_block: 900 },
-            signin_ip_limit: LimitPolicy { max_failures: 50, window: 900, base_block: 30, max_block: 900 },
-            client_auth_limit: LimitPolicy { max_failures: 20, window: 300, base_block: 30, max_block: 900 },
+            signin_account_limit: LimitPolicy {
+                max_failures: 5,
+                window: 900,
+                base_block: 30,
+                max_block: 900,
+            },
+            signin_ip_limit: LimitPolicy {
+                max_failures: 50,
+                window: 900,
+                base_block: 30,
+                max_block: 900,
+            },
+            client_auth_limit: LimitPolicy {
+                max_failures: 20,
+                window: 300,
+                base_block: 30,
+                max_block: 900,
+            },
             trust_forwarded_for: false,
         }
     }

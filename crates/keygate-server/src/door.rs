@@ -32,7 +32,9 @@ fn client_ip(state: &AppState, req: &Request) -> Option<IpAddr> {
             return forwarded;
         }
     }
-    req.extensions().get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +97,12 @@ pub async fn by_path(
     let tenant = tenant(&state, &id).await?.ok_or(ApiError::UnknownTenant)?;
     let issuer = format!("{}/{}/as", state.config.public_url, tenant.id);
     let client_ip = client_ip(&state, &req);
-    req.extensions_mut().insert(Door { tenant, issuer, kind: DoorKind::Path, client_ip });
+    req.extensions_mut().insert(Door {
+        tenant,
+        issuer,
+        kind: DoorKind::Path,
+        client_ip,
+    });
     Ok(next.run(req).await)
 }
 
@@ -125,12 +132,22 @@ pub async fn by_host(
     };
     let client_ip = client_ip(&state, &req);
     let door = match by_domain {
-        Some((tenant, origin)) => Door { tenant, issuer: origin, kind: DoorKind::Root, client_ip },
+        Some((tenant, origin)) => Door {
+            tenant,
+            issuer: origin,
+            kind: DoorKind::Root,
+            client_ip,
+        },
         None if host == state.config.public_authority() => {
             let tenant = tenant(&state, DEFAULT_TENANT)
                 .await?
                 .ok_or(ApiError::UnknownTenant)?;
-            Door { tenant, issuer: state.config.public_url.clone(), kind: DoorKind::Root, client_ip }
+            Door {
+                tenant,
+                issuer: state.config.public_url.clone(),
+                kind: DoorKind::Root,
+                client_ip,
+            }
         }
         None => return Err(ApiError::UnknownHost),
     };

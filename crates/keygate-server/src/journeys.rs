@@ -125,7 +125,10 @@ fn success(status: StatusCode, state_param: Option<&str>, code: String, to: Stri
 
 fn account_error(e: AccountError) -> ApiError {
     if let AccountError::TooManyAttempts(secs) = e {
-        return ApiError::RateLimited { retry_after: secs.max(1) as u64, json: true };
+        return ApiError::RateLimited {
+            retry_after: secs.max(1) as u64,
+            json: true,
+        };
     }
     let status = match e {
         AccountError::InvalidCredentials => StatusCode::UNAUTHORIZED,

@@ -167,3 +167,76 @@ impl KeyRing {
         Ok((k, keys))
     }
 }
+
+/// The outcome of a rotation.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub kid: String,
+    pub alg: SigningAlg,
+    /// When the new key starts signing; it is published from now on.
+    pub activates_at: i64,
+    /// The keys it replaces, and when each leaves the JWKS.
+    pub retiring: Vec<(String, i64)>,
+}
+
+impl KeyRing {
+    /// Adds a new key for `alg` that is published at once but signs only
+    /// after `lead` seconds (so every node and every client that caches the
+    /// JWKS knows it before any token carries it). The keys it replaces stay
+    /// published until every token they could have signed has expired.
+    pub async fn rotate(
+        &self,
+        tenant: &str,
+        alg: SigningAlg,
+        lead: i64,
+    ) -> Result<Rotation, ApiError> {
+        let _guard = self.creating.lock().await;
+        let existing: Vec<StoredKey> = self
+            .store
+            .signing_keys(tenant)
+            .await?
+            .into_iter()
+            .filter(|k| k.alg == alg.as_str())
+            .collect();
+        let seq = existing.iter().map(|k| k.seq).max().unwrap_or(0) + 1;
+        let kid = keygate_crypto::secrets::random_token(12);
+        let kid2 = kid.clone();
+        let (key, pkcs8) = tokio::task::spawn_blocking(move || SigningKey::generate(alg, kid2))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let now = unix_now();
+        let activates_at = now + lead.max(0);
+        let stored = StoredKey {
+            kid: kid.clone(),
+            tenant_id: tenant.to_string(),
+            alg: alg.as_str().to_string(),
+            seq,
+            sealed_private: self.master.seal(&kid, &pkcs8),
+            public_jwk: key.public_jwk().to_string(),
+            created_at: now,
+            activates_at,
+            retires_at: None,
+        };
+        if !self.store.insert_signing_key(&stored).await? {
+            return Err(ApiError::Internal(
+                "another rotation of this key won the race; try again".into(),
+            ));
+        }
+        let keep = self.store.max_token_ttl(tenant).await?;
+        let mut retiring = Vec::new();
+        for old in existing.iter().filter(|k| k.retires_at.is_none()) {
+            let retires_at = activates_at + keep;
+            self.store.set_key_retirement(&old.kid, retires_at).await?;
+            retiring.push((old.kid.clone(), retires_at));
+        }
+        self.forget(tenant);
+        tracing::info!(tenant, kid = %kid, alg = alg.as_str(), activates_at, "rotated signing key");
+        Ok(Rotation {
+            kid,
+            alg,
+            activates_at,
+            retiring,
+        })
+    }
+}

@@ -17,7 +17,9 @@ pub fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
-            .set_buckets(&[0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+            .set_buckets(&[
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ])
             .expect("static buckets")
             .build_recorder();
         let handle = recorder.handle();
@@ -68,7 +70,8 @@ pub async fn observe(req: Request, next: Next) -> Response {
     });
     metrics::counter!("keygate_http_requests_total", "endpoint" => endpoint.clone(), "status" => status.to_string())
         .increment(1);
-    metrics::histogram!("keygate_http_request_duration_seconds", "endpoint" => endpoint).record(elapsed.as_secs_f64());
+    metrics::histogram!("keygate_http_request_duration_seconds", "endpoint" => endpoint)
+        .record(elapsed.as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);
     }
@@ -77,7 +80,10 @@ pub async fn observe(req: Request, next: Next) -> Response {
 
 pub async fn metrics_endpoint() -> Response {
     let mut res = prometheus().render().into_response();
-    res.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     res
 }
 
@@ -92,7 +98,50 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable"}))).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unavailable"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Deletes expired codes, sessions, tokens, revocations and limits in
+/// bounded batches, forever, every `interval`. Several nodes may run it.
+pub async fn sweeper(
+    store: std::sync::Arc<dyn keygate_store::Store>,
+    interval: std::time::Duration,
+) {
+    const BATCH: i64 = 1000;
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        // A few rounds per tick at most, so a backlog drains without
+        // holding the writer for long.
+        for _ in 0..10 {
+            match store.sweep(crate::now(), BATCH).await {
+                Ok(counts) => {
+                    let mut full = false;
+                    for (table, n) in counts {
+                        if n > 0 {
+                            metrics::counter!("keygate_sweeper_deleted_total", "table" => table)
+                                .increment(n);
+                            tracing::debug!(table, deleted = n, "swept");
+                        }
+                        full |= n as i64 >= BATCH;
+                    }
+                    metrics::counter!("keygate_sweeper_runs_total").increment(1);
+                    if !full {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "sweep failed");
+                    break;
+                }
+            }
         }
     }
 }

@@ -152,6 +152,15 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts unless a key with the same (tenant, alg, seq) exists; returns
     /// whether this one was inserted.
     async fn insert_signing_key(&self, key: &StoredKey) -> Result<bool>;
+    /// Sets when a key leaves the JWKS (key rotation).
+    async fn set_key_retirement(&self, kid: &str, retires_at: i64) -> Result<()>;
+    /// The longest access or id token lifetime among the tenant's clients
+    /// (how long a retiring key must stay published).
+    async fn max_token_ttl(&self, tenant_id: &str) -> Result<i64>;
+
+    /// Deletes up to `batch` expired rows of each kind; returns what was
+    /// deleted per table. Safe to run on several nodes at once.
+    async fn sweep(&self, now: i64, batch: i64) -> Result<Vec<(&'static str, u64)>>;
 
     // Sessions of the hosted pages (looked up by the hash of the cookie)
     async fn create_session(&self, id_hash: &str, session: &Session) -> Result<()>;
@@ -193,9 +202,61 @@ pub trait Store: Send + Sync + 'static {
     async fn blocked_for(&self, key: &str, now: i64) -> Result<Option<i64>>;
     /// Counts a failure of `key` and blocks it when the policy says so;
     /// returns the seconds it is now blocked for, if any.
-    async fn record_failure(&self, key: &str, now: i64, policy: &LimitPolicy) -> Result<Option<i64>>;
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: i64,
+        policy: &LimitPolicy,
+    ) -> Result<Option<i64>>;
     /// Forgets the failures of `key` (after a success).
     async fn clear_failures(&self, key: &str) -> Result<()>;
+
+    // Administration (the admin API and the provisioning commands). Lists
+    // page by key: up to `limit` records whose id sorts after `after` ("" for
+    // the first page), in id order.
+    async fn list_tenants(&self, after: &str, limit: i64) -> Result<Vec<Tenant>>;
+    /// Replaces the display name and the domains of a tenant; `NotFound` if
+    /// it does not exist, `Conflict` if a domain belongs to another tenant.
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<()>;
+    /// Deletes a tenant and everything in it: domains, clients, users, keys,
+    /// sessions, grants and refresh tokens. Whether it existed.
+    async fn delete_tenant(&self, id: &str) -> Result<bool>;
+    async fn list_clients(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<Client>>;
+    /// Replaces the settings of a client: everything but its id, tenant,
+    /// kind (public or not), secret and creation time. `NotFound` if missing.
+    async fn update_client(&self, client: &Client) -> Result<()>;
+    /// Replaces the secret hash of a confidential client; `NotFound` if there
+    /// is no such confidential client.
+    async fn set_client_secret(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+        secret_hash: &str,
+    ) -> Result<()>;
+    /// Deletes a client and revokes every grant it holds, so its refresh
+    /// tokens and access tokens stop working. Whether it existed.
+    async fn delete_client(&self, tenant_id: &str, client_id: &str, now: i64) -> Result<bool>;
+    async fn list_users(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<User>>;
+    /// Replaces e-mail, verification, name and password hash of a user;
+    /// `NotFound` if missing, `Conflict` if the e-mail is taken.
+    async fn update_user(&self, user: &User) -> Result<()>;
+    /// Deletes a user, ends their sessions and revokes their grants (so
+    /// their tokens stop working). Whether they existed.
+    async fn delete_user(&self, tenant_id: &str, sub: &str, now: i64) -> Result<bool>;
+
+    // Tokens of the admin API: only their SHA-256 is stored.
+    async fn create_admin_token(&self, token: &AdminToken, hash: &str) -> Result<()>;
+    async fn admin_token_exists(&self, hash: &str) -> Result<bool>;
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>>;
+    /// Whether a token with this id existed.
+    async fn delete_admin_token(&self, id: &str) -> Result<bool>;
+}
+
+/// A token of the admin API as listed (its hash is never read back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminToken {
+    pub id: String,
+    pub created_at: i64,
 }
 
 /// After `max_failures` failures within `window` seconds, a key is blocked
@@ -217,6 +278,10 @@ impl LimitPolicy {
             return None;
         }
         let doublings = (failures - self.max_failures).min(20) as u32;
-        Some(self.base_block.saturating_mul(1i64 << doublings).min(self.max_block))
+        Some(
+            self.base_block
+                .saturating_mul(1i64 << doublings)
+                .min(self.max_block),
+        )
     }
 }

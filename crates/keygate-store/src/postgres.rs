@@ -8,11 +8,18 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::Executor;
 use std::time::Duration;
 
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/postgres/0001_initial.sql"),
-}];
+pub static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "admin",
+        sql: include_str!("../migrations/postgres/0002_admin.sql"),
+    },
+];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).
 const MIGRATION_LOCK: i64 = 0x6b65_7967_6174_65;

@@ -413,6 +413,58 @@ impl Store for SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn set_key_retirement(&self, kid: &str, retires_at: i64) -> Result<()> {
+        sqlx::query("UPDATE signing_keys SET retires_at = $1 WHERE kid = $2")
+            .bind(retires_at)
+            .bind(kid)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn max_token_ttl(&self, tenant_id: &str) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COALESCE(MAX(CASE WHEN id_token_ttl > access_token_ttl THEN id_token_ttl ELSE access_token_ttl END), 0) AS ttl \
+             FROM clients WHERE tenant_id = $1",
+        )
+        .bind(tenant_id)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(row
+            .try_get::<i64, _>("ttl")?
+            .max(keygate_core::model::DEFAULT_ID_TOKEN_TTL))
+    }
+
+    async fn sweep(&self, now: i64, batch: i64) -> Result<Vec<(&'static str, u64)>> {
+        // A grant must outlive every access token minted from it: those
+        // were minted at code redemption (before the code expired) or with
+        // one of its refresh tokens (before that token expired), and live
+        // the client's access token lifetime. So a refresh token row goes
+        // once it expired that long ago, and a grant once its code expired
+        // that long ago and no refresh token row is left.
+        let statements: [(&'static str, &str); 6] = [
+            ("sessions", "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)"),
+            ("revoked_jtis", "DELETE FROM revoked_jtis WHERE jti IN (SELECT jti FROM revoked_jtis WHERE expires_at < $1 LIMIT $2)"),
+            ("rate_limits", "DELETE FROM rate_limits WHERE key IN (SELECT key FROM rate_limits WHERE blocked_until < $1 AND window_start + 86400 < $1 LIMIT $2)"),
+            ("refresh_tokens", "DELETE FROM refresh_tokens WHERE hash IN (SELECT r.hash FROM refresh_tokens r LEFT JOIN clients c ON c.id = r.client_id \
+                WHERE r.expires_at + COALESCE(c.access_token_ttl, 0) < $1 LIMIT $2)"),
+            ("grants", "DELETE FROM grants WHERE id IN (SELECT g.id FROM grants g LEFT JOIN clients c ON c.id = g.client_id \
+                WHERE g.code_expires_at + COALESCE(c.access_token_ttl, 0) < $1 \
+                AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id) LIMIT $2)"),
+            ("signing_keys", "DELETE FROM signing_keys WHERE kid IN (SELECT kid FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at + 86400 < $1 LIMIT $2)"),
+        ];
+        let mut out = Vec::new();
+        for (table, sql) in statements {
+            let done = sqlx::query(sql)
+                .bind(now)
+                .bind(batch)
+                .execute(&self.writer)
+                .await?;
+            out.push((table, done.rows_affected()));
+        }
+        Ok(out)
+    }
+
     async fn create_session(&self, id_hash: &str, s: &Session) -> Result<()> {
         sqlx::query("INSERT INTO sessions (id_hash, tenant_id, user_sub, auth_time, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(id_hash)
@@ -604,7 +656,12 @@ impl Store for SqlStore {
         Ok(until.filter(|u| *u > now).map(|u| u - now))
     }
 
-    async fn record_failure(&self, key: &str, now: i64, policy: &crate::LimitPolicy) -> Result<Option<i64>> {
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: i64,
+        policy: &crate::LimitPolicy,
+    ) -> Result<Option<i64>> {
         // One statement: a new window starts when the old one has passed.
         let row = sqlx::query(
             "INSERT INTO rate_limits (key, window_start, failures, blocked_until) VALUES ($1, $2, 1, 0) \
@@ -631,7 +688,299 @@ impl Store for SqlStore {
     }
 
     async fn clear_failures(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM rate_limits WHERE key = $1").bind(key).execute(&self.writer).await?;
+        sqlx::query("DELETE FROM rate_limits WHERE key = $1")
+            .bind(key)
+            .execute(&self.writer)
+            .await?;
         Ok(())
+    }
+
+    async fn list_tenants(&self, after: &str, limit: i64) -> Result<Vec<Tenant>> {
+        let rows = sqlx::query(
+            "SELECT id, display_name, created_at FROM tenants WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.tenant_from(r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE tenants SET display_name = $1 WHERE id = $2")
+            .bind(&tenant.display_name)
+            .bind(&tenant.id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM tenant_domains WHERE tenant_id = $1")
+            .bind(&tenant.id)
+            .execute(&mut *tx)
+            .await?;
+        for origin in &tenant.domains {
+            let authority = keygate_core::redirect::origin_authority(origin)
+                .ok_or_else(|| StoreError::Conflict(format!("'{origin}' is not an origin")))?;
+            sqlx::query(
+                "INSERT INTO tenant_domains (origin, authority, tenant_id) VALUES ($1, $2, $3)",
+            )
+            .bind(origin)
+            .bind(&authority)
+            .bind(&tenant.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("domain '{origin}' already belongs to a tenant"))
+                }
+                other => other,
+            })?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_tenant(&self, id: &str) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        // Tables without a foreign key to the tenant first, then those with
+        // one (explicitly, not relying on cascades), then the tenant.
+        for sql in [
+            "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE tenant_id = $1)",
+            "DELETE FROM grants WHERE tenant_id = $1",
+            "DELETE FROM sessions WHERE tenant_id = $1",
+            "DELETE FROM client_web_origins WHERE tenant_id = $1",
+            "DELETE FROM clients WHERE tenant_id = $1",
+            "DELETE FROM users WHERE tenant_id = $1",
+            "DELETE FROM signing_keys WHERE tenant_id = $1",
+            "DELETE FROM tenant_domains WHERE tenant_id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn list_clients(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<Client>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CLIENT_COLS} FROM clients WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        ))
+        .bind(tenant_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(client_from).collect()
+    }
+
+    async fn update_client(&self, c: &Client) -> Result<()> {
+        let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(
+            "UPDATE clients SET name = $1, auth_method = $2, redirect_uris = $3, post_logout_redirect_uris = $4, \
+             grant_types = $5, refresh_policy = $6, id_token_ttl = $7, access_token_ttl = $8, journeys_api = $9, \
+             web_origins = $10, signing_alg = $11 WHERE id = $12 AND tenant_id = $13",
+        )
+        .bind(&c.name)
+        .bind(c.auth_method.as_str())
+        .bind(json_list(&c.redirect_uris))
+        .bind(json_list(&c.post_logout_redirect_uris))
+        .bind(grants.join(","))
+        .bind(c.refresh_policy.as_str())
+        .bind(c.id_token_ttl)
+        .bind(c.access_token_ttl)
+        .bind(c.journeys_api as i64)
+        .bind(json_list(&c.web_origins))
+        .bind(c.signing_alg.as_str())
+        .bind(&c.id)
+        .bind(&c.tenant_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM client_web_origins WHERE client_id = $1")
+            .bind(&c.id)
+            .execute(&mut *tx)
+            .await?;
+        for origin in &c.web_origins {
+            sqlx::query(
+                "INSERT INTO client_web_origins (client_id, tenant_id, origin) VALUES ($1, $2, $3)",
+            )
+            .bind(&c.id)
+            .bind(&c.tenant_id)
+            .bind(origin)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_client_secret(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+        secret_hash: &str,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE clients SET secret_hash = $1 WHERE id = $2 AND tenant_id = $3 AND public = 0",
+        )
+        .bind(secret_hash)
+        .bind(client_id)
+        .bind(tenant_id)
+        .execute(&self.writer)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_client(&self, tenant_id: &str, client_id: &str, now: i64) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM client_web_origins WHERE client_id = $1 AND tenant_id = $2")
+            .bind(client_id)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM clients WHERE id = $1 AND tenant_id = $2")
+            .bind(client_id)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE grants SET revoked_at = $1 WHERE tenant_id = $2 AND client_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(tenant_id)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn list_users(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<User>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND sub > $2 ORDER BY sub LIMIT $3"
+        ))
+        .bind(tenant_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(user_from).collect()
+    }
+
+    async fn update_user(&self, u: &User) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE users SET email = $1, email_verified = $2, name = $3, password_hash = $4 WHERE sub = $5 AND tenant_id = $6",
+        )
+        .bind(&u.email)
+        .bind(u.email_verified as i64)
+        .bind(&u.name)
+        .bind(&u.password_hash)
+        .bind(&u.sub)
+        .bind(&u.tenant_id)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("the e-mail '{}' is already registered", u.email))
+            }
+            other => other,
+        })?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_user(&self, tenant_id: &str, sub: &str, now: i64) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("DELETE FROM users WHERE sub = $1 AND tenant_id = $2")
+            .bind(sub)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM sessions WHERE tenant_id = $1 AND user_sub = $2")
+            .bind(tenant_id)
+            .bind(sub)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE grants SET revoked_at = $1 WHERE tenant_id = $2 AND user_sub = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(tenant_id)
+        .bind(sub)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn create_admin_token(&self, token: &crate::AdminToken, hash: &str) -> Result<()> {
+        sqlx::query("INSERT INTO admin_tokens (id, hash, created_at) VALUES ($1, $2, $3)")
+            .bind(&token.id)
+            .bind(hash)
+            .bind(token.created_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn admin_token_exists(&self, hash: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM admin_tokens WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn list_admin_tokens(&self) -> Result<Vec<crate::AdminToken>> {
+        let rows = sqlx::query("SELECT id, created_at FROM admin_tokens ORDER BY created_at, id")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::AdminToken {
+                    id: r.try_get("id")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_admin_token(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM admin_tokens WHERE id = $1")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -16,11 +16,18 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::Executor;
 use std::time::Duration;
 
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/sqlite/0001_initial.sql"),
-}];
+pub static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "admin",
+        sql: include_str!("../migrations/sqlite/0002_admin.sql"),
+    },
+];
 
 /// The file path of a `sqlite://` URL.
 pub fn path_of(url: &str) -> &str {

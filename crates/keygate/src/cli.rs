@@ -32,6 +32,31 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key; the current one is retired once every token it signed has expired.
+    Rotate(KeysRotate),
+}
+
+#[derive(Args)]
+pub struct KeysRotate {
+    #[arg(long)]
+    pub tenant: String,
+    /// RS256 (default), ES256 or EdDSA.
+    #[arg(long, default_value = "RS256")]
+    pub alg: String,
+    /// How long the new key is published before it signs [default: 15m]
+    #[arg(long, default_value = "15m")]
+    pub lead_time: String,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// Where the database is; every command takes it.
@@ -64,6 +89,21 @@ pub struct ServeArgs {
     /// Database connection pool size [default: 16]
     #[arg(long, env = "KEYGATE_DB_POOL_SIZE")]
     pub db_pool_size: Option<u32>,
+    /// How often expired records are deleted, in seconds [default: 60]
+    #[arg(long, env = "KEYGATE_SWEEP_INTERVAL")]
+    pub sweep_interval: Option<u64>,
+    /// Failed sign-ins per account before a growing delay [default: 5]
+    #[arg(long, env = "KEYGATE_SIGNIN_MAX_FAILURES")]
+    pub signin_max_failures: Option<i64>,
+    /// Failed sign-ins per client IP before a growing delay [default: 50]
+    #[arg(long, env = "KEYGATE_SIGNIN_IP_MAX_FAILURES")]
+    pub signin_ip_max_failures: Option<i64>,
+    /// Failed client authentications per client before a growing delay [default: 20]
+    #[arg(long, env = "KEYGATE_CLIENT_AUTH_MAX_FAILURES")]
+    pub client_auth_max_failures: Option<i64>,
+    /// Take the client IP from X-Forwarded-For (only behind a proxy that sets it).
+    #[arg(long, env = "KEYGATE_TRUST_X_FORWARDED_FOR")]
+    pub trust_x_forwarded_for: bool,
 }
 
 #[derive(Subcommand)]

@@ -1,7 +1,7 @@
 //! Provisioning commands. Every argument is checked before anything is
 //! written; a bad one is a `Failure::Usage` (exit 2).
 
-use crate::cli::{ClientCreate, DbArgs, TenantCreate, UserCreate};
+use crate::cli::{ClientCreate, DbArgs, KeysRotate, TenantCreate, UserCreate};
 use crate::Failure;
 use keygate_core::duration::parse_duration;
 use keygate_core::model::*;
@@ -313,5 +313,42 @@ pub async fn user_create(a: UserCreate) -> Result<(), Failure> {
     )
     .await?;
     print(json!({"sub": user.sub}));
+    Ok(())
+}
+
+pub async fn keys_rotate(a: KeysRotate) -> Result<(), Failure> {
+    let alg = SigningAlg::parse(&a.alg)
+        .ok_or_else(|| Failure::Usage(format!("--alg '{}': use RS256, ES256 or EdDSA", a.alg)))?;
+    let lead = parse_duration(&a.lead_time)
+        .or_else(|e| {
+            if a.lead_time.trim() == "0s" {
+                Ok(0)
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(|e| Failure::Usage(format!("--lead-time: {e}")))?;
+    let url = database_url(&a.db);
+    let (master, _) = crate::master_key::load(&url)?;
+    let store = open_store(&url, None).await?;
+    if store.get_tenant(&a.tenant).await?.is_none() {
+        return Err(Failure::Usage(format!(
+            "tenant '{}' does not exist",
+            a.tenant
+        )));
+    }
+    let ring = keygate_server::keyring::KeyRing::new(store, master, std::time::Duration::ZERO);
+    let r = ring
+        .rotate(&a.tenant, alg, lead)
+        .await
+        .map_err(|e| Failure::Runtime(format!("{e:?}")))?;
+    let retiring: Vec<_> = r
+        .retiring
+        .iter()
+        .map(|(kid, at)| json!({"kid": kid, "retires_at": at}))
+        .collect();
+    print(
+        json!({"kid": r.kid, "alg": r.alg.as_str(), "activates_at": r.activates_at, "retiring": retiring}),
+    );
     Ok(())
 }

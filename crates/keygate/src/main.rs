@@ -51,6 +51,9 @@ fn main() -> ExitCode {
             cli::Command::User {
                 command: cli::UserCommand::Create(a),
             } => commands::user_create(a).await,
+            cli::Command::Keys {
+                command: cli::KeysCommand::Rotate(a),
+            } => commands::keys_rotate(a).await,
         }
     });
     match result {

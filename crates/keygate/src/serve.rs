@@ -16,6 +16,7 @@ struct FileConfig {
     database_url: Option<String>,
     code_ttl: Option<i64>,
     db_pool_size: Option<u32>,
+    sweep_interval: Option<u64>,
 }
 
 fn init_tracing() {
@@ -69,6 +70,19 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
 
     let mut config = keygate_server::ServerConfig::new(&public_url);
     config.code_ttl = code_ttl;
+    config.trust_forwarded_for = args.trust_x_forwarded_for;
+    for (value, policy) in [
+        (args.signin_max_failures, &mut config.signin_account_limit),
+        (args.signin_ip_max_failures, &mut config.signin_ip_limit),
+        (args.client_auth_max_failures, &mut config.client_auth_limit),
+    ] {
+        if let Some(n) = value {
+            if n < 1 {
+                return Err(Failure::Usage("failure limits must be at least 1".into()));
+            }
+            policy.max_failures = n;
+        }
+    }
     let state = keygate_server::AppState::new(store.clone(), config, master);
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -79,11 +93,38 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     if args.dev {
         dev_data(store.as_ref(), &public_url, &master_hex).await?;
     }
+    let sweep_every = std::time::Duration::from_secs(
+        args.sweep_interval
+            .or(file.sweep_interval)
+            .unwrap_or(60)
+            .max(1),
+    );
+    tokio::spawn(keygate_server::ops::sweeper(store.clone(), sweep_every));
     tracing::info!(listen = %local, public_url = %public_url, "keygate is serving");
-    axum::serve(listener, keygate_server::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    // Graceful shutdown, bounded: on SIGTERM stop accepting, let requests in
+    // flight finish, but give up waiting after 30 seconds.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(
+        listener,
+        keygate_server::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let deadline = async move {
+        let mut rx = stop_rx;
+        while !*rx.borrow() {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    };
+    tokio::select! {
+        r = server => r.map_err(|e| Failure::Runtime(e.to_string()))?,
+        _ = deadline => tracing::warn!("requests still in flight after 30 s; stopping anyway"),
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -106,12 +106,26 @@ pub async fn post(
         }
         Err(e) => {
             let (status, retry) = match e {
-                accounts::AccountError::TooManyAttempts(secs) => (StatusCode::TOO_MANY_REQUESTS, Some(secs.max(1))),
+                accounts::AccountError::TooManyAttempts(secs) => {
+                    (StatusCode::TOO_MANY_REQUESTS, Some(secs.max(1)))
+                }
                 _ => (StatusCode::UNAUTHORIZED, None),
             };
-            let mut res = show(&state, &door, &headers, &client, &params, email, Some(&e.message()), status);
+            let mut res = show(
+                &state,
+                &door,
+                &headers,
+                &client,
+                &params,
+                email,
+                Some(&e.message()),
+                status,
+            );
             if let Some(secs) = retry {
-                res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+                res.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(secs),
+                );
             }
             Ok(res)
         }

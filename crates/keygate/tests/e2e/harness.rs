@@ -24,16 +24,40 @@ pub fn use_postgres() -> bool {
 
 fn unique(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{prefix}_{}_{}_{}", std::process::id(), n, t % 1_000_000_000)
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        n,
+        t % 1_000_000_000
+    )
 }
 
 fn psql(sql: &str) {
     let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-c",
+            sql,
+        ])
         .output()
         .expect("psql runs");
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A database of its own for one test; dropped at the end.
@@ -50,10 +74,18 @@ impl Database {
         if use_postgres() {
             let name = unique("kg").to_lowercase();
             psql(&format!("CREATE DATABASE {name}"));
-            Database { url: format!("postgres://postgres@127.0.0.1:5432/{name}"), dir, pg_name: Some(name) }
+            Database {
+                url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+                dir,
+                pg_name: Some(name),
+            }
         } else {
             let url = format!("sqlite://{}", dir.join("data/keygate.db").display());
-            Database { url, dir, pg_name: None }
+            Database {
+                url,
+                dir,
+                pg_name: None,
+            }
         }
     }
 
@@ -80,9 +112,17 @@ impl Database {
     /// Runs the CLI and parses its JSON, failing the test on a non-zero exit.
     pub fn cli_json(&self, args: &[&str], stdin: Option<&str>) -> serde_json::Value {
         let out = self.cli(args, stdin);
-        assert!(out.status.success(), "keygate {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("keygate {args:?} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+        assert!(
+            out.status.success(),
+            "keygate {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "keygate {args:?} printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
     }
 
     /// Counts rows with a query on the database directly (to prove that a
@@ -113,7 +153,16 @@ impl Database {
 
     /// Creates a client; extra arguments as for `keygate client create`.
     pub fn client(&self, tenant: &str, redirect_uri: &str, extra: &[&str]) -> TestClient {
-        let mut args = vec!["client", "create", "--tenant", tenant, "--name", "Test app", "--redirect-uri", redirect_uri];
+        let mut args = vec![
+            "client",
+            "create",
+            "--tenant",
+            tenant,
+            "--name",
+            "Test app",
+            "--redirect-uri",
+            redirect_uri,
+        ];
         args.extend(extra);
         let v = self.cli_json(&args, None);
         TestClient {
@@ -124,7 +173,20 @@ impl Database {
     }
 
     pub fn user(&self, tenant: &str, email: &str, password: &str) -> String {
-        let v = self.cli_json(&["user", "create", "--tenant", tenant, "--email", email, "--name", "Ann Example", "--password-stdin"], Some(&format!("{password}\n")));
+        let v = self.cli_json(
+            &[
+                "user",
+                "create",
+                "--tenant",
+                tenant,
+                "--email",
+                email,
+                "--name",
+                "Ann Example",
+                "--password-stdin",
+            ],
+            Some(&format!("{password}\n")),
+        );
         v["sub"].as_str().unwrap().to_string()
     }
 }
@@ -133,7 +195,17 @@ impl Drop for Database {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name {
             let _ = Command::new("psql")
-                .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-q", "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "test",
+                    "-q",
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
                 .output();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -154,7 +226,11 @@ impl TestClient {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running `keygate serve`.
@@ -165,6 +241,9 @@ pub struct Server {
     pub db_url: String,
     pub log: PathBuf,
     pub extra_env: Vec<(String, String)>,
+    /// `KEYGATE_PUBLIC_URL` when it is not this node's own address (several
+    /// nodes behind one load balancer share one public URL and so one issuer).
+    pub public_url: Option<String>,
 }
 
 impl Server {
@@ -173,6 +252,17 @@ impl Server {
     }
 
     pub async fn start_with(db: &Database, env: &[(&str, &str)]) -> Server {
+        Self::start_node(db, None, env).await
+    }
+
+    /// Starts one more node of a deployment whose public URL (and so whose
+    /// issuers) is `public_url`, listening on its own port; requests reach it
+    /// at `base` as a load balancer would forward them.
+    pub async fn start_behind(db: &Database, public_url: &str, env: &[(&str, &str)]) -> Server {
+        Self::start_node(db, Some(public_url.trim_end_matches('/').to_string()), env).await
+    }
+
+    async fn start_node(db: &Database, public_url: Option<String>, env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let mut s = Server {
             child: None,
@@ -180,18 +270,29 @@ impl Server {
             base: format!("http://127.0.0.1:{port}"),
             db_url: db.url.clone(),
             log: db.dir.join(format!("server-{port}.log")),
-            extra_env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            extra_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            public_url,
         };
         s.spawn().await;
         s
     }
 
     async fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let mut cmd = Command::new(BIN);
         cmd.arg("serve")
             .env("KEYGATE_LISTEN", format!("127.0.0.1:{}", self.port))
-            .env("KEYGATE_PUBLIC_URL", &self.base)
+            .env(
+                "KEYGATE_PUBLIC_URL",
+                self.public_url.as_deref().unwrap_or(&self.base),
+            )
             .env("KEYGATE_DATABASE_URL", &self.db_url)
             .env("KEYGATE_MASTER_KEY", MASTER_KEY)
             .env("RUST_LOG", "info,sqlx=warn")
@@ -203,8 +304,14 @@ impl Server {
         self.child = Some(cmd.spawn().expect("keygate serve starts"));
         let deadline = Instant::now() + Duration::from_secs(30);
         let http = reqwest::Client::new();
+        // The root door answers only to the public URL's Host; a node behind
+        // another public URL is probed through the path door of `default`.
+        let probe = match &self.public_url {
+            None => format!("{}/.well-known/openid-configuration", self.base),
+            Some(_) => format!("{}/default/as/.well-known/openid-configuration", self.base),
+        };
         loop {
-            if let Ok(r) = http.get(format!("{}/.well-known/openid-configuration", self.base)).send().await {
+            if let Ok(r) = http.get(&probe).send().await {
                 if r.status().is_success() {
                     return;
                 }
@@ -212,7 +319,11 @@ impl Server {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("keygate serve exited with {status}: {}", self.log_text());
             }
-            assert!(Instant::now() < deadline, "keygate serve did not become ready: {}", self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "keygate serve did not become ready: {}",
+                self.log_text()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -239,6 +350,15 @@ impl Server {
 
     /// The issuer of a tenant by path.
     pub fn issuer(&self, tenant: &str) -> String {
+        format!(
+            "{}/{tenant}/as",
+            self.public_url.as_deref().unwrap_or(&self.base)
+        )
+    }
+
+    /// Where this node serves a tenant's path door (differs from
+    /// [`Server::issuer`] only for a node started with [`Server::start_behind`]).
+    pub fn endpoint(&self, tenant: &str) -> String {
         format!("{}/{tenant}/as", self.base)
     }
 }
@@ -294,21 +414,36 @@ pub struct Page {
 
 impl Page {
     pub fn location(&self) -> Option<String> {
-        self.headers.get("location").map(|v| v.to_str().unwrap().to_string())
+        self.headers
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string())
     }
 
     /// The query parameters of the Location header.
     pub fn redirect_params(&self) -> std::collections::HashMap<String, String> {
-        let loc = self.location().unwrap_or_else(|| panic!("no redirect ({}): {}", self.status, self.body));
-        url::Url::parse(&loc).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+        let loc = self
+            .location()
+            .unwrap_or_else(|| panic!("no redirect ({}): {}", self.status, self.body));
+        url::Url::parse(&loc)
+            .unwrap()
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
     }
 
     /// The (first) form: its absolute action and every named input's value.
     pub fn form(&self) -> (String, Vec<(String, String)>) {
-        let start = self.body.find("<form").unwrap_or_else(|| panic!("no form in page: {}", self.body));
+        let start = self
+            .body
+            .find("<form")
+            .unwrap_or_else(|| panic!("no form in page: {}", self.body));
         let tag_end = self.body[start..].find('>').unwrap() + start;
         let action = attr(&self.body[start..tag_end], "action").unwrap_or_default();
-        let action = url::Url::parse(&self.url).unwrap().join(&action).unwrap().to_string();
+        let action = url::Url::parse(&self.url)
+            .unwrap()
+            .join(&action)
+            .unwrap()
+            .to_string();
         let end = self.body[start..].find("</form>").unwrap() + start;
         let mut inputs = Vec::new();
         let mut rest = &self.body[start..end];
@@ -325,8 +460,16 @@ impl Page {
 }
 
 fn unescape(s: &str) -> String {
-    s.replace("&#38;", "&").replace("&amp;", "&").replace("&quot;", "\"").replace("&#34;", "\"").replace("&#39;", "'")
-        .replace("&#x27;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&#60;", "<").replace("&#62;", ">")
+    s.replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
 }
 
 fn attr(tag: &str, name: &str) -> Option<String> {
@@ -352,7 +495,12 @@ impl Browser {
         let url = r.url().to_string();
         let headers = r.headers().clone();
         let body = r.text().await.unwrap();
-        Page { status, url, headers, body }
+        Page {
+            status,
+            url,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, url: &str) -> Page {
@@ -384,7 +532,12 @@ pub fn pkce() -> (String, String) {
 }
 
 /// An authorization URL with the usual parameters plus `extra`.
-pub fn authorize_url(issuer: &str, client: &TestClient, challenge: Option<&str>, extra: &[(&str, &str)]) -> String {
+pub fn authorize_url(
+    issuer: &str,
+    client: &TestClient,
+    challenge: Option<&str>,
+    extra: &[(&str, &str)],
+) -> String {
     let mut u = url::Url::parse(&format!("{issuer}/authorize")).unwrap();
     {
         let mut q = u.query_pairs_mut();
@@ -395,7 +548,8 @@ pub fn authorize_url(issuer: &str, client: &TestClient, challenge: Option<&str>,
             .append_pair("state", "st-123")
             .append_pair("nonce", "n-456");
         if let Some(c) = challenge {
-            q.append_pair("code_challenge", c).append_pair("code_challenge_method", "S256");
+            q.append_pair("code_challenge", c)
+                .append_pair("code_challenge_method", "S256");
         }
         for (k, v) in extra {
             q.append_pair(k, v);
@@ -405,24 +559,46 @@ pub fn authorize_url(issuer: &str, client: &TestClient, challenge: Option<&str>,
 }
 
 /// Signs in through the hosted page and returns the authorization code.
-pub async fn obtain_code(browser: &Browser, issuer: &str, client: &TestClient, challenge: Option<&str>, extra: &[(&str, &str)]) -> String {
-    let page = browser.get(&authorize_url(issuer, client, challenge, extra)).await;
+pub async fn obtain_code(
+    browser: &Browser,
+    issuer: &str,
+    client: &TestClient,
+    challenge: Option<&str>,
+    extra: &[(&str, &str)],
+) -> String {
+    let page = browser
+        .get(&authorize_url(issuer, client, challenge, extra))
+        .await;
     let done = if page.status == 200 {
-        browser.submit(&page, &[("email", EMAIL), ("password", PASSWORD)]).await
+        browser
+            .submit(&page, &[("email", EMAIL), ("password", PASSWORD)])
+            .await
     } else {
         page
     };
     assert_eq!(done.status, 303, "sign-in did not redirect: {}", done.body);
     let params = done.redirect_params();
     assert_eq!(params.get("state").map(String::as_str), Some("st-123"));
-    params.get("code").unwrap_or_else(|| panic!("no code: {params:?}")).clone()
+    params
+        .get("code")
+        .unwrap_or_else(|| panic!("no code: {params:?}"))
+        .clone()
 }
 
 /// POSTs a form to the token endpoint (optionally with Basic credentials).
-pub async fn token(issuer: &str, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
-    let mut req = reqwest::Client::new().post(format!("{issuer}/token")).form(form);
+pub async fn token(
+    issuer: &str,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{issuer}/token"))
+        .form(form);
     if let Some((id, secret)) = basic {
-        req = req.header("authorization", keygate_core::basic::encode_basic(id, secret));
+        req = req.header(
+            "authorization",
+            keygate_core::basic::encode_basic(id, secret),
+        );
     }
     let r = req.send().await.unwrap();
     let status = r.status().as_u16();
@@ -435,11 +611,21 @@ pub async fn token(issuer: &str, basic: Option<(&str, &str)>, form: &[(&str, &st
 pub fn claims(jwt: &str) -> serde_json::Value {
     use base64::Engine;
     let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 pub fn header(jwt: &str) -> serde_json::Value {
     use base64::Engine;
     let h = jwt.split('.').next().unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(h).unwrap()).unwrap()
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(h)
+            .unwrap(),
+    )
+    .unwrap()
 }

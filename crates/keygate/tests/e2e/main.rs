@@ -10,5 +10,7 @@ mod hosted_pages;
 mod journeys;
 mod multi_node;
 mod oidc_client;
+mod operations;
+mod security;
 mod token_endpoint;
 mod token_errors;
