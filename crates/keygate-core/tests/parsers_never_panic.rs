@@ -1,0 +1,133 @@
+//! Property tests: the decoders that face hostile input return a value or
+//! a protocol error for every input, never a panic.
+
+use keygate_core::authorize;
+use keygate_core::basic::decode_basic;
+use keygate_core::model::*;
+use keygate_core::params::Params;
+use keygate_core::token_request::TokenRequest;
+use proptest::prelude::*;
+
+fn client() -> Client {
+    Client {
+        id: "c1".into(),
+        tenant_id: "t".into(),
+        name: "n".into(),
+        public: true,
+        secret_hash: None,
+        auth_method: AuthMethod::None,
+        redirect_uris: vec!["https://app/cb".into()],
+        post_logout_redirect_uris: vec![],
+        grant_types: GrantType::ALL.to_vec(),
+        refresh_policy: RefreshPolicy::Always,
+        id_token_ttl: 1,
+        access_token_ttl: 1,
+        journeys_api: true,
+        web_origins: vec![],
+        signing_alg: SigningAlg::RS256,
+        created_at: 0,
+    }
+}
+
+/// Parameter names the decoders care about, mixed with noise.
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("grant_type".to_string()),
+        Just("code".to_string()),
+        Just("redirect_uri".to_string()),
+        Just("client_id".to_string()),
+        Just("code_verifier".to_string()),
+        Just("code_challenge".to_string()),
+        Just("code_challenge_method".to_string()),
+        Just("response_type".to_string()),
+        Just("scope".to_string()),
+        Just("prompt".to_string()),
+        Just("max_age".to_string()),
+        Just("refresh_token".to_string()),
+        Just("state".to_string()),
+        "[a-z_]{1,12}",
+    ]
+}
+
+fn value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("authorization_code".to_string()),
+        Just("refresh_token".to_string()),
+        Just("client_credentials".to_string()),
+        Just("code".to_string()),
+        Just("c1".to_string()),
+        Just("https://app/cb".to_string()),
+        Just("S256".to_string()),
+        Just("openid offline_access".to_string()),
+        Just("none login".to_string()),
+        "[ -~]{0,80}",
+        any::<String>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn form_decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Params::from_urlencoded(&bytes);
+    }
+
+    #[test]
+    fn json_decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Params::from_json(&bytes);
+    }
+
+    #[test]
+    fn json_objects_of_strings_decode(pairs in proptest::collection::btree_map("[a-z_]{1,10}", "[ -~]{0,40}", 0..8)) {
+        let text = serde_json::to_string(&pairs).unwrap();
+        let p = Params::from_json(text.as_bytes()).unwrap();
+        for (k, v) in &pairs {
+            prop_assert_eq!(p.get(k), if v.is_empty() { None } else { Some(v.as_str()) });
+        }
+    }
+
+    #[test]
+    fn form_round_trips(pairs in proptest::collection::btree_map("[a-z_]{1,10}", any::<String>(), 0..8)) {
+        let encoded: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
+        let p = Params::from_urlencoded(encoded.as_bytes()).unwrap();
+        for (k, v) in &pairs {
+            prop_assert_eq!(p.get(k), if v.is_empty() { None } else { Some(v.as_str()) });
+        }
+    }
+
+    #[test]
+    fn basic_header_never_panics(s in any::<String>()) {
+        let _ = decode_basic(&s);
+        let _ = decode_basic(&format!("Basic {s}"));
+    }
+
+    #[test]
+    fn basic_header_round_trips(id in "[^\\x00]{1,40}", secret in any::<String>()) {
+        let h = keygate_core::basic::encode_basic(&id, &secret);
+        prop_assert_eq!(decode_basic(&h).unwrap(), Some((id, secret)));
+    }
+
+    #[test]
+    fn token_requests_never_panic(pairs in proptest::collection::vec((name(), value()), 0..8)) {
+        if let Ok(p) = Params::from_pairs(pairs) {
+            let _ = TokenRequest::parse(&p);
+        }
+    }
+
+    #[test]
+    fn authorize_queries_never_panic(pairs in proptest::collection::vec((name(), value()), 0..10)) {
+        if let Ok(p) = Params::from_pairs(pairs) {
+            let c = client();
+            let r = authorize::validate(&p, Some(&c));
+            // An error is either a page or a redirect to the one registered URI.
+            if let Err(authorize::AuthorizeError::Redirect(e)) = &r {
+                prop_assert_eq!(e.redirect_uri.as_str(), "https://app/cb");
+            }
+            if let Ok(req) = r {
+                prop_assert_eq!(req.redirect_uri.as_str(), "https://app/cb");
+                prop_assert!(req.code_challenge.is_some(), "public clients always carry PKCE");
+            }
+        }
+    }
+}
