@@ -37,6 +37,35 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage bearer tokens of the admin API.
+    AdminToken {
+        #[command(subcommand)]
+        command: AdminTokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AdminTokenCommand {
+    /// Create a token; it is printed once ({"id", "token"}) and only its SHA-256 is stored.
+    Create(DbOnly),
+    /// List the tokens (ids and creation times; the tokens themselves are not stored).
+    List(DbOnly),
+    /// Revoke a token by its id.
+    Revoke(AdminTokenRevoke),
+}
+
+#[derive(Args)]
+pub struct DbOnly {
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Args)]
+pub struct AdminTokenRevoke {
+    /// The id printed by `keygate admin-token create`.
+    pub id: String,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Subcommand)]
@@ -89,6 +118,9 @@ pub struct ServeArgs {
     /// Database connection pool size [default: 16]
     #[arg(long, env = "KEYGATE_DB_POOL_SIZE")]
     pub db_pool_size: Option<u32>,
+    /// Seconds to wait for a database connection before failing a request [default: 10]
+    #[arg(long, env = "KEYGATE_DB_TIMEOUT")]
+    pub db_timeout: Option<u64>,
     /// How often expired records are deleted, in seconds [default: 60]
     #[arg(long, env = "KEYGATE_SWEEP_INTERVAL")]
     pub sweep_interval: Option<u64>,
@@ -104,6 +136,11 @@ pub struct ServeArgs {
     /// Take the client IP from X-Forwarded-For (only behind a proxy that sets it).
     #[arg(long, env = "KEYGATE_TRUST_X_FORWARDED_FOR")]
     pub trust_x_forwarded_for: bool,
+    /// The bearer token of the admin API at /admin/v1 (prefer the environment
+    /// variable: a flag shows in the process list). Without it, only tokens
+    /// made by `keygate admin-token create` are accepted.
+    #[arg(long, env = "KEYGATE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
 }
 
 #[derive(Subcommand)]

@@ -54,6 +54,7 @@ fn main() -> ExitCode {
             cli::Command::Keys {
                 command: cli::KeysCommand::Rotate(a),
             } => commands::keys_rotate(a).await,
+            cli::Command::AdminToken { command } => commands::admin_token(command).await,
         }
     });
     match result {

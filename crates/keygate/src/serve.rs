@@ -2,7 +2,7 @@
 //! defaults), the demo data of `--dev`, and the server with graceful shutdown.
 
 use crate::cli::ServeArgs;
-use crate::commands::{self, open_store};
+use crate::commands;
 use crate::Failure;
 use keygate_core::model::*;
 use keygate_store::Store;
@@ -16,7 +16,9 @@ struct FileConfig {
     database_url: Option<String>,
     code_ttl: Option<i64>,
     db_pool_size: Option<u32>,
+    db_timeout: Option<u64>,
     sweep_interval: Option<u64>,
+    admin_token: Option<String>,
 }
 
 fn init_tracing() {
@@ -66,11 +68,21 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         )));
     }
     let (master, master_hex) = crate::master_key::load(&database_url)?;
-    let store = open_store(&database_url, args.db_pool_size.or(file.db_pool_size)).await?;
+    let store = commands::open_store_with(&database_url, args.db_pool_size.or(file.db_pool_size), args.db_timeout.or(file.db_timeout)).await?;
 
     let mut config = keygate_server::ServerConfig::new(&public_url);
     config.code_ttl = code_ttl;
     config.trust_forwarded_for = args.trust_x_forwarded_for;
+    // The admin API's token is kept only as its hash; an empty value is none.
+    let admin_token = args
+        .admin_token
+        .or(file.admin_token)
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    if admin_token.as_ref().is_some_and(|t| t.len() < 32) {
+        tracing::warn!("KEYGATE_ADMIN_TOKEN is shorter than 32 characters; use a long random value (openssl rand -hex 32)");
+    }
+    config.admin_token_hash = admin_token.map(|t| keygate_crypto::secrets::sha256_hex(&t));
     for (value, policy) in [
         (args.signin_max_failures, &mut config.signin_account_limit),
         (args.signin_ip_max_failures, &mut config.signin_ip_limit),

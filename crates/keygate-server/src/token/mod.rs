@@ -39,24 +39,20 @@ pub async fn authenticate_client(
     let presented = client_auth::presented(basic, p.get("client_id"), p.get("client_secret"))?;
     // Failed authentications count per client id in the store (shared by
     // every node); past the limit the client is refused for a growing time.
+    // A request without a secret has nothing to guess, so it skips the limiter.
+    let limited = presented.secret.is_some();
     let limit_key = format!("client-auth:{}:{}", door.tenant.id, presented.client_id);
     let now = crate::now();
-    if let Some(secs) = state.store.blocked_for(&limit_key, now).await? {
-        return Err(ApiError::RateLimited {
-            retry_after: secs.max(1) as u64,
-            json: true,
-        });
+    if limited {
+        if let Some(secs) = state.store.blocked_for(&limit_key, now).await? {
+            return Err(ApiError::RateLimited { retry_after: secs.max(1) as u64, json: true });
+        }
     }
     let client = state.client(&door.tenant.id, &presented.client_id).await?;
-    if let Err(e) = client_auth::authenticate(
-        &presented,
-        client.as_ref(),
-        keygate_crypto::secrets::secret_matches,
-    ) {
-        state
-            .store
-            .record_failure(&limit_key, now, &state.config.client_auth_limit)
-            .await?;
+    if let Err(e) = client_auth::authenticate(&presented, client.as_ref(), keygate_crypto::secrets::secret_matches) {
+        if limited {
+            state.store.record_failure(&limit_key, now, &state.config.client_auth_limit).await?;
+        }
         return Err(e.into());
     }
     Ok(client.expect("authenticated clients exist"))
