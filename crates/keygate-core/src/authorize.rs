@@ -211,7 +211,12 @@ pub enum NextStep {
 /// Decides from the live session (already checked for expiry and tenant)
 /// whether the person must sign in (OpenID Connect Core 3.1.2.3).
 pub fn next_step(req: &AuthorizeRequest, session: Option<&Session>, now: i64) -> NextStep {
-    let fresh_enough = |s: &Session| req.max_age.is_none_or(|max| now - s.auth_time <= max);
+    // max_age=0 is equivalent to prompt=login (OpenID Connect Core 3.1.2.1):
+    // within the same second, `now - auth_time <= 0` would let it through.
+    let fresh_enough = |s: &Session| {
+        req.max_age
+            .is_none_or(|max| max > 0 && now - s.auth_time <= max)
+    };
     match session {
         Some(s) if !req.prompt_login && fresh_enough(s) => NextStep::IssueCode {
             user_sub: s.user_sub.clone(),
@@ -440,5 +445,10 @@ mod tests {
             next_step(&req("prompt=none&max_age=0"), Some(&s), 1100),
             NextStep::Fail(_)
         ));
+        assert_eq!(
+            next_step(&req("max_age=0"), Some(&s), 1000),
+            NextStep::SignIn,
+            "max_age=0 is prompt=login, even in the second of the sign-in"
+        );
     }
 }

@@ -42,7 +42,12 @@ async fn target(
             if let Some(s) = p.get("state") {
                 params.push(("state", s));
             }
-            Ok(Some(keygate_core::redirect::with_query(uri, &params)))
+            // Exactly the registered URI when there is nothing to add (no stray `?`).
+            Ok(Some(if params.is_empty() {
+                uri.to_string()
+            } else {
+                keygate_core::redirect::with_query(uri, &params)
+            }))
         }
         _ => Err(page_error(
             door,

@@ -29,9 +29,15 @@ struct Setup {
     ann_default: String,
 }
 
+/// Query or form parameters.
+type Pairs<'a> = Vec<(&'a str, &'a str)>;
+/// A form's fields as submitted.
+type Fields = Vec<(String, String)>;
+
 /// One front door: its issuer, a client of its tenant and ann's `sub` there.
 struct Door {
     name: &'static str,
+    tenant: &'static str,
     issuer: String,
     client: TestClient,
     sub: String,
@@ -64,6 +70,7 @@ impl Setup {
     fn path(&self) -> Door {
         Door {
             name: "path",
+            tenant: "acme",
             issuer: self.server.issuer("acme"),
             client: self.acme.clone(),
             sub: self.ann_acme.clone(),
@@ -75,12 +82,14 @@ impl Setup {
             self.path(),
             Door {
                 name: "root",
+                tenant: "default",
                 issuer: self.server.base.clone(),
                 client: self.default.clone(),
                 sub: self.ann_default.clone(),
             },
             Door {
                 name: "domain",
+                tenant: "acme",
                 issuer: DOMAIN.to_string(),
                 client: self.acme.clone(),
                 sub: self.ann_acme.clone(),
@@ -435,7 +444,7 @@ async fn untrusted_redirect_targets_get_an_error_page_never_a_redirect() {
         let b = s.browser();
         let (_, challenge) = pkce();
         let id = door.client.id.as_str();
-        let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+        let cases: Vec<(&str, Pairs, &str)> = vec![
             (
                 "unknown client",
                 vec![
@@ -622,7 +631,7 @@ async fn other_errors_redirect_with_error_description_and_state() {
         let b = s.browser();
         let (_, challenge) = pkce();
         let base = request(&door.client, &challenge);
-        let cases: Vec<(&str, Vec<(&str, &str)>, &str, &str)> = vec![
+        let cases: Vec<(&str, Pairs, &str, &str)> = vec![
             (
                 "no response_type",
                 without(&base, &["response_type"]),
@@ -898,11 +907,7 @@ async fn session_cookie_is_http_only_lax_and_server_side() {
             .await;
         assert_code(&done, &door, door.name);
         let cookies = set_cookies(&done);
-        let tenant = if door.name == "root" {
-            "default"
-        } else {
-            "acme"
-        };
+        let tenant = door.tenant;
         let session = cookie(&cookies, &format!("kg_session_{tenant}"))
             .unwrap_or_else(|| panic!("no session cookie: {cookies:?}"));
         for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
@@ -1212,7 +1217,7 @@ async fn forms_without_the_right_csrf_token_are_refused() {
                 _ => (k.clone(), v.clone()),
             })
             .collect();
-        let cases: Vec<(&str, &Browser, &str, &Vec<(String, String)>)> = vec![
+        let cases: Vec<(&str, &Browser, &str, &Fields)> = vec![
             ("sign-in without token", &b, &action, &missing),
             ("sign-in with a wrong token", &b, &action, &wrong),
             ("registration without token", &b, &reg_action, &reg),
@@ -1289,11 +1294,7 @@ async fn sign_out_ends_the_session_and_returns_only_to_a_registered_uri() {
         let done = b.submit(&confirm, &[]).await;
         assert_eq!(done.status, 303, "{}", done.body);
         assert_eq!(done.location().unwrap(), format!("{SIGNED_OUT}?state=bye"));
-        let tenant = if door.name == "root" {
-            "default"
-        } else {
-            "acme"
-        };
+        let tenant = door.tenant;
         let cleared = set_cookies(&done);
         let cleared = cookie(&cleared, &format!("kg_session_{tenant}"))
             .unwrap_or_else(|| panic!("{cleared:?}"));
@@ -1505,11 +1506,7 @@ async fn codes_are_bound_to_client_redirect_uri_pkce_and_the_request() {
     let s = Setup::new().await;
     let second = "http://127.0.0.1:9/second";
     for door in s.doors() {
-        let tenant = if door.name == "root" {
-            "default"
-        } else {
-            "acme"
-        };
+        let tenant = door.tenant;
         let a =
             s.db.client(tenant, CALLBACK, &["--public", "--redirect-uri", second]);
         let other = s.db.client(tenant, CALLBACK, &["--public"]);
@@ -1523,6 +1520,7 @@ async fn codes_are_bound_to_client_redirect_uri_pkce_and_the_request() {
         let t1 = now();
         let door_a = Door {
             name: door.name,
+            tenant: door.tenant,
             issuer: door.issuer.clone(),
             client: a.clone(),
             sub: door.sub.clone(),
