@@ -112,7 +112,7 @@ mod tests {
         tampered.insert(t.find('.').unwrap() + 2, 'A');
         assert!(verify::<Value>(&tampered, std::slice::from_ref(&vk)).is_err());
         assert_eq!(
-            verify::<Value>("a.b", &[vk.clone()]).unwrap_err(),
+            verify::<Value>("a.b", std::slice::from_ref(&vk)).unwrap_err(),
             JwtError::Malformed
         );
         let none = format!(

@@ -49,6 +49,12 @@ pub fn secret_matches(stored_hash: &str, secret: &str) -> bool {
     ct_eq(sha256_hex(secret).as_bytes(), stored_hash.as_bytes())
 }
 
+/// Standard base64 SHA-256 of a text (for CSP source hashes).
+pub fn sha256_base64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD
+        .encode(digest::digest(&digest::SHA256, text.as_bytes()).as_ref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,10 +71,4 @@ mod tests {
         assert!(secret_matches(&sha256_hex(&a), &a));
         assert!(!secret_matches(&sha256_hex(&a), "x"));
     }
-}
-
-/// Standard base64 SHA-256 of a text (for CSP source hashes).
-pub fn sha256_base64(text: &str) -> String {
-    base64::engine::general_purpose::STANDARD
-        .encode(digest::digest(&digest::SHA256, text.as_bytes()).as_ref())
 }

@@ -24,6 +24,10 @@ pub struct ServerConfig {
     /// Take the client IP from the last `X-Forwarded-For` entry (only
     /// behind a proxy that sets it; otherwise clients could choose their IP).
     pub trust_forwarded_for: bool,
+    /// SHA-256 (hex) of the admin API's bearer token given at start
+    /// (`KEYGATE_ADMIN_TOKEN`); tokens made by `keygate admin-token create`
+    /// are in the store.
+    pub admin_token_hash: Option<String>,
 }
 
 impl ServerConfig {
@@ -52,6 +56,7 @@ impl ServerConfig {
                 max_block: 900,
             },
             trust_forwarded_for: false,
+            admin_token_hash: None,
         }
     }
 

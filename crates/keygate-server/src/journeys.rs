@@ -154,8 +154,10 @@ pub async fn sign_in(
     req: Request,
 ) -> Response {
     let origin = origin_of(req.headers());
+    let mut caller = None;
     let res = async {
         let (headers, p) = read_json(&state, req).await?;
+        caller = Some(named_client(&headers, &p));
         let ar = authorization(&state, &door, &headers, &p).await?;
         let (email, password) = (required(&p, "email")?, required(&p, "password")?);
         let user = accounts::sign_in(&state, &door, email, password)
@@ -170,6 +172,7 @@ pub async fn sign_in(
         &state,
         &door,
         origin,
+        caller,
         res.unwrap_or_else(|e| e.into_response()),
     )
     .await
@@ -181,8 +184,10 @@ pub async fn register(
     req: Request,
 ) -> Response {
     let origin = origin_of(req.headers());
+    let mut caller = None;
     let res = async {
         let (headers, p) = read_json(&state, req).await?;
+        caller = Some(named_client(&headers, &p));
         let ar = authorization(&state, &door, &headers, &p).await?;
         let (email, password) = (required(&p, "email")?, required(&p, "password")?);
         let user = accounts::register(&state, &door.tenant.id, email, password, p.get("name"))
@@ -197,6 +202,7 @@ pub async fn register(
         &state,
         &door,
         origin,
+        caller,
         res.unwrap_or_else(|e| e.into_response()),
     )
     .await
@@ -217,16 +223,43 @@ async fn origin_allowed(state: &AppState, door: &Door, origin: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The client a call names (Basic header, else the body's `client_id`);
+/// `None` inside when it names none.
+fn named_client(headers: &HeaderMap, p: &Params) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| keygate_core::basic::decode_basic(v).ok().flatten())
+        .map(|(id, _)| id)
+        .or_else(|| p.get("client_id").map(str::to_string))
+}
+
+/// CORS headers on an answer. A call that names a client gets them only for
+/// an origin that client registered (as at /token); one whose body could not
+/// be read names no client yet, and gets them for an origin some client of
+/// the tenant registered, so that application can read its 400.
 async fn with_cors(
     state: &AppState,
     door: &Door,
     origin: Option<String>,
+    caller: Option<Option<String>>,
     mut res: Response,
 ) -> Response {
-    if let Some(o) = origin {
-        if origin_allowed(state, door, &o).await {
-            crate::tokens::cors_headers(&mut res, &o);
-        }
+    let Some(o) = origin else {
+        return res;
+    };
+    let allowed = match caller {
+        Some(Some(id)) => state
+            .client(&door.tenant.id, &id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.web_origins.contains(&o)),
+        Some(None) => false,
+        None => origin_allowed(state, door, &o).await,
+    };
+    if allowed {
+        crate::tokens::cors_headers(&mut res, &o);
     }
     res
 }

@@ -17,6 +17,7 @@
 //! ```
 
 pub mod accounts;
+pub mod admin;
 mod body;
 mod cache;
 pub mod config;
@@ -164,6 +165,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics_endpoint))
+        .nest("/admin/v1", admin::router(state.clone()))
         .nest("/{tenant}/as", by_path)
         .merge(by_host)
         .fallback(error::not_found)

@@ -39,11 +39,15 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_else(|| keygate_crypto::secrets::random_token(12))
 }
 
-/// The metric label of a path: the tenant segment folded, and every 404
-/// one label, so hostile paths cannot grow the metric set.
+/// The metric label of a path: the tenant segment folded, the admin API
+/// one label, and every 404 one label, so hostile paths cannot grow the
+/// metric set.
 fn endpoint_label(path: &str, status: u16) -> String {
     if status == 404 {
         return "unmatched".into();
+    }
+    if path.starts_with("/admin/") {
+        return "/admin/v1".into();
     }
     let mut parts = path.splitn(4, '/');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {

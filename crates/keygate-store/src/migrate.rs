@@ -3,7 +3,7 @@
 //! `keygate_migrations`. (sqlx's own migrator needs its macros, which need a
 //! database at compile time; this keeps the build self-contained.)
 
-use crate::Result;
+use crate::{Result, StoreError};
 use sqlx::{AnyConnection, Connection, Executor};
 
 pub struct Migration {
@@ -27,17 +27,29 @@ pub async fn apply(conn: &mut AnyConnection, migrations: &[Migration]) -> Result
             continue;
         }
         let mut tx = conn.begin().await?;
-        for stmt in m.sql.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
-            tx.execute(stmt).await?;
-        }
-        sqlx::query(
+        // Claim the version first. The insert takes the write lock, so a
+        // process that lost the race (several nodes, or a node and an admin
+        // command, starting at once on one SQLite file) waits for the
+        // winner's transaction and then finds the version taken: applied.
+        let claimed = sqlx::query(
             "INSERT INTO keygate_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
         )
         .bind(m.version)
         .bind(m.name)
         .bind(crate::sql::unix_now())
         .execute(&mut *tx)
-        .await?;
+        .await;
+        match claimed.map_err(StoreError::from) {
+            Ok(_) => {}
+            Err(StoreError::Conflict(_)) => {
+                tx.rollback().await?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        for stmt in m.sql.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+            tx.execute(stmt).await?;
+        }
         tx.commit().await?;
         tracing::info!(version = m.version, name = m.name, "applied migration");
     }

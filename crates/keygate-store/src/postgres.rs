@@ -22,7 +22,7 @@ pub static MIGRATIONS: &[Migration] = &[
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).
-const MIGRATION_LOCK: i64 = 0x6b65_7967_6174_65;
+const MIGRATION_LOCK: i64 = 0x006b_6579_6761_7465;
 
 pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
     sqlx::any::install_default_drivers();

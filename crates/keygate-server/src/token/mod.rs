@@ -45,13 +45,23 @@ pub async fn authenticate_client(
     let now = crate::now();
     if limited {
         if let Some(secs) = state.store.blocked_for(&limit_key, now).await? {
-            return Err(ApiError::RateLimited { retry_after: secs.max(1) as u64, json: true });
+            return Err(ApiError::RateLimited {
+                retry_after: secs.max(1) as u64,
+                json: true,
+            });
         }
     }
     let client = state.client(&door.tenant.id, &presented.client_id).await?;
-    if let Err(e) = client_auth::authenticate(&presented, client.as_ref(), keygate_crypto::secrets::secret_matches) {
+    if let Err(e) = client_auth::authenticate(
+        &presented,
+        client.as_ref(),
+        keygate_crypto::secrets::secret_matches,
+    ) {
         if limited {
-            state.store.record_failure(&limit_key, now, &state.config.client_auth_limit).await?;
+            state
+                .store
+                .record_failure(&limit_key, now, &state.config.client_auth_limit)
+                .await?;
         }
         return Err(e.into());
     }
@@ -77,7 +87,7 @@ pub async fn handle(
         Err(e) => e.into_response(),
     };
     if let (Some(origin), Some(client)) = (origin, client) {
-        if client.web_origins.iter().any(|o| *o == origin) {
+        if client.web_origins.contains(&origin) {
             crate::tokens::cors_headers(&mut res, &origin);
         }
     }

@@ -599,10 +599,10 @@ async fn every_refusal_has_its_stable_error_and_a_failed_registration_creates_no
             "invalid_request",
         ),
         (
-            "a number for a string",
+            "an object for a string",
             {
                 let mut b = with(&credentials("number@example.com", "a long enough password"));
-                b["name"] = json!(42);
+                b["name"] = json!({"first": "Bea"});
                 b
             },
             400,
@@ -656,8 +656,12 @@ async fn every_refusal_has_its_stable_error_and_a_failed_registration_creates_no
         let r = post_json(&register, body, Via::default()).await;
         assert_journeys_error(&r, *status, error, what);
     }
-    // The sign-in endpoint refuses the same malformed requests the same way.
-    for (what, body, status, error) in cases.iter().skip(4).filter(|c| c.3 == "invalid_request") {
+    // The sign-in endpoint refuses the same malformed requests the same way
+    // (it reads no name).
+    for (what, body, status, error) in cases
+        .iter()
+        .filter(|c| c.3 == "invalid_request" && !c.0.starts_with("name"))
+    {
         let r = post_json(&sign_in, body, Via::default()).await;
         assert_journeys_error(&r, *status, error, &format!("sign-in: {what}"));
     }
@@ -669,27 +673,25 @@ async fn every_refusal_has_its_stable_error_and_a_failed_registration_creates_no
     )))
     .unwrap();
     for url in [&sign_in, &register] {
-        let raw_cases: Vec<(&str, Option<&str>, Vec<u8>, u16, &str)> = vec![
+        // (what, Content-Type, body, status); each error is invalid_request.
+        let raw_cases: Vec<(&str, Option<&str>, Vec<u8>, u16)> = vec![
             (
                 "malformed JSON",
                 Some("application/json"),
                 br#"{"client_id": "#.to_vec(),
                 400,
-                "invalid_request",
             ),
             (
                 "a JSON array",
                 Some("application/json"),
                 b"[1, 2]".to_vec(),
                 400,
-                "invalid_request",
             ),
             (
                 "trailing garbage",
                 Some("application/json"),
                 [valid.clone(), b"}".to_vec()].concat(),
                 400,
-                "invalid_request",
             ),
             (
                 "a form",
@@ -700,22 +702,9 @@ async fn every_refusal_has_its_stable_error_and_a_failed_registration_creates_no
                 )
                 .into_bytes(),
                 400,
-                "invalid_request",
             ),
-            (
-                "text/plain JSON",
-                Some("text/plain"),
-                valid.clone(),
-                400,
-                "invalid_request",
-            ),
-            (
-                "no content type",
-                None,
-                valid.clone(),
-                400,
-                "invalid_request",
-            ),
+            ("text/plain JSON", Some("text/plain"), valid.clone(), 400),
+            ("no content type", None, valid.clone(), 400),
             (
                 "over 64 KiB",
                 Some("application/json"),
@@ -725,14 +714,13 @@ async fn every_refusal_has_its_stable_error_and_a_failed_registration_creates_no
                     serde_json::to_vec(&b).unwrap()
                 },
                 413,
-                "invalid_request",
             ),
         ];
-        for (what, ct, body, status, error) in raw_cases {
+        for (what, ct, body, status) in raw_cases {
             let r = post_raw(url, ct, body).await;
             assert_eq!(
                 r.refusal(),
-                (status, Some(error)),
+                (status, Some("invalid_request")),
                 "{url} {what}: {}",
                 r.body
             );

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod admin;
 mod browser;
 mod foundation;
 mod hosted_pages;

@@ -26,14 +26,6 @@ impl Reply {
         self.headers.get(name).map(|v| v.to_str().unwrap())
     }
 
-    /// A string field of the JSON body, failing the test when absent.
-    pub fn str(&self, field: &str) -> String {
-        self.json[field]
-            .as_str()
-            .unwrap_or_else(|| panic!("no string '{field}' in {} {}", self.status, self.text))
-            .to_string()
-    }
-
     /// Asserts an RFC 6749 5.2 error: status, `error`, a description, JSON, no-store.
     pub fn assert_error(&self, status: u16, error: &str) {
         assert_eq!(
@@ -416,13 +408,21 @@ async fn next_identity_confidential_client_with_basic_header_and_client_id_in_bo
     ] {
         let browser = Browser::new();
         let code = obtain_code(&browser, &issuer, &client, None, &[]).await;
+        // `Basic {{REDACTED}}=` as such integrations compute it: base64 of
+        // `id:secret` as is (ids and secrets are URL-safe, so this is also
+        // the RFC 6749 2.3.1 form).
+        let raw_basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                client.id,
+                client.secret()
+            ))
+        );
         let r = send(
             http()
                 .post(format!("{issuer}/token"))
-                .header(
-                    "Authorization",
-                    keygate_core::basic::encode_basic(&client.id, client.secret()),
-                )
+                .header("Authorization", raw_basic)
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .body(form_body(&[
                     ("client_id", &client.id),
@@ -1640,4 +1640,54 @@ async fn discovery_advertises_every_endpoint_and_each_answers() {
         .await
         .assert_error(401, "invalid_client");
     assert_no_server_error(&w.server);
+}
+
+/// A tenant's own domain is a front door too: the same code exchange at
+/// `{domain}/token` and `{domain}/oauth/token`, tokens issued by that origin.
+#[tokio::test]
+async fn own_domain_door_issues_tokens_under_its_origin() {
+    let db = Database::new();
+    db.tenant("acme", &["http://login.acme.test"]);
+    db.user("acme", EMAIL, PASSWORD);
+    let server = Server::start(&db).await;
+    let client = db.client("acme", "http://127.0.0.1:9/callback", &["--public"]);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", server.port).parse().unwrap();
+    let via_domain = || {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve("login.acme.test", addr)
+            .build()
+            .unwrap()
+    };
+    let issuer = "http://login.acme.test";
+    for path in ["/token", "/oauth/token"] {
+        let browser = Browser { http: via_domain() };
+        let (verifier, challenge) = pkce();
+        let code = obtain_code(&browser, issuer, &client, Some(&challenge), &[]).await;
+        let r = send(via_domain().post(format!("{issuer}{path}")).form(&[
+            ("client_id", client.id.as_str()),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &client.redirect_uri),
+            ("code_verifier", &verifier),
+        ]))
+        .await;
+        let t = r.tokens();
+        let id = claims(t["id_token"].as_str().unwrap());
+        assert_eq!(id["iss"], issuer, "{id}");
+        assert_eq!(claims(t["access_token"].as_str().unwrap())["iss"], issuer);
+        // userinfo through the same door accepts it; the path door (another issuer) does not.
+        let at = t["access_token"].as_str().unwrap();
+        let u = send(
+            via_domain()
+                .get(format!("{issuer}/userinfo"))
+                .bearer_auth(at),
+        )
+        .await;
+        assert_eq!(u.status, 200, "{}", u.text);
+        let u = userinfo(&server.issuer("acme"), at).await;
+        assert_eq!(u.status, 401, "{}", u.text);
+    }
+    assert_no_server_error(&server);
 }

@@ -1,0 +1,166 @@
+//! The admin REST API under `/admin/v1`: tenants, clients and users
+//! (create, read, list with paging, update, delete), client secret rotation,
+//! and its OpenAPI document at `/admin/v1/openapi.json`.
+//!
+//! Every request, including unknown paths and the OpenAPI document, needs an
+//! admin bearer token: the one configured at start (`KEYGATE_ADMIN_TOKEN`,
+//! kept only as its SHA-256 and compared in constant time) or one created
+//! with `keygate admin-token create` (only its SHA-256 is stored; it is
+//! looked up by that hash). With neither, every request is refused: the API
+//! is never open.
+//!
+//! Writes go through [`provision`], the code the provisioning commands use
+//! too. After a write this node drops the cached tenant, host or client, so
+//! it sees the change at once; other nodes see it within the cache TTL.
+
+mod clients;
+pub mod error;
+mod openapi;
+pub mod provision;
+mod tenants;
+mod users;
+pub mod views;
+
+use crate::AppState;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use error::AdminError;
+use keygate_core::model::Tenant;
+use keygate_crypto::secrets;
+
+pub use openapi::document;
+
+/// The admin API, to be nested at `/admin/v1`.
+pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
+    Router::new()
+        .route("/openapi.json", get(openapi::serve))
+        .route("/tenants", get(tenants::list).post(tenants::create))
+        .route(
+            "/tenants/{tenant}",
+            get(tenants::read)
+                .patch(tenants::update)
+                .delete(tenants::delete),
+        )
+        .route(
+            "/tenants/{tenant}/clients",
+            get(clients::list).post(clients::create),
+        )
+        .route(
+            "/tenants/{tenant}/clients/{client_id}",
+            get(clients::read)
+                .patch(clients::update)
+                .delete(clients::delete),
+        )
+        .route(
+            "/tenants/{tenant}/clients/{client_id}/secret",
+            post(clients::rotate_secret),
+        )
+        .route(
+            "/tenants/{tenant}/users",
+            get(users::list).post(users::create),
+        )
+        .route(
+            "/tenants/{tenant}/users/{sub}",
+            get(users::read).patch(users::update).delete(users::delete),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_admin,
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> AdminError {
+    AdminError::NotFound("no such admin endpoint".into())
+}
+
+async fn method_not_allowed() -> AdminError {
+    AdminError::MethodNotAllowed
+}
+
+/// Longest bearer token considered (both kinds are 43 to a few hundred
+/// characters); longer ones are refused without hashing.
+const MAX_TOKEN_LEN: usize = 1024;
+
+/// Whether the request carries a valid admin token.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(), AdminError> {
+    let Some(token) = crate::tokens::bearer(headers) else {
+        return Err(AdminError::Unauthorized { sent: false });
+    };
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(AdminError::Unauthorized { sent: true });
+    }
+    let hash = secrets::sha256_hex(&token);
+    if let Some(configured) = &state.config.admin_token_hash {
+        if secrets::ct_eq(configured.as_bytes(), hash.as_bytes()) {
+            return Ok(());
+        }
+    }
+    // Stored tokens are found by their hash: timing can tell at most how
+    // much of a SHA-256 matched, which reveals nothing about a token.
+    if state.store.admin_token_exists(&hash).await? {
+        return Ok(());
+    }
+    tracing::info!("admin API: refused a bearer token");
+    Err(AdminError::Unauthorized { sent: true })
+}
+
+async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = match authenticate(&state, req.headers()).await {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    };
+    // Answers carry secrets and personal data.
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// A JSON body, or a 400 in the API's error shape.
+fn body<T>(r: Result<Json<T>, JsonRejection>) -> Result<T, AdminError> {
+    r.map(|Json(v)| v)
+        .map_err(|e| AdminError::BadRequest(e.body_text()))
+}
+
+/// Query parameters, or a 400 in the API's error shape.
+fn query<T>(r: Result<Query<T>, QueryRejection>) -> Result<T, AdminError> {
+    r.map(|Query(v)| v)
+        .map_err(|e| AdminError::BadRequest(e.body_text()))
+}
+
+/// The page size asked for, checked.
+fn limit(raw: Option<i64>) -> Result<i64, AdminError> {
+    match raw {
+        None => Ok(views::DEFAULT_PAGE),
+        Some(n) if (1..=views::MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(AdminError::BadRequest(format!(
+            "limit: must be 1 to {}",
+            views::MAX_PAGE
+        ))),
+    }
+}
+
+/// Drops what this node caches about a tenant (its record and the Host
+/// entries of its domains), so the next request reads the store.
+fn forget_tenant(state: &AppState, tenant: &Tenant) {
+    state.tenants.remove(&tenant.id);
+    for origin in &tenant.domains {
+        if let Some(authority) = keygate_core::redirect::origin_authority(origin) {
+            state.hosts.remove(&authority);
+        }
+    }
+}
+
+fn forget_client(state: &AppState, tenant: &str, client_id: &str) {
+    state
+        .clients
+        .remove(&(tenant.to_string(), client_id.to_string()));
+}

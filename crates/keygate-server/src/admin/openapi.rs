@@ -1,0 +1,131 @@
+//! The OpenAPI document of the admin API, generated from the handlers'
+//! annotations and the request and response types (utoipa).
+
+use super::error::ErrorBody;
+use super::{clients, provision, tenants, users, views};
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Keygate admin API",
+        description = "Tenants, clients and users of a Keygate identity provider. \
+            Every request needs `Authorization: Bearer <admin token>`: `KEYGATE_ADMIN_TOKEN`, \
+            or a token made by `keygate admin-token create`."
+    ),
+    paths(
+        tenants::list,
+        tenants::create,
+        tenants::read,
+        tenants::update,
+        tenants::delete,
+        clients::list,
+        clients::create,
+        clients::read,
+        clients::update,
+        clients::rotate_secret,
+        clients::delete,
+        users::list,
+        users::create,
+        users::read,
+        users::update,
+        users::delete,
+        serve,
+    ),
+    components(schemas(
+        ErrorBody,
+        provision::NewTenant,
+        provision::TenantPatch,
+        provision::NewClient,
+        provision::ClientPatch,
+        provision::NewUser,
+        provision::UserPatch,
+        provision::Ttl,
+        views::TenantView,
+        views::TenantList,
+        views::ClientView,
+        views::CreatedClient,
+        views::ClientSecret,
+        views::ClientList,
+        views::UserView,
+        views::UserList,
+    )),
+    modifiers(&AdminAuth),
+    security(("admin_token" = [])),
+    tags(
+        (name = "tenants", description = "Tenants: each has its own issuer, clients, users and keys"),
+        (name = "clients", description = "Clients (applications) of a tenant"),
+        (name = "users", description = "Users of a tenant"),
+        (name = "meta", description = "This document"),
+    )
+)]
+struct AdminApi;
+
+/// The bearer scheme, and the 401 every operation may answer.
+struct AdminAuth;
+
+impl Modify for AdminAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        let unauthorized = ResponseBuilder::new()
+            .description("No admin token, or not a valid one (with `WWW-Authenticate: Bearer`)")
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                        "ErrorBody",
+                    ))))
+                    .build(),
+            )
+            .build();
+        for item in doc.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.responses
+                    .responses
+                    .entry("401".into())
+                    .or_insert_with(|| RefOr::T(unauthorized.clone()));
+            }
+        }
+    }
+}
+
+/// The OpenAPI document, as JSON.
+pub fn document() -> String {
+    AdminApi::openapi()
+        .to_json()
+        .expect("the OpenAPI document serializes")
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/v1/openapi.json",
+    tag = "meta",
+    operation_id = "openapi_document",
+    summary = "This OpenAPI document",
+    responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json"))
+)]
+pub async fn serve() -> Response {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let doc = DOC.get_or_init(document).clone();
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        doc,
+    )
+        .into_response()
+}

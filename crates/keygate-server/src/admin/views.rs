@@ -1,0 +1,189 @@
+//! What the admin API answers: the stored records as JSON, without hashes.
+
+use keygate_core::model::{Client, Tenant, User};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::provision::{GrantTypeName, RefreshPolicyName, SigningAlgName};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantView {
+    #[schema(example = "acme")]
+    pub id: String,
+    pub display_name: String,
+    pub domains: Vec<String>,
+    /// The issuer of the tenant's path front door.
+    #[schema(example = "https://id.example.com/acme/as")]
+    pub issuer: String,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+impl TenantView {
+    pub fn new(t: Tenant, public_url: &str) -> Self {
+        TenantView {
+            issuer: format!("{public_url}/{}/as", t.id),
+            id: t.id,
+            display_name: t.display_name,
+            domains: t.domains,
+            created_at: t.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientView {
+    pub client_id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub public: bool,
+    /// `none` for public clients.
+    pub auth_method: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    #[schema(value_type = Vec<GrantTypeName>)]
+    pub grant_types: Vec<String>,
+    #[schema(value_type = RefreshPolicyName)]
+    pub refresh_tokens: String,
+    /// Seconds.
+    pub id_token_ttl: i64,
+    /// Seconds.
+    pub access_token_ttl: i64,
+    pub journeys_api: bool,
+    pub web_origins: Vec<String>,
+    #[schema(value_type = SigningAlgName)]
+    pub id_token_signed_response_alg: String,
+    pub created_at: i64,
+}
+
+impl From<Client> for ClientView {
+    fn from(c: Client) -> Self {
+        ClientView {
+            client_id: c.id,
+            tenant_id: c.tenant_id,
+            name: c.name,
+            public: c.public,
+            auth_method: c.auth_method.as_str().into(),
+            redirect_uris: c.redirect_uris,
+            post_logout_redirect_uris: c.post_logout_redirect_uris,
+            grant_types: c
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_string())
+                .collect(),
+            refresh_tokens: c.refresh_policy.as_str().into(),
+            id_token_ttl: c.id_token_ttl,
+            access_token_ttl: c.access_token_ttl,
+            journeys_api: c.journeys_api,
+            web_origins: c.web_origins,
+            id_token_signed_response_alg: c.signing_alg.as_str().into(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// A new client: its settings and, for a confidential client, its secret
+/// (shown this once; only its hash is stored).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedClient {
+    #[serde(flatten)]
+    pub client: ClientView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+/// A client's new secret (shown this once).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientSecret {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub sub: String,
+    pub tenant_id: String,
+    pub email: String,
+    pub email_verified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub created_at: i64,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        UserView {
+            sub: u.sub,
+            tenant_id: u.tenant_id,
+            email: u.email,
+            email_verified: u.email_verified,
+            name: u.name,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// One page of a list. `next` is set when more records follow: pass it as
+/// `after` to read the next page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantList {
+    pub items: Vec<TenantView>,
+    pub next: Option<String>,
+}
+
+/// One page of a list. `next` is set when more records follow: pass it as
+/// `after` to read the next page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientList {
+    pub items: Vec<ClientView>,
+    pub next: Option<String>,
+}
+
+/// One page of a list. `next` is set when more records follow: pass it as
+/// `after` to read the next page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub items: Vec<UserView>,
+    pub next: Option<String>,
+}
+
+pub const DEFAULT_PAGE: i64 = 50;
+pub const MAX_PAGE: i64 = 200;
+
+/// Paging of a list, by key: records come in id order.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Records per page, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// The `next` value of the previous page (absent for the first page).
+    pub after: Option<String>,
+}
+
+/// Paging of users, and an optional exact e-mail filter.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// Records per page, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// The `next` value of the previous page (absent for the first page).
+    pub after: Option<String>,
+    /// Only the user with this e-mail address (case-insensitive).
+    pub email: Option<String>,
+}
+
+/// Trims a page fetched with one extra record: the records to show and the
+/// cursor of the next page, if there is one.
+pub fn page<T>(
+    mut rows: Vec<T>,
+    limit: i64,
+    key: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        let next = rows.last().map(key);
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
