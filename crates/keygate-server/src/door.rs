@@ -20,14 +20,17 @@ use std::net::{IpAddr, SocketAddr};
 /// The peer address, or the last `X-Forwarded-For` hop when configured.
 fn client_ip(state: &AppState, req: &Request) -> Option<IpAddr> {
     if state.config.trust_forwarded_for {
+        // The last hop is the one our proxy appended; anything before it is
+        // whatever the client chose to send, so an unreadable last hop falls
+        // back to the peer address, never to an earlier entry.
         let forwarded = req
             .headers()
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-            .next_back();
+            .next_back()
+            .and_then(|s| s.trim().parse::<IpAddr>().ok());
         if forwarded.is_some() {
             return forwarded;
         }

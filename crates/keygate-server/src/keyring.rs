@@ -63,6 +63,24 @@ impl KeyRing {
         self.load(tenant).await
     }
 
+    /// The tenant's keys for verifying a token whose `kid` the cached set
+    /// lacks: reloaded from the store unless the cache is under 50 ms old
+    /// (so another node's new key is known at once, while tokens with
+    /// made-up `kid`s cost at most 20 store reads per second per tenant).
+    pub async fn keys_for_unknown_kid(&self, tenant: &str) -> Result<Arc<TenantKeys>, ApiError> {
+        if let Some((at, keys)) = self
+            .cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(tenant)
+        {
+            if at.elapsed() < Duration::from_millis(50) {
+                return Ok(keys.clone());
+            }
+        }
+        self.load(tenant).await
+    }
+
     /// Drops the cached keys of a tenant (after this node changed them).
     pub fn forget(&self, tenant: &str) {
         self.cache

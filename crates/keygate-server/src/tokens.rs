@@ -160,7 +160,12 @@ pub async fn check_access_token(
     token: &str,
 ) -> Result<Result<AccessTokenClaims, Inactive>, ApiError> {
     let keys = state.keys.keys(&door.tenant.id).await?;
-    let (header, claims): (_, AccessTokenClaims) = match jws::verify(token, &keys.verifying) {
+    let mut verified = jws::verify::<AccessTokenClaims>(token, &keys.verifying);
+    if verified == Err(jws::JwtError::UnknownKey) {
+        let fresh = state.keys.keys_for_unknown_kid(&door.tenant.id).await?;
+        verified = jws::verify(token, &fresh.verifying);
+    }
+    let (header, claims): (_, AccessTokenClaims) = match verified {
         Ok(v) => v,
         Err(jws::JwtError::Malformed) => return Ok(Err(Inactive::Malformed)),
         Err(_) => return Ok(Err(Inactive::BadSignature)),

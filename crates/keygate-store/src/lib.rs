@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+mod metered;
 mod migrate;
 pub mod postgres;
 mod sql;
@@ -26,6 +27,7 @@ use async_trait::async_trait;
 use keygate_core::model::{Client, Grant, RefreshToken, Session, Tenant, User};
 use std::sync::Arc;
 
+pub use metered::Metered;
 pub use sql::SqlStore;
 
 #[derive(Debug, thiserror::Error)]

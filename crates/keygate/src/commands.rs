@@ -31,7 +31,11 @@ pub async fn open_store(url: &str, pool_size: Option<u32>) -> Result<Arc<dyn Sto
 }
 
 /// Opens the store with a pool size and connection timeout (seconds).
-pub async fn open_store_with(url: &str, pool_size: Option<u32>, timeout: Option<u64>) -> Result<Arc<dyn Store>, Failure> {
+pub async fn open_store_with(
+    url: &str,
+    pool_size: Option<u32>,
+    timeout: Option<u64>,
+) -> Result<Arc<dyn Store>, Failure> {
     let mut opts = keygate_store::StoreOptions::default();
     if let Some(n) = pool_size {
         opts.max_connections = n.max(1);

@@ -68,7 +68,15 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         )));
     }
     let (master, master_hex) = crate::master_key::load(&database_url)?;
-    let store = commands::open_store_with(&database_url, args.db_pool_size.or(file.db_pool_size), args.db_timeout.or(file.db_timeout)).await?;
+    let store = commands::open_store_with(
+        &database_url,
+        args.db_pool_size.or(file.db_pool_size),
+        args.db_timeout.or(file.db_timeout),
+    )
+    .await?;
+    // Every store call is timed for the metrics.
+    let store: std::sync::Arc<dyn keygate_store::Store> =
+        std::sync::Arc::new(keygate_store::Metered(store));
 
     let mut config = keygate_server::ServerConfig::new(&public_url);
     config.code_ttl = code_ttl;

@@ -38,30 +38,28 @@ pub async fn authenticate_client(
     };
     let presented = client_auth::presented(basic, p.get("client_id"), p.get("client_secret"))?;
     // Failed authentications count per client id in the store (shared by
-    // every node); past the limit the client is refused for a growing time.
-    // A request without a secret has nothing to guess, so it skips the limiter.
-    let limited = presented.secret.is_some();
-    let limit_key = format!("client-auth:{}:{}", door.tenant.id, presented.client_id);
-    let now = crate::now();
-    if limited {
-        if let Some(secs) = state.store.blocked_for(&limit_key, now).await? {
-            return Err(ApiError::RateLimited {
-                retry_after: secs.max(1) as u64,
-                json: true,
-            });
-        }
-    }
+    // every node); past the limit, failures are answered 429 with a growing
+    // Retry-After. The right secret is never refused: secrets carry 256 bits
+    // (nothing to guess), so a lock would only let anyone who knows a public
+    // client id lock that client out. Success costs no store access.
     let client = state.client(&door.tenant.id, &presented.client_id).await?;
     if let Err(e) = client_auth::authenticate(
         &presented,
         client.as_ref(),
         keygate_crypto::secrets::secret_matches,
     ) {
-        if limited {
-            state
+        if presented.secret.is_some() {
+            let key = format!("client-auth:{}:{}", door.tenant.id, presented.client_id);
+            let blocked = state
                 .store
-                .record_failure(&limit_key, now, &state.config.client_auth_limit)
+                .record_failure(&key, crate::now(), &state.config.client_auth_limit)
                 .await?;
+            if let Some(secs) = blocked {
+                return Err(ApiError::RateLimited {
+                    retry_after: secs.max(1) as u64,
+                    json: true,
+                });
+            }
         }
         return Err(e.into());
     }

@@ -165,6 +165,10 @@ async fn health_readiness_metrics_and_request_ids() {
         text.contains("keygate_signins_total{result=\"failure\"}"),
         "{text}"
     );
+    assert!(
+        text.contains("keygate_store_duration_seconds_bucket{op=\"user_by_email\""),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -109,7 +109,7 @@ async fn failed_client_authentication_is_limited_per_client() {
         "http://127.0.0.1:9/callback",
         &["--grant", "client_credentials"],
     );
-    for _ in 0..3 {
+    for _ in 0..2 {
         let (s, h, body) = token(
             &issuer,
             Some((&c.id, "wrong-secret")),
@@ -119,18 +119,39 @@ async fn failed_client_authentication_is_limited_per_client() {
         assert_eq!((s, body["error"].as_str()), (401, Some("invalid_client")));
         assert!(h.contains_key("www-authenticate"));
     }
+    // The third failure reaches the limit: 429 with a growing Retry-After.
     let (s, h, body) = token(
+        &issuer,
+        Some((&c.id, "wrong-secret")),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(s, 429, "{body}");
+    let first: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(first >= 1);
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("Try again"));
+    let (s, h, _) = token(
+        &issuer,
+        Some((&c.id, "wrong-again")),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(s, 429);
+    assert!(
+        h["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > first,
+        "the delay grows"
+    );
+    // Whoever holds the right secret is never locked out by others' failures.
+    let (s, _, body) = token(
         &issuer,
         Some((&c.id, c.secret())),
         &[("grant_type", "client_credentials")],
     )
     .await;
-    assert_eq!(s, 429, "{body}");
-    assert!(h["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
-    assert!(body["error_description"]
-        .as_str()
-        .unwrap()
-        .contains("Try again"));
+    assert_eq!(s, 200, "{body}");
 }
 
 #[tokio::test]

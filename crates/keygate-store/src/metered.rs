@@ -1,0 +1,79 @@
+//! A [`Store`] that times every call of the store it wraps, for the
+//! `keygate_store_duration_seconds{op}` histogram.
+
+use crate::*;
+use async_trait::async_trait;
+use keygate_core::model::{Client, Grant, RefreshToken, Session, Tenant, User};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Wraps a store; each method records its latency under its own name.
+pub struct Metered(pub Arc<dyn Store>);
+
+macro_rules! metered {
+    ($( fn $name:ident($($arg:ident : $ty:ty),*) -> $ret:ty; )*) => {
+        #[async_trait]
+        impl Store for Metered {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    let started = Instant::now();
+                    let out = self.0.$name($($arg),*).await;
+                    metrics::histogram!("keygate_store_duration_seconds", "op" => stringify!($name))
+                        .record(started.elapsed().as_secs_f64());
+                    out
+                }
+            )*
+        }
+    };
+}
+
+// The Store trait's methods, one line each (the compiler checks the list
+// against the trait).
+metered! {
+    fn ping() -> Result<()>;
+    fn create_tenant(tenant: &Tenant) -> Result<()>;
+    fn ensure_tenant(tenant: &Tenant) -> Result<()>;
+    fn get_tenant(id: &str) -> Result<Option<Tenant>>;
+    fn tenant_by_authority(authority: &str) -> Result<Option<(Tenant, String)>>;
+    fn create_client(client: &Client) -> Result<()>;
+    fn get_client(tenant_id: &str, client_id: &str) -> Result<Option<Client>>;
+    fn client_by_name(tenant_id: &str, name: &str) -> Result<Option<Client>>;
+    fn is_web_origin(tenant_id: &str, origin: &str) -> Result<bool>;
+    fn create_user(user: &User) -> Result<()>;
+    fn get_user(tenant_id: &str, sub: &str) -> Result<Option<User>>;
+    fn user_by_email(tenant_id: &str, email: &str) -> Result<Option<User>>;
+    fn signing_keys(tenant_id: &str) -> Result<Vec<StoredKey>>;
+    fn insert_signing_key(key: &StoredKey) -> Result<bool>;
+    fn set_key_retirement(kid: &str, retires_at: i64) -> Result<()>;
+    fn max_token_ttl(tenant_id: &str) -> Result<i64>;
+    fn sweep(now: i64, batch: i64) -> Result<Vec<(&'static str, u64)>>;
+    fn create_session(id_hash: &str, session: &Session) -> Result<()>;
+    fn get_session(id_hash: &str) -> Result<Option<Session>>;
+    fn delete_session(id_hash: &str) -> Result<()>;
+    fn create_grant(grant: &Grant, code_hash: &str) -> Result<()>;
+    fn grant_by_code(code_hash: &str) -> Result<Option<Grant>>;
+    fn get_grant(grant_id: &str) -> Result<Option<Grant>>;
+    fn redeem_code(code_hash: &str, now: i64, refresh: Option<&NewRefresh>) -> Result<Consumed>;
+    fn revoke_grant(grant_id: &str, now: i64) -> Result<()>;
+    fn refresh_token(hash: &str) -> Result<Option<(RefreshToken, Grant)>>;
+    fn rotate_refresh(hash: &str, now: i64, next: Option<&NewRefresh>) -> Result<Consumed>;
+    fn revoke_jti(jti: &str, expires_at: i64) -> Result<()>;
+    fn is_jti_revoked(jti: &str) -> Result<bool>;
+    fn blocked_for(key: &str, now: i64) -> Result<Option<i64>>;
+    fn record_failure(key: &str, now: i64, policy: &LimitPolicy) -> Result<Option<i64>>;
+    fn clear_failures(key: &str) -> Result<()>;
+    fn list_tenants(after: &str, limit: i64) -> Result<Vec<Tenant>>;
+    fn update_tenant(tenant: &Tenant) -> Result<()>;
+    fn delete_tenant(id: &str) -> Result<bool>;
+    fn list_clients(tenant_id: &str, after: &str, limit: i64) -> Result<Vec<Client>>;
+    fn update_client(client: &Client) -> Result<()>;
+    fn set_client_secret(tenant_id: &str, client_id: &str, secret_hash: &str) -> Result<()>;
+    fn delete_client(tenant_id: &str, client_id: &str, now: i64) -> Result<bool>;
+    fn list_users(tenant_id: &str, after: &str, limit: i64) -> Result<Vec<User>>;
+    fn update_user(user: &User) -> Result<()>;
+    fn delete_user(tenant_id: &str, sub: &str, now: i64) -> Result<bool>;
+    fn create_admin_token(token: &AdminToken, hash: &str) -> Result<()>;
+    fn admin_token_exists(hash: &str) -> Result<bool>;
+    fn list_admin_tokens() -> Result<Vec<AdminToken>>;
+    fn delete_admin_token(id: &str) -> Result<bool>;
+}
