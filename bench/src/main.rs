@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         eprintln!("keygate-bench: --concurrency and --client-threads must be at least 1");
         return ExitCode::from(2);
     }
-    if args.duration.is_some_and(|d| !(d > 0.0)) || args.requests == Some(0) {
+    if args.duration.is_some_and(|d| d.is_nan() || d <= 0.0) || args.requests == Some(0) {
         eprintln!("keygate-bench: --duration and --requests must be positive");
         return ExitCode::from(2);
     }
@@ -294,7 +294,7 @@ where
 struct Ctx {
     args: Args,
     target: Arc<Target>,
-    browser: Arc<Browser>,
+    browsers: Vec<Arc<Browser>>,
     http: Client,
     signed_in: bool,
     floor_rate: f64,
@@ -314,13 +314,18 @@ impl Ctx {
         if self.target.user_email.is_none() || self.target.user_password.is_none() {
             return Err("no --user-email/--user-password to sign in with".into());
         }
+        // One browser after the other: sign-in hashes the password (Argon2id
+        // on Keygate), and eight at once would inflate the server's memory
+        // with work that is not part of any timed workload.
         let t0 = Instant::now();
-        self.browser
-            .obtain_code(&client, "openid")
-            .await
-            .map_err(|e| format!("signing in: {e}"))?;
+        for b in &self.browsers {
+            b.obtain_code(&client, "openid")
+                .await
+                .map_err(|e| format!("signing in: {e}"))?;
+        }
         eprintln!(
-            "  signed in through {} ({:.2} s)",
+            "  signed in {} sessions through {} ({:.2} s)",
+            self.browsers.len(),
             self.target.authorization_endpoint,
             t0.elapsed().as_secs_f64()
         );
@@ -328,33 +333,80 @@ impl Ctx {
         Ok(())
     }
 
-    /// `n` codes for `client_id`: the first one alone (it settles the
-    /// session's grant for this client), the rest in parallel.
-    async fn obtain_codes(&self, client_id: &str, scope: &str, n: usize) -> Result<Vec<(String, String)>> {
-        if n == 0 {
-            return Ok(Vec::new());
+    /// `n` codes for `client_id`, obtained by `--setup-parallelism`
+    /// concurrent /authorize flows spread over the signed-in sessions (one
+    /// cookie jar each). Keygate serves concurrent flows on one session;
+    /// oidc-provider renews the session id at the end of every interaction,
+    /// so against an external target each flow gets its own session.
+    async fn obtain_codes(
+        &self,
+        client_id: &str,
+        scope: &str,
+        n: usize,
+    ) -> Result<Vec<(String, String)>> {
+        let next = Arc::new(AtomicUsize::new(0));
+        let failed = Arc::new(AtomicBool::new(false));
+        let tasks: Vec<_> = (0..self.args.setup_parallelism.clamp(1, n.max(1)))
+            .map(|k| {
+                let b = self.browsers[k % self.browsers.len()].clone();
+                let (next, failed) = (next.clone(), failed.clone());
+                let (id, scope) = (client_id.to_string(), scope.to_string());
+                tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n || failed.load(Ordering::Relaxed) {
+                            return Ok(got);
+                        }
+                        match b.obtain_code(&id, &scope).await {
+                            Ok(c) => got.push((i, c)),
+                            Err(e) => {
+                                failed.store(true, Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(n);
+        for t in tasks {
+            match t.await {
+                Ok(Ok(v)) => all.extend(v),
+                Ok(Err(e)) => return Err(e),
+                Err(e) => return Err(format!("setup task failed: {e}")),
+            }
         }
-        let first = self.browser.obtain_code(client_id, scope).await?;
-        let (browser, id, scope) = (self.browser.clone(), client_id.to_string(), scope.to_string());
-        let mut codes = parallel(n - 1, self.args.setup_parallelism, move |_| {
-            let (b, id, scope) = (browser.clone(), id.clone(), scope.clone());
-            async move { b.obtain_code(&id, &scope).await }
-        })
-        .await?;
-        codes.insert(0, first);
-        Ok(codes)
+        all.sort_by_key(|(i, _)| *i);
+        Ok(all.into_iter().map(|(_, c)| c).collect())
     }
 
     /// Exchanges `codes` in parallel (untimed) and maps each token response.
-    async fn exchange_all<T, F>(&self, codes: Vec<(String, String)>, auth: (String, Option<String>), map: F) -> Result<Vec<T>>
+    async fn exchange_all<T, F>(
+        &self,
+        codes: Vec<(String, String)>,
+        auth: (String, Option<String>),
+        map: F,
+    ) -> Result<Vec<T>>
     where
         T: Send + 'static,
         F: Fn(flow::TokenResponse) -> Result<T> + Send + Sync + 'static,
     {
-        let (http, target, codes, map) = (self.http.clone(), self.target.clone(), Arc::new(codes), Arc::new(map));
+        let (http, target, codes, map) = (
+            self.http.clone(),
+            self.target.clone(),
+            Arc::new(codes),
+            Arc::new(map),
+        );
         let auth = Arc::new(auth);
         parallel(codes.len(), self.args.setup_parallelism, move |i| {
-            let (http, target, codes, map, auth) = (http.clone(), target.clone(), codes.clone(), map.clone(), auth.clone());
+            let (http, target, codes, map, auth) = (
+                http.clone(),
+                target.clone(),
+                codes.clone(),
+                map.clone(),
+                auth.clone(),
+            );
             async move {
                 let (code, verifier) = &codes[i];
                 let how = match &auth.1 {
@@ -374,8 +426,19 @@ impl Ctx {
             None => Stop::Requests(self.args.requests.unwrap_or(5000)),
         };
         let want_id_token = has_scope(&self.args.scope, "openid");
-        let mut plan = Plan { workload: w, stop, codes: Vec::new(), seeds: Vec::new(), want_id_token };
-        let public = || self.target.public_client_id.clone().ok_or("no public client (--public-client-id)");
+        let mut plan = Plan {
+            workload: w,
+            stop,
+            codes: Vec::new(),
+            seeds: Vec::new(),
+            want_id_token,
+        };
+        let public = || {
+            self.target
+                .public_client_id
+                .clone()
+                .ok_or("no public client (--public-client-id)")
+        };
         match w {
             Workload::W1 => {
                 let id = public()?;
@@ -406,30 +469,72 @@ impl Ctx {
                         tr.refresh_token
                             .filter(|r| !r.is_empty())
                             .map(Seed::Refresh)
-                            .ok_or_else(|| format!("the code exchange gave no refresh_token (scope {scope})"))
+                            .ok_or_else(|| {
+                                format!("the code exchange gave no refresh_token (scope {scope})")
+                            })
                     })
                     .await?;
             }
             Workload::W3 => {
-                self.target.cc.as_ref().ok_or("no client_credentials client (--cc-client-id/secret)")?;
+                self.target
+                    .cc
+                    .as_ref()
+                    .ok_or("no client_credentials client (--cc-client-id/secret)")?;
                 plan.seeds = (0..conc).map(|_| Seed::None).collect();
             }
             Workload::W4 => {
                 let id = public()?;
-                self.target.userinfo_endpoint.as_ref().ok_or("no userinfo_endpoint in discovery")?;
+                self.target
+                    .userinfo_endpoint
+                    .as_ref()
+                    .ok_or("no userinfo_endpoint in discovery")?;
                 self.ensure_signed_in().await?;
-                eprintln!("  W4: obtaining {conc} access tokens (scope {}, untimed)", self.args.userinfo_scope);
-                let codes = self.obtain_codes(&id, &self.args.userinfo_scope, conc).await?;
+                eprintln!(
+                    "  W4: obtaining {conc} access tokens (scope {}, untimed)",
+                    self.args.userinfo_scope
+                );
+                let codes = self
+                    .obtain_codes(&id, &self.args.userinfo_scope, conc)
+                    .await?;
                 plan.seeds = self
                     .exchange_all(codes, (id, None), |tr| {
-                        let at = tr.access_token.filter(|a| !a.is_empty()).ok_or("the code exchange gave no access_token")?;
-                        HeaderValue::from_str(&format!("Bearer {at}")).map(Seed::Bearer).map_err(|e| e.to_string())
+                        let at = tr
+                            .access_token
+                            .filter(|a| !a.is_empty())
+                            .ok_or("the code exchange gave no access_token")?;
+                        HeaderValue::from_str(&format!("Bearer {at}"))
+                            .map(Seed::Bearer)
+                            .map_err(|e| e.to_string())
                     })
                     .await?;
             }
         }
         Ok(plan)
     }
+}
+
+/// The machine's signing rate (RS256, and `alg` when it differs) on
+/// `cores` threads, with the server idle.
+async fn measure_signing(
+    alg: Alg,
+    cores: usize,
+    secs: f64,
+    when: &str,
+) -> Result<Vec<signing::SignRate>> {
+    eprintln!("measuring the signing rate on {cores} threads ({when} the workloads)...");
+    let mut algs = vec![Alg::Rs256];
+    if alg != Alg::Rs256 {
+        algs.push(alg);
+    }
+    let mut out = Vec::new();
+    for a in algs {
+        let mut r = tokio::task::spawn_blocking(move || signing::measure(a, cores, secs))
+            .await
+            .map_err(|e| e.to_string())?;
+        r.when = when.to_string();
+        out.push(r);
+    }
+    Ok(out)
 }
 
 /// Opens `n` keep-alive connections on the load client before the clock starts.
@@ -454,6 +559,7 @@ async fn warm_connections(http: &Client, issuer: &str, n: usize) {
 }
 
 async fn run(args: Args) -> Result<()> {
+    let loadavg_at_start = procinfo::loadavg();
     let http = plain_client()?;
     let mut server: Option<ManagedServer> = None;
     let (target, pid, target_info) = if let Some(issuer) = args.issuer.clone() {
@@ -504,23 +610,7 @@ async fn run(args: Args) -> Result<()> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle_rss_kb = pid.and_then(procinfo::rss_kb);
     let cores = procinfo::cores();
-    let secs = args.sign_seconds;
-    eprintln!("measuring the signing rate on {cores} threads...");
-    let mut signing =
-        vec![
-            tokio::task::spawn_blocking(move || signing::measure(Alg::Rs256, cores, secs))
-                .await
-                .map_err(|e| e.to_string())?,
-        ];
-    if args.alg != Alg::Rs256 {
-        let alg = args.alg;
-        signing.push(
-            tokio::task::spawn_blocking(move || signing::measure(alg, cores, secs))
-                .await
-                .map_err(|e| e.to_string())?,
-        );
-    }
-    let floor_rate = signing.last().map(|s| s.per_sec).unwrap_or(0.0);
+    let mut signing = measure_signing(args.alg, cores, args.sign_seconds, "before").await?;
 
     let load_http = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -531,13 +621,30 @@ async fn run(args: Args) -> Result<()> {
         .build()
         .map_err(|e| format!("http client: {e}"))?;
 
+    // Sessions signed in for the setup: one on Keygate (each sign-in is an
+    // Argon2id hash whose memory would count in the server's RSS), one per
+    // concurrent flow on an external target.
+    let sessions = args
+        .setup_sessions
+        .unwrap_or(if args.issuer.is_some() {
+            args.setup_parallelism
+        } else {
+            1
+        })
+        .max(1);
     let mut ctx = Ctx {
         args: args.clone(),
-        browser: Arc::new(Browser::new(target.clone())?),
+        browsers: (0..sessions)
+            .map(|_| Browser::new(target.clone()).map(Arc::new))
+            .collect::<Result<Vec<_>>>()?,
         target: target.clone(),
         http: http.clone(),
         signed_in: false,
-        floor_rate,
+        floor_rate: signing
+            .iter()
+            .filter(|s| s.alg == args.alg.as_str())
+            .map(|s| s.per_sec)
+            .fold(0.0, f64::max),
     };
 
     let mut workloads: Vec<Workload> = Vec::new();
@@ -620,17 +727,28 @@ async fn run(args: Args) -> Result<()> {
         res.bench_cpu_pct = gen_cpu0
             .zip(gen_cpu1)
             .map(|(a, b)| (b - a) / elapsed * 100.0);
-        if w.signatures() > 0 && floor_rate > 0.0 {
-            let floor = floor_rate / w.signatures() as f64;
-            res.floor_rps = Some(floor);
-            res.ratio_to_floor = Some(res.rps / floor);
-        }
         res.codes_exhausted = out.codes_exhausted;
         eprintln!(
             "  {:.1} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, {} requests in {:.2} s",
             res.rps, res.p50_ms, res.p99_ms, res.errors, res.requests, elapsed
         );
         results.push(res);
+    }
+
+    // Signing rate again after the load: the floor takes the higher of the
+    // two measurements (the conservative choice when the machine is shared).
+    signing.extend(measure_signing(args.alg, cores, args.sign_seconds, "after").await?);
+    let floor_rate = signing
+        .iter()
+        .filter(|s| s.alg == args.alg.as_str())
+        .map(|s| s.per_sec)
+        .fold(0.0, f64::max);
+    for res in results.iter_mut().filter(|r| r.skipped.is_none()) {
+        if res.signatures_per_request > 0 && floor_rate > 0.0 {
+            let floor = floor_rate / res.signatures_per_request as f64;
+            res.floor_rps = Some(floor);
+            res.ratio_to_floor = Some(res.rps / floor);
+        }
     }
 
     let label = args
@@ -649,6 +767,7 @@ async fn run(args: Args) -> Result<()> {
             cores,
             cpu_model: procinfo::cpu_model(),
             kernel: procinfo::kernel(),
+            loadavg_at_start,
         },
         config: RunConfig {
             concurrency: args.concurrency,

@@ -64,9 +64,10 @@ impl KeyRing {
     }
 
     /// The tenant's keys for verifying a token whose `kid` the cached set
-    /// lacks: reloaded from the store unless the cache is under 50 ms old
+    /// lacks: reloaded from the store unless the cache is under 5 ms old
     /// (so another node's new key is known at once, while tokens with
-    /// made-up `kid`s cost at most 20 store reads per second per tenant).
+    /// made-up `kid`s cost at most 200 small store reads per second per
+    /// tenant).
     pub async fn keys_for_unknown_kid(&self, tenant: &str) -> Result<Arc<TenantKeys>, ApiError> {
         if let Some((at, keys)) = self
             .cache
@@ -74,7 +75,7 @@ impl KeyRing {
             .unwrap_or_else(|e| e.into_inner())
             .get(tenant)
         {
-            if at.elapsed() < Duration::from_millis(50) {
+            if at.elapsed() < Duration::from_millis(5) {
                 return Ok(keys.clone());
             }
         }

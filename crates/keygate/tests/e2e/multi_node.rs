@@ -688,7 +688,7 @@ async fn a_node_killed_mid_stream_loses_nothing_it_answered_and_restarts_cleanly
 
 /// A node caches a tenant's key set for up to 5 s, even an empty one; a token
 /// whose `kid` the cached set lacks makes it reload the set (at most every
-/// 50 ms), so it accepts at once a key another node created meanwhile.
+/// 5 ms), so it accepts at once a key another node created meanwhile.
 #[tokio::test]
 async fn a_node_that_saw_no_keys_yet_accepts_the_first_key_another_node_created() {
     let d = Deployment::new().await;
