@@ -6,6 +6,7 @@ mod harness;
 
 mod admin;
 mod browser;
+mod dev_mode;
 mod foundation;
 mod hosted_pages;
 mod journeys;
