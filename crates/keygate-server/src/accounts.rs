@@ -11,7 +11,6 @@ use keygate_core::authorize::AuthorizeRequest;
 use keygate_core::model::{Grant, Session, User, SESSION_TTL};
 use keygate_core::validate::{self, PasswordProblem};
 use keygate_crypto::{password, secrets};
-use keygate_store::StoreError;
 
 pub use crate::now;
 
@@ -66,7 +65,7 @@ impl AccountError {
     }
 }
 
-/// Checks an e-mail and password. Argon2id runs on the blocking pool; an
+/// Checks an e-mail and password. Argon2id runs on the bounded CPU worker set; an
 /// unknown e-mail is checked against a dummy hash so both failures cost the
 /// same time. Failures count against the account and the caller's IP (in
 /// the store, so every node sees them); past the limit the next attempts
@@ -121,23 +120,23 @@ async fn check_password(
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let pw = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || match hash {
+    let ok = crate::cpu::run(move || match hash {
         Some(h) => password::verify_password(&pw, &h),
         None => {
             password::verify_password(&pw, password::dummy_hash());
             false
         }
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    .await?;
     Ok(match user {
         Some(u) if ok && password.len() <= validate::MAX_PASSWORD_LEN => Ok(u),
         _ => Err(AccountError::InvalidCredentials),
     })
 }
 
-/// Creates an account after checking e-mail, password and name; nothing is
-/// written when any check fails.
+/// Creates an account through the one path the CLI and the admin API use
+/// too (checks of e-mail, password and name, then the insert); nothing is
+/// written when any check fails. Refusals come back in the user's terms.
 pub async fn register(
     state: &AppState,
     tenant: &str,
@@ -145,41 +144,35 @@ pub async fn register(
     password: &str,
     name: Option<&str>,
 ) -> Result<Result<User, AccountError>, ApiError> {
-    let Some(email) = validate::normalize_email(email) else {
-        return Ok(Err(AccountError::InvalidEmail));
-    };
-    match validate::check_password(password) {
-        Err(PasswordProblem::TooShort) => return Ok(Err(AccountError::WeakPassword)),
-        Err(PasswordProblem::TooLong) => return Ok(Err(AccountError::PasswordTooLong)),
-        Ok(()) => {}
-    }
-    let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
-        None => None,
-        Some(n) => match validate::normalize_name(n) {
-            Some(n) => Some(n),
-            None => return Ok(Err(AccountError::InvalidName)),
-        },
-    };
-    if state.store.user_by_email(tenant, &email).await?.is_some() {
-        return Ok(Err(AccountError::EmailTaken));
-    }
-    let pw = password.to_string();
-    let password_hash = tokio::task::spawn_blocking(move || password::hash_password(&pw))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let user = User {
-        sub: secrets::new_id(),
-        tenant_id: tenant.to_string(),
-        email,
+    use crate::admin::provision::{self, NewUser, ProvisionError};
+    let spec = NewUser {
+        email: email.to_string(),
+        password: password.to_string(),
+        name: name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string),
         email_verified: false,
-        name,
-        password_hash,
-        created_at: now(),
     };
-    match state.store.create_user(&user).await {
-        Ok(()) => Ok(Ok(user)),
-        Err(StoreError::Conflict(_)) => Ok(Err(AccountError::EmailTaken)),
-        Err(e) => Err(e.into()),
+    match provision::create_user(state.store.as_ref(), tenant, &spec).await {
+        Ok(user) => Ok(Ok(user)),
+        Err(ProvisionError::Invalid {
+            field: Some("email"),
+            ..
+        }) => Ok(Err(AccountError::InvalidEmail)),
+        Err(ProvisionError::Invalid {
+            field: Some("password"),
+            ..
+        }) => Ok(Err(match validate::check_password(password) {
+            Err(PasswordProblem::TooLong) => AccountError::PasswordTooLong,
+            _ => AccountError::WeakPassword,
+        })),
+        Err(ProvisionError::Invalid {
+            field: Some("name"),
+            ..
+        }) => Ok(Err(AccountError::InvalidName)),
+        Err(ProvisionError::Conflict(_)) => Ok(Err(AccountError::EmailTaken)),
+        Err(e) => Err(ApiError::Internal(format!("{e:?}"))),
     }
 }
 

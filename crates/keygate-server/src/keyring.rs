@@ -82,6 +82,34 @@ impl KeyRing {
         self.load(tenant).await
     }
 
+    /// Generates a key (on the bounded CPU workers) and seals it, ready to
+    /// store; it signs `lead` seconds from now and is published at once.
+    async fn new_key(
+        &self,
+        tenant: &str,
+        alg: SigningAlg,
+        seq: i64,
+        lead: i64,
+    ) -> Result<StoredKey, ApiError> {
+        let kid = keygate_crypto::secrets::random_token(12);
+        let id = kid.clone();
+        let (key, pkcs8) = crate::cpu::run(move || SigningKey::generate(alg, id))
+            .await?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let now = unix_now();
+        Ok(StoredKey {
+            sealed_private: self.master.seal(&kid, &pkcs8),
+            public_jwk: key.public_jwk().to_string(),
+            kid,
+            tenant_id: tenant.to_string(),
+            alg: alg.as_str().to_string(),
+            seq,
+            created_at: now,
+            activates_at: now + lead.max(0),
+            retires_at: None,
+        })
+    }
+
     /// Drops the cached keys of a tenant (after this node changed them).
     pub fn forget(&self, tenant: &str) {
         self.cache
@@ -155,24 +183,8 @@ impl KeyRing {
             .filter(|k| k.alg == alg.as_str())
             .count() as i64
             + 1;
-        let kid = keygate_crypto::secrets::random_token(12);
-        let kid2 = kid.clone();
-        let (key, pkcs8) = tokio::task::spawn_blocking(move || SigningKey::generate(alg, kid2))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let now = unix_now();
-        let stored = StoredKey {
-            kid: kid.clone(),
-            tenant_id: tenant.to_string(),
-            alg: alg.as_str().to_string(),
-            seq,
-            sealed_private: self.master.seal(&kid, &pkcs8),
-            public_jwk: key.public_jwk().to_string(),
-            created_at: now,
-            activates_at: now,
-            retires_at: None,
-        };
+        let stored = self.new_key(tenant, alg, seq, 0).await?;
+        let kid = stored.kid.clone();
         if self.store.insert_signing_key(&stored).await? {
             tracing::info!(tenant, kid = %kid, alg = alg.as_str(), "created signing key");
         }
@@ -218,25 +230,8 @@ impl KeyRing {
             .filter(|k| k.alg == alg.as_str())
             .collect();
         let seq = existing.iter().map(|k| k.seq).max().unwrap_or(0) + 1;
-        let kid = keygate_crypto::secrets::random_token(12);
-        let kid2 = kid.clone();
-        let (key, pkcs8) = tokio::task::spawn_blocking(move || SigningKey::generate(alg, kid2))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let now = unix_now();
-        let activates_at = now + lead.max(0);
-        let stored = StoredKey {
-            kid: kid.clone(),
-            tenant_id: tenant.to_string(),
-            alg: alg.as_str().to_string(),
-            seq,
-            sealed_private: self.master.seal(&kid, &pkcs8),
-            public_jwk: key.public_jwk().to_string(),
-            created_at: now,
-            activates_at,
-            retires_at: None,
-        };
+        let stored = self.new_key(tenant, alg, seq, lead).await?;
+        let (kid, activates_at) = (stored.kid.clone(), stored.activates_at);
         if !self.store.insert_signing_key(&stored).await? {
             return Err(ApiError::Internal(
                 "another rotation of this key won the race; try again".into(),

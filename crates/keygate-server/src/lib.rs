@@ -22,6 +22,7 @@ mod body;
 mod cache;
 pub mod config;
 mod cookies;
+pub mod cpu;
 mod discovery;
 pub mod door;
 pub mod error;

@@ -45,8 +45,8 @@ impl IntoResponse for TokenResponse {
 }
 
 /// Signs the access token (and the id_token when `openid` was granted to a
-/// person) on the blocking pool: RSA signing is CPU work the async runtime
-/// must not wait on.
+/// person) on the bounded CPU worker set ([`crate::cpu`]): RSA signing is CPU
+/// work the async runtime must not wait on.
 pub async fn mint(
     state: &AppState,
     door: &Door,
@@ -106,7 +106,7 @@ pub async fn mint(
         _ => None,
     };
     let (access_token, id_token) =
-        tokio::task::spawn_blocking(move || -> Result<_, keygate_crypto::CryptoError> {
+        crate::cpu::run(move || -> Result<_, keygate_crypto::CryptoError> {
             let access = jws::sign(&key, "at+jwt", &at)?;
             let id = match id {
                 Some(mut claims) => {
@@ -117,8 +117,7 @@ pub async fn mint(
             };
             Ok((access, id))
         })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .await?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(TokenResponse {
         access_token,

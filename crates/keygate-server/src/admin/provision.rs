@@ -705,9 +705,9 @@ pub fn check_new_user(spec: &NewUser) -> Result<NewUser> {
 
 async fn hash_password(pw: &str) -> Result<String> {
     let pw = pw.to_string();
-    tokio::task::spawn_blocking(move || keygate_crypto::password::hash_password(&pw))
+    crate::cpu::run(move || keygate_crypto::password::hash_password(&pw))
         .await
-        .map_err(|e| ProvisionError::Store(e.to_string()))
+        .map_err(|e| ProvisionError::Store(format!("{e:?}")))
 }
 
 fn email_taken(email: &str, tenant: &str) -> ProvisionError {
