@@ -159,6 +159,34 @@ where
 }
 
 impl SqlStore {
+    /// Single use, decided by the database: one conditional UPDATE (`$1` is
+    /// now, `$2` the hash) marks the code or token consumed only if it is
+    /// still unused; the winner stores the successor refresh token in the
+    /// same transaction, a loser writes nothing.
+    async fn consume(
+        &self,
+        update: &str,
+        hash: &str,
+        now: i64,
+        successor: Option<&NewRefresh>,
+    ) -> Result<Consumed> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(update)
+            .bind(now)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(Consumed::Lost);
+        }
+        if let Some(r) = successor {
+            insert_refresh(&mut *tx, r).await?;
+        }
+        tx.commit().await?;
+        Ok(Consumed::Won)
+    }
+
     async fn domains_of(&self, tenant_id: &str) -> Result<Vec<String>> {
         let rows =
             sqlx::query("SELECT origin FROM tenant_domains WHERE tenant_id = $1 ORDER BY origin")
@@ -554,24 +582,14 @@ impl Store for SqlStore {
         now: i64,
         refresh: Option<&NewRefresh>,
     ) -> Result<Consumed> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query(
+        self.consume(
             "UPDATE grants SET code_consumed_at = $1 WHERE code_hash = $2 AND code_consumed_at IS NULL \
              AND code_expires_at > $1 AND revoked_at IS NULL",
+            code_hash,
+            now,
+            refresh,
         )
-        .bind(now)
-        .bind(code_hash)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(Consumed::Lost);
-        }
-        if let Some(r) = refresh {
-            insert_refresh(&mut *tx, r).await?;
-        }
-        tx.commit().await?;
-        Ok(Consumed::Won)
+        .await
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<()> {
@@ -610,24 +628,14 @@ impl Store for SqlStore {
         now: i64,
         next: Option<&NewRefresh>,
     ) -> Result<Consumed> {
-        let mut tx = self.writer.begin().await?;
-        let done = sqlx::query(
+        self.consume(
             "UPDATE refresh_tokens SET consumed_at = $1 WHERE hash = $2 AND consumed_at IS NULL AND expires_at > $1 \
              AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NOT NULL)",
+            hash,
+            now,
+            next,
         )
-        .bind(now)
-        .bind(hash)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(Consumed::Lost);
-        }
-        if let Some(r) = next {
-            insert_refresh(&mut *tx, r).await?;
-        }
-        tx.commit().await?;
-        Ok(Consumed::Won)
+        .await
     }
 
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {

@@ -15,10 +15,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use keygate_core::basic::decode_basic;
 use keygate_core::client_auth;
-use keygate_core::model::Client;
+use keygate_core::model::{Client, Grant, User};
 use keygate_core::params::Params;
+use keygate_core::scope::Scope;
 use keygate_core::token_request::TokenRequest;
 use keygate_core::OAuthError;
+use keygate_store::NewRefresh;
 
 /// Authenticates the calling client (token, revocation, introspection).
 pub async fn authenticate_client(
@@ -162,18 +164,51 @@ async fn grant(
     Ok(response.into_response())
 }
 
-/// A new refresh token for a grant, with what must be stored of it.
-pub(crate) fn new_refresh(
+/// Commits what a refusal demands (revoking the grant of a replayed code or
+/// reused refresh token) and turns it into the answer.
+pub(crate) async fn refuse(
+    state: &AppState,
+    client: &Client,
+    refusal: keygate_core::grant::Refusal,
+    now: i64,
+) -> ApiError {
+    if let Some(id) = &refusal.revoke_grant {
+        if let Err(e) = state.store.revoke_grant(id, now).await {
+            return e.into();
+        }
+        tracing::warn!(grant = %id, client = %client.id, "code or refresh token used twice; grant revoked");
+    }
+    refusal.error.into()
+}
+
+/// The person a grant was made for (gone: `invalid_grant`).
+pub(crate) async fn person(state: &AppState, door: &Door, grant: &Grant) -> Result<User, ApiError> {
+    state
+        .store
+        .get_user(&door.tenant.id, &grant.user_sub)
+        .await?
+        .ok_or_else(|| {
+            OAuthError::invalid_grant("the person this grant was made for no longer exists").into()
+        })
+}
+
+/// The refresh token to issue with this exchange, if the client's policy
+/// gives one for `scope`, with the record that must be committed first.
+pub(crate) fn successor(
     door: &Door,
     client: &Client,
-    grant_id: &str,
-) -> (String, keygate_store::NewRefresh) {
+    grant: &Grant,
+    scope: &Scope,
+) -> (Option<String>, Option<NewRefresh>) {
+    if !keygate_core::grant::issues_refresh_token(client, scope) {
+        return (None, None);
+    }
     let token = keygate_crypto::secrets::new_secret();
     let now = crate::now();
-    let record = keygate_store::NewRefresh {
+    let record = NewRefresh {
         hash: keygate_crypto::secrets::sha256_hex(&token),
         token: keygate_core::model::RefreshToken {
-            grant_id: grant_id.to_string(),
+            grant_id: grant.id.clone(),
             tenant_id: door.tenant.id.clone(),
             client_id: client.id.clone(),
             created_at: now,
@@ -181,5 +216,36 @@ pub(crate) fn new_refresh(
             consumed_at: None,
         },
     };
-    (token, record)
+    (Some(token), Some(record))
+}
+
+/// Answers for a consume that lost the race: someone used the code or
+/// token first, so (RFC 9700) the grant is revoked and this is refused.
+pub(crate) async fn lost(state: &AppState, grant: &Grant, now: i64, what: &str) -> ApiError {
+    if let Err(e) = state.store.revoke_grant(&grant.id, now).await {
+        return e.into();
+    }
+    OAuthError::invalid_grant(format!(
+        "the {what} was already used; every token of this grant is now revoked"
+    ))
+    .into()
+}
+
+/// Mints the tokens of a person's grant.
+pub(crate) async fn person_tokens(
+    state: &AppState,
+    door: &Door,
+    client: &Client,
+    user: &User,
+    grant: &Grant,
+    scope: &Scope,
+    refresh_token: Option<String>,
+) -> Result<crate::tokens::TokenResponse, ApiError> {
+    let subject = crate::tokens::Subject::Person {
+        user,
+        auth_time: grant.auth_time,
+        nonce: grant.nonce.as_deref(),
+        grant_id: &grant.id,
+    };
+    crate::tokens::mint(state, door, client, subject, scope, refresh_token).await
 }
