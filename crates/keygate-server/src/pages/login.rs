@@ -1,9 +1,7 @@
 //! The sign-in page and its form.
 
 use super::render::{self, LoginPage};
-use super::{
-    csrf_ok, csrf_token, page_error, read_form, request_query, see_other, validate_request,
-};
+use super::{csrf_token, read_submission, request_query, signed_in, validate_request};
 use crate::accounts;
 use crate::door::Door;
 use crate::error::ApiError;
@@ -73,61 +71,40 @@ pub async fn post(
     Extension(door): Extension<Door>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let headers = req.headers().clone();
-    let form = read_form(&state, req)
-        .await?
-        .map_err(|e| page_error(&door, StatusCode::BAD_REQUEST, e.description))?;
-    let inner = Params::from_urlencoded(form.get("request").unwrap_or("").as_bytes());
-    let (ar, client, params) = match validate_request(&state, &door, inner).await? {
-        Ok(v) => v,
+    let sub = match read_submission(&state, &door, req).await? {
+        Ok(s) => s,
         Err(res) => return Ok(res),
     };
-    let email = form.get("email").unwrap_or("");
-    if !csrf_ok(&state, &headers, &form) {
-        return Ok(show(
+    let email = sub.form.get("email").unwrap_or("");
+    let again = |message: &str, status: StatusCode| {
+        show(
             &state,
             &door,
-            &headers,
-            &client,
-            &params,
+            &sub.headers,
+            &sub.client,
+            &sub.params,
             email,
-            Some("This form expired. Please sign in again."),
+            Some(message),
+            status,
+        )
+    };
+    if !sub.csrf_ok {
+        return Ok(again(
+            "This form expired. Please sign in again.",
             StatusCode::BAD_REQUEST,
         ));
     }
-    let password = form.get("password").unwrap_or("");
+    let password = sub.form.get("password").unwrap_or("");
     match accounts::sign_in(&state, &door, email, password).await? {
-        Ok(user) => {
-            let auth_time = accounts::now();
-            let cookie =
-                accounts::start_session(&state, &door, &headers, &user.sub, auth_time).await?;
-            let (_, to) = accounts::issue_code(&state, &door, &ar, &user.sub, auth_time).await?;
-            Ok(see_other(&to, &[cookie]))
-        }
-        Err(e) => {
-            let (status, retry) = match e {
-                accounts::AccountError::TooManyAttempts(secs) => {
-                    (StatusCode::TOO_MANY_REQUESTS, Some(secs.max(1)))
-                }
-                _ => (StatusCode::UNAUTHORIZED, None),
-            };
-            let mut res = show(
-                &state,
-                &door,
-                &headers,
-                &client,
-                &params,
-                email,
-                Some(&e.message()),
-                status,
+        Ok(user) => signed_in(&state, &door, &sub, &user.sub).await,
+        Err(e @ accounts::AccountError::TooManyAttempts(secs)) => {
+            let mut res = again(&e.message(), StatusCode::TOO_MANY_REQUESTS);
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs.max(1)),
             );
-            if let Some(secs) = retry {
-                res.headers_mut().insert(
-                    axum::http::header::RETRY_AFTER,
-                    axum::http::HeaderValue::from(secs),
-                );
-            }
             Ok(res)
         }
+        Err(e) => Ok(again(&e.message(), StatusCode::UNAUTHORIZED)),
     }
 }

@@ -134,3 +134,57 @@ pub async fn read_form(
     let bytes = crate::body::read_limited(req, state.config.max_body_bytes).await?;
     Ok(Params::from_urlencoded(&bytes))
 }
+
+/// A submitted sign-in or registration form, with the authorization
+/// request it carries validated again.
+pub struct Submission {
+    pub headers: HeaderMap,
+    pub form: Params,
+    pub request: AuthorizeRequest,
+    pub client: Client,
+    pub params: Params,
+    /// Whether the form carries this browser's CSRF token.
+    pub csrf_ok: bool,
+}
+
+/// Reads a posted form; `Err(response)` when its authorization request is
+/// no longer valid (answered as /authorize would).
+pub async fn read_submission(
+    state: &AppState,
+    door: &Door,
+    req: axum::extract::Request,
+) -> Result<Result<Submission, Response>, ApiError> {
+    let headers = req.headers().clone();
+    let form = read_form(state, req)
+        .await?
+        .map_err(|e| page_error(door, StatusCode::BAD_REQUEST, e.description))?;
+    let inner = Params::from_urlencoded(form.get("request").unwrap_or("").as_bytes());
+    let (request, client, params) = match validate_request(state, door, inner).await? {
+        Ok(v) => v,
+        Err(res) => return Ok(Err(res)),
+    };
+    let csrf_ok = csrf_ok(state, &headers, &form);
+    Ok(Ok(Submission {
+        headers,
+        form,
+        request,
+        client,
+        params,
+        csrf_ok,
+    }))
+}
+
+/// A person just proved who they are: a new session, then the code goes
+/// to the application.
+pub async fn signed_in(
+    state: &AppState,
+    door: &Door,
+    s: &Submission,
+    user_sub: &str,
+) -> Result<Response, ApiError> {
+    let auth_time = crate::accounts::now();
+    let cookie =
+        crate::accounts::start_session(state, door, &s.headers, user_sub, auth_time).await?;
+    let (_, to) = crate::accounts::issue_code(state, door, &s.request, user_sub, auth_time).await?;
+    Ok(see_other(&to, &[cookie]))
+}

@@ -1,9 +1,7 @@
 //! The registration page and its form.
 
 use super::render::{self, RegisterPage};
-use super::{
-    csrf_ok, csrf_token, page_error, read_form, request_query, see_other, validate_request,
-};
+use super::{csrf_token, read_submission, request_query, signed_in, validate_request};
 use crate::accounts::{self, AccountError};
 use crate::door::Door;
 use crate::error::ApiError;
@@ -72,56 +70,41 @@ pub async fn post(
     Extension(door): Extension<Door>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let headers = req.headers().clone();
-    let form = read_form(&state, req)
-        .await?
-        .map_err(|e| page_error(&door, StatusCode::BAD_REQUEST, e.description))?;
-    let inner = Params::from_urlencoded(form.get("request").unwrap_or("").as_bytes());
-    let (ar, client, params) = match validate_request(&state, &door, inner).await? {
-        Ok(v) => v,
+    let sub = match read_submission(&state, &door, req).await? {
+        Ok(s) => s,
         Err(res) => return Ok(res),
     };
-    let email = form.get("email").unwrap_or("");
-    let name = form.get("name").unwrap_or("");
-    if !csrf_ok(&state, &headers, &form) {
-        return Ok(show(
+    let email = sub.form.get("email").unwrap_or("");
+    let name = sub.form.get("name").unwrap_or("");
+    let again = |message: &str, status: StatusCode| {
+        show(
             &state,
             &door,
-            &headers,
-            &client,
-            &params,
+            &sub.headers,
+            &sub.client,
+            &sub.params,
             email,
             name,
-            Some("This form expired. Please try again."),
+            Some(message),
+            status,
+        )
+    };
+    if !sub.csrf_ok {
+        return Ok(again(
+            "This form expired. Please try again.",
             StatusCode::BAD_REQUEST,
         ));
     }
-    let password = form.get("password").unwrap_or("");
+    let password = sub.form.get("password").unwrap_or("");
     match accounts::register(&state, &door.tenant.id, email, password, Some(name)).await? {
-        Ok(user) => {
-            let auth_time = accounts::now();
-            let cookie =
-                accounts::start_session(&state, &door, &headers, &user.sub, auth_time).await?;
-            let (_, to) = accounts::issue_code(&state, &door, &ar, &user.sub, auth_time).await?;
-            Ok(see_other(&to, &[cookie]))
-        }
+        Ok(user) => signed_in(&state, &door, &sub, &user.sub).await,
         Err(e) => {
             let status = if e == AccountError::EmailTaken {
                 StatusCode::CONFLICT
             } else {
                 StatusCode::BAD_REQUEST
             };
-            Ok(show(
-                &state,
-                &door,
-                &headers,
-                &client,
-                &params,
-                email,
-                name,
-                Some(&e.message()),
-                status,
-            ))
+            Ok(again(&e.message(), status))
         }
     }
 }
