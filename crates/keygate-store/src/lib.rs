@@ -173,8 +173,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_grant(&self, grant: &Grant, code_hash: &str) -> Result<()>;
     async fn grant_by_code(&self, code_hash: &str) -> Result<Option<Grant>>;
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>>;
-    /// Consumes the code if unused and unexpired and, in the same
-    /// transaction, stores the refresh token (if any).
+    /// Consumes the code if unused and unexpired and, if this call won,
+    /// then stores the refresh token (if any); both are committed when it returns.
     async fn redeem_code(
         &self,
         code_hash: &str,
@@ -186,8 +186,8 @@ pub trait Store: Send + Sync + 'static {
 
     // Refresh tokens
     async fn refresh_token(&self, hash: &str) -> Result<Option<(RefreshToken, Grant)>>;
-    /// Consumes the refresh token if unused and, in the same transaction,
-    /// stores its successor (if any).
+    /// Consumes the refresh token if unused and, if this call won, then
+    /// stores its successor (if any); both are committed when it returns.
     async fn rotate_refresh(
         &self,
         hash: &str,
