@@ -29,7 +29,7 @@ pub async fn handle(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("the 'token' parameter is missing"))?;
     let now = crate::now();
-    let doc = if let Some((rt, grant)) = state.store.refresh_token(&sha256_hex(token)).await? {
+    let doc = if let Some((rt, grant, _)) = state.store.refresh_token(&sha256_hex(token)).await? {
         let active = rt.tenant_id == door.tenant.id
             && rt.consumed_at.is_none()
             && rt.expires_at > now

@@ -28,7 +28,7 @@ pub async fn handle(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("the 'token' parameter is missing"))?;
     let now = crate::now();
-    if let Some((rt, _)) = state.store.refresh_token(&sha256_hex(token)).await? {
+    if let Some((rt, _, _)) = state.store.refresh_token(&sha256_hex(token)).await? {
         if rt.client_id == client.id && rt.tenant_id == door.tenant.id {
             state.store.revoke_grant(&rt.grant_id, now).await?;
         }

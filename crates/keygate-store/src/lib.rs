@@ -171,7 +171,8 @@ pub trait Store: Send + Sync + 'static {
 
     // Grants and their authorization codes
     async fn create_grant(&self, grant: &Grant, code_hash: &str) -> Result<()>;
-    async fn grant_by_code(&self, code_hash: &str) -> Result<Option<Grant>>;
+    /// The grant of a code, with its person (`None` if deleted), in one read.
+    async fn grant_by_code(&self, code_hash: &str) -> Result<Option<(Grant, Option<User>)>>;
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>>;
     /// Consumes the code if unused and unexpired and, if this call won,
     /// then stores the refresh token (if any); both are committed when it returns.
@@ -185,7 +186,11 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<()>;
 
     // Refresh tokens
-    async fn refresh_token(&self, hash: &str) -> Result<Option<(RefreshToken, Grant)>>;
+    /// A refresh token with its grant and person (`None` if deleted), in one read.
+    async fn refresh_token(
+        &self,
+        hash: &str,
+    ) -> Result<Option<(RefreshToken, Grant, Option<User>)>>;
     /// Consumes the refresh token if unused and, if this call won, then
     /// stores its successor (if any); both are committed when it returns.
     async fn rotate_refresh(

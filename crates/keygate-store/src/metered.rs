@@ -51,11 +51,11 @@ metered! {
     fn get_session(id_hash: &str) -> Result<Option<Session>>;
     fn delete_session(id_hash: &str) -> Result<()>;
     fn create_grant(grant: &Grant, code_hash: &str) -> Result<()>;
-    fn grant_by_code(code_hash: &str) -> Result<Option<Grant>>;
+    fn grant_by_code(code_hash: &str) -> Result<Option<(Grant, Option<User>)>>;
     fn get_grant(grant_id: &str) -> Result<Option<Grant>>;
     fn redeem_code(code_hash: &str, now: i64, refresh: Option<&NewRefresh>) -> Result<Consumed>;
     fn revoke_grant(grant_id: &str, now: i64) -> Result<()>;
-    fn refresh_token(hash: &str) -> Result<Option<(RefreshToken, Grant)>>;
+    fn refresh_token(hash: &str) -> Result<Option<(RefreshToken, Grant, Option<User>)>>;
     fn rotate_refresh(hash: &str, now: i64, next: Option<&NewRefresh>) -> Result<Consumed>;
     fn revoke_jti(jti: &str, expires_at: i64) -> Result<()>;
     fn is_jti_revoked(jti: &str) -> Result<bool>;

@@ -100,6 +100,27 @@ fn user_from(row: &AnyRow) -> Result<User> {
     })
 }
 
+/// The user of a grant, joined in the same query (`LEFT JOIN users u`).
+const PERSON_COLS: &str = "u.sub AS u_sub, u.tenant_id AS u_tenant_id, u.email AS u_email, \
+    u.email_verified AS u_email_verified, u.name AS u_name, u.password_hash AS u_password_hash, \
+    u.created_at AS u_created_at";
+const PERSON_JOIN: &str = "LEFT JOIN users u ON u.sub = g.user_sub AND u.tenant_id = g.tenant_id";
+
+fn person_from(row: &AnyRow) -> Result<Option<User>> {
+    let Some(sub) = row.try_get::<Option<String>, _>("u_sub")? else {
+        return Ok(None);
+    };
+    Ok(Some(User {
+        sub,
+        tenant_id: row.try_get("u_tenant_id")?,
+        email: row.try_get("u_email")?,
+        email_verified: row.try_get::<i64, _>("u_email_verified")? != 0,
+        name: row.try_get("u_name")?,
+        password_hash: row.try_get("u_password_hash")?,
+        created_at: row.try_get("u_created_at")?,
+    }))
+}
+
 const GRANT_COLS: &str =
     "g.id, g.tenant_id, g.client_id, g.user_sub, g.scope, g.auth_time, g.nonce, \
     g.code_challenge, g.code_challenge_method, g.redirect_uri, g.redirect_uri_sent, g.created_at, \
@@ -558,14 +579,15 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn grant_by_code(&self, code_hash: &str) -> Result<Option<Grant>> {
+    async fn grant_by_code(&self, code_hash: &str) -> Result<Option<(Grant, Option<User>)>> {
         let row = sqlx::query(&format!(
-            "SELECT {GRANT_COLS} FROM grants g WHERE g.code_hash = $1"
+            "SELECT {GRANT_COLS}, {PERSON_COLS} FROM grants g {PERSON_JOIN} WHERE g.code_hash = $1"
         ))
         .bind(code_hash)
         .fetch_optional(&self.reader)
         .await?;
-        row.as_ref().map(grant_from).transpose()
+        row.map(|r| Ok((grant_from(&r)?, person_from(&r)?)))
+            .transpose()
     }
 
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>> {
@@ -603,11 +625,14 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn refresh_token(&self, hash: &str) -> Result<Option<(RefreshToken, Grant)>> {
+    async fn refresh_token(
+        &self,
+        hash: &str,
+    ) -> Result<Option<(RefreshToken, Grant, Option<User>)>> {
         let row = sqlx::query(&format!(
             "SELECT {GRANT_COLS}, r.grant_id AS r_grant_id, r.tenant_id AS r_tenant_id, r.client_id AS r_client_id, \
-             r.created_at AS r_created_at, r.expires_at AS r_expires_at, r.consumed_at AS r_consumed_at \
-             FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.hash = $1"
+             r.created_at AS r_created_at, r.expires_at AS r_expires_at, r.consumed_at AS r_consumed_at, {PERSON_COLS} \
+             FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id {PERSON_JOIN} WHERE r.hash = $1"
         ))
         .bind(hash)
         .fetch_optional(&self.reader)
@@ -621,7 +646,7 @@ impl Store for SqlStore {
             expires_at: row.try_get("r_expires_at")?,
             consumed_at: row.try_get("r_consumed_at")?,
         };
-        Ok(Some((token, grant_from(&row)?)))
+        Ok(Some((token, grant_from(&row)?, person_from(&row)?)))
     }
 
     async fn rotate_refresh(

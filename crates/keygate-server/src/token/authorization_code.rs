@@ -22,16 +22,16 @@ pub async fn exchange(
 ) -> Result<TokenResponse, ApiError> {
     let now = crate::now();
     let code_hash = sha256_hex(code);
-    let grant = state
+    let (grant, user) = state
         .store
         .grant_by_code(&code_hash)
         .await?
-        .filter(|g| g.tenant_id == door.tenant.id)
+        .filter(|(g, _)| g.tenant_id == door.tenant.id)
         .ok_or_else(|| OAuthError::invalid_grant("the authorization code is not valid"))?;
     if let Err(refusal) = check_code(&grant, client, redirect_uri, code_verifier, now) {
         return Err(refuse(state, client, refusal, now).await);
     }
-    let user = person(state, door, &grant).await?;
+    let user = person(user)?;
     let scope = Scope::parse(&grant.scope)?;
     let (refresh, record) = successor(door, client, &grant, &scope);
     // Single use decided by the database; the refresh token is committed

@@ -25,11 +25,11 @@ pub async fn exchange(
 ) -> Result<TokenResponse, ApiError> {
     let now = crate::now();
     let hash = sha256_hex(refresh_token);
-    let (token, grant) = state
+    let (token, grant, user) = state
         .store
         .refresh_token(&hash)
         .await?
-        .filter(|(t, _)| t.tenant_id == door.tenant.id)
+        .filter(|(t, _, _)| t.tenant_id == door.tenant.id)
         .ok_or_else(|| OAuthError::invalid_grant("the refresh token is not valid"))?;
     let scope = match check_refresh(
         &token,
@@ -43,7 +43,7 @@ pub async fn exchange(
         Ok(s) => s,
         Err(refusal) => return Err(refuse(state, client, refusal, now).await),
     };
-    let user = person(state, door, &grant).await?;
+    let user = person(user)?;
     // The successor keeps the grant's full scope (RFC 6749 6); only this
     // access token is narrowed.
     let (next, record) = successor(door, client, &grant, &Scope::parse(&grant.scope)?);
