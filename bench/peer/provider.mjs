@@ -20,13 +20,17 @@
 //   approved automatically here, and sign-in is a minimal form (one POST
 //   form: hidden uid, email, password) that the bench fills in like
 //   Keygate's hosted page.
-// - the in-memory adapter (oidc-provider's default): no database at all,
-//   which favours the peer.
+// - oidc-provider's in-memory adapter over an unbounded Map with expiry: no
+//   database at all, which favours the peer (Keygate writes to SQLite).
 
 import { generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 
 import Provider, { errors } from 'oidc-provider';
+// oidc-provider's own in-memory adapter, given an unbounded store: its
+// default store is an LRU of 1000 entries, which evicts the thousands of
+// authorization codes the bench prepares before they are used.
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 
 const env = (name, fallback) => process.env[name] ?? fallback;
 const PORT = Number(env('PEER_PORT', '3000'));
@@ -40,10 +44,47 @@ const ACCOUNT_ID = 'bench-user-1';
 const API = 'urn:keygate-bench:api';
 const OIDC_SCOPES = new Set(['openid', 'offline_access', 'profile', 'email']);
 
+// get/set/delete with expiry, the interface MemoryAdapter uses.
+class ExpiringMap {
+  #map = new Map();
+
+  get(key) {
+    const entry = this.#map.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiry <= Date.now()) {
+      this.#map.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(key, value, { maxAge } = {}) {
+    const expiry = typeof maxAge === 'number' ? Date.now() + maxAge : Infinity;
+    this.#map.set(key, { value, expiry });
+    return this;
+  }
+
+  has(key) {
+    return this.get(key) !== undefined;
+  }
+
+  delete(key) {
+    return this.#map.delete(key);
+  }
+
+  sweep() {
+    const now = Date.now();
+    for (const [key, entry] of this.#map) if (entry.expiry <= now) this.#map.delete(key);
+  }
+}
+const store = new ExpiringMap();
+setInterval(() => store.sweep(), 30_000).unref();
+
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'bench-rs256', alg: 'RS256', use: 'sig' };
 
 const configuration = {
+  adapter: (model) => new MemoryAdapter(model, store),
   clients: [
     {
       client_id: 'bench-public',
@@ -125,6 +166,15 @@ const configuration = {
 };
 
 const provider = new Provider(ISSUER, configuration);
+
+// The first few errors with their detail (error responses only say
+// "grant request is invalid"), in the log run.sh keeps.
+let reported = 0;
+for (const event of ['grant.error', 'server_error', 'authorization.error', 'userinfo.error']) {
+  provider.on(event, (_ctx, err) => {
+    if (reported++ < 10) console.error(`${event}: ${err.error ?? err.name}: ${err.error_detail ?? err.message}`);
+  });
+}
 
 const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 

@@ -22,7 +22,7 @@ CONCURRENCY="${CONCURRENCY:-32}"
 KEYGATE_ALG="${KEYGATE_ALG:-RS256}"
 RESULTS="$SCRATCH/results"
 BENCH="$ROOT/target/release/keygate-bench"
-KEYGATE="$ROOT/target/release/keygate"
+KEYGATE="${KEYGATE_BIN:-$ROOT/target/release/keygate}"
 
 command -v node >/dev/null || { echo "run.sh: node is required" >&2; exit 1; }
 command -v npm >/dev/null || { echo "run.sh: npm is required" >&2; exit 1; }

@@ -89,6 +89,11 @@ pub struct Args {
     #[arg(long, default_value_t = 8)]
     pub setup_parallelism: usize,
 
+    /// Sessions (sign-ins) used in the setup; default 1 on Keygate, one per
+    /// concurrent flow with --issuer.
+    #[arg(long)]
+    pub setup_sessions: Option<usize>,
+
     /// Keep the temporary folder (database, server log) of a started server.
     #[arg(long)]
     pub keep: bool,

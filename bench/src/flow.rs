@@ -135,13 +135,44 @@ pub fn basic_auth(id: &str, secret: &str) -> HeaderValue {
 }
 
 pub fn snippet(body: &[u8]) -> String {
-    let s = String::from_utf8_lossy(body);
-    let s = s.trim();
-    if s.chars().count() > 300 {
-        format!("{}...", s.chars().take(300).collect::<String>())
+    let raw = String::from_utf8_lossy(body);
+    let raw = raw.trim();
+    // An HTML error page: its text, without styles, scripts and tags.
+    let text = if raw.starts_with('<') {
+        html_text(raw)
     } else {
-        s.to_string()
+        raw.to_string()
+    };
+    if text.chars().count() > 300 {
+        format!("{}...", text.chars().take(300).collect::<String>())
+    } else {
+        text
     }
+}
+
+fn html_text(html: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < html.len() {
+        if html.as_bytes()[i] == b'<' {
+            let skip_to = ["<style", "<script", "<head"]
+                .iter()
+                .find(|t| lower[i..].starts_with(*t))
+                .and_then(|t| lower[i..].find(&format!("</{}", &t[1..])).map(|j| i + j));
+            let from = skip_to.unwrap_or(i);
+            i = lower[from..]
+                .find('>')
+                .map(|j| from + j + 1)
+                .unwrap_or(html.len());
+            out.push(' ');
+        } else {
+            let next = html[i..].find('<').map(|j| i + j).unwrap_or(html.len());
+            out.push_str(&html[i..next]);
+            i = next;
+        }
+    }
+    html_unescape(&out.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 // ---------------------------------------------------------------- HTML forms

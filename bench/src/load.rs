@@ -50,6 +50,27 @@ pub struct Outcome {
     pub codes_exhausted: bool,
     pub samples: Vec<String>,
     pub elapsed: Duration,
+    /// Elapsed time of the last segment added with `absorb`.
+    pub elapsed_last: Duration,
+}
+
+impl Outcome {
+    /// Adds a segment's figures to these.
+    pub fn absorb(&mut self, seg: Outcome) {
+        self.latencies_us.extend_from_slice(&seg.latencies_us);
+        self.ok += seg.ok;
+        self.non_2xx += seg.non_2xx;
+        self.invalid += seg.invalid;
+        self.transport += seg.transport;
+        self.codes_exhausted = seg.codes_exhausted;
+        for s in seg.samples {
+            if self.samples.len() < 5 && !self.samples.contains(&s) {
+                self.samples.push(s);
+            }
+        }
+        self.elapsed += seg.elapsed;
+        self.elapsed_last = seg.elapsed;
+    }
 }
 
 enum Failure {
@@ -159,6 +180,7 @@ async fn worker(http: Client, sh: Arc<Shared>, mut seed: Seed, capacity: usize) 
         latencies_us: Vec::with_capacity(capacity),
         ..Default::default()
     };
+    let mut last_token = None;
     loop {
         let idx = sh.next.fetch_add(1, Ordering::Relaxed);
         if idx >= sh.limit || Instant::now() >= sh.deadline {
@@ -169,7 +191,7 @@ async fn worker(http: Client, sh: Arc<Shared>, mut seed: Seed, capacity: usize) 
             break;
         }
         let t0 = Instant::now();
-        let result = one(&http, &sh, idx as usize, &mut seed).await;
+        let result = one(&http, &sh, idx as usize, &mut seed, &mut last_token).await;
         out.latencies_us
             .push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
         match result {
@@ -198,7 +220,16 @@ async fn worker(http: Client, sh: Arc<Shared>, mut seed: Seed, capacity: usize) 
     out
 }
 
-async fn one(http: &Client, sh: &Shared, idx: usize, seed: &mut Seed) -> Result<(), Failure> {
+/// One request and the check of its answer. `last_token` is the worker's
+/// previous access token: a token endpoint must mint a fresh one per
+/// request, never hand out a cached one.
+async fn one(
+    http: &Client,
+    sh: &Shared,
+    idx: usize,
+    seed: &mut Seed,
+    last_token: &mut Option<String>,
+) -> Result<(), Failure> {
     let t = &sh.target;
     let req = match (sh.workload, &*seed) {
         (Workload::W1, _) => {
@@ -273,6 +304,12 @@ async fn one(http: &Client, sh: &Shared, idx: usize, seed: &mut Seed) -> Result<
     };
     check_token_response(&tr, t.jwt_access_tokens, want_id, want_refresh)
         .map_err(|why| Failure::Invalid(format!("{why}: {}", snippet(&body))))?;
+    if tr.access_token.is_some() && *last_token == tr.access_token {
+        return Err(Failure::Invalid(
+            "the same access_token as the previous response".into(),
+        ));
+    }
+    *last_token = tr.access_token;
     if let (Workload::W2, Some(rt)) = (sh.workload, tr.refresh_token) {
         *seed = Seed::Refresh(rt);
     }

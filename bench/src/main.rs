@@ -297,7 +297,6 @@ struct Ctx {
     browsers: Vec<Arc<Browser>>,
     http: Client,
     signed_in: bool,
-    floor_rate: f64,
 }
 
 impl Ctx {
@@ -419,6 +418,17 @@ impl Ctx {
         .await
     }
 
+    /// More W1 codes between the segments of a --duration run.
+    async fn more_w1_codes(&self, n: usize) -> Result<Vec<(String, String)>> {
+        let id = self
+            .target
+            .public_client_id
+            .clone()
+            .ok_or("no public client")?;
+        eprintln!("  W1: obtaining {n} more authorization codes (untimed)");
+        self.obtain_codes(&id, &self.args.scope, n).await
+    }
+
     async fn prepare(&mut self, w: Workload) -> Result<Plan> {
         let conc = self.args.concurrency;
         let stop = match self.args.duration {
@@ -445,10 +455,9 @@ impl Ctx {
                 self.ensure_signed_in().await?;
                 let n = match stop {
                     Stop::Requests(n) => n as usize,
-                    Stop::Duration(d) => self.args.w1_codes.unwrap_or_else(|| {
-                        let rate = (self.floor_rate / 2.0 * 1.5).clamp(500.0, 15_000.0);
-                        ((d.as_secs_f64() * rate) as usize).min(300_000)
-                    }),
+                    // A first segment; more codes are prepared between
+                    // segments (see the timed loop).
+                    Stop::Duration(_) => self.args.w1_codes.unwrap_or(conc * 50),
                 };
                 eprintln!("  W1: obtaining {n} authorization codes through /authorize (untimed)");
                 plan.codes = self.obtain_codes(&id, &self.args.scope, n).await?;
@@ -640,11 +649,6 @@ async fn run(args: Args) -> Result<()> {
         target: target.clone(),
         http: http.clone(),
         signed_in: false,
-        floor_rate: signing
-            .iter()
-            .filter(|s| s.alg == args.alg.as_str())
-            .map(|s| s.per_sec)
-            .fold(0.0, f64::max),
     };
 
     let mut workloads: Vec<Workload> = Vec::new();
@@ -677,13 +681,58 @@ async fn run(args: Args) -> Result<()> {
 
         let reset = pid.map(procinfo::reset_hwm).unwrap_or(false);
         let sampler = pid.map(procinfo::RssSampler::start);
-        let srv_cpu0 = pid.and_then(|p| procinfo::cpu_seconds(Some(p)));
-        let gen_cpu0 = procinfo::cpu_seconds(None);
         eprintln!("  timed phase: concurrency {}", args.concurrency);
-        let mut out = load::run(&load_http, target.clone(), plan).await;
+        let mut out = load::Outcome::default();
+        let (mut srv_cpu, mut gen_cpu, mut all_cpu) = (Some(0.0), Some(0.0), Some(0.0));
+        let mut plan = Some(plan);
+        // W1 in --duration mode without --w1-codes runs in segments: codes
+        // for about 3 s at the rate measured so far, prepared (untimed)
+        // between segments, so that no server holds tens of thousands of
+        // unused codes. The timed figures add up the segments only.
+        let segmented = w == Workload::W1 && args.duration.is_some() && args.w1_codes.is_none();
+        let mut remaining = args.duration.map(Duration::from_secs_f64);
+        while let Some(mut p) = plan.take() {
+            if let (Some(rem), Stop::Duration(_)) = (remaining, p.stop) {
+                p.stop = Stop::Duration(rem);
+            }
+            let s0 = pid.and_then(|p| procinfo::cpu_seconds(Some(p)));
+            let g0 = procinfo::cpu_seconds(None);
+            let m0 = procinfo::machine_busy_seconds();
+            let seg = load::run(&load_http, target.clone(), p).await;
+            let s1 = pid.and_then(|p| procinfo::cpu_seconds(Some(p)));
+            let g1 = procinfo::cpu_seconds(None);
+            let m1 = procinfo::machine_busy_seconds();
+            all_cpu = all_cpu.zip(m0.zip(m1)).map(|(t, (a, b))| t + b - a);
+            srv_cpu = srv_cpu.zip(s0.zip(s1)).map(|(t, (a, b))| t + b - a);
+            gen_cpu = gen_cpu.zip(g0.zip(g1)).map(|(t, (a, b))| t + b - a);
+            let seg_rate = seg.ok as f64 / seg.elapsed.as_secs_f64().max(1e-9);
+            out.absorb(seg);
+            remaining = remaining.map(|r| r.saturating_sub(out.elapsed_last));
+            if segmented && out.codes_exhausted {
+                let rem = remaining.unwrap_or_default();
+                if rem < Duration::from_millis(50) {
+                    out.codes_exhausted = false;
+                    break;
+                }
+                let n = (seg_rate * rem.as_secs_f64().min(3.0) * 1.25) as usize + args.concurrency;
+                match ctx.more_w1_codes(n).await {
+                    Ok(codes) => {
+                        out.codes_exhausted = false;
+                        plan = Some(Plan {
+                            workload: w,
+                            stop: Stop::Duration(rem),
+                            codes,
+                            seeds: (0..args.concurrency).map(|_| Seed::None).collect(),
+                            want_id_token: has_scope(&args.scope, "openid"),
+                        });
+                    }
+                    Err(e) => {
+                        eprintln!("  could not prepare more codes: {e}");
+                    }
+                }
+            }
+        }
         let elapsed = out.elapsed.as_secs_f64().max(1e-9);
-        let srv_cpu1 = pid.and_then(|p| procinfo::cpu_seconds(Some(p)));
-        let gen_cpu1 = procinfo::cpu_seconds(None);
         let sampled = sampler.map(|s| s.finish());
         let hwm = if reset {
             pid.and_then(procinfo::hwm_kb)
@@ -721,12 +770,14 @@ async fn run(args: Args) -> Result<()> {
                 "sampled".to_string()
             }
         });
-        res.server_cpu_pct = srv_cpu0
-            .zip(srv_cpu1)
-            .map(|(a, b)| (b - a) / elapsed * 100.0);
-        res.bench_cpu_pct = gen_cpu0
-            .zip(gen_cpu1)
-            .map(|(a, b)| (b - a) / elapsed * 100.0);
+        res.server_cpu_pct = srv_cpu.map(|c| c / elapsed * 100.0);
+        res.bench_cpu_pct = gen_cpu.map(|c| c / elapsed * 100.0);
+        // Everything else the machine ran meanwhile (with an external
+        // target's database, that database too).
+        res.other_cpu_pct = all_cpu.zip(gen_cpu).map(|(all, g)| {
+            ((all - g - srv_cpu.filter(|_| pid.is_some()).unwrap_or(0.0)) / elapsed * 100.0)
+                .max(0.0)
+        });
         res.codes_exhausted = out.codes_exhausted;
         eprintln!(
             "  {:.1} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, {} requests in {:.2} s",

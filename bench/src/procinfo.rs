@@ -62,6 +62,22 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     Some((utime + stime) / clock_ticks())
 }
 
+/// CPU seconds all processes of the machine have been busy (user, nice,
+/// system, irq, softirq, steal from /proc/stat), summed over the cores.
+pub fn machine_busy_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy =
+        f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)? + f.get(7).unwrap_or(&0.0);
+    Some(busy / clock_ticks())
+}
+
 /// Samples a process's RSS every 20 ms on its own thread, keeping the maximum.
 pub struct RssSampler {
     stop: Arc<AtomicBool>,
@@ -129,4 +145,15 @@ pub fn cores() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
+}
+
+/// The 1, 5 and 15 minute load averages.
+pub fn loadavg() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(
+        text.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }

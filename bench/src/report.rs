@@ -36,6 +36,10 @@ pub struct Machine {
     pub cores: usize,
     pub cpu_model: String,
     pub kernel: String,
+    /// /proc/loadavg (1, 5, 15 min) when the run started: other work on the
+    /// machine skews both the server and the signing measurement.
+    #[serde(default)]
+    pub loadavg_at_start: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,6 +81,10 @@ pub struct WorkloadResult {
     pub server_cpu_pct: Option<f64>,
     /// Load generator CPU use during the workload, in percent of one core.
     pub bench_cpu_pct: Option<f64>,
+    /// CPU used by every other process of the machine during the workload
+    /// (percent of one core): noise on a shared machine, or the database.
+    #[serde(default)]
+    pub other_cpu_pct: Option<f64>,
     pub signatures_per_request: u32,
     pub floor_rps: Option<f64>,
     pub ratio_to_floor: Option<f64>,
@@ -147,19 +155,22 @@ pub fn print_table(r: &Report) {
         r.config.client_threads
     );
     println!(
-        "machine: {} cores, {}, Linux {}",
-        r.machine.cores, r.machine.cpu_model, r.machine.kernel
+        "machine: {} cores, {}, Linux {}; load average at start {}",
+        r.machine.cores,
+        r.machine.cpu_model,
+        r.machine.kernel,
+        r.machine.loadavg_at_start.as_deref().unwrap_or("-")
     );
     for s in &r.signing {
         println!(
-            "signing ({}, aws-lc-rs, {} threads, {:.1} s): {:.0} signatures/s",
-            s.alg, s.threads, s.seconds, s.per_sec
+            "signing {} the workloads ({}, aws-lc-rs, {} threads, {:.1} s): {:.0} signatures/s",
+            s.when, s.alg, s.threads, s.seconds, s.per_sec
         );
     }
     println!("server RSS idle: {} MB", mb(r.idle_rss_kb));
     println!();
     println!(
-        "{:<4} {:<46} {:>9} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8} {:>8} {:>9} {:>6}",
+        "{:<4} {:<46} {:>9} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8} {:>8} {:>8} {:>9} {:>6}",
         "",
         "workload",
         "req/s",
@@ -170,6 +181,7 @@ pub fn print_table(r: &Report) {
         "peak MB",
         "srv CPU",
         "gen CPU",
+        "other",
         "floor",
         "ratio"
     );
@@ -183,7 +195,7 @@ pub fn print_table(r: &Report) {
             continue;
         }
         println!(
-            "{:<4} {:<46} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>9} {:>7}% {:>7}% {:>9} {:>6}",
+            "{:<4} {:<46} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>9} {:>7}% {:>7}% {:>7}% {:>9} {:>6}",
             w.name.to_uppercase(),
             w.description,
             w.rps,
@@ -194,16 +206,20 @@ pub fn print_table(r: &Report) {
             mb(w.peak_rss_kb),
             opt(w.server_cpu_pct, 0),
             opt(w.bench_cpu_pct, 0),
+            opt(w.other_cpu_pct, 0),
             opt(w.floor_rps, 0),
             opt(w.ratio_to_floor, 2),
         );
     }
     println!();
     println!(
-        "floor = {} signatures/s / signatures per request (W1, W2: 2; W3: 1; W4: none); ratio = req/s / floor.",
+        "floor = {} signatures/s (the higher of the two measurements) / signatures per request (W1, W2: 2; W3: 1; W4: none); ratio = req/s / floor.",
         r.floor_alg
     );
-    println!("errors = non-2xx + 200s without the expected tokens + transport errors; CPU in % of one core.");
+    println!(
+        "errors = non-2xx + 200s without the expected tokens + transport errors; CPU in % of one core \
+         (srv: the server, gen: this tool, other: every other process, e.g. a compiler or the database)."
+    );
     for w in &r.workloads {
         if w.codes_exhausted {
             println!(
@@ -242,8 +258,9 @@ pub fn compare(files: &[PathBuf]) -> Result<(), String> {
     let rs = |r: &Report| {
         r.signing
             .iter()
-            .find(|s| s.alg == "RS256")
+            .filter(|s| s.alg == "RS256")
             .map(|s| s.per_sec)
+            .reduce(f64::max)
     };
     println!(
         "RS256 signatures/s measured in each run: A {} / B {}; idle RSS A {} MB / B {} MB",
@@ -251,6 +268,11 @@ pub fn compare(files: &[PathBuf]) -> Result<(), String> {
         opt(rs(&b), 0),
         mb(a.idle_rss_kb),
         mb(b.idle_rss_kb)
+    );
+    println!(
+        "load average at start: A {} / B {}",
+        a.machine.loadavg_at_start.as_deref().unwrap_or("-"),
+        b.machine.loadavg_at_start.as_deref().unwrap_or("-")
     );
     println!();
     println!(
@@ -307,6 +329,22 @@ pub fn compare(files: &[PathBuf]) -> Result<(), String> {
             ea,
             eb
         );
+    }
+    let ratios: Vec<(String, f64)> = a
+        .workloads
+        .iter()
+        .filter(|w| w.signatures_per_request > 0 && w.skipped.is_none())
+        .filter_map(|wa| {
+            let wb = b
+                .workloads
+                .iter()
+                .find(|w| w.name == wa.name && w.skipped.is_none())?;
+            (wb.rps > 0.0).then(|| (wa.name.to_uppercase(), wa.rps / wb.rps))
+        })
+        .collect();
+    if let Some((name, min)) = ratios.iter().min_by(|x, y| x.1.total_cmp(&y.1)) {
+        println!();
+        println!("lowest A/B ratio on the token workloads: {min:.2}x ({name})");
     }
     for (tag, r) in [("A", &a), ("B", &b)] {
         for w in &r.workloads {

@@ -15,6 +15,9 @@ use crate::cli::Alg;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignRate {
+    /// "before" or "after" the workloads.
+    #[serde(default)]
+    pub when: String,
     /// RS256 = RSA-2048 PKCS#1 v1.5 SHA-256; ES256 = P-256 SHA-256; EdDSA = Ed25519.
     pub alg: String,
     pub threads: usize,
@@ -114,6 +117,7 @@ pub fn measure(alg: Alg, threads: usize, seconds: f64) -> SignRate {
     let elapsed = start.elapsed().as_secs_f64();
     let signatures = total.load(Ordering::Relaxed);
     SignRate {
+        when: String::new(),
         alg: alg.as_str().to_string(),
         threads,
         seconds: elapsed,
