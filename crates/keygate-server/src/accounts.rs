@@ -65,7 +65,7 @@ impl AccountError {
     }
 }
 
-/// Checks an e-mail and password. Argon2id runs on the bounded CPU worker set; an
+/// Checks an e-mail and password. Argon2id runs on the blocking pool, one per core at most; an
 /// unknown e-mail is checked against a dummy hash so both failures cost the
 /// same time. Failures count against the account and the caller's IP (in
 /// the store, so every node sees them); past the limit the next attempts
@@ -120,7 +120,7 @@ async fn check_password(
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let pw = password.to_string();
-    let ok = crate::cpu::run(move || match hash {
+    let ok = crate::cpu::run_password(move || match hash {
         Some(h) => password::verify_password(&pw, &h),
         None => {
             password::verify_password(&pw, password::dummy_hash());

@@ -45,7 +45,7 @@ impl IntoResponse for TokenResponse {
 }
 
 /// Signs the access token (and the id_token when `openid` was granted to a
-/// person) on the bounded CPU worker set ([`crate::cpu`]): RSA signing is CPU
+/// person) on the blocking pool ([`crate::cpu`]): RSA signing is CPU
 /// work the async runtime must not wait on.
 pub async fn mint(
     state: &AppState,

@@ -19,6 +19,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "admin",
         sql: include_str!("../migrations/postgres/0002_admin.sql"),
     },
+    Migration {
+        version: 3,
+        name: "one_statement_consume",
+        sql: include_str!("../migrations/postgres/0003_one_statement_consume.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

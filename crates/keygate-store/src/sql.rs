@@ -161,34 +161,14 @@ fn key_from(row: &AnyRow) -> Result<StoredKey> {
     })
 }
 
-async fn insert_refresh<'c, E>(exec: E, r: &NewRefresh) -> Result<()>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
-    sqlx::query(
-        "INSERT INTO refresh_tokens (hash, grant_id, tenant_id, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&r.hash)
-    .bind(&r.token.grant_id)
-    .bind(&r.token.tenant_id)
-    .bind(&r.token.client_id)
-    .bind(r.token.created_at)
-    .bind(r.token.expires_at)
-    .execute(exec)
-    .await?;
-    Ok(())
-}
-
 impl SqlStore {
-    /// Single use, decided by the database: one conditional UPDATE (`$1` is
-    /// now, `$2` the hash) marks the code or token consumed only if it is
-    /// still unused, and only the winner then stores the successor refresh
-    /// token. No transaction spans the two statements, on purpose: the
-    /// UPDATE alone decides who wins, and tokens leave only after both have
-    /// committed, so a crash between them leaves a consumed code whose
-    /// tokens nobody received (it "worked not at all"), never a token the
-    /// store does not know. Two statements instead of four (no BEGIN and
-    /// COMMIT) halve the time the single SQLite writer is held.
+    /// Single use, decided by the database, in one statement: a conditional
+    /// UPDATE (`$1` now, `$2` the hash) marks the code or token consumed only
+    /// if it is still unused, and records the successor refresh token (`$3`
+    /// its hash, `$4` its expiry), which a trigger inserts within the same
+    /// statement (migration 3). So the winner's successor exists exactly when
+    /// its consumption does, a loser writes nothing, and the single SQLite
+    /// writer is held for one statement per exchange.
     async fn consume(
         &self,
         update: &str,
@@ -199,15 +179,15 @@ impl SqlStore {
         let done = sqlx::query(update)
             .bind(now)
             .bind(hash)
+            .bind(successor.map(|r| r.hash.clone()))
+            .bind(successor.map(|r| r.token.expires_at))
             .execute(&self.writer)
             .await?;
-        if done.rows_affected() != 1 {
-            return Ok(Consumed::Lost);
-        }
-        if let Some(r) = successor {
-            insert_refresh(&self.writer, r).await?;
-        }
-        Ok(Consumed::Won)
+        Ok(if done.rows_affected() == 1 {
+            Consumed::Won
+        } else {
+            Consumed::Lost
+        })
     }
 
     async fn domains_of(&self, tenant_id: &str) -> Result<Vec<String>> {
@@ -607,8 +587,8 @@ impl Store for SqlStore {
         refresh: Option<&NewRefresh>,
     ) -> Result<Consumed> {
         self.consume(
-            "UPDATE grants SET code_consumed_at = $1 WHERE code_hash = $2 AND code_consumed_at IS NULL \
-             AND code_expires_at > $1 AND revoked_at IS NULL",
+            "UPDATE grants SET code_consumed_at = $1, successor_hash = $3, successor_expires_at = $4 \
+             WHERE code_hash = $2 AND code_consumed_at IS NULL AND code_expires_at > $1 AND revoked_at IS NULL",
             code_hash,
             now,
             refresh,
@@ -656,8 +636,8 @@ impl Store for SqlStore {
         next: Option<&NewRefresh>,
     ) -> Result<Consumed> {
         self.consume(
-            "UPDATE refresh_tokens SET consumed_at = $1 WHERE hash = $2 AND consumed_at IS NULL AND expires_at > $1 \
-             AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NOT NULL)",
+            "UPDATE refresh_tokens SET consumed_at = $1, successor_hash = $3, successor_expires_at = $4 \
+             WHERE hash = $2 AND consumed_at IS NULL AND expires_at > $1 AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NOT NULL)",
             hash,
             now,
             next,

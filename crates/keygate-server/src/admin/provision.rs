@@ -705,7 +705,7 @@ pub fn check_new_user(spec: &NewUser) -> Result<NewUser> {
 
 async fn hash_password(pw: &str) -> Result<String> {
     let pw = pw.to_string();
-    crate::cpu::run(move || keygate_crypto::password::hash_password(&pw))
+    crate::cpu::run_password(move || keygate_crypto::password::hash_password(&pw))
         .await
         .map_err(|e| ProvisionError::Store(format!("{e:?}")))
 }
