@@ -555,8 +555,8 @@ async fn every_refusal_has_its_stable_error_and_a_failed_registration_creates_no
         malformed.body, unknown.body,
         "a malformed e-mail signs in as unknown"
     );
-    // TODO 429: repeated failures answer 429 with Retry-After (brute-force
-    // limits, being implemented separately); test it here once it lands.
+    // Repeated failures answer 429 with Retry-After: tested with the hosted
+    // pages in security::sign_in_failures_per_account_lead_to_429_with_retry_after.
 
     // Registration refusals, each with an e-mail that is still free, so that
     // only the refusal stops the account from being created.
