@@ -95,10 +95,11 @@ impl IntoResponse for ApiError {
             }
             ApiError::Bearer(e) => {
                 let (status, challenge, body) = match &e {
+                    // RFC 6750 3.1: no token sent, no error information.
                     None => (
                         StatusCode::UNAUTHORIZED,
                         "Bearer realm=\"keygate\"".to_string(),
-                        serde_json::json!({"error": "invalid_request", "error_description": "no bearer token was sent"}),
+                        serde_json::json!({}),
                     ),
                     Some(e) => {
                         let status = match e.code {

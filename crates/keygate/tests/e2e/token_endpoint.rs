@@ -1190,6 +1190,7 @@ async fn userinfo_get_and_post_with_rfc6750_errors() {
         c.starts_with("Bearer") && !c.contains("error="),
         "RFC 6750 3.1: no error code without a token: {c}"
     );
+    assert!(no_token.json.get("error").is_none(), "{}", no_token.json);
 
     let mut tampered = at.to_string();
     tampered.pop();
