@@ -37,6 +37,30 @@ pub struct SqlStore {
     pub(crate) migrations: &'static [Migration],
 }
 
+/// Stores a tenant's domains with the Host authority each is matched on; a
+/// domain already taken by another tenant is a `Conflict`.
+async fn insert_domains(conn: &mut sqlx::AnyConnection, tenant: &Tenant) -> Result<()> {
+    for origin in &tenant.domains {
+        let authority = keygate_core::redirect::origin_authority(origin)
+            .ok_or_else(|| StoreError::Conflict(format!("'{origin}' is not an origin")))?;
+        sqlx::query(
+            "INSERT INTO tenant_domains (origin, authority, tenant_id) VALUES ($1, $2, $3)",
+        )
+        .bind(origin)
+        .bind(&authority)
+        .bind(&tenant.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("domain '{origin}' already belongs to a tenant"))
+            }
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
 impl SqlStore {
     pub fn backend(&self) -> Backend {
         self.backend
@@ -230,24 +254,7 @@ impl SqlStore {
                 }
                 other => other,
             })?;
-        for origin in &tenant.domains {
-            let authority = keygate_core::redirect::origin_authority(origin)
-                .ok_or_else(|| StoreError::Conflict(format!("'{origin}' is not an origin")))?;
-            sqlx::query(
-                "INSERT INTO tenant_domains (origin, authority, tenant_id) VALUES ($1, $2, $3)",
-            )
-            .bind(origin)
-            .bind(&authority)
-            .bind(&tenant.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match StoreError::from(e) {
-                StoreError::Conflict(_) => {
-                    StoreError::Conflict(format!("domain '{origin}' already belongs to a tenant"))
-                }
-                other => other,
-            })?;
-        }
+        insert_domains(&mut tx, tenant).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -740,24 +747,7 @@ impl Store for SqlStore {
             .bind(&tenant.id)
             .execute(&mut *tx)
             .await?;
-        for origin in &tenant.domains {
-            let authority = keygate_core::redirect::origin_authority(origin)
-                .ok_or_else(|| StoreError::Conflict(format!("'{origin}' is not an origin")))?;
-            sqlx::query(
-                "INSERT INTO tenant_domains (origin, authority, tenant_id) VALUES ($1, $2, $3)",
-            )
-            .bind(origin)
-            .bind(&authority)
-            .bind(&tenant.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match StoreError::from(e) {
-                StoreError::Conflict(_) => {
-                    StoreError::Conflict(format!("domain '{origin}' already belongs to a tenant"))
-                }
-                other => other,
-            })?;
-        }
+        insert_domains(&mut tx, tenant).await?;
         tx.commit().await?;
         Ok(())
     }
