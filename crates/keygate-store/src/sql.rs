@@ -37,6 +37,15 @@ pub struct SqlStore {
     pub(crate) migrations: &'static [Migration],
 }
 
+/// A unique-constraint violation told in the caller's terms (which e-mail,
+/// tenant or domain is taken); every other error unchanged.
+fn conflict_as(e: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+    match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(message()),
+        other => other,
+    }
+}
+
 /// Stores a tenant's domains with the Host authority each is matched on; a
 /// domain already taken by another tenant is a `Conflict`.
 async fn insert_domains(conn: &mut sqlx::AnyConnection, tenant: &Tenant) -> Result<()> {
@@ -51,11 +60,10 @@ async fn insert_domains(conn: &mut sqlx::AnyConnection, tenant: &Tenant) -> Resu
         .bind(&tenant.id)
         .execute(&mut *conn)
         .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("domain '{origin}' already belongs to a tenant"))
-            }
-            other => other,
+        .map_err(|e| {
+            conflict_as(e, || {
+                format!("domain '{origin}' already belongs to a tenant")
+            })
         })?;
     }
     Ok(())
@@ -248,12 +256,7 @@ impl SqlStore {
             .bind(tenant.created_at)
             .execute(&mut *tx)
             .await
-            .map_err(|e| match StoreError::from(e) {
-                StoreError::Conflict(_) => {
-                    StoreError::Conflict(format!("tenant '{}' already exists", tenant.id))
-                }
-                other => other,
-            })?;
+            .map_err(|e| conflict_as(e, || format!("tenant '{}' already exists", tenant.id)))?;
         insert_domains(&mut tx, tenant).await?;
         tx.commit().await?;
         Ok(())
@@ -390,11 +393,10 @@ impl Store for SqlStore {
         .bind(u.created_at)
         .execute(&self.writer)
         .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("the e-mail '{}' is already registered", u.email))
-            }
-            other => other,
+        .map_err(|e| {
+            conflict_as(e, || {
+                format!("the e-mail '{}' is already registered", u.email)
+            })
         })?;
         Ok(())
     }
@@ -909,12 +911,7 @@ impl Store for SqlStore {
         .bind(&u.tenant_id)
         .execute(&self.writer)
         .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("the e-mail '{}' is already registered", u.email))
-            }
-            other => other,
-        })?;
+        .map_err(|e| conflict_as(e, || format!("the e-mail '{}' is already registered", u.email)))?;
         if done.rows_affected() != 1 {
             return Err(StoreError::NotFound);
         }
