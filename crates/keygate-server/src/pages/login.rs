@@ -36,7 +36,6 @@ pub fn show(
         email,
         register_link: &format!("{}?{}", door.url("/register"), request),
         error,
-        notice: None,
     });
     render::html(status, body, cookie.as_slice())
 }

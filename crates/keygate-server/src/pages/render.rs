@@ -60,7 +60,6 @@ pub struct LoginPage<'a> {
     pub email: &'a str,
     pub register_link: &'a str,
     pub error: Option<&'a str>,
-    pub notice: Option<&'a str>,
 }
 
 #[derive(Template)]
