@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+mod lease;
 mod metered;
 mod migrate;
 pub mod postgres;

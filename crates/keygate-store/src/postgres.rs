@@ -1,6 +1,7 @@
 //! PostgreSQL: a pool shared by all statements; migrations applied under an
 //! advisory lock so that several nodes starting at once apply them once.
 
+use crate::lease::Connections;
 use crate::migrate::{self, Migration};
 use crate::sql::{Backend, SqlStore};
 use crate::{Result, StoreOptions};
@@ -34,6 +35,13 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
     let pool = AnyPoolOptions::new()
         .max_connections(opts.max_connections)
         .acquire_timeout(Duration::from_secs(opts.acquire_timeout_secs))
+        // sqlx pings a connection when it takes it back, and by default
+        // again before handing it out: a round trip to PostgreSQL on every
+        // statement's critical path. The ping on return stays, so only a
+        // connection that broke while idle in the pool (a database restart)
+        // reaches a request, which then fails once and the connection is
+        // replaced.
+        .test_before_acquire(false)
         .connect(url)
         .await?;
     {
@@ -46,8 +54,8 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
         applied?;
     }
     Ok(SqlStore {
-        writer: pool.clone(),
-        reader: pool,
+        writer: Connections::Pool(pool.clone()),
+        reader: Connections::Pool(pool),
         backend: Backend::Postgres,
         migrations: MIGRATIONS,
     })

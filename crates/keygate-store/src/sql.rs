@@ -3,13 +3,13 @@
 //! Integers are BIGINT/INTEGER (times in Unix seconds, booleans as 0/1) and
 //! lists are JSON text, so one statement text serves both engines.
 
+use crate::lease::Connections;
 use crate::migrate::Migration;
 use crate::{Consumed, NewRefresh, Result, Store, StoreError, StoredKey};
 use async_trait::async_trait;
 use keygate_core::model::*;
 use keygate_core::pkce::CodeChallengeMethod;
 use sqlx::any::AnyRow;
-use sqlx::AnyPool;
 use sqlx::Row;
 
 pub fn unix_now() -> i64 {
@@ -25,14 +25,14 @@ pub enum Backend {
     Postgres,
 }
 
-/// The SQL store. On SQLite, `writer` is a pool of exactly one connection
-/// (SQLite allows one writer at a time; queuing in the pool is cheaper than
-/// busy-waiting on the file lock) and `reader` serves reads concurrently
-/// under WAL. On PostgreSQL both are the same pool.
+/// The SQL store. On SQLite, `writer` is exactly one connection (SQLite
+/// allows one writer at a time; queuing for it is cheaper than busy-waiting
+/// on the file lock) and `reader` serves reads concurrently under WAL. On
+/// PostgreSQL both are the same pool.
 #[derive(Clone)]
 pub struct SqlStore {
-    pub(crate) writer: AnyPool,
-    pub(crate) reader: AnyPool,
+    pub(crate) writer: Connections,
+    pub(crate) reader: Connections,
     pub(crate) backend: Backend,
     pub(crate) migrations: &'static [Migration],
 }
@@ -213,7 +213,7 @@ impl SqlStore {
             .bind(hash)
             .bind(successor.map(|r| r.hash.clone()))
             .bind(successor.map(|r| r.token.expires_at))
-            .execute(&self.writer)
+            .execute(&mut *self.writer.get().await?)
             .await?;
         Ok(if done.rows_affected() == 1 {
             Consumed::Won
@@ -226,7 +226,7 @@ impl SqlStore {
         let rows =
             sqlx::query("SELECT origin FROM tenant_domains WHERE tenant_id = $1 ORDER BY origin")
                 .bind(tenant_id)
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *self.reader.get().await?)
                 .await?;
         rows.iter()
             .map(|r| Ok(r.try_get::<String, _>("origin")?))
@@ -244,7 +244,8 @@ impl SqlStore {
     }
 
     async fn insert_tenant(&self, tenant: &Tenant, if_missing: bool) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut lease = self.writer.get().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         let sql = if if_missing {
             "INSERT INTO tenants (id, display_name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING"
         } else {
@@ -266,7 +267,7 @@ impl SqlStore {
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
-        let mut conn = self.reader.acquire().await?;
+        let mut conn = self.reader.get().await?;
         if crate::migrate::is_current(&mut conn, self.migrations).await? {
             Ok(())
         } else {
@@ -285,7 +286,7 @@ impl Store for SqlStore {
     async fn get_tenant(&self, id: &str) -> Result<Option<Tenant>> {
         let row = sqlx::query("SELECT id, display_name, created_at FROM tenants WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await?;
         match row {
             Some(r) => Ok(Some(self.tenant_from(&r).await?)),
@@ -298,7 +299,7 @@ impl Store for SqlStore {
             "SELECT t.id, t.display_name, t.created_at, d.origin FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.authority = $1",
         )
         .bind(authority)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await?;
         match row {
             Some(r) => {
@@ -311,7 +312,8 @@ impl Store for SqlStore {
 
     async fn create_client(&self, c: &Client) -> Result<()> {
         let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
-        let mut tx = self.writer.begin().await?;
+        let mut lease = self.writer.get().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         sqlx::query(&format!(
             "INSERT INTO clients ({CLIENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
@@ -353,7 +355,7 @@ impl Store for SqlStore {
         )
         .bind(tenant_id)
         .bind(origin)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await?;
         Ok(row.is_some())
     }
@@ -364,7 +366,7 @@ impl Store for SqlStore {
         ))
         .bind(client_id)
         .bind(tenant_id)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await?;
         row.as_ref().map(client_from).transpose()
     }
@@ -375,7 +377,7 @@ impl Store for SqlStore {
         ))
         .bind(tenant_id)
         .bind(name)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await?;
         row.as_ref().map(client_from).transpose()
     }
@@ -391,7 +393,7 @@ impl Store for SqlStore {
         .bind(&u.name)
         .bind(&u.password_hash)
         .bind(u.created_at)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.get().await?)
         .await
         .map_err(|e| {
             conflict_as(e, || {
@@ -407,7 +409,7 @@ impl Store for SqlStore {
         ))
         .bind(sub)
         .bind(tenant_id)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await?;
         row.as_ref().map(user_from).transpose()
     }
@@ -418,7 +420,7 @@ impl Store for SqlStore {
         ))
         .bind(tenant_id)
         .bind(email)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await?;
         row.as_ref().map(user_from).transpose()
     }
@@ -429,7 +431,7 @@ impl Store for SqlStore {
              FROM signing_keys WHERE tenant_id = $1 ORDER BY alg, seq",
         )
         .bind(tenant_id)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.reader.get().await?)
         .await?;
         rows.iter().map(key_from).collect()
     }
@@ -448,7 +450,7 @@ impl Store for SqlStore {
         .bind(k.created_at)
         .bind(k.activates_at)
         .bind(k.retires_at)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.get().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -457,7 +459,7 @@ impl Store for SqlStore {
         sqlx::query("UPDATE signing_keys SET retires_at = $1 WHERE kid = $2")
             .bind(retires_at)
             .bind(kid)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.get().await?)
             .await?;
         Ok(())
     }
@@ -468,7 +470,7 @@ impl Store for SqlStore {
              FROM clients WHERE tenant_id = $1",
         )
         .bind(tenant_id)
-        .fetch_one(&self.reader)
+        .fetch_one(&mut *self.reader.get().await?)
         .await?;
         Ok(row
             .try_get::<i64, _>("ttl")?
@@ -498,7 +500,7 @@ impl Store for SqlStore {
             let done = sqlx::query(sql)
                 .bind(now)
                 .bind(batch)
-                .execute(&self.writer)
+                .execute(&mut *self.writer.get().await?)
                 .await?;
             out.push((table, done.rows_affected()));
         }
@@ -512,7 +514,7 @@ impl Store for SqlStore {
             .bind(&s.user_sub)
             .bind(s.auth_time)
             .bind(s.expires_at)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.get().await?)
             .await?;
         Ok(())
     }
@@ -522,7 +524,7 @@ impl Store for SqlStore {
             "SELECT tenant_id, user_sub, auth_time, expires_at FROM sessions WHERE id_hash = $1",
         )
         .bind(id_hash)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await?;
         row.map(|r| {
             Ok(Session {
@@ -538,7 +540,7 @@ impl Store for SqlStore {
     async fn delete_session(&self, id_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.get().await?)
             .await?;
         Ok(())
     }
@@ -563,7 +565,7 @@ impl Store for SqlStore {
         .bind(g.created_at)
         .bind(code_hash)
         .bind(g.code_expires_at)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.get().await?)
         .await?;
         Ok(())
     }
@@ -573,7 +575,7 @@ impl Store for SqlStore {
             "SELECT {GRANT_COLS}, {PERSON_COLS} FROM grants g {PERSON_JOIN} WHERE g.code_hash = $1"
         ))
         .bind(code_hash)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await?;
         row.map(|r| Ok((grant_from(&r)?, person_from(&r)?)))
             .transpose()
@@ -584,7 +586,7 @@ impl Store for SqlStore {
             "SELECT {GRANT_COLS} FROM grants g WHERE g.id = $1"
         ))
         .bind(grant_id)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await?;
         row.as_ref().map(grant_from).transpose()
     }
@@ -609,7 +611,7 @@ impl Store for SqlStore {
         sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)
             .bind(grant_id)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.get().await?)
             .await?;
         Ok(())
     }
@@ -624,7 +626,7 @@ impl Store for SqlStore {
              FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id {PERSON_JOIN} WHERE r.hash = $1"
         ))
         .bind(hash)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.reader.get().await?)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let token = RefreshToken {
@@ -658,7 +660,7 @@ impl Store for SqlStore {
         sqlx::query("INSERT INTO revoked_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
             .bind(jti)
             .bind(expires_at)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.get().await?)
             .await?;
         Ok(())
     }
@@ -666,7 +668,7 @@ impl Store for SqlStore {
     async fn is_jti_revoked(&self, jti: &str) -> Result<bool> {
         let row = sqlx::query("SELECT 1 AS one FROM revoked_jtis WHERE jti = $1")
             .bind(jti)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await?;
         Ok(row.is_some())
     }
@@ -674,7 +676,7 @@ impl Store for SqlStore {
     async fn blocked_for(&self, key: &str, now: i64) -> Result<Option<i64>> {
         let row = sqlx::query("SELECT blocked_until FROM rate_limits WHERE key = $1")
             .bind(key)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await?;
         let until: Option<i64> = row.map(|r| r.try_get("blocked_until")).transpose()?;
         Ok(until.filter(|u| *u > now).map(|u| u - now))
@@ -697,7 +699,7 @@ impl Store for SqlStore {
         .bind(key)
         .bind(now)
         .bind(policy.window)
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *self.writer.get().await?)
         .await?;
         let failures: i64 = row.try_get("failures")?;
         let block = policy.block_for(failures);
@@ -705,7 +707,7 @@ impl Store for SqlStore {
             sqlx::query("UPDATE rate_limits SET blocked_until = $1 WHERE key = $2")
                 .bind(now + secs)
                 .bind(key)
-                .execute(&self.writer)
+                .execute(&mut *self.writer.get().await?)
                 .await?;
         }
         Ok(block)
@@ -714,7 +716,7 @@ impl Store for SqlStore {
     async fn clear_failures(&self, key: &str) -> Result<()> {
         sqlx::query("DELETE FROM rate_limits WHERE key = $1")
             .bind(key)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.get().await?)
             .await?;
         Ok(())
     }
@@ -725,7 +727,7 @@ impl Store for SqlStore {
         )
         .bind(after)
         .bind(limit)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.reader.get().await?)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -735,7 +737,8 @@ impl Store for SqlStore {
     }
 
     async fn update_tenant(&self, tenant: &Tenant) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut lease = self.writer.get().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         let done = sqlx::query("UPDATE tenants SET display_name = $1 WHERE id = $2")
             .bind(&tenant.display_name)
             .bind(&tenant.id)
@@ -755,7 +758,8 @@ impl Store for SqlStore {
     }
 
     async fn delete_tenant(&self, id: &str) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut lease = self.writer.get().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         // Tables without a foreign key to the tenant first, then those with
         // one (explicitly, not relying on cascades), then the tenant.
         for sql in [
@@ -789,14 +793,15 @@ impl Store for SqlStore {
         .bind(tenant_id)
         .bind(after)
         .bind(limit)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.reader.get().await?)
         .await?;
         rows.iter().map(client_from).collect()
     }
 
     async fn update_client(&self, c: &Client) -> Result<()> {
         let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
-        let mut tx = self.writer.begin().await?;
+        let mut lease = self.writer.get().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         let done = sqlx::query(
             "UPDATE clients SET name = $1, auth_method = $2, redirect_uris = $3, post_logout_redirect_uris = $4, \
              grant_types = $5, refresh_policy = $6, id_token_ttl = $7, access_token_ttl = $8, journeys_api = $9, \
@@ -851,7 +856,7 @@ impl Store for SqlStore {
         .bind(secret_hash)
         .bind(client_id)
         .bind(tenant_id)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.get().await?)
         .await?;
         if done.rows_affected() != 1 {
             return Err(StoreError::NotFound);
@@ -860,7 +865,8 @@ impl Store for SqlStore {
     }
 
     async fn delete_client(&self, tenant_id: &str, client_id: &str, now: i64) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut lease = self.writer.get().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         sqlx::query("DELETE FROM client_web_origins WHERE client_id = $1 AND tenant_id = $2")
             .bind(client_id)
             .bind(tenant_id)
@@ -894,7 +900,7 @@ impl Store for SqlStore {
         .bind(tenant_id)
         .bind(after)
         .bind(limit)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.reader.get().await?)
         .await?;
         rows.iter().map(user_from).collect()
     }
@@ -909,7 +915,7 @@ impl Store for SqlStore {
         .bind(&u.password_hash)
         .bind(&u.sub)
         .bind(&u.tenant_id)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.get().await?)
         .await
         .map_err(|e| conflict_as(e, || format!("the e-mail '{}' is already registered", u.email)))?;
         if done.rows_affected() != 1 {
@@ -919,7 +925,8 @@ impl Store for SqlStore {
     }
 
     async fn delete_user(&self, tenant_id: &str, sub: &str, now: i64) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut lease = self.writer.get().await?;
+        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         let done = sqlx::query("DELETE FROM users WHERE sub = $1 AND tenant_id = $2")
             .bind(sub)
             .bind(tenant_id)
@@ -951,7 +958,7 @@ impl Store for SqlStore {
             .bind(&token.id)
             .bind(hash)
             .bind(token.created_at)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.get().await?)
             .await?;
         Ok(())
     }
@@ -959,14 +966,14 @@ impl Store for SqlStore {
     async fn admin_token_exists(&self, hash: &str) -> Result<bool> {
         let row = sqlx::query("SELECT 1 AS one FROM admin_tokens WHERE hash = $1")
             .bind(hash)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.reader.get().await?)
             .await?;
         Ok(row.is_some())
     }
 
     async fn list_admin_tokens(&self) -> Result<Vec<crate::AdminToken>> {
         let rows = sqlx::query("SELECT id, created_at FROM admin_tokens ORDER BY created_at, id")
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *self.reader.get().await?)
             .await?;
         rows.iter()
             .map(|r| {
@@ -981,7 +988,7 @@ impl Store for SqlStore {
     async fn delete_admin_token(&self, id: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM admin_tokens WHERE id = $1")
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.get().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }

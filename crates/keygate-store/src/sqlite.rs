@@ -9,11 +9,12 @@
 //! commit costs no fsync, which is what lets one node keep up with its
 //! signatures. Use PostgreSQL where every commit must survive power loss.
 
+use crate::lease::{Connections, Local};
 use crate::migrate::{self, Migration};
 use crate::sql::{Backend, SqlStore};
 use crate::{Result, StoreError, StoreOptions};
-use sqlx::any::AnyPoolOptions;
-use sqlx::Executor;
+use sqlx::AnyConnection;
+use sqlx::{Connection, Executor};
 use std::time::Duration;
 
 pub static MIGRATIONS: &[Migration] = &[
@@ -40,23 +41,17 @@ pub fn path_of(url: &str) -> &str {
     rest.split('?').next().unwrap_or(rest)
 }
 
-fn pool_options(max: u32, opts: &StoreOptions) -> AnyPoolOptions {
-    AnyPoolOptions::new()
-        .max_connections(max)
-        .min_connections(1)
-        .acquire_timeout(Duration::from_secs(opts.acquire_timeout_secs))
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                conn.execute("PRAGMA busy_timeout = 10000").await?;
-                conn.execute("PRAGMA journal_mode = WAL").await?;
-                conn.execute("PRAGMA synchronous = NORMAL").await?;
-                // Checkpoints run in the background (see `checkpointer`),
-                // not inside the writer's commits.
-                conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
-                conn.execute("PRAGMA foreign_keys = ON").await?;
-                Ok(())
-            })
-        })
+/// Opens one connection with the settings every connection needs.
+async fn connect(url: &str) -> Result<AnyConnection> {
+    let mut conn = AnyConnection::connect(url).await?;
+    conn.execute("PRAGMA busy_timeout = 10000").await?;
+    conn.execute("PRAGMA journal_mode = WAL").await?;
+    conn.execute("PRAGMA synchronous = NORMAL").await?;
+    // Checkpoints run in the background (see `checkpointer`), not inside
+    // the writer's commits.
+    conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    Ok(conn)
 }
 
 pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
@@ -75,13 +70,15 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
         }
     }
     let conn_url = format!("sqlite://{path}?mode=rwc");
-    let writer = pool_options(1, opts).connect(&conn_url).await?;
-    {
-        let mut conn = writer.acquire().await?;
-        migrate::apply(&mut conn, MIGRATIONS).await?;
+    let mut writer = connect(&conn_url).await?;
+    migrate::apply(&mut writer, MIGRATIONS).await?;
+    let mut readers = Vec::new();
+    for _ in 0..opts.max_connections.clamp(1, 8) {
+        readers.push(connect(&conn_url).await?);
     }
-    let readers = opts.max_connections.clamp(1, 8);
-    let reader = pool_options(readers, opts).connect(&conn_url).await?;
+    let timeout = Duration::from_secs(opts.acquire_timeout_secs);
+    let writer = Connections::Local(Local::new(vec![writer], timeout));
+    let reader = Connections::Local(Local::new(readers, timeout));
     tokio::spawn(checkpointer(reader.clone()));
     Ok(SqlStore {
         writer,
@@ -97,12 +94,20 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
 /// automatic checkpoints they did, every 1,000 pages: measured W1 2,364 ->
 /// 2,838 requests/s without them). SQLite restarts the WAL from its start
 /// once everything in it has been copied, so it does not grow without bound.
-async fn checkpointer(pool: sqlx::AnyPool) {
+async fn checkpointer(readers: Connections) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+        let done = match readers.get().await {
+            Ok(mut conn) => conn
+                .execute("PRAGMA wal_checkpoint(PASSIVE)")
+                .await
+                .map(drop)
+                .map_err(StoreError::from),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = done {
             tracing::warn!(error = %e, "WAL checkpoint failed");
         }
     }
