@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+mod consume;
 mod lease;
 mod metered;
 mod migrate;
@@ -31,7 +32,7 @@ use std::sync::Arc;
 pub use metered::Metered;
 pub use sql::SqlStore;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness rule was broken (a taken e-mail, id or domain): the
     /// caller's input is at fault, not the server.

@@ -53,10 +53,10 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
             .await?;
         applied?;
     }
-    Ok(SqlStore {
-        writer: Connections::Pool(pool.clone()),
-        reader: Connections::Pool(pool),
-        backend: Backend::Postgres,
-        migrations: MIGRATIONS,
-    })
+    Ok(SqlStore::new(
+        Connections::Pool(pool.clone()),
+        Connections::Pool(pool),
+        Backend::Postgres,
+        MIGRATIONS,
+    ))
 }

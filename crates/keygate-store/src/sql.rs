@@ -3,6 +3,7 @@
 //! Integers are BIGINT/INTEGER (times in Unix seconds, booleans as 0/1) and
 //! lists are JSON text, so one statement text serves both engines.
 
+use crate::consume::{self, Consumer, Kind};
 use crate::lease::Connections;
 use crate::migrate::Migration;
 use crate::{Consumed, NewRefresh, Result, Store, StoreError, StoredKey};
@@ -11,6 +12,7 @@ use keygate_core::model::*;
 use keygate_core::pkce::CodeChallengeMethod;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use std::sync::Arc;
 
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -35,6 +37,8 @@ pub struct SqlStore {
     pub(crate) reader: Connections,
     pub(crate) backend: Backend,
     pub(crate) migrations: &'static [Migration],
+    codes: Arc<Consumer>,
+    refresh_tokens: Arc<Consumer>,
 }
 
 /// A unique-constraint violation told in the caller's terms (which e-mail,
@@ -194,32 +198,24 @@ fn key_from(row: &AnyRow) -> Result<StoredKey> {
 }
 
 impl SqlStore {
-    /// Single use, decided by the database, in one statement: a conditional
-    /// UPDATE (`$1` now, `$2` the hash) marks the code or token consumed only
-    /// if it is still unused, and records the successor refresh token (`$3`
-    /// its hash, `$4` its expiry), which a trigger inserts within the same
-    /// statement (migration 3). So the winner's successor exists exactly when
-    /// its consumption does, a loser writes nothing, and the single SQLite
-    /// writer is held for one statement per exchange.
-    async fn consume(
-        &self,
-        update: &str,
-        hash: &str,
-        now: i64,
-        successor: Option<&NewRefresh>,
-    ) -> Result<Consumed> {
-        let done = sqlx::query(update)
-            .bind(now)
-            .bind(hash)
-            .bind(successor.map(|r| r.hash.clone()))
-            .bind(successor.map(|r| r.token.expires_at))
-            .execute(&mut *self.writer.get().await?)
-            .await?;
-        Ok(if done.rows_affected() == 1 {
-            Consumed::Won
-        } else {
-            Consumed::Lost
-        })
+    pub(crate) fn new(
+        writer: Connections,
+        reader: Connections,
+        backend: Backend,
+        migrations: &'static [Migration],
+    ) -> SqlStore {
+        let batch = match backend {
+            Backend::Sqlite => consume::SQLITE_BATCH,
+            Backend::Postgres => 1,
+        };
+        SqlStore {
+            codes: Arc::new(Consumer::start(Kind::Code, writer.clone(), batch)),
+            refresh_tokens: Arc::new(Consumer::start(Kind::Refresh, writer.clone(), batch)),
+            writer,
+            reader,
+            backend,
+            migrations,
+        }
     }
 
     async fn domains_of(&self, tenant_id: &str) -> Result<Vec<String>> {
@@ -591,20 +587,18 @@ impl Store for SqlStore {
         row.as_ref().map(grant_from).transpose()
     }
 
+    /// Single use, decided by the database: a conditional UPDATE marks the
+    /// code consumed only if it is still unused, and a trigger (migration
+    /// 3) stores the successor refresh token within the same statement, so
+    /// the winner's successor exists exactly when its consumption does and
+    /// a loser writes nothing. See [`consume`] for the batching.
     async fn redeem_code(
         &self,
         code_hash: &str,
         now: i64,
         refresh: Option<&NewRefresh>,
     ) -> Result<Consumed> {
-        self.consume(
-            "UPDATE grants SET code_consumed_at = $1, successor_hash = $3, successor_expires_at = $4 \
-             WHERE code_hash = $2 AND code_consumed_at IS NULL AND code_expires_at > $1 AND revoked_at IS NULL",
-            code_hash,
-            now,
-            refresh,
-        )
-        .await
+        self.codes.consume(code_hash, now, refresh).await
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<()> {
@@ -646,14 +640,7 @@ impl Store for SqlStore {
         now: i64,
         next: Option<&NewRefresh>,
     ) -> Result<Consumed> {
-        self.consume(
-            "UPDATE refresh_tokens SET consumed_at = $1, successor_hash = $3, successor_expires_at = $4 \
-             WHERE hash = $2 AND consumed_at IS NULL AND expires_at > $1 AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NOT NULL)",
-            hash,
-            now,
-            next,
-        )
-        .await
+        self.refresh_tokens.consume(hash, now, next).await
     }
 
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {

@@ -80,12 +80,7 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
     let writer = Connections::Local(Local::new(vec![writer], timeout));
     let reader = Connections::Local(Local::new(readers, timeout));
     tokio::spawn(checkpointer(reader.clone()));
-    Ok(SqlStore {
-        writer,
-        reader,
-        backend: Backend::Sqlite,
-        migrations: MIGRATIONS,
-    })
+    Ok(SqlStore::new(writer, reader, Backend::Sqlite, MIGRATIONS))
 }
 
 /// Copies the WAL back into the database file every second, from a reader

@@ -278,6 +278,68 @@ async fn forty_concurrent_uses_of_one_refresh_token_over_two_nodes_rotate_once()
     }
 }
 
+/// Many different codes, then their refresh tokens, exchanged at the same
+/// moment at one node: every one wins (the store consumes waiting exchanges
+/// together, and one exchange's loss must never spill onto another's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_different_exchanges_at_once_all_succeed() {
+    let d = Arc::new(Deployment::new().await);
+    let browser = Browser::new();
+    let mut codes = Vec::new();
+    for _ in 0..16 {
+        codes.push(obtain_code(&browser, &d.at(0), &d.client, None, &[]).await);
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(codes.len()));
+    let tasks: Vec<_> = codes
+        .into_iter()
+        .map(|code| {
+            let (d, barrier) = (d.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                d.exchange(0, &code).await
+            })
+        })
+        .collect();
+    let mut refresh = Vec::new();
+    for t in tasks {
+        let (s, body) = t.await.unwrap();
+        assert_eq!(s, 200, "{body}");
+        refresh.push(body["refresh_token"].as_str().unwrap().to_string());
+    }
+    assert_eq!(d.db.count("SELECT COUNT(*) FROM refresh_tokens").await, 16);
+    let barrier = Arc::new(tokio::sync::Barrier::new(refresh.len()));
+    let tasks: Vec<_> = refresh
+        .iter()
+        .cloned()
+        .map(|r| {
+            let (d, barrier) = (d.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                token(
+                    &d.at(0),
+                    d.basic(),
+                    &[("grant_type", "refresh_token"), ("refresh_token", &r)],
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut next = std::collections::HashSet::new();
+    for t in tasks {
+        let (s, _, body) = t.await.unwrap();
+        assert_eq!(s, 200, "{body}");
+        next.insert(body["refresh_token"].as_str().unwrap().to_string());
+    }
+    assert_eq!(next.len(), 16);
+    assert!(refresh.iter().all(|r| !next.contains(r)));
+    assert_eq!(d.db.count("SELECT COUNT(*) FROM refresh_tokens").await, 32);
+    assert_eq!(
+        d.db.count("SELECT COUNT(*) FROM refresh_tokens WHERE consumed_at IS NULL")
+            .await,
+        16
+    );
+}
+
 #[tokio::test]
 async fn both_nodes_publish_the_same_keys_and_accept_each_others_tokens() {
     let d = Deployment::new().await;

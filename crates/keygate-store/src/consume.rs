@@ -1,0 +1,161 @@
+//! Consuming codes and refresh tokens, many at a time.
+//!
+//! Every token exchange ends in one conditional UPDATE that marks its code
+//! or refresh token consumed (and, through a trigger, stores the successor
+//! refresh token). On SQLite those UPDATEs all queue for the one writer
+//! connection, and each costs a round trip to the connection's thread and a
+//! commit of its own. Here a task per kind takes every exchange waiting at
+//! that moment and consumes them with one `UPDATE ... FROM (VALUES ...)
+//! RETURNING`: one round trip and one commit for the batch, and the rows the
+//! statement returns say which exchanges won. Under no load a batch is one
+//! exchange, as before; under load the batch grows while the previous one
+//! is being written.
+//!
+//! Single use is still decided by the database: each row's WHERE clause is
+//! the one a lone UPDATE had. A hash that appears twice in one batch (two
+//! racing exchanges of the same code) goes into the statement once; the
+//! later copies lose without asking, as they would have lost the race.
+
+use crate::lease::Connections;
+use crate::{Consumed, NewRefresh, Result, StoreError};
+use sqlx::Row;
+use std::collections::HashSet;
+use tokio::sync::{mpsc, oneshot};
+
+/// At most this many exchanges share a statement on SQLite (4 parameters
+/// each). PostgreSQL takes one at a time: it has no single writer to queue
+/// for, and two nodes' batches that shared rows could deadlock on them.
+pub(crate) const SQLITE_BATCH: usize = 64;
+
+/// What is consumed, and the statement pieces that say how.
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    Code,
+    Refresh,
+}
+
+impl Kind {
+    /// The UPDATE for `rows` exchanges; parameters per row: the hash, now,
+    /// the successor's hash and its expiry.
+    fn statement(self, rows: usize) -> String {
+        let values = (0..rows)
+            .map(|i| {
+                let n = i * 4;
+                format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let source = format!(
+            "(SELECT column1 AS h, column2 AS n, column3 AS s, column4 AS e FROM (VALUES {values}) AS x) AS v"
+        );
+        match self {
+            Kind::Code => format!(
+                "UPDATE grants SET code_consumed_at = v.n, successor_hash = v.s, successor_expires_at = v.e \
+                 FROM {source} \
+                 WHERE grants.code_hash = v.h AND grants.code_consumed_at IS NULL \
+                 AND grants.code_expires_at > v.n AND grants.revoked_at IS NULL \
+                 RETURNING grants.code_hash AS h"
+            ),
+            Kind::Refresh => format!(
+                "UPDATE refresh_tokens SET consumed_at = v.n, successor_hash = v.s, successor_expires_at = v.e \
+                 FROM {source} \
+                 WHERE refresh_tokens.hash = v.h AND refresh_tokens.consumed_at IS NULL \
+                 AND refresh_tokens.expires_at > v.n \
+                 AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NOT NULL) \
+                 RETURNING refresh_tokens.hash AS h"
+            ),
+        }
+    }
+}
+
+struct Pending {
+    hash: String,
+    now: i64,
+    successor: Option<(String, i64)>,
+    reply: oneshot::Sender<Result<Consumed>>,
+}
+
+/// The queue of one kind's consumes; its task ends when this is dropped.
+pub(crate) struct Consumer {
+    queue: mpsc::UnboundedSender<Pending>,
+}
+
+impl Consumer {
+    pub(crate) fn start(kind: Kind, writer: Connections, max_batch: usize) -> Consumer {
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(kind, writer, rx, max_batch.max(1)));
+        Consumer { queue }
+    }
+
+    /// Consumes `hash` at `now` if it is still unused, storing `successor`.
+    pub(crate) async fn consume(
+        &self,
+        hash: &str,
+        now: i64,
+        successor: Option<&NewRefresh>,
+    ) -> Result<Consumed> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Pending {
+                hash: hash.to_string(),
+                now,
+                successor: successor.map(|r| (r.hash.clone(), r.token.expires_at)),
+                reply,
+            })
+            .map_err(|_| StoreError::Backend("the store is closed".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Backend("the store is closed".into()))?
+    }
+}
+
+async fn run(
+    kind: Kind,
+    writer: Connections,
+    mut rx: mpsc::UnboundedReceiver<Pending>,
+    max_batch: usize,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut batch, max_batch).await > 0 {
+        let mut seen = HashSet::new();
+        let (first, repeats): (Vec<Pending>, Vec<Pending>) =
+            batch.drain(..).partition(|p| seen.insert(p.hash.clone()));
+        for p in repeats {
+            let _ = p.reply.send(Ok(Consumed::Lost));
+        }
+        match execute(kind, &writer, &first).await {
+            Ok(won) => {
+                for p in first {
+                    let outcome = if won.contains(&p.hash) {
+                        Consumed::Won
+                    } else {
+                        Consumed::Lost
+                    };
+                    let _ = p.reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                for p in first {
+                    let _ = p.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Runs one batch; the hashes that were consumed.
+async fn execute(kind: Kind, writer: &Connections, batch: &[Pending]) -> Result<HashSet<String>> {
+    let sql = kind.statement(batch.len());
+    let mut query = sqlx::query(&sql);
+    for p in batch {
+        query = query
+            .bind(&p.hash)
+            .bind(p.now)
+            .bind(p.successor.as_ref().map(|s| s.0.clone()))
+            .bind(p.successor.as_ref().map(|s| s.1));
+    }
+    let rows = query.fetch_all(&mut *writer.get().await?).await?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>("h").map_err(StoreError::from))
+        .collect()
+}
