@@ -22,10 +22,8 @@ use sqlx::Row;
 use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
-/// At most this many exchanges share a statement on SQLite (4 parameters
-/// each). PostgreSQL takes one at a time: it has no single writer to queue
-/// for, and two nodes' batches that shared rows could deadlock on them.
-pub(crate) const SQLITE_BATCH: usize = 64;
+/// At most this many exchanges share a statement (4 parameters each).
+const MAX_BATCH: usize = 64;
 
 /// What is consumed, and the statement pieces that say how.
 #[derive(Clone, Copy)]
@@ -68,23 +66,29 @@ impl Kind {
     }
 }
 
-struct Pending {
+pub(crate) struct Pending {
     hash: String,
     now: i64,
     successor: Option<(String, i64)>,
     reply: oneshot::Sender<Result<Consumed>>,
 }
 
-/// The queue of one kind's consumes; its task ends when this is dropped.
-pub(crate) struct Consumer {
-    queue: mpsc::UnboundedSender<Pending>,
+/// How one kind's consumes reach the database.
+pub(crate) enum Consumer {
+    /// SQLite: through a queue whose task batches them (it ends when this
+    /// is dropped).
+    Batched(mpsc::UnboundedSender<Pending>),
+    /// PostgreSQL: each on its own pooled connection, concurrently. There
+    /// is no single writer to queue for, and batches from two nodes that
+    /// shared rows could deadlock on them.
+    Direct(Kind, Connections),
 }
 
 impl Consumer {
-    pub(crate) fn start(kind: Kind, writer: Connections, max_batch: usize) -> Consumer {
+    pub(crate) fn batched(kind: Kind, writer: Connections) -> Consumer {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(kind, writer, rx, max_batch.max(1)));
-        Consumer { queue }
+        tokio::spawn(run(kind, writer, rx));
+        Consumer::Batched(queue)
     }
 
     /// Consumes `hash` at `now` if it is still unused, storing `successor`.
@@ -95,13 +99,25 @@ impl Consumer {
         successor: Option<&NewRefresh>,
     ) -> Result<Consumed> {
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Pending {
-                hash: hash.to_string(),
-                now,
-                successor: successor.map(|r| (r.hash.clone(), r.token.expires_at)),
-                reply,
-            })
+        let pending = Pending {
+            hash: hash.to_string(),
+            now,
+            successor: successor.map(|r| (r.hash.clone(), r.token.expires_at)),
+            reply,
+        };
+        let queue = match self {
+            Consumer::Batched(queue) => queue,
+            Consumer::Direct(kind, writer) => {
+                let won = execute(*kind, writer, std::slice::from_ref(&pending)).await?;
+                return Ok(if won.contains(hash) {
+                    Consumed::Won
+                } else {
+                    Consumed::Lost
+                });
+            }
+        };
+        queue
+            .send(pending)
             .map_err(|_| StoreError::Backend("the store is closed".into()))?;
         answer
             .await
@@ -109,14 +125,9 @@ impl Consumer {
     }
 }
 
-async fn run(
-    kind: Kind,
-    writer: Connections,
-    mut rx: mpsc::UnboundedReceiver<Pending>,
-    max_batch: usize,
-) {
-    let mut batch = Vec::with_capacity(max_batch);
-    while rx.recv_many(&mut batch, max_batch).await > 0 {
+async fn run(kind: Kind, writer: Connections, mut rx: mpsc::UnboundedReceiver<Pending>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut seen = HashSet::new();
         let (first, repeats): (Vec<Pending>, Vec<Pending>) =
             batch.drain(..).partition(|p| seen.insert(p.hash.clone()));

@@ -3,7 +3,7 @@
 //! Integers are BIGINT/INTEGER (times in Unix seconds, booleans as 0/1) and
 //! lists are JSON text, so one statement text serves both engines.
 
-use crate::consume::{self, Consumer, Kind};
+use crate::consume::{Consumer, Kind};
 use crate::lease::Connections;
 use crate::migrate::Migration;
 use crate::{Consumed, NewRefresh, Result, Store, StoreError, StoredKey};
@@ -204,13 +204,15 @@ impl SqlStore {
         backend: Backend,
         migrations: &'static [Migration],
     ) -> SqlStore {
-        let batch = match backend {
-            Backend::Sqlite => consume::SQLITE_BATCH,
-            Backend::Postgres => 1,
+        let consumer = |kind| {
+            Arc::new(match backend {
+                Backend::Sqlite => Consumer::batched(kind, writer.clone()),
+                Backend::Postgres => Consumer::Direct(kind, writer.clone()),
+            })
         };
         SqlStore {
-            codes: Arc::new(Consumer::start(Kind::Code, writer.clone(), batch)),
-            refresh_tokens: Arc::new(Consumer::start(Kind::Refresh, writer.clone(), batch)),
+            codes: consumer(Kind::Code),
+            refresh_tokens: consumer(Kind::Refresh),
             writer,
             reader,
             backend,
