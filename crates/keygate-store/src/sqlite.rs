@@ -41,6 +41,32 @@ pub fn path_of(url: &str) -> &str {
     rest.split('?').next().unwrap_or(rest)
 }
 
+/// Runs `f` again while SQLite answers SQLITE_BUSY ("database is locked"),
+/// for at most `timeout` (the migration below retries the same way). SQLite answers that without waiting in a few cases
+/// the busy timeout does not cover: two processes switching a new file to
+/// WAL, or upgrading their migration transactions to writes, at the same
+/// moment. Both steps are safe to repeat (the migration re-reads what is
+/// applied).
+async fn when_unlocked<T, F, Fut>(timeout: Duration, mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        match f().await {
+            Err(e) if is_locked(&e) && start.elapsed() < timeout => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_locked(e: &StoreError) -> bool {
+    matches!(e, StoreError::Backend(m) if m.contains("database is locked"))
+}
+
 /// Opens one connection with the settings every connection needs.
 async fn connect(url: &str) -> Result<AnyConnection> {
     let mut conn = AnyConnection::connect(url).await?;
@@ -70,13 +96,21 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
         }
     }
     let conn_url = format!("sqlite://{path}?mode=rwc");
-    let mut writer = connect(&conn_url).await?;
-    migrate::apply(&mut writer, MIGRATIONS).await?;
+    let timeout = Duration::from_secs(opts.acquire_timeout_secs);
+    let mut writer = when_unlocked(timeout, || connect(&conn_url)).await?;
+    let start = std::time::Instant::now();
+    loop {
+        match migrate::apply(&mut writer, MIGRATIONS).await {
+            Err(e) if is_locked(&e) && start.elapsed() < timeout => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            other => break other?,
+        }
+    }
     let mut readers = Vec::new();
     for _ in 0..opts.max_connections.clamp(1, 8) {
-        readers.push(connect(&conn_url).await?);
+        readers.push(when_unlocked(timeout, || connect(&conn_url)).await?);
     }
-    let timeout = Duration::from_secs(opts.acquire_timeout_secs);
     let writer = Connections::Local(Local::new(vec![writer], timeout));
     let reader = Connections::Local(Local::new(readers, timeout));
     tokio::spawn(checkpointer(reader.clone()));
