@@ -62,7 +62,9 @@ pub struct DbOnly {
 
 #[derive(Args)]
 pub struct AdminTokenRevoke {
-    /// The id printed by `keygate admin-token create`.
+    /// The id printed by `keygate admin-token create`. Ids are base64url,
+    /// so one may begin with '-'; it is still taken as the id.
+    #[arg(allow_hyphen_values = true)]
     pub id: String,
     #[command(flatten)]
     pub db: DbArgs,
