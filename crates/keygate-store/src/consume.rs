@@ -18,7 +18,7 @@
 
 use crate::lease::Connections;
 use crate::{Consumed, NewRefresh, Result, StoreError};
-use sqlx::Row;
+use sqlx::Row as _;
 use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
@@ -66,10 +66,15 @@ impl Kind {
     }
 }
 
-pub(crate) struct Pending {
+/// One consume: the hash, now, and the successor's hash and expiry.
+struct Row {
     hash: String,
     now: i64,
     successor: Option<(String, i64)>,
+}
+
+pub(crate) struct Pending {
+    row: Row,
     reply: oneshot::Sender<Result<Consumed>>,
 }
 
@@ -98,26 +103,21 @@ impl Consumer {
         now: i64,
         successor: Option<&NewRefresh>,
     ) -> Result<Consumed> {
-        let (reply, answer) = oneshot::channel();
-        let pending = Pending {
+        let row = Row {
             hash: hash.to_string(),
             now,
             successor: successor.map(|r| (r.hash.clone(), r.token.expires_at)),
-            reply,
         };
         let queue = match self {
             Consumer::Batched(queue) => queue,
             Consumer::Direct(kind, writer) => {
-                let won = execute(*kind, writer, std::slice::from_ref(&pending)).await?;
-                return Ok(if won.contains(hash) {
-                    Consumed::Won
-                } else {
-                    Consumed::Lost
-                });
+                let won = execute(*kind, writer, &[&row]).await?;
+                return Ok(outcome(&won, hash));
             }
         };
+        let (reply, answer) = oneshot::channel();
         queue
-            .send(pending)
+            .send(Pending { row, reply })
             .map_err(|_| StoreError::Backend("the store is closed".into()))?;
         answer
             .await
@@ -129,20 +129,17 @@ async fn run(kind: Kind, writer: Connections, mut rx: mpsc::UnboundedReceiver<Pe
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut seen = HashSet::new();
-        let (first, repeats): (Vec<Pending>, Vec<Pending>) =
-            batch.drain(..).partition(|p| seen.insert(p.hash.clone()));
+        let (first, repeats): (Vec<Pending>, Vec<Pending>) = batch
+            .drain(..)
+            .partition(|p| seen.insert(p.row.hash.clone()));
         for p in repeats {
             let _ = p.reply.send(Ok(Consumed::Lost));
         }
-        match execute(kind, &writer, &first).await {
+        let rows: Vec<&Row> = first.iter().map(|p| &p.row).collect();
+        match execute(kind, &writer, &rows).await {
             Ok(won) => {
                 for p in first {
-                    let outcome = if won.contains(&p.hash) {
-                        Consumed::Won
-                    } else {
-                        Consumed::Lost
-                    };
-                    let _ = p.reply.send(Ok(outcome));
+                    let _ = p.reply.send(Ok(outcome(&won, &p.row.hash)));
                 }
             }
             Err(e) => {
@@ -155,7 +152,15 @@ async fn run(kind: Kind, writer: Connections, mut rx: mpsc::UnboundedReceiver<Pe
 }
 
 /// Runs one batch; the hashes that were consumed.
-async fn execute(kind: Kind, writer: &Connections, batch: &[Pending]) -> Result<HashSet<String>> {
+fn outcome(won: &HashSet<String>, hash: &str) -> Consumed {
+    if won.contains(hash) {
+        Consumed::Won
+    } else {
+        Consumed::Lost
+    }
+}
+
+async fn execute(kind: Kind, writer: &Connections, batch: &[&Row]) -> Result<HashSet<String>> {
     let sql = kind.statement(batch.len());
     let mut query = sqlx::query(&sql);
     for p in batch {

@@ -42,7 +42,7 @@ pub fn path_of(url: &str) -> &str {
 }
 
 /// Runs `f` again while SQLite answers SQLITE_BUSY ("database is locked"),
-/// for at most `timeout` (the migration below retries the same way). SQLite answers that without waiting in a few cases
+/// for at most `timeout`. SQLite answers that without waiting in a few cases
 /// the busy timeout does not cover: two processes switching a new file to
 /// WAL, or upgrading their migration transactions to writes, at the same
 /// moment. Both steps are safe to repeat (the migration re-reads what is
@@ -97,16 +97,12 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
     }
     let conn_url = format!("sqlite://{path}?mode=rwc");
     let timeout = Duration::from_secs(opts.acquire_timeout_secs);
-    let mut writer = when_unlocked(timeout, || connect(&conn_url)).await?;
-    let start = std::time::Instant::now();
-    loop {
-        match migrate::apply(&mut writer, MIGRATIONS).await {
-            Err(e) if is_locked(&e) && start.elapsed() < timeout => {
-                tokio::time::sleep(Duration::from_millis(20)).await
-            }
-            other => break other?,
-        }
-    }
+    let writer = when_unlocked(timeout, || async {
+        let mut conn = connect(&conn_url).await?;
+        migrate::apply(&mut conn, MIGRATIONS).await?;
+        Ok(conn)
+    })
+    .await?;
     let mut readers = Vec::new();
     for _ in 0..opts.max_connections.clamp(1, 8) {
         readers.push(when_unlocked(timeout, || connect(&conn_url)).await?);
