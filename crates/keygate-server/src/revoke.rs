@@ -1,7 +1,11 @@
 //! Token revocation (RFC 7009). Revoking a refresh token ends its whole
 //! grant; revoking an access token blocks its `jti` until it expires.
-//! Unknown tokens and tokens of other clients are answered 200 and left
-//! alone, so the endpoint tells a caller nothing about tokens it does not own.
+//! Unknown tokens are answered 200 (RFC 7009 section 2.2: the client cannot
+//! do anything about them). A token issued to another client is refused
+//! with `invalid_request` and left alone, as section 2.1 asks ("If this
+//! validation fails, the request is refused"); telling the caller so
+//! reveals nothing it could use, since finding the token at all already
+//! took holding it.
 
 use crate::body::Body;
 use crate::door::Door;
@@ -28,14 +32,20 @@ pub async fn handle(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("the 'token' parameter is missing"))?;
     let now = crate::now();
+    let not_yours =
+        || OAuthError::invalid_request("the token was issued to another client; it is left alone");
     if let Some((rt, _, _)) = state.store.refresh_token(&sha256_hex(token)).await? {
-        if rt.client_id == client.id && rt.tenant_id == door.tenant.id {
+        if rt.tenant_id == door.tenant.id {
+            if rt.client_id != client.id {
+                return Err(not_yours().into());
+            }
             state.store.revoke_grant(&rt.grant_id, now).await?;
         }
     } else if let Ok(claims) = check_access_token(&state, &door, token).await? {
-        if claims.client_id == client.id {
-            state.store.revoke_jti(&claims.jti, claims.exp).await?;
+        if claims.client_id != client.id {
+            return Err(not_yours().into());
         }
+        state.store.revoke_jti(&claims.jti, claims.exp).await?;
     }
     let mut res = StatusCode::OK.into_response();
     crate::error::no_store(&mut res);
