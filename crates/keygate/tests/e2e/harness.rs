@@ -225,12 +225,33 @@ impl TestClient {
     }
 }
 
+/// A port that nothing listens on now, for a server this test starts.
+///
+/// Asking the kernel for port 0 and handing the number on is racy: the
+/// kernel gives the same ephemeral ports to outgoing connections and to
+/// other tests' probes, so another test's server could take the port first,
+/// and this test's requests would then reach that server (seen once as a
+/// flaky "client_id is not known"). So the port is drawn at random from
+/// below the ephemeral range (32768 and up on Linux), where the kernel
+/// hands out nothing, and [`Server`] confirms from its own log that its
+/// process bound it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    loop {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(COUNTER.fetch_add(1, Ordering::SeqCst));
+        let port = 10_000 + (h.finish() % 22_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// How a start of `keygate serve` ended.
+enum Started {
+    Ready,
+    /// Another process holds the port.
+    PortTaken,
 }
 
 /// A running `keygate serve`.
@@ -263,29 +284,53 @@ impl Server {
     }
 
     async fn start_node(db: &Database, public_url: Option<String>, env: &[(&str, &str)]) -> Server {
-        let port = free_port();
         let mut s = Server {
             child: None,
-            port,
-            base: format!("http://127.0.0.1:{port}"),
+            port: 0,
+            base: String::new(),
             db_url: db.url.clone(),
-            log: db.dir.join(format!("server-{port}.log")),
+            log: PathBuf::new(),
             extra_env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             public_url,
         };
-        s.spawn().await;
-        s
+        for _ in 0..10 {
+            s.port = free_port();
+            s.base = format!("http://127.0.0.1:{}", s.port);
+            s.log = db.dir.join(format!("server-{}.log", s.port));
+            if let Started::Ready = s.spawn_once().await {
+                return s;
+            }
+        }
+        panic!("keygate serve found no free port in 10 tries");
     }
 
+    /// Starts the server on its port; a restart keeps the port (issuers and
+    /// redirect URIs name it), waiting for it should another process hold it.
     async fn spawn(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Started::PortTaken = self.spawn_once().await {
+            assert!(
+                Instant::now() < deadline,
+                "port {} stayed taken: {}",
+                self.port,
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Starts the process once and waits until it is ready: its own log says
+    /// it listens on the port, and the port answers.
+    async fn spawn_once(&mut self) -> Started {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .unwrap();
+        let log_start = log.metadata().unwrap().len() as usize;
         let mut cmd = Command::new(BIN);
         cmd.arg("serve")
             .env("KEYGATE_LISTEN", format!("127.0.0.1:{}", self.port))
@@ -311,12 +356,19 @@ impl Server {
             Some(_) => format!("{}/default/as/.well-known/openid-configuration", self.base),
         };
         loop {
-            if let Ok(r) = http.get(&probe).send().await {
-                if r.status().is_success() {
-                    return;
+            let this_start = self.log_text().get(log_start..).unwrap_or("").to_string();
+            if this_start.contains("keygate is serving") {
+                if let Ok(r) = http.get(&probe).send().await {
+                    if r.status().is_success() {
+                        return Started::Ready;
+                    }
                 }
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                self.child = None;
+                if this_start.contains("Address already in use") {
+                    return Started::PortTaken;
+                }
                 panic!("keygate serve exited with {status}: {}", self.log_text());
             }
             assert!(
