@@ -1,16 +1,18 @@
-//! The timed phases: `concurrency` workers share one HTTP client (one
-//! keep-alive connection each) and stop by themselves after the request
-//! count or the duration.
+//! The timed phases: `concurrency` workers, each with its own keep-alive
+//! connection ([`crate::wire`]) opened before the clock starts, stop by
+//! themselves after the request count or the duration.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use reqwest::{Client, StatusCode};
+use bytes::Bytes;
+use hyper::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use hyper::{Method, StatusCode};
 
 use crate::cli::Workload;
 use crate::flow::{check_token_response, enc, snippet, Target, TokenResponse, FORM};
+use crate::wire::{Conn, Endpoint};
 
 /// Hard cap on one workload's wall time, whatever the settings.
 pub const MAX_WORKLOAD_SECS: u64 = 900;
@@ -82,18 +84,20 @@ enum Failure {
 struct Shared {
     workload: Workload,
     target: Arc<Target>,
+    /// The token endpoint, or userinfo for W4.
+    endpoint: Endpoint,
+    /// The headers every request of the workload carries (W4 adds its bearer).
+    headers: Vec<(HeaderName, HeaderValue)>,
     next: AtomicU64,
     limit: u64,
     deadline: Instant,
     codes: Vec<(String, String)>,
     /// W1: "&redirect_uri=..&client_id=.."; W3: the whole body.
     fixed: String,
-    /// W2: Basic credentials.
-    basic: Option<HeaderValue>,
     want_id_token: bool,
 }
 
-pub async fn run(http: &Client, target: Arc<Target>, plan: Plan) -> Outcome {
+pub async fn run(target: Arc<Target>, plan: Plan) -> Outcome {
     let (limit, deadline) = match plan.stop {
         Stop::Requests(n) => (n, Instant::now() + Duration::from_secs(MAX_WORKLOAD_SECS)),
         Stop::Duration(d) => (
@@ -117,39 +121,64 @@ pub async fn run(http: &Client, target: Arc<Target>, plan: Plan) -> Outcome {
         }
         _ => String::new(),
     };
-    let basic = target
-        .confidential
-        .as_ref()
-        .map(|(id, s)| crate::flow::basic_auth(id, s));
+    let url = match plan.workload {
+        Workload::W4 => target.userinfo_endpoint.clone().unwrap_or_default(),
+        _ => target.token_endpoint.clone(),
+    };
+    let endpoint = match Endpoint::parse(&url) {
+        Ok(e) => e,
+        Err(e) => {
+            return Outcome {
+                transport: 1,
+                samples: vec![e],
+                ..Default::default()
+            }
+        }
+    };
+    let mut headers = vec![(ACCEPT, HeaderValue::from_static("application/json"))];
+    if plan.workload != Workload::W4 {
+        headers.push((CONTENT_TYPE, HeaderValue::from_static(FORM)));
+    }
+    if let (Workload::W2, Some((id, s))) = (plan.workload, &target.confidential) {
+        headers.push((AUTHORIZATION, crate::flow::basic_auth(id, s)));
+    }
     let shared = Arc::new(Shared {
         workload: plan.workload,
         target,
+        endpoint,
+        headers,
         next: AtomicU64::new(0),
         limit,
         deadline,
         codes: plan.codes,
         fixed,
-        basic,
         want_id_token: plan.want_id_token,
     });
     let per_worker = match plan.stop {
         Stop::Requests(n) => (n as usize / plan.seeds.len().max(1)) + 1,
         Stop::Duration(d) => (d.as_secs_f64() * 500.0) as usize,
     };
+    let mut total = Outcome::default();
+    let mut conns = Vec::with_capacity(plan.seeds.len());
+    for _ in &plan.seeds {
+        match Conn::open(&shared.endpoint).await {
+            Ok(c) => conns.push(c),
+            Err(e) => {
+                total.transport += 1;
+                total.samples.push(e);
+                return total;
+            }
+        }
+    }
     let start = Instant::now();
     let handles: Vec<_> = plan
         .seeds
         .into_iter()
-        .map(|seed| {
-            tokio::spawn(worker(
-                http.clone(),
-                shared.clone(),
-                seed,
-                per_worker.min(1 << 20),
-            ))
+        .zip(conns)
+        .map(|(seed, conn)| {
+            tokio::spawn(worker(conn, shared.clone(), seed, per_worker.min(1 << 20)))
         })
         .collect();
-    let mut total = Outcome::default();
     for h in handles {
         match h.await {
             Ok(o) => {
@@ -175,7 +204,7 @@ pub async fn run(http: &Client, target: Arc<Target>, plan: Plan) -> Outcome {
     total
 }
 
-async fn worker(http: Client, sh: Arc<Shared>, mut seed: Seed, capacity: usize) -> Outcome {
+async fn worker(mut conn: Conn, sh: Arc<Shared>, mut seed: Seed, capacity: usize) -> Outcome {
     let mut out = Outcome {
         latencies_us: Vec::with_capacity(capacity),
         ..Default::default()
@@ -190,8 +219,22 @@ async fn worker(http: Client, sh: Arc<Shared>, mut seed: Seed, capacity: usize) 
             out.codes_exhausted = true;
             break;
         }
+        if conn.is_closed() {
+            // The server closed the connection (counted as the transport
+            // error of the request it failed); open another, untimed.
+            match Conn::open(&sh.endpoint).await {
+                Ok(c) => conn = c,
+                Err(e) => {
+                    out.transport += 1;
+                    if out.samples.len() < 5 {
+                        out.samples.push(e);
+                    }
+                    break;
+                }
+            }
+        }
         let t0 = Instant::now();
-        let result = one(&http, &sh, idx as usize, &mut seed, &mut last_token).await;
+        let result = one(&mut conn, &sh, idx as usize, &mut seed, &mut last_token).await;
         out.latencies_us
             .push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
         match result {
@@ -224,14 +267,13 @@ async fn worker(http: Client, sh: Arc<Shared>, mut seed: Seed, capacity: usize) 
 /// previous access token: a token endpoint must mint a fresh one per
 /// request, never hand out a cached one.
 async fn one(
-    http: &Client,
+    conn: &mut Conn,
     sh: &Shared,
     idx: usize,
     seed: &mut Seed,
     last_token: &mut Option<String>,
 ) -> Result<(), Failure> {
-    let t = &sh.target;
-    let req = match (sh.workload, &*seed) {
+    let (method, body, bearer) = match (sh.workload, &*seed) {
         (Workload::W1, _) => {
             let (code, verifier) = &sh.codes[idx];
             let body = format!(
@@ -240,42 +282,21 @@ async fn one(
                 enc(verifier),
                 sh.fixed
             );
-            http.post(&t.token_endpoint)
-                .header(CONTENT_TYPE, FORM)
-                .header(ACCEPT, "application/json")
-                .body(body)
+            (Method::POST, Bytes::from(body), None)
         }
         (Workload::W2, Seed::Refresh(rt)) => {
             let body = format!("grant_type=refresh_token&refresh_token={}", enc(rt));
-            let mut r = http
-                .post(&t.token_endpoint)
-                .header(CONTENT_TYPE, FORM)
-                .header(ACCEPT, "application/json");
-            if let Some(b) = &sh.basic {
-                r = r.header(AUTHORIZATION, b.clone());
-            }
-            r.body(body)
+            (Method::POST, Bytes::from(body), None)
         }
-        (Workload::W3, _) => http
-            .post(&t.token_endpoint)
-            .header(CONTENT_TYPE, FORM)
-            .header(ACCEPT, "application/json")
-            .body(sh.fixed.clone()),
-        (Workload::W4, Seed::Bearer(h)) => http
-            .get(t.userinfo_endpoint.as_deref().unwrap_or_default())
-            .header(AUTHORIZATION, h.clone())
-            .header(ACCEPT, "application/json"),
+        (Workload::W3, _) => (Method::POST, Bytes::from(sh.fixed.clone()), None),
+        (Workload::W4, Seed::Bearer(h)) => (Method::GET, Bytes::new(), Some(h.clone())),
         _ => return Err(Failure::Invalid("worker without its seed".into())),
     };
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| Failure::Transport(format!("transport: {e}")))?;
-    let status = resp.status();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| Failure::Transport(format!("reading body: {e}")))?;
+    let mut req = sh.endpoint.request(method, &sh.headers, body);
+    if let Some(h) = bearer {
+        req.headers_mut().insert(AUTHORIZATION, h);
+    }
+    let (status, body) = conn.send(req).await.map_err(Failure::Transport)?;
     if status != StatusCode::OK {
         return Err(Failure::Status(status, snippet(&body)));
     }
@@ -302,7 +323,7 @@ async fn one(
         Workload::W2 => (sh.want_id_token, true),
         _ => (false, false),
     };
-    check_token_response(&tr, t.jwt_access_tokens, want_id, want_refresh)
+    check_token_response(&tr, sh.target.jwt_access_tokens, want_id, want_refresh)
         .map_err(|why| Failure::Invalid(format!("{why}: {}", snippet(&body))))?;
     if tr.access_token.is_some() && *last_token == tr.access_token {
         return Err(Failure::Invalid(

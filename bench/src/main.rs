@@ -12,6 +12,7 @@ mod procinfo;
 mod report;
 mod server;
 mod signing;
+mod wire;
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -546,27 +547,6 @@ async fn measure_signing(
     Ok(out)
 }
 
-/// Opens `n` keep-alive connections on the load client before the clock starts.
-async fn warm_connections(http: &Client, issuer: &str, n: usize) {
-    let url = format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    );
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let (http, url) = (http.clone(), url.clone());
-            tokio::spawn(async move {
-                if let Ok(r) = http.get(&url).send().await {
-                    let _ = r.bytes().await;
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        let _ = t.await;
-    }
-}
-
 async fn run(args: Args) -> Result<()> {
     let loadavg_at_start = procinfo::loadavg();
     let http = plain_client()?;
@@ -621,15 +601,6 @@ async fn run(args: Args) -> Result<()> {
     let cores = procinfo::cores();
     let mut signing = measure_signing(args.alg, cores, args.sign_seconds, "before").await?;
 
-    let load_http = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(args.concurrency * 2)
-        .pool_idle_timeout(None::<Duration>)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| format!("http client: {e}"))?;
-
     // Sessions signed in for the setup: one on Keygate (each sign-in is an
     // Argon2id hash whose memory would count in the server's RSS), one per
     // concurrent flow on an external target.
@@ -677,13 +648,13 @@ async fn run(args: Args) -> Result<()> {
             }
         };
         res.setup_s = setup_start.elapsed().as_secs_f64();
-        warm_connections(&load_http, &target.issuer, args.concurrency).await;
 
         let reset = pid.map(procinfo::reset_hwm).unwrap_or(false);
         let sampler = pid.map(procinfo::RssSampler::start);
         eprintln!("  timed phase: concurrency {}", args.concurrency);
         let mut out = load::Outcome::default();
         let (mut srv_cpu, mut gen_cpu, mut all_cpu) = (Some(0.0), Some(0.0), Some(0.0));
+        let mut thread_cpu = std::collections::BTreeMap::<String, f64>::new();
         let mut plan = Some(plan);
         // W1 in --duration mode without --w1-codes runs in segments: codes
         // for about 3 s at the rate measured so far, prepared (untimed)
@@ -695,13 +666,18 @@ async fn run(args: Args) -> Result<()> {
             if let (Some(rem), Stop::Duration(_)) = (remaining, p.stop) {
                 p.stop = Stop::Duration(rem);
             }
+            let t0 = pid.map(procinfo::thread_cpu_seconds).unwrap_or_default();
             let s0 = pid.and_then(|p| procinfo::cpu_seconds(Some(p)));
             let g0 = procinfo::cpu_seconds(None);
             let m0 = procinfo::machine_busy_seconds();
-            let seg = load::run(&load_http, target.clone(), p).await;
+            let seg = load::run(target.clone(), p).await;
             let s1 = pid.and_then(|p| procinfo::cpu_seconds(Some(p)));
             let g1 = procinfo::cpu_seconds(None);
             let m1 = procinfo::machine_busy_seconds();
+            for (kind, t) in pid.map(procinfo::thread_cpu_seconds).unwrap_or_default() {
+                let before = t0.get(&kind).copied().unwrap_or(0.0);
+                *thread_cpu.entry(kind).or_insert(0.0) += t - before;
+            }
             all_cpu = all_cpu.zip(m0.zip(m1)).map(|(t, (a, b))| t + b - a);
             srv_cpu = srv_cpu.zip(s0.zip(s1)).map(|(t, (a, b))| t + b - a);
             gen_cpu = gen_cpu.zip(g0.zip(g1)).map(|(t, (a, b))| t + b - a);
@@ -770,6 +746,12 @@ async fn run(args: Args) -> Result<()> {
                 "sampled".to_string()
             }
         });
+        let per_request = |cpu_s: f64| cpu_s * 1e6 / (out.ok.max(1) as f64);
+        res.server_thread_us_per_request = thread_cpu
+            .into_iter()
+            .map(|(k, t)| (k, per_request(t)))
+            .collect();
+        res.bench_us_per_request = gen_cpu.map(per_request);
         res.server_cpu_pct = srv_cpu.map(|c| c / elapsed * 100.0);
         res.bench_cpu_pct = gen_cpu.map(|c| c / elapsed * 100.0);
         // Everything else the machine ran meanwhile (with an external

@@ -62,6 +62,44 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     Some((utime + stime) / clock_ticks())
 }
 
+/// CPU seconds used so far by each kind of thread of a process, by thread
+/// name with a trailing number dropped ("keygate-sign-0" and
+/// "keygate-sign-1" count as "keygate-sign"). Empty when /proc cannot be read.
+pub fn thread_cpu_seconds(pid: u32) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let (Ok(comm), Ok(stat)) = (
+            std::fs::read_to_string(dir.join("comm")),
+            std::fs::read_to_string(dir.join("stat")),
+        ) else {
+            continue;
+        };
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let (Some(u), Some(s)) = (
+            f.get(11).and_then(|x| x.parse::<f64>().ok()),
+            f.get(12).and_then(|x| x.parse::<f64>().ok()),
+        ) else {
+            continue;
+        };
+        let name = comm.trim();
+        let kind = match name.rsplit_once('-') {
+            Some((head, tail)) if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) => {
+                head
+            }
+            _ => name,
+        };
+        *out.entry(kind.to_string()).or_insert(0.0) += (u + s) / clock_ticks();
+    }
+    out
+}
+
 /// CPU seconds all processes of the machine have been busy (user, nice,
 /// system, irq, softirq, steal from /proc/stat), summed over the cores.
 pub fn machine_busy_seconds() -> Option<f64> {

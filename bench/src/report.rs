@@ -85,6 +85,13 @@ pub struct WorkloadResult {
     /// (percent of one core): noise on a shared machine, or the database.
     #[serde(default)]
     pub other_cpu_pct: Option<f64>,
+    /// CPU microseconds per successful request, by kind of server thread
+    /// (from /proc/PID/task): where the server's time goes.
+    #[serde(default)]
+    pub server_thread_us_per_request: std::collections::BTreeMap<String, f64>,
+    /// The load generator's CPU microseconds per successful request.
+    #[serde(default)]
+    pub bench_us_per_request: Option<f64>,
     pub signatures_per_request: u32,
     pub floor_rps: Option<f64>,
     pub ratio_to_floor: Option<f64>,
@@ -220,6 +227,23 @@ pub fn print_table(r: &Report) {
         "errors = non-2xx + 200s without the expected tokens + transport errors; CPU in % of one core \
          (srv: the server, gen: this tool, other: every other process, e.g. a compiler or the database)."
     );
+    for w in &r.workloads {
+        if w.server_thread_us_per_request.is_empty() {
+            continue;
+        }
+        let threads: Vec<String> = w
+            .server_thread_us_per_request
+            .iter()
+            .filter(|(_, us)| **us >= 0.5)
+            .map(|(k, us)| format!("{k} {us:.0}"))
+            .collect();
+        println!(
+            "{} CPU per request (us): server threads: {}; load generator {}",
+            w.name.to_uppercase(),
+            threads.join(", "),
+            opt(w.bench_us_per_request, 0)
+        );
+    }
     for w in &r.workloads {
         if w.codes_exhausted {
             println!(
