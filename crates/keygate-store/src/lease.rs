@@ -1,16 +1,10 @@
-//! Where the store's statements get a connection.
+//! Where the store's sqlx statements get a connection.
 //!
-//! PostgreSQL uses sqlx's pool. SQLite uses [`Local`], a plain list of open
-//! connections behind a fair semaphore, because sqlx's pool costs two extra
-//! round trips to a SQLite connection's worker thread per statement: it
-//! pings a connection when handing it out and again, from a spawned task,
-//! when taking it back. On the single writer connection those round trips
-//! are serial, so they capped every write-bound workload (profiled: W1 at
-//! about 2,200 requests/s with the writer waiting on tokio scheduling, and
-//! 25% of the server's CPU time in context switches). A SQLite connection is
-//! a file handle that cannot go stale, so there is nothing for a ping to
-//! find; a statement cancelled half way is finished by the connection's
-//! worker thread before it runs the next one, as with the pool.
+//! PostgreSQL uses sqlx's pool. SQLite keeps one sqlx connection (the
+//! readiness probe and the background checkpoints) in a [`Local`] set: a
+//! plain list of open connections behind a fair semaphore. sqlx's pool
+//! would ping a connection when handing it out and again when taking it
+//! back, which a SQLite file handle, unable to go stale, does not need.
 
 use crate::{Result, StoreError};
 use sqlx::pool::PoolConnection;

@@ -5,9 +5,15 @@
 //! tokens is decided by the database: [`Store::redeem_code`] and
 //! [`Store::rotate_refresh`] consume with one conditional `UPDATE ... WHERE
 //! consumed_at IS NULL`, so two racing requests (even on two nodes) get
-//! exactly one winner. The SQL is written once (`$1` placeholders work on
-//! both engines through sqlx's `Any` driver); what differs per engine
-//! (connection set-up, migrations, pragmas, locking) lives in [`sqlite`] and
+//! exactly one winner.
+//!
+//! The SQL is written once, with `$1` placeholders, and each engine runs it
+//! its own way. PostgreSQL runs everything on sqlx's pool. SQLite reads on
+//! the calling thread through rusqlite (`inline`) and writes on one writer
+//! thread that commits the writes waiting at that moment together
+//! (`writer`); a write is described as data (`write`) so that both engines
+//! run the same statements. What else differs per engine (connection
+//! set-up, migrations, pragmas, checkpoints) lives in [`sqlite`] and
 //! [`postgres`].
 //!
 //! ```no_run
@@ -17,13 +23,16 @@
 //! # Ok(()) }
 //! ```
 
-mod consume;
+mod inline;
 mod lease;
 mod metered;
 mod migrate;
 pub mod postgres;
+mod row;
 mod sql;
 pub mod sqlite;
+mod write;
+mod writer;
 
 use async_trait::async_trait;
 use keygate_core::model::{Client, Grant, RefreshToken, Session, Tenant, User};
@@ -32,7 +41,7 @@ use std::sync::Arc;
 pub use metered::Metered;
 pub use sql::SqlStore;
 
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness rule was broken (a taken e-mail, id or domain): the
     /// caller's input is at fault, not the server.

@@ -3,7 +3,7 @@
 
 use crate::lease::Connections;
 use crate::migrate::{self, Migration};
-use crate::sql::{Backend, SqlStore};
+use crate::sql::{Backend, Engine, SqlStore};
 use crate::{Result, StoreOptions};
 use sqlx::any::AnyPoolOptions;
 use sqlx::Executor;
@@ -54,8 +54,7 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
         applied?;
     }
     Ok(SqlStore::new(
-        Connections::Pool(pool.clone()),
-        Connections::Pool(pool),
+        Engine::Postgres(Connections::Pool(pool)),
         Backend::Postgres,
         MIGRATIONS,
     ))

@@ -1,17 +1,20 @@
 //! The SQL behind [`Store`], written once for SQLite and PostgreSQL.
 //!
 //! Integers are BIGINT/INTEGER (times in Unix seconds, booleans as 0/1) and
-//! lists are JSON text, so one statement text serves both engines.
+//! lists are JSON text, so one statement text serves both engines. Reads
+//! are a statement, its parameters and a decoder ([`crate::row`]); writes
+//! are [`Write`]s. Each engine runs them its own way ([`Engine`]).
 
-use crate::consume::{Consumer, Kind};
+use crate::inline::InlineReads;
 use crate::lease::Connections;
 use crate::migrate::Migration;
+use crate::row::{bind, Cols, Decode, Param};
+use crate::write::{run_on, Outcome, Returned, Write};
+use crate::writer::Writer;
 use crate::{Consumed, NewRefresh, Result, Store, StoreError, StoredKey};
 use async_trait::async_trait;
 use keygate_core::model::*;
 use keygate_core::pkce::CodeChallengeMethod;
-use sqlx::any::AnyRow;
-use sqlx::Row;
 use std::sync::Arc;
 
 pub fn unix_now() -> i64 {
@@ -27,56 +30,27 @@ pub enum Backend {
     Postgres,
 }
 
-/// The SQL store. On SQLite, `writer` is exactly one connection (SQLite
-/// allows one writer at a time; queuing for it is cheaper than busy-waiting
-/// on the file lock) and `reader` serves reads concurrently under WAL. On
-/// PostgreSQL both are the same pool.
+/// How statements reach the database.
+#[derive(Clone)]
+pub(crate) enum Engine {
+    /// Reads on the calling thread ([`crate::inline`]), writes on the one
+    /// writer thread ([`crate::writer`]), and one sqlx connection for the
+    /// readiness probe and the background checkpoints.
+    Sqlite {
+        reads: Arc<InlineReads>,
+        writer: Arc<Writer>,
+        probe: Connections,
+    },
+    /// Everything on sqlx's pool.
+    Postgres(Connections),
+}
+
+/// The SQL store.
 #[derive(Clone)]
 pub struct SqlStore {
-    pub(crate) writer: Connections,
-    pub(crate) reader: Connections,
+    pub(crate) engine: Engine,
     pub(crate) backend: Backend,
     pub(crate) migrations: &'static [Migration],
-    codes: Arc<Consumer>,
-    refresh_tokens: Arc<Consumer>,
-}
-
-/// A unique-constraint violation told in the caller's terms (which e-mail,
-/// tenant or domain is taken); every other error unchanged.
-fn conflict_as(e: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
-    match StoreError::from(e) {
-        StoreError::Conflict(_) => StoreError::Conflict(message()),
-        other => other,
-    }
-}
-
-/// Stores a tenant's domains with the Host authority each is matched on; a
-/// domain already taken by another tenant is a `Conflict`.
-async fn insert_domains(conn: &mut sqlx::AnyConnection, tenant: &Tenant) -> Result<()> {
-    for origin in &tenant.domains {
-        let authority = keygate_core::redirect::origin_authority(origin)
-            .ok_or_else(|| StoreError::Conflict(format!("'{origin}' is not an origin")))?;
-        sqlx::query(
-            "INSERT INTO tenant_domains (origin, authority, tenant_id) VALUES ($1, $2, $3)",
-        )
-        .bind(origin)
-        .bind(&authority)
-        .bind(&tenant.id)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| {
-            conflict_as(e, || {
-                format!("domain '{origin}' already belongs to a tenant")
-            })
-        })?;
-    }
-    Ok(())
-}
-
-impl SqlStore {
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
 }
 
 fn json_list(v: &[String]) -> String {
@@ -95,44 +69,45 @@ const CLIENT_COLS: &str = "id, tenant_id, name, public, secret_hash, auth_method
     post_logout_redirect_uris, grant_types, refresh_policy, id_token_ttl, access_token_ttl, \
     journeys_api, web_origins, signing_alg, created_at";
 
-fn client_from(row: &AnyRow) -> Result<Client> {
-    let grants: String = row.try_get("grant_types")?;
+fn client_from(row: &dyn Cols) -> Result<Client> {
     Ok(Client {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        name: row.try_get("name")?,
-        public: row.try_get::<i64, _>("public")? != 0,
-        secret_hash: row.try_get("secret_hash")?,
-        auth_method: AuthMethod::parse(&row.try_get::<String, _>("auth_method")?)
+        id: row.text("id")?,
+        tenant_id: row.text("tenant_id")?,
+        name: row.text("name")?,
+        public: row.flag("public")?,
+        secret_hash: row.opt_text("secret_hash")?,
+        auth_method: AuthMethod::parse(&row.text("auth_method")?)
             .ok_or_else(|| corrupt("auth method"))?,
-        redirect_uris: parse_list(&row.try_get::<String, _>("redirect_uris")?),
-        post_logout_redirect_uris: parse_list(
-            &row.try_get::<String, _>("post_logout_redirect_uris")?,
-        ),
-        grant_types: grants.split(',').filter_map(GrantType::parse).collect(),
-        refresh_policy: RefreshPolicy::parse(&row.try_get::<String, _>("refresh_policy")?)
+        redirect_uris: parse_list(&row.text("redirect_uris")?),
+        post_logout_redirect_uris: parse_list(&row.text("post_logout_redirect_uris")?),
+        grant_types: row
+            .text("grant_types")?
+            .split(',')
+            .filter_map(GrantType::parse)
+            .collect(),
+        refresh_policy: RefreshPolicy::parse(&row.text("refresh_policy")?)
             .ok_or_else(|| corrupt("refresh policy"))?,
-        id_token_ttl: row.try_get("id_token_ttl")?,
-        access_token_ttl: row.try_get("access_token_ttl")?,
-        journeys_api: row.try_get::<i64, _>("journeys_api")? != 0,
-        web_origins: parse_list(&row.try_get::<String, _>("web_origins")?),
-        signing_alg: SigningAlg::parse(&row.try_get::<String, _>("signing_alg")?)
+        id_token_ttl: row.int("id_token_ttl")?,
+        access_token_ttl: row.int("access_token_ttl")?,
+        journeys_api: row.flag("journeys_api")?,
+        web_origins: parse_list(&row.text("web_origins")?),
+        signing_alg: SigningAlg::parse(&row.text("signing_alg")?)
             .ok_or_else(|| corrupt("signing alg"))?,
-        created_at: row.try_get("created_at")?,
+        created_at: row.int("created_at")?,
     })
 }
 
 const USER_COLS: &str = "sub, tenant_id, email, email_verified, name, password_hash, created_at";
 
-fn user_from(row: &AnyRow) -> Result<User> {
+fn user_from(row: &dyn Cols) -> Result<User> {
     Ok(User {
-        sub: row.try_get("sub")?,
-        tenant_id: row.try_get("tenant_id")?,
-        email: row.try_get("email")?,
-        email_verified: row.try_get::<i64, _>("email_verified")? != 0,
-        name: row.try_get("name")?,
-        password_hash: row.try_get("password_hash")?,
-        created_at: row.try_get("created_at")?,
+        sub: row.text("sub")?,
+        tenant_id: row.text("tenant_id")?,
+        email: row.text("email")?,
+        email_verified: row.flag("email_verified")?,
+        name: row.opt_text("name")?,
+        password_hash: row.text("password_hash")?,
+        created_at: row.int("created_at")?,
     })
 }
 
@@ -142,18 +117,18 @@ const PERSON_COLS: &str = "u.sub AS u_sub, u.tenant_id AS u_tenant_id, u.email A
     u.created_at AS u_created_at";
 const PERSON_JOIN: &str = "LEFT JOIN users u ON u.sub = g.user_sub AND u.tenant_id = g.tenant_id";
 
-fn person_from(row: &AnyRow) -> Result<Option<User>> {
-    let Some(sub) = row.try_get::<Option<String>, _>("u_sub")? else {
+fn person_from(row: &dyn Cols) -> Result<Option<User>> {
+    let Some(sub) = row.opt_text("u_sub")? else {
         return Ok(None);
     };
     Ok(Some(User {
         sub,
-        tenant_id: row.try_get("u_tenant_id")?,
-        email: row.try_get("u_email")?,
-        email_verified: row.try_get::<i64, _>("u_email_verified")? != 0,
-        name: row.try_get("u_name")?,
-        password_hash: row.try_get("u_password_hash")?,
-        created_at: row.try_get("u_created_at")?,
+        tenant_id: row.text("u_tenant_id")?,
+        email: row.text("u_email")?,
+        email_verified: row.flag("u_email_verified")?,
+        name: row.opt_text("u_name")?,
+        password_hash: row.text("u_password_hash")?,
+        created_at: row.int("u_created_at")?,
     }))
 }
 
@@ -162,111 +137,247 @@ const GRANT_COLS: &str =
     g.code_challenge, g.code_challenge_method, g.redirect_uri, g.redirect_uri_sent, g.created_at, \
     g.code_expires_at, g.code_consumed_at, g.revoked_at";
 
-fn grant_from(row: &AnyRow) -> Result<Grant> {
-    let method: Option<String> = row.try_get("code_challenge_method")?;
+fn grant_from(row: &dyn Cols) -> Result<Grant> {
     Ok(Grant {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        client_id: row.try_get("client_id")?,
-        user_sub: row.try_get("user_sub")?,
-        scope: row.try_get("scope")?,
-        auth_time: row.try_get("auth_time")?,
-        nonce: row.try_get("nonce")?,
-        code_challenge: row.try_get("code_challenge")?,
-        code_challenge_method: method.as_deref().and_then(CodeChallengeMethod::parse),
-        redirect_uri: row.try_get("redirect_uri")?,
-        redirect_uri_sent: row.try_get::<i64, _>("redirect_uri_sent")? != 0,
-        created_at: row.try_get("created_at")?,
-        code_expires_at: row.try_get("code_expires_at")?,
-        code_consumed_at: row.try_get("code_consumed_at")?,
-        revoked_at: row.try_get("revoked_at")?,
+        id: row.text("id")?,
+        tenant_id: row.text("tenant_id")?,
+        client_id: row.text("client_id")?,
+        user_sub: row.text("user_sub")?,
+        scope: row.text("scope")?,
+        auth_time: row.int("auth_time")?,
+        nonce: row.opt_text("nonce")?,
+        code_challenge: row.opt_text("code_challenge")?,
+        code_challenge_method: row
+            .opt_text("code_challenge_method")?
+            .as_deref()
+            .and_then(CodeChallengeMethod::parse),
+        redirect_uri: row.text("redirect_uri")?,
+        redirect_uri_sent: row.flag("redirect_uri_sent")?,
+        created_at: row.int("created_at")?,
+        code_expires_at: row.int("code_expires_at")?,
+        code_consumed_at: row.opt_int("code_consumed_at")?,
+        revoked_at: row.opt_int("revoked_at")?,
     })
 }
 
-fn key_from(row: &AnyRow) -> Result<StoredKey> {
+fn grant_and_person(row: &dyn Cols) -> Result<(Grant, Option<User>)> {
+    Ok((grant_from(row)?, person_from(row)?))
+}
+
+fn refresh_grant_person(row: &dyn Cols) -> Result<(RefreshToken, Grant, Option<User>)> {
+    let token = RefreshToken {
+        grant_id: row.text("r_grant_id")?,
+        tenant_id: row.text("r_tenant_id")?,
+        client_id: row.text("r_client_id")?,
+        created_at: row.int("r_created_at")?,
+        expires_at: row.int("r_expires_at")?,
+        consumed_at: row.opt_int("r_consumed_at")?,
+    };
+    Ok((token, grant_from(row)?, person_from(row)?))
+}
+
+fn key_from(row: &dyn Cols) -> Result<StoredKey> {
     Ok(StoredKey {
-        kid: row.try_get("kid")?,
-        tenant_id: row.try_get("tenant_id")?,
-        alg: row.try_get("alg")?,
-        seq: row.try_get("seq")?,
-        sealed_private: row.try_get("sealed_private")?,
-        public_jwk: row.try_get("public_jwk")?,
-        created_at: row.try_get("created_at")?,
-        activates_at: row.try_get("activates_at")?,
-        retires_at: row.try_get("retires_at")?,
+        kid: row.text("kid")?,
+        tenant_id: row.text("tenant_id")?,
+        alg: row.text("alg")?,
+        seq: row.int("seq")?,
+        sealed_private: row.text("sealed_private")?,
+        public_jwk: row.text("public_jwk")?,
+        created_at: row.int("created_at")?,
+        activates_at: row.int("activates_at")?,
+        retires_at: row.opt_int("retires_at")?,
     })
+}
+
+/// A tenant's row, without its domains (read separately).
+fn tenant_row(row: &dyn Cols) -> Result<Tenant> {
+    Ok(Tenant {
+        id: row.text("id")?,
+        display_name: row.text("display_name")?,
+        created_at: row.int("created_at")?,
+        domains: Vec::new(),
+    })
+}
+
+fn one_text(row: &dyn Cols) -> Result<String> {
+    row.text("v")
+}
+
+fn one_int(row: &dyn Cols) -> Result<i64> {
+    row.int("v")
 }
 
 impl SqlStore {
     pub(crate) fn new(
-        writer: Connections,
-        reader: Connections,
+        engine: Engine,
         backend: Backend,
         migrations: &'static [Migration],
     ) -> SqlStore {
-        let consumer = |kind| {
-            Arc::new(match backend {
-                Backend::Sqlite => Consumer::batched(kind, writer.clone()),
-                Backend::Postgres => Consumer::Direct(kind, writer.clone()),
-            })
-        };
         SqlStore {
-            codes: consumer(Kind::Code),
-            refresh_tokens: consumer(Kind::Refresh),
-            writer,
-            reader,
+            engine,
             backend,
             migrations,
         }
     }
 
-    async fn domains_of(&self, tenant_id: &str) -> Result<Vec<String>> {
-        let rows =
-            sqlx::query("SELECT origin FROM tenant_domains WHERE tenant_id = $1 ORDER BY origin")
-                .bind(tenant_id)
-                .fetch_all(&mut *self.reader.get().await?)
-                .await?;
-        rows.iter()
-            .map(|r| Ok(r.try_get::<String, _>("origin")?))
-            .collect()
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
-    async fn tenant_from(&self, row: &AnyRow) -> Result<Tenant> {
-        let id: String = row.try_get("id")?;
-        Ok(Tenant {
-            domains: self.domains_of(&id).await?,
-            id,
-            display_name: row.try_get("display_name")?,
-            created_at: row.try_get("created_at")?,
-        })
+    /// Every row of a read, decoded.
+    async fn all<T: Send + 'static>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        decode: Decode<T>,
+    ) -> Result<Vec<T>> {
+        match &self.engine {
+            Engine::Sqlite { reads, .. } => reads.query(sql, params, decode).await,
+            Engine::Postgres(pool) => {
+                let rows = bind(sqlx::query(sql), params)
+                    .fetch_all(&mut *pool.get().await?)
+                    .await?;
+                rows.iter().map(|r| decode(r)).collect()
+            }
+        }
     }
 
-    async fn insert_tenant(&self, tenant: &Tenant, if_missing: bool) -> Result<()> {
-        let mut lease = self.writer.get().await?;
-        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
-        let sql = if if_missing {
-            "INSERT INTO tenants (id, display_name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING"
-        } else {
-            "INSERT INTO tenants (id, display_name, created_at) VALUES ($1, $2, $3)"
-        };
-        sqlx::query(sql)
-            .bind(&tenant.id)
-            .bind(&tenant.display_name)
-            .bind(tenant.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| conflict_as(e, || format!("tenant '{}' already exists", tenant.id)))?;
-        insert_domains(&mut tx, tenant).await?;
-        tx.commit().await?;
+    /// The first row of a read, decoded, if there is one.
+    async fn first<T: Send + 'static>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        decode: Decode<T>,
+    ) -> Result<Option<T>> {
+        Ok(self.all(sql, params, decode).await?.into_iter().next())
+    }
+
+    /// Whether a read finds a row.
+    async fn exists(&self, sql: &str, params: &[Param<'_>]) -> Result<bool> {
+        Ok(self.first(sql, params, |_| Ok(())).await?.is_some())
+    }
+
+    /// Runs a write: committed when this returns `Outcome::Done`.
+    async fn write(&self, write: Write) -> Result<Outcome> {
+        match &self.engine {
+            Engine::Sqlite { writer, .. } => writer.write(write).await,
+            Engine::Postgres(pool) => run_on(&mut *pool.get().await?, &write).await,
+        }
+    }
+
+    /// A write that must find its row: `NotFound` when it was undone.
+    async fn write_found(&self, write: Write) -> Result<()> {
+        if self.write(write).await?.is_undone() {
+            return Err(StoreError::NotFound);
+        }
         Ok(())
     }
+
+    /// A write whose first statement creates or removes one row; whether it did.
+    async fn write_one(&self, write: Write) -> Result<bool> {
+        let done = self.write(write).await?;
+        Ok(!done.is_undone() && done.changed(0) == 1)
+    }
+
+    async fn domains_of(&self, tenant_id: &str) -> Result<Vec<String>> {
+        self.all(
+            "SELECT origin AS v FROM tenant_domains WHERE tenant_id = $1 ORDER BY origin",
+            &[tenant_id.into()],
+            one_text,
+        )
+        .await
+    }
+
+    /// A tenant with its domains.
+    async fn with_domains(&self, mut tenant: Tenant) -> Result<Tenant> {
+        tenant.domains = self.domains_of(&tenant.id).await?;
+        Ok(tenant)
+    }
+
+    /// Consumes a code or refresh token: `sql` marks the row consumed only
+    /// if it is still unused and returns its hash when it did.
+    async fn consume(
+        &self,
+        sql: &str,
+        hash: &str,
+        now: i64,
+        successor: Option<&NewRefresh>,
+    ) -> Result<Consumed> {
+        let done = self
+            .write(
+                Write::new()
+                    .then(
+                        sql,
+                        &[
+                            hash.into(),
+                            now.into(),
+                            successor.map(|r| r.hash.as_str()).into(),
+                            successor.map(|r| r.token.expires_at).into(),
+                        ],
+                    )
+                    .returning(),
+            )
+            .await?;
+        Ok(match done.first_returned(0) {
+            Some(Returned::Text(h)) if h == hash => Consumed::Won,
+            _ => Consumed::Lost,
+        })
+    }
 }
+
+/// Adds the statements that store a tenant's domains, each with the Host
+/// authority it is matched on; a domain taken by another tenant is a
+/// `Conflict`.
+fn insert_domains(mut write: Write, tenant: &Tenant) -> Result<Write> {
+    for origin in &tenant.domains {
+        let authority = keygate_core::redirect::origin_authority(origin)
+            .ok_or_else(|| StoreError::Conflict(format!("'{origin}' is not an origin")))?;
+        write = write
+            .then(
+                "INSERT INTO tenant_domains (origin, authority, tenant_id) VALUES ($1, $2, $3)",
+                &[
+                    origin.into(),
+                    authority.as_str().into(),
+                    (&tenant.id).into(),
+                ],
+            )
+            .conflict(format!("domain '{origin}' already belongs to a tenant"));
+    }
+    Ok(write)
+}
+
+/// Adds the statements that store a client's web origins.
+fn insert_web_origins(mut write: Write, c: &Client) -> Write {
+    for origin in &c.web_origins {
+        write = write.then(
+            "INSERT INTO client_web_origins (client_id, tenant_id, origin) VALUES ($1, $2, $3)",
+            &[(&c.id).into(), (&c.tenant_id).into(), origin.into()],
+        );
+    }
+    write
+}
+
+/// The UPDATE that consumes a code (see [`Store::redeem_code`]); a trigger
+/// (migration 3) stores the successor refresh token in the same statement.
+const CONSUME_CODE: &str = "UPDATE grants SET code_consumed_at = $2, successor_hash = $3, successor_expires_at = $4 \
+    WHERE code_hash = $1 AND code_consumed_at IS NULL AND code_expires_at > $2 AND revoked_at IS NULL \
+    RETURNING code_hash";
+
+/// The UPDATE that consumes a refresh token, storing its successor likewise.
+const CONSUME_REFRESH: &str = "UPDATE refresh_tokens SET consumed_at = $2, successor_hash = $3, successor_expires_at = $4 \
+    WHERE hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
+    AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NOT NULL) \
+    RETURNING hash";
 
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
-        let mut conn = self.reader.get().await?;
-        if crate::migrate::is_current(&mut conn, self.migrations).await? {
+        let conn = match &self.engine {
+            Engine::Sqlite { probe, .. } => probe,
+            Engine::Postgres(pool) => pool,
+        };
+        if crate::migrate::is_current(&mut *conn.get().await?, self.migrations).await? {
             Ok(())
         } else {
             Err(StoreError::Backend("migrations are not all applied".into()))
@@ -274,205 +385,202 @@ impl Store for SqlStore {
     }
 
     async fn create_tenant(&self, tenant: &Tenant) -> Result<()> {
-        self.insert_tenant(tenant, false).await
+        let write = Write::new()
+            .then(
+                "INSERT INTO tenants (id, display_name, created_at) VALUES ($1, $2, $3)",
+                &[
+                    (&tenant.id).into(),
+                    (&tenant.display_name).into(),
+                    tenant.created_at.into(),
+                ],
+            )
+            .conflict(format!("tenant '{}' already exists", tenant.id));
+        self.write(insert_domains(write, tenant)?).await?;
+        Ok(())
     }
 
     async fn ensure_tenant(&self, tenant: &Tenant) -> Result<()> {
-        self.insert_tenant(tenant, true).await
+        let write = Write::new().then(
+            "INSERT INTO tenants (id, display_name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            &[(&tenant.id).into(), (&tenant.display_name).into(), tenant.created_at.into()],
+        );
+        self.write(insert_domains(write, tenant)?).await?;
+        Ok(())
     }
 
     async fn get_tenant(&self, id: &str) -> Result<Option<Tenant>> {
-        let row = sqlx::query("SELECT id, display_name, created_at FROM tenants WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *self.reader.get().await?)
-            .await?;
-        match row {
-            Some(r) => Ok(Some(self.tenant_from(&r).await?)),
+        match self
+            .first(
+                "SELECT id, display_name, created_at FROM tenants WHERE id = $1",
+                &[id.into()],
+                tenant_row,
+            )
+            .await?
+        {
+            Some(t) => Ok(Some(self.with_domains(t).await?)),
             None => Ok(None),
         }
     }
 
     async fn tenant_by_authority(&self, authority: &str) -> Result<Option<(Tenant, String)>> {
-        let row = sqlx::query(
-            "SELECT t.id, t.display_name, t.created_at, d.origin FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.authority = $1",
-        )
-        .bind(authority)
-        .fetch_optional(&mut *self.reader.get().await?)
-        .await?;
-        match row {
-            Some(r) => {
-                let origin: String = r.try_get("origin")?;
-                Ok(Some((self.tenant_from(&r).await?, origin)))
-            }
+        let found = self
+            .first(
+                "SELECT t.id, t.display_name, t.created_at, d.origin FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.authority = $1",
+                &[authority.into()],
+                |r| Ok((tenant_row(r)?, r.text("origin")?)),
+            )
+            .await?;
+        match found {
+            Some((t, origin)) => Ok(Some((self.with_domains(t).await?, origin))),
             None => Ok(None),
         }
     }
 
     async fn create_client(&self, c: &Client) -> Result<()> {
         let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
-        let mut lease = self.writer.get().await?;
-        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
-        sqlx::query(&format!(
-            "INSERT INTO clients ({CLIENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-        ))
-        .bind(&c.id)
-        .bind(&c.tenant_id)
-        .bind(&c.name)
-        .bind(c.public as i64)
-        .bind(&c.secret_hash)
-        .bind(c.auth_method.as_str())
-        .bind(json_list(&c.redirect_uris))
-        .bind(json_list(&c.post_logout_redirect_uris))
-        .bind(grants.join(","))
-        .bind(c.refresh_policy.as_str())
-        .bind(c.id_token_ttl)
-        .bind(c.access_token_ttl)
-        .bind(c.journeys_api as i64)
-        .bind(json_list(&c.web_origins))
-        .bind(c.signing_alg.as_str())
-        .bind(c.created_at)
-        .execute(&mut *tx)
-        .await?;
-        for origin in &c.web_origins {
-            sqlx::query(
-                "INSERT INTO client_web_origins (client_id, tenant_id, origin) VALUES ($1, $2, $3)",
-            )
-            .bind(&c.id)
-            .bind(&c.tenant_id)
-            .bind(origin)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        let write = Write::new().then(
+            format!(
+                "INSERT INTO clients ({CLIENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            ),
+            &[
+                (&c.id).into(),
+                (&c.tenant_id).into(),
+                (&c.name).into(),
+                c.public.into(),
+                (&c.secret_hash).into(),
+                c.auth_method.as_str().into(),
+                json_list(&c.redirect_uris).as_str().into(),
+                json_list(&c.post_logout_redirect_uris).as_str().into(),
+                grants.join(",").as_str().into(),
+                c.refresh_policy.as_str().into(),
+                c.id_token_ttl.into(),
+                c.access_token_ttl.into(),
+                c.journeys_api.into(),
+                json_list(&c.web_origins).as_str().into(),
+                c.signing_alg.as_str().into(),
+                c.created_at.into(),
+            ],
+        );
+        self.write(insert_web_origins(write, c)).await?;
         Ok(())
     }
 
     async fn is_web_origin(&self, tenant_id: &str, origin: &str) -> Result<bool> {
-        let row = sqlx::query(
-            "SELECT 1 AS one FROM client_web_origins WHERE tenant_id = $1 AND origin = $2 LIMIT 1",
+        self.exists(
+            "SELECT 1 FROM client_web_origins WHERE tenant_id = $1 AND origin = $2 LIMIT 1",
+            &[tenant_id.into(), origin.into()],
         )
-        .bind(tenant_id)
-        .bind(origin)
-        .fetch_optional(&mut *self.reader.get().await?)
-        .await?;
-        Ok(row.is_some())
+        .await
     }
 
     async fn get_client(&self, tenant_id: &str, client_id: &str) -> Result<Option<Client>> {
-        let row = sqlx::query(&format!(
-            "SELECT {CLIENT_COLS} FROM clients WHERE id = $1 AND tenant_id = $2"
-        ))
-        .bind(client_id)
-        .bind(tenant_id)
-        .fetch_optional(&mut *self.reader.get().await?)
-        .await?;
-        row.as_ref().map(client_from).transpose()
+        self.first(
+            &format!("SELECT {CLIENT_COLS} FROM clients WHERE id = $1 AND tenant_id = $2"),
+            &[client_id.into(), tenant_id.into()],
+            client_from,
+        )
+        .await
     }
 
     async fn client_by_name(&self, tenant_id: &str, name: &str) -> Result<Option<Client>> {
-        let row = sqlx::query(&format!(
-            "SELECT {CLIENT_COLS} FROM clients WHERE tenant_id = $1 AND name = $2 ORDER BY created_at LIMIT 1"
-        ))
-        .bind(tenant_id)
-        .bind(name)
-        .fetch_optional(&mut *self.reader.get().await?)
-        .await?;
-        row.as_ref().map(client_from).transpose()
+        self.first(
+            &format!(
+                "SELECT {CLIENT_COLS} FROM clients WHERE tenant_id = $1 AND name = $2 ORDER BY created_at LIMIT 1"
+            ),
+            &[tenant_id.into(), name.into()],
+            client_from,
+        )
+        .await
     }
 
     async fn create_user(&self, u: &User) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ))
-        .bind(&u.sub)
-        .bind(&u.tenant_id)
-        .bind(&u.email)
-        .bind(u.email_verified as i64)
-        .bind(&u.name)
-        .bind(&u.password_hash)
-        .bind(u.created_at)
-        .execute(&mut *self.writer.get().await?)
-        .await
-        .map_err(|e| {
-            conflict_as(e, || {
-                format!("the e-mail '{}' is already registered", u.email)
-            })
-        })?;
+        self.write(
+            Write::new()
+                .then(
+                    format!("INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+                    &[
+                        (&u.sub).into(),
+                        (&u.tenant_id).into(),
+                        (&u.email).into(),
+                        u.email_verified.into(),
+                        (&u.name).into(),
+                        (&u.password_hash).into(),
+                        u.created_at.into(),
+                    ],
+                )
+                .conflict(format!("the e-mail '{}' is already registered", u.email)),
+        )
+        .await?;
         Ok(())
     }
 
     async fn get_user(&self, tenant_id: &str, sub: &str) -> Result<Option<User>> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLS} FROM users WHERE sub = $1 AND tenant_id = $2"
-        ))
-        .bind(sub)
-        .bind(tenant_id)
-        .fetch_optional(&mut *self.reader.get().await?)
-        .await?;
-        row.as_ref().map(user_from).transpose()
+        self.first(
+            &format!("SELECT {USER_COLS} FROM users WHERE sub = $1 AND tenant_id = $2"),
+            &[sub.into(), tenant_id.into()],
+            user_from,
+        )
+        .await
     }
 
     async fn user_by_email(&self, tenant_id: &str, email: &str) -> Result<Option<User>> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND email = $2"
-        ))
-        .bind(tenant_id)
-        .bind(email)
-        .fetch_optional(&mut *self.reader.get().await?)
-        .await?;
-        row.as_ref().map(user_from).transpose()
+        self.first(
+            &format!("SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND email = $2"),
+            &[tenant_id.into(), email.into()],
+            user_from,
+        )
+        .await
     }
 
     async fn signing_keys(&self, tenant_id: &str) -> Result<Vec<StoredKey>> {
-        let rows = sqlx::query(
+        self.all(
             "SELECT kid, tenant_id, alg, seq, sealed_private, public_jwk, created_at, activates_at, retires_at \
              FROM signing_keys WHERE tenant_id = $1 ORDER BY alg, seq",
+            &[tenant_id.into()],
+            key_from,
         )
-        .bind(tenant_id)
-        .fetch_all(&mut *self.reader.get().await?)
-        .await?;
-        rows.iter().map(key_from).collect()
+        .await
     }
 
     async fn insert_signing_key(&self, k: &StoredKey) -> Result<bool> {
-        let done = sqlx::query(
+        self.write_one(Write::new().then(
             "INSERT INTO signing_keys (kid, tenant_id, alg, seq, sealed_private, public_jwk, created_at, activates_at, retires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant_id, alg, seq) DO NOTHING",
-        )
-        .bind(&k.kid)
-        .bind(&k.tenant_id)
-        .bind(&k.alg)
-        .bind(k.seq)
-        .bind(&k.sealed_private)
-        .bind(&k.public_jwk)
-        .bind(k.created_at)
-        .bind(k.activates_at)
-        .bind(k.retires_at)
-        .execute(&mut *self.writer.get().await?)
-        .await?;
-        Ok(done.rows_affected() == 1)
+            &[
+                (&k.kid).into(),
+                (&k.tenant_id).into(),
+                (&k.alg).into(),
+                k.seq.into(),
+                (&k.sealed_private).into(),
+                (&k.public_jwk).into(),
+                k.created_at.into(),
+                k.activates_at.into(),
+                k.retires_at.into(),
+            ],
+        ))
+        .await
     }
 
     async fn set_key_retirement(&self, kid: &str, retires_at: i64) -> Result<()> {
-        sqlx::query("UPDATE signing_keys SET retires_at = $1 WHERE kid = $2")
-            .bind(retires_at)
-            .bind(kid)
-            .execute(&mut *self.writer.get().await?)
-            .await?;
+        self.write(Write::new().then(
+            "UPDATE signing_keys SET retires_at = $1 WHERE kid = $2",
+            &[retires_at.into(), kid.into()],
+        ))
+        .await?;
         Ok(())
     }
 
     async fn max_token_ttl(&self, tenant_id: &str) -> Result<i64> {
-        let row = sqlx::query(
-            "SELECT COALESCE(MAX(CASE WHEN id_token_ttl > access_token_ttl THEN id_token_ttl ELSE access_token_ttl END), 0) AS ttl \
-             FROM clients WHERE tenant_id = $1",
-        )
-        .bind(tenant_id)
-        .fetch_one(&mut *self.reader.get().await?)
-        .await?;
-        Ok(row
-            .try_get::<i64, _>("ttl")?
-            .max(keygate_core::model::DEFAULT_ID_TOKEN_TTL))
+        let ttl = self
+            .first(
+                "SELECT COALESCE(MAX(CASE WHEN id_token_ttl > access_token_ttl THEN id_token_ttl ELSE access_token_ttl END), 0) AS v \
+                 FROM clients WHERE tenant_id = $1",
+                &[tenant_id.into()],
+                one_int,
+            )
+            .await?
+            .unwrap_or(0);
+        Ok(ttl.max(keygate_core::model::DEFAULT_ID_TOKEN_TTL))
     }
 
     async fn sweep(&self, now: i64, batch: i64) -> Result<Vec<(&'static str, u64)>> {
@@ -493,122 +601,120 @@ impl Store for SqlStore {
                 AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id) LIMIT $2)"),
             ("signing_keys", "DELETE FROM signing_keys WHERE kid IN (SELECT kid FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at + 86400 < $1 LIMIT $2)"),
         ];
-        let mut out = Vec::new();
-        for (table, sql) in statements {
-            let done = sqlx::query(sql)
-                .bind(now)
-                .bind(batch)
-                .execute(&mut *self.writer.get().await?)
-                .await?;
-            out.push((table, done.rows_affected()));
-        }
-        Ok(out)
+        let write = statements.iter().fold(Write::new(), |w, (_, sql)| {
+            w.then(*sql, &[now.into(), batch.into()])
+        });
+        let done = self.write(write).await?;
+        Ok(statements
+            .iter()
+            .enumerate()
+            .map(|(i, (table, _))| (*table, done.changed(i)))
+            .collect())
     }
 
     async fn create_session(&self, id_hash: &str, s: &Session) -> Result<()> {
-        sqlx::query("INSERT INTO sessions (id_hash, tenant_id, user_sub, auth_time, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id_hash)
-            .bind(&s.tenant_id)
-            .bind(&s.user_sub)
-            .bind(s.auth_time)
-            .bind(s.expires_at)
-            .execute(&mut *self.writer.get().await?)
-            .await?;
+        self.write(Write::new().then(
+            "INSERT INTO sessions (id_hash, tenant_id, user_sub, auth_time, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                id_hash.into(),
+                (&s.tenant_id).into(),
+                (&s.user_sub).into(),
+                s.auth_time.into(),
+                s.expires_at.into(),
+            ],
+        ))
+        .await?;
         Ok(())
     }
 
     async fn get_session(&self, id_hash: &str) -> Result<Option<Session>> {
-        let row = sqlx::query(
+        self.first(
             "SELECT tenant_id, user_sub, auth_time, expires_at FROM sessions WHERE id_hash = $1",
+            &[id_hash.into()],
+            |r| {
+                Ok(Session {
+                    tenant_id: r.text("tenant_id")?,
+                    user_sub: r.text("user_sub")?,
+                    auth_time: r.int("auth_time")?,
+                    expires_at: r.int("expires_at")?,
+                })
+            },
         )
-        .bind(id_hash)
-        .fetch_optional(&mut *self.reader.get().await?)
-        .await?;
-        row.map(|r| {
-            Ok(Session {
-                tenant_id: r.try_get("tenant_id")?,
-                user_sub: r.try_get("user_sub")?,
-                auth_time: r.try_get("auth_time")?,
-                expires_at: r.try_get("expires_at")?,
-            })
-        })
-        .transpose()
+        .await
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-            .bind(id_hash)
-            .execute(&mut *self.writer.get().await?)
+        self.write(Write::new().then("DELETE FROM sessions WHERE id_hash = $1", &[id_hash.into()]))
             .await?;
         Ok(())
     }
 
     async fn create_grant(&self, g: &Grant, code_hash: &str) -> Result<()> {
-        sqlx::query(
+        self.write(Write::new().then(
             "INSERT INTO grants (id, tenant_id, client_id, user_sub, scope, auth_time, nonce, code_challenge, \
              code_challenge_method, redirect_uri, redirect_uri_sent, created_at, code_hash, code_expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(&g.id)
-        .bind(&g.tenant_id)
-        .bind(&g.client_id)
-        .bind(&g.user_sub)
-        .bind(&g.scope)
-        .bind(g.auth_time)
-        .bind(&g.nonce)
-        .bind(&g.code_challenge)
-        .bind(g.code_challenge_method.map(|m| m.as_str()))
-        .bind(&g.redirect_uri)
-        .bind(g.redirect_uri_sent as i64)
-        .bind(g.created_at)
-        .bind(code_hash)
-        .bind(g.code_expires_at)
-        .execute(&mut *self.writer.get().await?)
+            &[
+                (&g.id).into(),
+                (&g.tenant_id).into(),
+                (&g.client_id).into(),
+                (&g.user_sub).into(),
+                (&g.scope).into(),
+                g.auth_time.into(),
+                (&g.nonce).into(),
+                (&g.code_challenge).into(),
+                g.code_challenge_method.map(|m| m.as_str()).into(),
+                (&g.redirect_uri).into(),
+                g.redirect_uri_sent.into(),
+                g.created_at.into(),
+                code_hash.into(),
+                g.code_expires_at.into(),
+            ],
+        ))
         .await?;
         Ok(())
     }
 
     async fn grant_by_code(&self, code_hash: &str) -> Result<Option<(Grant, Option<User>)>> {
-        let row = sqlx::query(&format!(
-            "SELECT {GRANT_COLS}, {PERSON_COLS} FROM grants g {PERSON_JOIN} WHERE g.code_hash = $1"
-        ))
-        .bind(code_hash)
-        .fetch_optional(&mut *self.reader.get().await?)
-        .await?;
-        row.map(|r| Ok((grant_from(&r)?, person_from(&r)?)))
-            .transpose()
+        self.first(
+            &format!(
+                "SELECT {GRANT_COLS}, {PERSON_COLS} FROM grants g {PERSON_JOIN} WHERE g.code_hash = $1"
+            ),
+            &[code_hash.into()],
+            grant_and_person,
+        )
+        .await
     }
 
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>> {
-        let row = sqlx::query(&format!(
-            "SELECT {GRANT_COLS} FROM grants g WHERE g.id = $1"
-        ))
-        .bind(grant_id)
-        .fetch_optional(&mut *self.reader.get().await?)
-        .await?;
-        row.as_ref().map(grant_from).transpose()
+        self.first(
+            &format!("SELECT {GRANT_COLS} FROM grants g WHERE g.id = $1"),
+            &[grant_id.into()],
+            grant_from,
+        )
+        .await
     }
 
     /// Single use, decided by the database: a conditional UPDATE marks the
     /// code consumed only if it is still unused, and a trigger (migration
     /// 3) stores the successor refresh token within the same statement, so
     /// the winner's successor exists exactly when its consumption does and
-    /// a loser writes nothing. See [`consume`] for the batching.
+    /// a loser writes nothing.
     async fn redeem_code(
         &self,
         code_hash: &str,
         now: i64,
         refresh: Option<&NewRefresh>,
     ) -> Result<Consumed> {
-        self.codes.consume(code_hash, now, refresh).await
+        self.consume(CONSUME_CODE, code_hash, now, refresh).await
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(grant_id)
-            .execute(&mut *self.writer.get().await?)
-            .await?;
+        self.write(Write::new().then(
+            "UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            &[now.into(), grant_id.into()],
+        ))
+        .await?;
         Ok(())
     }
 
@@ -616,24 +722,16 @@ impl Store for SqlStore {
         &self,
         hash: &str,
     ) -> Result<Option<(RefreshToken, Grant, Option<User>)>> {
-        let row = sqlx::query(&format!(
-            "SELECT {GRANT_COLS}, r.grant_id AS r_grant_id, r.tenant_id AS r_tenant_id, r.client_id AS r_client_id, \
-             r.created_at AS r_created_at, r.expires_at AS r_expires_at, r.consumed_at AS r_consumed_at, {PERSON_COLS} \
-             FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id {PERSON_JOIN} WHERE r.hash = $1"
-        ))
-        .bind(hash)
-        .fetch_optional(&mut *self.reader.get().await?)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let token = RefreshToken {
-            grant_id: row.try_get("r_grant_id")?,
-            tenant_id: row.try_get("r_tenant_id")?,
-            client_id: row.try_get("r_client_id")?,
-            created_at: row.try_get("r_created_at")?,
-            expires_at: row.try_get("r_expires_at")?,
-            consumed_at: row.try_get("r_consumed_at")?,
-        };
-        Ok(Some((token, grant_from(&row)?, person_from(&row)?)))
+        self.first(
+            &format!(
+                "SELECT {GRANT_COLS}, r.grant_id AS r_grant_id, r.tenant_id AS r_tenant_id, r.client_id AS r_client_id, \
+                 r.created_at AS r_created_at, r.expires_at AS r_expires_at, r.consumed_at AS r_consumed_at, {PERSON_COLS} \
+                 FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id {PERSON_JOIN} WHERE r.hash = $1"
+            ),
+            &[hash.into()],
+            refresh_grant_person,
+        )
+        .await
     }
 
     async fn rotate_refresh(
@@ -642,32 +740,31 @@ impl Store for SqlStore {
         now: i64,
         next: Option<&NewRefresh>,
     ) -> Result<Consumed> {
-        self.refresh_tokens.consume(hash, now, next).await
+        self.consume(CONSUME_REFRESH, hash, now, next).await
     }
 
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {
-        sqlx::query("INSERT INTO revoked_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
-            .bind(jti)
-            .bind(expires_at)
-            .execute(&mut *self.writer.get().await?)
-            .await?;
+        self.write(Write::new().then(
+            "INSERT INTO revoked_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
+            &[jti.into(), expires_at.into()],
+        ))
+        .await?;
         Ok(())
     }
 
     async fn is_jti_revoked(&self, jti: &str) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 AS one FROM revoked_jtis WHERE jti = $1")
-            .bind(jti)
-            .fetch_optional(&mut *self.reader.get().await?)
-            .await?;
-        Ok(row.is_some())
+        self.exists("SELECT 1 FROM revoked_jtis WHERE jti = $1", &[jti.into()])
+            .await
     }
 
     async fn blocked_for(&self, key: &str, now: i64) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT blocked_until FROM rate_limits WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&mut *self.reader.get().await?)
+        let until = self
+            .first(
+                "SELECT blocked_until AS v FROM rate_limits WHERE key = $1",
+                &[key.into()],
+                one_int,
+            )
             .await?;
-        let until: Option<i64> = row.map(|r| r.try_get("blocked_until")).transpose()?;
         Ok(until.filter(|u| *u > now).map(|u| u - now))
     }
 
@@ -678,80 +775,74 @@ impl Store for SqlStore {
         policy: &crate::LimitPolicy,
     ) -> Result<Option<i64>> {
         // One statement: a new window starts when the old one has passed.
-        let row = sqlx::query(
-            "INSERT INTO rate_limits (key, window_start, failures, blocked_until) VALUES ($1, $2, 1, 0) \
-             ON CONFLICT (key) DO UPDATE SET \
-               failures = CASE WHEN rate_limits.window_start + $3 < $2 THEN 1 ELSE rate_limits.failures + 1 END, \
-               window_start = CASE WHEN rate_limits.window_start + $3 < $2 THEN $2 ELSE rate_limits.window_start END \
-             RETURNING failures",
-        )
-        .bind(key)
-        .bind(now)
-        .bind(policy.window)
-        .fetch_one(&mut *self.writer.get().await?)
-        .await?;
-        let failures: i64 = row.try_get("failures")?;
+        let done = self
+            .write(
+                Write::new()
+                    .then(
+                        "INSERT INTO rate_limits (key, window_start, failures, blocked_until) VALUES ($1, $2, 1, 0) \
+                         ON CONFLICT (key) DO UPDATE SET \
+                           failures = CASE WHEN rate_limits.window_start + $3 < $2 THEN 1 ELSE rate_limits.failures + 1 END, \
+                           window_start = CASE WHEN rate_limits.window_start + $3 < $2 THEN $2 ELSE rate_limits.window_start END \
+                         RETURNING failures",
+                        &[key.into(), now.into(), policy.window.into()],
+                    )
+                    .returning(),
+            )
+            .await?;
+        let failures = match done.first_returned(0) {
+            Some(Returned::Int(n)) => *n,
+            _ => return Err(StoreError::Backend("no failure count returned".into())),
+        };
         let block = policy.block_for(failures);
         if let Some(secs) = block {
-            sqlx::query("UPDATE rate_limits SET blocked_until = $1 WHERE key = $2")
-                .bind(now + secs)
-                .bind(key)
-                .execute(&mut *self.writer.get().await?)
-                .await?;
+            self.write(Write::new().then(
+                "UPDATE rate_limits SET blocked_until = $1 WHERE key = $2",
+                &[(now + secs).into(), key.into()],
+            ))
+            .await?;
         }
         Ok(block)
     }
 
     async fn clear_failures(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM rate_limits WHERE key = $1")
-            .bind(key)
-            .execute(&mut *self.writer.get().await?)
+        self.write(Write::new().then("DELETE FROM rate_limits WHERE key = $1", &[key.into()]))
             .await?;
         Ok(())
     }
 
     async fn list_tenants(&self, after: &str, limit: i64) -> Result<Vec<Tenant>> {
-        let rows = sqlx::query(
-            "SELECT id, display_name, created_at FROM tenants WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&mut *self.reader.get().await?)
-        .await?;
+        let rows = self
+            .all(
+                "SELECT id, display_name, created_at FROM tenants WHERE id > $1 ORDER BY id LIMIT $2",
+                &[after.into(), limit.into()],
+                tenant_row,
+            )
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push(self.tenant_from(r).await?);
+        for t in rows {
+            out.push(self.with_domains(t).await?);
         }
         Ok(out)
     }
 
     async fn update_tenant(&self, tenant: &Tenant) -> Result<()> {
-        let mut lease = self.writer.get().await?;
-        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
-        let done = sqlx::query("UPDATE tenants SET display_name = $1 WHERE id = $2")
-            .bind(&tenant.display_name)
-            .bind(&tenant.id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Err(StoreError::NotFound);
-        }
-        sqlx::query("DELETE FROM tenant_domains WHERE tenant_id = $1")
-            .bind(&tenant.id)
-            .execute(&mut *tx)
-            .await?;
-        insert_domains(&mut tx, tenant).await?;
-        tx.commit().await?;
-        Ok(())
+        let write = Write::new()
+            .then(
+                "UPDATE tenants SET display_name = $1 WHERE id = $2",
+                &[(&tenant.display_name).into(), (&tenant.id).into()],
+            )
+            .exactly_one()
+            .then(
+                "DELETE FROM tenant_domains WHERE tenant_id = $1",
+                &[(&tenant.id).into()],
+            );
+        self.write_found(insert_domains(write, tenant)?).await
     }
 
     async fn delete_tenant(&self, id: &str) -> Result<bool> {
-        let mut lease = self.writer.get().await?;
-        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
         // Tables without a foreign key to the tenant first, then those with
         // one (explicitly, not relying on cascades), then the tenant.
-        for sql in [
+        let write = [
             "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE tenant_id = $1)",
             "DELETE FROM grants WHERE tenant_id = $1",
             "DELETE FROM sessions WHERE tenant_id = $1",
@@ -760,77 +851,54 @@ impl Store for SqlStore {
             "DELETE FROM users WHERE tenant_id = $1",
             "DELETE FROM signing_keys WHERE tenant_id = $1",
             "DELETE FROM tenant_domains WHERE tenant_id = $1",
-        ] {
-            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
-        }
-        let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        tx.commit().await?;
-        Ok(true)
+        ]
+        .iter()
+        .fold(Write::new(), |w, sql| w.then(*sql, &[id.into()]))
+        .then("DELETE FROM tenants WHERE id = $1", &[id.into()])
+        .exactly_one();
+        Ok(!self.write(write).await?.is_undone())
     }
 
     async fn list_clients(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<Client>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {CLIENT_COLS} FROM clients WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-        ))
-        .bind(tenant_id)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&mut *self.reader.get().await?)
-        .await?;
-        rows.iter().map(client_from).collect()
+        self.all(
+            &format!(
+                "SELECT {CLIENT_COLS} FROM clients WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+            ),
+            &[tenant_id.into(), after.into(), limit.into()],
+            client_from,
+        )
+        .await
     }
 
     async fn update_client(&self, c: &Client) -> Result<()> {
         let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
-        let mut lease = self.writer.get().await?;
-        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
-        let done = sqlx::query(
-            "UPDATE clients SET name = $1, auth_method = $2, redirect_uris = $3, post_logout_redirect_uris = $4, \
-             grant_types = $5, refresh_policy = $6, id_token_ttl = $7, access_token_ttl = $8, journeys_api = $9, \
-             web_origins = $10, signing_alg = $11 WHERE id = $12 AND tenant_id = $13",
-        )
-        .bind(&c.name)
-        .bind(c.auth_method.as_str())
-        .bind(json_list(&c.redirect_uris))
-        .bind(json_list(&c.post_logout_redirect_uris))
-        .bind(grants.join(","))
-        .bind(c.refresh_policy.as_str())
-        .bind(c.id_token_ttl)
-        .bind(c.access_token_ttl)
-        .bind(c.journeys_api as i64)
-        .bind(json_list(&c.web_origins))
-        .bind(c.signing_alg.as_str())
-        .bind(&c.id)
-        .bind(&c.tenant_id)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Err(StoreError::NotFound);
-        }
-        sqlx::query("DELETE FROM client_web_origins WHERE client_id = $1")
-            .bind(&c.id)
-            .execute(&mut *tx)
-            .await?;
-        for origin in &c.web_origins {
-            sqlx::query(
-                "INSERT INTO client_web_origins (client_id, tenant_id, origin) VALUES ($1, $2, $3)",
+        let write = Write::new()
+            .then(
+                "UPDATE clients SET name = $1, auth_method = $2, redirect_uris = $3, post_logout_redirect_uris = $4, \
+                 grant_types = $5, refresh_policy = $6, id_token_ttl = $7, access_token_ttl = $8, journeys_api = $9, \
+                 web_origins = $10, signing_alg = $11 WHERE id = $12 AND tenant_id = $13",
+                &[
+                    (&c.name).into(),
+                    c.auth_method.as_str().into(),
+                    json_list(&c.redirect_uris).as_str().into(),
+                    json_list(&c.post_logout_redirect_uris).as_str().into(),
+                    grants.join(",").as_str().into(),
+                    c.refresh_policy.as_str().into(),
+                    c.id_token_ttl.into(),
+                    c.access_token_ttl.into(),
+                    c.journeys_api.into(),
+                    json_list(&c.web_origins).as_str().into(),
+                    c.signing_alg.as_str().into(),
+                    (&c.id).into(),
+                    (&c.tenant_id).into(),
+                ],
             )
-            .bind(&c.id)
-            .bind(&c.tenant_id)
-            .bind(origin)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+            .exactly_one()
+            .then(
+                "DELETE FROM client_web_origins WHERE client_id = $1",
+                &[(&c.id).into()],
+            );
+        self.write_found(insert_web_origins(write, c)).await
     }
 
     async fn set_client_secret(
@@ -839,146 +907,114 @@ impl Store for SqlStore {
         client_id: &str,
         secret_hash: &str,
     ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE clients SET secret_hash = $1 WHERE id = $2 AND tenant_id = $3 AND public = 0",
+        self.write_found(
+            Write::new()
+                .then(
+                    "UPDATE clients SET secret_hash = $1 WHERE id = $2 AND tenant_id = $3 AND public = 0",
+                    &[secret_hash.into(), client_id.into(), tenant_id.into()],
+                )
+                .exactly_one(),
         )
-        .bind(secret_hash)
-        .bind(client_id)
-        .bind(tenant_id)
-        .execute(&mut *self.writer.get().await?)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        .await
     }
 
     async fn delete_client(&self, tenant_id: &str, client_id: &str, now: i64) -> Result<bool> {
-        let mut lease = self.writer.get().await?;
-        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
-        sqlx::query("DELETE FROM client_web_origins WHERE client_id = $1 AND tenant_id = $2")
-            .bind(client_id)
-            .bind(tenant_id)
-            .execute(&mut *tx)
-            .await?;
-        let done = sqlx::query("DELETE FROM clients WHERE id = $1 AND tenant_id = $2")
-            .bind(client_id)
-            .bind(tenant_id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        sqlx::query(
-            "UPDATE grants SET revoked_at = $1 WHERE tenant_id = $2 AND client_id = $3 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(tenant_id)
-        .bind(client_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        let write = Write::new()
+            .then(
+                "DELETE FROM client_web_origins WHERE client_id = $1 AND tenant_id = $2",
+                &[client_id.into(), tenant_id.into()],
+            )
+            .then(
+                "DELETE FROM clients WHERE id = $1 AND tenant_id = $2",
+                &[client_id.into(), tenant_id.into()],
+            )
+            .exactly_one()
+            .then(
+                "UPDATE grants SET revoked_at = $1 WHERE tenant_id = $2 AND client_id = $3 AND revoked_at IS NULL",
+                &[now.into(), tenant_id.into(), client_id.into()],
+            );
+        Ok(!self.write(write).await?.is_undone())
     }
 
     async fn list_users(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<User>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND sub > $2 ORDER BY sub LIMIT $3"
-        ))
-        .bind(tenant_id)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&mut *self.reader.get().await?)
-        .await?;
-        rows.iter().map(user_from).collect()
+        self.all(
+            &format!(
+                "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 AND sub > $2 ORDER BY sub LIMIT $3"
+            ),
+            &[tenant_id.into(), after.into(), limit.into()],
+            user_from,
+        )
+        .await
     }
 
     async fn update_user(&self, u: &User) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE users SET email = $1, email_verified = $2, name = $3, password_hash = $4 WHERE sub = $5 AND tenant_id = $6",
+        self.write_found(
+            Write::new()
+                .then(
+                    "UPDATE users SET email = $1, email_verified = $2, name = $3, password_hash = $4 WHERE sub = $5 AND tenant_id = $6",
+                    &[
+                        (&u.email).into(),
+                        u.email_verified.into(),
+                        (&u.name).into(),
+                        (&u.password_hash).into(),
+                        (&u.sub).into(),
+                        (&u.tenant_id).into(),
+                    ],
+                )
+                .conflict(format!("the e-mail '{}' is already registered", u.email))
+                .exactly_one(),
         )
-        .bind(&u.email)
-        .bind(u.email_verified as i64)
-        .bind(&u.name)
-        .bind(&u.password_hash)
-        .bind(&u.sub)
-        .bind(&u.tenant_id)
-        .execute(&mut *self.writer.get().await?)
         .await
-        .map_err(|e| conflict_as(e, || format!("the e-mail '{}' is already registered", u.email)))?;
-        if done.rows_affected() != 1 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
     }
 
     async fn delete_user(&self, tenant_id: &str, sub: &str, now: i64) -> Result<bool> {
-        let mut lease = self.writer.get().await?;
-        let mut tx = sqlx::Connection::begin(&mut *lease).await?;
-        let done = sqlx::query("DELETE FROM users WHERE sub = $1 AND tenant_id = $2")
-            .bind(sub)
-            .bind(tenant_id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        sqlx::query("DELETE FROM sessions WHERE tenant_id = $1 AND user_sub = $2")
-            .bind(tenant_id)
-            .bind(sub)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE grants SET revoked_at = $1 WHERE tenant_id = $2 AND user_sub = $3 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(tenant_id)
-        .bind(sub)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        let write = Write::new()
+            .then(
+                "DELETE FROM users WHERE sub = $1 AND tenant_id = $2",
+                &[sub.into(), tenant_id.into()],
+            )
+            .exactly_one()
+            .then(
+                "DELETE FROM sessions WHERE tenant_id = $1 AND user_sub = $2",
+                &[tenant_id.into(), sub.into()],
+            )
+            .then(
+                "UPDATE grants SET revoked_at = $1 WHERE tenant_id = $2 AND user_sub = $3 AND revoked_at IS NULL",
+                &[now.into(), tenant_id.into(), sub.into()],
+            );
+        Ok(!self.write(write).await?.is_undone())
     }
 
     async fn create_admin_token(&self, token: &crate::AdminToken, hash: &str) -> Result<()> {
-        sqlx::query("INSERT INTO admin_tokens (id, hash, created_at) VALUES ($1, $2, $3)")
-            .bind(&token.id)
-            .bind(hash)
-            .bind(token.created_at)
-            .execute(&mut *self.writer.get().await?)
-            .await?;
+        self.write(Write::new().then(
+            "INSERT INTO admin_tokens (id, hash, created_at) VALUES ($1, $2, $3)",
+            &[(&token.id).into(), hash.into(), token.created_at.into()],
+        ))
+        .await?;
         Ok(())
     }
 
     async fn admin_token_exists(&self, hash: &str) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 AS one FROM admin_tokens WHERE hash = $1")
-            .bind(hash)
-            .fetch_optional(&mut *self.reader.get().await?)
-            .await?;
-        Ok(row.is_some())
+        self.exists("SELECT 1 FROM admin_tokens WHERE hash = $1", &[hash.into()])
+            .await
     }
 
     async fn list_admin_tokens(&self) -> Result<Vec<crate::AdminToken>> {
-        let rows = sqlx::query("SELECT id, created_at FROM admin_tokens ORDER BY created_at, id")
-            .fetch_all(&mut *self.reader.get().await?)
-            .await?;
-        rows.iter()
-            .map(|r| {
+        self.all(
+            "SELECT id, created_at FROM admin_tokens ORDER BY created_at, id",
+            &[],
+            |r| {
                 Ok(crate::AdminToken {
-                    id: r.try_get("id")?,
-                    created_at: r.try_get("created_at")?,
+                    id: r.text("id")?,
+                    created_at: r.int("created_at")?,
                 })
-            })
-            .collect()
+            },
+        )
+        .await
     }
 
     async fn delete_admin_token(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM admin_tokens WHERE id = $1")
-            .bind(id)
-            .execute(&mut *self.writer.get().await?)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.write_one(Write::new().then("DELETE FROM admin_tokens WHERE id = $1", &[id.into()]))
+            .await
     }
 }
