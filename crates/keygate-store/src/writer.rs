@@ -119,6 +119,7 @@ fn run(conn: Connection, jobs: flume::Receiver<Job>) {
             }
         }
         if !writes.is_empty() {
+            metrics::histogram!("keygate_store_write_batch_size").record(writes.len() as f64);
             commit(&conn, writes);
         }
         for reply in checkpoints {
