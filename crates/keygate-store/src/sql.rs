@@ -374,6 +374,9 @@ const CONSUME_REFRESH: &str = "UPDATE refresh_tokens SET consumed_at = $2, succe
 impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
         let conn = match &self.engine {
+            Engine::Sqlite { writer, .. } if !writer.is_running() => {
+                return Err(StoreError::Backend("the SQLite writer has stopped".into()))
+            }
             Engine::Sqlite { probe, .. } => probe,
             Engine::Postgres(pool) => pool,
         };

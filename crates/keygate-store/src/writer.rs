@@ -65,6 +65,11 @@ impl Writer {
         answer.await.map_err(|_| closed())?
     }
 
+    /// Whether the thread still takes writes (the readiness probe asks).
+    pub(crate) fn is_running(&self) -> bool {
+        !self.queue.is_disconnected()
+    }
+
     fn send(&self, job: Job) -> Result<()> {
         self.queue.send(job).map_err(|_| closed())
     }
@@ -120,7 +125,13 @@ fn run(conn: Connection, jobs: flume::Receiver<Job>) {
         }
         if !writes.is_empty() {
             metrics::histogram!("keygate_store_write_batch_size").record(writes.len() as f64);
-            commit(&conn, writes);
+            // A panic (a bug) fails this batch, whose callers see their
+            // answers dropped, not every later write: the thread goes on.
+            let done =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit(&conn, writes)));
+            if done.is_err() && !conn.is_autocommit() {
+                let _ = exec(&conn, "ROLLBACK");
+            }
         }
         for reply in checkpoints {
             let done = conn
