@@ -157,9 +157,15 @@ async fn checkpointer(reader: Connections, writer: Weak<Writer>) {
             return;
         };
         let done = async {
+            let started = std::time::Instant::now();
             let (_, log, _) = checkpoint(&reader).await?;
+            metrics::histogram!("keygate_store_checkpoint_seconds", "step" => "passive")
+                .record(started.elapsed().as_secs_f64());
             if log > 0 {
+                let started = std::time::Instant::now();
                 writer.checkpoint_restart().await?;
+                metrics::histogram!("keygate_store_checkpoint_seconds", "step" => "restart")
+                    .record(started.elapsed().as_secs_f64());
             }
             Ok::<_, StoreError>(())
         };
