@@ -8,7 +8,7 @@
 use crate::inline::InlineReads;
 use crate::lease::Connections;
 use crate::migrate::Migration;
-use crate::row::{bind, Cols, Decode, Param};
+use crate::row::{bind, Cols, Decode, OwnedParam, Param};
 use crate::write::{run_on, Outcome, Returned, Write};
 use crate::writer::Writer;
 use crate::{Consumed, NewRefresh, Result, Store, StoreError, StoredKey};
@@ -358,6 +358,30 @@ fn insert_web_origins(mut write: Write, c: &Client) -> Write {
     write
 }
 
+/// The columns of a client that `update_client` replaces, in the order of
+/// [`client_settings`].
+const CLIENT_SETTINGS: &str =
+    "name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, \
+    refresh_policy, id_token_ttl, access_token_ttl, journeys_api, web_origins, signing_alg";
+
+/// The values of [`CLIENT_SETTINGS`] ($1 to $11 of the client statements).
+fn client_settings(c: &Client) -> Vec<OwnedParam> {
+    let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+    vec![
+        OwnedParam::Text(c.name.clone()),
+        OwnedParam::Text(c.auth_method.as_str().into()),
+        OwnedParam::Text(json_list(&c.redirect_uris)),
+        OwnedParam::Text(json_list(&c.post_logout_redirect_uris)),
+        OwnedParam::Text(grants.join(",")),
+        OwnedParam::Text(c.refresh_policy.as_str().into()),
+        OwnedParam::Int(c.id_token_ttl),
+        OwnedParam::Int(c.access_token_ttl),
+        OwnedParam::Int(c.journeys_api as i64),
+        OwnedParam::Text(json_list(&c.web_origins)),
+        OwnedParam::Text(c.signing_alg.as_str().into()),
+    ]
+}
+
 /// The UPDATE that consumes a code (see [`Store::redeem_code`]); a trigger
 /// (migration 3) stores the successor refresh token in the same statement.
 const CONSUME_CODE: &str = "UPDATE grants SET code_consumed_at = $2, successor_hash = $3, successor_expires_at = $4 \
@@ -440,29 +464,20 @@ impl Store for SqlStore {
     }
 
     async fn create_client(&self, c: &Client) -> Result<()> {
-        let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
-        let write = Write::new().then(
+        let mut params = client_settings(c);
+        params.extend([
+            OwnedParam::Text(c.id.clone()),
+            OwnedParam::Text(c.tenant_id.clone()),
+            OwnedParam::Int(c.public as i64),
+            OwnedParam::OptText(c.secret_hash.clone()),
+            OwnedParam::Int(c.created_at),
+        ]);
+        let write = Write::new().then_owned(
             format!(
-                "INSERT INTO clients ({CLIENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                "INSERT INTO clients ({CLIENT_SETTINGS}, id, tenant_id, public, secret_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
             ),
-            &[
-                (&c.id).into(),
-                (&c.tenant_id).into(),
-                (&c.name).into(),
-                c.public.into(),
-                (&c.secret_hash).into(),
-                c.auth_method.as_str().into(),
-                json_list(&c.redirect_uris).as_str().into(),
-                json_list(&c.post_logout_redirect_uris).as_str().into(),
-                grants.join(",").as_str().into(),
-                c.refresh_policy.as_str().into(),
-                c.id_token_ttl.into(),
-                c.access_token_ttl.into(),
-                c.journeys_api.into(),
-                json_list(&c.web_origins).as_str().into(),
-                c.signing_alg.as_str().into(),
-                c.created_at.into(),
-            ],
+            params,
         );
         self.write(insert_web_origins(write, c)).await?;
         Ok(())
@@ -874,27 +889,21 @@ impl Store for SqlStore {
     }
 
     async fn update_client(&self, c: &Client) -> Result<()> {
-        let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+        let set = CLIENT_SETTINGS
+            .split(", ")
+            .enumerate()
+            .map(|(i, col)| format!("{col} = ${}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut params = client_settings(c);
+        params.extend([
+            OwnedParam::Text(c.id.clone()),
+            OwnedParam::Text(c.tenant_id.clone()),
+        ]);
         let write = Write::new()
-            .then(
-                "UPDATE clients SET name = $1, auth_method = $2, redirect_uris = $3, post_logout_redirect_uris = $4, \
-                 grant_types = $5, refresh_policy = $6, id_token_ttl = $7, access_token_ttl = $8, journeys_api = $9, \
-                 web_origins = $10, signing_alg = $11 WHERE id = $12 AND tenant_id = $13",
-                &[
-                    (&c.name).into(),
-                    c.auth_method.as_str().into(),
-                    json_list(&c.redirect_uris).as_str().into(),
-                    json_list(&c.post_logout_redirect_uris).as_str().into(),
-                    grants.join(",").as_str().into(),
-                    c.refresh_policy.as_str().into(),
-                    c.id_token_ttl.into(),
-                    c.access_token_ttl.into(),
-                    c.journeys_api.into(),
-                    json_list(&c.web_origins).as_str().into(),
-                    c.signing_alg.as_str().into(),
-                    (&c.id).into(),
-                    (&c.tenant_id).into(),
-                ],
+            .then_owned(
+                format!("UPDATE clients SET {set} WHERE id = $12 AND tenant_id = $13"),
+                params,
             )
             .exactly_one()
             .then(

@@ -71,10 +71,15 @@ impl Write {
     }
 
     /// Adds a statement.
-    pub(crate) fn then(mut self, sql: impl Into<String>, params: &[Param<'_>]) -> Write {
+    pub(crate) fn then(self, sql: impl Into<String>, params: &[Param<'_>]) -> Write {
+        self.then_owned(sql, params.iter().map(OwnedParam::from).collect())
+    }
+
+    /// Adds a statement whose parameters are already owned.
+    pub(crate) fn then_owned(mut self, sql: impl Into<String>, params: Vec<OwnedParam>) -> Write {
         self.steps.push(Step {
             sql: sql.into(),
-            params: params.iter().map(OwnedParam::from).collect(),
+            params,
             rule: Rule::Any,
             conflict: None,
             returning: false,
