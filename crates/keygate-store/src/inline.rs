@@ -17,9 +17,9 @@
 //! no busy timeout, and a read that finds the database busy runs again on
 //! the blocking pool with the store's timeout.
 //!
-//! Writes stay on the one sqlx writer connection (see [`crate::sqlite`]).
+//! Writes go to the one writer thread (`writer.rs`).
 
-use crate::row::{bind_numbered, Cols, Decode, OwnedParam, Param};
+use crate::row::{bind_numbered, sqlite_error, Cols, Decode, OwnedParam, Param};
 use crate::{Result, StoreError};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use std::sync::{Arc, Mutex};
@@ -60,7 +60,7 @@ impl Failure {
 impl From<Failure> for StoreError {
     fn from(f: Failure) -> Self {
         match f {
-            Failure::Sqlite(e) => StoreError::Backend(e.to_string()),
+            Failure::Sqlite(e) => sqlite_error(e),
             Failure::Decode(e) => e,
         }
     }

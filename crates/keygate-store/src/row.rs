@@ -207,3 +207,17 @@ pub(crate) fn bind_numbered<P: rusqlite::ToSql>(
     }
     Ok(())
 }
+
+/// A rusqlite error in the store's terms: unique and primary-key
+/// violations are the caller's conflicts.
+pub(crate) fn sqlite_error(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+        if matches!(
+            f.extended_code,
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        ) {
+            return StoreError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()));
+        }
+    }
+    StoreError::Backend(e.to_string())
+}

@@ -276,8 +276,7 @@ impl SqlStore {
 
     /// A write whose first statement creates or removes one row; whether it did.
     async fn write_one(&self, write: Write) -> Result<bool> {
-        let done = self.write(write).await?;
-        Ok(!done.is_undone() && done.changed(0) == 1)
+        Ok(self.write(write).await?.changed(0) == 1)
     }
 
     async fn domains_of(&self, tenant_id: &str) -> Result<Vec<String>> {
@@ -299,7 +298,7 @@ impl SqlStore {
     /// if it is still unused and returns its hash when it did.
     async fn consume(
         &self,
-        sql: &str,
+        sql: &'static str,
         hash: &str,
         now: i64,
         successor: Option<&NewRefresh>,

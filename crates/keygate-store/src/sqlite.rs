@@ -73,19 +73,27 @@ fn is_locked(e: &StoreError) -> bool {
     matches!(e, StoreError::Backend(m) if m.contains("database is locked"))
 }
 
-/// Opens one connection with the settings every connection needs.
+/// The settings of the connections that write: the sqlx one that applies
+/// the migrations and checkpoints, and the writer thread's.
+pub(crate) const WRITE_SETTINGS: &[&str] = &[
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    // Checkpoints run in the background (see `checkpointer`), not inside
+    // the writer's commits.
+    "PRAGMA wal_autocheckpoint = 0",
+    // A WAL that grew large (a burst of writes) is cut back to 64 MiB when
+    // it starts over.
+    "PRAGMA journal_size_limit = 67108864",
+    "PRAGMA foreign_keys = ON",
+];
+
+/// Opens the sqlx connection with [`WRITE_SETTINGS`].
 async fn connect(url: &str) -> Result<AnyConnection> {
     let mut conn = AnyConnection::connect(url).await?;
     conn.execute("PRAGMA busy_timeout = 10000").await?;
-    conn.execute("PRAGMA journal_mode = WAL").await?;
-    conn.execute("PRAGMA synchronous = NORMAL").await?;
-    // Checkpoints run in the background (see `checkpointer`), not inside
-    // the writer's commits.
-    conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
-    // A WAL that grew large (a burst of writes) is cut back to 64 MiB when
-    // it starts over.
-    conn.execute("PRAGMA journal_size_limit = 67108864").await?;
-    conn.execute("PRAGMA foreign_keys = ON").await?;
+    for setting in WRITE_SETTINGS {
+        conn.execute(*setting).await?;
+    }
     Ok(conn)
 }
 

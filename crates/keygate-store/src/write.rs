@@ -15,6 +15,7 @@
 use crate::row::{bind, OwnedParam, Param};
 use crate::{Result, StoreError};
 use sqlx::{Any, AnyConnection, Connection, Row};
+use std::borrow::Cow;
 
 /// What a statement must do for its write to stand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +27,8 @@ pub(crate) enum Rule {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Step {
-    pub(crate) sql: String,
+    /// Mostly a constant; a `String` only where the text is built.
+    pub(crate) sql: Cow<'static, str>,
     pub(crate) params: Vec<OwnedParam>,
     pub(crate) rule: Rule,
     /// The message of a unique-constraint violation ("the e-mail is taken").
@@ -71,12 +73,16 @@ impl Write {
     }
 
     /// Adds a statement.
-    pub(crate) fn then(self, sql: impl Into<String>, params: &[Param<'_>]) -> Write {
+    pub(crate) fn then(self, sql: impl Into<Cow<'static, str>>, params: &[Param<'_>]) -> Write {
         self.then_owned(sql, params.iter().map(OwnedParam::from).collect())
     }
 
     /// Adds a statement whose parameters are already owned.
-    pub(crate) fn then_owned(mut self, sql: impl Into<String>, params: Vec<OwnedParam>) -> Write {
+    pub(crate) fn then_owned(
+        mut self,
+        sql: impl Into<Cow<'static, str>>,
+        params: Vec<OwnedParam>,
+    ) -> Write {
         self.steps.push(Step {
             sql: sql.into(),
             params,
@@ -132,6 +138,13 @@ impl Outcome {
     }
 }
 
+impl Step {
+    /// Whether what the statement did keeps its write standing.
+    pub(crate) fn holds(&self, done: &StepDone) -> bool {
+        self.rule == Rule::Any || done.changed == 1
+    }
+}
+
 /// A unique-constraint violation told as the statement's own message.
 pub(crate) fn conflict_or(e: StoreError, step: &Step) -> StoreError {
     match (e, &step.conflict) {
@@ -145,7 +158,7 @@ pub(crate) fn conflict_or(e: StoreError, step: &Step) -> StoreError {
 pub(crate) async fn run_on(conn: &mut AnyConnection, write: &Write) -> Result<Outcome> {
     if let [step] = write.steps.as_slice() {
         let done = run_step(&mut *conn, step).await?;
-        if step.rule == Rule::ExactlyOne && done.changed != 1 {
+        if !step.holds(&done) {
             return Ok(Outcome::Undone);
         }
         return Ok(Outcome::Done(vec![done]));
@@ -154,7 +167,7 @@ pub(crate) async fn run_on(conn: &mut AnyConnection, write: &Write) -> Result<Ou
     let mut out = Vec::with_capacity(write.steps.len());
     for step in &write.steps {
         let done = run_step(&mut *tx, step).await?;
-        if step.rule == Rule::ExactlyOne && done.changed != 1 {
+        if !step.holds(&done) {
             tx.rollback().await?;
             return Ok(Outcome::Undone);
         }
@@ -169,7 +182,7 @@ where
     E: sqlx::Executor<'c, Database = Any>,
 {
     let params: Vec<Param<'_>> = step.params.iter().map(OwnedParam::as_param).collect();
-    let q = bind(sqlx::query(&step.sql), &params);
+    let q = bind(sqlx::query(step.sql.as_ref()), &params);
     let fail = |e: sqlx::Error| conflict_or(StoreError::from(e), step);
     if step.returning {
         let rows = q.fetch_all(conn).await.map_err(fail)?;

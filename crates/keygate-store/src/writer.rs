@@ -18,8 +18,8 @@
 //! fed it: a write is one hand-over to this thread and one back, where it
 //! was three (profiled on W1: 73 us of CPU per request on the writer before).
 
-use crate::row::bind_numbered;
-use crate::write::{conflict_or, Outcome, Returned, Rule, StepDone, Write};
+use crate::row::{bind_numbered, sqlite_error};
+use crate::write::{conflict_or, Outcome, Returned, StepDone, Write};
 use crate::{Result, StoreError};
 use rusqlite::{Connection, OpenFlags};
 use std::time::Duration;
@@ -79,32 +79,16 @@ fn closed() -> StoreError {
     StoreError::Backend("the SQLite writer has stopped".into())
 }
 
-/// A rusqlite error in the store's terms: unique and primary-key
-/// violations are the caller's conflicts.
-pub(crate) fn sqlite_error(e: rusqlite::Error) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
-        if matches!(
-            f.extended_code,
-            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-        ) {
-            return StoreError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()));
-        }
-    }
-    StoreError::Backend(e.to_string())
-}
-
-/// The write connection, with the settings described in [`crate::sqlite`].
+/// The write connection, with [`crate::sqlite::WRITE_SETTINGS`].
 fn open(path: &str, busy_timeout: Duration) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(busy_timeout)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    conn.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
-    conn.pragma_update(None, "foreign_keys", true)?;
+    for setting in crate::sqlite::WRITE_SETTINGS {
+        conn.execute_batch(setting)?;
+    }
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }
@@ -229,7 +213,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Outcome> {
                 returned: Vec::new(),
             }
         };
-        if step.rule == Rule::ExactlyOne && done.changed != 1 {
+        if !step.holds(&done) {
             return Ok(Outcome::Undone);
         }
         out.push(done);
