@@ -50,6 +50,8 @@ echo "== Keygate" >&2
   --label "keygate" --json "$RESULTS/keygate.json" "$@"
 
 # --- the peer ---
+# The random values are base64url and may begin with "-": they are passed
+# as --flag=value so that the argument parser cannot take them for flags.
 PORT="$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
 SECRET_CONF="$(node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))")"
 SECRET_CC="$(node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))")"
@@ -73,9 +75,9 @@ done
 
 "$BENCH" --issuer "http://127.0.0.1:$PORT" --server-pid "$NODE_PID" --concurrency "$CONCURRENCY" \
   --public-client-id bench-public \
-  --confidential-client-id bench-confidential --confidential-client-secret "$SECRET_CONF" \
-  --cc-client-id bench-cc --cc-client-secret "$SECRET_CC" \
-  --user-email "$EMAIL" --user-password "$PASSWORD" --redirect-uri "$REDIRECT" \
+  --confidential-client-id bench-confidential --confidential-client-secret="$SECRET_CONF" \
+  --cc-client-id bench-cc --cc-client-secret="$SECRET_CC" \
+  --user-email "$EMAIL" --user-password="$PASSWORD" --redirect-uri "$REDIRECT" \
   --authorize-param prompt=consent --jwt-access-tokens \
   --label "oidc-provider $installed" --json "$RESULTS/peer.json" "$@"
 
