@@ -222,12 +222,12 @@ fn apply(conn: &Connection, write: &Write) -> Result<Outcome> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::row::{OwnedParam, Param};
 
     /// A fresh database file with Keygate's schema.
-    fn database(name: &str) -> (std::path::PathBuf, Connection) {
+    pub(crate) fn database(name: &str) -> (std::path::PathBuf, Connection) {
         let dir = std::env::temp_dir().join(format!(
             "keygate-writer-{name}-{}-{}",
             std::process::id(),
