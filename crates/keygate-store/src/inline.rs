@@ -19,7 +19,7 @@
 //!
 //! Writes go to the one writer thread (`writer.rs`).
 
-use crate::row::{bind_numbered, sqlite_error, Cols, Decode, OwnedParam, Param};
+use crate::row::{bind_numbered, sqlite_error, Decode, NamedRow, OwnedParam, Param};
 use crate::{Result, StoreError};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use std::sync::{Arc, Mutex};
@@ -147,7 +147,7 @@ fn run<T, P: ToSql>(
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push(decode(row as &dyn Cols).map_err(Failure::Decode)?);
+        out.push(decode(&NamedRow::new(row)).map_err(Failure::Decode)?);
     }
     Ok(out)
 }
