@@ -36,7 +36,7 @@ pub(crate) struct InlineReads {
     timeout: Duration,
 }
 
-enum Failure {
+pub(crate) enum Failure {
     Sqlite(rusqlite::Error),
     Decode(StoreError),
 }
@@ -136,7 +136,7 @@ impl InlineReads {
     }
 }
 
-fn run<T, P: ToSql>(
+pub(crate) fn run<T, P: ToSql>(
     conn: &Connection,
     sql: &str,
     params: &[P],

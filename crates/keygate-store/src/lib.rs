@@ -2,16 +2,17 @@
 //! on SQLite (embedded, one file) and PostgreSQL (many nodes).
 //!
 //! The trait speaks in the core's records. Single use of codes and refresh
-//! tokens is decided by the database: [`Store::redeem_code`] and
-//! [`Store::rotate_refresh`] consume with one conditional `UPDATE ... WHERE
-//! consumed_at IS NULL`, so two racing requests (even on two nodes) get
-//! exactly one winner.
+//! tokens is decided by the database: [`Store::exchange_code`] and
+//! [`Store::exchange_refresh`] read the grant, let the caller's check decide,
+//! and consume with one conditional `UPDATE ... WHERE consumed_at IS NULL`,
+//! so two racing requests (even on two nodes) get exactly one winner.
 //!
 //! The SQL is written once, with `$1` placeholders, and each engine runs it
 //! its own way. PostgreSQL runs everything on sqlx's pool. SQLite reads on
 //! the calling thread through rusqlite (`inline`) and writes on one writer
 //! thread that commits the writes waiting at that moment together
-//! (`writer`); a write is described as data (`write`) so that both engines
+//! (`writer`), where a code or refresh token exchange also reads
+//! (`exchange`); a write is described as data (`write`) so that both engines
 //! run the same statements. What else differs per engine (connection
 //! set-up, migrations, pragmas, checkpoints) lives in [`sqlite`] and
 //! [`postgres`].
@@ -23,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+mod exchange;
 mod inline;
 mod lease;
 mod metered;
@@ -91,15 +93,39 @@ pub struct NewRefresh {
     pub token: RefreshToken,
 }
 
-/// The outcome of a conditional consume.
+/// What the caller's check of an exchange allowed: the scope of the tokens
+/// to issue, and the refresh token to store with the consume, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Consumed {
-    /// This request consumed it; the new state is committed.
-    Won,
-    /// Someone else consumed it first (or it expired meanwhile); nothing was
-    /// written.
-    Lost,
+pub struct Approved {
+    pub scope: keygate_core::scope::Scope,
+    pub successor: Option<NewRefresh>,
 }
+
+/// The check of an exchange: given what the code or refresh token was
+/// found with, approve it or refuse it. It runs before anything is written;
+/// a refusal writes nothing. (On SQLite it runs on the writer thread, within
+/// the transaction that consumes, so it must be quick and pure.)
+pub type Check<T> =
+    Box<dyn FnOnce(&T) -> std::result::Result<Approved, keygate_core::grant::Refusal> + Send>;
+
+/// How an exchange of a code or refresh token ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exchange<T> {
+    /// No such code or refresh token.
+    NotFound,
+    /// The check refused it; nothing was written.
+    Refused(keygate_core::grant::Refusal),
+    /// The check approved it, but another request consumed it first (or it
+    /// expired or its grant was revoked meanwhile); nothing was written.
+    Lost(T),
+    /// Consumed by this call, with the successor stored; committed.
+    Won(T, Approved),
+}
+
+/// A code's grant and its person (`None` if deleted).
+pub type CodeGrant = (Grant, Option<User>);
+/// A refresh token with its grant and person (`None` if deleted).
+pub type RefreshGrant = (RefreshToken, Grant, Option<User>);
 
 /// Connection settings (pool size and timeouts).
 #[derive(Debug, Clone)]
@@ -183,16 +209,18 @@ pub trait Store: Send + Sync + 'static {
     // Grants and their authorization codes
     async fn create_grant(&self, grant: &Grant, code_hash: &str) -> Result<()>;
     /// The grant of a code, with its person (`None` if deleted), in one read.
-    async fn grant_by_code(&self, code_hash: &str) -> Result<Option<(Grant, Option<User>)>>;
+    async fn grant_by_code(&self, code_hash: &str) -> Result<Option<CodeGrant>>;
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>>;
-    /// Consumes the code if unused and unexpired and, if this call won,
-    /// then stores the refresh token (if any); both are committed when it returns.
-    async fn redeem_code(
+    /// Exchanges a code: finds its grant, asks `check`, and if approved
+    /// consumes the code (if still unused, unexpired and its grant not
+    /// revoked) and stores the approved successor refresh token; both are
+    /// committed when it returns `Won`.
+    async fn exchange_code(
         &self,
         code_hash: &str,
         now: i64,
-        refresh: Option<&NewRefresh>,
-    ) -> Result<Consumed>;
+        check: Check<CodeGrant>,
+    ) -> Result<Exchange<CodeGrant>>;
     /// Revokes a grant and so every token descending from it.
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<()>;
 
@@ -202,14 +230,15 @@ pub trait Store: Send + Sync + 'static {
         &self,
         hash: &str,
     ) -> Result<Option<(RefreshToken, Grant, Option<User>)>>;
-    /// Consumes the refresh token if unused and, if this call won, then
-    /// stores its successor (if any); both are committed when it returns.
-    async fn rotate_refresh(
+    /// Exchanges a refresh token like [`Store::exchange_code`]: consumed
+    /// (if unused, unexpired and its grant not revoked) and its approved
+    /// successor stored, committed when it returns `Won`.
+    async fn exchange_refresh(
         &self,
         hash: &str,
         now: i64,
-        next: Option<&NewRefresh>,
-    ) -> Result<Consumed>;
+        check: Check<RefreshGrant>,
+    ) -> Result<Exchange<RefreshGrant>>;
 
     // Revoked access tokens (by jti) until they would have expired anyway
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()>;

@@ -53,10 +53,10 @@ metered! {
     fn create_grant(grant: &Grant, code_hash: &str) -> Result<()>;
     fn grant_by_code(code_hash: &str) -> Result<Option<(Grant, Option<User>)>>;
     fn get_grant(grant_id: &str) -> Result<Option<Grant>>;
-    fn redeem_code(code_hash: &str, now: i64, refresh: Option<&NewRefresh>) -> Result<Consumed>;
+    fn exchange_code(code_hash: &str, now: i64, check: Check<CodeGrant>) -> Result<Exchange<CodeGrant>>;
     fn revoke_grant(grant_id: &str, now: i64) -> Result<()>;
     fn refresh_token(hash: &str) -> Result<Option<(RefreshToken, Grant, Option<User>)>>;
-    fn rotate_refresh(hash: &str, now: i64, next: Option<&NewRefresh>) -> Result<Consumed>;
+    fn exchange_refresh(hash: &str, now: i64, check: Check<RefreshGrant>) -> Result<Exchange<RefreshGrant>>;
     fn revoke_jti(jti: &str, expires_at: i64) -> Result<()>;
     fn is_jti_revoked(jti: &str) -> Result<bool>;
     fn blocked_for(key: &str, now: i64) -> Result<Option<i64>>;

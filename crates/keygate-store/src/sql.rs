@@ -5,13 +5,14 @@
 //! are a statement, its parameters and a decoder ([`crate::row`]); writes
 //! are [`Write`]s. Each engine runs them its own way ([`Engine`]).
 
+use crate::exchange::{consume_write, decide, settle, Decided, ExchangeTask};
 use crate::inline::InlineReads;
 use crate::lease::Connections;
 use crate::migrate::Migration;
 use crate::row::{bind, Cols, Decode, OwnedParam, Param};
 use crate::write::{run_on, Outcome, Returned, Write};
 use crate::writer::Writer;
-use crate::{Consumed, NewRefresh, Result, Store, StoreError, StoredKey};
+use crate::{Check, CodeGrant, Exchange, RefreshGrant, Result, Store, StoreError, StoredKey};
 use async_trait::async_trait;
 use keygate_core::model::*;
 use keygate_core::pkce::CodeChallengeMethod;
@@ -294,34 +295,46 @@ impl SqlStore {
         Ok(tenant)
     }
 
-    /// Consumes a code or refresh token: `sql` marks the row consumed only
-    /// if it is still unused and returns its hash when it did.
-    async fn consume(
+    /// Exchanges a code or refresh token ([`crate::exchange`]): `read`
+    /// finds it by `hash`, `check` decides, `consume` consumes it.
+    async fn exchange<T: Send + 'static>(
         &self,
-        sql: &'static str,
+        read: &'static str,
+        decode: Decode<T>,
+        consume: &'static str,
         hash: &str,
         now: i64,
-        successor: Option<&NewRefresh>,
-    ) -> Result<Consumed> {
-        let done = self
-            .write(
-                Write::new()
-                    .then(
-                        sql,
-                        &[
-                            hash.into(),
-                            now.into(),
-                            successor.map(|r| r.hash.as_str()).into(),
-                            successor.map(|r| r.token.expires_at).into(),
-                        ],
-                    )
-                    .returning(),
-            )
-            .await?;
-        Ok(match done.first_returned(0) {
-            Some(Returned::Text(h)) if h == hash => Consumed::Won,
-            _ => Consumed::Lost,
-        })
+        check: Check<T>,
+    ) -> Result<Exchange<T>> {
+        match &self.engine {
+            Engine::Sqlite { writer, .. } => {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                writer.run(Box::new(ExchangeTask {
+                    read,
+                    decode,
+                    consume,
+                    hash: hash.to_string(),
+                    now,
+                    check: Some(check),
+                    reply: Some(reply),
+                    result: None,
+                }))?;
+                answer
+                    .await
+                    .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?
+            }
+            Engine::Postgres(_) => {
+                let found = self.first(read, &[hash.into()], decode).await?;
+                match decide(found, check) {
+                    Decided::Answer(answer) => Ok(answer),
+                    Decided::Consume(found, approved) => {
+                        let write = consume_write(consume, hash, now, approved.successor.as_ref());
+                        let consumed = self.write(write).await?;
+                        Ok(settle(found, approved, &consumed, hash))
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -381,7 +394,7 @@ fn client_settings(c: &Client) -> Vec<OwnedParam> {
     ]
 }
 
-/// The UPDATE that consumes a code (see [`Store::redeem_code`]); a trigger
+/// The UPDATE that consumes a code (see [`Store::exchange_code`]); a trigger
 /// (migration 3) stores the successor refresh token in the same statement.
 const CONSUME_CODE: &str = "UPDATE grants SET code_consumed_at = $2, successor_hash = $3, successor_expires_at = $4 \
     WHERE code_hash = $1 AND code_consumed_at IS NULL AND code_expires_at > $2 AND revoked_at IS NULL \
@@ -392,6 +405,28 @@ const CONSUME_REFRESH: &str = "UPDATE refresh_tokens SET consumed_at = $2, succe
     WHERE hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
     AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NOT NULL) \
     RETURNING hash";
+
+/// A code's grant and person, by the code's hash.
+fn grant_by_code_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "SELECT {GRANT_COLS}, {PERSON_COLS} FROM grants g {PERSON_JOIN} WHERE g.code_hash = $1"
+        )
+    })
+}
+
+/// A refresh token with its grant and person, by the token's hash.
+fn refresh_by_hash_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "SELECT {GRANT_COLS}, r.grant_id AS r_grant_id, r.tenant_id AS r_tenant_id, r.client_id AS r_client_id, \
+             r.created_at AS r_created_at, r.expires_at AS r_expires_at, r.consumed_at AS r_consumed_at, {PERSON_COLS} \
+             FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id {PERSON_JOIN} WHERE r.hash = $1"
+        )
+    })
+}
 
 /// The statements of one sweep, each deleting at most `$2` rows of its
 /// table that expired before `$1`.
@@ -700,15 +735,9 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn grant_by_code(&self, code_hash: &str) -> Result<Option<(Grant, Option<User>)>> {
-        self.first(
-            &format!(
-                "SELECT {GRANT_COLS}, {PERSON_COLS} FROM grants g {PERSON_JOIN} WHERE g.code_hash = $1"
-            ),
-            &[code_hash.into()],
-            grant_and_person,
-        )
-        .await
+    async fn grant_by_code(&self, code_hash: &str) -> Result<Option<CodeGrant>> {
+        self.first(grant_by_code_sql(), &[code_hash.into()], grant_and_person)
+            .await
     }
 
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>> {
@@ -725,13 +754,21 @@ impl Store for SqlStore {
     /// 3) stores the successor refresh token within the same statement, so
     /// the winner's successor exists exactly when its consumption does and
     /// a loser writes nothing.
-    async fn redeem_code(
+    async fn exchange_code(
         &self,
         code_hash: &str,
         now: i64,
-        refresh: Option<&NewRefresh>,
-    ) -> Result<Consumed> {
-        self.consume(CONSUME_CODE, code_hash, now, refresh).await
+        check: Check<CodeGrant>,
+    ) -> Result<Exchange<CodeGrant>> {
+        self.exchange(
+            grant_by_code_sql(),
+            grant_and_person,
+            CONSUME_CODE,
+            code_hash,
+            now,
+            check,
+        )
+        .await
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<()> {
@@ -743,29 +780,26 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn refresh_token(
-        &self,
-        hash: &str,
-    ) -> Result<Option<(RefreshToken, Grant, Option<User>)>> {
-        self.first(
-            &format!(
-                "SELECT {GRANT_COLS}, r.grant_id AS r_grant_id, r.tenant_id AS r_tenant_id, r.client_id AS r_client_id, \
-                 r.created_at AS r_created_at, r.expires_at AS r_expires_at, r.consumed_at AS r_consumed_at, {PERSON_COLS} \
-                 FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id {PERSON_JOIN} WHERE r.hash = $1"
-            ),
-            &[hash.into()],
-            refresh_grant_person,
-        )
-        .await
+    async fn refresh_token(&self, hash: &str) -> Result<Option<RefreshGrant>> {
+        self.first(refresh_by_hash_sql(), &[hash.into()], refresh_grant_person)
+            .await
     }
 
-    async fn rotate_refresh(
+    async fn exchange_refresh(
         &self,
         hash: &str,
         now: i64,
-        next: Option<&NewRefresh>,
-    ) -> Result<Consumed> {
-        self.consume(CONSUME_REFRESH, hash, now, next).await
+        check: Check<RefreshGrant>,
+    ) -> Result<Exchange<RefreshGrant>> {
+        self.exchange(
+            refresh_by_hash_sql(),
+            refresh_grant_person,
+            CONSUME_REFRESH,
+            hash,
+            now,
+            check,
+        )
+        .await
     }
 
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {

@@ -1,5 +1,7 @@
 //! SQLite: one file in WAL mode; reads on the calling thread
-//! (`inline.rs`), writes on one writer thread (`writer.rs`), and
+//! (`inline.rs`), writes on one writer thread (`writer.rs`), the exchange
+//! of a code or refresh token (read, check, consume) as one task on that
+//! writer thread (`exchange.rs`), and
 //! one sqlx connection that applies the migrations, answers the readiness
 //! probe and copies the WAL back in the background (`checkpointer`).
 //!

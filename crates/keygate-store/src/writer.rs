@@ -28,8 +28,48 @@ use tokio::sync::oneshot;
 /// At most this many writes share one transaction.
 const MAX_BATCH: usize = 256;
 
+/// Work run on the write connection within a batch's transaction, in a
+/// savepoint of its own: a [`Write`], or a read that decides a write
+/// (`exchange.rs`). Its caller is answered only after the commit.
+pub(crate) trait Task: Send {
+    /// Runs the task; `Ok(false)` or an error undoes what it wrote. The task
+    /// keeps its own result for [`Task::answer`].
+    fn run(&mut self, conn: &Connection) -> Result<bool>;
+    /// Answers the caller: with the task's result if `committed` is `Ok`,
+    /// else with that error (also for a task that never ran).
+    fn answer(self: Box<Self>, committed: Result<()>);
+}
+
+/// A [`Write`] as a task.
+struct WriteTask {
+    write: Write,
+    reply: oneshot::Sender<Result<Outcome>>,
+    outcome: Option<Result<Outcome>>,
+}
+
+impl Task for WriteTask {
+    fn run(&mut self, conn: &Connection) -> Result<bool> {
+        let outcome = apply(conn, &self.write);
+        let keep = match &outcome {
+            Ok(o) => Ok(!o.is_undone()),
+            Err(e) => Err(e.clone()),
+        };
+        self.outcome = Some(outcome);
+        keep
+    }
+
+    fn answer(self: Box<Self>, committed: Result<()>) {
+        let answer = match (committed, self.outcome) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Some(outcome)) => outcome,
+            (Ok(()), None) => Err(StoreError::Backend("a write was not run".into())),
+        };
+        let _ = self.reply.send(answer);
+    }
+}
+
 enum Job {
-    Write(Write, oneshot::Sender<Result<Outcome>>),
+    Task(Box<dyn Task>),
     /// A RESTART checkpoint, run between transactions (see
     /// [`crate::sqlite`]'s checkpointer).
     Checkpoint(oneshot::Sender<Result<()>>),
@@ -55,8 +95,17 @@ impl Writer {
 
     pub(crate) async fn write(&self, write: Write) -> Result<Outcome> {
         let (reply, answer) = oneshot::channel();
-        self.send(Job::Write(write, reply))?;
+        self.run(Box::new(WriteTask {
+            write,
+            reply,
+            outcome: None,
+        }))?;
         answer.await.map_err(|_| closed())?
+    }
+
+    /// Queues a task; it answers through the channel it holds.
+    pub(crate) fn run(&self, task: Box<dyn Task>) -> Result<()> {
+        self.send(Job::Task(task))
     }
 
     pub(crate) async fn checkpoint_restart(&self) -> Result<()> {
@@ -95,12 +144,12 @@ fn open(path: &str, busy_timeout: Duration) -> rusqlite::Result<Connection> {
 
 fn run(conn: Connection, jobs: flume::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
-        let mut writes = Vec::new();
+        let mut writes: Vec<Box<dyn Task>> = Vec::new();
         let mut checkpoints = Vec::new();
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
-                Job::Write(w, reply) => writes.push((w, reply)),
+                Job::Task(t) => writes.push(t),
                 Job::Checkpoint(reply) => checkpoints.push(reply),
             }
             if writes.len() < MAX_BATCH {
@@ -126,44 +175,49 @@ fn run(conn: Connection, jobs: flume::Receiver<Job>) {
     }
 }
 
-type Pending = (Write, oneshot::Sender<Result<Outcome>>);
-
-/// Runs a batch of writes in one transaction and answers each caller.
-fn commit(conn: &Connection, batch: Vec<Pending>) {
-    let fail_all = |batch: Vec<Pending>, e: StoreError| {
-        for (_, reply) in batch {
-            let _ = reply.send(Err(e.clone()));
+/// Runs a batch of tasks in one transaction and answers each caller.
+fn commit(conn: &Connection, batch: Vec<Box<dyn Task>>) {
+    let fail_all = |tasks: Vec<Box<dyn Task>>, e: StoreError| {
+        for task in tasks {
+            task.answer(Err(e.clone()));
         }
     };
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         return fail_all(batch, sqlite_error(e));
     }
     let alone = batch.len() == 1;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for (write, _) in &batch {
+    let mut ran = Vec::with_capacity(batch.len());
+    let mut kept = true;
+    let mut tasks = batch.into_iter();
+    while let Some(mut task) = tasks.next() {
         let outcome = if alone {
-            apply(conn, write)
+            task.run(conn)
         } else {
-            in_savepoint(conn, write)
+            in_savepoint(conn, task.as_mut())
         };
         match outcome {
             // SQLite rolled the whole transaction back (a full disk, an I/O
-            // error): every write of the batch is lost, and its caller told.
-            Err(e) if conn.is_autocommit() => return fail_all(batch, e),
-            outcome => outcomes.push(outcome),
+            // error): every task of the batch is lost, and its caller told.
+            Err(e) if conn.is_autocommit() => {
+                ran.push(task);
+                ran.extend(tasks);
+                return fail_all(ran, e);
+            }
+            outcome => kept = matches!(outcome, Ok(true)),
         }
+        ran.push(task);
     }
-    let finish = if alone && !matches!(outcomes[0], Ok(Outcome::Done(_))) {
+    let finish = if alone && !kept {
         exec(conn, "ROLLBACK")
     } else {
         exec(conn, "COMMIT")
     };
     if let Err(e) = finish {
         let _ = exec(conn, "ROLLBACK");
-        return fail_all(batch, sqlite_error(e));
+        return fail_all(ran, sqlite_error(e));
     }
-    for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
-        let _ = reply.send(outcome);
+    for task in ran {
+        task.answer(Ok(()));
     }
 }
 
@@ -171,11 +225,11 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
-/// One write of a batch, undone alone if it fails or breaks a rule.
-fn in_savepoint(conn: &Connection, write: &Write) -> Result<Outcome> {
+/// One task of a batch, undone alone if it fails or breaks a rule.
+fn in_savepoint(conn: &Connection, task: &mut dyn Task) -> Result<bool> {
     exec(conn, "SAVEPOINT one_write").map_err(sqlite_error)?;
-    let outcome = apply(conn, write);
-    if !matches!(outcome, Ok(Outcome::Done(_))) && !conn.is_autocommit() {
+    let outcome = task.run(conn);
+    if !matches!(outcome, Ok(true)) && !conn.is_autocommit() {
         exec(conn, "ROLLBACK TO one_write").map_err(sqlite_error)?;
     }
     if !conn.is_autocommit() {
@@ -185,7 +239,7 @@ fn in_savepoint(conn: &Connection, write: &Write) -> Result<Outcome> {
 }
 
 /// Runs the statements of a write; stops at the first that breaks its rule.
-fn apply(conn: &Connection, write: &Write) -> Result<Outcome> {
+pub(crate) fn apply(conn: &Connection, write: &Write) -> Result<Outcome> {
     let mut out = Vec::with_capacity(write.steps.len());
     for step in &write.steps {
         let fail = |e: rusqlite::Error| conflict_or(sqlite_error(e), step);
@@ -261,13 +315,23 @@ pub(crate) mod tests {
         rows.map(|r| r.unwrap()).collect()
     }
 
+    /// Commits `tasks` as one batch; each answers through its own channel.
+    pub(crate) fn batch_tasks(conn: &Connection, tasks: Vec<Box<dyn Task>>) {
+        commit(conn, tasks);
+    }
+
     /// Commits `writes` as one batch and returns each caller's answer.
     fn batch(conn: &Connection, writes: Vec<Write>) -> Vec<Result<Outcome>> {
-        let (pending, answers): (Vec<Pending>, Vec<_>) = writes
+        let (pending, answers): (Vec<Box<dyn Task>>, Vec<_>) = writes
             .into_iter()
-            .map(|w| {
-                let (tx, rx) = oneshot::channel();
-                ((w, tx), rx)
+            .map(|write| {
+                let (reply, rx) = oneshot::channel();
+                let task: Box<dyn Task> = Box::new(WriteTask {
+                    write,
+                    reply,
+                    outcome: None,
+                });
+                (task, rx)
             })
             .unzip();
         commit(conn, pending);

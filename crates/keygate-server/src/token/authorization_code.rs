@@ -1,6 +1,6 @@
 //! grant_type=authorization_code (RFC 6749 4.1.3, RFC 7636 4.5).
 
-use super::{lost, person, person_tokens, refuse, successor};
+use super::{issued, lost, person, person_gone, person_tokens, refuse, Successor};
 use crate::door::Door;
 use crate::error::ApiError;
 use crate::tokens::TokenResponse;
@@ -10,7 +10,7 @@ use keygate_core::model::Client;
 use keygate_core::scope::Scope;
 use keygate_core::OAuthError;
 use keygate_crypto::secrets::sha256_hex;
-use keygate_store::Consumed;
+use keygate_store::{Approved, Check, CodeGrant, Exchange};
 
 pub async fn exchange(
     state: &AppState,
@@ -22,27 +22,46 @@ pub async fn exchange(
 ) -> Result<TokenResponse, ApiError> {
     let now = crate::now();
     let code_hash = sha256_hex(code);
-    let (grant, user) = state
-        .store
-        .grant_by_code(&code_hash)
-        .await?
-        .filter(|(g, _)| g.tenant_id == door.tenant.id)
-        .ok_or_else(|| OAuthError::invalid_grant("the authorization code is not valid"))?;
-    if let Err(refusal) = check_code(&grant, client, redirect_uri, code_verifier, now) {
-        return Err(refuse(state, client, refusal, now).await);
-    }
-    let user = person(user)?;
-    let scope = Scope::parse(&grant.scope)?;
-    let (refresh, record) = successor(door, client, &grant, &scope);
-    // Single use decided by the database; the refresh token is committed
+    let (token, successor) = Successor::draw(door);
+    let tenant_id = door.tenant.id.clone();
+    let checked = client.clone();
+    let (redirect_uri, code_verifier) = (
+        redirect_uri.map(str::to_string),
+        code_verifier.map(str::to_string),
+    );
+    // Decides before anything is written; the store then consumes the code
+    // (single use decided by the database) and commits the refresh token
     // with it, before any token leaves.
-    if state
-        .store
-        .redeem_code(&code_hash, now, record.as_ref())
-        .await?
-        == Consumed::Lost
-    {
-        return Err(lost(state, &grant, now, "authorization code").await);
+    let check: Check<CodeGrant> = Box::new(move |(grant, user)| {
+        if grant.tenant_id != tenant_id {
+            return Err(not_valid().into());
+        }
+        check_code(
+            grant,
+            &checked,
+            redirect_uri.as_deref(),
+            code_verifier.as_deref(),
+            now,
+        )?;
+        if user.is_none() {
+            return Err(person_gone().into());
+        }
+        let scope = Scope::parse(&grant.scope)?;
+        let successor = successor.record(&checked, grant, &scope);
+        Ok(Approved { scope, successor })
+    });
+    match state.store.exchange_code(&code_hash, now, check).await? {
+        Exchange::NotFound => Err(not_valid().into()),
+        Exchange::Refused(refusal) => Err(refuse(state, client, refusal, now).await),
+        Exchange::Lost((grant, _)) => Err(lost(state, &grant, now, "authorization code").await),
+        Exchange::Won((grant, user), approved) => {
+            let user = person(user)?;
+            let refresh = issued(token, &approved);
+            person_tokens(state, door, client, &user, &grant, &approved.scope, refresh).await
+        }
     }
-    person_tokens(state, door, client, &user, &grant, &scope, refresh).await
+}
+
+fn not_valid() -> OAuthError {
+    OAuthError::invalid_grant("the authorization code is not valid")
 }

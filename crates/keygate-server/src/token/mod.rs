@@ -20,7 +20,7 @@ use keygate_core::params::Params;
 use keygate_core::scope::Scope;
 use keygate_core::token_request::TokenRequest;
 use keygate_core::OAuthError;
-use keygate_store::NewRefresh;
+use keygate_store::{Approved, NewRefresh};
 
 /// Authenticates the calling client (token, revocation, introspection).
 pub async fn authenticate_client(
@@ -181,38 +181,64 @@ pub(crate) async fn refuse(
     refusal.error.into()
 }
 
-/// The person a grant was made for (gone: `invalid_grant`).
-pub(crate) fn person(user: Option<User>) -> Result<User, ApiError> {
-    user.ok_or_else(|| {
-        OAuthError::invalid_grant("the person this grant was made for no longer exists").into()
-    })
+/// Why an exchange is refused when its grant's person was deleted.
+pub(crate) fn person_gone() -> OAuthError {
+    OAuthError::invalid_grant("the person this grant was made for no longer exists")
 }
 
-/// The refresh token to issue with this exchange, if the client's policy
-/// gives one for `scope`, with the record that must be committed first.
-pub(crate) fn successor(
-    door: &Door,
-    client: &Client,
-    grant: &Grant,
-    scope: &Scope,
-) -> (Option<String>, Option<NewRefresh>) {
-    if !keygate_core::grant::issues_refresh_token(client, scope) {
-        return (None, None);
-    }
-    let token = keygate_crypto::secrets::new_secret();
-    let now = crate::now();
-    let record = NewRefresh {
-        hash: keygate_crypto::secrets::sha256_hex(&token),
-        token: keygate_core::model::RefreshToken {
-            grant_id: grant.id.clone(),
+/// The person a grant was made for (gone: `invalid_grant`).
+pub(crate) fn person(user: Option<User>) -> Result<User, ApiError> {
+    user.ok_or_else(|| person_gone().into())
+}
+
+/// The refresh token an exchange may issue. Its value is drawn before the
+/// exchange's check, which decides (by the client's policy for the scope)
+/// whether its record is stored with the consume; the value is issued
+/// only if it was.
+pub(crate) struct Successor {
+    hash: String,
+    tenant_id: String,
+}
+
+impl Successor {
+    /// A fresh value, and what its record is made from.
+    pub(crate) fn draw(door: &Door) -> (String, Successor) {
+        let token = keygate_crypto::secrets::new_secret();
+        let successor = Successor {
+            hash: keygate_crypto::secrets::sha256_hex(&token),
             tenant_id: door.tenant.id.clone(),
-            client_id: client.id.clone(),
-            created_at: now,
-            expires_at: now + keygate_core::model::REFRESH_TOKEN_TTL,
-            consumed_at: None,
-        },
-    };
-    (Some(token), Some(record))
+        };
+        (token, successor)
+    }
+
+    /// The record to store, if `client`'s policy gives a refresh token for `scope`.
+    pub(crate) fn record(
+        self,
+        client: &Client,
+        grant: &Grant,
+        scope: &Scope,
+    ) -> Option<NewRefresh> {
+        if !keygate_core::grant::issues_refresh_token(client, scope) {
+            return None;
+        }
+        let now = crate::now();
+        Some(NewRefresh {
+            hash: self.hash,
+            token: keygate_core::model::RefreshToken {
+                grant_id: grant.id.clone(),
+                tenant_id: self.tenant_id,
+                client_id: client.id.clone(),
+                created_at: now,
+                expires_at: now + keygate_core::model::REFRESH_TOKEN_TTL,
+                consumed_at: None,
+            },
+        })
+    }
+}
+
+/// The value of the successor to issue: the drawn one, if its record was stored.
+pub(crate) fn issued(token: String, approved: &Approved) -> Option<String> {
+    approved.successor.is_some().then_some(token)
 }
 
 /// Answers for a consume that lost the race: someone used the code or

@@ -2,7 +2,7 @@
 //! (RFC 9700 4.14.2): the presented token dies, a new one is issued, and a
 //! reused token revokes its whole family.
 
-use super::{lost, person, person_tokens, refuse, successor};
+use super::{issued, lost, person, person_gone, person_tokens, refuse, Successor};
 use crate::door::Door;
 use crate::error::ApiError;
 use crate::tokens::TokenResponse;
@@ -12,7 +12,7 @@ use keygate_core::model::Client;
 use keygate_core::scope::Scope;
 use keygate_core::OAuthError;
 use keygate_crypto::secrets::sha256_hex;
-use keygate_store::Consumed;
+use keygate_store::{Approved, Check, Exchange, RefreshGrant};
 
 pub async fn exchange(
     state: &AppState,
@@ -25,35 +25,47 @@ pub async fn exchange(
 ) -> Result<TokenResponse, ApiError> {
     let now = crate::now();
     let hash = sha256_hex(refresh_token);
-    let (token, grant, user) = state
-        .store
-        .refresh_token(&hash)
-        .await?
-        .filter(|(t, _, _)| t.tenant_id == door.tenant.id)
-        .ok_or_else(|| OAuthError::invalid_grant("the refresh token is not valid"))?;
-    let scope = match check_refresh(
-        &token,
-        &grant,
-        client,
-        requested,
-        redirect_uri,
-        code_verifier,
-        now,
-    ) {
-        Ok(s) => s,
-        Err(refusal) => return Err(refuse(state, client, refusal, now).await),
-    };
-    let user = person(user)?;
-    // The successor keeps the grant's full scope (RFC 6749 6); only this
-    // access token is narrowed.
-    let (next, record) = successor(door, client, &grant, &Scope::parse(&grant.scope)?);
-    if state
-        .store
-        .rotate_refresh(&hash, now, record.as_ref())
-        .await?
-        == Consumed::Lost
-    {
-        return Err(lost(state, &grant, now, "refresh token").await);
+    let (token, successor) = Successor::draw(door);
+    let tenant_id = door.tenant.id.clone();
+    let checked = client.clone();
+    let requested = requested.cloned();
+    let (redirect_uri, code_verifier) = (
+        redirect_uri.map(str::to_string),
+        code_verifier.map(str::to_string),
+    );
+    let check: Check<RefreshGrant> = Box::new(move |(presented, grant, user)| {
+        if presented.tenant_id != tenant_id {
+            return Err(not_valid().into());
+        }
+        let scope = check_refresh(
+            presented,
+            grant,
+            &checked,
+            requested.as_ref(),
+            redirect_uri.as_deref(),
+            code_verifier.as_deref(),
+            now,
+        )?;
+        if user.is_none() {
+            return Err(person_gone().into());
+        }
+        // The successor keeps the grant's full scope (RFC 6749 6); only
+        // this access token is narrowed.
+        let successor = successor.record(&checked, grant, &Scope::parse(&grant.scope)?);
+        Ok(Approved { scope, successor })
+    });
+    match state.store.exchange_refresh(&hash, now, check).await? {
+        Exchange::NotFound => Err(not_valid().into()),
+        Exchange::Refused(refusal) => Err(refuse(state, client, refusal, now).await),
+        Exchange::Lost((_, grant, _)) => Err(lost(state, &grant, now, "refresh token").await),
+        Exchange::Won((_, grant, user), approved) => {
+            let user = person(user)?;
+            let next = issued(token, &approved);
+            person_tokens(state, door, client, &user, &grant, &approved.scope, next).await
+        }
     }
-    person_tokens(state, door, client, &user, &grant, &scope, next).await
+}
+
+fn not_valid() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token is not valid")
 }
