@@ -238,7 +238,7 @@ pub async fn issue_code(
     let code = secrets::new_secret();
     let now = now();
     let grant = Grant {
-        id: secrets::new_id(),
+        id: secrets::new_ordered_id(),
         tenant_id: door.tenant.id.clone(),
         client_id: req.client_id.clone(),
         user_sub: user_sub.to_string(),
