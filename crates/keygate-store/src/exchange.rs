@@ -138,7 +138,7 @@ impl<T: Send + 'static> Task for ExchangeTask<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::writer::tests::{batch_tasks, database};
+    use crate::writer::tests::{batch_tasks, database, grant};
     use keygate_core::grant::Refusal;
     use keygate_core::model::RefreshToken;
     use keygate_core::scope::Scope;
@@ -211,12 +211,7 @@ mod tests {
     #[test]
     fn an_exchange_is_checked_then_consumed_once_and_a_refusal_writes_nothing() {
         let (dir, conn) = database("exchange");
-        conn.execute_batch(
-            "INSERT INTO grants (id, tenant_id, client_id, user_sub, scope, auth_time, redirect_uri, \
-             redirect_uri_sent, created_at, code_hash, code_expires_at) \
-             VALUES ('g', 't', 'c', 'u', 'openid', 1, 'https://a/cb', 1, 1, 'hash', 100)",
-        )
-        .unwrap();
+        grant(&conn);
         let refusal = Refusal {
             error: OAuthError::invalid_grant("no"),
             revoke_grant: None,

@@ -122,6 +122,18 @@ pub enum Exchange<T> {
     Won(T, Approved),
 }
 
+impl<T> Exchange<T> {
+    /// The same outcome with what was found turned into `U`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Exchange<U> {
+        match self {
+            Exchange::NotFound => Exchange::NotFound,
+            Exchange::Refused(r) => Exchange::Refused(r),
+            Exchange::Lost(t) => Exchange::Lost(f(t)),
+            Exchange::Won(t, a) => Exchange::Won(f(t), a),
+        }
+    }
+}
+
 /// A code's grant and its person (`None` if deleted).
 pub type CodeGrant = (Grant, Option<User>);
 /// A refresh token with its grant and person (`None` if deleted).

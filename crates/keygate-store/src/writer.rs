@@ -300,6 +300,16 @@ pub(crate) mod tests {
         (dir, conn)
     }
 
+    /// Grant 'g' with the unused code of hash 'hash', valid until 100.
+    pub(crate) fn grant(conn: &Connection) {
+        conn.execute_batch(
+            "INSERT INTO grants (id, tenant_id, client_id, user_sub, scope, auth_time, redirect_uri, \
+             redirect_uri_sent, created_at, code_hash, code_expires_at) \
+             VALUES ('g', 't', 'c', 'u', 'openid', 1, 'https://a/cb', 1, 1, 'hash', 100)",
+        )
+        .unwrap();
+    }
+
     fn tenant(id: &str) -> Write {
         Write::new()
             .then(
@@ -400,12 +410,7 @@ pub(crate) mod tests {
     #[test]
     fn two_consumes_of_one_code_in_one_batch_have_one_winner() {
         let (dir, conn) = database("consume");
-        conn.execute_batch(
-            "INSERT INTO grants (id, tenant_id, client_id, user_sub, scope, auth_time, redirect_uri, \
-             redirect_uri_sent, created_at, code_hash, code_expires_at) \
-             VALUES ('g', 't', 'c', 'u', 'openid', 1, 'https://a/cb', 1, 1, 'hash', 100)",
-        )
-        .unwrap();
+        grant(&conn);
         let consume = |successor: &str| {
             Write::new()
                 .then(

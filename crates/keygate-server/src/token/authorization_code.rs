@@ -1,6 +1,6 @@
 //! grant_type=authorization_code (RFC 6749 4.1.3, RFC 7636 4.5).
 
-use super::{issued, lost, person, person_gone, person_tokens, refuse, Successor};
+use super::{answer, approve, not_valid, Successor};
 use crate::door::Door;
 use crate::error::ApiError;
 use crate::tokens::TokenResponse;
@@ -8,9 +8,8 @@ use crate::AppState;
 use keygate_core::grant::check_code;
 use keygate_core::model::Client;
 use keygate_core::scope::Scope;
-use keygate_core::OAuthError;
 use keygate_crypto::secrets::sha256_hex;
-use keygate_store::{Approved, Check, CodeGrant, Exchange};
+use keygate_store::{Check, CodeGrant};
 
 pub async fn exchange(
     state: &AppState,
@@ -34,7 +33,7 @@ pub async fn exchange(
     // with it, before any token leaves.
     let check: Check<CodeGrant> = Box::new(move |(grant, user)| {
         if grant.tenant_id != tenant_id {
-            return Err(not_valid().into());
+            return Err(not_valid(WHAT).into());
         }
         check_code(
             grant,
@@ -43,25 +42,11 @@ pub async fn exchange(
             code_verifier.as_deref(),
             now,
         )?;
-        if user.is_none() {
-            return Err(person_gone().into());
-        }
         let scope = Scope::parse(&grant.scope)?;
-        let successor = successor.record(&checked, grant, &scope);
-        Ok(Approved { scope, successor })
+        approve(&checked, grant, user, scope.clone(), &scope, successor)
     });
-    match state.store.exchange_code(&code_hash, now, check).await? {
-        Exchange::NotFound => Err(not_valid().into()),
-        Exchange::Refused(refusal) => Err(refuse(state, client, refusal, now).await),
-        Exchange::Lost((grant, _)) => Err(lost(state, &grant, now, "authorization code").await),
-        Exchange::Won((grant, user), approved) => {
-            let user = person(user)?;
-            let refresh = issued(token, &approved);
-            person_tokens(state, door, client, &user, &grant, &approved.scope, refresh).await
-        }
-    }
+    let outcome = state.store.exchange_code(&code_hash, now, check).await?;
+    answer(state, door, client, outcome, now, WHAT, token).await
 }
 
-fn not_valid() -> OAuthError {
-    OAuthError::invalid_grant("the authorization code is not valid")
-}
+const WHAT: &str = "authorization code";

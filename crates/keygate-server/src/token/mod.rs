@@ -20,7 +20,7 @@ use keygate_core::params::Params;
 use keygate_core::scope::Scope;
 use keygate_core::token_request::TokenRequest;
 use keygate_core::OAuthError;
-use keygate_store::{Approved, NewRefresh};
+use keygate_store::{Approved, Exchange, NewRefresh};
 
 /// Authenticates the calling client (token, revocation, introspection).
 pub async fn authenticate_client(
@@ -236,9 +236,53 @@ impl Successor {
     }
 }
 
-/// The value of the successor to issue: the drawn one, if its record was stored.
-pub(crate) fn issued(token: String, approved: &Approved) -> Option<String> {
-    approved.successor.is_some().then_some(token)
+/// The end of an exchange's check once the grant itself passed: refused
+/// if its person was deleted, else approved for `scope`, with the
+/// successor's record if the client's policy gives one for `successor_scope`.
+pub(crate) fn approve(
+    client: &Client,
+    grant: &Grant,
+    user: &Option<User>,
+    scope: Scope,
+    successor_scope: &Scope,
+    successor: Successor,
+) -> Result<Approved, keygate_core::grant::Refusal> {
+    if user.is_none() {
+        return Err(person_gone().into());
+    }
+    let successor = successor.record(client, grant, successor_scope);
+    Ok(Approved { scope, successor })
+}
+
+/// The refusal of a code or refresh token that is not known (or not of
+/// this tenant): the same words either way.
+pub(crate) fn not_valid(what: &str) -> OAuthError {
+    OAuthError::invalid_grant(format!("the {what} is not valid"))
+}
+
+/// Answers an exchange: the tokens of a won one (with the drawn refresh
+/// token if its record was stored), otherwise its refusal, the revocation
+/// of a grant whose code or token was used twice, or `invalid_grant` when
+/// there was no such code or token (`what`: "authorization code", ...).
+pub(crate) async fn answer(
+    state: &AppState,
+    door: &Door,
+    client: &Client,
+    outcome: Exchange<(Grant, Option<User>)>,
+    now: i64,
+    what: &str,
+    token: String,
+) -> Result<crate::tokens::TokenResponse, ApiError> {
+    match outcome {
+        Exchange::NotFound => Err(not_valid(what).into()),
+        Exchange::Refused(refusal) => Err(refuse(state, client, refusal, now).await),
+        Exchange::Lost((grant, _)) => Err(lost(state, &grant, now, what).await),
+        Exchange::Won((grant, user), approved) => {
+            let user = person(user)?;
+            let refresh = approved.successor.is_some().then_some(token);
+            person_tokens(state, door, client, &user, &grant, &approved.scope, refresh).await
+        }
+    }
 }
 
 /// Answers for a consume that lost the race: someone used the code or

@@ -2,7 +2,7 @@
 //! (RFC 9700 4.14.2): the presented token dies, a new one is issued, and a
 //! reused token revokes its whole family.
 
-use super::{issued, lost, person, person_gone, person_tokens, refuse, Successor};
+use super::{answer, approve, not_valid, Successor};
 use crate::door::Door;
 use crate::error::ApiError;
 use crate::tokens::TokenResponse;
@@ -10,9 +10,8 @@ use crate::AppState;
 use keygate_core::grant::check_refresh;
 use keygate_core::model::Client;
 use keygate_core::scope::Scope;
-use keygate_core::OAuthError;
 use keygate_crypto::secrets::sha256_hex;
-use keygate_store::{Approved, Check, Exchange, RefreshGrant};
+use keygate_store::{Check, RefreshGrant};
 
 pub async fn exchange(
     state: &AppState,
@@ -35,7 +34,7 @@ pub async fn exchange(
     );
     let check: Check<RefreshGrant> = Box::new(move |(presented, grant, user)| {
         if presented.tenant_id != tenant_id {
-            return Err(not_valid().into());
+            return Err(not_valid(WHAT).into());
         }
         let scope = check_refresh(
             presented,
@@ -46,26 +45,22 @@ pub async fn exchange(
             code_verifier.as_deref(),
             now,
         )?;
-        if user.is_none() {
-            return Err(person_gone().into());
-        }
         // The successor keeps the grant's full scope (RFC 6749 6); only
         // this access token is narrowed.
-        let successor = successor.record(&checked, grant, &Scope::parse(&grant.scope)?);
-        Ok(Approved { scope, successor })
+        let full = Scope::parse(&grant.scope)?;
+        approve(&checked, grant, user, scope, &full, successor)
     });
-    match state.store.exchange_refresh(&hash, now, check).await? {
-        Exchange::NotFound => Err(not_valid().into()),
-        Exchange::Refused(refusal) => Err(refuse(state, client, refusal, now).await),
-        Exchange::Lost((_, grant, _)) => Err(lost(state, &grant, now, "refresh token").await),
-        Exchange::Won((_, grant, user), approved) => {
-            let user = person(user)?;
-            let next = issued(token, &approved);
-            person_tokens(state, door, client, &user, &grant, &approved.scope, next).await
-        }
-    }
+    let outcome = state.store.exchange_refresh(&hash, now, check).await?;
+    answer(
+        state,
+        door,
+        client,
+        outcome.map(|(_, grant, user)| (grant, user)),
+        now,
+        WHAT,
+        token,
+    )
+    .await
 }
 
-fn not_valid() -> OAuthError {
-    OAuthError::invalid_grant("the refresh token is not valid")
-}
+const WHAT: &str = "refresh token";
