@@ -14,7 +14,7 @@
 use crate::inline;
 use crate::row::{Decode, OwnedParam};
 use crate::write::{Outcome, Returned, Write};
-use crate::writer::{apply, Task};
+use crate::writer::{answer, apply, Task};
 use crate::{Approved, Check, Exchange, NewRefresh, Result, StoreError};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -80,7 +80,7 @@ pub(crate) struct ExchangeTask<T> {
     pub(crate) hash: String,
     pub(crate) now: i64,
     pub(crate) check: Option<Check<T>>,
-    pub(crate) reply: Option<oneshot::Sender<Result<Exchange<T>>>>,
+    pub(crate) reply: oneshot::Sender<Result<Exchange<T>>>,
     pub(crate) result: Option<Result<Exchange<T>>>,
 }
 
@@ -100,7 +100,7 @@ impl<T: Send + 'static> ExchangeTask<T> {
             .take()
             .ok_or_else(|| StoreError::Backend("an exchange ran twice".into()))?;
         match decide(found, check) {
-            Decided::Answer(answer) => Ok(answer),
+            Decided::Answer(done) => Ok(done),
             Decided::Consume(found, approved) => {
                 let write = consume_write(
                     self.consume,
@@ -123,15 +123,8 @@ impl<T: Send + 'static> Task for ExchangeTask<T> {
         kept
     }
 
-    fn answer(mut self: Box<Self>, committed: Result<()>) {
-        let answer = match (committed, self.result.take()) {
-            (Err(e), _) => Err(e),
-            (Ok(()), Some(result)) => result,
-            (Ok(()), None) => Err(StoreError::Backend("an exchange was not run".into())),
-        };
-        if let Some(reply) = self.reply.take() {
-            let _ = reply.send(answer);
-        }
+    fn answer(self: Box<Self>, committed: Result<()>) {
+        let _ = self.reply.send(answer(committed, self.result));
     }
 }
 
@@ -184,7 +177,7 @@ mod tests {
             hash: code_hash.to_string(),
             now: 10,
             check: Some(check),
-            reply: Some(reply),
+            reply,
             result: None,
         };
         (Box::new(task), answer)

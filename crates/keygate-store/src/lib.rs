@@ -220,8 +220,6 @@ pub trait Store: Send + Sync + 'static {
 
     // Grants and their authorization codes
     async fn create_grant(&self, grant: &Grant, code_hash: &str) -> Result<()>;
-    /// The grant of a code, with its person (`None` if deleted), in one read.
-    async fn grant_by_code(&self, code_hash: &str) -> Result<Option<CodeGrant>>;
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>>;
     /// Exchanges a code: finds its grant, asks `check`, and if approved
     /// consumes the code (if still unused, unexpired and its grant not

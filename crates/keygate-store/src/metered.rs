@@ -51,7 +51,6 @@ metered! {
     fn get_session(id_hash: &str) -> Result<Option<Session>>;
     fn delete_session(id_hash: &str) -> Result<()>;
     fn create_grant(grant: &Grant, code_hash: &str) -> Result<()>;
-    fn grant_by_code(code_hash: &str) -> Result<Option<(Grant, Option<User>)>>;
     fn get_grant(grant_id: &str) -> Result<Option<Grant>>;
     fn exchange_code(code_hash: &str, now: i64, check: Check<CodeGrant>) -> Result<Exchange<CodeGrant>>;
     fn revoke_grant(grant_id: &str, now: i64) -> Result<()>;

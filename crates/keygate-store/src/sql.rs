@@ -316,17 +316,15 @@ impl SqlStore {
                     hash: hash.to_string(),
                     now,
                     check: Some(check),
-                    reply: Some(reply),
+                    reply,
                     result: None,
                 }))?;
-                answer
-                    .await
-                    .map_err(|_| StoreError::Backend("the SQLite writer has stopped".into()))?
+                answer.await.map_err(|_| crate::writer::closed())?
             }
             Engine::Postgres(_) => {
                 let found = self.first(read, &[hash.into()], decode).await?;
                 match decide(found, check) {
-                    Decided::Answer(answer) => Ok(answer),
+                    Decided::Answer(done) => Ok(done),
                     Decided::Consume(found, approved) => {
                         let write = consume_write(consume, hash, now, approved.successor.as_ref());
                         let consumed = self.write(write).await?;
@@ -733,11 +731,6 @@ impl Store for SqlStore {
         ))
         .await?;
         Ok(())
-    }
-
-    async fn grant_by_code(&self, code_hash: &str) -> Result<Option<CodeGrant>> {
-        self.first(grant_by_code_sql(), &[code_hash.into()], grant_and_person)
-            .await
     }
 
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>> {

@@ -59,12 +59,17 @@ impl Task for WriteTask {
     }
 
     fn answer(self: Box<Self>, committed: Result<()>) {
-        let answer = match (committed, self.outcome) {
-            (Err(e), _) => Err(e),
-            (Ok(()), Some(outcome)) => outcome,
-            (Ok(()), None) => Err(StoreError::Backend("a write was not run".into())),
-        };
-        let _ = self.reply.send(answer);
+        let _ = self.reply.send(answer(committed, self.outcome));
+    }
+}
+
+/// What a task's caller is told: its result once committed, else why not
+/// (also for a task that never ran because its batch failed first).
+pub(crate) fn answer<R>(committed: Result<()>, result: Option<Result<R>>) -> Result<R> {
+    match (committed, result) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Some(result)) => result,
+        (Ok(()), None) => Err(StoreError::Backend("a write was not run".into())),
     }
 }
 
@@ -124,7 +129,7 @@ impl Writer {
     }
 }
 
-fn closed() -> StoreError {
+pub(crate) fn closed() -> StoreError {
     StoreError::Backend("the SQLite writer has stopped".into())
 }
 
