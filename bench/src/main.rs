@@ -52,11 +52,16 @@ fn main() -> ExitCode {
         eprintln!("keygate-bench: --duration and --requests must be positive");
         return ExitCode::from(2);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.client_threads)
-        .enable_all()
-        .build()
-    {
+    // One thread: a current-thread runtime, whose tasks run on the thread
+    // that waits for their sockets, with no hand-over to a worker thread.
+    let mut builder = if args.client_threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(args.client_threads);
+        b
+    };
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("keygate-bench: runtime: {e}");
