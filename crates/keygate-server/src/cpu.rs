@@ -57,15 +57,20 @@ fn signers() -> &'static flume::Sender<Job> {
 /// Runs `f` (signing, key generation) on a signing thread.
 pub async fn run<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Result<R, ApiError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let job: Job = Box::new(move || {
+    submit(move || {
         // The caller may have gone (request cancelled); nothing to do then.
         let _ = tx.send(f());
     });
-    signers()
-        .send(job)
-        .map_err(|_| ApiError::Internal("the signing threads are gone".into()))?;
     rx.await
-        .map_err(|_| ApiError::Internal("a signing job panicked".into()))
+        .map_err(|_| ApiError::Internal("a signing job panicked or was not queued".into()))
+}
+
+/// Queues `job` for a signing thread without waiting for it; it never
+/// blocks, so any thread may call it (the SQLite writer does, for a won
+/// exchange). A job that cannot be queued is dropped, as one that panics
+/// is: whoever waits on what it holds sees it gone.
+pub fn submit(job: impl FnOnce() + Send + 'static) {
+    let _ = signers().send(Box::new(job));
 }
 
 /// Runs a password hash or check on the blocking pool, at most one per core.

@@ -8,8 +8,10 @@ use axum::response::{IntoResponse, Response};
 use keygate_core::claims::{AccessTokenClaims, IdTokenClaims, UserClaims};
 use keygate_core::model::{Client, User};
 use keygate_core::scope::{self, Scope};
-use keygate_crypto::{jws, secrets};
+use keygate_crypto::keys::SigningKey;
+use keygate_crypto::{jws, secrets, CryptoError};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// Who a token is about.
 pub enum Subject<'a> {
@@ -44,89 +46,133 @@ impl IntoResponse for TokenResponse {
     }
 }
 
-/// Signs the access token (and the id_token when `openid` was granted to a
-/// person) on the blocking pool ([`crate::cpu`]): RSA signing is CPU
-/// work the async runtime must not wait on.
+/// What signs one client's tokens for one door: the key of the client's
+/// algorithm, the issuer, the client. It owns what it needs, so the whole
+/// minting can run on a signing thread (see [`crate::token`]'s exchanges).
+pub struct Minter {
+    key: Arc<SigningKey>,
+    issuer: String,
+    client: Client,
+    now: i64,
+}
+
+/// The signed tokens of one response.
+pub struct Signed {
+    access_token: String,
+    id_token: Option<String>,
+}
+
+impl Minter {
+    pub async fn new(state: &AppState, door: &Door, client: &Client) -> Result<Minter, ApiError> {
+        let (key, _) = state
+            .keys
+            .signer(&door.tenant.id, client.signing_alg)
+            .await?;
+        Ok(Minter {
+            key,
+            issuer: door.issuer.clone(),
+            client: client.clone(),
+            now: crate::now(),
+        })
+    }
+
+    /// Signs the access token, and the id_token when `openid` was granted
+    /// to a person. CPU work (RSA above all): it runs on a signing thread
+    /// ([`crate::cpu`]), never on the async runtime.
+    pub fn sign(&self, subject: Subject<'_>, scope: &Scope) -> Result<Signed, CryptoError> {
+        let (client, now) = (&self.client, self.now);
+        let random = secrets::random_token(16);
+        let (sub, jti, auth_time) = match &subject {
+            Subject::Person {
+                user,
+                auth_time,
+                grant_id,
+                ..
+            } => (
+                user.sub.clone(),
+                format!("{grant_id}.{random}"),
+                Some(*auth_time),
+            ),
+            Subject::Client => (client.id.clone(), random, None),
+        };
+        let at = AccessTokenClaims {
+            iss: self.issuer.clone(),
+            sub: sub.clone(),
+            aud: client.id.clone(),
+            client_id: client.id.clone(),
+            scope: scope.to_string(),
+            exp: now + client.access_token_ttl,
+            iat: now,
+            jti,
+            auth_time,
+        };
+        let access_token = jws::sign(&self.key, "at+jwt", &at)?;
+        let id_token = match &subject {
+            Subject::Person {
+                user,
+                auth_time,
+                nonce,
+                ..
+            } if scope.contains(scope::OPENID) => Some(jws::sign(
+                &self.key,
+                "JWT",
+                &IdTokenClaims {
+                    iss: self.issuer.clone(),
+                    sub,
+                    aud: client.id.clone(),
+                    exp: now + client.id_token_ttl,
+                    iat: now,
+                    auth_time: *auth_time,
+                    nonce: nonce.map(str::to_string),
+                    at_hash: Some(jws::at_hash(self.key.alg, &access_token)),
+                    azp: client.id.clone(),
+                    profile: UserClaims::for_scope(user, scope),
+                },
+            )?),
+            _ => None,
+        };
+        Ok(Signed {
+            access_token,
+            id_token,
+        })
+    }
+
+    /// The token response of `signed`.
+    pub fn response(
+        &self,
+        signed: Signed,
+        scope: &Scope,
+        refresh_token: Option<String>,
+    ) -> TokenResponse {
+        TokenResponse {
+            access_token: signed.access_token,
+            token_type: "Bearer",
+            expires_in: self.client.access_token_ttl,
+            scope: scope.to_string(),
+            id_token: signed.id_token,
+            refresh_token,
+        }
+    }
+}
+
+/// Mints the tokens of `subject` with a signing thread's help.
 pub async fn mint(
     state: &AppState,
     door: &Door,
     client: &Client,
-    subject: Subject<'_>,
+    subject: Subject<'static>,
     scope: &Scope,
     refresh_token: Option<String>,
 ) -> Result<TokenResponse, ApiError> {
-    let now = crate::now();
-    let (key, _) = state
-        .keys
-        .signer(&door.tenant.id, client.signing_alg)
-        .await?;
-    let random = secrets::random_token(16);
-    let (sub, jti, auth_time) = match &subject {
-        Subject::Person {
-            user,
-            auth_time,
-            grant_id,
-            ..
-        } => (
-            user.sub.clone(),
-            format!("{grant_id}.{random}"),
-            Some(*auth_time),
-        ),
-        Subject::Client => (client.id.clone(), random, None),
-    };
-    let at = AccessTokenClaims {
-        iss: door.issuer.clone(),
-        sub: sub.clone(),
-        aud: client.id.clone(),
-        client_id: client.id.clone(),
-        scope: scope.to_string(),
-        exp: now + client.access_token_ttl,
-        iat: now,
-        jti,
-        auth_time,
-    };
-    let id = match &subject {
-        Subject::Person {
-            user,
-            auth_time,
-            nonce,
-            ..
-        } if scope.contains(scope::OPENID) => Some(IdTokenClaims {
-            iss: door.issuer.clone(),
-            sub,
-            aud: client.id.clone(),
-            exp: now + client.id_token_ttl,
-            iat: now,
-            auth_time: *auth_time,
-            nonce: nonce.map(str::to_string),
-            at_hash: None,
-            azp: client.id.clone(),
-            profile: UserClaims::for_scope(user, scope),
-        }),
-        _ => None,
-    };
-    let (access_token, id_token) =
-        crate::cpu::run(move || -> Result<_, keygate_crypto::CryptoError> {
-            let access = jws::sign(&key, "at+jwt", &at)?;
-            let id = match id {
-                Some(mut claims) => {
-                    claims.at_hash = Some(jws::at_hash(key.alg, &access));
-                    Some(jws::sign(&key, "JWT", &claims)?)
-                }
-                None => None,
-            };
-            Ok((access, id))
-        })
-        .await?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: client.access_token_ttl,
-        scope: scope.to_string(),
-        id_token,
-        refresh_token,
+    let minter = Minter::new(state, door, client).await?;
+    let owned = scope.clone();
+    let (minter, signed) = crate::cpu::run(move || {
+        let signed = minter.sign(subject, &owned);
+        (minter, signed)
     })
+    .await?;
+    let signed = signed.map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(minter.response(signed, scope, refresh_token))
 }
 
 /// Why an access token is not accepted (all are `invalid_token` outside).

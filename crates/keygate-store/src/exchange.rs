@@ -15,9 +15,8 @@ use crate::inline;
 use crate::row::{Decode, OwnedParam};
 use crate::write::{Outcome, Returned, Write};
 use crate::writer::{answer, apply, Task};
-use crate::{Approved, Check, Exchange, NewRefresh, Result, StoreError};
+use crate::{Approved, Check, Exchange, NewRefresh, Result, StoreError, Then};
 use rusqlite::Connection;
-use tokio::sync::oneshot;
 
 /// What the check decided about what was found.
 pub(crate) enum Decided<T> {
@@ -80,7 +79,9 @@ pub(crate) struct ExchangeTask<T> {
     pub(crate) hash: String,
     pub(crate) now: i64,
     pub(crate) check: Option<Check<T>>,
-    pub(crate) reply: oneshot::Sender<Result<Exchange<T>>>,
+    /// Taken by [`Task::answer`]; a task dropped unanswered (the writer
+    /// thread ended) answers with [`crate::writer::closed`].
+    pub(crate) then: Option<Then<T>>,
     pub(crate) result: Option<Result<Exchange<T>>>,
 }
 
@@ -123,8 +124,18 @@ impl<T: Send + 'static> Task for ExchangeTask<T> {
         kept
     }
 
-    fn answer(self: Box<Self>, committed: Result<()>) {
-        let _ = self.reply.send(answer(committed, self.result));
+    fn answer(mut self: Box<Self>, committed: Result<()>) {
+        if let Some(then) = self.then.take() {
+            then(answer(committed, self.result.take()));
+        }
+    }
+}
+
+impl<T> Drop for ExchangeTask<T> {
+    fn drop(&mut self) {
+        if let Some(then) = self.then.take() {
+            then(Err(crate::writer::closed()));
+        }
     }
 }
 
@@ -136,6 +147,7 @@ mod tests {
     use keygate_core::model::RefreshToken;
     use keygate_core::scope::Scope;
     use keygate_core::OAuthError;
+    use tokio::sync::oneshot;
 
     const READ: &str = "SELECT id AS v FROM grants WHERE code_hash = $1";
     const CONSUME: &str = "UPDATE grants SET code_consumed_at = $2, successor_hash = $3, successor_expires_at = $4 \
@@ -177,7 +189,9 @@ mod tests {
             hash: code_hash.to_string(),
             now: 10,
             check: Some(check),
-            reply,
+            then: Some(Box::new(move |outcome| {
+                let _ = reply.send(outcome);
+            })),
             result: None,
         };
         (Box::new(task), answer)
@@ -199,6 +213,18 @@ mod tests {
             |r| r.get(0),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn an_exchange_dropped_unrun_still_answers() {
+        // The writer thread gone: the queued task is dropped, and its caller
+        // hears why instead of waiting for ever.
+        let (dropped, answer) = task("hash", approve("r"));
+        drop(dropped);
+        assert_eq!(
+            answer.blocking_recv().unwrap(),
+            Err(crate::writer::closed())
+        );
     }
 
     #[test]

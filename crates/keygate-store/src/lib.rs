@@ -108,6 +108,16 @@ pub struct Approved {
 pub type Check<T> =
     Box<dyn FnOnce(&T) -> std::result::Result<Approved, keygate_core::grant::Refusal> + Send>;
 
+/// Where an exchange's outcome goes, errors included. It is called once, on
+/// the thread that finished the exchange: on SQLite the writer thread, just
+/// after the commit, so it must be quick and must never block (it answers
+/// its caller, or hands the outcome to another thread: the token endpoint
+/// hands a won exchange straight to a signing thread, so the request's task
+/// wakes once, when its tokens are signed, instead of once for the commit
+/// and once for the signatures). Dropped uncalled only if the process is
+/// going down.
+pub type Then<T> = Box<dyn FnOnce(Result<Exchange<T>>) + Send>;
+
 /// How an exchange of a code or refresh token ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Exchange<T> {
@@ -224,13 +234,14 @@ pub trait Store: Send + Sync + 'static {
     /// Exchanges a code: finds its grant, asks `check`, and if approved
     /// consumes the code (if still unused, unexpired and its grant not
     /// revoked) and stores the approved successor refresh token; both are
-    /// committed when it returns `Won`.
+    /// committed when `then` is given `Won`.
     async fn exchange_code(
         &self,
         code_hash: &str,
         now: i64,
         check: Check<CodeGrant>,
-    ) -> Result<Exchange<CodeGrant>>;
+        then: Then<CodeGrant>,
+    );
     /// Revokes a grant and so every token descending from it.
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<()>;
 
@@ -242,13 +253,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<(RefreshToken, Grant, Option<User>)>>;
     /// Exchanges a refresh token like [`Store::exchange_code`]: consumed
     /// (if unused, unexpired and its grant not revoked) and its approved
-    /// successor stored, committed when it returns `Won`.
+    /// successor stored, committed when `then` is given `Won`.
     async fn exchange_refresh(
         &self,
         hash: &str,
         now: i64,
         check: Check<RefreshGrant>,
-    ) -> Result<Exchange<RefreshGrant>>;
+        then: Then<RefreshGrant>,
+    );
 
     // Revoked access tokens (by jti) until they would have expired anyway
     async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()>;

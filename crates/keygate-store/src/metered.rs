@@ -11,20 +11,38 @@ use std::time::Instant;
 pub struct Metered(pub Arc<dyn Store>);
 
 macro_rules! metered {
-    ($( fn $name:ident($($arg:ident : $ty:ty),*) -> $ret:ty; )*) => {
+    (
+        $( fn $name:ident($($arg:ident : $ty:ty),*) -> $ret:ty; )*
+        $( then fn $then_name:ident($($then_arg:ident : $then_ty:ty),*) -> $found:ty; )*
+    ) => {
         #[async_trait]
         impl Store for Metered {
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     let started = Instant::now();
                     let out = self.0.$name($($arg),*).await;
-                    metrics::histogram!("keygate_store_duration_seconds", "op" => stringify!($name))
-                        .record(started.elapsed().as_secs_f64());
+                    record(stringify!($name), started);
                     out
+                }
+            )*
+            $(
+                // Timed until the outcome is handed to `then`.
+                async fn $then_name(&self $(, $then_arg: $then_ty)*, then: Then<$found>) {
+                    let started = Instant::now();
+                    let then: Then<$found> = Box::new(move |outcome| {
+                        record(stringify!($then_name), started);
+                        then(outcome)
+                    });
+                    self.0.$then_name($($then_arg,)* then).await
                 }
             )*
         }
     };
+}
+
+fn record(op: &'static str, started: Instant) {
+    metrics::histogram!("keygate_store_duration_seconds", "op" => op)
+        .record(started.elapsed().as_secs_f64());
 }
 
 // The Store trait's methods, one line each (the compiler checks the list
@@ -52,10 +70,8 @@ metered! {
     fn delete_session(id_hash: &str) -> Result<()>;
     fn create_grant(grant: &Grant, code_hash: &str) -> Result<()>;
     fn get_grant(grant_id: &str) -> Result<Option<Grant>>;
-    fn exchange_code(code_hash: &str, now: i64, check: Check<CodeGrant>) -> Result<Exchange<CodeGrant>>;
     fn revoke_grant(grant_id: &str, now: i64) -> Result<()>;
     fn refresh_token(hash: &str) -> Result<Option<(RefreshToken, Grant, Option<User>)>>;
-    fn exchange_refresh(hash: &str, now: i64, check: Check<RefreshGrant>) -> Result<Exchange<RefreshGrant>>;
     fn revoke_jti(jti: &str, expires_at: i64) -> Result<()>;
     fn is_jti_revoked(jti: &str) -> Result<bool>;
     fn blocked_for(key: &str, now: i64) -> Result<Option<i64>>;
@@ -75,4 +91,7 @@ metered! {
     fn admin_token_exists(hash: &str) -> Result<bool>;
     fn list_admin_tokens() -> Result<Vec<AdminToken>>;
     fn delete_admin_token(id: &str) -> Result<bool>;
+    // Exchanges give their outcome to a `then` (added last), timed until then.
+    then fn exchange_code(code_hash: &str, now: i64, check: Check<CodeGrant>) -> CodeGrant;
+    then fn exchange_refresh(hash: &str, now: i64, check: Check<RefreshGrant>) -> RefreshGrant;
 }

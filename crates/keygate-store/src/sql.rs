@@ -12,7 +12,7 @@ use crate::migrate::Migration;
 use crate::row::{bind, Cols, Decode, OwnedParam, Param};
 use crate::write::{run_on, Outcome, Returned, Write};
 use crate::writer::Writer;
-use crate::{Check, CodeGrant, Exchange, RefreshGrant, Result, Store, StoreError, StoredKey};
+use crate::{Check, CodeGrant, RefreshGrant, Result, Store, StoreError, StoredKey, Then};
 use async_trait::async_trait;
 use keygate_core::model::*;
 use keygate_core::pkce::CodeChallengeMethod;
@@ -296,7 +296,9 @@ impl SqlStore {
     }
 
     /// Exchanges a code or refresh token ([`crate::exchange`]): `read`
-    /// finds it by `hash`, `check` decides, `consume` consumes it.
+    /// finds it by `hash`, `check` decides, `consume` consumes it, and
+    /// `then` is given the outcome.
+    #[allow(clippy::too_many_arguments)]
     async fn exchange<T: Send + 'static>(
         &self,
         read: &'static str,
@@ -305,32 +307,33 @@ impl SqlStore {
         hash: &str,
         now: i64,
         check: Check<T>,
-    ) -> Result<Exchange<T>> {
+        then: Then<T>,
+    ) {
         match &self.engine {
-            Engine::Sqlite { writer, .. } => {
-                let (reply, answer) = tokio::sync::oneshot::channel();
-                writer.run(Box::new(ExchangeTask {
-                    read,
-                    decode,
-                    consume,
-                    hash: hash.to_string(),
-                    now,
-                    check: Some(check),
-                    reply,
-                    result: None,
-                }))?;
-                answer.await.map_err(|_| crate::writer::closed())?
-            }
+            Engine::Sqlite { writer, .. } => writer.run(Box::new(ExchangeTask {
+                read,
+                decode,
+                consume,
+                hash: hash.to_string(),
+                now,
+                check: Some(check),
+                then: Some(then),
+                result: None,
+            })),
             Engine::Postgres(_) => {
-                let found = self.first(read, &[hash.into()], decode).await?;
-                match decide(found, check) {
-                    Decided::Answer(done) => Ok(done),
-                    Decided::Consume(found, approved) => {
-                        let write = consume_write(consume, hash, now, approved.successor.as_ref());
-                        let consumed = self.write(write).await?;
-                        Ok(settle(found, approved, &consumed, hash))
-                    }
-                }
+                let outcome = async {
+                    let found = self.first(read, &[hash.into()], decode).await?;
+                    Ok(match decide(found, check) {
+                        Decided::Answer(done) => done,
+                        Decided::Consume(found, approved) => {
+                            let write =
+                                consume_write(consume, hash, now, approved.successor.as_ref());
+                            let consumed = self.write(write).await?;
+                            settle(found, approved, &consumed, hash)
+                        }
+                    })
+                };
+                then(outcome.await)
             }
         }
     }
@@ -752,7 +755,8 @@ impl Store for SqlStore {
         code_hash: &str,
         now: i64,
         check: Check<CodeGrant>,
-    ) -> Result<Exchange<CodeGrant>> {
+        then: Then<CodeGrant>,
+    ) {
         self.exchange(
             grant_by_code_sql(),
             grant_and_person,
@@ -760,6 +764,7 @@ impl Store for SqlStore {
             code_hash,
             now,
             check,
+            then,
         )
         .await
     }
@@ -783,7 +788,8 @@ impl Store for SqlStore {
         hash: &str,
         now: i64,
         check: Check<RefreshGrant>,
-    ) -> Result<Exchange<RefreshGrant>> {
+        then: Then<RefreshGrant>,
+    ) {
         self.exchange(
             refresh_by_hash_sql(),
             refresh_grant_person,
@@ -791,6 +797,7 @@ impl Store for SqlStore {
             hash,
             now,
             check,
+            then,
         )
         .await
     }

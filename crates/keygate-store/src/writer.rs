@@ -104,13 +104,15 @@ impl Writer {
             write,
             reply,
             outcome: None,
-        }))?;
+        }));
         answer.await.map_err(|_| closed())?
     }
 
-    /// Queues a task; it answers through the channel it holds.
-    pub(crate) fn run(&self, task: Box<dyn Task>) -> Result<()> {
-        self.send(Job::Task(task))
+    /// Queues a task; it answers through what it holds. A task that cannot
+    /// be queued (the thread has ended) is dropped, which answers its caller
+    /// with [`closed`].
+    pub(crate) fn run(&self, task: Box<dyn Task>) {
+        let _ = self.send(Job::Task(task));
     }
 
     pub(crate) async fn checkpoint_restart(&self) -> Result<()> {

@@ -1,6 +1,6 @@
 //! grant_type=authorization_code (RFC 6749 4.1.3, RFC 7636 4.5).
 
-use super::{answer, approve, not_valid, Successor};
+use super::{approve, exchange_and_answer, not_valid, Successor};
 use crate::door::Door;
 use crate::error::ApiError;
 use crate::tokens::TokenResponse;
@@ -45,8 +45,8 @@ pub async fn exchange(
         let scope = Scope::parse(&grant.scope)?;
         approve(&checked, grant, user, scope.clone(), &scope, successor)
     });
-    let outcome = state.store.exchange_code(&code_hash, now, check).await?;
-    answer(state, door, client, outcome, now, WHAT, token).await
+    let start = |then| state.store.exchange_code(&code_hash, now, check, then);
+    exchange_and_answer(state, door, client, |found| found, start, now, WHAT, token).await
 }
 
 const WHAT: &str = "authorization code";

@@ -8,6 +8,7 @@ mod refresh_token;
 use crate::body::Body;
 use crate::door::Door;
 use crate::error::ApiError;
+use crate::tokens::{Minter, Signed, Subject};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -20,7 +21,8 @@ use keygate_core::params::Params;
 use keygate_core::scope::Scope;
 use keygate_core::token_request::TokenRequest;
 use keygate_core::OAuthError;
-use keygate_store::{Approved, Exchange, NewRefresh};
+use keygate_crypto::CryptoError;
+use keygate_store::{Approved, Exchange, NewRefresh, Then};
 
 /// Authenticates the calling client (token, revocation, introspection).
 pub async fn authenticate_client(
@@ -186,11 +188,6 @@ pub(crate) fn person_gone() -> OAuthError {
     OAuthError::invalid_grant("the person this grant was made for no longer exists")
 }
 
-/// The person a grant was made for (gone: `invalid_grant`).
-pub(crate) fn person(user: Option<User>) -> Result<User, ApiError> {
-    user.ok_or_else(|| person_gone().into())
-}
-
 /// The refresh token an exchange may issue. Its value is drawn before the
 /// exchange's check, which decides (by the client's policy for the scope)
 /// whether its record is stored with the consume; the value is issued
@@ -260,28 +257,74 @@ pub(crate) fn not_valid(what: &str) -> OAuthError {
     OAuthError::invalid_grant(format!("the {what} is not valid"))
 }
 
-/// Answers an exchange: the tokens of a won one (with the drawn refresh
-/// token if its record was stored), otherwise its refusal, the revocation
-/// of a grant whose code or token was used twice, or `invalid_grant` when
-/// there was no such code or token (`what`: "authorization code", ...).
-pub(crate) async fn answer(
+/// What an exchange's `then` sends back to the request: the outcome, and
+/// for a won one the minter with the signed tokens.
+type Exchanged = keygate_store::Result<(
+    Exchange<(Grant, Option<User>)>,
+    Option<(Minter, Result<Signed, CryptoError>)>,
+)>;
+
+/// Runs an exchange and answers it. `start` hands the store the exchange's
+/// `then`, which sends a won exchange from the thread that committed it
+/// straight to a signing thread: the request's task wakes once, when its
+/// tokens are signed, where it woke for the commit and again for the
+/// signatures. Tokens are signed only after the commit, so none exists for a
+/// code or refresh token that was not consumed. Any other outcome comes back
+/// as it is: its refusal, the revocation of a grant whose code or token was
+/// used twice, or `invalid_grant` when there was no such code or token
+/// (`what`: "authorization code", ...). `person` takes the grant and its
+/// person from what the store found; `token` is the drawn refresh token,
+/// issued if its record was stored.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn exchange_and_answer<T, F, Fut>(
     state: &AppState,
     door: &Door,
     client: &Client,
-    outcome: Exchange<(Grant, Option<User>)>,
+    person: fn(T) -> (Grant, Option<User>),
+    start: F,
     now: i64,
     what: &str,
     token: String,
-) -> Result<crate::tokens::TokenResponse, ApiError> {
-    match outcome {
-        Exchange::NotFound => Err(not_valid(what).into()),
-        Exchange::Refused(refusal) => Err(refuse(state, client, refusal, now).await),
-        Exchange::Lost((grant, _)) => Err(lost(state, &grant, now, what).await),
-        Exchange::Won((grant, user), approved) => {
-            let user = person(user)?;
-            let refresh = approved.successor.is_some().then_some(token);
-            person_tokens(state, door, client, &user, &grant, &approved.scope, refresh).await
+) -> Result<crate::tokens::TokenResponse, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(Then<T>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let minter = Minter::new(state, door, client).await?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<Exchanged>();
+    let then: Then<T> = Box::new(move |result| match result.map(|e| e.map(person)) {
+        Ok(Exchange::Won((grant, Some(user)), approved)) => crate::cpu::submit(move || {
+            let subject = Subject::Person {
+                user: &user,
+                auth_time: grant.auth_time,
+                nonce: grant.nonce.as_deref(),
+                grant_id: &grant.id,
+            };
+            let signed = minter.sign(subject, &approved.scope);
+            let won = Exchange::Won((grant, Some(user)), approved);
+            let _ = tx.send(Ok((won, Some((minter, signed)))));
+        }),
+        other => {
+            let _ = tx.send(other.map(|outcome| (outcome, None)));
         }
+    });
+    start(then).await;
+    let (outcome, signed) = rx
+        .await
+        .map_err(|_| ApiError::Internal("an exchange ended without an answer".into()))??;
+    match (outcome, signed) {
+        (Exchange::NotFound, _) => Err(not_valid(what).into()),
+        (Exchange::Refused(refusal), _) => Err(refuse(state, client, refusal, now).await),
+        (Exchange::Lost((grant, _)), _) => Err(lost(state, &grant, now, what).await),
+        (Exchange::Won(_, approved), Some((minter, signed))) => {
+            let signed = signed.map_err(|e| ApiError::Internal(e.to_string()))?;
+            let refresh = approved.successor.is_some().then_some(token);
+            Ok(minter.response(signed, &approved.scope, refresh))
+        }
+        // Won without its person: the check refuses that, so only a person
+        // deleted in between gets here.
+        (Exchange::Won(..), None) => Err(person_gone().into()),
     }
 }
 
@@ -295,23 +338,4 @@ pub(crate) async fn lost(state: &AppState, grant: &Grant, now: i64, what: &str) 
         "the {what} was already used; every token of this grant is now revoked"
     ))
     .into()
-}
-
-/// Mints the tokens of a person's grant.
-pub(crate) async fn person_tokens(
-    state: &AppState,
-    door: &Door,
-    client: &Client,
-    user: &User,
-    grant: &Grant,
-    scope: &Scope,
-    refresh_token: Option<String>,
-) -> Result<crate::tokens::TokenResponse, ApiError> {
-    let subject = crate::tokens::Subject::Person {
-        user,
-        auth_time: grant.auth_time,
-        nonce: grant.nonce.as_deref(),
-        grant_id: &grant.id,
-    };
-    crate::tokens::mint(state, door, client, subject, scope, refresh_token).await
 }

@@ -2,7 +2,7 @@
 //! (RFC 9700 4.14.2): the presented token dies, a new one is issued, and a
 //! reused token revokes its whole family.
 
-use super::{answer, approve, not_valid, Successor};
+use super::{approve, exchange_and_answer, not_valid, Successor};
 use crate::door::Door;
 use crate::error::ApiError;
 use crate::tokens::TokenResponse;
@@ -50,17 +50,9 @@ pub async fn exchange(
         let full = Scope::parse(&grant.scope)?;
         approve(&checked, grant, user, scope, &full, successor)
     });
-    let outcome = state.store.exchange_refresh(&hash, now, check).await?;
-    answer(
-        state,
-        door,
-        client,
-        outcome.map(|(_, grant, user)| (grant, user)),
-        now,
-        WHAT,
-        token,
-    )
-    .await
+    let start = |then| state.store.exchange_refresh(&hash, now, check, then);
+    let person = |(_, grant, user)| (grant, user);
+    exchange_and_answer(state, door, client, person, start, now, WHAT, token).await
 }
 
 const WHAT: &str = "refresh token";
