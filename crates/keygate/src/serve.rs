@@ -21,26 +21,36 @@ struct FileConfig {
     admin_token: Option<String>,
 }
 
-fn init_tracing() {
+/// Logs to stderr through a queue and a thread of its own
+/// (tracing-appender), so no request waits on the log's reader: when stderr
+/// stopped draining (a stuck collector, a full pipe) every async worker
+/// blocked in its next write and the server stopped answering. When the
+/// queue is full (128,000 lines), lines are dropped rather than requests
+/// held. The returned guard flushes the queue when dropped, at the end of
+/// `run`.
+fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let json = std::env::var("KEYGATE_LOG_FORMAT").is_ok_and(|v| v == "json");
     use std::io::IsTerminal;
+    let ansi = std::io::stderr().is_terminal();
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     // Colour only for a person at a terminal, never in files or collectors.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi)
+        .with_writer(writer);
     if json {
         builder.json().init();
     } else {
         builder.init();
     }
+    guard
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), Failure> {
-    init_tracing();
+    let _log = init_tracing();
     let file: FileConfig = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)

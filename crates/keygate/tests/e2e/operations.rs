@@ -322,3 +322,52 @@ async fn futures_join(tasks: Vec<tokio::task::JoinHandle<u16>>) -> Vec<u16> {
     }
     out
 }
+
+/// A log reader that stops reading (a stuck collector, a full pipe) must not
+/// stop the server: requests are answered while stderr is full.
+#[tokio::test]
+async fn a_stuck_log_reader_does_not_stop_requests() {
+    let db = Database::new();
+    let port = free_port();
+    let mut child = std::process::Command::new(BIN)
+        .arg("serve")
+        .env("KEYGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("KEYGATE_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("KEYGATE_DATABASE_URL", &db.url)
+        .env("KEYGATE_MASTER_KEY", MASTER_KEY)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        // A pipe that is never read: it holds 64 KiB, a few hundred lines.
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("keygate serve starts");
+    let _unread = child.stderr.take();
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let ready = tokio::time::timeout(Duration::from_secs(30), async {
+        while !matches!(http.get(&url).send().await, Ok(r) if r.status() == 200) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    // 3,000 request lines are several times what the pipe holds.
+    let answered = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut ok = 0;
+        for _ in 0..3000 {
+            match http.get(&url).send().await {
+                Ok(r) if r.status() == 200 => ok += 1,
+                _ => break,
+            }
+        }
+        ok
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ready.is_ok(), "the server did not become ready");
+    assert_eq!(
+        answered.ok(),
+        Some(3000),
+        "requests stopped once the server's log pipe was full"
+    );
+}
