@@ -47,12 +47,15 @@ impl IntoResponse for TokenResponse {
 }
 
 /// What signs one client's tokens for one door: the key of the client's
-/// algorithm, the issuer, the client. It owns what it needs, so the whole
+/// algorithm, the issuer, the client's id and token lifetimes. It owns what
+/// it needs (and no more: not a copy of the whole client), so the whole
 /// minting can run on a signing thread (see [`crate::token`]'s exchanges).
 pub struct Minter {
     key: Arc<SigningKey>,
     issuer: String,
-    client: Client,
+    client_id: String,
+    access_token_ttl: i64,
+    id_token_ttl: i64,
     now: i64,
 }
 
@@ -71,7 +74,9 @@ impl Minter {
         Ok(Minter {
             key,
             issuer: door.issuer.clone(),
-            client: client.clone(),
+            client_id: client.id.clone(),
+            access_token_ttl: client.access_token_ttl,
+            id_token_ttl: client.id_token_ttl,
             now: crate::now(),
         })
     }
@@ -80,7 +85,7 @@ impl Minter {
     /// to a person. CPU work (RSA above all): it runs on a signing thread
     /// ([`crate::cpu`]), never on the async runtime.
     pub fn sign(&self, subject: Subject<'_>, scope: &Scope) -> Result<Signed, CryptoError> {
-        let (client, now) = (&self.client, self.now);
+        let (client_id, now) = (&self.client_id, self.now);
         let random = secrets::random_token(16);
         let (sub, jti, auth_time) = match &subject {
             Subject::Person {
@@ -93,15 +98,15 @@ impl Minter {
                 format!("{grant_id}.{random}"),
                 Some(*auth_time),
             ),
-            Subject::Client => (client.id.clone(), random, None),
+            Subject::Client => (client_id.clone(), random, None),
         };
         let at = AccessTokenClaims {
             iss: self.issuer.clone(),
             sub: sub.clone(),
-            aud: client.id.clone(),
-            client_id: client.id.clone(),
+            aud: client_id.clone(),
+            client_id: client_id.clone(),
             scope: scope.to_string(),
-            exp: now + client.access_token_ttl,
+            exp: now + self.access_token_ttl,
             iat: now,
             jti,
             auth_time,
@@ -119,13 +124,13 @@ impl Minter {
                 &IdTokenClaims {
                     iss: self.issuer.clone(),
                     sub,
-                    aud: client.id.clone(),
-                    exp: now + client.id_token_ttl,
+                    aud: client_id.clone(),
+                    exp: now + self.id_token_ttl,
                     iat: now,
                     auth_time: *auth_time,
                     nonce: nonce.map(str::to_string),
                     at_hash: Some(jws::at_hash(self.key.alg, &access_token)),
-                    azp: client.id.clone(),
+                    azp: client_id.clone(),
                     profile: UserClaims::for_scope(user, scope),
                 },
             )?),
@@ -147,7 +152,7 @@ impl Minter {
         TokenResponse {
             access_token: signed.access_token,
             token_type: "Bearer",
-            expires_in: self.client.access_token_ttl,
+            expires_in: self.access_token_ttl,
             scope: scope.to_string(),
             id_token: signed.id_token,
             refresh_token,
