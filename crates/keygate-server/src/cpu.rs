@@ -9,7 +9,8 @@
 //! -> 2,890 requests/s, W3 unchanged). Giving the signing threads a lower
 //! priority (nice 10) was tried and cost W3 7%: every waking thread then
 //! preempted a signature, and context switches are what this machine is
-//! short of.
+//! short of. For the same reason a saturated signing thread delivers its
+//! answers a few at a time ([`Hold`]).
 //!
 //! Password hashing (Argon2id, 19 MiB each) runs on tokio's blocking pool,
 //! bounded to one at a time per core, so a burst of sign-ins is not a burst
@@ -41,17 +42,103 @@ fn signers() -> &'static flume::Sender<Job> {
             let rx = rx.clone();
             std::thread::Builder::new()
                 .name(format!("keygate-sign-{i}"))
-                .spawn(move || {
-                    while let Ok(job) = rx.recv() {
-                        // A panic ends this job (its caller sees an error),
-                        // not the thread.
-                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                    }
-                })
+                .spawn(move || sign_loop(rx))
                 .expect("cannot start a signing thread");
         }
         tx
     })
+}
+
+/// When a signing thread delivers the answers it holds back.
+///
+/// Every answer wakes the request's task, and on 2 cores each wake-up is a
+/// context switch into the async runtime that preempts a signature: in a
+/// perf profile of W3 (client_credentials, c32) a third of the runtime's
+/// CPU was the switching itself. So while the queue is deep (the server is
+/// saturated and every request waits milliseconds for a signing thread
+/// anyway) a signing thread holds its answers back and delivers them
+/// together, one wake-up for several. A shallow queue (light load, as at
+/// concurrency 4) means every answer goes out as soon as it is made, and
+/// nothing is held longer than [`Hold::longest`] plus one job.
+#[derive(Clone, Copy, Debug)]
+struct Hold {
+    /// Answers are held only while at least this many jobs wait.
+    depth: usize,
+    /// Most answers held at once.
+    most: usize,
+    /// Longest the oldest held answer waits for company.
+    longest: std::time::Duration,
+}
+
+const HOLD: Hold = Hold {
+    depth: 4,
+    most: 8,
+    longest: std::time::Duration::from_millis(1),
+};
+
+impl Hold {
+    /// Whether `held` answers, the oldest of them held for `oldest`, go out
+    /// now that `queued` jobs wait.
+    fn release(&self, held: usize, queued: usize, oldest: std::time::Duration) -> bool {
+        held > 0 && (held >= self.most || queued < self.depth || oldest >= self.longest)
+    }
+}
+
+thread_local! {
+    /// The answers a signing thread holds back (`None` on other threads,
+    /// which deliver at once).
+    static HELD: std::cell::RefCell<Option<Vec<Job>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Delivers every answer this thread holds.
+fn release_held() {
+    let held = HELD.with(|h| h.borrow_mut().as_mut().map(std::mem::take));
+    for answer in held.into_iter().flatten() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(answer));
+    }
+}
+
+/// A signing thread: runs jobs until the queue is closed, delivering
+/// answers as [`Hold`] says, and all of them before it sleeps.
+fn sign_loop(rx: flume::Receiver<Job>) {
+    HELD.with(|h| *h.borrow_mut() = Some(Vec::with_capacity(HOLD.most)));
+    let mut oldest = std::time::Instant::now();
+    loop {
+        let job = match rx.try_recv() {
+            Ok(job) => job,
+            Err(_) => {
+                release_held();
+                match rx.recv() {
+                    Ok(job) => job,
+                    Err(_) => return,
+                }
+            }
+        };
+        // A panic ends this job (its caller sees an error), not the thread.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        let held = HELD.with(|h| h.borrow().as_ref().map_or(0, Vec::len));
+        if held == 1 {
+            oldest = std::time::Instant::now();
+        }
+        if HOLD.release(held, rx.len(), oldest.elapsed()) {
+            release_held();
+        }
+    }
+}
+
+/// Delivers an answer (sends it to whoever waits): at once, or, on a
+/// signing thread, when [`Hold`] says.
+pub fn deliver(answer: impl FnOnce() + Send + 'static) {
+    let answer = HELD.with(|h| match h.borrow_mut().as_mut() {
+        Some(held) => {
+            held.push(Box::new(answer));
+            None
+        }
+        None => Some(answer),
+    });
+    if let Some(answer) = answer {
+        answer();
+    }
 }
 
 /// Runs `f` (signing, key generation) on a signing thread.
@@ -59,7 +146,10 @@ pub async fn run<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R
     let (tx, rx) = tokio::sync::oneshot::channel();
     submit(move || {
         // The caller may have gone (request cancelled); nothing to do then.
-        let _ = tx.send(f());
+        let r = f();
+        deliver(move || {
+            let _ = tx.send(r);
+        });
     });
     rx.await
         .map_err(|_| ApiError::Internal("a signing job panicked or was not queued".into()))
@@ -84,4 +174,59 @@ pub async fn run_password<R: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn answers_are_held_only_while_the_queue_is_deep() {
+        let h = HOLD;
+        let now = Duration::ZERO;
+        // Nothing held: nothing to release.
+        assert!(!h.release(0, 0, now));
+        // Deep queue, few held, not yet old: hold on.
+        assert!(!h.release(1, h.depth, now));
+        assert!(!h.release(h.most - 1, 100, h.longest / 2));
+        // A shallow queue releases at once.
+        assert!(h.release(1, h.depth - 1, now));
+        assert!(h.release(1, 0, now));
+        // So do a full hold and an old one.
+        assert!(h.release(h.most, 100, now));
+        assert!(h.release(1, 100, h.longest));
+    }
+
+    #[test]
+    fn off_a_signing_thread_an_answer_goes_at_once() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        deliver(move || tx.send(7).unwrap());
+        assert_eq!(rx.try_recv(), Ok(7));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn held_answers_all_arrive_when_the_queue_drains() {
+        // More jobs than the hold's depth at once, so some answers are
+        // held; each must still arrive, the last ones when the queue empties.
+        let jobs: Vec<_> = (0..64u64)
+            .map(|i| {
+                tokio::spawn(run(move || {
+                    std::thread::sleep(Duration::from_micros(200));
+                    i * 2
+                }))
+            })
+            .collect();
+        let mut got = Vec::new();
+        for job in jobs {
+            let answer = tokio::time::timeout(Duration::from_secs(10), job).await;
+            got.push(
+                answer
+                    .expect("a held answer never arrived")
+                    .unwrap()
+                    .unwrap(),
+            );
+        }
+        assert_eq!(got, (0..64).map(|i| i * 2).collect::<Vec<_>>());
+    }
 }

@@ -303,7 +303,9 @@ where
             };
             let signed = minter.sign(subject, &approved.scope);
             let won = Exchange::Won((grant, Some(user)), approved);
-            let _ = tx.send(Ok((won, Some((minter, signed)))));
+            crate::cpu::deliver(move || {
+                let _ = tx.send(Ok((won, Some((minter, signed)))));
+            });
         }),
         other => {
             let _ = tx.send(other.map(|outcome| (outcome, None)));
