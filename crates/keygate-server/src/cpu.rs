@@ -84,15 +84,26 @@ impl Hold {
     }
 }
 
+/// The answers a signing thread holds back, and since when the oldest
+/// of them waits.
+struct Held {
+    answers: Vec<Job>,
+    since: std::time::Instant,
+}
+
 thread_local! {
-    /// The answers a signing thread holds back (`None` on other threads,
-    /// which deliver at once).
-    static HELD: std::cell::RefCell<Option<Vec<Job>>> = const { std::cell::RefCell::new(None) };
+    /// This signing thread's held answers (`None` on other threads, which
+    /// deliver at once).
+    static HELD: std::cell::RefCell<Option<Held>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Delivers every answer this thread holds.
 fn release_held() {
-    let held = HELD.with(|h| h.borrow_mut().as_mut().map(std::mem::take));
+    let held = HELD.with(|h| {
+        h.borrow_mut()
+            .as_mut()
+            .map(|h| std::mem::take(&mut h.answers))
+    });
     for answer in held.into_iter().flatten() {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(answer));
     }
@@ -101,8 +112,12 @@ fn release_held() {
 /// A signing thread: runs jobs until the queue is closed, delivering
 /// answers as [`Hold`] says, and all of them before it sleeps.
 fn sign_loop(rx: flume::Receiver<Job>) {
-    HELD.with(|h| *h.borrow_mut() = Some(Vec::with_capacity(HOLD.most)));
-    let mut oldest = std::time::Instant::now();
+    HELD.with(|h| {
+        *h.borrow_mut() = Some(Held {
+            answers: Vec::with_capacity(HOLD.most),
+            since: std::time::Instant::now(),
+        })
+    });
     loop {
         let job = match rx.try_recv() {
             Ok(job) => job,
@@ -116,11 +131,14 @@ fn sign_loop(rx: flume::Receiver<Job>) {
         };
         // A panic ends this job (its caller sees an error), not the thread.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-        let held = HELD.with(|h| h.borrow().as_ref().map_or(0, Vec::len));
-        if held == 1 {
-            oldest = std::time::Instant::now();
-        }
-        if HOLD.release(held, rx.len(), oldest.elapsed()) {
+        let (held, oldest) = HELD.with(|h| {
+            h.borrow()
+                .as_ref()
+                .map_or((0, std::time::Duration::ZERO), |h| {
+                    (h.answers.len(), h.since.elapsed())
+                })
+        });
+        if HOLD.release(held, rx.len(), oldest) {
             release_held();
         }
     }
@@ -131,7 +149,10 @@ fn sign_loop(rx: flume::Receiver<Job>) {
 pub fn deliver(answer: impl FnOnce() + Send + 'static) {
     let answer = HELD.with(|h| match h.borrow_mut().as_mut() {
         Some(held) => {
-            held.push(Box::new(answer));
+            if held.answers.is_empty() {
+                held.since = std::time::Instant::now();
+            }
+            held.answers.push(Box::new(answer));
             None
         }
         None => Some(answer),
