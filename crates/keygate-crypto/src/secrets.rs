@@ -39,28 +39,89 @@ pub fn new_id() -> String {
 /// W1, writing WAL frames was half of the SQLite writer's time); ids of the
 /// same second share their first characters and land on the same few pages.
 pub fn new_ordered_id() -> String {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
     let mut buf = [0u8; 16];
-    buf[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    buf[..6].copy_from_slice(&millis_be());
     SystemRandom::new()
         .fill(&mut buf[6..])
         .expect("the system CSPRNG failed");
     URL_SAFE_NO_PAD.encode(buf)
 }
 
-/// Lower-case hex SHA-256 of a token.
-pub fn sha256_hex(token: &str) -> String {
+/// Milliseconds since the Unix epoch, as the six big-endian bytes that
+/// begin ordered ids and refresh tokens (good until the year 10889).
+fn millis_be() -> [u8; 6] {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut out = [0u8; 6];
+    out.copy_from_slice(&millis.to_be_bytes()[2..]);
+    out
+}
+
+/// How long a refresh token is: 33 bytes, 44 base64url characters. The
+/// 43-character tokens of earlier releases (32 random bytes) still work:
+/// [`refresh_token_key`] tells the two apart by length.
+const REFRESH_TOKEN_LEN: usize = 44;
+
+/// A refresh token: the time in milliseconds (6 bytes, big-endian), then
+/// 27 random bytes (216 bits, more than the 128 that RFC 6749 10.10 and
+/// RFC 9700 ask a guess to face), base64url.
+///
+/// The time is there for the store, not for the client: see
+/// [`refresh_token_key`].
+pub fn new_refresh_token() -> String {
+    let mut buf = [0u8; 33];
+    buf[..6].copy_from_slice(&millis_be());
+    SystemRandom::new()
+        .fill(&mut buf[6..])
+        .expect("the system CSPRNG failed");
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// The key a refresh token is stored and looked up under: the token's
+/// issue time in hex (12 characters), then the SHA-256 of the whole token
+/// in hex. Only the time is readable from it; the 216 random bits are
+/// stored hashed, like every other secret.
+///
+/// A key that is only a hash puts each new token on a random leaf page of
+/// the key's index, and at the next rotation its successor on another, so
+/// every exchange dirtied a page of that index for the commit to write
+/// (W2 made 4.6 WAL writes per rotation). Keys that begin with the time
+/// land at the index's end, on the few pages the same commit writes anyway.
+///
+/// Tokens of earlier releases (43 characters, all random) keep their
+/// plain SHA-256 key, so they stay valid across an upgrade.
+pub fn refresh_token_key(token: &str) -> String {
+    let stamp = (token.len() == REFRESH_TOKEN_LEN)
+        .then(|| URL_SAFE_NO_PAD.decode(&token.as_bytes()[..8]).ok())
+        .flatten();
+    match stamp {
+        Some(time) => {
+            let mut key = String::with_capacity(12 + 64);
+            push_hex(&mut key, &time);
+            key.push_str(&sha256_hex(token));
+            key
+        }
+        None => sha256_hex(token),
+    }
+}
+
+/// Appends `bytes` in lower-case hex.
+fn push_hex(out: &mut String, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let d = digest::digest(&digest::SHA256, token.as_bytes());
     // Every request hashes a secret, a code or a refresh token (or two):
     // two table lookups per byte, not a formatted string per byte.
-    let mut out = String::with_capacity(64);
-    for b in d.as_ref() {
+    for b in bytes {
         out.push(HEX[(b >> 4) as usize] as char);
         out.push(HEX[(b & 15) as usize] as char);
     }
+}
+
+/// Lower-case hex SHA-256 of a token.
+pub fn sha256_hex(token: &str) -> String {
+    let d = digest::digest(&digest::SHA256, token.as_bytes());
+    let mut out = String::with_capacity(64);
+    push_hex(&mut out, d.as_ref());
     out
 }
 
@@ -107,6 +168,37 @@ mod tests {
         assert!(millis(&b) >= millis(&a));
         // Ids of the same moment share their leading characters.
         assert_eq!(a[..5], b[..5]);
+    }
+
+    #[test]
+    fn refresh_tokens_are_keyed_by_their_time_then_their_hash() {
+        let (a, b) = (new_refresh_token(), new_refresh_token());
+        assert_eq!(a.len(), 44);
+        assert_ne!(a, b);
+        let (ka, kb) = (refresh_token_key(&a), refresh_token_key(&b));
+        assert_eq!(ka.len(), 76);
+        assert_eq!(&ka[12..], sha256_hex(&a));
+        // The key begins with the issue time in hex, so keys sort by time.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let ms = u64::from_str_radix(&ka[..12], 16).unwrap();
+        assert!(ms.abs_diff(now) < 5_000, "{ka}");
+        assert!(ka[..12] <= kb[..12]);
+        // Nothing of the random part is readable from the key.
+        assert!(!ka.contains(&a[8..16]));
+        // A token of an earlier release (43 characters) keeps its plain hash;
+        // anything else that is not a new token too.
+        let old = new_secret();
+        assert_eq!(refresh_token_key(&old), sha256_hex(&old));
+        assert_eq!(refresh_token_key("x"), sha256_hex("x"));
+        let bad = format!("*{}", &a[1..]);
+        assert_eq!(refresh_token_key(&bad), sha256_hex(&bad));
+        // A multi-byte character across the eighth byte is not a panic.
+        let wide = format!("1234567é{}", &a[9..]);
+        assert_eq!(wide.len(), 44);
+        assert_eq!(refresh_token_key(&wide), sha256_hex(&wide));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use keygate_core::OAuthError;
-use keygate_crypto::secrets::sha256_hex;
+use keygate_crypto::secrets::refresh_token_key;
 use serde_json::json;
 
 pub async fn handle(
@@ -29,7 +29,9 @@ pub async fn handle(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("the 'token' parameter is missing"))?;
     let now = crate::now();
-    let doc = if let Some((rt, grant, _)) = state.store.refresh_token(&sha256_hex(token)).await? {
+    let doc = if let Some((rt, grant, _)) =
+        state.store.refresh_token(&refresh_token_key(token)).await?
+    {
         let active = rt.tenant_id == door.tenant.id
             && rt.consumed_at.is_none()
             && rt.expires_at > now

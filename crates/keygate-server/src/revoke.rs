@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use keygate_core::OAuthError;
-use keygate_crypto::secrets::sha256_hex;
+use keygate_crypto::secrets::refresh_token_key;
 
 pub async fn handle(
     State(state): State<AppState>,
@@ -34,7 +34,7 @@ pub async fn handle(
     let now = crate::now();
     let not_yours =
         || OAuthError::invalid_request("the token was issued to another client; it is left alone");
-    if let Some((rt, _, _)) = state.store.refresh_token(&sha256_hex(token)).await? {
+    if let Some((rt, _, _)) = state.store.refresh_token(&refresh_token_key(token)).await? {
         if rt.tenant_id == door.tenant.id {
             if rt.client_id != client.id {
                 return Err(not_yours().into());

@@ -200,9 +200,9 @@ pub(crate) struct Successor {
 impl Successor {
     /// A fresh value, and what its record is made from.
     pub(crate) fn draw(door: &Door) -> (String, Successor) {
-        let token = keygate_crypto::secrets::new_secret();
+        let token = keygate_crypto::secrets::new_refresh_token();
         let successor = Successor {
-            hash: keygate_crypto::secrets::sha256_hex(&token),
+            hash: keygate_crypto::secrets::refresh_token_key(&token),
             tenant_id: door.tenant.id.clone(),
         };
         (token, successor)

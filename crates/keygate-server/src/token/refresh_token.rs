@@ -10,7 +10,7 @@ use crate::AppState;
 use keygate_core::grant::check_refresh;
 use keygate_core::model::Client;
 use keygate_core::scope::Scope;
-use keygate_crypto::secrets::sha256_hex;
+use keygate_crypto::secrets::refresh_token_key;
 use keygate_store::{Check, RefreshGrant};
 
 pub async fn exchange(
@@ -23,7 +23,7 @@ pub async fn exchange(
     code_verifier: Option<&str>,
 ) -> Result<TokenResponse, ApiError> {
     let now = crate::now();
-    let hash = sha256_hex(refresh_token);
+    let hash = refresh_token_key(refresh_token);
     let (token, successor) = Successor::draw(door);
     let tenant_id = door.tenant.id.clone();
     let checked = client.clone();
