@@ -169,6 +169,18 @@ async fn health_readiness_metrics_and_request_ids() {
         text.contains("keygate_store_duration_seconds_bucket{op=\"user_by_email\""),
         "{text}"
     );
+    if !use_postgres() {
+        // The SQLite writer's batch sizes are counted in writes, with
+        // buckets of their own (not the latency buckets, in seconds).
+        assert!(
+            text.contains("keygate_store_write_batch_size_bucket{le=\"4\"}"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("keygate_store_write_batch_size_bucket{le=\"0.0005\"}"),
+            "{text}"
+        );
+    }
 }
 
 #[tokio::test]
