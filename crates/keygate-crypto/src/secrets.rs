@@ -39,7 +39,12 @@ pub fn new_id() -> String {
 /// W1, writing WAL frames was half of the SQLite writer's time); ids of the
 /// same second share their first characters and land on the same few pages.
 pub fn new_ordered_id() -> String {
-    let mut buf = [0u8; 16];
+    stamped::<16>()
+}
+
+/// `N` bytes, base64url: the time ([`millis_be`]), then random ones.
+fn stamped<const N: usize>() -> String {
+    let mut buf = [0u8; N];
     buf[..6].copy_from_slice(&millis_be());
     SystemRandom::new()
         .fill(&mut buf[6..])
@@ -70,12 +75,7 @@ const REFRESH_TOKEN_LEN: usize = 44;
 /// The time is there for the store, not for the client: see
 /// [`refresh_token_key`].
 pub fn new_refresh_token() -> String {
-    let mut buf = [0u8; 33];
-    buf[..6].copy_from_slice(&millis_be());
-    SystemRandom::new()
-        .fill(&mut buf[6..])
-        .expect("the system CSPRNG failed");
-    URL_SAFE_NO_PAD.encode(buf)
+    stamped::<33>()
 }
 
 /// The key a refresh token is stored and looked up under: the token's
