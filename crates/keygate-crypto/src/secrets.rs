@@ -99,7 +99,7 @@ pub fn refresh_token_key(token: &str) -> String {
         Some(time) => {
             let mut key = String::with_capacity(12 + 64);
             push_hex(&mut key, &time);
-            key.push_str(&sha256_hex(token));
+            push_sha256_hex(&mut key, token);
             key
         }
         None => sha256_hex(token),
@@ -117,11 +117,18 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// Appends the lower-case hex SHA-256 of `token`.
+fn push_sha256_hex(out: &mut String, token: &str) {
+    push_hex(
+        out,
+        digest::digest(&digest::SHA256, token.as_bytes()).as_ref(),
+    );
+}
+
 /// Lower-case hex SHA-256 of a token.
 pub fn sha256_hex(token: &str) -> String {
-    let d = digest::digest(&digest::SHA256, token.as_bytes());
     let mut out = String::with_capacity(64);
-    push_hex(&mut out, d.as_ref());
+    push_sha256_hex(&mut out, token);
     out
 }
 
