@@ -536,7 +536,7 @@ async fn measure_signing(
     secs: f64,
     when: &str,
 ) -> Result<Vec<signing::SignRate>> {
-    eprintln!("measuring the signing rate on {cores} threads ({when} the workloads)...");
+    eprintln!("measuring the signing rate on {cores} threads ({when})...");
     let mut algs = vec![Alg::Rs256];
     if alg != Alg::Rs256 {
         algs.push(alg);
@@ -604,7 +604,19 @@ async fn run(args: Args) -> Result<()> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle_rss_kb = pid.and_then(procinfo::rss_kb);
     let cores = procinfo::cores();
-    let mut signing = measure_signing(args.alg, cores, args.sign_seconds, "before").await?;
+    let mut signing =
+        measure_signing(args.alg, cores, args.sign_seconds, "before the workloads").await?;
+    // Each token workload's floor comes from the measurements just before
+    // and just after it: this machine's signing rate has been seen to move
+    // by a third within minutes, so one measurement at each end of a
+    // minutes-long run says little about the workloads in its middle.
+    let floor_rate = |s: &[signing::SignRate]| {
+        s.iter()
+            .rev()
+            .find(|m| m.alg == args.alg.as_str())
+            .map(|m| m.per_sec)
+    };
+    let mut rate_before = floor_rate(&signing);
 
     // Sessions signed in for the setup: one on Keygate (each sign-in is an
     // Argon2id hash whose memory would count in the server's RSS), one per
@@ -770,23 +782,28 @@ async fn run(args: Args) -> Result<()> {
             "  {:.1} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors, {} requests in {:.2} s",
             res.rps, res.p50_ms, res.p99_ms, res.errors, res.requests, elapsed
         );
+        if res.signatures_per_request > 0 {
+            // The signing rate again, with the server idle: the floor takes
+            // the higher of this and the one before the workload (the
+            // conservative choice when the machine is shared).
+            let when = format!("after {}", w.name().to_uppercase());
+            signing.extend(measure_signing(args.alg, cores, args.sign_seconds, &when).await?);
+            let rate_after = floor_rate(&signing);
+            if let Some(rate) = rate_before.into_iter().chain(rate_after).reduce(f64::max) {
+                let floor = rate / res.signatures_per_request as f64;
+                res.floor_signatures_per_sec = Some(rate);
+                res.floor_rps = Some(floor);
+                res.ratio_to_floor = Some(res.rps / floor);
+            }
+            rate_before = rate_after;
+        }
         results.push(res);
     }
-
-    // Signing rate again after the load: the floor takes the higher of the
-    // two measurements (the conservative choice when the machine is shared).
-    signing.extend(measure_signing(args.alg, cores, args.sign_seconds, "after").await?);
-    let floor_rate = signing
-        .iter()
-        .filter(|s| s.alg == args.alg.as_str())
-        .map(|s| s.per_sec)
-        .fold(0.0, f64::max);
-    for res in results.iter_mut().filter(|r| r.skipped.is_none()) {
-        if res.signatures_per_request > 0 && floor_rate > 0.0 {
-            let floor = floor_rate / res.signatures_per_request as f64;
-            res.floor_rps = Some(floor);
-            res.ratio_to_floor = Some(res.rps / floor);
-        }
+    if signing.len() == 1 + usize::from(args.alg != Alg::Rs256) {
+        // No token workload ran: still measure at both ends of the run.
+        signing.extend(
+            measure_signing(args.alg, cores, args.sign_seconds, "after the workloads").await?,
+        );
     }
 
     let label = args

@@ -93,6 +93,11 @@ pub struct WorkloadResult {
     #[serde(default)]
     pub bench_us_per_request: Option<f64>,
     pub signatures_per_request: u32,
+    /// The signing rate (of the clients' alg, on all cores) this workload's
+    /// floor is taken from: the higher of the measurements just before and
+    /// just after it.
+    #[serde(default)]
+    pub floor_signatures_per_sec: Option<f64>,
     pub floor_rps: Option<f64>,
     pub ratio_to_floor: Option<f64>,
     pub codes_exhausted: bool,
@@ -170,7 +175,7 @@ pub fn print_table(r: &Report) {
     );
     for s in &r.signing {
         println!(
-            "signing {} the workloads ({}, aws-lc-rs, {} threads, {:.1} s): {:.0} signatures/s",
+            "signing {} ({}, aws-lc-rs, {} threads, {:.1} s): {:.0} signatures/s",
             s.when, s.alg, s.threads, s.seconds, s.per_sec
         );
     }
@@ -220,7 +225,7 @@ pub fn print_table(r: &Report) {
     }
     println!();
     println!(
-        "floor = {} signatures/s (the higher of the two measurements) / signatures per request (W1, W2: 2; W3: 1; W4: none); ratio = req/s / floor.",
+        "floor = {} signatures/s (the higher of the measurements just before and just after the workload) / signatures per request (W1, W2: 2; W3: 1; W4: none); ratio = req/s / floor.",
         r.floor_alg
     );
     println!(

@@ -15,7 +15,7 @@ use crate::cli::Alg;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignRate {
-    /// "before" or "after" the workloads.
+    /// When it was measured: "before the workloads", "after W1", ...
     #[serde(default)]
     pub when: String,
     /// RS256 = RSA-2048 PKCS#1 v1.5 SHA-256; ES256 = P-256 SHA-256; EdDSA = Ed25519.
