@@ -604,8 +604,8 @@ async fn run(args: Args) -> Result<()> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle_rss_kb = pid.and_then(procinfo::rss_kb);
     let cores = procinfo::cores();
-    let mut signing =
-        measure_signing(args.alg, cores, args.sign_seconds, "before the workloads").await?;
+    const OPENING: &str = "before the workloads";
+    let mut signing = measure_signing(args.alg, cores, args.sign_seconds, OPENING).await?;
     // Each token workload's floor comes from the measurements just before
     // and just after it: this machine's signing rate has been seen to move
     // by a third within minutes, so one measurement at each end of a
@@ -799,7 +799,7 @@ async fn run(args: Args) -> Result<()> {
         }
         results.push(res);
     }
-    if signing.len() == 1 + usize::from(args.alg != Alg::Rs256) {
+    if signing.last().is_some_and(|m| m.when == OPENING) {
         // No token workload ran: still measure at both ends of the run.
         signing.extend(
             measure_signing(args.alg, cores, args.sign_seconds, "after the workloads").await?,
