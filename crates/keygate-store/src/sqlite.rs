@@ -126,7 +126,7 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
     })
     .await?;
     let reads = InlineReads::open(path, timeout)?;
-    let writer = Arc::new(Writer::start(path, timeout)?);
+    let writer = Arc::new(Writer::start(path, timeout, opts.linger.clone())?);
     let probe = Connections::Local(Local::new(vec![probe], timeout));
     tokio::spawn(checkpointer(probe.clone(), Arc::downgrade(&writer)));
     Ok(SqlStore::new(

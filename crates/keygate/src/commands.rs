@@ -27,16 +27,21 @@ pub fn now() -> i64 {
 
 /// Opens the store and makes sure the `default` tenant exists.
 pub async fn open_store(url: &str, pool_size: Option<u32>) -> Result<Arc<dyn Store>, Failure> {
-    open_store_with(url, pool_size, None).await
+    open_store_with(url, pool_size, None, None).await
 }
 
-/// Opens the store with a pool size and connection timeout (seconds).
+/// Opens the store with a pool size, connection timeout (seconds) and
+/// SQLite writer's linger (the server's: [`keygate_server::cpu::write_linger`]).
 pub async fn open_store_with(
     url: &str,
     pool_size: Option<u32>,
     timeout: Option<u64>,
+    linger: Option<keygate_store::Linger>,
 ) -> Result<Arc<dyn Store>, Failure> {
-    let mut opts = keygate_store::StoreOptions::default();
+    let mut opts = keygate_store::StoreOptions {
+        linger,
+        ..Default::default()
+    };
     if let Some(n) = pool_size {
         opts.max_connections = n.max(1);
     }

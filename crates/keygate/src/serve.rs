@@ -90,6 +90,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         &database_url,
         args.db_pool_size.or(file.db_pool_size),
         args.db_timeout.or(file.db_timeout),
+        Some(keygate_server::cpu::write_linger()),
     )
     .await?;
     // Every store call is timed for the metrics.
