@@ -209,6 +209,27 @@ pub async fn check_access_token(
     door: &Door,
     token: &str,
 ) -> Result<Result<AccessTokenClaims, Inactive>, ApiError> {
+    Ok(check_bearer(state, door, token, false)
+        .await?
+        .map(|(claims, _)| claims))
+}
+
+/// [`check_access_token`], and the token's person as stored now (read in
+/// the same statement as the revocation checks), for userinfo.
+pub async fn check_access_token_and_person(
+    state: &AppState,
+    door: &Door,
+    token: &str,
+) -> Result<Result<(AccessTokenClaims, Option<User>), Inactive>, ApiError> {
+    check_bearer(state, door, token, true).await
+}
+
+async fn check_bearer(
+    state: &AppState,
+    door: &Door,
+    token: &str,
+    with_person: bool,
+) -> Result<Result<(AccessTokenClaims, Option<User>), Inactive>, ApiError> {
     let keys = state.keys.keys(&door.tenant.id).await?;
     let mut verified = jws::verify::<AccessTokenClaims>(token, &keys.verifying);
     if verified == Err(jws::JwtError::UnknownKey) {
@@ -229,14 +250,13 @@ pub async fn check_access_token(
     if claims.exp <= crate::now() {
         return Ok(Err(Inactive::Expired));
     }
-    if state.store.is_jti_revoked(&claims.jti).await? {
+    let person = with_person.then_some((door.tenant.id.as_str(), claims.sub.as_str()));
+    let standing = state
+        .store
+        .token_standing(&claims.jti, claims.grant_id(), person)
+        .await?;
+    if !standing.stands() {
         return Ok(Err(Inactive::Revoked));
-    }
-    if let Some(grant_id) = claims.grant_id() {
-        match state.store.get_grant(grant_id).await? {
-            Some(g) if g.revoked_at.is_none() => {}
-            _ => return Ok(Err(Inactive::Revoked)),
-        }
     }
     if state
         .client(&door.tenant.id, &claims.client_id)
@@ -245,7 +265,7 @@ pub async fn check_access_token(
     {
         return Ok(Err(Inactive::Revoked));
     }
-    Ok(Ok(claims))
+    Ok(Ok((claims, standing.person)))
 }
 
 /// The bearer token of a request (RFC 6750 2.1).

@@ -4,7 +4,7 @@
 use crate::body::Body;
 use crate::door::Door;
 use crate::error::ApiError;
-use crate::tokens::{bearer, check_access_token};
+use crate::tokens::{bearer, check_access_token_and_person};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method};
@@ -40,7 +40,7 @@ pub async fn handle(
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => return Err(ApiError::Bearer(None)),
     };
-    let claims = match check_access_token(&state, &door, &token).await? {
+    let (claims, person) = match check_access_token_and_person(&state, &door, &token).await? {
         Ok(c) => c,
         Err(why) => return Err(invalid_token(why.describe())),
     };
@@ -51,11 +51,7 @@ pub async fn handle(
             "the token was not granted the openid scope",
         ))));
     }
-    let user = state
-        .store
-        .get_user(&door.tenant.id, &claims.sub)
-        .await?
-        .ok_or_else(|| invalid_token("the person of this token no longer exists"))?;
+    let user = person.ok_or_else(|| invalid_token("the person of this token no longer exists"))?;
     let mut doc = json!({ "sub": user.sub });
     if let serde_json::Value::Object(extra) =
         serde_json::to_value(UserClaims::for_scope(&user, &granted)).unwrap_or_default()

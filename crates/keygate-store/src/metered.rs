@@ -73,7 +73,7 @@ metered! {
     fn revoke_grant(grant_id: &str, now: i64) -> Result<()>;
     fn refresh_token(hash: &str) -> Result<Option<(RefreshToken, Grant, Option<User>)>>;
     fn revoke_jti(jti: &str, expires_at: i64) -> Result<()>;
-    fn is_jti_revoked(jti: &str) -> Result<bool>;
+    fn token_standing(jti: &str, grant_id: Option<&str>, person: Option<(&str, &str)>) -> Result<Standing>;
     fn blocked_for(key: &str, now: i64) -> Result<Option<i64>>;
     fn record_failure(key: &str, now: i64, policy: &LimitPolicy) -> Result<Option<i64>>;
     fn clear_failures(key: &str) -> Result<()>;

@@ -12,7 +12,7 @@ use crate::migrate::Migration;
 use crate::row::{bind, Cols, Decode, OwnedParam, Param};
 use crate::write::{run_on, Outcome, Returned, Write};
 use crate::writer::Writer;
-use crate::{Check, CodeGrant, RefreshGrant, Result, Store, StoreError, StoredKey, Then};
+use crate::{Check, CodeGrant, RefreshGrant, Result, Standing, Store, StoreError, StoredKey, Then};
 use async_trait::async_trait;
 use keygate_core::model::*;
 use keygate_core::pkce::CodeChallengeMethod;
@@ -131,6 +131,34 @@ fn person_from(row: &dyn Cols) -> Result<Option<User>> {
         password_hash: row.text("u_password_hash")?,
         created_at: row.int("u_created_at")?,
     }))
+}
+
+/// One row whatever is found: the two checks as 0/1 (cast, so that
+/// PostgreSQL returns a BIGINT as SQLite does) and the person, if asked
+/// for and present, through a LEFT JOIN from a one-row table. A NULL
+/// tenant or sub (no person asked for) matches no user.
+fn token_standing_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "SELECT \
+             CAST(CASE WHEN EXISTS (SELECT 1 FROM revoked_jtis WHERE jti = $1) THEN 1 ELSE 0 END AS BIGINT) AS jti_revoked, \
+             CAST(CASE WHEN $2 IS NULL THEN 1 \
+                  WHEN EXISTS (SELECT 1 FROM grants WHERE id = $2 AND revoked_at IS NULL) THEN 1 \
+                  ELSE 0 END AS BIGINT) AS grant_live, \
+             {PERSON_COLS} \
+             FROM (SELECT 1 AS one) AS one \
+             LEFT JOIN users u ON u.tenant_id = $3 AND u.sub = $4"
+        )
+    })
+}
+
+fn standing_from(row: &dyn Cols) -> Result<Standing> {
+    Ok(Standing {
+        jti_revoked: row.flag("jti_revoked")?,
+        grant_live: row.flag("grant_live")?,
+        person: person_from(row)?,
+    })
 }
 
 const GRANT_COLS: &str =
@@ -811,9 +839,21 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn is_jti_revoked(&self, jti: &str) -> Result<bool> {
-        self.exists("SELECT 1 FROM revoked_jtis WHERE jti = $1", &[jti.into()])
-            .await
+    async fn token_standing(
+        &self,
+        jti: &str,
+        grant_id: Option<&str>,
+        person: Option<(&str, &str)>,
+    ) -> Result<Standing> {
+        let (tenant_id, sub) = person.unzip();
+        let found = self
+            .first(
+                token_standing_sql(),
+                &[jti.into(), grant_id.into(), tenant_id.into(), sub.into()],
+                standing_from,
+            )
+            .await?;
+        found.ok_or_else(|| StoreError::Backend("the standing query returned no row".into()))
     }
 
     async fn blocked_for(&self, key: &str, now: i64) -> Result<Option<i64>> {
