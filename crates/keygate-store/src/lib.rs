@@ -356,7 +356,6 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_admin_token(&self, id: &str) -> Result<bool>;
 }
 
-/// A token of the admin API as listed (its hash is never read back).
 /// What [`Store::token_standing`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Standing {
@@ -375,6 +374,7 @@ impl Standing {
     }
 }
 
+/// A token of the admin API as listed (its hash is never read back).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminToken {
     pub id: String,
