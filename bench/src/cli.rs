@@ -77,6 +77,12 @@ pub struct Args {
     #[arg(long, default_value_t = 600)]
     pub code_ttl: u64,
 
+    /// The started server's per-client token-endpoint rate limit
+    /// (KEYGATE_TOKEN_RATE_LIMIT): `off`, or requests per second per client
+    /// (e.g. 1000000, never reached, to measure what the limiter costs).
+    #[arg(long, default_value = "off")]
+    pub token_rate_limit: String,
+
     /// Scope requested for W1 codes and W2's initial refresh tokens.
     #[arg(long, default_value = "openid profile email offline_access")]
     pub scope: String,
@@ -93,6 +99,13 @@ pub struct Args {
     /// concurrent flow with --issuer.
     #[arg(long)]
     pub setup_sessions: Option<usize>,
+
+    /// Requests of each hostile kind sent after the workloads (an ordinary
+    /// client_credentials request, then bodies of thousands of parameters
+    /// or scope values and unique 60 KB client ids), reported as the
+    /// server's CPU per request against the ordinary one; 0 skips them.
+    #[arg(long, default_value_t = 1000)]
+    pub hostile: usize,
 
     /// Keep the temporary folder (database, server log) of a started server.
     #[arg(long)]

@@ -7,6 +7,7 @@
 
 mod cli;
 mod flow;
+mod hostile;
 mod load;
 mod procinfo;
 mod report;
@@ -571,6 +572,7 @@ async fn run(args: Args) -> Result<()> {
             &args.server,
             args.database_url.as_deref(),
             args.code_ttl,
+            &args.token_rate_limit,
             args.keep,
         )
         .await?;
@@ -806,6 +808,15 @@ async fn run(args: Args) -> Result<()> {
         );
     }
 
+    let mut hostile_results = Vec::new();
+    if let (Some(p), true) = (pid, args.hostile > 0) {
+        eprintln!("hostile requests: {} of each kind", args.hostile);
+        match hostile::run(&target, p, &http, args.hostile, args.concurrency).await {
+            Some(r) => hostile_results = r,
+            None => eprintln!("  skipped: no client_credentials client or no server CPU figures"),
+        }
+    }
+
     let label = args
         .label
         .clone()
@@ -839,11 +850,15 @@ async fn run(args: Args) -> Result<()> {
         floor_alg: args.alg.as_str().into(),
         idle_rss_kb,
         workloads: results,
+        hostile: hostile_results,
     };
     if let Some(s) = server.take() {
         s.stop().await;
     }
     report::print_table(&report);
+    if !report.hostile.is_empty() {
+        hostile::print(&report.hostile);
+    }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         std::fs::write(path, text + "\n")

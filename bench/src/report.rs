@@ -20,6 +20,9 @@ pub struct Report {
     pub floor_alg: String,
     pub idle_rss_kb: Option<u64>,
     pub workloads: Vec<WorkloadResult>,
+    /// What hostile requests cost the server (`--hostile`).
+    #[serde(default)]
+    pub hostile: Vec<crate::hostile::HostileResult>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

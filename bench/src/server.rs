@@ -52,6 +52,7 @@ impl ManagedServer {
         bin: &Path,
         database_url: Option<&str>,
         code_ttl: u64,
+        token_rate_limit: &str,
         keep: bool,
     ) -> Result<Self> {
         let bin = locate_binary(bin)?;
@@ -87,6 +88,20 @@ impl ManagedServer {
             (
                 "KEYGATE_CODE_TTL".to_string(),
                 code_ttl.min(600).to_string(),
+            ),
+            // W1 prepares thousands of codes from one session and client
+            // before its timed phase; the cap on outstanding codes (which
+            // keeps a person's unredeemed codes few) would refuse them.
+            (
+                "KEYGATE_MAX_OUTSTANDING_CODES".to_string(),
+                "100000000".to_string(),
+            ),
+            // Each workload runs one client far past the default per-client
+            // limit; `--token-rate-limit` sets it (a rate never reached
+            // measures what the limiter costs).
+            (
+                "KEYGATE_TOKEN_RATE_LIMIT".to_string(),
+                token_rate_limit.to_string(),
             ),
         ];
         let log = dir.join("server.log");

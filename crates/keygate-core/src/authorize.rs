@@ -256,6 +256,7 @@ mod tests {
             web_origins: vec![],
             signing_alg: SigningAlg::RS256,
             created_at: 0,
+            token_rate_limit: None,
         }
     }
 

@@ -86,6 +86,7 @@ mod tests {
             name: Some("Ann".into()),
             password_hash: String::new(),
             created_at: 0,
+            disabled: false,
         };
         let none = UserClaims::for_scope(&user, &Scope::parse("openid").unwrap());
         assert_eq!(none, UserClaims::default());

@@ -23,6 +23,10 @@ pub struct Tenant {
     /// Canonical origins (`https://login.example.com`) that reach this tenant.
     pub domains: Vec<String>,
     pub created_at: i64,
+    /// Token-endpoint requests per second per client and node for this
+    /// tenant's clients (see [`Client::token_rate_limit`]); `None` takes the
+    /// server's default, `Some(0)` turns the limit off.
+    pub token_rate_limit: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +152,9 @@ pub struct Client {
     pub web_origins: Vec<String>,
     pub signing_alg: SigningAlg,
     pub created_at: i64,
+    /// Token-endpoint requests per second this client may make on each
+    /// node; `None` takes the tenant's setting, `Some(0)` turns it off.
+    pub token_rate_limit: Option<i64>,
 }
 
 impl Client {
@@ -165,6 +172,9 @@ pub struct User {
     pub name: Option<String>,
     pub password_hash: String,
     pub created_at: i64,
+    /// A disabled person cannot sign in; disabling ends their sessions and
+    /// revokes their grants.
+    pub disabled: bool,
 }
 
 /// One authorization: what a person granted a client at /authorize. The

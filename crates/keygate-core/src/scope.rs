@@ -10,6 +10,10 @@ pub const OFFLINE_ACCESS: &str = "offline_access";
 /// The scopes a person can grant through /authorize.
 pub const USER_SCOPES: [&str; 4] = [OPENID, PROFILE, EMAIL, OFFLINE_ACCESS];
 
+/// The most distinct scope values one request may name (far above what any
+/// real client asks for at once).
+pub const MAX_SCOPE_VALUES: usize = 100;
+
 /// A set of scope tokens, kept in first-seen order without repeats.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope(Vec<String>);
@@ -17,8 +21,12 @@ pub struct Scope(Vec<String>);
 impl Scope {
     /// Parses a space-delimited scope string; each token must be NQCHAR
     /// (`%x21 / %x23-5B / %x5D-7E`).
+    ///
+    /// At most [`MAX_SCOPE_VALUES`] distinct values; repeats are found with a
+    /// set, so the work is linear in the string's length.
     pub fn parse(s: &str) -> Result<Scope, OAuthError> {
         let mut out: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for tok in s.split(' ').filter(|t| !t.is_empty()) {
             if !tok
                 .bytes()
@@ -28,7 +36,12 @@ impl Scope {
                     "a scope contains characters that are not allowed",
                 ));
             }
-            if !out.iter().any(|t| t == tok) {
+            if seen.insert(tok) {
+                if out.len() == MAX_SCOPE_VALUES {
+                    return Err(OAuthError::invalid_scope(format!(
+                        "the request asks for more than {MAX_SCOPE_VALUES} scopes"
+                    )));
+                }
                 out.push(tok.to_string());
             }
         }
@@ -72,6 +85,29 @@ impl std::fmt::Display for Scope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_scope_values_are_refused_past_the_cap() {
+        let n = |n: usize| {
+            (0..n)
+                .map(|i| format!("s{i}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            Scope::parse(&n(MAX_SCOPE_VALUES)).unwrap().tokens().count(),
+            MAX_SCOPE_VALUES
+        );
+        let e = Scope::parse(&n(MAX_SCOPE_VALUES + 1)).unwrap_err();
+        assert!(
+            e.description.contains("more than 100 scopes"),
+            "{}",
+            e.description
+        );
+        // Repeats do not count towards the cap.
+        let repeated = vec!["openid"; 10_000].join(" ");
+        assert_eq!(Scope::parse(&repeated).unwrap().to_string(), "openid");
+    }
 
     #[test]
     fn parse_and_print() {

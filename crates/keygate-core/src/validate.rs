@@ -11,6 +11,19 @@ pub fn is_tenant_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// The longest client id Keygate looks up.
+pub const MAX_CLIENT_ID_LEN: usize = 255;
+
+/// Whether `id` can be a client id at all: 1 to 255 characters of RFC
+/// 6749's VSCHAR (printable ASCII). Anything else is refused before any
+/// store access, cache entry or rate-limit row, so hostile ids cost nothing
+/// but their own parsing.
+pub fn is_client_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_CLIENT_ID_LEN
+        && id.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
 /// Minimum length of a person's password.
 pub const MIN_PASSWORD_LEN: usize = 8;
 /// Upper bound so that hashing cost stays bounded for hostile input.
@@ -86,6 +99,16 @@ pub fn normalize_name(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_ids() {
+        assert!(is_client_id("kg_0123abcd"));
+        assert!(is_client_id(&"a".repeat(MAX_CLIENT_ID_LEN)));
+        assert!(!is_client_id(&"a".repeat(MAX_CLIENT_ID_LEN + 1)));
+        assert!(!is_client_id(""));
+        assert!(!is_client_id("caf\u{e9}"));
+        assert!(!is_client_id("a\nb"));
+    }
 
     #[test]
     fn tenant_ids() {

@@ -26,6 +26,7 @@ fn client() -> Client {
         web_origins: vec![],
         signing_alg: SigningAlg::RS256,
         created_at: 0,
+        token_rate_limit: None,
     }
 }
 

@@ -5,6 +5,7 @@
 use crate::cookies;
 use crate::door::Door;
 use crate::error::ApiError;
+use crate::limits;
 use crate::AppState;
 use axum::http::HeaderMap;
 use keygate_core::authorize::AuthorizeRequest;
@@ -26,6 +27,11 @@ pub enum AccountError {
     InvalidName,
     /// Too many failed attempts: blocked for this many seconds.
     TooManyAttempts(i64),
+    /// The right password for a disabled account (said only to whoever
+    /// knows the password).
+    Disabled,
+    /// Too many registrations from this IP: blocked for this many seconds.
+    TooManyRegistrations(i64),
 }
 
 impl AccountError {
@@ -36,7 +42,20 @@ impl AccountError {
             AccountError::WeakPassword | AccountError::PasswordTooLong => "weak_password",
             AccountError::InvalidEmail => "invalid_email",
             AccountError::InvalidName => "invalid_request",
-            AccountError::TooManyAttempts(_) => "too_many_attempts",
+            AccountError::Disabled => "account_disabled",
+            AccountError::TooManyAttempts(_) | AccountError::TooManyRegistrations(_) => {
+                "too_many_attempts"
+            }
+        }
+    }
+
+    /// Seconds to wait, for the refusals that are rate limits (429).
+    pub fn retry_after(self) -> Option<i64> {
+        match self {
+            AccountError::TooManyAttempts(s) | AccountError::TooManyRegistrations(s) => {
+                Some(s.max(1))
+            }
+            _ => None,
         }
     }
 
@@ -58,18 +77,29 @@ impl AccountError {
             AccountError::InvalidName => {
                 "The name must be at most 200 characters, without control characters.".into()
             }
+            AccountError::Disabled => {
+                "This account is disabled. Contact the administrator of this service.".into()
+            }
             AccountError::TooManyAttempts(secs) => {
                 format!("Too many failed sign-in attempts. Try again in {secs} seconds.")
+            }
+            AccountError::TooManyRegistrations(secs) => {
+                format!("Too many accounts were created from this network. Try again in {secs} seconds.")
             }
         }
     }
 }
 
-/// Checks an e-mail and password. Argon2id runs on the blocking pool, one per core at most; an
-/// unknown e-mail is checked against a dummy hash so both failures cost the
-/// same time. Failures count against the account and the caller's IP (in
-/// the store, so every node sees them); past the limit the next attempts
-/// are refused for a growing time without checking the password.
+/// Checks an e-mail and password. Argon2id runs on the blocking pool, one
+/// per core at most; an unknown e-mail is checked against a dummy hash so
+/// both failures cost the same time.
+///
+/// Attempts count against the account and the caller's IP in the store (so
+/// every node sees them), and each is *reserved* there before the password
+/// is checked: one statement counts it and refuses it past the limit, so
+/// parallel guesses cannot all get a verdict before the first failure is
+/// written. A success forgets the account's failures and takes its attempt
+/// back from the IP's count.
 pub async fn sign_in(
     state: &AppState,
     door: &Door,
@@ -77,30 +107,41 @@ pub async fn sign_in(
     password: &str,
 ) -> Result<Result<User, AccountError>, ApiError> {
     let tenant = door.tenant.id.as_str();
-    let now = now();
-    let account_key = format!("signin:account:{tenant}:{}", email.trim().to_lowercase());
-    let ip_key = door.client_ip.map(|ip| format!("signin:ip:{ip}"));
-    for key in std::iter::once(&account_key).chain(ip_key.as_ref()) {
-        if let Some(secs) = state.store.blocked_for(key, now).await? {
+    let account = limits::account_key(tenant, email);
+    let ip = door.client_ip.map(limits::ip_key);
+    let account_limit = &state.config.signin_account_limit;
+    let ip_limit = &state.config.signin_ip_limit;
+    let reserved = match limits::reserve_both(
+        state,
+        (&account, account_limit),
+        ip.as_deref().map(|k| (k, ip_limit)),
+    )
+    .await?
+    {
+        Ok(r) => r,
+        Err(secs) => {
             metrics::counter!("keygate_signins_total", "result" => "blocked").increment(1);
             return Ok(Err(AccountError::TooManyAttempts(secs)));
         }
-    }
+    };
     let result = check_password(state, tenant, email, password).await?;
     let outcome = if result.is_ok() { "success" } else { "failure" };
     metrics::counter!("keygate_signins_total", "result" => outcome).increment(1);
+    let now = now();
     match &result {
-        Ok(_) => state.store.clear_failures(&account_key).await?,
+        Ok(_) => {
+            state.store.clear_failures(&account).await?;
+            if let Some(k) = &ip {
+                state.store.release_attempt(k, ip_limit).await?;
+            }
+        }
         Err(_) => {
             state
                 .store
-                .record_failure(&account_key, now, &state.config.signin_account_limit)
+                .attempt_failed(&account, reserved.0, now, account_limit)
                 .await?;
-            if let Some(k) = &ip_key {
-                state
-                    .store
-                    .record_failure(k, now, &state.config.signin_ip_limit)
-                    .await?;
+            if let (Some(k), Some(count)) = (&ip, reserved.1) {
+                state.store.attempt_failed(k, count, now, ip_limit).await?;
             }
         }
     }
@@ -129,6 +170,9 @@ async fn check_password(
     })
     .await?;
     Ok(match user {
+        Some(u) if ok && password.len() <= validate::MAX_PASSWORD_LEN && u.disabled => {
+            Err(AccountError::Disabled)
+        }
         Some(u) if ok && password.len() <= validate::MAX_PASSWORD_LEN => Ok(u),
         _ => Err(AccountError::InvalidCredentials),
     })
@@ -137,14 +181,25 @@ async fn check_password(
 /// Creates an account through the one path the CLI and the admin API use
 /// too (checks of e-mail, password and name, then the insert); nothing is
 /// written when any check fails. Refusals come back in the user's terms.
+///
+/// Every attempt counts against the caller's IP (successful or not: each
+/// account is a row that nobody authenticated), so one address cannot fill
+/// the store with accounts.
 pub async fn register(
     state: &AppState,
-    tenant: &str,
+    door: &Door,
     email: &str,
     password: &str,
     name: Option<&str>,
 ) -> Result<Result<User, AccountError>, ApiError> {
     use crate::admin::provision::{self, NewUser, ProvisionError};
+    let tenant = door.tenant.id.as_str();
+    if let Some(ip) = door.client_ip {
+        let key = limits::register_ip_key(ip);
+        if let Err(secs) = limits::reserve(state, &key, &state.config.register_ip_limit).await? {
+            return Ok(Err(AccountError::TooManyRegistrations(secs)));
+        }
+    }
     let spec = NewUser {
         email: email.to_string(),
         password: password.to_string(),
@@ -227,13 +282,16 @@ pub async fn start_session(
 
 /// Issues an authorization code for a validated request and returns the
 /// code and the URL that sends it to the application (RFC 6749 4.1.2, with
-/// `iss` per RFC 9207).
+/// `iss` per RFC 9207). Past the cap on a person's outstanding codes for
+/// the client, the answer is 429 (JSON when `as_json`, else a page) until
+/// codes are redeemed or expire.
 pub async fn issue_code(
     state: &AppState,
     door: &Door,
     req: &AuthorizeRequest,
     user_sub: &str,
     auth_time: i64,
+    as_json: bool,
 ) -> Result<(String, String), ApiError> {
     let code = secrets::new_secret();
     let now = now();
@@ -254,10 +312,20 @@ pub async fn issue_code(
         code_consumed_at: None,
         revoked_at: None,
     };
-    state
+    let stored = state
         .store
-        .create_grant(&grant, &secrets::sha256_hex(&code))
+        .create_grant(
+            &grant,
+            &secrets::sha256_hex(&code),
+            state.config.max_outstanding_codes,
+        )
         .await?;
+    if !stored {
+        return Err(ApiError::RateLimited {
+            retry_after: state.config.code_ttl.max(1) as u64,
+            json: as_json,
+        });
+    }
     let mut params = vec![("code", code.as_str())];
     if let Some(s) = &req.state {
         params.push(("state", s));

@@ -21,6 +21,16 @@ pub struct ServerConfig {
     pub signin_ip_limit: LimitPolicy,
     /// Failed client authentications per client before a growing delay.
     pub client_auth_limit: LimitPolicy,
+    /// Registrations (successful or not) per client IP before a growing
+    /// delay: each new account is a row that nobody authenticated.
+    pub register_ip_limit: LimitPolicy,
+    /// Live, unredeemed authorization codes one person may hold for one
+    /// client; past it /authorize answers 429 until codes are redeemed or
+    /// expire (each code is a row that no client has yet authenticated).
+    pub max_outstanding_codes: i64,
+    /// Token-endpoint requests per second per client and node for clients
+    /// and tenants without a setting of their own (0: off).
+    pub token_rate_limit: i64,
     /// Take the client IP from the last `X-Forwarded-For` entry (only
     /// behind a proxy that sets it; otherwise clients could choose their IP).
     pub trust_forwarded_for: bool,
@@ -55,6 +65,14 @@ impl ServerConfig {
                 base_block: 30,
                 max_block: 900,
             },
+            register_ip_limit: LimitPolicy {
+                max_failures: 20,
+                window: 3600,
+                base_block: 60,
+                max_block: 3600,
+            },
+            max_outstanding_codes: 50,
+            token_rate_limit: 300,
             trust_forwarded_for: false,
             admin_token_hash: None,
         }

@@ -124,7 +124,7 @@ fn success(status: StatusCode, state_param: Option<&str>, code: String, to: Stri
 }
 
 fn account_error(e: AccountError) -> ApiError {
-    if let AccountError::TooManyAttempts(secs) = e {
+    if let Some(secs) = e.retry_after() {
         return ApiError::RateLimited {
             retry_after: secs.max(1) as u64,
             json: true,
@@ -132,6 +132,7 @@ fn account_error(e: AccountError) -> ApiError {
     }
     let status = match e {
         AccountError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        AccountError::Disabled => StatusCode::FORBIDDEN,
         AccountError::EmailTaken => StatusCode::CONFLICT,
         _ => StatusCode::BAD_REQUEST,
     };
@@ -164,7 +165,7 @@ pub async fn sign_in(
             .await?
             .map_err(account_error)?;
         let (code, to) =
-            accounts::issue_code(&state, &door, &ar, &user.sub, accounts::now()).await?;
+            accounts::issue_code(&state, &door, &ar, &user.sub, accounts::now(), true).await?;
         Ok::<_, ApiError>(success(StatusCode::OK, ar.state.as_deref(), code, to))
     }
     .await;
@@ -190,11 +191,11 @@ pub async fn register(
         caller = Some(named_client(&headers, &p));
         let ar = authorization(&state, &door, &headers, &p).await?;
         let (email, password) = (required(&p, "email")?, required(&p, "password")?);
-        let user = accounts::register(&state, &door.tenant.id, email, password, p.get("name"))
+        let user = accounts::register(&state, &door, email, password, p.get("name"))
             .await?
             .map_err(account_error)?;
         let (code, to) =
-            accounts::issue_code(&state, &door, &ar, &user.sub, accounts::now()).await?;
+            accounts::issue_code(&state, &door, &ar, &user.sub, accounts::now(), true).await?;
         Ok::<_, ApiError>(success(StatusCode::CREATED, ar.state.as_deref(), code, to))
     }
     .await;

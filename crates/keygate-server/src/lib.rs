@@ -29,9 +29,11 @@ pub mod error;
 mod introspect;
 mod journeys;
 pub mod keyring;
+mod limits;
 pub mod ops;
 mod pages;
 mod revoke;
+mod throttle;
 mod token;
 mod tokens;
 mod userinfo;
@@ -63,6 +65,7 @@ pub struct Inner {
     pub(crate) clients: cache::TtlCache<(String, String), Option<keygate_core::model::Client>>,
     pub(crate) hosts: cache::TtlCache<String, Option<(keygate_core::model::Tenant, String)>>,
     pub(crate) tenants: cache::TtlCache<String, Option<keygate_core::model::Tenant>>,
+    pub(crate) throttle: throttle::Throttle,
 }
 
 impl std::ops::Deref for AppState {
@@ -86,6 +89,7 @@ impl AppState {
             clients: cache::TtlCache::new(ttl),
             hosts: cache::TtlCache::new(ttl),
             tenants: cache::TtlCache::new(ttl),
+            throttle: throttle::Throttle::default(),
         }))
     }
 
@@ -95,6 +99,9 @@ impl AppState {
         tenant: &str,
         id: &str,
     ) -> Result<Option<keygate_core::model::Client>, error::ApiError> {
+        if !keygate_core::validate::is_client_id(id) {
+            return Ok(None);
+        }
         let key = (tenant.to_string(), id.to_string());
         if let Some(hit) = self.clients.get(&key) {
             return Ok(hit);

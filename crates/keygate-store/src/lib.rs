@@ -253,7 +253,16 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_session(&self, id_hash: &str) -> Result<()>;
 
     // Grants and their authorization codes
-    async fn create_grant(&self, grant: &Grant, code_hash: &str) -> Result<()>;
+    /// Stores a grant and its code unless its person already holds
+    /// `max_outstanding` live, unredeemed codes of the same client (one
+    /// statement, so parallel requests cannot pass the cap together);
+    /// whether it was stored.
+    async fn create_grant(
+        &self,
+        grant: &Grant,
+        code_hash: &str,
+        max_outstanding: i64,
+    ) -> Result<bool>;
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>>;
     /// Exchanges a code: finds its grant, asks `check`, and if approved
     /// consumes the code (if still unused, unexpired and its grant not
@@ -302,8 +311,24 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Standing>;
 
     // Brute-force limits, shared by every node through the store.
-    /// Seconds until `key` may try again, if it is blocked now.
-    async fn blocked_for(&self, key: &str, now: i64) -> Result<Option<i64>>;
+    /// Reserves one attempt of `key` before its secret is checked, in one
+    /// statement that counts it and refuses it while `key` is blocked, so
+    /// that parallel attempts cannot all slip in before the first failure
+    /// is written. The attempt that reaches the policy's limit blocks `key`
+    /// provisionally (for `base_block`) until its outcome is known.
+    async fn reserve_attempt(&self, key: &str, now: i64, policy: &LimitPolicy) -> Result<Attempt>;
+    /// Settles a granted attempt that failed: blocks `key` for as long as
+    /// the policy says for `count` failures (never shortening a block).
+    async fn attempt_failed(
+        &self,
+        key: &str,
+        count: i64,
+        now: i64,
+        policy: &LimitPolicy,
+    ) -> Result<()>;
+    /// Takes back a granted attempt that was not a failure (it succeeded,
+    /// or another limit refused it), lifting the provisional block it set.
+    async fn release_attempt(&self, key: &str, policy: &LimitPolicy) -> Result<()>;
     /// Counts a failure of `key` and blocks it when the policy says so;
     /// returns the seconds it is now blocked for, if any.
     async fn record_failure(
@@ -343,7 +368,10 @@ pub trait Store: Send + Sync + 'static {
     async fn list_users(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<User>>;
     /// Replaces e-mail, verification, name and password hash of a user;
     /// `NotFound` if missing, `Conflict` if the e-mail is taken.
-    async fn update_user(&self, user: &User) -> Result<()>;
+    /// With `end_sessions_at`, also ends the person's sessions and revokes
+    /// their grants in the same transaction (a new password or e-mail
+    /// address, or disabling).
+    async fn update_user(&self, user: &User, end_sessions_at: Option<i64>) -> Result<()>;
     /// Deletes a user, ends their sessions and revokes their grants (so
     /// their tokens stop working). Whether they existed.
     async fn delete_user(&self, tenant_id: &str, sub: &str, now: i64) -> Result<bool>;
@@ -379,6 +407,15 @@ impl Standing {
 pub struct AdminToken {
     pub id: String,
     pub created_at: i64,
+}
+
+/// What [`Store::reserve_attempt`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Go ahead; this is the `count`th attempt of the current window.
+    Granted { count: i64 },
+    /// Blocked: try again in this many seconds (at least 1).
+    Refused { retry_after: i64 },
 }
 
 /// After `max_failures` failures within `window` seconds, a key is blocked

@@ -68,13 +68,15 @@ metered! {
     fn create_session(id_hash: &str, session: &Session) -> Result<()>;
     fn get_session(id_hash: &str) -> Result<Option<Session>>;
     fn delete_session(id_hash: &str) -> Result<()>;
-    fn create_grant(grant: &Grant, code_hash: &str) -> Result<()>;
+    fn create_grant(grant: &Grant, code_hash: &str, max_outstanding: i64) -> Result<bool>;
     fn get_grant(grant_id: &str) -> Result<Option<Grant>>;
     fn revoke_grant(grant_id: &str, now: i64) -> Result<()>;
     fn refresh_token(hash: &str) -> Result<Option<(RefreshToken, Grant, Option<User>)>>;
     fn revoke_jti(jti: &str, expires_at: i64) -> Result<()>;
     fn token_standing(jti: &str, grant_id: Option<&str>, person: Option<(&str, &str)>) -> Result<Standing>;
-    fn blocked_for(key: &str, now: i64) -> Result<Option<i64>>;
+    fn reserve_attempt(key: &str, now: i64, policy: &LimitPolicy) -> Result<Attempt>;
+    fn attempt_failed(key: &str, count: i64, now: i64, policy: &LimitPolicy) -> Result<()>;
+    fn release_attempt(key: &str, policy: &LimitPolicy) -> Result<()>;
     fn record_failure(key: &str, now: i64, policy: &LimitPolicy) -> Result<Option<i64>>;
     fn clear_failures(key: &str) -> Result<()>;
     fn list_tenants(after: &str, limit: i64) -> Result<Vec<Tenant>>;
@@ -85,7 +87,7 @@ metered! {
     fn set_client_secret(tenant_id: &str, client_id: &str, secret_hash: &str) -> Result<()>;
     fn delete_client(tenant_id: &str, client_id: &str, now: i64) -> Result<bool>;
     fn list_users(tenant_id: &str, after: &str, limit: i64) -> Result<Vec<User>>;
-    fn update_user(user: &User) -> Result<()>;
+    fn update_user(user: &User, end_sessions_at: Option<i64>) -> Result<()>;
     fn delete_user(tenant_id: &str, sub: &str, now: i64) -> Result<bool>;
     fn create_admin_token(token: &AdminToken, hash: &str) -> Result<()>;
     fn admin_token_exists(hash: &str) -> Result<bool>;

@@ -25,6 +25,21 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "one_statement_consume",
         sql: include_str!("../migrations/postgres/0003_one_statement_consume.sql"),
     },
+    Migration {
+        version: 6,
+        name: "attempt_reservation",
+        sql: include_str!("../migrations/postgres/0006_attempt_reservation.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "disabled_users_outstanding_codes",
+        sql: include_str!("../migrations/postgres/0007_disabled_users_outstanding_codes.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "token_rate_limits",
+        sql: include_str!("../migrations/postgres/0008_token_rate_limits.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

@@ -31,6 +31,42 @@ pub enum Backend {
     Postgres,
 }
 
+/// Adds to `write` the statements that end a person's sessions and revoke
+/// their grants (so their refresh tokens, and through the grant their access
+/// tokens, stop working), in the same transaction as the change that calls
+/// for it.
+fn ends_everything(write: Write, tenant_id: &str, sub: &str, now: i64) -> Write {
+    write
+        .then(
+            "DELETE FROM sessions WHERE tenant_id = $1 AND user_sub = $2",
+            &[tenant_id.into(), sub.into()],
+        )
+        .then(
+            "UPDATE grants SET revoked_at = $1 WHERE tenant_id = $2 AND user_sub = $3 AND revoked_at IS NULL",
+            &[now.into(), tenant_id.into(), sub.into()],
+        )
+}
+
+/// One statement reserves an attempt (see [`Store::reserve_attempt`]):
+/// while `key` is blocked nothing changes and the attempt is refused;
+/// otherwise the attempt is counted (a new window starts when the old one has
+/// passed) and the one that reaches the limit blocks `key` for `base_block`.
+/// `granted` keeps this statement's verdict for RETURNING, which sees only
+/// the new row: the count when granted, minus the seconds left when refused.
+/// ($1 key, $2 now, $3 window, $4 max failures, $5 base block.)
+const RESERVE_ATTEMPT_SQL: &str = "INSERT INTO rate_limits (key, window_start, failures, blocked_until, granted) \
+     VALUES ($1, $2, 1, CASE WHEN 1 >= $4 THEN $2 + $5 ELSE 0 END, 1) \
+     ON CONFLICT (key) DO UPDATE SET \
+       granted = CASE WHEN rate_limits.blocked_until > $2 THEN 0 ELSE 1 END, \
+       failures = CASE WHEN rate_limits.blocked_until > $2 THEN rate_limits.failures \
+         WHEN rate_limits.window_start + $3 < $2 THEN 1 ELSE rate_limits.failures + 1 END, \
+       window_start = CASE WHEN rate_limits.blocked_until > $2 THEN rate_limits.window_start \
+         WHEN rate_limits.window_start + $3 < $2 THEN $2 ELSE rate_limits.window_start END, \
+       blocked_until = CASE WHEN rate_limits.blocked_until > $2 THEN rate_limits.blocked_until \
+         WHEN (CASE WHEN rate_limits.window_start + $3 < $2 THEN 1 ELSE rate_limits.failures + 1 END) >= $4 \
+         THEN $2 + $5 ELSE 0 END \
+     RETURNING CASE WHEN granted = 1 THEN failures ELSE $2 - blocked_until END";
+
 /// How statements reach the database.
 #[derive(Clone)]
 pub(crate) enum Engine {
@@ -68,7 +104,7 @@ fn corrupt(what: &str) -> StoreError {
 
 const CLIENT_COLS: &str = "id, tenant_id, name, public, secret_hash, auth_method, redirect_uris, \
     post_logout_redirect_uris, grant_types, refresh_policy, id_token_ttl, access_token_ttl, \
-    journeys_api, web_origins, signing_alg, created_at";
+    journeys_api, web_origins, signing_alg, created_at, token_rate_limit";
 
 fn client_from(row: &dyn Cols) -> Result<Client> {
     Ok(Client {
@@ -95,10 +131,12 @@ fn client_from(row: &dyn Cols) -> Result<Client> {
         signing_alg: SigningAlg::parse(&row.text("signing_alg")?)
             .ok_or_else(|| corrupt("signing alg"))?,
         created_at: row.int("created_at")?,
+        token_rate_limit: row.opt_int("token_rate_limit")?,
     })
 }
 
-const USER_COLS: &str = "sub, tenant_id, email, email_verified, name, password_hash, created_at";
+const USER_COLS: &str =
+    "sub, tenant_id, email, email_verified, name, password_hash, created_at, disabled";
 
 fn user_from(row: &dyn Cols) -> Result<User> {
     Ok(User {
@@ -109,13 +147,14 @@ fn user_from(row: &dyn Cols) -> Result<User> {
         name: row.opt_text("name")?,
         password_hash: row.text("password_hash")?,
         created_at: row.int("created_at")?,
+        disabled: row.flag("disabled")?,
     })
 }
 
 /// The user of a grant, joined in the same query (`LEFT JOIN users u`).
 const PERSON_COLS: &str = "u.sub AS u_sub, u.tenant_id AS u_tenant_id, u.email AS u_email, \
     u.email_verified AS u_email_verified, u.name AS u_name, u.password_hash AS u_password_hash, \
-    u.created_at AS u_created_at";
+    u.created_at AS u_created_at, u.disabled AS u_disabled";
 const PERSON_JOIN: &str = "LEFT JOIN users u ON u.sub = g.user_sub AND u.tenant_id = g.tenant_id";
 
 fn person_from(row: &dyn Cols) -> Result<Option<User>> {
@@ -130,6 +169,7 @@ fn person_from(row: &dyn Cols) -> Result<Option<User>> {
         name: row.opt_text("u_name")?,
         password_hash: row.text("u_password_hash")?,
         created_at: row.int("u_created_at")?,
+        disabled: row.flag("u_disabled")?,
     }))
 }
 
@@ -226,6 +266,7 @@ fn tenant_row(row: &dyn Cols) -> Result<Tenant> {
         display_name: row.text("display_name")?,
         created_at: row.int("created_at")?,
         domains: Vec::new(),
+        token_rate_limit: row.opt_int("token_rate_limit")?,
     })
 }
 
@@ -403,9 +444,10 @@ fn insert_web_origins(mut write: Write, c: &Client) -> Write {
 /// [`client_settings`].
 const CLIENT_SETTINGS: &str =
     "name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, \
-    refresh_policy, id_token_ttl, access_token_ttl, journeys_api, web_origins, signing_alg";
+    refresh_policy, id_token_ttl, access_token_ttl, journeys_api, web_origins, signing_alg, \
+    token_rate_limit";
 
-/// The values of [`CLIENT_SETTINGS`] ($1 to $11 of the client statements).
+/// The values of [`CLIENT_SETTINGS`] ($1 to $12 of the client statements).
 fn client_settings(c: &Client) -> Vec<OwnedParam> {
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     vec![
@@ -420,6 +462,7 @@ fn client_settings(c: &Client) -> Vec<OwnedParam> {
         OwnedParam::Int(c.journeys_api as i64),
         OwnedParam::Text(json_list(&c.web_origins)),
         OwnedParam::Text(c.signing_alg.as_str().into()),
+        OwnedParam::OptInt(c.token_rate_limit),
     ]
 }
 
@@ -502,11 +545,12 @@ impl Store for SqlStore {
     async fn create_tenant(&self, tenant: &Tenant) -> Result<()> {
         let write = Write::new()
             .then(
-                "INSERT INTO tenants (id, display_name, created_at) VALUES ($1, $2, $3)",
+                "INSERT INTO tenants (id, display_name, created_at, token_rate_limit) VALUES ($1, $2, $3, $4)",
                 &[
                     (&tenant.id).into(),
                     (&tenant.display_name).into(),
                     tenant.created_at.into(),
+                    tenant.token_rate_limit.into(),
                 ],
             )
             .conflict(format!("tenant '{}' already exists", tenant.id));
@@ -526,7 +570,7 @@ impl Store for SqlStore {
     async fn get_tenant(&self, id: &str) -> Result<Option<Tenant>> {
         match self
             .first(
-                "SELECT id, display_name, created_at FROM tenants WHERE id = $1",
+                "SELECT id, display_name, created_at, token_rate_limit FROM tenants WHERE id = $1",
                 &[id.into()],
                 tenant_row,
             )
@@ -540,7 +584,7 @@ impl Store for SqlStore {
     async fn tenant_by_authority(&self, authority: &str) -> Result<Option<(Tenant, String)>> {
         let found = self
             .first(
-                "SELECT t.id, t.display_name, t.created_at, d.origin FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.authority = $1",
+                "SELECT t.id, t.display_name, t.created_at, t.token_rate_limit, d.origin FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.authority = $1",
                 &[authority.into()],
                 |r| Ok((tenant_row(r)?, r.text("origin")?)),
             )
@@ -563,7 +607,7 @@ impl Store for SqlStore {
         let write = Write::new().then_owned(
             format!(
                 "INSERT INTO clients ({CLIENT_SETTINGS}, id, tenant_id, public, secret_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
             ),
             params,
         );
@@ -603,7 +647,9 @@ impl Store for SqlStore {
         self.write(
             Write::new()
                 .then(
-                    format!("INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+                    format!(
+                        "INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                    ),
                     &[
                         (&u.sub).into(),
                         (&u.tenant_id).into(),
@@ -612,6 +658,7 @@ impl Store for SqlStore {
                         (&u.name).into(),
                         (&u.password_hash).into(),
                         u.created_at.into(),
+                        u.disabled.into(),
                     ],
                 )
                 .conflict(format!("the e-mail '{}' is already registered", u.email)),
@@ -738,11 +785,13 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn create_grant(&self, g: &Grant, code_hash: &str) -> Result<()> {
-        self.write(Write::new().then(
+    async fn create_grant(&self, g: &Grant, code_hash: &str, max_outstanding: i64) -> Result<bool> {
+        self.write_one(Write::new().then(
             "INSERT INTO grants (id, tenant_id, client_id, user_sub, scope, auth_time, nonce, code_challenge, \
              code_challenge_method, redirect_uri, redirect_uri_sent, created_at, code_hash, code_expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+             WHERE (SELECT COUNT(*) FROM grants WHERE tenant_id = $2 AND user_sub = $4 AND client_id = $3 \
+               AND code_consumed_at IS NULL AND code_expires_at > $12) < $15",
             &[
                 (&g.id).into(),
                 (&g.tenant_id).into(),
@@ -758,10 +807,10 @@ impl Store for SqlStore {
                 g.created_at.into(),
                 code_hash.into(),
                 g.code_expires_at.into(),
+                max_outstanding.into(),
             ],
         ))
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>> {
@@ -856,15 +905,63 @@ impl Store for SqlStore {
         found.ok_or_else(|| StoreError::Backend("the standing query returned no row".into()))
     }
 
-    async fn blocked_for(&self, key: &str, now: i64) -> Result<Option<i64>> {
-        let until = self
-            .first(
-                "SELECT blocked_until AS v FROM rate_limits WHERE key = $1",
-                &[key.into()],
-                one_int,
+    async fn reserve_attempt(
+        &self,
+        key: &str,
+        now: i64,
+        policy: &crate::LimitPolicy,
+    ) -> Result<crate::Attempt> {
+        let done = self
+            .write(
+                Write::new()
+                    .then(
+                        RESERVE_ATTEMPT_SQL,
+                        &[
+                            key.into(),
+                            now.into(),
+                            policy.window.into(),
+                            policy.max_failures.into(),
+                            policy.base_block.into(),
+                        ],
+                    )
+                    .returning(),
             )
             .await?;
-        Ok(until.filter(|u| *u > now).map(|u| u - now))
+        match done.first_returned(0) {
+            Some(Returned::Int(n)) if *n > 0 => Ok(crate::Attempt::Granted { count: *n }),
+            Some(Returned::Int(n)) => Ok(crate::Attempt::Refused {
+                retry_after: (-*n).max(1),
+            }),
+            _ => Err(StoreError::Backend("no attempt verdict returned".into())),
+        }
+    }
+
+    async fn attempt_failed(
+        &self,
+        key: &str,
+        count: i64,
+        now: i64,
+        policy: &crate::LimitPolicy,
+    ) -> Result<()> {
+        if let Some(secs) = policy.block_for(count) {
+            self.write(Write::new().then(
+                "UPDATE rate_limits SET blocked_until = CASE WHEN blocked_until < $1 THEN $1 ELSE blocked_until END WHERE key = $2",
+                &[(now + secs).into(), key.into()],
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn release_attempt(&self, key: &str, policy: &crate::LimitPolicy) -> Result<()> {
+        self.write(Write::new().then(
+            "UPDATE rate_limits SET failures = failures - 1, \
+               blocked_until = CASE WHEN failures - 1 < $2 THEN 0 ELSE blocked_until END \
+             WHERE key = $1 AND failures > 0",
+            &[key.into(), policy.max_failures.into()],
+        ))
+        .await?;
+        Ok(())
     }
 
     async fn record_failure(
@@ -912,7 +1009,7 @@ impl Store for SqlStore {
     async fn list_tenants(&self, after: &str, limit: i64) -> Result<Vec<Tenant>> {
         let rows = self
             .all(
-                "SELECT id, display_name, created_at FROM tenants WHERE id > $1 ORDER BY id LIMIT $2",
+                "SELECT id, display_name, created_at, token_rate_limit FROM tenants WHERE id > $1 ORDER BY id LIMIT $2",
                 &[after.into(), limit.into()],
                 tenant_row,
             )
@@ -927,8 +1024,12 @@ impl Store for SqlStore {
     async fn update_tenant(&self, tenant: &Tenant) -> Result<()> {
         let write = Write::new()
             .then(
-                "UPDATE tenants SET display_name = $1 WHERE id = $2",
-                &[(&tenant.display_name).into(), (&tenant.id).into()],
+                "UPDATE tenants SET display_name = $1, token_rate_limit = $2 WHERE id = $3",
+                &[
+                    (&tenant.display_name).into(),
+                    tenant.token_rate_limit.into(),
+                    (&tenant.id).into(),
+                ],
             )
             .exactly_one()
             .then(
@@ -983,7 +1084,7 @@ impl Store for SqlStore {
         ]);
         let write = Write::new()
             .then_owned(
-                format!("UPDATE clients SET {set} WHERE id = $12 AND tenant_id = $13"),
+                format!("UPDATE clients SET {set} WHERE id = $13 AND tenant_id = $14"),
                 params,
             )
             .exactly_one()
@@ -1040,24 +1141,26 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn update_user(&self, u: &User) -> Result<()> {
-        self.write_found(
-            Write::new()
-                .then(
-                    "UPDATE users SET email = $1, email_verified = $2, name = $3, password_hash = $4 WHERE sub = $5 AND tenant_id = $6",
-                    &[
-                        (&u.email).into(),
-                        u.email_verified.into(),
-                        (&u.name).into(),
-                        (&u.password_hash).into(),
-                        (&u.sub).into(),
-                        (&u.tenant_id).into(),
-                    ],
-                )
-                .conflict(format!("the e-mail '{}' is already registered", u.email))
-                .exactly_one(),
-        )
-        .await
+    async fn update_user(&self, u: &User, end_sessions_at: Option<i64>) -> Result<()> {
+        let mut write = Write::new()
+            .then(
+                "UPDATE users SET email = $1, email_verified = $2, name = $3, password_hash = $4, disabled = $5 WHERE sub = $6 AND tenant_id = $7",
+                &[
+                    (&u.email).into(),
+                    u.email_verified.into(),
+                    (&u.name).into(),
+                    (&u.password_hash).into(),
+                    u.disabled.into(),
+                    (&u.sub).into(),
+                    (&u.tenant_id).into(),
+                ],
+            )
+            .conflict(format!("the e-mail '{}' is already registered", u.email))
+            .exactly_one();
+        if let Some(now) = end_sessions_at {
+            write = ends_everything(write, &u.tenant_id, &u.sub, now);
+        }
+        self.write_found(write).await
     }
 
     async fn delete_user(&self, tenant_id: &str, sub: &str, now: i64) -> Result<bool> {
@@ -1066,15 +1169,8 @@ impl Store for SqlStore {
                 "DELETE FROM users WHERE sub = $1 AND tenant_id = $2",
                 &[sub.into(), tenant_id.into()],
             )
-            .exactly_one()
-            .then(
-                "DELETE FROM sessions WHERE tenant_id = $1 AND user_sub = $2",
-                &[tenant_id.into(), sub.into()],
-            )
-            .then(
-                "UPDATE grants SET revoked_at = $1 WHERE tenant_id = $2 AND user_sub = $3 AND revoked_at IS NULL",
-                &[now.into(), tenant_id.into(), sub.into()],
-            );
+            .exactly_one();
+        let write = ends_everything(write, tenant_id, sub, now);
         Ok(!self.write(write).await?.is_undone())
     }
 

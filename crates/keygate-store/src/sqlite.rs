@@ -41,6 +41,21 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "one_statement_consume",
         sql: include_str!("../migrations/sqlite/0003_one_statement_consume.sql"),
     },
+    Migration {
+        version: 6,
+        name: "attempt_reservation",
+        sql: include_str!("../migrations/sqlite/0006_attempt_reservation.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "disabled_users_outstanding_codes",
+        sql: include_str!("../migrations/sqlite/0007_disabled_users_outstanding_codes.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "token_rate_limits",
+        sql: include_str!("../migrations/sqlite/0008_token_rate_limits.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

@@ -132,6 +132,16 @@ pub struct ServeArgs {
     /// Failed sign-ins per client IP before a growing delay [default: 50]
     #[arg(long, env = "KEYGATE_SIGNIN_IP_MAX_FAILURES")]
     pub signin_ip_max_failures: Option<i64>,
+    /// Registrations per client IP within an hour before a growing delay [default: 20]
+    #[arg(long, env = "KEYGATE_REGISTER_IP_MAX")]
+    pub register_ip_max: Option<i64>,
+    /// Token-endpoint requests per second per client and node, or `off`;
+    /// clients and tenants may set their own [default: 300]
+    #[arg(long, env = "KEYGATE_TOKEN_RATE_LIMIT", value_parser = parse_rate)]
+    pub token_rate_limit: Option<Rate>,
+    /// Live, unredeemed authorization codes per person and client [default: 50]
+    #[arg(long, env = "KEYGATE_MAX_OUTSTANDING_CODES")]
+    pub max_outstanding_codes: Option<i64>,
     /// Failed client authentications per client before a growing delay [default: 20]
     #[arg(long, env = "KEYGATE_CLIENT_AUTH_MAX_FAILURES")]
     pub client_auth_max_failures: Option<i64>,
@@ -161,6 +171,10 @@ pub struct TenantCreate {
     /// The name shown on the hosted pages [default: the id]
     #[arg(long)]
     pub display_name: Option<String>,
+    /// Token-endpoint requests per second per client and node for this
+    /// tenant's clients, or `off` [default: the server's KEYGATE_TOKEN_RATE_LIMIT]
+    #[arg(long, value_parser = parse_rate)]
+    pub token_rate_limit: Option<Rate>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -209,6 +223,9 @@ pub struct ClientCreate {
     /// RS256 (default), ES256 or EdDSA, for id_tokens and access tokens.
     #[arg(long)]
     pub id_token_signed_response_alg: Option<String>,
+    /// Token-endpoint requests per second on each node, or `off` [default: the tenant's]
+    #[arg(long, value_parser = parse_rate)]
+    pub token_rate_limit: Option<Rate>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -232,4 +249,22 @@ pub struct UserCreate {
     pub password_stdin: bool,
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+/// A rate limit given as requests per second, `off` being 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate(pub i64);
+
+/// Reads `N` or `off` (the form of `--token-rate-limit` and
+/// `KEYGATE_TOKEN_RATE_LIMIT`).
+pub fn parse_rate(s: &str) -> Result<Rate, String> {
+    match s.trim() {
+        "off" => Ok(Rate(0)),
+        n => n
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (0..=1_000_000).contains(n))
+            .map(Rate)
+            .ok_or_else(|| format!("'{s}' is not a rate: use a number of requests per second (0 to 1000000) or off")),
+    }
 }

@@ -57,6 +57,7 @@ pub async fn open_store_with(
             display_name: "Keygate".into(),
             domains: vec![],
             created_at: now(),
+            token_rate_limit: None,
         })
         .await
         .map_err(|e| Failure::Runtime(e.to_string()))?;
@@ -82,6 +83,7 @@ pub async fn tenant_create(a: TenantCreate) -> Result<(), Failure> {
         id: a.id,
         display_name: a.display_name,
         domains: a.domains,
+        token_rate_limit: a.token_rate_limit.map(|r| r.0),
     };
     let tenant = provision::tenant_from_spec(&spec, now())?;
     let store = open_store(&database_url(&a.db), None).await?;
@@ -107,6 +109,7 @@ fn client_spec(a: &ClientCreate) -> provision::NewClient {
         web_origins: a.web_origins.clone(),
         post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),
         id_token_signed_response_alg: a.id_token_signed_response_alg.clone(),
+        token_rate_limit: a.token_rate_limit.map(|r| r.0),
     }
 }
 

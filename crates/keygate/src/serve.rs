@@ -114,6 +114,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         (args.signin_max_failures, &mut config.signin_account_limit),
         (args.signin_ip_max_failures, &mut config.signin_ip_limit),
         (args.client_auth_max_failures, &mut config.client_auth_limit),
+        (args.register_ip_max, &mut config.register_ip_limit),
     ] {
         if let Some(n) = value {
             if n < 1 {
@@ -121,6 +122,17 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
             }
             policy.max_failures = n;
         }
+    }
+    if let Some(r) = args.token_rate_limit {
+        config.token_rate_limit = r.0;
+    }
+    if let Some(n) = args.max_outstanding_codes {
+        if n < 1 {
+            return Err(Failure::Usage(
+                "KEYGATE_MAX_OUTSTANDING_CODES must be at least 1".into(),
+            ));
+        }
+        config.max_outstanding_codes = n;
     }
     let state = keygate_server::AppState::new(store.clone(), config, master);
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -228,6 +240,7 @@ async fn dev_data(store: &dyn Store, public_url: &str, master_hex: &str) -> Resu
                 web_origins: vec!["http://localhost:3000".into()],
                 signing_alg: SigningAlg::RS256,
                 created_at: commands::now(),
+                token_rate_limit: None,
             };
             store.create_client(&c).await?;
             c

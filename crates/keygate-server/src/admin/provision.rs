@@ -146,6 +146,12 @@ pub struct NewTenant {
     /// root, matched on the Host header; each becomes an issuer.
     #[serde(default)]
     pub domains: Vec<String>,
+    /// Token-endpoint requests per second per client and node for this
+    /// tenant's clients without a setting of their own; 0 turns the limit
+    /// off; absent takes the server's default (`KEYGATE_TOKEN_RATE_LIMIT`).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub token_rate_limit: Option<i64>,
 }
 
 /// Changes to a tenant; absent fields stay as they are.
@@ -157,6 +163,33 @@ pub struct TenantPatch {
     /// Replaces every domain of the tenant.
     #[serde(default)]
     pub domains: Option<Vec<String>>,
+    /// A number (0 turns the limit off), or null for the server's default.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000)]
+    pub token_rate_limit: Option<Option<i64>>,
+}
+
+/// A field that may be sent as `null` to clear it: absent is `None`,
+/// `null` is `Some(None)`.
+fn present<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The most token-endpoint requests per second a setting may name.
+const MAX_TOKEN_RATE_LIMIT: i64 = 1_000_000;
+
+fn token_rate_limit(v: Option<i64>) -> Result<Option<i64>> {
+    match v {
+        Some(n) if !(0..=MAX_TOKEN_RATE_LIMIT).contains(&n) => Err(ProvisionError::invalid(
+            "token_rate_limit",
+            format!("{n} is not a rate: use 0 (off) to {MAX_TOKEN_RATE_LIMIT} requests per second"),
+        )),
+        other => Ok(other),
+    }
 }
 
 /// Checks a new tenant and builds its record (no I/O).
@@ -176,6 +209,7 @@ pub fn tenant_from_spec(spec: &NewTenant, now: i64) -> Result<Tenant> {
         display_name,
         domains: origins(&spec.domains, "domains")?,
         created_at: now,
+        token_rate_limit: token_rate_limit(spec.token_rate_limit)?,
     })
 }
 
@@ -197,6 +231,9 @@ pub async fn update_tenant(
     }
     if let Some(d) = &patch.domains {
         after.domains = origins(d, "domains")?;
+    }
+    if let Some(r) = patch.token_rate_limit {
+        after.token_rate_limit = token_rate_limit(r)?;
     }
     store.update_tenant(&after).await.map_err(|e| match e {
         StoreError::NotFound => no_tenant(id),
@@ -326,6 +363,11 @@ pub struct NewClient {
     #[serde(default)]
     #[schema(value_type = Option<SigningAlgName>)]
     pub id_token_signed_response_alg: Option<String>,
+    /// Token-endpoint requests per second this client may make on each
+    /// node; 0 turns the limit off; absent takes the tenant's setting.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub token_rate_limit: Option<i64>,
 }
 
 /// Changes to a client; absent fields stay as they are, lists are replaced
@@ -360,6 +402,10 @@ pub struct ClientPatch {
     #[serde(default)]
     #[schema(value_type = Option<SigningAlgName>)]
     pub id_token_signed_response_alg: Option<String>,
+    /// A number (0 turns the limit off), or null for the tenant's setting.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000)]
+    pub token_rate_limit: Option<Option<i64>>,
 }
 
 fn parse_grants(raw: &[String]) -> Result<Vec<GrantType>> {
@@ -495,6 +541,7 @@ pub fn client_from_spec(
         web_origins: origins(&spec.web_origins, "web_origins")?,
         signing_alg,
         created_at: now,
+        token_rate_limit: token_rate_limit(spec.token_rate_limit)?,
     };
     Ok((client, secret))
 }
@@ -525,6 +572,7 @@ fn spec_of(c: &Client) -> NewClient {
         web_origins: c.web_origins.clone(),
         post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
         id_token_signed_response_alg: Some(c.signing_alg.as_str().to_string()),
+        token_rate_limit: c.token_rate_limit,
     }
 }
 
@@ -568,6 +616,9 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
     }
     if let Some(v) = p.id_token_signed_response_alg {
         spec.id_token_signed_response_alg = Some(v);
+    }
+    if let Some(v) = p.token_rate_limit {
+        spec.token_rate_limit = v;
     }
     let (checked, _) = client_from_spec(&c.tenant_id, &spec, c.created_at)?;
     Ok(Client {
@@ -668,6 +719,9 @@ pub struct UserPatch {
     pub name: Option<String>,
     #[serde(default)]
     pub email_verified: Option<bool>,
+    /// A disabled person cannot sign in; disabling ends their sessions.
+    #[serde(default)]
+    pub disabled: Option<bool>,
 }
 
 fn email(raw: &str) -> Result<String> {
@@ -731,6 +785,7 @@ pub async fn create_user(store: &dyn Store, tenant: &str, spec: &NewUser) -> Res
         name: spec.name,
         password_hash: hash_password(&spec.password).await?,
         created_at: crate::now(),
+        disabled: false,
     };
     store.create_user(&user).await.map_err(|e| match e {
         StoreError::Conflict(_) => email_taken(&user.email, tenant),
@@ -758,6 +813,7 @@ pub async fn update_user(
     patch: &UserPatch,
 ) -> Result<User> {
     let mut user = existing_user(store, tenant, sub).await?;
+    let before = user.clone();
     if let Some(e) = &patch.email {
         user.email = email(e)?;
     }
@@ -771,11 +827,24 @@ pub async fn update_user(
         check_password(pw)?;
         user.password_hash = hash_password(pw).await?;
     }
-    store.update_user(&user).await.map_err(|e| match e {
-        StoreError::NotFound => no_user(sub),
-        StoreError::Conflict(_) => email_taken(&user.email, tenant),
-        other => other.into(),
-    })?;
+    if let Some(d) = patch.disabled {
+        user.disabled = d;
+    }
+    // A new password or e-mail address, or disabling, ends every session
+    // and revokes every grant of the person in the same transaction: whoever
+    // held the old credentials must not keep a way in.
+    let ends = user.email != before.email
+        || patch.password.is_some()
+        || (user.disabled && !before.disabled);
+    let end_sessions_at = ends.then(crate::now);
+    store
+        .update_user(&user, end_sessions_at)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => no_user(sub),
+            StoreError::Conflict(_) => email_taken(&user.email, tenant),
+            other => other.into(),
+        })?;
     Ok(user)
 }
 

@@ -17,6 +17,10 @@ pub struct TenantView {
     pub issuer: String,
     /// Seconds since the Unix epoch.
     pub created_at: i64,
+    /// Token-endpoint requests per second per client and node (0: off);
+    /// absent when the server's default applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_rate_limit: Option<i64>,
 }
 
 impl TenantView {
@@ -27,6 +31,7 @@ impl TenantView {
             display_name: t.display_name,
             domains: t.domains,
             created_at: t.created_at,
+            token_rate_limit: t.token_rate_limit,
         }
     }
 }
@@ -54,6 +59,10 @@ pub struct ClientView {
     #[schema(value_type = SigningAlgName)]
     pub id_token_signed_response_alg: String,
     pub created_at: i64,
+    /// Token-endpoint requests per second on each node (0: off); absent
+    /// when the tenant's setting applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_rate_limit: Option<i64>,
 }
 
 impl From<Client> for ClientView {
@@ -78,6 +87,7 @@ impl From<Client> for ClientView {
             web_origins: c.web_origins,
             id_token_signed_response_alg: c.signing_alg.as_str().into(),
             created_at: c.created_at,
+            token_rate_limit: c.token_rate_limit,
         }
     }
 }
@@ -108,6 +118,7 @@ pub struct UserView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub created_at: i64,
+    pub disabled: bool,
 }
 
 impl From<User> for UserView {
@@ -119,6 +130,7 @@ impl From<User> for UserView {
             email_verified: u.email_verified,
             name: u.name,
             created_at: u.created_at,
+            disabled: u.disabled,
         }
     }
 }

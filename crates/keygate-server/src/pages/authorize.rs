@@ -57,7 +57,8 @@ async fn handle(
             user_sub,
             auth_time,
         } => {
-            let (_, to) = accounts::issue_code(state, door, &req, &user_sub, auth_time).await?;
+            let (_, to) =
+                accounts::issue_code(state, door, &req, &user_sub, auth_time, false).await?;
             Ok(super::see_other(&to, &[]))
         }
         NextStep::Fail(e) => Ok(super::error_redirect(door, &e)),

@@ -96,14 +96,11 @@ pub async fn post(
     let password = sub.form.get("password").unwrap_or("");
     match accounts::sign_in(&state, &door, email, password).await? {
         Ok(user) => signed_in(&state, &door, &sub, &user.sub).await,
-        Err(e @ accounts::AccountError::TooManyAttempts(secs)) => {
-            let mut res = again(&e.message(), StatusCode::TOO_MANY_REQUESTS);
-            res.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(secs.max(1)),
-            );
-            Ok(res)
-        }
+        Err(e) if e.retry_after().is_some() => Ok(super::too_many(
+            again(&e.message(), StatusCode::TOO_MANY_REQUESTS),
+            e,
+        )),
+        Err(e @ accounts::AccountError::Disabled) => Ok(again(&e.message(), StatusCode::FORBIDDEN)),
         Err(e) => Ok(again(&e.message(), StatusCode::UNAUTHORIZED)),
     }
 }

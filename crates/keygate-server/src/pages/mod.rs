@@ -185,6 +185,21 @@ pub async fn signed_in(
     let auth_time = crate::accounts::now();
     let cookie =
         crate::accounts::start_session(state, door, &s.headers, user_sub, auth_time).await?;
-    let (_, to) = crate::accounts::issue_code(state, door, &s.request, user_sub, auth_time).await?;
+    let (_, to) =
+        crate::accounts::issue_code(state, door, &s.request, user_sub, auth_time, false).await?;
     Ok(see_other(&to, &[cookie]))
+}
+
+/// A page refusing a rate-limited attempt gets its `Retry-After`.
+fn too_many(
+    mut res: axum::response::Response,
+    e: crate::accounts::AccountError,
+) -> axum::response::Response {
+    if let Some(secs) = e.retry_after() {
+        res.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(secs),
+        );
+    }
+    res
 }

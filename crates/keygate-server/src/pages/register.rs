@@ -96,8 +96,12 @@ pub async fn post(
         ));
     }
     let password = sub.form.get("password").unwrap_or("");
-    match accounts::register(&state, &door.tenant.id, email, password, Some(name)).await? {
+    match accounts::register(&state, &door, email, password, Some(name)).await? {
         Ok(user) => signed_in(&state, &door, &sub, &user.sub).await,
+        Err(e) if e.retry_after().is_some() => Ok(super::too_many(
+            again(&e.message(), StatusCode::TOO_MANY_REQUESTS),
+            e,
+        )),
         Err(e) => {
             let status = if e == AccountError::EmailTaken {
                 StatusCode::CONFLICT

@@ -52,8 +52,10 @@ pub async fn authenticate_client(
         client.as_ref(),
         keygate_crypto::secrets::secret_matches,
     ) {
-        if presented.secret.is_some() {
-            let key = format!("client-auth:{}:{}", door.tenant.id, presented.client_id);
+        // Only registered clients are counted: an unknown id has no secret
+        // to guess, and counting it would let anyone add rows at will.
+        if presented.secret.is_some() && client.is_some() {
+            let key = crate::limits::client_auth_key(&door.tenant.id, &presented.client_id);
             let blocked = state
                 .store
                 .record_failure(&key, crate::now(), &state.config.client_auth_limit)
@@ -106,6 +108,24 @@ async fn run(
         Ok(c) => c,
         Err(e) => return (Err(e), None),
     };
+    // The per-client limit: the client's own, else its tenant's, else the
+    // server's (0 is off). Checked in memory, after authentication, so only
+    // registered clients have buckets.
+    let per_second = client
+        .token_rate_limit
+        .or(door.tenant.token_rate_limit)
+        .unwrap_or(state.config.token_rate_limit);
+    if let Err(retry_after) = state
+        .throttle
+        .check(&door.tenant.id, &client.id, per_second)
+    {
+        metrics::counter!("keygate_token_rate_limited_total").increment(1);
+        let e = ApiError::RateLimited {
+            retry_after,
+            json: true,
+        };
+        return (Err(e), Some(client));
+    }
     let result = grant(state, door, &client, p).await;
     (result, Some(client))
 }

@@ -1227,3 +1227,120 @@ async fn openapi_document_describes_every_endpoint() {
     assert_eq!(admin.get("/tenants/acme/clients").await.status, 200);
     drop(w);
 }
+
+#[tokio::test]
+async fn a_new_password_or_email_or_disabling_ends_sessions_and_grants() {
+    let (w, admin) = admin_world().await;
+    let client = w.confidential_client(&[]);
+    let sub = {
+        let (access, _) = tokens_for(&w, &Browser::new(), &client).await;
+        claims(&access)["sub"].as_str().unwrap().to_string()
+    };
+    let path = format!("/tenants/acme/users/{sub}");
+    // A change of name leaves everything as it was.
+    let browser = Browser::new();
+    let (access, rt) = tokens_for(&w, &browser, &client).await;
+    let a = admin.patch(&path, json!({"name": "Ann B."})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(userinfo(&w.issuer, &access).await, 200);
+    let (s, body) = refresh(&w, &client, &rt).await;
+    assert_eq!(s, 200, "{body}");
+
+    let mut email = EMAIL.to_string();
+    let mut password = PASSWORD.to_string();
+    for (change, patch) in [
+        ("password", json!({"password": "a brand new password"})),
+        ("email", json!({"email": "ann.new@example.com"})),
+        ("disabled", json!({"disabled": true})),
+    ] {
+        let browser = Browser::new();
+        let code = obtain_code_as(&browser, &w, &client, &email, &password).await;
+        let (access, rt) = exchange(&w, &client, &code).await;
+        assert_eq!(userinfo(&w.issuer, &access).await, 200, "{change}");
+        let a = admin.patch(&path, patch.clone()).await;
+        assert_eq!(a.status, 200, "{change}: {}", a.body);
+        if change == "password" {
+            password = "a brand new password".into();
+        }
+        if change == "email" {
+            email = "ann.new@example.com".into();
+        }
+        assert_eq!(
+            w.db.count(&format!(
+                "SELECT COUNT(*) FROM sessions WHERE user_sub = '{sub}'"
+            ))
+            .await,
+            0,
+            "{change}: sessions end"
+        );
+        assert_eq!(
+            userinfo(&w.issuer, &access).await,
+            401,
+            "{change}: access token"
+        );
+        let (s, body) = refresh(&w, &client, &rt).await;
+        assert_eq!(
+            (s, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{change}: refresh token: {body}"
+        );
+        let page = browser
+            .get(&authorize_url(&w.issuer, &client, None, &[]))
+            .await;
+        assert_eq!(page.status, 200, "{change}: the session no longer signs in");
+    }
+    // A disabled person cannot sign in, even with the right password.
+    assert_eq!(admin.get(&path).await.body["disabled"], true);
+    let browser = Browser::new();
+    let page = browser
+        .get(&authorize_url(&w.issuer, &client, None, &[]))
+        .await;
+    let done = browser
+        .submit(
+            &page,
+            &[("email", email.as_str()), ("password", password.as_str())],
+        )
+        .await;
+    assert_eq!(done.status, 403, "{}", done.body);
+    assert!(done.body.contains("disabled"), "{}", done.body);
+    // Enabled again, they can.
+    let a = admin.patch(&path, json!({"disabled": false})).await;
+    assert_eq!(a.body["disabled"], false);
+    let code = obtain_code_as(&Browser::new(), &w, &client, &email, &password).await;
+    exchange(&w, &client, &code).await;
+}
+
+async fn obtain_code_as(
+    browser: &Browser,
+    w: &World,
+    client: &TestClient,
+    email: &str,
+    password: &str,
+) -> String {
+    let page = browser
+        .get(&authorize_url(&w.issuer, client, None, &[]))
+        .await;
+    let done = browser
+        .submit(&page, &[("email", email), ("password", password)])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    done.redirect_params()["code"].clone()
+}
+
+async fn exchange(w: &World, client: &TestClient, code: &str) -> (String, String) {
+    let (s, _, body) = token(
+        &w.issuer,
+        Some((&client.id, client.secret())),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &client.redirect_uri),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    (
+        body["access_token"].as_str().unwrap().to_string(),
+        body["refresh_token"].as_str().unwrap().to_string(),
+    )
+}

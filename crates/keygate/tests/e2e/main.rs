@@ -10,6 +10,7 @@ mod dev_mode;
 mod foundation;
 mod hosted_pages;
 mod journeys;
+mod limits;
 mod multi_node;
 mod oidc_client;
 mod operations;

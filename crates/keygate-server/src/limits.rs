@@ -1,0 +1,89 @@
+//! Keys and reservations of the brute-force limits kept in the store.
+//!
+//! Keys name what they limit by a SHA-256 of the caller's input, so an
+//! attacker's over-long e-mail address or client id costs one fixed-size
+//! row, never a row of its own size.
+
+use crate::error::ApiError;
+use crate::AppState;
+use keygate_crypto::secrets::sha256_hex;
+use keygate_store::{Attempt, LimitPolicy};
+use std::net::IpAddr;
+
+/// The sign-in limit of one account (tenant and e-mail, case-insensitive).
+pub fn account_key(tenant: &str, email: &str) -> String {
+    let email = email.trim().to_lowercase();
+    format!(
+        "signin:account:{}",
+        sha256_hex(&format!("{tenant}\n{email}"))
+    )
+}
+
+/// The sign-in limit of one client IP (across tenants and accounts).
+pub fn ip_key(ip: IpAddr) -> String {
+    format!("signin:ip:{ip}")
+}
+
+/// The registration limit of one client IP.
+pub fn register_ip_key(ip: IpAddr) -> String {
+    format!("register:ip:{ip}")
+}
+
+/// The failed-authentication limit of one registered client.
+pub fn client_auth_key(tenant: &str, client_id: &str) -> String {
+    format!(
+        "client-auth:{}",
+        sha256_hex(&format!("{tenant}\n{client_id}"))
+    )
+}
+
+/// Reserves an attempt against the IP's limit (when the IP is known) and
+/// then the account's; when the account refuses, the IP's attempt is given
+/// back. `Ok` carries each granted attempt's count; `Err` the seconds to
+/// wait.
+pub async fn reserve_both(
+    state: &AppState,
+    account: (&str, &LimitPolicy),
+    ip: Option<(&str, &LimitPolicy)>,
+) -> Result<Result<(i64, Option<i64>), i64>, ApiError> {
+    let now = crate::now();
+    let ip_count = match ip {
+        None => None,
+        Some((key, policy)) => match state.store.reserve_attempt(key, now, policy).await? {
+            Attempt::Granted { count } => Some(count),
+            Attempt::Refused { retry_after } => return Ok(Err(retry_after)),
+        },
+    };
+    match state
+        .store
+        .reserve_attempt(account.0, now, account.1)
+        .await?
+    {
+        Attempt::Granted { count } => Ok(Ok((count, ip_count))),
+        Attempt::Refused { retry_after } => {
+            if let Some((key, policy)) = ip {
+                state.store.release_attempt(key, policy).await?;
+            }
+            Ok(Err(retry_after))
+        }
+    }
+}
+
+/// Reserves one attempt against a single limit; `Err` is the seconds to
+/// wait.
+pub async fn reserve(
+    state: &AppState,
+    key: &str,
+    policy: &LimitPolicy,
+) -> Result<Result<i64, i64>, ApiError> {
+    Ok(
+        match state
+            .store
+            .reserve_attempt(key, crate::now(), policy)
+            .await?
+        {
+            Attempt::Granted { count } => Ok(count),
+            Attempt::Refused { retry_after } => Err(retry_after),
+        },
+    )
+}
