@@ -13,6 +13,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use keygate_core::authorize::{self as az, AuthorizeError};
+use keygate_core::client_auth::Methods;
 use keygate_core::params::Params;
 use keygate_core::{ErrorCode, OAuthError};
 use serde_json::json;
@@ -83,7 +84,7 @@ async fn authorization(
     headers: &HeaderMap,
     p: &Params,
 ) -> Result<az::AuthorizeRequest, ApiError> {
-    let client = authenticate_client(state, door, headers, p)
+    let client = authenticate_client(state, door, headers, p, Methods::Registered)
         .await
         .map_err(|e| e.into_status(StatusCode::UNAUTHORIZED))?;
     if !client.journeys_api {

@@ -17,6 +17,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use keygate_core::client_auth::Methods;
 use keygate_core::OAuthError;
 use keygate_crypto::secrets::refresh_token_key;
 
@@ -27,7 +28,8 @@ pub async fn handle(
     body: Result<Body, ApiError>,
 ) -> Result<Response, ApiError> {
     let p = body?.params;
-    let client = authenticate_client(&state, &door, &headers, &p).await?;
+    let client =
+        authenticate_client(&state, &door, &headers, &p, Methods::AnySecretTransport).await?;
     let token = p
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("the 'token' parameter is missing"))?;

@@ -9,6 +9,7 @@ mod browser;
 mod dev_mode;
 mod foundation;
 mod hosted_pages;
+mod interop;
 mod journeys;
 mod multi_node;
 mod oidc_client;
