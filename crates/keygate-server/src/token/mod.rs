@@ -93,7 +93,7 @@ pub async fn handle(
     };
     if let (Some(origin), Some(client)) = (origin, client) {
         if client.web_origins.contains(&origin) {
-            crate::tokens::cors_headers(&mut res, &origin);
+            crate::cors::allow_origin(&mut res, &origin);
         }
     }
     res

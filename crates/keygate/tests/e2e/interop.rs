@@ -221,3 +221,135 @@ async fn unknown_client_and_wrong_method_read_the_same() {
         "{log}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// 4. CORS at userinfo and revocation.
+
+const SPA_ORIGIN: &str = "https://spa.example.test";
+const OTHER_ORIGIN: &str = "https://evil.example.test";
+
+async fn preflight(url: &str, origin: &str, method: &str) -> Reply {
+    send(
+        reqwest::Client::new()
+            .request(reqwest::Method::OPTIONS, url)
+            .header("origin", origin)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", "authorization"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn userinfo_and_revocation_answer_cors_for_registered_web_origins() {
+    let w = World::new().await;
+    let spa = w.public_client(&["--web-origin", SPA_ORIGIN]);
+    let browser = Browser::new();
+    let (verifier, challenge) = pkce();
+    let code = obtain_code(&browser, &w.issuer, &spa, Some(&challenge), &[]).await;
+    let t = send(
+        reqwest::Client::new()
+            .post(format!("{}/token", w.issuer))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", spa.redirect_uri.as_str()),
+                ("client_id", spa.id.as_str()),
+                ("code_verifier", verifier.as_str()),
+            ]),
+    )
+    .await;
+    assert_eq!(t.status, 200, "{}", t.body);
+    let access = t.body["access_token"].as_str().unwrap();
+    let refresh = t.body["refresh_token"].as_str().unwrap();
+
+    // Preflights.
+    for (path, method) in [
+        ("/userinfo", "GET"),
+        ("/userinfo", "POST"),
+        ("/revoke", "POST"),
+        ("/oauth/revoke", "POST"),
+    ] {
+        let url = format!("{}{path}", w.issuer);
+        let ok = preflight(&url, SPA_ORIGIN, method).await;
+        assert!(ok.status < 300, "{path}: {}", ok.status);
+        assert_eq!(
+            ok.header("access-control-allow-origin"),
+            Some(SPA_ORIGIN),
+            "{path}"
+        );
+        let methods = ok
+            .header("access-control-allow-methods")
+            .unwrap_or_default();
+        assert!(methods.contains(method), "{path}: {methods}");
+        let headers = ok
+            .header("access-control-allow-headers")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        assert!(
+            headers.contains("authorization") && headers.contains("dpop"),
+            "{path}: {headers}"
+        );
+        let refused = preflight(&url, OTHER_ORIGIN, method).await;
+        for h in [
+            "access-control-allow-origin",
+            "access-control-allow-methods",
+            "access-control-allow-headers",
+        ] {
+            assert!(
+                refused.header(h).is_none(),
+                "{path}: {h} for a foreign origin"
+            );
+        }
+    }
+
+    // The actual answers.
+    let userinfo = |origin: &'static str, token: String| {
+        let url = format!("{}/userinfo", w.issuer);
+        async move {
+            send(
+                reqwest::Client::new()
+                    .get(url)
+                    .header("origin", origin)
+                    .bearer_auth(token),
+            )
+            .await
+        }
+    };
+    let ok = userinfo(SPA_ORIGIN, access.to_string()).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.header("access-control-allow-origin"), Some(SPA_ORIGIN));
+    let foreign = userinfo(OTHER_ORIGIN, access.to_string()).await;
+    assert_eq!(foreign.status, 200);
+    assert!(foreign.header("access-control-allow-origin").is_none());
+    // A refusal is readable too, with its challenge.
+    let bad = userinfo(SPA_ORIGIN, "not-a-token".to_string()).await;
+    assert_eq!(bad.status, 401);
+    assert_eq!(bad.header("access-control-allow-origin"), Some(SPA_ORIGIN));
+    assert!(bad
+        .header("access-control-expose-headers")
+        .unwrap_or_default()
+        .contains("WWW-Authenticate"));
+
+    let revoke = |origin: &'static str| {
+        let url = format!("{}/revoke", w.issuer);
+        let form = vec![
+            ("token".to_string(), refresh.to_string()),
+            ("client_id".to_string(), spa.id.clone()),
+        ];
+        async move {
+            send(
+                reqwest::Client::new()
+                    .post(url)
+                    .header("origin", origin)
+                    .form(&form),
+            )
+            .await
+        }
+    };
+    let foreign = revoke(OTHER_ORIGIN).await;
+    assert_eq!(foreign.status, 200);
+    assert!(foreign.header("access-control-allow-origin").is_none());
+    let ok = revoke(SPA_ORIGIN).await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("access-control-allow-origin"), Some(SPA_ORIGIN));
+}
