@@ -8,7 +8,7 @@
 //! `error_description` and `state` (RFC 6749 4.1.2.1).
 
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, GrantType, Session};
+use crate::model::{Client, GrantType, PkcePolicy, Session};
 use crate::params::Params;
 use crate::pkce::{self, CodeChallengeMethod};
 use crate::scope::Scope;
@@ -151,6 +151,18 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
     } else if client.public {
         return Err(invalid("public clients must send a code_challenge (PKCE)"));
     }
+    // RFC 9700 2.1.1: S256. A public client has nothing else binding the
+    // code to it, so `plain` (which an omitted method means, RFC 7636 4.3)
+    // is only for clients registered with `--pkce plain-allowed`.
+    if client.public
+        && code_challenge_method == Some(CodeChallengeMethod::Plain)
+        && client.pkce != PkcePolicy::PlainAllowed
+    {
+        return Err(invalid(
+            "this client must use PKCE with code_challenge_method=S256 \
+             (plain, also meant by an omitted method, is not allowed)",
+        ));
+    }
 
     let mut prompt_none = false;
     let mut prompt_login = false;
@@ -255,6 +267,7 @@ mod tests {
             journeys_api: false,
             web_origins: vec![],
             signing_alg: SigningAlg::RS256,
+            pkce: PkcePolicy::S256,
             created_at: 0,
         }
     }
@@ -391,13 +404,55 @@ mod tests {
 
     #[test]
     fn plain_is_the_default_method() {
-        let c = client(true, &["https://app/cb"]);
+        let mut c = client(true, &["https://app/cb"]);
+        c.pkce = PkcePolicy::PlainAllowed;
         let r = run(
             &format!("client_id=c1&response_type=code&code_challenge={CH}"),
             &c,
         )
         .unwrap();
         assert_eq!(r.code_challenge_method, Some(CodeChallengeMethod::Plain));
+    }
+
+    /// RFC 9700 2.1.1: a public client must use S256 unless it was
+    /// registered with `--pkce plain-allowed`; confidential clients may
+    /// use plain.
+    #[test]
+    fn public_clients_need_s256() {
+        let plain = format!("client_id=c1&response_type=code&state=s&code_challenge={CH}&code_challenge_method=plain");
+        let omitted = format!("client_id=c1&response_type=code&state=s&code_challenge={CH}");
+        let s256 = format!("{omitted}&code_challenge_method=S256");
+        let public = client(true, &["https://app/cb"]);
+        for q in [&plain, &omitted] {
+            match run(q, &public) {
+                Err(AuthorizeError::Redirect(e)) => {
+                    assert_eq!(e.error.code, ErrorCode::InvalidRequest);
+                    assert!(
+                        e.error.description.contains("S256"),
+                        "{}",
+                        e.error.description
+                    );
+                    assert_eq!(e.state.as_deref(), Some("s"));
+                }
+                other => panic!("{q}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            run(&s256, &public).unwrap().code_challenge_method,
+            Some(CodeChallengeMethod::S256)
+        );
+        let mut allowed = public.clone();
+        allowed.pkce = PkcePolicy::PlainAllowed;
+        for q in [&plain, &omitted] {
+            assert_eq!(
+                run(q, &allowed).unwrap().code_challenge_method,
+                Some(CodeChallengeMethod::Plain)
+            );
+        }
+        let confidential = client(false, &["https://app/cb"]);
+        for q in [&plain, &omitted] {
+            assert_eq!(redirect_code(run(q, &confidential)), "ok");
+        }
     }
 
     #[test]

@@ -25,6 +25,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "one_statement_consume",
         sql: include_str!("../migrations/postgres/0003_one_statement_consume.sql"),
     },
+    Migration {
+        version: 4,
+        name: "client_pkce_policy",
+        sql: include_str!("../migrations/postgres/0004_client_pkce_policy.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

@@ -41,6 +41,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "one_statement_consume",
         sql: include_str!("../migrations/sqlite/0003_one_statement_consume.sql"),
     },
+    Migration {
+        version: 4,
+        name: "client_pkce_policy",
+        sql: include_str!("../migrations/sqlite/0004_client_pkce_policy.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

@@ -209,6 +209,9 @@ pub struct ClientCreate {
     /// RS256 (default), ES256 or EdDSA, for id_tokens and access tokens.
     #[arg(long)]
     pub id_token_signed_response_alg: Option<String>,
+    /// PKCE methods a public client may use: s256 (default) or plain-allowed.
+    #[arg(long)]
+    pub pkce: Option<String>,
     #[command(flatten)]
     pub db: DbArgs,
 }

@@ -271,6 +271,17 @@ pub enum RefreshPolicyName {
     never,
 }
 
+/// Which PKCE methods a public client may use: `s256` only (the default,
+/// RFC 9700), or `plain-allowed` (also `plain`, and an omitted
+/// `code_challenge_method`, which RFC 7636 reads as `plain`).
+#[derive(ToSchema)]
+#[allow(dead_code, non_camel_case_types)]
+pub enum PkcePolicyName {
+    s256,
+    #[schema(rename = "plain-allowed")]
+    plain_allowed,
+}
+
 /// The JWS algorithm of a client's id_tokens and access tokens.
 #[derive(ToSchema)]
 #[allow(dead_code, non_camel_case_types)]
@@ -326,6 +337,10 @@ pub struct NewClient {
     #[serde(default)]
     #[schema(value_type = Option<SigningAlgName>)]
     pub id_token_signed_response_alg: Option<String>,
+    /// PKCE methods a public client may use (default `s256`).
+    #[serde(default)]
+    #[schema(value_type = Option<PkcePolicyName>)]
+    pub pkce: Option<String>,
 }
 
 /// Changes to a client; absent fields stay as they are, lists are replaced
@@ -360,6 +375,9 @@ pub struct ClientPatch {
     #[serde(default)]
     #[schema(value_type = Option<SigningAlgName>)]
     pub id_token_signed_response_alg: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<PkcePolicyName>)]
+    pub pkce: Option<String>,
 }
 
 fn parse_grants(raw: &[String]) -> Result<Vec<GrantType>> {
@@ -473,6 +491,12 @@ pub fn client_from_spec(
             )
         })?,
     };
+    let pkce = match &spec.pkce {
+        None => PkcePolicy::S256,
+        Some(p) => PkcePolicy::parse(p).ok_or_else(|| {
+            ProvisionError::invalid("pkce", format!("'{p}': use s256 or plain-allowed"))
+        })?,
+    };
     let secret = (!spec.public).then(secrets::new_secret);
     let client = Client {
         id: secrets::random_token(18),
@@ -494,6 +518,7 @@ pub fn client_from_spec(
         journeys_api: spec.journeys_api,
         web_origins: origins(&spec.web_origins, "web_origins")?,
         signing_alg,
+        pkce,
         created_at: now,
     };
     Ok((client, secret))
@@ -525,6 +550,7 @@ fn spec_of(c: &Client) -> NewClient {
         web_origins: c.web_origins.clone(),
         post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
         id_token_signed_response_alg: Some(c.signing_alg.as_str().to_string()),
+        pkce: Some(c.pkce.as_str().to_string()),
     }
 }
 
@@ -568,6 +594,9 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
     }
     if let Some(v) = p.id_token_signed_response_alg {
         spec.id_token_signed_response_alg = Some(v);
+    }
+    if let Some(v) = p.pkce {
+        spec.pkce = Some(v);
     }
     let (checked, _) = client_from_spec(&c.tenant_id, &spec, c.created_at)?;
     Ok(Client {

@@ -4,7 +4,7 @@ use keygate_core::model::{Client, Tenant, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::provision::{GrantTypeName, RefreshPolicyName, SigningAlgName};
+use super::provision::{GrantTypeName, PkcePolicyName, RefreshPolicyName, SigningAlgName};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantView {
@@ -53,6 +53,9 @@ pub struct ClientView {
     pub web_origins: Vec<String>,
     #[schema(value_type = SigningAlgName)]
     pub id_token_signed_response_alg: String,
+    /// PKCE methods a public client may use.
+    #[schema(value_type = PkcePolicyName)]
+    pub pkce: String,
     pub created_at: i64,
 }
 
@@ -77,6 +80,7 @@ impl From<Client> for ClientView {
             journeys_api: c.journeys_api,
             web_origins: c.web_origins,
             id_token_signed_response_alg: c.signing_alg.as_str().into(),
+            pkce: c.pkce.as_str().into(),
             created_at: c.created_at,
         }
     }

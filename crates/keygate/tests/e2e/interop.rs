@@ -353,3 +353,190 @@ async fn userinfo_and_revocation_answer_cors_for_registered_web_origins() {
     assert_eq!(ok.status, 200);
     assert_eq!(ok.header("access-control-allow-origin"), Some(SPA_ORIGIN));
 }
+
+// ---------------------------------------------------------------------------
+// 5. PKCE: S256 for public clients unless registered `--pkce plain-allowed`.
+
+/// The authorization URL with a PKCE challenge by `method` (`None`: no
+/// `code_challenge_method`, which RFC 7636 reads as plain).
+fn url_with_method(
+    w: &World,
+    client: &TestClient,
+    challenge: &str,
+    method: Option<&str>,
+) -> String {
+    let mut u = url::Url::parse(&authorize_url(&w.issuer, client, None, &[])).unwrap();
+    {
+        let mut q = u.query_pairs_mut();
+        q.append_pair("code_challenge", challenge);
+        if let Some(m) = method {
+            q.append_pair("code_challenge_method", m);
+        }
+    }
+    u.to_string()
+}
+
+#[tokio::test]
+async fn public_clients_must_use_s256_unless_registered_plain_allowed() {
+    let w = World::new().await;
+    let strict = w.public_client(&["--journeys-api"]);
+    let lenient = w.public_client(&["--pkce", "plain-allowed"]);
+    let confidential = w.confidential_client(&[]);
+    let verifier = keygate_crypto::secrets::random_token(32);
+
+    // /authorize redirects the refusal to the (valid) redirect URI.
+    for method in [Some("plain"), None] {
+        let b = Browser::new();
+        let page = b
+            .get(&url_with_method(&w, &strict, &verifier, method))
+            .await;
+        assert_eq!(page.status, 303, "{method:?}: {}", page.body);
+        assert!(page.location().unwrap().starts_with(&strict.redirect_uri));
+        let p = page.redirect_params();
+        assert_eq!(p["error"], "invalid_request", "{method:?}");
+        assert!(p["error_description"].contains("S256"), "{p:?}");
+        assert_eq!(p["state"], "st-123");
+        assert!(!p.contains_key("code"));
+    }
+
+    // The Journeys API answers its JSON error.
+    let mut body = json!({
+        "client_id": strict.id, "redirect_uri": strict.redirect_uri, "scope": "openid",
+        "state": "s", "code_challenge": verifier, "code_challenge_method": "plain",
+        "email": EMAIL, "password": PASSWORD,
+    });
+    for method in [Some("plain"), None] {
+        match method {
+            Some(m) => body["code_challenge_method"] = json!(m),
+            None => {
+                body.as_object_mut()
+                    .unwrap()
+                    .remove("code_challenge_method");
+            }
+        }
+        let r = send(
+            reqwest::Client::new()
+                .post(format!("{}/journeys/sign-in", w.issuer))
+                .json(&body),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{method:?}: {}",
+            r.body
+        );
+        assert!(r.body.get("code").is_none());
+    }
+
+    // A client registered with --pkce plain-allowed, and a confidential
+    // client, may use plain through to the token endpoint.
+    for (client, basic) in [(&lenient, None), (&confidential, Some(()))] {
+        for method in [Some("plain"), None] {
+            let b = Browser::new();
+            let page = b.get(&url_with_method(&w, client, &verifier, method)).await;
+            assert_eq!(page.status, 200, "{method:?}: {:?}", page.location());
+            let done = b
+                .submit(&page, &[("email", EMAIL), ("password", PASSWORD)])
+                .await;
+            let code = done.redirect_params()["code"].clone();
+            let mut form = vec![
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", client.redirect_uri.as_str()),
+                ("code_verifier", verifier.as_str()),
+            ];
+            if basic.is_none() {
+                form.push(("client_id", client.id.as_str()));
+            }
+            let creds = basic.map(|_| (client.id.as_str(), client.secret()));
+            let (status, _, t) = token(&w.issuer, creds, &form).await;
+            assert_eq!(status, 200, "{method:?}: {t}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_pkce_policy_is_set_and_shown_by_cli_and_admin_api() {
+    const ADMIN_TOKEN: &str = "interop-admin-token-0f9e8d7c6b5a49382716";
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    let bad = db.cli(
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "A",
+            "--redirect-uri",
+            "https://a.test/cb",
+            "--public",
+            "--pkce",
+            "sha1",
+        ],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--pkce") && stderr.contains("plain-allowed"),
+        "{stderr}"
+    );
+    assert!(bad.stdout.is_empty());
+
+    let server = Server::start_with(&db, &[("KEYGATE_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
+    let http = reqwest::Client::new();
+    let admin = |method: reqwest::Method, path: &str, body: Value| {
+        http.request(method, format!("{}/admin/v1{path}", server.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+    };
+    let c = send(admin(
+        reqwest::Method::POST,
+        "/tenants/acme/clients",
+        json!({"name": "SPA", "public": true, "redirect_uris": ["https://a.test/cb"]}),
+    ))
+    .await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    assert_eq!(c.body["pkce"], "s256");
+    let id = c.body["client_id"].as_str().unwrap().to_string();
+    let p = send(admin(
+        reqwest::Method::PATCH,
+        &format!("/tenants/acme/clients/{id}"),
+        json!({"pkce": "plain-allowed"}),
+    ))
+    .await;
+    assert_eq!(
+        (p.status, &p.body["pkce"]),
+        (200, &json!("plain-allowed")),
+        "{}",
+        p.body
+    );
+    let g = send(admin(
+        reqwest::Method::GET,
+        &format!("/tenants/acme/clients/{id}"),
+        Value::Null,
+    ))
+    .await;
+    assert_eq!(g.body["pkce"], "plain-allowed");
+    let wrong = send(admin(
+        reqwest::Method::PATCH,
+        &format!("/tenants/acme/clients/{id}"),
+        json!({"pkce": "plain"}),
+    ))
+    .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert_eq!(wrong.body["error"], "invalid_request");
+    assert!(wrong.body["error_description"]
+        .as_str()
+        .unwrap()
+        .starts_with("pkce:"));
+    let doc = send(admin(reqwest::Method::GET, "/openapi.json", Value::Null)).await;
+    assert_eq!(doc.status, 200);
+    let text = doc.body.to_string();
+    assert!(
+        text.contains("plain-allowed"),
+        "the OpenAPI document lists the values"
+    );
+}

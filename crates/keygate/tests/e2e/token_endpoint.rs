@@ -865,11 +865,12 @@ async fn id_token_claims_and_at_hash_follow_the_scope() {
     assert!(t.get("id_token").is_none(), "{t}");
 }
 
-/// PKCE with the plain method (RFC 7636 4.2) is accepted too.
+/// PKCE with the plain method (RFC 7636 4.2) is accepted too, from a
+/// public client registered with `--pkce plain-allowed`.
 #[tokio::test]
 async fn pkce_plain_method_is_accepted() {
     let w = World::new().await;
-    let client = w.public_client(&[]);
+    let client = w.public_client(&["--pkce", "plain-allowed"]);
     let browser = Browser::new();
     let verifier = keygate_crypto::secrets::random_token(48);
     let code = code_at(
