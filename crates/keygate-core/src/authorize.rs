@@ -164,26 +164,37 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
         ));
     }
 
+    // OpenID Connect Core 3.1.2.1. `consent` and `select_account` are
+    // accepted and need nothing more today: no consent page is shown for
+    // first-party clients, and a browser holds one session per tenant, so
+    // the account is already chosen (`prompt=login` signs in afresh).
+    // `display`, `ui_locales`, `claims_locales` and `acr_values` are
+    // optional hints (3.1.2.1, 5.5.1.1) that are accepted and not acted on;
+    // `login_hint` fills in the e-mail field; other parameters are ignored
+    // (RFC 6749 3.1: "MUST ignore unrecognized request parameters").
     let mut prompt_none = false;
     let mut prompt_login = false;
+    let mut prompts = 0;
     for v in p
         .get("prompt")
         .unwrap_or("")
         .split(' ')
         .filter(|s| !s.is_empty())
     {
+        prompts += 1;
         match v {
             "none" => prompt_none = true,
             "login" => prompt_login = true,
+            "consent" | "select_account" => {}
             other => {
                 return Err(invalid(&format!(
-                    "prompt '{}' is not supported; use login or none",
+                    "prompt '{}' is not supported; use none, login, consent or select_account",
                     other.chars().take(32).collect::<String>()
                 )))
             }
         }
     }
-    if prompt_none && prompt_login {
+    if prompt_none && prompts > 1 {
         return Err(invalid("prompt=none cannot be combined with other values"));
     }
     let max_age =
@@ -344,9 +355,13 @@ mod tests {
         );
         assert_eq!(
             redirect_code(run(
-                &format!("{base}&response_type=code&prompt=consent"),
+                &format!("{base}&response_type=code&prompt=consent+none"),
                 &c
             )),
+            "invalid_request"
+        );
+        assert_eq!(
+            redirect_code(run(&format!("{base}&response_type=code&prompt=bogus"), &c)),
             "invalid_request"
         );
         assert_eq!(
@@ -453,6 +468,34 @@ mod tests {
         for q in [&plain, &omitted] {
             assert_eq!(redirect_code(run(q, &confidential)), "ok");
         }
+    }
+
+    /// What the OpenID conformance suite's Basic OP modules send.
+    #[test]
+    fn optional_openid_parameters_are_accepted() {
+        let c = client(false, &["https://app/cb"]);
+        for extra in [
+            "prompt=consent",
+            "prompt=select_account",
+            "prompt=login+consent",
+            "display=page",
+            "display=popup",
+            "ui_locales=se+en-US",
+            "claims_locales=de",
+            "login_hint=ann%40example.com",
+            "acr_values=urn%3Amace%3Aincommon%3Aiap%3Asilver+1",
+            "extra_unknown_parameter=whatever",
+        ] {
+            let r = run(
+                &format!("client_id=c1&response_type=code&scope=openid&{extra}"),
+                &c,
+            );
+            assert_eq!(redirect_code(r.clone()), "ok", "{extra}: {r:?}");
+        }
+        let r = run("client_id=c1&response_type=code&prompt=login+consent", &c).unwrap();
+        assert!(r.prompt_login && !r.prompt_none);
+        let r = run("client_id=c1&response_type=code&prompt=consent", &c).unwrap();
+        assert!(!r.prompt_login && !r.prompt_none);
     }
 
     #[test]

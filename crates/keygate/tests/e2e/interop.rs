@@ -540,3 +540,87 @@ async fn the_pkce_policy_is_set_and_shown_by_cli_and_admin_api() {
         "the OpenAPI document lists the values"
     );
 }
+
+// ---------------------------------------------------------------------------
+// 6. The optional parameters of OpenID Connect's Basic OP tests.
+
+#[tokio::test]
+async fn authorize_accepts_the_optional_openid_parameters() {
+    let w = World::new().await;
+    let client = w.confidential_client(&[]);
+    let hint = "ann\"><script>alert(1)</script>@example.com";
+    let cases: Vec<Vec<(&str, &str)>> = vec![
+        vec![("prompt", "consent")],
+        vec![("prompt", "select_account")],
+        vec![("prompt", "login consent")],
+        vec![("display", "page")],
+        vec![("display", "popup")],
+        vec![("ui_locales", "se en-US")],
+        vec![("claims_locales", "de")],
+        vec![("acr_values", "urn:mace:incommon:iap:silver 1")],
+        vec![("unknown_parameter", "whatever"), ("another", "")],
+        vec![("login_hint", hint)],
+    ];
+    for extra in &cases {
+        let b = Browser::new();
+        let page = b.get(&authorize_url(&w.issuer, &client, None, extra)).await;
+        assert_eq!(
+            page.status,
+            200,
+            "{extra:?}: {:?} {}",
+            page.location(),
+            page.body
+        );
+        assert!(page.body.contains("name=\"password\""), "{extra:?}");
+        let done = b
+            .submit(&page, &[("email", EMAIL), ("password", PASSWORD)])
+            .await;
+        assert_eq!(done.status, 303, "{extra:?}: {}", done.body);
+        let p = done.redirect_params();
+        assert!(
+            p.contains_key("code") && !p.contains_key("error"),
+            "{extra:?}: {p:?}"
+        );
+        // With the session: consent and select_account go straight on
+        // (login asks again, as before).
+        let again = b.get(&authorize_url(&w.issuer, &client, None, extra)).await;
+        let expect = if extra[0].1.contains("login") {
+            200
+        } else {
+            303
+        };
+        assert_eq!(again.status, expect, "{extra:?} with a session");
+    }
+
+    // login_hint fills in the e-mail field, escaped.
+    let b = Browser::new();
+    let page = b
+        .get(&authorize_url(
+            &w.issuer,
+            &client,
+            None,
+            &[("login_hint", hint)],
+        ))
+        .await;
+    assert!(!page.body.contains("<script>"), "{}", page.body);
+    let (_, fields) = page.form();
+    let email = fields.iter().find(|(k, _)| k == "email").unwrap();
+    assert_eq!(email.1, hint);
+
+    // prompt=none still refuses to be combined, and still needs a session.
+    for (prompt, error) in [
+        ("none consent", "invalid_request"),
+        ("none", "login_required"),
+    ] {
+        let page = Browser::new()
+            .get(&authorize_url(
+                &w.issuer,
+                &client,
+                None,
+                &[("prompt", prompt)],
+            ))
+            .await;
+        assert_eq!(page.status, 303, "{prompt}");
+        assert_eq!(page.redirect_params()["error"], error, "{prompt}");
+    }
+}
