@@ -624,3 +624,76 @@ async fn authorize_accepts_the_optional_openid_parameters() {
         assert_eq!(page.redirect_params()["error"], error, "{prompt}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// 7. Plain http redirect URIs only on loopback hosts.
+
+#[tokio::test]
+async fn http_redirect_uris_are_only_for_loopback_hosts() {
+    const ADMIN_TOKEN: &str = "interop-admin-token-a1b2c3d4e5f60718293a";
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    for (flag, uri) in [
+        ("--redirect-uri", "http://app.example.test/cb"),
+        ("--redirect-uri", "http://10.1.2.3:8080/cb"),
+        ("--post-logout-redirect-uri", "http://app.example.test/bye"),
+    ] {
+        let mut args = vec![
+            "client",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "A",
+            "--redirect-uri",
+            "https://app.example.test/cb",
+        ];
+        if flag == "--redirect-uri" {
+            args.truncate(args.len() - 2);
+        }
+        args.extend([flag, uri]);
+        let out = db.cli(&args, None);
+        assert_eq!(out.status.code(), Some(2), "{uri}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(flag) && stderr.contains(uri) && stderr.contains("loopback"),
+            "{uri}: {stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(db.count("SELECT COUNT(*) FROM clients").await, 0);
+    for ok in [
+        "http://localhost:3000/cb",
+        "http://127.0.0.1:9/cb",
+        "http://[::1]:8080/cb",
+        "https://app.example.test/cb",
+    ] {
+        db.client("acme", ok, &["--post-logout-redirect-uri", ok]);
+    }
+
+    let server = Server::start_with(&db, &[("KEYGATE_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
+    let http = reqwest::Client::new();
+    for (field, body) in [
+        (
+            "redirect_uris",
+            json!({"name": "A", "redirect_uris": ["http://app.example.test/cb"]}),
+        ),
+        (
+            "post_logout_redirect_uris",
+            json!({"name": "A", "redirect_uris": ["https://app.example.test/cb"],
+                   "post_logout_redirect_uris": ["http://app.example.test/bye"]}),
+        ),
+    ] {
+        let r = send(
+            http.post(format!("{}/admin/v1/tenants/acme/clients", server.base))
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&body),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.body["error"], "invalid_request");
+        let d = r.body["error_description"].as_str().unwrap();
+        assert!(d.starts_with(field) && d.contains("loopback"), "{d}");
+    }
+    assert_eq!(db.count("SELECT COUNT(*) FROM clients").await, 4);
+}
