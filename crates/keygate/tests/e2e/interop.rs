@@ -697,3 +697,84 @@ async fn http_redirect_uris_are_only_for_loopback_hosts() {
     }
     assert_eq!(db.count("SELECT COUNT(*) FROM clients").await, 4);
 }
+
+// ---------------------------------------------------------------------------
+// 8. form-action on the hosted pages.
+
+fn csp(page: &Page) -> String {
+    page.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn hosted_pages_allow_forms_only_to_self_and_the_redirect_that_follows() {
+    let w = World::new().await;
+    let client = w.db.client(
+        "acme",
+        "https://app.example.test/callback",
+        &[
+            "--public",
+            "--post-logout-redirect-uri",
+            "https://app.example.test/bye",
+        ],
+    );
+    let (_, challenge) = pkce();
+    let b = Browser::new();
+    let sign_in = b
+        .get(&authorize_url(&w.issuer, &client, Some(&challenge), &[]))
+        .await;
+    assert_eq!(sign_in.status, 200);
+    let policy = csp(&sign_in);
+    assert!(
+        policy.contains("form-action 'self' https://app.example.test;"),
+        "{policy}"
+    );
+    // A wrong password shows the page again, with the same policy.
+    let again = b
+        .submit(
+            &sign_in,
+            &[("email", EMAIL), ("password", "wrong password")],
+        )
+        .await;
+    assert_eq!(again.status, 401);
+    assert!(csp(&again).contains("form-action 'self' https://app.example.test;"));
+    let register = b
+        .get(&format!(
+            "{}/register?{}",
+            w.issuer,
+            url::Url::parse(&authorize_url(&w.issuer, &client, Some(&challenge), &[]))
+                .unwrap()
+                .query()
+                .unwrap()
+        ))
+        .await;
+    assert!(csp(&register).contains("form-action 'self' https://app.example.test;"));
+
+    let signoff = b
+        .get(&format!(
+            "{}/signoff?client_id={}&post_logout_redirect_uri=https%3A%2F%2Fapp.example.test%2Fbye",
+            w.issuer, client.id
+        ))
+        .await;
+    assert_eq!(signoff.status, 200, "{}", signoff.body);
+    assert!(csp(&signoff).contains("form-action 'self' https://app.example.test;"));
+
+    // Pages with no redirect after them: forms only to ourselves.
+    let plain = b.get(&format!("{}/signoff", w.issuer)).await;
+    assert!(
+        csp(&plain).contains("form-action 'self';"),
+        "{}",
+        csp(&plain)
+    );
+    let error = b
+        .get(&format!("{}/authorize?client_id=nope", w.issuer))
+        .await;
+    assert_eq!(error.status, 400);
+    assert!(
+        csp(&error).contains("form-action 'self';"),
+        "{}",
+        csp(&error)
+    );
+}
