@@ -607,6 +607,15 @@ async fn authorize_accepts_the_optional_openid_parameters() {
     let email = fields.iter().find(|(k, _)| k == "email").unwrap();
     assert_eq!(email.1, hint);
 
+    // Discovery lists the prompt values /authorize accepts.
+    let d =
+        send(reqwest::Client::new().get(format!("{}/.well-known/openid-configuration", w.issuer)))
+            .await;
+    assert_eq!(
+        d.body["prompt_values_supported"],
+        json!(["none", "login", "consent", "select_account"])
+    );
+
     // prompt=none still refuses to be combined, and still needs a session.
     for (prompt, error) in [
         ("none consent", "invalid_request"),
