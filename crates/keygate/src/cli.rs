@@ -177,6 +177,8 @@ pub struct ClientCreate {
     pub tenant: String,
     #[arg(long)]
     pub name: String,
+    /// A redirect URI, matched exactly: https, http only on a loopback host
+    /// (localhost, 127.0.0.1, [::1]), or a native app's reverse-domain scheme.
     #[arg(long = "redirect-uri")]
     pub redirect_uris: Vec<String>,
     /// A public client (no secret; PKCE required).
@@ -200,7 +202,7 @@ pub struct ClientCreate {
     /// Allow the Journeys API (JSON sign-in and registration).
     #[arg(long)]
     pub journeys_api: bool,
-    /// A browser origin allowed to call the token and Journeys endpoints (CORS).
+    /// A browser origin allowed to call the token, revocation, userinfo and Journeys endpoints (CORS).
     #[arg(long = "web-origin")]
     pub web_origins: Vec<String>,
     /// Where sign-out may return to.

@@ -300,7 +300,8 @@ pub struct NewClient {
     #[schema(example = "Web app")]
     pub name: String,
     /// Registered redirect URIs, matched exactly; at least one for the
-    /// `authorization_code` grant.
+    /// `authorization_code` grant. https, http only on a loopback host
+    /// (localhost, 127.0.0.1, [::1]), or a native app's reverse-domain scheme.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     /// A public client: no secret, PKCE required.
@@ -327,7 +328,8 @@ pub struct NewClient {
     /// May use the Journeys API (JSON sign-in and registration).
     #[serde(default)]
     pub journeys_api: bool,
-    /// Browser origins allowed to call the token and Journeys endpoints (CORS).
+    /// Browser origins allowed to call the token, revocation, userinfo and
+    /// Journeys endpoints (CORS).
     #[serde(default)]
     pub web_origins: Vec<String>,
     /// Where sign-out may return to.
