@@ -22,6 +22,7 @@ fuzz_target!(|data: &[u8]| {
         journeys_api: false,
         web_origins: vec![],
         signing_alg: SigningAlg::RS256,
+        pkce: PkcePolicy::S256,
         created_at: 0,
     };
     if let Ok(p) = Params::from_urlencoded(data) {

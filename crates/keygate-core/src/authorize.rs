@@ -8,7 +8,7 @@
 //! `error_description` and `state` (RFC 6749 4.1.2.1).
 
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, GrantType, Session};
+use crate::model::{Client, GrantType, PkcePolicy, Session};
 use crate::params::Params;
 use crate::pkce::{self, CodeChallengeMethod};
 use crate::scope::Scope;
@@ -151,27 +151,50 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
     } else if client.public {
         return Err(invalid("public clients must send a code_challenge (PKCE)"));
     }
+    // RFC 9700 2.1.1: S256. A public client has nothing else binding the
+    // code to it, so `plain` (which an omitted method means, RFC 7636 4.3)
+    // is only for clients registered with `--pkce plain-allowed`.
+    if client.public
+        && code_challenge_method == Some(CodeChallengeMethod::Plain)
+        && client.pkce != PkcePolicy::PlainAllowed
+    {
+        return Err(invalid(
+            "this client must use PKCE with code_challenge_method=S256 \
+             (plain, also meant by an omitted method, is not allowed)",
+        ));
+    }
 
+    // OpenID Connect Core 3.1.2.1. `consent` and `select_account` are
+    // accepted and need nothing more today: no consent page is shown for
+    // first-party clients, and a browser holds one session per tenant, so
+    // the account is already chosen (`prompt=login` signs in afresh).
+    // `display`, `ui_locales`, `claims_locales` and `acr_values` are
+    // optional hints (3.1.2.1, 5.5.1.1) that are accepted and not acted on;
+    // `login_hint` fills in the e-mail field; other parameters are ignored
+    // (RFC 6749 3.1: "MUST ignore unrecognized request parameters").
     let mut prompt_none = false;
     let mut prompt_login = false;
+    let mut prompts = 0;
     for v in p
         .get("prompt")
         .unwrap_or("")
         .split(' ')
         .filter(|s| !s.is_empty())
     {
+        prompts += 1;
         match v {
             "none" => prompt_none = true,
             "login" => prompt_login = true,
+            "consent" | "select_account" => {}
             other => {
                 return Err(invalid(&format!(
-                    "prompt '{}' is not supported; use login or none",
+                    "prompt '{}' is not supported; use none, login, consent or select_account",
                     other.chars().take(32).collect::<String>()
                 )))
             }
         }
     }
-    if prompt_none && prompt_login {
+    if prompt_none && prompts > 1 {
         return Err(invalid("prompt=none cannot be combined with other values"));
     }
     let max_age =
@@ -255,6 +278,7 @@ mod tests {
             journeys_api: false,
             web_origins: vec![],
             signing_alg: SigningAlg::RS256,
+            pkce: PkcePolicy::S256,
             created_at: 0,
             token_rate_limit: None,
         }
@@ -332,9 +356,13 @@ mod tests {
         );
         assert_eq!(
             redirect_code(run(
-                &format!("{base}&response_type=code&prompt=consent"),
+                &format!("{base}&response_type=code&prompt=consent+none"),
                 &c
             )),
+            "invalid_request"
+        );
+        assert_eq!(
+            redirect_code(run(&format!("{base}&response_type=code&prompt=bogus"), &c)),
             "invalid_request"
         );
         assert_eq!(
@@ -392,13 +420,83 @@ mod tests {
 
     #[test]
     fn plain_is_the_default_method() {
-        let c = client(true, &["https://app/cb"]);
+        let mut c = client(true, &["https://app/cb"]);
+        c.pkce = PkcePolicy::PlainAllowed;
         let r = run(
             &format!("client_id=c1&response_type=code&code_challenge={CH}"),
             &c,
         )
         .unwrap();
         assert_eq!(r.code_challenge_method, Some(CodeChallengeMethod::Plain));
+    }
+
+    /// RFC 9700 2.1.1: a public client must use S256 unless it was
+    /// registered with `--pkce plain-allowed`; confidential clients may
+    /// use plain.
+    #[test]
+    fn public_clients_need_s256() {
+        let plain = format!("client_id=c1&response_type=code&state=s&code_challenge={CH}&code_challenge_method=plain");
+        let omitted = format!("client_id=c1&response_type=code&state=s&code_challenge={CH}");
+        let s256 = format!("{omitted}&code_challenge_method=S256");
+        let public = client(true, &["https://app/cb"]);
+        for q in [&plain, &omitted] {
+            match run(q, &public) {
+                Err(AuthorizeError::Redirect(e)) => {
+                    assert_eq!(e.error.code, ErrorCode::InvalidRequest);
+                    assert!(
+                        e.error.description.contains("S256"),
+                        "{}",
+                        e.error.description
+                    );
+                    assert_eq!(e.state.as_deref(), Some("s"));
+                }
+                other => panic!("{q}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            run(&s256, &public).unwrap().code_challenge_method,
+            Some(CodeChallengeMethod::S256)
+        );
+        let mut allowed = public.clone();
+        allowed.pkce = PkcePolicy::PlainAllowed;
+        for q in [&plain, &omitted] {
+            assert_eq!(
+                run(q, &allowed).unwrap().code_challenge_method,
+                Some(CodeChallengeMethod::Plain)
+            );
+        }
+        let confidential = client(false, &["https://app/cb"]);
+        for q in [&plain, &omitted] {
+            assert_eq!(redirect_code(run(q, &confidential)), "ok");
+        }
+    }
+
+    /// What the OpenID conformance suite's Basic OP modules send.
+    #[test]
+    fn optional_openid_parameters_are_accepted() {
+        let c = client(false, &["https://app/cb"]);
+        for extra in [
+            "prompt=consent",
+            "prompt=select_account",
+            "prompt=login+consent",
+            "display=page",
+            "display=popup",
+            "ui_locales=se+en-US",
+            "claims_locales=de",
+            "login_hint=ann%40example.com",
+            "acr_values=urn%3Amace%3Aincommon%3Aiap%3Asilver+1",
+            "extra_unknown_parameter=whatever",
+        ] {
+            let r = run(
+                &format!("client_id=c1&response_type=code&scope=openid&{extra}"),
+                &c,
+            );
+            assert_eq!(redirect_code(r.clone()), "ok", "{extra}: {r:?}");
+        }
+        let r = run("client_id=c1&response_type=code&prompt=login+consent", &c).unwrap();
+        assert!(r.prompt_login && !r.prompt_none);
+        let r = run("client_id=c1&response_type=code&prompt=consent", &c).unwrap();
+        assert!(!r.prompt_login && !r.prompt_none);
     }
 
     #[test]

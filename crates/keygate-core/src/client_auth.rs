@@ -59,27 +59,54 @@ pub fn presented(
     }
 }
 
+/// Which ways of sending a confidential client's secret an endpoint takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Methods {
+    /// Only the client's registered method (the token endpoint, RFC 6749
+    /// 2.3.1, and the Journeys API).
+    Registered,
+    /// Either secret transport, `client_secret_basic` or
+    /// `client_secret_post`, whatever the registered one: revocation
+    /// (RFC 7009 2.1) and introspection (RFC 7662 2.1) only ask that the
+    /// client authenticate, and libraries such as authlib always revoke
+    /// with HTTP Basic. A public client still presents no secret.
+    AnySecretTransport,
+}
+
 /// Authenticates a presented client against its record. `secret_matches`
 /// compares a secret with the stored hash (in constant time). The public
-/// text never says whether the client exists.
+/// text is the same for every failure (an unknown client, the wrong
+/// method, the wrong secret), so it never says whether the client exists;
+/// why it failed is in the private detail, for the log.
 pub fn authenticate(
     presented: &Presented,
     client: Option<&Client>,
+    methods: Methods,
     secret_matches: impl Fn(&str, &str) -> bool,
 ) -> Result<(), OAuthError> {
-    let fail = |detail: &str| {
-        Err(OAuthError::invalid_client("client authentication failed")
-            .with_detail(detail.to_string()))
+    let fail = |detail: String| {
+        Err(OAuthError::invalid_client("client authentication failed").with_detail(detail))
     };
     let Some(client) = client else {
-        return fail("unknown client");
+        return fail("unknown client".into());
     };
-    if presented.method != client.auth_method {
-        return Err(OAuthError::invalid_client(format!(
+    let method_ok = match methods {
+        Methods::Registered => presented.method == client.auth_method,
+        Methods::AnySecretTransport => {
+            presented.method == client.auth_method
+                || (!client.public
+                    && matches!(
+                        presented.method,
+                        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+                    ))
+        }
+    };
+    if !method_ok {
+        return fail(format!(
             "this client must authenticate with {}, not {}",
             client.auth_method.as_str(),
             presented.method.as_str()
-        )));
+        ));
     }
     match (&presented.secret, &client.secret_hash) {
         (None, _) if client.public => Ok(()),
@@ -87,10 +114,10 @@ pub fn authenticate(
             if secret_matches(hash, secret) {
                 Ok(())
             } else {
-                fail("wrong secret")
+                fail("wrong secret".into())
             }
         }
-        _ => fail("the client record and the presented credentials disagree"),
+        _ => fail("the client record and the presented credentials disagree".into()),
     }
 }
 
@@ -117,6 +144,7 @@ mod tests {
             journeys_api: false,
             web_origins: vec![],
             signing_alg: SigningAlg::RS256,
+            pkce: PkcePolicy::S256,
             created_at: 0,
             token_rate_limit: None,
         }
@@ -196,7 +224,12 @@ mod tests {
             ),
         ];
         for (registered, p, ok) in table {
-            let r = authenticate(&p.unwrap(), Some(&client(registered)), eq);
+            let r = authenticate(
+                &p.unwrap(),
+                Some(&client(registered)),
+                Methods::Registered,
+                eq,
+            );
             assert_eq!(r.is_ok(), ok, "{registered:?}");
             if let Err(e) = r {
                 assert_eq!(e.code, ErrorCode::InvalidClient);
@@ -207,9 +240,85 @@ mod tests {
     #[test]
     fn wrong_secret_and_unknown_client() {
         let p = presented(Some(("c1".into(), "nope".into())), None, None).unwrap();
-        assert!(authenticate(&p, Some(&client(AuthMethod::ClientSecretBasic)), eq).is_err());
+        assert!(authenticate(
+            &p,
+            Some(&client(AuthMethod::ClientSecretBasic)),
+            Methods::Registered,
+            eq
+        )
+        .is_err());
         let p = presented(basic(), None, None).unwrap();
-        let e = authenticate(&p, None, eq).unwrap_err();
+        let e = authenticate(&p, None, Methods::Registered, eq).unwrap_err();
         assert_eq!(e.description, "client authentication failed");
+    }
+
+    /// No client-existence oracle: an unknown client, a known client using
+    /// the wrong method and a wrong secret read the same to the caller;
+    /// only the private detail differs.
+    #[test]
+    fn every_failure_reads_the_same() {
+        let post = presented(None, Some("c1"), Some("s3cret")).unwrap();
+        let basic_wrong = presented(Some(("c1".into(), "nope".into())), None, None).unwrap();
+        let failures = [
+            authenticate(&post, None, Methods::Registered, eq),
+            authenticate(
+                &post,
+                Some(&client(AuthMethod::ClientSecretBasic)),
+                Methods::Registered,
+                eq,
+            ),
+            authenticate(
+                &basic_wrong,
+                Some(&client(AuthMethod::ClientSecretBasic)),
+                Methods::Registered,
+                eq,
+            ),
+            authenticate(
+                &post,
+                Some(&client(AuthMethod::None)),
+                Methods::AnySecretTransport,
+                eq,
+            ),
+        ];
+        let mut details = Vec::new();
+        for f in failures {
+            let e = f.unwrap_err();
+            assert_eq!(
+                (e.code, &*e.description),
+                (ErrorCode::InvalidClient, "client authentication failed")
+            );
+            details.push(e.detail.expect("a private detail for the log"));
+        }
+        assert_eq!(details[0], "unknown client");
+        assert!(details[1].contains("client_secret_basic"), "{}", details[1]);
+    }
+
+    #[test]
+    fn revocation_and_introspection_take_either_secret_transport() {
+        let by_basic = presented(basic(), None, None).unwrap();
+        let by_post = presented(None, Some("c1"), Some("s3cret")).unwrap();
+        let by_none = presented(None, Some("c1"), None).unwrap();
+        for registered in [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost] {
+            let c = client(registered);
+            for p in [&by_basic, &by_post] {
+                assert!(authenticate(p, Some(&c), Methods::AnySecretTransport, eq).is_ok());
+            }
+            // Still no confidential client without its secret, nor a wrong one.
+            assert!(authenticate(&by_none, Some(&c), Methods::AnySecretTransport, eq).is_err());
+            let wrong = presented(None, Some("c1"), Some("nope")).unwrap();
+            assert!(authenticate(&wrong, Some(&c), Methods::AnySecretTransport, eq).is_err());
+        }
+        // The token endpoint keeps enforcing the registered method.
+        assert!(authenticate(
+            &by_post,
+            Some(&client(AuthMethod::ClientSecretBasic)),
+            Methods::Registered,
+            eq
+        )
+        .is_err());
+        // A public client identifies itself, and a secret does not make it confidential.
+        let public = client(AuthMethod::None);
+        assert!(authenticate(&by_none, Some(&public), Methods::AnySecretTransport, eq).is_ok());
+        assert!(authenticate(&by_basic, Some(&public), Methods::AnySecretTransport, eq).is_err());
     }
 }

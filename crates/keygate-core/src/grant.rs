@@ -225,6 +225,7 @@ mod tests {
             journeys_api: false,
             web_origins: vec![],
             signing_alg: SigningAlg::RS256,
+            pkce: PkcePolicy::S256,
             created_at: 0,
             token_rate_limit: None,
         }

@@ -105,6 +105,34 @@ impl RefreshPolicy {
     }
 }
 
+/// Which PKCE methods (RFC 7636 4.2) a public client may use (INTERFACE.md
+/// `--pkce`). RFC 9700 2.1.1 asks for S256; `plain` (also what an omitted
+/// `code_challenge_method` means) only for clients registered to allow it.
+/// Confidential clients authenticate at the token endpoint as well, so
+/// they may use `plain` either way (RFC 7636 4.2 allows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PkcePolicy {
+    #[default]
+    S256,
+    PlainAllowed,
+}
+
+impl PkcePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PkcePolicy::S256 => "s256",
+            PkcePolicy::PlainAllowed => "plain-allowed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "s256" => Some(PkcePolicy::S256),
+            "plain-allowed" => Some(PkcePolicy::PlainAllowed),
+            _ => None,
+        }
+    }
+}
+
 /// JWS algorithms Keygate signs tokens with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SigningAlg {
@@ -151,6 +179,7 @@ pub struct Client {
     pub journeys_api: bool,
     pub web_origins: Vec<String>,
     pub signing_alg: SigningAlg,
+    pub pkce: PkcePolicy,
     pub created_at: i64,
     /// Token-endpoint requests per second this client may make on each
     /// node; `None` takes the tenant's setting, `Some(0)` turns it off.

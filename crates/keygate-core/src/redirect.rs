@@ -3,10 +3,23 @@
 
 use url::Url;
 
-/// Checks a redirect URI offered for registration. It must be absolute, carry
-/// no fragment (RFC 6749 3.1.2) and no user info, and use `https`, `http`, or
-/// a private-use scheme of a native app (RFC 8252 7.1, a reverse domain name
-/// such as `com.example.app`). Schemes that run code or read files are refused.
+/// Whether a URL's host is a loopback host: `localhost`, `127.0.0.1` or `[::1]`.
+pub fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip == std::net::Ipv4Addr::LOCALHOST,
+        Some(url::Host::Ipv6(ip)) => ip == std::net::Ipv6Addr::LOCALHOST,
+        None => false,
+    }
+}
+
+/// Checks a redirect URI (or post-logout redirect URI) offered for
+/// registration. It must be absolute, carry no fragment (RFC 6749 3.1.2)
+/// and no user info, and use `https`, `http` on a loopback host only (RFC
+/// 9700 2.6 and RFC 8252 7.3: a code sent over plain http to any other host
+/// can be read on the way), or a private-use scheme of a native app (RFC 8252
+/// 7.1, a reverse domain name such as `com.example.app`). Schemes that run
+/// code or read files are refused.
 pub fn validate_redirect_uri(raw: &str) -> Result<(), String> {
     if raw.contains('#') {
         return Err(format!(
@@ -21,6 +34,12 @@ pub fn validate_redirect_uri(raw: &str) -> Result<(), String> {
         "https" | "http" => {
             if url.host_str().is_none_or(str::is_empty) {
                 return Err(format!("redirect URI '{raw}' has no host"));
+            }
+            if url.scheme() == "http" && !is_loopback_host(&url) {
+                return Err(format!(
+                    "redirect URI '{raw}' uses http, which is allowed only for loopback hosts \
+                     (localhost, 127.0.0.1, [::1]): use https"
+                ));
             }
         }
         s if s.contains('.') => {}
@@ -95,6 +114,8 @@ mod tests {
             "https://app.example.com/cb",
             "http://localhost:3000/callback",
             "http://127.0.0.1:9/cb?x=1",
+            "http://[::1]:8080/cb",
+            "http://LOCALHOST/cb",
             "com.example.app:/oauth",
         ] {
             assert!(validate_redirect_uri(ok).is_ok(), "{ok}");
@@ -112,6 +133,17 @@ mod tests {
             "https://a b/",
         ] {
             assert!(validate_redirect_uri(bad).is_err(), "{bad}");
+        }
+        // Plain http only on loopback hosts (RFC 9700 2.6, RFC 8252 7.3).
+        for bad in [
+            "http://app.example.com/cb",
+            "http://localhost.example.com/cb",
+            "http://127.0.0.2/cb",
+            "http://10.0.0.1/cb",
+            "http://[::2]/cb",
+        ] {
+            let e = validate_redirect_uri(bad).unwrap_err();
+            assert!(e.contains("only for loopback hosts"), "{bad}: {e}");
         }
     }
 

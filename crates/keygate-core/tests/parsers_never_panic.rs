@@ -25,6 +25,7 @@ fn client() -> Client {
         journeys_api: true,
         web_origins: vec![],
         signing_alg: SigningAlg::RS256,
+        pkce: PkcePolicy::S256,
         created_at: 0,
         token_rate_limit: None,
     }

@@ -1,4 +1,12 @@
 //! Token introspection (RFC 7662) for confidential clients of the tenant.
+//!
+//! A token is `active` only to the client it was issued to. RFC 7662
+//! section 4 lets the server decide which protected resources may learn
+//! about which tokens, and warns that an open introspection endpoint lets
+//! a caller probe tokens it was never given; RFC 9700 has every token
+//! bound to its client. Any other authenticated client hears only
+//! `{"active": false}`, exactly as for an unknown token, so the answer
+//! does not even tell it that the token exists.
 
 use crate::body::Body;
 use crate::door::Door;
@@ -10,6 +18,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use keygate_core::client_auth::Methods;
 use keygate_core::OAuthError;
 use keygate_crypto::secrets::refresh_token_key;
 use serde_json::json;
@@ -21,7 +30,8 @@ pub async fn handle(
     body: Result<Body, ApiError>,
 ) -> Result<Response, ApiError> {
     let p = body?.params;
-    let caller = authenticate_client(&state, &door, &headers, &p).await?;
+    let caller =
+        authenticate_client(&state, &door, &headers, &p, Methods::AnySecretTransport).await?;
     if caller.public {
         return Err(OAuthError::invalid_client("introspection is for confidential clients").into());
     }
@@ -33,6 +43,7 @@ pub async fn handle(
         state.store.refresh_token(&refresh_token_key(token)).await?
     {
         let active = rt.tenant_id == door.tenant.id
+            && rt.client_id == caller.id
             && rt.consumed_at.is_none()
             && rt.expires_at > now
             && grant.revoked_at.is_none()
@@ -48,11 +59,11 @@ pub async fn handle(
         }
     } else {
         match check_access_token(&state, &door, token).await? {
-            Ok(c) => {
+            Ok(c) if c.client_id == caller.id => {
                 json!({"active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id,
                             "sub": c.sub, "aud": c.aud, "iss": c.iss, "exp": c.exp, "iat": c.iat, "jti": c.jti})
             }
-            Err(_) => json!({"active": false}),
+            Ok(_) | Err(_) => json!({"active": false}),
         }
     };
     let mut res = axum::Json(doc).into_response();

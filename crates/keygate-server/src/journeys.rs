@@ -4,15 +4,17 @@
 //! through [`crate::accounts`] and `keygate_core::authorize`.
 
 use crate::accounts::{self, AccountError};
+use crate::cors::{named_client, origin_of, with_cors};
 use crate::door::Door;
 use crate::error::ApiError;
 use crate::token::authenticate_client;
 use crate::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use keygate_core::authorize::{self as az, AuthorizeError};
+use keygate_core::client_auth::Methods;
 use keygate_core::params::Params;
 use keygate_core::{ErrorCode, OAuthError};
 use serde_json::json;
@@ -83,7 +85,7 @@ async fn authorization(
     headers: &HeaderMap,
     p: &Params,
 ) -> Result<az::AuthorizeRequest, ApiError> {
-    let client = authenticate_client(state, door, headers, p)
+    let client = authenticate_client(state, door, headers, p, Methods::Registered)
         .await
         .map_err(|e| e.into_status(StatusCode::UNAUTHORIZED))?;
     if !client.journeys_api {
@@ -207,89 +209,4 @@ pub async fn register(
         res.unwrap_or_else(|e| e.into_response()),
     )
     .await
-}
-
-fn origin_of(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-async fn origin_allowed(state: &AppState, door: &Door, origin: &str) -> bool {
-    state
-        .store
-        .is_web_origin(&door.tenant.id, origin)
-        .await
-        .unwrap_or(false)
-}
-
-/// The client a call names (Basic header, else the body's `client_id`);
-/// `None` inside when it names none.
-fn named_client(headers: &HeaderMap, p: &Params) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| keygate_core::basic::decode_basic(v).ok().flatten())
-        .map(|(id, _)| id)
-        .or_else(|| p.get("client_id").map(str::to_string))
-}
-
-/// CORS headers on an answer. A call that names a client gets them only for
-/// an origin that client registered (as at /token); one whose body could not
-/// be read names no client yet, and gets them for an origin some client of
-/// the tenant registered, so that application can read its 400.
-async fn with_cors(
-    state: &AppState,
-    door: &Door,
-    origin: Option<String>,
-    caller: Option<Option<String>>,
-    mut res: Response,
-) -> Response {
-    let Some(o) = origin else {
-        return res;
-    };
-    let allowed = match caller {
-        Some(Some(id)) => state
-            .client(&door.tenant.id, &id)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|c| c.web_origins.contains(&o)),
-        Some(None) => false,
-        None => origin_allowed(state, door, &o).await,
-    };
-    if allowed {
-        crate::tokens::cors_headers(&mut res, &o);
-    }
-    res
-}
-
-/// CORS preflight: only origins some client of this tenant registered get
-/// the headers; others get a plain 204 the browser will refuse.
-pub async fn preflight(
-    State(state): State<AppState>,
-    Extension(door): Extension<Door>,
-    headers: HeaderMap,
-) -> Response {
-    let mut res = StatusCode::NO_CONTENT.into_response();
-    if let Some(o) = origin_of(&headers) {
-        if origin_allowed(&state, &door, &o).await {
-            crate::tokens::cors_headers(&mut res, &o);
-            let h = res.headers_mut();
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("POST, OPTIONS"),
-            );
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("Content-Type, Authorization"),
-            );
-            h.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            );
-        }
-    }
-    res
 }

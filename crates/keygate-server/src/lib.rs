@@ -22,6 +22,7 @@ mod body;
 mod cache;
 pub mod config;
 mod cookies;
+mod cors;
 pub mod cpu;
 mod discovery;
 pub mod door;
@@ -138,22 +139,27 @@ fn endpoints() -> Router<AppState> {
             "/signoff",
             get(pages::signoff::get).post(pages::signoff::post),
         )
-        .route("/token", post(token::handle).options(journeys::preflight))
+        .route("/token", post(token::handle).options(cors::preflight))
+        .route("/oauth/token", post(token::handle).options(cors::preflight))
         .route(
-            "/oauth/token",
-            post(token::handle).options(journeys::preflight),
+            "/userinfo",
+            get(userinfo::handle)
+                .post(userinfo::handle)
+                .options(cors::preflight_userinfo),
         )
-        .route("/userinfo", get(userinfo::handle).post(userinfo::handle))
-        .route("/revoke", post(revoke::handle))
-        .route("/oauth/revoke", post(revoke::handle))
+        .route("/revoke", post(revoke::handle).options(cors::preflight))
+        .route(
+            "/oauth/revoke",
+            post(revoke::handle).options(cors::preflight),
+        )
         .route("/introspect", post(introspect::handle))
         .route(
             "/journeys/sign-in",
-            post(journeys::sign_in).options(journeys::preflight),
+            post(journeys::sign_in).options(cors::preflight),
         )
         .route(
             "/journeys/register",
-            post(journeys::register).options(journeys::preflight),
+            post(journeys::register).options(cors::preflight),
         )
 }
 

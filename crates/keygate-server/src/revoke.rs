@@ -17,17 +17,40 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use keygate_core::client_auth::Methods;
 use keygate_core::OAuthError;
 use keygate_crypto::secrets::refresh_token_key;
 
+/// Answers, with CORS headers for an origin the calling client registered
+/// (browser applications revoke their tokens on sign-out).
 pub async fn handle(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     headers: HeaderMap,
     body: Result<Body, ApiError>,
+) -> Response {
+    let origin = crate::cors::origin_of(&headers);
+    let (caller, res) = match body {
+        Ok(b) => {
+            let caller = crate::cors::named_client(&headers, &b.params);
+            (
+                Some(caller),
+                revoke(&state, &door, &headers, b.params).await,
+            )
+        }
+        Err(e) => (None, Err(e)),
+    };
+    let res = res.unwrap_or_else(|e| e.into_response());
+    crate::cors::with_cors(&state, &door, origin, caller, res).await
+}
+
+async fn revoke(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    p: keygate_core::params::Params,
 ) -> Result<Response, ApiError> {
-    let p = body?.params;
-    let client = authenticate_client(&state, &door, &headers, &p).await?;
+    let client = authenticate_client(state, door, headers, &p, Methods::AnySecretTransport).await?;
     let token = p
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("the 'token' parameter is missing"))?;
@@ -41,7 +64,7 @@ pub async fn handle(
             }
             state.store.revoke_grant(&rt.grant_id, now).await?;
         }
-    } else if let Ok(claims) = check_access_token(&state, &door, token).await? {
+    } else if let Ok(claims) = check_access_token(state, door, token).await? {
         if claims.client_id != client.id {
             return Err(not_yours().into());
         }

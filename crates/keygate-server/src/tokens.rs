@@ -3,7 +3,7 @@
 use crate::door::Door;
 use crate::error::ApiError;
 use crate::AppState;
-use axum::http::{header, HeaderValue};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use keygate_core::claims::{AccessTokenClaims, IdTokenClaims, UserClaims};
 use keygate_core::model::{Client, User};
@@ -276,12 +276,4 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim().to_string())
         .filter(|t| !t.is_empty())
-}
-
-pub fn cors_headers(res: &mut Response, origin: &str) {
-    if let Ok(v) = HeaderValue::from_str(origin) {
-        let h = res.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-        h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    }
 }

@@ -19,19 +19,40 @@ fn invalid_token(d: &'static str) -> ApiError {
     ApiError::Bearer(Some(OAuthError::new(ErrorCode::InvalidToken, d)))
 }
 
+/// Answers, with CORS headers for a registered web origin: browser
+/// applications (oidc-client-ts) call userinfo themselves. A token's answer
+/// is readable only from an origin its own client registered; a refusal
+/// (no client known yet) from one some client of the tenant registered, so
+/// the application can read why.
 pub async fn handle(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     method: Method,
     headers: HeaderMap,
     body: Result<Body, ApiError>,
+) -> Response {
+    let origin = crate::cors::origin_of(&headers);
+    let mut client_id = None;
+    let res = userinfo(&state, &door, &method, &headers, body, &mut client_id)
+        .await
+        .unwrap_or_else(|e| e.into_response());
+    crate::cors::with_cors(&state, &door, origin, client_id.map(Some), res).await
+}
+
+async fn userinfo(
+    state: &AppState,
+    door: &Door,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Result<Body, ApiError>,
+    client_id: &mut Option<String>,
 ) -> Result<Response, ApiError> {
     // RFC 6750 2.2: a POST may carry the token in a form body instead.
-    let from_body = match (&method, body) {
+    let from_body = match (method, body) {
         (&Method::POST, Ok(b)) if !b.json => b.params.get("access_token").map(str::to_string),
         _ => None,
     };
-    let token = match (bearer(&headers), from_body) {
+    let token = match (bearer(headers), from_body) {
         (Some(_), Some(_)) => {
             return Err(ApiError::Bearer(Some(OAuthError::invalid_request(
                 "the token was sent in more than one way",
@@ -40,10 +61,11 @@ pub async fn handle(
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => return Err(ApiError::Bearer(None)),
     };
-    let (claims, person) = match check_access_token_and_person(&state, &door, &token).await? {
+    let (claims, person) = match check_access_token_and_person(state, door, &token).await? {
         Ok(c) => c,
         Err(why) => return Err(invalid_token(why.describe())),
     };
+    *client_id = Some(claims.client_id.clone());
     let granted = Scope::parse(&claims.scope).unwrap_or_default();
     if !granted.contains(scope::OPENID) {
         return Err(ApiError::Bearer(Some(OAuthError::new(

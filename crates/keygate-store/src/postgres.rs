@@ -26,6 +26,11 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0003_one_statement_consume.sql"),
     },
     Migration {
+        version: 4,
+        name: "client_pkce_policy",
+        sql: include_str!("../migrations/postgres/0004_client_pkce_policy.sql"),
+    },
+    Migration {
         version: 6,
         name: "attempt_reservation",
         sql: include_str!("../migrations/postgres/0006_attempt_reservation.sql"),

@@ -104,7 +104,7 @@ fn corrupt(what: &str) -> StoreError {
 
 const CLIENT_COLS: &str = "id, tenant_id, name, public, secret_hash, auth_method, redirect_uris, \
     post_logout_redirect_uris, grant_types, refresh_policy, id_token_ttl, access_token_ttl, \
-    journeys_api, web_origins, signing_alg, created_at, token_rate_limit";
+    journeys_api, web_origins, signing_alg, pkce_policy, created_at, token_rate_limit";
 
 fn client_from(row: &dyn Cols) -> Result<Client> {
     Ok(Client {
@@ -130,6 +130,7 @@ fn client_from(row: &dyn Cols) -> Result<Client> {
         web_origins: parse_list(&row.text("web_origins")?),
         signing_alg: SigningAlg::parse(&row.text("signing_alg")?)
             .ok_or_else(|| corrupt("signing alg"))?,
+        pkce: PkcePolicy::parse(&row.text("pkce_policy")?).ok_or_else(|| corrupt("PKCE policy"))?,
         created_at: row.int("created_at")?,
         token_rate_limit: row.opt_int("token_rate_limit")?,
     })
@@ -445,9 +446,9 @@ fn insert_web_origins(mut write: Write, c: &Client) -> Write {
 const CLIENT_SETTINGS: &str =
     "name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, \
     refresh_policy, id_token_ttl, access_token_ttl, journeys_api, web_origins, signing_alg, \
-    token_rate_limit";
+    pkce_policy, token_rate_limit";
 
-/// The values of [`CLIENT_SETTINGS`] ($1 to $12 of the client statements).
+/// The values of [`CLIENT_SETTINGS`] ($1 to $13 of the client statements).
 fn client_settings(c: &Client) -> Vec<OwnedParam> {
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     vec![
@@ -462,6 +463,7 @@ fn client_settings(c: &Client) -> Vec<OwnedParam> {
         OwnedParam::Int(c.journeys_api as i64),
         OwnedParam::Text(json_list(&c.web_origins)),
         OwnedParam::Text(c.signing_alg.as_str().into()),
+        OwnedParam::Text(c.pkce.as_str().into()),
         OwnedParam::OptInt(c.token_rate_limit),
     ]
 }
@@ -607,7 +609,7 @@ impl Store for SqlStore {
         let write = Write::new().then_owned(
             format!(
                 "INSERT INTO clients ({CLIENT_SETTINGS}, id, tenant_id, public, secret_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
             ),
             params,
         );
@@ -1084,7 +1086,7 @@ impl Store for SqlStore {
         ]);
         let write = Write::new()
             .then_owned(
-                format!("UPDATE clients SET {set} WHERE id = $13 AND tenant_id = $14"),
+                format!("UPDATE clients SET {set} WHERE id = $14 AND tenant_id = $15"),
                 params,
             )
             .exactly_one()

@@ -42,6 +42,11 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0003_one_statement_consume.sql"),
     },
     Migration {
+        version: 4,
+        name: "client_pkce_policy",
+        sql: include_str!("../migrations/sqlite/0004_client_pkce_policy.sql"),
+    },
+    Migration {
         version: 6,
         name: "attempt_reservation",
         sql: include_str!("../migrations/sqlite/0006_attempt_reservation.sql"),

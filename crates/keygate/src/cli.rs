@@ -191,6 +191,8 @@ pub struct ClientCreate {
     pub tenant: String,
     #[arg(long)]
     pub name: String,
+    /// A redirect URI, matched exactly: https, http only on a loopback host
+    /// (localhost, 127.0.0.1, [::1]), or a native app's reverse-domain scheme.
     #[arg(long = "redirect-uri")]
     pub redirect_uris: Vec<String>,
     /// A public client (no secret; PKCE required).
@@ -214,7 +216,7 @@ pub struct ClientCreate {
     /// Allow the Journeys API (JSON sign-in and registration).
     #[arg(long)]
     pub journeys_api: bool,
-    /// A browser origin allowed to call the token and Journeys endpoints (CORS).
+    /// A browser origin allowed to call the token, revocation, userinfo and Journeys endpoints (CORS).
     #[arg(long = "web-origin")]
     pub web_origins: Vec<String>,
     /// Where sign-out may return to.
@@ -223,6 +225,9 @@ pub struct ClientCreate {
     /// RS256 (default), ES256 or EdDSA, for id_tokens and access tokens.
     #[arg(long)]
     pub id_token_signed_response_alg: Option<String>,
+    /// PKCE methods a public client may use: s256 (default) or plain-allowed.
+    #[arg(long)]
+    pub pkce: Option<String>,
     /// Token-endpoint requests per second on each node, or `off` [default: the tenant's]
     #[arg(long, value_parser = parse_rate)]
     pub token_rate_limit: Option<Rate>,

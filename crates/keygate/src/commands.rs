@@ -109,6 +109,7 @@ fn client_spec(a: &ClientCreate) -> provision::NewClient {
         web_origins: a.web_origins.clone(),
         post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),
         id_token_signed_response_alg: a.id_token_signed_response_alg.clone(),
+        pkce: a.pkce.clone(),
         token_rate_limit: a.token_rate_limit.map(|r| r.0),
     }
 }

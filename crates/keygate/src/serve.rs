@@ -239,6 +239,7 @@ async fn dev_data(store: &dyn Store, public_url: &str, master_hex: &str) -> Resu
                 journeys_api: true,
                 web_origins: vec!["http://localhost:3000".into()],
                 signing_alg: SigningAlg::RS256,
+                pkce: PkcePolicy::S256,
                 created_at: commands::now(),
                 token_rate_limit: None,
             };

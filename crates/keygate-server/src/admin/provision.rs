@@ -308,6 +308,17 @@ pub enum RefreshPolicyName {
     never,
 }
 
+/// Which PKCE methods a public client may use: `s256` only (the default,
+/// RFC 9700), or `plain-allowed` (also `plain`, and an omitted
+/// `code_challenge_method`, which RFC 7636 reads as `plain`).
+#[derive(ToSchema)]
+#[allow(dead_code, non_camel_case_types)]
+pub enum PkcePolicyName {
+    s256,
+    #[schema(rename = "plain-allowed")]
+    plain_allowed,
+}
+
 /// The JWS algorithm of a client's id_tokens and access tokens.
 #[derive(ToSchema)]
 #[allow(dead_code, non_camel_case_types)]
@@ -326,7 +337,8 @@ pub struct NewClient {
     #[schema(example = "Web app")]
     pub name: String,
     /// Registered redirect URIs, matched exactly; at least one for the
-    /// `authorization_code` grant.
+    /// `authorization_code` grant. https, http only on a loopback host
+    /// (localhost, 127.0.0.1, [::1]), or a native app's reverse-domain scheme.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     /// A public client: no secret, PKCE required.
@@ -353,7 +365,8 @@ pub struct NewClient {
     /// May use the Journeys API (JSON sign-in and registration).
     #[serde(default)]
     pub journeys_api: bool,
-    /// Browser origins allowed to call the token and Journeys endpoints (CORS).
+    /// Browser origins allowed to call the token, revocation, userinfo and
+    /// Journeys endpoints (CORS).
     #[serde(default)]
     pub web_origins: Vec<String>,
     /// Where sign-out may return to.
@@ -363,6 +376,10 @@ pub struct NewClient {
     #[serde(default)]
     #[schema(value_type = Option<SigningAlgName>)]
     pub id_token_signed_response_alg: Option<String>,
+    /// PKCE methods a public client may use (default `s256`).
+    #[serde(default)]
+    #[schema(value_type = Option<PkcePolicyName>)]
+    pub pkce: Option<String>,
     /// Token-endpoint requests per second this client may make on each
     /// node; 0 turns the limit off; absent takes the tenant's setting.
     #[serde(default)]
@@ -402,6 +419,9 @@ pub struct ClientPatch {
     #[serde(default)]
     #[schema(value_type = Option<SigningAlgName>)]
     pub id_token_signed_response_alg: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<PkcePolicyName>)]
+    pub pkce: Option<String>,
     /// A number (0 turns the limit off), or null for the tenant's setting.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000)]
@@ -519,6 +539,12 @@ pub fn client_from_spec(
             )
         })?,
     };
+    let pkce = match &spec.pkce {
+        None => PkcePolicy::S256,
+        Some(p) => PkcePolicy::parse(p).ok_or_else(|| {
+            ProvisionError::invalid("pkce", format!("'{p}': use s256 or plain-allowed"))
+        })?,
+    };
     let secret = (!spec.public).then(secrets::new_secret);
     let client = Client {
         id: secrets::random_token(18),
@@ -540,6 +566,7 @@ pub fn client_from_spec(
         journeys_api: spec.journeys_api,
         web_origins: origins(&spec.web_origins, "web_origins")?,
         signing_alg,
+        pkce,
         created_at: now,
         token_rate_limit: token_rate_limit(spec.token_rate_limit)?,
     };
@@ -572,6 +599,7 @@ fn spec_of(c: &Client) -> NewClient {
         web_origins: c.web_origins.clone(),
         post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
         id_token_signed_response_alg: Some(c.signing_alg.as_str().to_string()),
+        pkce: Some(c.pkce.as_str().to_string()),
         token_rate_limit: c.token_rate_limit,
     }
 }
@@ -616,6 +644,9 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
     }
     if let Some(v) = p.id_token_signed_response_alg {
         spec.id_token_signed_response_alg = Some(v);
+    }
+    if let Some(v) = p.pkce {
+        spec.pkce = Some(v);
     }
     if let Some(v) = p.token_rate_limit {
         spec.token_rate_limit = v;

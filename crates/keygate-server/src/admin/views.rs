@@ -4,7 +4,7 @@ use keygate_core::model::{Client, Tenant, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::provision::{GrantTypeName, RefreshPolicyName, SigningAlgName};
+use super::provision::{GrantTypeName, PkcePolicyName, RefreshPolicyName, SigningAlgName};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantView {
@@ -58,6 +58,9 @@ pub struct ClientView {
     pub web_origins: Vec<String>,
     #[schema(value_type = SigningAlgName)]
     pub id_token_signed_response_alg: String,
+    /// PKCE methods a public client may use.
+    #[schema(value_type = PkcePolicyName)]
+    pub pkce: String,
     pub created_at: i64,
     /// Token-endpoint requests per second on each node (0: off); absent
     /// when the tenant's setting applies.
@@ -86,6 +89,7 @@ impl From<Client> for ClientView {
             journeys_api: c.journeys_api,
             web_origins: c.web_origins,
             id_token_signed_response_alg: c.signing_alg.as_str().into(),
+            pkce: c.pkce.as_str().into(),
             created_at: c.created_at,
             token_rate_limit: c.token_rate_limit,
         }

@@ -37,7 +37,14 @@ pub fn show(
         register_link: &format!("{}?{}", door.url("/register"), request),
         error,
     });
-    render::html(status, body, cookie.as_slice())
+    // The form's answer may redirect to the client's redirect URI.
+    let target = keygate_core::authorize::resolve_redirect_uri(params, client).ok();
+    render::html_posting_to(
+        status,
+        body,
+        cookie.as_slice(),
+        target.as_ref().map(|(uri, _)| uri.as_str()),
+    )
 }
 
 /// GET /login?{authorization request}: the sign-in page on its own.

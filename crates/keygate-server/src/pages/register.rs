@@ -39,7 +39,14 @@ fn show(
         login_link: &format!("{}?{}", door.url("/login"), request),
         error,
     });
-    render::html(status, body, cookie.as_slice())
+    // The form's answer may redirect to the client's redirect URI.
+    let target = keygate_core::authorize::resolve_redirect_uri(params, client).ok();
+    render::html_posting_to(
+        status,
+        body,
+        cookie.as_slice(),
+        target.as_ref().map(|(uri, _)| uri.as_str()),
+    )
 }
 
 pub async fn get(

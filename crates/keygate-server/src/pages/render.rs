@@ -8,26 +8,70 @@ use std::sync::OnceLock;
 pub const CSS: &str = include_str!("../../templates/style.css");
 
 /// The Content-Security-Policy: nothing but our one inline stylesheet (by
-/// hash), no scripts, no framing, forms only to ourselves or the redirect
-/// that follows them.
+/// hash), no scripts, no framing, forms only to ourselves (`form-action
+/// 'self'`). A page whose form is answered by a redirect off-site adds that
+/// target's origin ([`html_posting_to`]): browsers (Chromium) enforce
+/// `form-action` on the redirects that follow a submission too. The
+/// `form_post` response mode (OAuth 2.0 Form Post Response Mode), when it
+/// comes, auto-posts to the client's redirect URI: its page must likewise
+/// add that redirect URI's origin to `form-action`.
 fn csp() -> &'static str {
     static CSP: OnceLock<String> = OnceLock::new();
     CSP.get_or_init(|| {
         format!(
-            "default-src 'none'; style-src 'sha256-{}'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'sha256-{}'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             keygate_crypto::secrets::sha256_base64(CSS)
         )
     })
 }
 
+/// The CSP source expression that matches `uri` as a form target: its
+/// origin (`https://app.example.com`, `http://127.0.0.1:3000`), or its
+/// scheme for a native app's private-use scheme (`com.example.app:`).
+/// `None` for anything that would not be one clean source expression.
+pub fn form_target_source(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    let source = match url.scheme() {
+        "http" | "https" => url.origin().ascii_serialization(),
+        scheme => format!("{scheme}:"),
+    };
+    let clean = source.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b':' | b'/' | b'[' | b']')
+    });
+    (clean && source != "null").then_some(source)
+}
+
+/// The CSP of a page whose form may end in a redirect to `target`.
+fn csp_posting_to(target: Option<&str>) -> String {
+    match target.and_then(form_target_source) {
+        Some(source) => csp().replacen(
+            "form-action 'self'",
+            &format!("form-action 'self' {source}"),
+            1,
+        ),
+        None => csp().to_string(),
+    }
+}
+
 pub fn html(status: StatusCode, body: String, cookies: &[String]) -> Response {
+    html_posting_to(status, body, cookies, None)
+}
+
+/// A page whose form's answer may redirect to `target` (the client's
+/// redirect URI after sign-in, its post-logout URI after sign-out).
+pub fn html_posting_to(
+    status: StatusCode,
+    body: String,
+    cookies: &[String],
+    target: Option<&str>,
+) -> Response {
     let mut res = (status, body).into_response();
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    if let Ok(v) = HeaderValue::from_str(csp()) {
+    if let Ok(v) = HeaderValue::from_str(&csp_posting_to(target)) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -112,4 +156,38 @@ pub fn error_page(tenant_name: &str, message: &str) -> Response {
         confirm: None,
     });
     html(StatusCode::BAD_REQUEST, body, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_targets() {
+        assert_eq!(
+            form_target_source("https://App.example.com/cb?x=1").as_deref(),
+            Some("https://app.example.com")
+        );
+        assert_eq!(
+            form_target_source("http://127.0.0.1:3000/callback").as_deref(),
+            Some("http://127.0.0.1:3000")
+        );
+        assert_eq!(
+            form_target_source("http://[::1]:9/cb").as_deref(),
+            Some("http://[::1]:9")
+        );
+        assert_eq!(
+            form_target_source("com.example.app:/oauth").as_deref(),
+            Some("com.example.app:")
+        );
+        assert_eq!(form_target_source("https://a;b.example/cb"), None);
+        assert_eq!(form_target_source("not a url"), None);
+        assert!(csp().contains("form-action 'self';"));
+        let posting = csp_posting_to(Some("https://app.example.com/cb"));
+        assert!(
+            posting.contains("form-action 'self' https://app.example.com;"),
+            "{posting}"
+        );
+        assert_eq!(csp_posting_to(None), csp());
+    }
 }

@@ -137,7 +137,13 @@ pub async fn get(
             fields,
         }),
     });
-    Ok(render::html(StatusCode::OK, body, cookie.as_slice()))
+    // The confirmation's answer redirects to the post-logout URI.
+    Ok(render::html_posting_to(
+        StatusCode::OK,
+        body,
+        cookie.as_slice(),
+        to.as_deref(),
+    ))
 }
 
 pub async fn post(

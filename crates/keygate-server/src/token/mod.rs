@@ -24,12 +24,14 @@ use keygate_core::OAuthError;
 use keygate_crypto::CryptoError;
 use keygate_store::{Approved, Exchange, NewRefresh, Then};
 
-/// Authenticates the calling client (token, revocation, introspection).
+/// Authenticates the calling client (token, revocation, introspection,
+/// Journeys API); `methods` says whether only its registered method counts.
 pub async fn authenticate_client(
     state: &AppState,
     door: &Door,
     headers: &HeaderMap,
     p: &Params,
+    methods: client_auth::Methods,
 ) -> Result<Client, ApiError> {
     let basic = match headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
         None => None,
@@ -50,6 +52,7 @@ pub async fn authenticate_client(
     if let Err(e) = client_auth::authenticate(
         &presented,
         client.as_ref(),
+        methods,
         keygate_crypto::secrets::secret_matches,
     ) {
         // Only registered clients are counted: an unknown id has no secret
@@ -92,7 +95,7 @@ pub async fn handle(
     };
     if let (Some(origin), Some(client)) = (origin, client) {
         if client.web_origins.contains(&origin) {
-            crate::tokens::cors_headers(&mut res, &origin);
+            crate::cors::allow_origin(&mut res, &origin);
         }
     }
     res
@@ -104,7 +107,15 @@ async fn run(
     headers: &HeaderMap,
     p: &Params,
 ) -> (Result<Response, ApiError>, Option<Client>) {
-    let client = match authenticate_client(state, door, headers, p).await {
+    let client = match authenticate_client(
+        state,
+        door,
+        headers,
+        p,
+        client_auth::Methods::Registered,
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => return (Err(e), None),
     };

@@ -1621,7 +1621,13 @@ async fn exchange_as(
 #[tokio::test]
 async fn plain_pkce_works_and_is_the_default_method() {
     let s = Setup::new().await;
-    let door = s.path();
+    // Public clients need `--pkce plain-allowed` for plain (RFC 9700 2.1.1).
+    let door = Door {
+        client: s
+            .db
+            .client("acme", CALLBACK, &["--public", "--pkce", "plain-allowed"]),
+        ..s.path()
+    };
     let b = s.browser();
     let verifier = keygate_crypto::secrets::random_token(32);
     for method in [Some("plain"), None] {

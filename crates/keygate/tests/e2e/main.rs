@@ -9,6 +9,7 @@ mod browser;
 mod dev_mode;
 mod foundation;
 mod hosted_pages;
+mod interop;
 mod journeys;
 mod limits;
 mod multi_node;

@@ -865,11 +865,12 @@ async fn id_token_claims_and_at_hash_follow_the_scope() {
     assert!(t.get("id_token").is_none(), "{t}");
 }
 
-/// PKCE with the plain method (RFC 7636 4.2) is accepted too.
+/// PKCE with the plain method (RFC 7636 4.2) is accepted too, from a
+/// public client registered with `--pkce plain-allowed`.
 #[tokio::test]
 async fn pkce_plain_method_is_accepted() {
     let w = World::new().await;
-    let client = w.public_client(&[]);
+    let client = w.public_client(&["--pkce", "plain-allowed"]);
     let browser = Browser::new();
     let verifier = keygate_crypto::secrets::random_token(48);
     let code = code_at(
@@ -1103,8 +1104,9 @@ async fn client_credentials_with_basic_and_post() {
             )
         );
         assert!(c["jti"].is_string() && c["exp"].is_i64() && c["iat"].is_i64());
-        // It is active at introspection, but not a person's token for userinfo.
-        let i = introspect(&w.issuer, &basic, at).await;
+        // It is active at introspection (for its own client, by either
+        // secret transport), but not a person's token for userinfo.
+        let i = introspect(&w.issuer, client, at).await;
         assert_eq!(i.json["active"], true, "{}", i.text);
         let u = userinfo(&w.issuer, at).await;
         assert_eq!(u.status, 403, "{}", u.text);
@@ -1293,11 +1295,12 @@ async fn revoking_a_refresh_token_ends_its_family() {
         // An unrelated grant of the same client, which must stay alive.
         let (other, _) = fresh_tokens(&browser, &issuer, &client).await;
         for at in [&t1["access_token"], &t2["access_token"]] {
+            let at = at.as_str().unwrap();
+            assert_eq!(userinfo(&issuer, at).await.status, 200);
+            // Introspection tells only the token's own client that it is active.
             assert_eq!(
-                introspect(&issuer, &caller, at.as_str().unwrap())
-                    .await
-                    .json["active"],
-                true
+                introspect(&issuer, &caller, at).await.json["active"],
+                caller.id == client.id
             );
         }
         let mut form = vec![
@@ -1429,14 +1432,15 @@ async fn revoking_an_access_token_and_revocation_errors() {
 }
 
 /// RFC 7662: active tokens with their fields, inactive ones as
-/// `{"active": false}`, confidential callers only.
+/// `{"active": false}`, confidential callers only, and only the token's own
+/// client learns that it is active (RFC 7662 4).
 #[tokio::test]
 async fn introspection_of_access_and_refresh_tokens() {
     let w = World::new().await;
     let sub = user_sub(&w.db, "acme").await;
-    let client = w.public_client(&[]);
-    let caller = w.confidential_client(&[]);
-    let post_caller = w.confidential_client(&["--auth-method", "client_secret_post"]);
+    let client = w.confidential_client(&[]);
+    let caller = client.clone();
+    let public = w.public_client(&[]);
     let browser = Browser::new();
     let (t, _) = fresh_tokens(&browser, &w.issuer, &client).await;
     let at = t["access_token"].as_str().unwrap();
@@ -1469,8 +1473,8 @@ async fn introspection_of_access_and_refresh_tokens() {
         None,
         &[
             ("token", rt),
-            ("client_id", &post_caller.id),
-            ("client_secret", post_caller.secret()),
+            ("client_id", &client.id),
+            ("client_secret", client.secret()),
         ],
     )
     .await;
@@ -1485,8 +1489,16 @@ async fn introspection_of_access_and_refresh_tokens() {
             json!({"active": false})
         );
     }
+    // Another confidential client learns nothing.
+    let other = w.confidential_client(&[]);
+    for token in [at, rt] {
+        assert_eq!(
+            introspect(&w.issuer, &other, token).await.json,
+            json!({"active": false})
+        );
+    }
     // A public client may not introspect; a bad secret neither.
-    post_form(&url, None, &[("token", at), ("client_id", &client.id)])
+    post_form(&url, None, &[("token", at), ("client_id", &public.id)])
         .await
         .assert_error(401, "invalid_client");
     post_form(&url, Some((&caller.id, "wrong")), &[("token", at)])

@@ -1094,15 +1094,9 @@ async fn revocation_and_introspection_refuse_malformed_bodies() {
             send(req).await.assert_error(status, "invalid_request");
         }
     }
-    // Nothing was revoked.
-    assert_eq!(
-        introspect(&fx.w.issuer, &fx.conf, at).await.json["active"],
-        true
-    );
-    assert_eq!(
-        introspect(&fx.w.issuer, &fx.conf, rt).await.json["active"],
-        true
-    );
+    // Nothing was revoked (the tokens are the public client's, so
+    // introspection would not tell the confidential caller; use them).
+    assert_eq!(userinfo(&fx.w.issuer, at).await.status, 200);
     refresh(&fx.w.issuer, &fx.public, rt, &[]).await.tokens();
     assert_no_server_error(&fx.w.server);
 }
