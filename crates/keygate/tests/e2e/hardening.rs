@@ -1,0 +1,208 @@
+//! Hardening from a security review: which Host serves what (INTERFACE.md,
+//! "Hosts and proxies").
+
+use crate::harness::*;
+use serde_json::Value;
+
+const CALLBACK: &str = "http://127.0.0.1:9/callback";
+
+/// The count of store calls `op` the server has made (its Prometheus metrics).
+async fn store_calls(base: &str, op: &str) -> u64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("keygate_store_duration_seconds_count{{op=\"{op}\"}}");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(|n| n.trim().parse::<f64>().unwrap() as u64)
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------
+// Hosts
+
+/// GETs `path` on the node with the given Host header: (status, JSON body).
+async fn get_with_host(server: &Server, path: &str, host: &str) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .get(format!("{}{path}", server.base))
+        .header("host", host)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn any_host_but_a_registered_domain_is_served_as_the_public_url() {
+    let db = Database::new();
+    db.tenant("acme", &["http://login.acme.test"]);
+    let cc = db.client(
+        "default",
+        CALLBACK,
+        &["--grant", "client_credentials,authorization_code"],
+    );
+    // A node behind a proxy: its own address is not the public URL.
+    let public = "http://id.keygate.test";
+    let server = Server::start_behind(&db, public, &[]).await;
+    let own = server.base.trim_start_matches("http://").to_string();
+    let long = format!("{}.test", "a".repeat(300));
+    for host in [
+        own.as_str(),      // a node reached directly, or nginx's default proxy_pass
+        "id.keygate.test", // the public URL's own Host
+        "evil.test",
+        "login.acme.test.evil.test",
+        long.as_str(),
+        "evil test",
+        "evil.test/acme",
+    ] {
+        let (s, d) = get_with_host(&server, "/.well-known/openid-configuration", host).await;
+        assert_eq!(s, 200, "{host}: {d}");
+        assert_eq!(d["issuer"], public, "{host}");
+        assert_eq!(d["token_endpoint"], format!("{public}/token"), "{host}");
+        // Tokens minted there carry the public URL's issuer too.
+        let r = reqwest::Client::new()
+            .post(format!("{}/token", server.base))
+            .header("host", host)
+            .basic_auth(&cc.id, Some(cc.secret()))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{host}");
+        let t: Value = r.json().await.unwrap();
+        assert_eq!(
+            claims(t["access_token"].as_str().unwrap())["iss"],
+            public,
+            "{host}"
+        );
+    }
+    // A registered domain selects its tenant, whatever its case.
+    for host in ["login.acme.test", "LOGIN.Acme.test"] {
+        let (s, d) = get_with_host(&server, "/.well-known/openid-configuration", host).await;
+        assert_eq!(s, 200, "{host}: {d}");
+        assert_eq!(d["issuer"], "http://login.acme.test", "{host}");
+    }
+
+    // An over-long or malformed Host is never looked up in the store...
+    let before = store_calls(&server.base, "tenant_by_authority").await;
+    for host in [
+        long.as_str(),
+        "evil test",
+        "evil.test/acme",
+        "ann@evil.test",
+    ] {
+        for _ in 0..3 {
+            let (s, _) = get_with_host(&server, "/.well-known/jwks.json", host).await;
+            assert_eq!(s, 200, "{host}");
+        }
+    }
+    assert_eq!(
+        store_calls(&server.base, "tenant_by_authority").await,
+        before
+    );
+    // ...while a plausible new one is, once (then cached), which shows the
+    // count above would have moved.
+    for _ in 0..3 {
+        get_with_host(&server, "/.well-known/jwks.json", "fresh.test").await;
+    }
+    assert_eq!(
+        store_calls(&server.base, "tenant_by_authority").await,
+        before + 1
+    );
+}
+
+#[tokio::test]
+async fn two_nodes_behind_a_proxy_that_rewrites_host_share_the_public_issuer() {
+    // nginx's default `proxy_pass http://node;` sends each node its own
+    // upstream address as Host.
+    let db = Database::new();
+    let cc = db.client(
+        "default",
+        CALLBACK,
+        &["--grant", "client_credentials,authorization_code"],
+    );
+    let public = "https://id.keygate.test";
+    let a = Server::start_behind(&db, public, &[]).await;
+    let b = Server::start_behind(&db, public, &[]).await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/oauth/token", a.base))
+        .basic_auth(&cc.id, Some(cc.secret()))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().await.unwrap();
+    let access = t["access_token"].as_str().unwrap();
+    assert_eq!(claims(access)["iss"], public);
+    let r = reqwest::Client::new()
+        .post(format!("{}/introspect", b.base))
+        .basic_auth(&cc.id, Some(cc.secret()))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["active"], true, "{v}");
+    assert_eq!(v["iss"], public);
+    for node in [&a, &b] {
+        let d: Value = reqwest::get(format!("{}/.well-known/openid-configuration", node.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(d["issuer"], public);
+        assert_eq!(d["jwks_uri"], format!("{public}/.well-known/jwks.json"));
+    }
+}
+
+#[tokio::test]
+async fn a_tenants_domain_serves_no_other_tenant() {
+    let db = Database::new();
+    db.tenant("acme", &["http://login.acme.test"]);
+    db.tenant("beta", &["http://login.beta.test"]);
+    db.tenant("gamma", &[]);
+    let server = Server::start(&db).await;
+    let disco = "/.well-known/openid-configuration";
+    // On acme's domain, the path doors of other tenants (with or without
+    // a domain of their own, and default) are not there.
+    for other in ["beta", "gamma", "default"] {
+        let (s, d) =
+            get_with_host(&server, &format!("/{other}/as{disco}"), "login.acme.test").await;
+        assert_eq!(
+            (s, d["error"].as_str()),
+            (404, Some("not_found")),
+            "{other}: {d}"
+        );
+        let (s, d) = get_with_host(&server, &format!("/{other}/as/jwks"), "login.acme.test").await;
+        assert_eq!(s, 404, "{other}: {d}");
+        let r = reqwest::Client::new()
+            .post(format!("{}/{other}/as/token", server.base))
+            .header("host", "login.acme.test")
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{other}");
+    }
+    // acme's own path door is served there, with its path issuer (never
+    // one made from the Host).
+    let (s, d) = get_with_host(&server, &format!("/acme/as{disco}"), "login.acme.test").await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(d["issuer"], format!("{}/acme/as", server.base));
+    // On the public URL and on unknown Hosts, every path door is served.
+    let own = server.base.trim_start_matches("http://").to_string();
+    for host in [own.as_str(), "unknown.test"] {
+        for t in ["acme", "beta", "gamma", "default"] {
+            let (s, d) = get_with_host(&server, &format!("/{t}/as{disco}"), host).await;
+            assert_eq!(s, 200, "{host} {t}: {d}");
+            assert_eq!(d["issuer"], format!("{}/{t}/as", server.base));
+        }
+    }
+}
