@@ -1,10 +1,12 @@
 //! Hardening from a security review: which Host serves what (INTERFACE.md,
-//! "Hosts and proxies").
+//! "Hosts and proxies") and when an `id_token_hint` may skip the sign-out
+//! confirmation.
 
 use crate::harness::*;
 use serde_json::Value;
 
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
+const SIGNED_OUT: &str = "http://127.0.0.1:9/signed-out";
 
 /// The count of store calls `op` the server has made (its Prometheus metrics).
 async fn store_calls(base: &str, op: &str) -> u64 {
@@ -19,6 +21,13 @@ async fn store_calls(base: &str, op: &str) -> u64 {
         .find_map(|l| l.strip_prefix(&prefix))
         .map(|n| n.trim().parse::<f64>().unwrap() as u64)
         .unwrap_or(0)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 // ---------------------------------------------------------------------------
@@ -205,4 +214,141 @@ async fn a_tenants_domain_serves_no_other_tenant() {
             assert_eq!(d["issuer"], format!("{}/{t}/as", server.base));
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// RP-initiated logout
+
+/// Signs `email` in at the hosted page and returns the tokens of the code.
+async fn sign_in_tokens(
+    browser: &Browser,
+    issuer: &str,
+    client: &TestClient,
+    email: &str,
+    password: &str,
+) -> Value {
+    let page = browser.get(&authorize_url(issuer, client, None, &[])).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let done = browser
+        .submit(&page, &[("email", email), ("password", password)])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let code = done.redirect_params()["code"].clone();
+    let (s, _, body) = token(
+        issuer,
+        Some((&client.id, client.secret())),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &client.redirect_uri),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    body
+}
+
+fn signoff_url(issuer: &str, pairs: &[(&str, &str)]) -> String {
+    let mut u = url::Url::parse(&format!("{issuer}/signoff")).unwrap();
+    u.query_pairs_mut().extend_pairs(pairs);
+    u.to_string()
+}
+
+#[tokio::test]
+async fn only_the_signed_in_persons_id_token_signs_out_without_asking() {
+    let w = World::new().await;
+    let bob_email = "bob@example.com";
+    w.db.user("acme", bob_email, PASSWORD);
+    // id_tokens live one second: the hint that finally signs out has expired.
+    let client = w.confidential_client(&[
+        "--post-logout-redirect-uri",
+        SIGNED_OUT,
+        "--id-token-ttl",
+        "1s",
+    ]);
+    let other = w.confidential_client(&["--post-logout-redirect-uri", SIGNED_OUT]);
+    let ann = Browser::new();
+    let bob = Browser::new();
+    let ann_tokens = sign_in_tokens(&ann, &w.issuer, &client, EMAIL, PASSWORD).await;
+    let bob_tokens = sign_in_tokens(&bob, &w.issuer, &client, bob_email, PASSWORD).await;
+    let ann_id = ann_tokens["id_token"].as_str().unwrap();
+    let ann_access = ann_tokens["access_token"].as_str().unwrap();
+    let bob_id = bob_tokens["id_token"].as_str().unwrap();
+    assert_eq!(w.db.count("SELECT COUNT(*) FROM sessions").await, 2);
+
+    let asks = [
+        (
+            "ann's access token",
+            vec![
+                ("id_token_hint", ann_access),
+                ("client_id", client.id.as_str()),
+                ("post_logout_redirect_uri", SIGNED_OUT),
+            ],
+        ),
+        (
+            "ann's access token, nothing else",
+            vec![("id_token_hint", ann_access)],
+        ),
+        (
+            "bob's id_token",
+            vec![
+                ("id_token_hint", bob_id),
+                ("client_id", client.id.as_str()),
+                ("post_logout_redirect_uri", SIGNED_OUT),
+            ],
+        ),
+        (
+            "bob's id_token, no client_id",
+            vec![
+                ("id_token_hint", bob_id),
+                ("post_logout_redirect_uri", SIGNED_OUT),
+            ],
+        ),
+        (
+            "ann's id_token for another client",
+            vec![
+                ("id_token_hint", ann_id),
+                ("client_id", other.id.as_str()),
+                ("post_logout_redirect_uri", SIGNED_OUT),
+            ],
+        ),
+    ];
+    for (what, pairs) in &asks {
+        let page = ann.get(&signoff_url(&w.issuer, pairs)).await;
+        assert_eq!(page.status, 200, "{what}: {}", page.body);
+        assert!(page.location().is_none(), "{what}");
+        let (action, fields) = page.form();
+        assert_eq!(action, format!("{}/signoff", w.issuer), "{what}");
+        assert!(fields.iter().any(|(k, _)| k == "csrf"), "{what}");
+        assert_eq!(
+            w.db.count("SELECT COUNT(*) FROM sessions").await,
+            2,
+            "{what} signed someone out"
+        );
+    }
+    // Ann is still signed in: /authorize answers with a code at once.
+    let again = ann.get(&authorize_url(&w.issuer, &client, None, &[])).await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    assert!(again.redirect_params().contains_key("code"));
+
+    // Ann's own id_token, though expired, signs her out at once; Bob stays.
+    while claims(ann_id)["exp"].as_i64().unwrap() >= now() {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let done = ann
+        .get(&signoff_url(
+            &w.issuer,
+            &[
+                ("id_token_hint", ann_id),
+                ("client_id", client.id.as_str()),
+                ("post_logout_redirect_uri", SIGNED_OUT),
+                ("state", "bye"),
+            ],
+        ))
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.location().unwrap(), format!("{SIGNED_OUT}?state=bye"));
+    assert_eq!(w.db.count("SELECT COUNT(*) FROM sessions").await, 1);
+    let after = ann.get(&authorize_url(&w.issuer, &client, None, &[])).await;
+    assert_eq!(after.status, 200, "signed out: the sign-in page");
 }
