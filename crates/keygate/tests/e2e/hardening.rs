@@ -1,9 +1,11 @@
 //! Hardening from a security review: which Host serves what (INTERFACE.md,
-//! "Hosts and proxies") and when an `id_token_hint` may skip the sign-out
-//! confirmation.
+//! "Hosts and proxies"), when an `id_token_hint` may skip the sign-out
+//! confirmation, and tokens naming unknown keys or algorithms.
 
 use crate::harness::*;
-use serde_json::Value;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
 
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
 const SIGNED_OUT: &str = "http://127.0.0.1:9/signed-out";
@@ -351,4 +353,127 @@ async fn only_the_signed_in_persons_id_token_signs_out_without_asking() {
     assert_eq!(w.db.count("SELECT COUNT(*) FROM sessions").await, 1);
     let after = ann.get(&authorize_url(&w.issuer, &client, None, &[])).await;
     assert_eq!(after.status, 200, "signed out: the sign-in page");
+}
+
+// ---------------------------------------------------------------------------
+// Unknown keys and algorithms
+
+/// Calls userinfo with a bearer token: (status, WWW-Authenticate, body).
+async fn userinfo(issuer: &str, bearer: &str) -> (u16, String, Value) {
+    let r = reqwest::Client::new()
+        .get(format!("{issuer}/userinfo"))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let challenge = r
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, challenge, r.json().await.unwrap_or(Value::Null))
+}
+
+/// `token` with its JOSE header replaced.
+fn with_header(token: &str, header: Value) -> String {
+    let (_, rest) = token.split_once('.').unwrap();
+    format!(
+        "{}.{rest}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap())
+    )
+}
+
+#[tokio::test]
+async fn tokens_with_unknown_algorithms_or_keys_are_refused_without_a_store_storm() {
+    let w = World::new().await;
+    let client = w.confidential_client(&[]);
+    let browser = Browser::new();
+    let tokens = sign_in_tokens(&browser, &w.issuer, &client, EMAIL, PASSWORD).await;
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let kid = header(&access)["kid"].as_str().unwrap().to_string();
+    assert_eq!(userinfo(&w.issuer, &access).await.0, 200);
+
+    let unsupported = [
+        json!({"alg": "HS256", "kid": kid, "typ": "at+jwt"}),
+        json!({"alg": "none", "kid": kid, "typ": "at+jwt"}),
+        json!({"alg": "RS512", "kid": kid, "typ": "at+jwt"}),
+        json!({"alg": "PS256", "kid": kid, "typ": "at+jwt"}),
+        json!({"alg": "RS256", "typ": "at+jwt"}),
+    ];
+    for h in &unsupported {
+        let (s, challenge, body) = userinfo(&w.issuer, &with_header(&access, h.clone())).await;
+        assert_eq!(s, 401, "{h}: {body}");
+        assert_eq!(body["error"], "invalid_token", "{h}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("algorithm or key id"),
+            "{h}: {body}"
+        );
+        assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    }
+    let unknown_kid = with_header(
+        &access,
+        json!({"alg": "RS256", "kid": "made-up", "typ": "at+jwt"}),
+    );
+    let (s, _, body) = userinfo(&w.issuer, &unknown_kid).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (401, Some("invalid_token")),
+        "{body}"
+    );
+
+    // Many at once: algorithms we never use cause no key reload at all
+    // (one may come from the key cache's own expiry)...
+    let base = &w.server.base;
+    let before = store_calls(base, "signing_keys").await;
+    let bursts = |token: String| {
+        let issuer = w.issuer.clone();
+        futures_join(
+            (0..40)
+                .map(|_| {
+                    let (issuer, token) = (issuer.clone(), token.clone());
+                    async move { userinfo(&issuer, &token).await }
+                })
+                .collect(),
+        )
+    };
+    let answers = bursts(with_header(&access, unsupported[0].clone())).await;
+    assert!(answers
+        .iter()
+        .all(|(s, _, b)| *s == 401 && b["error"] == "invalid_token"));
+    let after_alg = store_calls(base, "signing_keys").await;
+    assert!(after_alg - before <= 1, "{before} -> {after_alg}");
+    // ...and unknown kids share a reload instead of each reading the store.
+    let answers = bursts(unknown_kid.clone()).await;
+    assert!(
+        answers
+            .iter()
+            .all(|(s, _, b)| *s == 401 && b["error"] == "invalid_token"),
+        "{answers:?}"
+    );
+    let after_kid = store_calls(base, "signing_keys").await;
+    assert!(
+        after_kid - after_alg <= 3,
+        "40 unknown kids read the keys {} times",
+        after_kid - after_alg
+    );
+    // The real token still works, and nothing failed on our side.
+    assert_eq!(userinfo(&w.issuer, &access).await.0, 200);
+    assert!(!w.server.log_text().contains("internal error"));
+}
+
+/// Runs the futures concurrently and collects their outputs in order.
+async fn futures_join<F: std::future::Future + Send + 'static>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
 }
