@@ -25,6 +25,12 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "one_statement_consume",
         sql: include_str!("../migrations/postgres/0003_one_statement_consume.sql"),
     },
+    // Versions need not be contiguous: each is applied once, in this order.
+    Migration {
+        version: 5,
+        name: "refresh_token_max_ttl",
+        sql: include_str!("../migrations/postgres/0005_refresh_token_max_ttl.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

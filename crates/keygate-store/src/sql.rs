@@ -68,7 +68,7 @@ fn corrupt(what: &str) -> StoreError {
 
 const CLIENT_COLS: &str = "id, tenant_id, name, public, secret_hash, auth_method, redirect_uris, \
     post_logout_redirect_uris, grant_types, refresh_policy, id_token_ttl, access_token_ttl, \
-    journeys_api, web_origins, signing_alg, created_at";
+    journeys_api, web_origins, signing_alg, created_at, refresh_token_max_ttl";
 
 fn client_from(row: &dyn Cols) -> Result<Client> {
     Ok(Client {
@@ -90,6 +90,7 @@ fn client_from(row: &dyn Cols) -> Result<Client> {
             .ok_or_else(|| corrupt("refresh policy"))?,
         id_token_ttl: row.int("id_token_ttl")?,
         access_token_ttl: row.int("access_token_ttl")?,
+        refresh_token_max_ttl: row.int("refresh_token_max_ttl")?,
         journeys_api: row.flag("journeys_api")?,
         web_origins: parse_list(&row.text("web_origins")?),
         signing_alg: SigningAlg::parse(&row.text("signing_alg")?)
@@ -403,9 +404,10 @@ fn insert_web_origins(mut write: Write, c: &Client) -> Write {
 /// [`client_settings`].
 const CLIENT_SETTINGS: &str =
     "name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, \
-    refresh_policy, id_token_ttl, access_token_ttl, journeys_api, web_origins, signing_alg";
+    refresh_policy, id_token_ttl, access_token_ttl, journeys_api, web_origins, signing_alg, \
+    refresh_token_max_ttl";
 
-/// The values of [`CLIENT_SETTINGS`] ($1 to $11 of the client statements).
+/// The values of [`CLIENT_SETTINGS`] ($1 to $12 of the client statements).
 fn client_settings(c: &Client) -> Vec<OwnedParam> {
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     vec![
@@ -420,6 +422,7 @@ fn client_settings(c: &Client) -> Vec<OwnedParam> {
         OwnedParam::Int(c.journeys_api as i64),
         OwnedParam::Text(json_list(&c.web_origins)),
         OwnedParam::Text(c.signing_alg.as_str().into()),
+        OwnedParam::Int(c.refresh_token_max_ttl),
     ]
 }
 
@@ -563,7 +566,7 @@ impl Store for SqlStore {
         let write = Write::new().then_owned(
             format!(
                 "INSERT INTO clients ({CLIENT_SETTINGS}, id, tenant_id, public, secret_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
             ),
             params,
         );
@@ -983,7 +986,7 @@ impl Store for SqlStore {
         ]);
         let write = Write::new()
             .then_owned(
-                format!("UPDATE clients SET {set} WHERE id = $12 AND tenant_id = $13"),
+                format!("UPDATE clients SET {set} WHERE id = $13 AND tenant_id = $14"),
                 params,
             )
             .exactly_one()

@@ -41,6 +41,12 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "one_statement_consume",
         sql: include_str!("../migrations/sqlite/0003_one_statement_consume.sql"),
     },
+    // Versions need not be contiguous: each is applied once, in this order.
+    Migration {
+        version: 5,
+        name: "refresh_token_max_ttl",
+        sql: include_str!("../migrations/sqlite/0005_refresh_token_max_ttl.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

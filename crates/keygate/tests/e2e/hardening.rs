@@ -1,12 +1,14 @@
 //! Hardening from a security review: which Host serves what (INTERFACE.md,
 //! "Hosts and proxies"), when an `id_token_hint` may skip the sign-out
-//! confirmation, and tokens naming unknown keys or algorithms.
+//! confirmation, tokens naming unknown keys or algorithms, and the absolute
+//! lifetime of refresh-token families.
 
 use crate::harness::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
+const ADMIN_TOKEN: &str = "hardening-admin-token-2b7c9e41d05a4f8e9c3a6d1b7e0f5a2c";
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
 const SIGNED_OUT: &str = "http://127.0.0.1:9/signed-out";
 
@@ -476,4 +478,161 @@ where
         out.push(h.await.unwrap());
     }
     out
+}
+
+// ---------------------------------------------------------------------------
+// Refresh-token families
+
+#[tokio::test]
+async fn refresh_token_families_end_at_their_absolute_lifetime() {
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    db.user("acme", EMAIL, PASSWORD);
+    let server = Server::start_with(&db, &[("KEYGATE_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
+    let issuer = server.issuer("acme");
+    let max_ttl = 4;
+    let client = db.client(
+        "acme",
+        CALLBACK,
+        &[
+            "--refresh-tokens",
+            "always",
+            "--refresh-token-max-ttl",
+            "4s",
+        ],
+    );
+    let basic = Some((client.id.as_str(), client.secret()));
+    let browser = Browser::new();
+    let tokens = sign_in_tokens(&browser, &issuer, &client, EMAIL, PASSWORD).await;
+    let first = tokens["refresh_token"].as_str().unwrap().to_string();
+
+    // Rotation works within the lifetime...
+    let (s, _, body) = token(
+        &issuer,
+        basic,
+        &[("grant_type", "refresh_token"), ("refresh_token", &first)],
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let second = body["refresh_token"].as_str().unwrap().to_string();
+    // ...and no token of the family is stored to outlive it.
+    let created = db.count("SELECT MIN(created_at) FROM grants").await;
+    assert_eq!(db.count("SELECT COUNT(*) FROM refresh_tokens").await, 2);
+    assert_eq!(
+        db.count("SELECT MAX(expires_at) FROM refresh_tokens").await,
+        created + max_ttl
+    );
+
+    // Past it, the latest token of the family is refused, clearly.
+    while now() < created + max_ttl {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (s, headers, body) = token(
+        &issuer,
+        basic,
+        &[("grant_type", "refresh_token"), ("refresh_token", &second)],
+    )
+    .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("maximum lifetime"),
+        "{body}"
+    );
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(db.count("SELECT COUNT(*) FROM refresh_tokens").await, 2);
+
+    // The admin API shows and changes the setting (seconds, or a DURATION).
+    let http = reqwest::Client::new();
+    let admin = |method: reqwest::Method, path: String, body: Option<Value>| {
+        let mut r = http
+            .request(method, format!("{}/admin/v1{path}", server.base))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let path = format!("/tenants/acme/clients/{}", client.id);
+    let (s, c) = admin(reqwest::Method::GET, path.clone(), None).await;
+    assert_eq!(
+        (s, c["refresh_token_max_ttl"].as_i64()),
+        (200, Some(4)),
+        "{c}"
+    );
+    let (s, c) = admin(
+        reqwest::Method::PATCH,
+        path.clone(),
+        Some(json!({"refresh_token_max_ttl": "30d"})),
+    )
+    .await;
+    assert_eq!(
+        (s, c["refresh_token_max_ttl"].as_i64()),
+        (200, Some(30 * 86400)),
+        "{c}"
+    );
+    let (s, c) = admin(
+        reqwest::Method::PATCH,
+        path.clone(),
+        Some(json!({"refresh_token_max_ttl": 0})),
+    )
+    .await;
+    assert_eq!(
+        (s, c["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{c}"
+    );
+    assert!(c["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("refresh_token_max_ttl"));
+    let (s, c) = admin(
+        reqwest::Method::POST,
+        "/tenants/acme/clients".into(),
+        Some(json!({"name": "B", "redirect_uris": [CALLBACK]})),
+    )
+    .await;
+    assert_eq!(
+        (s, c["refresh_token_max_ttl"].as_i64()),
+        (201, Some(90 * 86400)),
+        "{c}"
+    );
+    let doc = admin(reqwest::Method::GET, "/openapi.json".into(), None)
+        .await
+        .1;
+    assert!(doc.to_string().contains("refresh_token_max_ttl"));
+
+    // The CLI refuses a bad DURATION and writes nothing.
+    let clients = db.count("SELECT COUNT(*) FROM clients").await;
+    for bad in ["0s", "5w", "soon"] {
+        let out = db.cli(
+            &[
+                "client",
+                "create",
+                "--tenant",
+                "acme",
+                "--name",
+                "C",
+                "--redirect-uri",
+                CALLBACK,
+                "--refresh-token-max-ttl",
+                bad,
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(out.stdout.is_empty());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--refresh-token-max-ttl"),
+            "{bad}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(db.count("SELECT COUNT(*) FROM clients").await, clients);
 }
