@@ -427,29 +427,29 @@ async fn tokens_with_unknown_algorithms_or_keys_are_refused_without_a_store_stor
         "{body}"
     );
 
-    // Many at once: algorithms we never use cause no key reload at all
-    // (one may come from the key cache's own expiry)...
+    // Algorithms we never use cause no key reload at all, however spaced
+    // out (a reload for an unknown kid is allowed every 5 ms; one may come
+    // from the key cache's own expiry).
     let base = &w.server.base;
     let before = store_calls(base, "signing_keys").await;
-    let bursts = |token: String| {
-        let issuer = w.issuer.clone();
-        futures_join(
-            (0..40)
-                .map(|_| {
-                    let (issuer, token) = (issuer.clone(), token.clone());
-                    async move { userinfo(&issuer, &token).await }
-                })
-                .collect(),
-        )
-    };
-    let answers = bursts(with_header(&access, unsupported[0].clone())).await;
-    assert!(answers
-        .iter()
-        .all(|(s, _, b)| *s == 401 && b["error"] == "invalid_token"));
+    let hs256 = with_header(&access, unsupported[0].clone());
+    for _ in 0..10 {
+        assert_eq!(userinfo(&w.issuer, &hs256).await.0, 401);
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let after_alg = store_calls(base, "signing_keys").await;
     assert!(after_alg - before <= 1, "{before} -> {after_alg}");
-    // ...and unknown kids share a reload instead of each reading the store.
-    let answers = bursts(unknown_kid.clone()).await;
+    // Unknown kids, many at once: each refused (no 500), with few reloads
+    // (at most one runs at a time; see the keyring's unit tests).
+    let answers = futures_join(
+        (0..40)
+            .map(|_| {
+                let (issuer, token) = (w.issuer.clone(), unknown_kid.clone());
+                async move { userinfo(&issuer, &token).await }
+            })
+            .collect(),
+    )
+    .await;
     assert!(
         answers
             .iter()
@@ -458,7 +458,7 @@ async fn tokens_with_unknown_algorithms_or_keys_are_refused_without_a_store_stor
     );
     let after_kid = store_calls(base, "signing_keys").await;
     assert!(
-        after_kid - after_alg <= 3,
+        after_kid - after_alg <= 5,
         "40 unknown kids read the keys {} times",
         after_kid - after_alg
     );
