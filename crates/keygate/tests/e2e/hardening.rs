@@ -636,3 +636,68 @@ async fn refresh_token_families_end_at_their_absolute_lifetime() {
     }
     assert_eq!(db.count("SELECT COUNT(*) FROM clients").await, clients);
 }
+
+#[tokio::test]
+async fn shortening_a_clients_refresh_token_max_ttl_ends_its_existing_families() {
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    db.user("acme", EMAIL, PASSWORD);
+    let server = Server::start_with(&db, &[("KEYGATE_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
+    let issuer = server.issuer("acme");
+    let client = db.client("acme", CALLBACK, &["--refresh-tokens", "always"]);
+    let basic = Some((client.id.as_str(), client.secret()));
+    let browser = Browser::new();
+    let tokens = sign_in_tokens(&browser, &issuer, &client, EMAIL, PASSWORD).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let introspect = || async {
+        let r = reqwest::Client::new()
+            .post(format!("{issuer}/introspect"))
+            .basic_auth(&client.id, Some(client.secret()))
+            .form(&[("token", &refresh)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()
+    };
+    // The default: a 90-day family, in which the token itself slides 30 days.
+    let created = db.count("SELECT MIN(created_at) FROM grants").await;
+    let v = introspect().await;
+    assert_eq!(v["active"], true, "{v}");
+    assert!(
+        v["exp"].as_i64().unwrap() >= created + 30 * 86400 - 5,
+        "{v}"
+    );
+
+    let r = reqwest::Client::new()
+        .patch(format!(
+            "{}/admin/v1/tenants/acme/clients/{}",
+            server.base, client.id
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"refresh_token_max_ttl": "1s"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    while now() < created + 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The token stored with a 30-day expiry is past its family's end now.
+    assert_eq!(introspect().await, json!({"active": false}));
+    let (s, _, body) = token(
+        &issuer,
+        basic,
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("maximum lifetime"));
+}
