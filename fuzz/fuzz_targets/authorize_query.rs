@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
         refresh_policy: RefreshPolicy::Always,
         id_token_ttl: 1,
         access_token_ttl: 1,
+        refresh_token_max_ttl: DEFAULT_REFRESH_TOKEN_MAX_TTL,
         journeys_api: false,
         web_origins: vec![],
         signing_alg: SigningAlg::RS256,

@@ -141,6 +141,7 @@ mod tests {
             refresh_policy: RefreshPolicy::OfflineAccess,
             id_token_ttl: 1,
             access_token_ttl: 1,
+            refresh_token_max_ttl: crate::model::DEFAULT_REFRESH_TOKEN_MAX_TTL,
             journeys_api: false,
             web_origins: vec![],
             signing_alg: SigningAlg::RS256,

@@ -141,6 +141,12 @@ pub fn check_refresh(
     if grant.revoked_at.is_some() {
         return Err(OAuthError::invalid_grant("the refresh token was revoked").into());
     }
+    if now >= family_ends_at(client, grant) {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token's grant reached its maximum lifetime; the person must sign in again",
+        )
+        .into());
+    }
     if now >= token.expires_at {
         return Err(OAuthError::invalid_grant("the refresh token has expired").into());
     }
@@ -185,6 +191,22 @@ pub fn check_client_credentials(
     Ok(scope)
 }
 
+/// When the refresh-token family of `grant` ends: the client's
+/// `refresh_token_max_ttl` after the grant was made (its first issue).
+pub fn family_ends_at(client: &Client, grant: &Grant) -> i64 {
+    grant
+        .created_at
+        .saturating_add(client.refresh_token_max_ttl)
+}
+
+/// The expiry of a refresh token issued at `now` for `grant`: the sliding
+/// [`REFRESH_TOKEN_TTL`](crate::model::REFRESH_TOKEN_TTL), never beyond the
+/// family's end.
+pub fn refresh_token_expiry(client: &Client, grant: &Grant, now: i64) -> i64 {
+    now.saturating_add(crate::model::REFRESH_TOKEN_TTL)
+        .min(family_ends_at(client, grant))
+}
+
 /// Whether the client gets a refresh token for this scope (INTERFACE.md:
 /// `always`, `offline_access` only when granted, `never`).
 pub fn issues_refresh_token(client: &Client, scope: &Scope) -> bool {
@@ -222,6 +244,7 @@ mod tests {
             refresh_policy: RefreshPolicy::OfflineAccess,
             id_token_ttl: 10,
             access_token_ttl: 10,
+            refresh_token_max_ttl: DEFAULT_REFRESH_TOKEN_MAX_TTL,
             journeys_api: false,
             web_origins: vec![],
             signing_alg: SigningAlg::RS256,
@@ -434,6 +457,37 @@ mod tests {
         let mut other = c.clone();
         other.id = "c2".into();
         assert!(check_refresh(&rt(), &g, &other, None, None, None, 200).is_err());
+    }
+
+    #[test]
+    fn refresh_families_end_at_the_clients_maximum_lifetime() {
+        let mut c = client(true);
+        c.refresh_token_max_ttl = 500;
+        let g = grant(); // created at 100: the family ends at 600
+        assert_eq!(family_ends_at(&c, &g), 600);
+        assert!(check_refresh(&rt(), &g, &c, None, None, None, 599).is_ok());
+        // The token itself would live until 1000; the family does not.
+        let r = check_refresh(&rt(), &g, &c, None, None, None, 600).unwrap_err();
+        assert_eq!(r.error.code, ErrorCode::InvalidGrant);
+        assert!(
+            r.error.description.contains("maximum lifetime"),
+            "{}",
+            r.error.description
+        );
+        assert_eq!(r.revoke_grant, None);
+        // Reuse past the end still revokes the family.
+        let mut used = rt();
+        used.consumed_at = Some(150);
+        let r = check_refresh(&used, &g, &c, None, None, None, 700).unwrap_err();
+        assert_eq!(r.revoke_grant.as_deref(), Some("g1"));
+        // A rotated token never outlives its family; early on, it slides.
+        assert_eq!(refresh_token_expiry(&c, &g, 550), 600);
+        c.refresh_token_max_ttl = DEFAULT_REFRESH_TOKEN_MAX_TTL;
+        assert_eq!(refresh_token_expiry(&c, &g, 550), 550 + REFRESH_TOKEN_TTL);
+        assert_eq!(
+            refresh_token_expiry(&c, &g, 80 * 86400),
+            100 + DEFAULT_REFRESH_TOKEN_MAX_TTL
+        );
     }
 
     #[test]

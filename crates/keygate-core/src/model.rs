@@ -11,6 +11,10 @@ pub const DEFAULT_CODE_TTL: i64 = 60;
 pub const MAX_CODE_TTL: i64 = 600;
 /// A refresh token not used for this long expires; each rotation starts anew.
 pub const REFRESH_TOKEN_TTL: i64 = 30 * 86400;
+/// A refresh-token family (every token descending from one grant) ends this
+/// long after the grant was made, however often it is rotated, unless the
+/// client says otherwise (RFC 9700 4.14.2: refresh tokens should expire).
+pub const DEFAULT_REFRESH_TOKEN_MAX_TTL: i64 = 90 * 86400;
 /// A hosted-page session lasts this long from sign-in.
 pub const SESSION_TTL: i64 = 14 * 86400;
 
@@ -176,6 +180,8 @@ pub struct Client {
     pub refresh_policy: RefreshPolicy,
     pub id_token_ttl: i64,
     pub access_token_ttl: i64,
+    /// Absolute lifetime of a refresh-token family, from its grant's creation.
+    pub refresh_token_max_ttl: i64,
     pub journeys_api: bool,
     pub web_origins: Vec<String>,
     pub signing_alg: SigningAlg,

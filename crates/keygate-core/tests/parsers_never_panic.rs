@@ -22,6 +22,7 @@ fn client() -> Client {
         refresh_policy: RefreshPolicy::Always,
         id_token_ttl: 1,
         access_token_ttl: 1,
+        refresh_token_max_ttl: keygate_core::model::DEFAULT_REFRESH_TOKEN_MAX_TTL,
         journeys_api: true,
         web_origins: vec![],
         signing_alg: SigningAlg::RS256,

@@ -48,6 +48,10 @@ pub enum JwtError {
     Malformed,
     #[error("the token is signed by an unknown key")]
     UnknownKey,
+    /// `alg` is not one Keygate signs with (RS256, ES256, EdDSA), or the
+    /// header names no key: no key set could ever verify it.
+    #[error("the token's algorithm or key id is not one this server uses")]
+    Unsupported,
     #[error("the token's signature is invalid")]
     BadSignature,
 }
@@ -64,8 +68,10 @@ pub fn peek_header(token: &str) -> Result<Header, JwtError> {
     })
 }
 
-/// Verifies a compact JWS against `keys` (chosen by `kid` and `alg`; `none`
-/// and unknown algorithms are refused) and decodes its claims.
+/// Verifies a compact JWS against `keys` (chosen by `kid` and `alg`) and
+/// decodes its claims. `none`, any algorithm Keygate does not sign with and
+/// a header without `kid` are [`JwtError::Unsupported`] (no reload of the
+/// key set can help); a `kid` not in `keys` is [`JwtError::UnknownKey`].
 pub fn verify<T: DeserializeOwned>(
     token: &str,
     keys: &[VerifyingKey],
@@ -80,10 +86,11 @@ pub fn verify<T: DeserializeOwned>(
         return Err(JwtError::Malformed);
     };
     let header = peek_header(token)?;
-    let alg = Alg::parse(&header.alg).ok_or(JwtError::UnknownKey)?;
+    let alg = Alg::parse(&header.alg).ok_or(JwtError::Unsupported)?;
+    let kid = header.kid.as_deref().ok_or(JwtError::Unsupported)?;
     let key = keys
         .iter()
-        .find(|k| k.alg == alg && header.kid.as_deref() == Some(k.kid.as_str()))
+        .find(|k| k.alg == alg && k.kid == kid)
         .ok_or(JwtError::UnknownKey)?;
     let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| JwtError::Malformed)?;
     let signed_len = h.len() + 1 + p.len();
@@ -121,7 +128,26 @@ mod tests {
             URL_SAFE_NO_PAD.encode(b"{}")
         );
         assert_eq!(
-            verify::<Value>(&none, &[vk]).unwrap_err(),
+            verify::<Value>(&none, std::slice::from_ref(&vk)).unwrap_err(),
+            JwtError::Unsupported
+        );
+        // Algorithms Keygate never uses, and a missing kid, are refused
+        // as such; an unknown kid of a known algorithm is an unknown key.
+        let (body, sig) = t.split_once('.').unwrap().1.split_once('.').unwrap();
+        let with = |h: &str| format!("{}.{body}.{sig}", URL_SAFE_NO_PAD.encode(h));
+        for h in [
+            r#"{"alg":"HS256","kid":"k"}"#,
+            r#"{"alg":"RS512","kid":"k"}"#,
+            r#"{"alg":"ES256"}"#,
+        ] {
+            assert_eq!(
+                verify::<Value>(&with(h), std::slice::from_ref(&vk)).unwrap_err(),
+                JwtError::Unsupported,
+                "{h}"
+            );
+        }
+        assert_eq!(
+            verify::<Value>(&with(r#"{"alg":"ES256","kid":"other"}"#), &[vk]).unwrap_err(),
             JwtError::UnknownKey
         );
     }

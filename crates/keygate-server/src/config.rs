@@ -82,9 +82,4 @@ impl ServerConfig {
     pub fn https(&self) -> bool {
         self.public_url.starts_with("https://")
     }
-
-    /// `host[:port]` of the public URL, compared with the Host header.
-    pub fn public_authority(&self) -> String {
-        keygate_core::redirect::origin_authority(&self.public_url).unwrap_or_default()
-    }
 }

@@ -4,9 +4,13 @@
 //! |---|---|
 //! | `/{tenant}/as/...` | `{public_url}/{tenant}/as` |
 //! | root, Host = a tenant's domain | that domain's origin |
-//! | root, Host = the public URL's | `{public_url}` (tenant `default`) |
+//! | root, any other Host | `{public_url}` (tenant `default`) |
 //!
-//! A Host that is neither is refused: an unknown Host never becomes an issuer.
+//! The issuer never comes from a request's Host (INTERFACE.md, "Hosts and
+//! proxies"): a Host registered as a tenant's domain selects that tenant,
+//! and any other Host (unknown, a node's own address, one a proxy rewrote)
+//! is served as the public URL. A tenant's domain serves only that tenant:
+//! the path door of another tenant answers 404 there.
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -78,6 +82,50 @@ impl Door {
     }
 }
 
+/// The longest Host looked up: a DNS name is at most 253 characters
+/// (RFC 1035 2.3.4), plus a port. Anything longer is served as an unknown
+/// Host without touching the store or the cache.
+pub const MAX_HOST_LEN: usize = 255;
+
+/// The Host of a request, lower-cased, if it could be a registered
+/// domain's authority (`host[:port]`, RFC 9110 7.2): at most
+/// [`MAX_HOST_LEN`] bytes of letters, digits, `.`, `-`, `_`, `:` and the
+/// brackets of an IPv6 literal. Anything else is `None`: treated as an
+/// unknown Host, never looked up, never cached.
+pub fn lookup_host(raw: Option<&str>) -> Option<String> {
+    let host = raw?.trim();
+    if host.is_empty() || host.len() > MAX_HOST_LEN {
+        return None;
+    }
+    host.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']'))
+        .then(|| host.to_ascii_lowercase())
+}
+
+fn request_host(req: &Request) -> Option<String> {
+    match req.headers().get(HOST) {
+        Some(h) => lookup_host(h.to_str().ok()),
+        None => lookup_host(req.uri().authority().map(|a| a.as_str())),
+    }
+}
+
+/// The tenant whose registered domain the request's Host is, and that
+/// domain's origin; `None` for any other Host.
+async fn domain_of(
+    state: &AppState,
+    host: Option<String>,
+) -> Result<Option<(Tenant, String)>, ApiError> {
+    let Some(host) = host else {
+        return Ok(None);
+    };
+    if let Some(hit) = state.hosts.get(&host) {
+        return Ok(hit);
+    }
+    let found = state.store.tenant_by_authority(&host).await?;
+    state.hosts.put(host, found.clone());
+    Ok(found)
+}
+
 async fn tenant(state: &AppState, id: &str) -> Result<Option<Tenant>, ApiError> {
     if let Some(hit) = state.tenants.get(&id.to_string()) {
         return Ok(hit);
@@ -97,6 +145,12 @@ pub async fn by_path(
     if !keygate_core::validate::is_tenant_id(&id) {
         return Err(ApiError::UnknownTenant);
     }
+    // On a tenant's own domain only that tenant is served.
+    if let Some((owner, _)) = domain_of(&state, request_host(&req)).await? {
+        if owner.id != id {
+            return Err(ApiError::UnknownTenant);
+        }
+    }
     let tenant = tenant(&state, &id).await?.ok_or(ApiError::UnknownTenant)?;
     let issuer = format!("{}/{}/as", state.config.public_url, tenant.id);
     let client_ip = client_ip(&state, &req);
@@ -114,34 +168,15 @@ pub async fn by_host(
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let host = req
-        .headers()
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(|h| h.trim().to_ascii_lowercase())
-        .or_else(|| {
-            req.uri()
-                .authority()
-                .map(|a| a.as_str().to_ascii_lowercase())
-        })
-        .ok_or(ApiError::UnknownHost)?;
-    let by_domain = match state.hosts.get(&host) {
-        Some(hit) => hit,
-        None => {
-            let found = state.store.tenant_by_authority(&host).await?;
-            state.hosts.put(host.clone(), found.clone());
-            found
-        }
-    };
     let client_ip = client_ip(&state, &req);
-    let door = match by_domain {
+    let door = match domain_of(&state, request_host(&req)).await? {
         Some((tenant, origin)) => Door {
             tenant,
             issuer: origin,
             kind: DoorKind::Root,
             client_ip,
         },
-        None if host == state.config.public_authority() => {
+        None => {
             let tenant = tenant(&state, DEFAULT_TENANT)
                 .await?
                 .ok_or(ApiError::UnknownTenant)?;
@@ -152,8 +187,40 @@ pub async fn by_host(
                 client_ip,
             }
         }
-        None => return Err(ApiError::UnknownHost),
     };
     req.extensions_mut().insert(door);
     Ok(next.run(req).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_that_are_looked_up() {
+        assert_eq!(
+            lookup_host(Some(" Login.Acme.TEST:8443 ")).as_deref(),
+            Some("login.acme.test:8443")
+        );
+        assert_eq!(
+            lookup_host(Some("[::1]:8080")).as_deref(),
+            Some("[::1]:8080")
+        );
+        let longest = format!("{}.test", "a".repeat(MAX_HOST_LEN - 5));
+        assert_eq!(lookup_host(Some(&longest)), Some(longest.clone()));
+        let too_long = format!("a{longest}");
+        for bad in [
+            None,
+            Some(""),
+            Some("   "),
+            Some(too_long.as_str()),
+            Some("evil.test/path"),
+            Some("user@evil.test"),
+            Some("evil test"),
+            Some("évil.test"),
+            Some("evil.test%00"),
+        ] {
+            assert_eq!(lookup_host(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -26,7 +26,6 @@ pub enum ApiError {
         message: String,
     },
     UnknownTenant,
-    UnknownHost,
     NotFound,
     PayloadTooLarge,
     /// Too many attempts; retry after this many seconds.
@@ -143,10 +142,6 @@ impl IntoResponse for ApiError {
             ApiError::UnknownTenant => json(
                 StatusCode::NOT_FOUND,
                 serde_json::json!({"error": "not_found", "error_description": "no such tenant"}),
-            ),
-            ApiError::UnknownHost => json(
-                StatusCode::NOT_FOUND,
-                serde_json::json!({"error": "not_found", "error_description": "this host is not served here; use the public URL or a tenant's registered domain"}),
             ),
             ApiError::NotFound => json(
                 StatusCode::NOT_FOUND,

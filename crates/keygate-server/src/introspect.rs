@@ -42,18 +42,22 @@ pub async fn handle(
     let doc = if let Some((rt, grant, _)) =
         state.store.refresh_token(&refresh_token_key(token)).await?
     {
+        // A family also ends at its client's absolute lifetime, by the
+        // client's setting now (a token stored before the setting was
+        // shortened may carry a later expiry of its own).
+        let ends = state
+            .client(&door.tenant.id, &rt.client_id)
+            .await?
+            .map(|c| keygate_core::grant::family_ends_at(&c, &grant));
         let active = rt.tenant_id == door.tenant.id
             && rt.client_id == caller.id
             && rt.consumed_at.is_none()
             && rt.expires_at > now
-            && grant.revoked_at.is_none()
-            && state
-                .client(&door.tenant.id, &rt.client_id)
-                .await?
-                .is_some();
+            && ends.is_some_and(|end| end > now)
+            && grant.revoked_at.is_none();
         if active {
             json!({"active": true, "token_type": "refresh_token", "scope": grant.scope, "client_id": rt.client_id,
-                   "sub": grant.user_sub, "iss": door.issuer, "exp": rt.expires_at, "iat": rt.created_at})
+                   "sub": grant.user_sub, "iss": door.issuer, "exp": rt.expires_at.min(ends.unwrap_or(0)), "iat": rt.created_at})
         } else {
             json!({"active": false})
         }

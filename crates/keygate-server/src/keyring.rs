@@ -28,6 +28,68 @@ pub struct KeyRing {
     ttl: Duration,
     cache: RwLock<HashMap<String, (Instant, Arc<TenantKeys>)>>,
     creating: tokio::sync::Mutex<()>,
+    /// Reloads for tokens whose `kid` the cached set lacks.
+    unknown_kid: Coalesced<Arc<TenantKeys>>,
+}
+
+/// How often a tenant's keys may be reloaded for unknown `kid`s.
+const UNKNOWN_KID_FLOOR: Duration = Duration::from_millis(5);
+
+/// Coalesced reloads, one at a time per key (tenant): a caller that asks
+/// while a reload runs waits for it and takes its outcome, and a reload
+/// younger than `floor` answers every caller, so tokens with made-up `kid`s
+/// cost at most one store read per `floor` per tenant however many arrive
+/// at once.
+pub(crate) struct Coalesced<V> {
+    floor: Duration,
+    slots: std::sync::Mutex<HashMap<String, Slot<V>>>,
+}
+
+/// One key's last reload; its lock is held while a reload runs.
+type Slot<V> = Arc<tokio::sync::Mutex<Option<Reloaded<V>>>>;
+
+struct Reloaded<V> {
+    finished: Instant,
+    value: V,
+}
+
+impl<V: Clone> Coalesced<V> {
+    pub(crate) fn new(floor: Duration) -> Self {
+        Coalesced {
+            floor,
+            slots: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `load`'s outcome for `key`; or, without loading, that of the reload
+    /// that was in flight when this call began (callers wait for it instead
+    /// of each reading the store) or that finished less than the floor ago.
+    pub(crate) async fn get<E, F, Fut>(&self, key: &str, load: F) -> Result<V, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<V, E>>,
+    {
+        let asked = Instant::now();
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_string())
+            .or_default()
+            .clone();
+        let mut last = slot.lock().await;
+        if let Some(r) = last.as_ref() {
+            if r.finished >= asked || r.finished.elapsed() < self.floor {
+                return Ok(r.value.clone());
+            }
+        }
+        let value = load().await?;
+        *last = Some(Reloaded {
+            finished: Instant::now(),
+            value: value.clone(),
+        });
+        Ok(value)
+    }
 }
 
 fn unix_now() -> i64 {
@@ -45,6 +107,7 @@ impl KeyRing {
             ttl,
             cache: RwLock::new(HashMap::new()),
             creating: tokio::sync::Mutex::new(()),
+            unknown_kid: Coalesced::new(UNKNOWN_KID_FLOOR),
         }
     }
 
@@ -65,9 +128,12 @@ impl KeyRing {
 
     /// The tenant's keys for verifying a token whose `kid` the cached set
     /// lacks: reloaded from the store unless the cache is under 5 ms old
-    /// (so another node's new key is known at once, while tokens with
-    /// made-up `kid`s cost at most 200 small store reads per second per
-    /// tenant).
+    /// (so another node's new key is known at once). Reloads are coalesced
+    /// ([`Coalesced`]): at most one runs per tenant, concurrent callers wait
+    /// for it, so tokens with made-up `kid`s cost at most 200 small store
+    /// reads per second per tenant. Callers refuse tokens whose `alg` or
+    /// missing `kid` no key could match before asking (see
+    /// [`keygate_crypto::jws::JwtError::Unsupported`]).
     pub async fn keys_for_unknown_kid(&self, tenant: &str) -> Result<Arc<TenantKeys>, ApiError> {
         if let Some((at, keys)) = self
             .cache
@@ -75,11 +141,11 @@ impl KeyRing {
             .unwrap_or_else(|e| e.into_inner())
             .get(tenant)
         {
-            if at.elapsed() < Duration::from_millis(5) {
+            if at.elapsed() < UNKNOWN_KID_FLOOR {
                 return Ok(keys.clone());
             }
         }
-        self.load(tenant).await
+        self.unknown_kid.get(tenant, || self.load(tenant)).await
     }
 
     /// Generates a key (on the bounded CPU workers) and seals it, ready to
@@ -252,5 +318,63 @@ impl KeyRing {
             activates_at,
             retiring,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Coalesced;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A load that counts itself and takes a while (a store read).
+    async fn load(loads: &AtomicUsize) -> Result<usize, ()> {
+        let n = loads.fetch_add(1, Ordering::SeqCst) + 1;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        Ok(n)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_unknown_kids_share_one_reload_per_tenant() {
+        let c = Arc::new(Coalesced::<usize>::new(Duration::from_millis(5)));
+        let loads = Arc::new(AtomicUsize::new(0));
+        let other = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let (c, loads, other) = (c.clone(), loads.clone(), other.clone());
+            tasks.push(tokio::spawn(async move {
+                if i % 2 == 0 {
+                    c.get("acme", || load(&loads)).await
+                } else {
+                    c.get("beta", || load(&other)).await
+                }
+            }));
+        }
+        for t in tasks {
+            // Every caller got the outcome of the one reload of its tenant.
+            assert_eq!(t.await.unwrap(), Ok(1));
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert_eq!(other.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_later_unknown_kid_reloads_again_after_the_floor() {
+        let c = Coalesced::<usize>::new(Duration::from_millis(5));
+        let loads = AtomicUsize::new(0);
+        assert_eq!(c.get("acme", || load(&loads)).await, Ok(1));
+        // Within the floor: the last reload answers.
+        assert_eq!(c.get("acme", || load(&loads)).await, Ok(1));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        // A key added since is found by a fresh reload.
+        assert_eq!(c.get("acme", || load(&loads)).await, Ok(2));
+        // A failed reload is not remembered.
+        let failed: Result<usize, ()> = {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            c.get("acme", || async { Err(()) }).await
+        };
+        assert_eq!(failed, Err(()));
+        assert_eq!(c.get("acme", || load(&loads)).await, Ok(3));
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! A request enters through a front door ([`door`]): the path form
 //! `/{tenant}/as/...`, or the root, where the Host header picks the tenant
-//! (a tenant's own domain, or `default` at the public URL). The door fixes
-//! the tenant and the issuer; each endpoint module then decodes its input,
+//! (a tenant's own domain; `default`, under the public URL, for any other
+//! Host). The door fixes the tenant and the issuer; each endpoint module
+//! then decodes its input,
 //! asks `keygate_core` for a decision, reads and writes through the
 //! [`keygate_store::Store`], signs through the [`keyring::KeyRing`], and
 //! answers. Every error becomes a response in one place: [`error::ApiError`].

@@ -184,6 +184,8 @@ pub async fn mint(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inactive {
     Malformed,
+    /// `alg` not one Keygate signs with, or no `kid`.
+    Unsupported,
     BadSignature,
     WrongIssuer,
     Expired,
@@ -194,6 +196,9 @@ impl Inactive {
     pub fn describe(self) -> &'static str {
         match self {
             Inactive::Malformed => "the access token is malformed",
+            Inactive::Unsupported => {
+                "the access token's algorithm or key id is not one this server uses"
+            }
             Inactive::BadSignature => "the access token's signature is not valid",
             Inactive::WrongIssuer => "the access token was issued by another issuer",
             Inactive::Expired => "the access token has expired",
@@ -232,6 +237,7 @@ async fn check_bearer(
 ) -> Result<Result<(AccessTokenClaims, Option<User>), Inactive>, ApiError> {
     let keys = state.keys.keys(&door.tenant.id).await?;
     let mut verified = jws::verify::<AccessTokenClaims>(token, &keys.verifying);
+    // Only a kid of an algorithm we use is worth a (coalesced) reload.
     if verified == Err(jws::JwtError::UnknownKey) {
         let fresh = state.keys.keys_for_unknown_kid(&door.tenant.id).await?;
         verified = jws::verify(token, &fresh.verifying);
@@ -239,6 +245,7 @@ async fn check_bearer(
     let (header, claims): (_, AccessTokenClaims) = match verified {
         Ok(v) => v,
         Err(jws::JwtError::Malformed) => return Ok(Err(Inactive::Malformed)),
+        Err(jws::JwtError::Unsupported) => return Ok(Err(Inactive::Unsupported)),
         Err(_) => return Ok(Err(Inactive::BadSignature)),
     };
     if header.typ.as_deref() != Some("at+jwt") {

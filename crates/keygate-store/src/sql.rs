@@ -104,7 +104,8 @@ fn corrupt(what: &str) -> StoreError {
 
 const CLIENT_COLS: &str = "id, tenant_id, name, public, secret_hash, auth_method, redirect_uris, \
     post_logout_redirect_uris, grant_types, refresh_policy, id_token_ttl, access_token_ttl, \
-    journeys_api, web_origins, signing_alg, pkce_policy, created_at, token_rate_limit";
+    journeys_api, web_origins, signing_alg, pkce_policy, created_at, token_rate_limit, \
+    refresh_token_max_ttl";
 
 fn client_from(row: &dyn Cols) -> Result<Client> {
     Ok(Client {
@@ -126,6 +127,7 @@ fn client_from(row: &dyn Cols) -> Result<Client> {
             .ok_or_else(|| corrupt("refresh policy"))?,
         id_token_ttl: row.int("id_token_ttl")?,
         access_token_ttl: row.int("access_token_ttl")?,
+        refresh_token_max_ttl: row.int("refresh_token_max_ttl")?,
         journeys_api: row.flag("journeys_api")?,
         web_origins: parse_list(&row.text("web_origins")?),
         signing_alg: SigningAlg::parse(&row.text("signing_alg")?)
@@ -446,9 +448,9 @@ fn insert_web_origins(mut write: Write, c: &Client) -> Write {
 const CLIENT_SETTINGS: &str =
     "name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, \
     refresh_policy, id_token_ttl, access_token_ttl, journeys_api, web_origins, signing_alg, \
-    pkce_policy, token_rate_limit";
+    pkce_policy, token_rate_limit, refresh_token_max_ttl";
 
-/// The values of [`CLIENT_SETTINGS`] ($1 to $13 of the client statements).
+/// The values of [`CLIENT_SETTINGS`] ($1 to $14 of the client statements).
 fn client_settings(c: &Client) -> Vec<OwnedParam> {
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     vec![
@@ -465,6 +467,7 @@ fn client_settings(c: &Client) -> Vec<OwnedParam> {
         OwnedParam::Text(c.signing_alg.as_str().into()),
         OwnedParam::Text(c.pkce.as_str().into()),
         OwnedParam::OptInt(c.token_rate_limit),
+        OwnedParam::Int(c.refresh_token_max_ttl),
     ]
 }
 
@@ -609,7 +612,7 @@ impl Store for SqlStore {
         let write = Write::new().then_owned(
             format!(
                 "INSERT INTO clients ({CLIENT_SETTINGS}, id, tenant_id, public, secret_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
             ),
             params,
         );
@@ -1086,7 +1089,7 @@ impl Store for SqlStore {
         ]);
         let write = Write::new()
             .then_owned(
-                format!("UPDATE clients SET {set} WHERE id = $14 AND tenant_id = $15"),
+                format!("UPDATE clients SET {set} WHERE id = $15 AND tenant_id = $16"),
                 params,
             )
             .exactly_one()

@@ -47,6 +47,11 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0004_client_pkce_policy.sql"),
     },
     Migration {
+        version: 5,
+        name: "refresh_token_max_ttl",
+        sql: include_str!("../migrations/sqlite/0005_refresh_token_max_ttl.sql"),
+    },
+    Migration {
         version: 6,
         name: "attempt_reservation",
         sql: include_str!("../migrations/sqlite/0006_attempt_reservation.sql"),

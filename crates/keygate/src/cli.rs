@@ -213,6 +213,10 @@ pub struct ClientCreate {
     /// Lifetime of access tokens [default: 24h]
     #[arg(long)]
     pub access_token_ttl: Option<String>,
+    /// Absolute lifetime of a refresh-token family, from the first issue
+    /// (sign-in); rotation never extends it [default: 90d]
+    #[arg(long)]
+    pub refresh_token_max_ttl: Option<String>,
     /// Allow the Journeys API (JSON sign-in and registration).
     #[arg(long)]
     pub journeys_api: bool,

@@ -105,6 +105,7 @@ fn client_spec(a: &ClientCreate) -> provision::NewClient {
         refresh_tokens: a.refresh_tokens.clone(),
         id_token_ttl: a.id_token_ttl.clone().map(provision::Ttl::Text),
         access_token_ttl: a.access_token_ttl.clone().map(provision::Ttl::Text),
+        refresh_token_max_ttl: a.refresh_token_max_ttl.clone().map(provision::Ttl::Text),
         journeys_api: a.journeys_api,
         web_origins: a.web_origins.clone(),
         post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),

@@ -236,6 +236,7 @@ async fn dev_data(store: &dyn Store, public_url: &str, master_hex: &str) -> Resu
                 refresh_policy: RefreshPolicy::OfflineAccess,
                 id_token_ttl: DEFAULT_ID_TOKEN_TTL,
                 access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
+                refresh_token_max_ttl: DEFAULT_REFRESH_TOKEN_MAX_TTL,
                 journeys_api: true,
                 web_origins: vec!["http://localhost:3000".into()],
                 signing_alg: SigningAlg::RS256,

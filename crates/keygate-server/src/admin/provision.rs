@@ -362,6 +362,10 @@ pub struct NewClient {
     /// Lifetime of access tokens (default 24 hours).
     #[serde(default)]
     pub access_token_ttl: Option<Ttl>,
+    /// Absolute lifetime of a refresh-token family, counted from its first
+    /// issue; rotation never extends it (default 90 days).
+    #[serde(default)]
+    pub refresh_token_max_ttl: Option<Ttl>,
     /// May use the Journeys API (JSON sign-in and registration).
     #[serde(default)]
     pub journeys_api: bool,
@@ -410,6 +414,8 @@ pub struct ClientPatch {
     pub id_token_ttl: Option<Ttl>,
     #[serde(default)]
     pub access_token_ttl: Option<Ttl>,
+    #[serde(default)]
+    pub refresh_token_max_ttl: Option<Ttl>,
     #[serde(default)]
     pub journeys_api: Option<bool>,
     #[serde(default)]
@@ -563,6 +569,11 @@ pub fn client_from_spec(
             "access_token_ttl",
             DEFAULT_ACCESS_TOKEN_TTL,
         )?,
+        refresh_token_max_ttl: ttl(
+            &spec.refresh_token_max_ttl,
+            "refresh_token_max_ttl",
+            DEFAULT_REFRESH_TOKEN_MAX_TTL,
+        )?,
         journeys_api: spec.journeys_api,
         web_origins: origins(&spec.web_origins, "web_origins")?,
         signing_alg,
@@ -595,6 +606,7 @@ fn spec_of(c: &Client) -> NewClient {
         refresh_tokens: Some(c.refresh_policy.as_str().to_string()),
         id_token_ttl: Some(Ttl::Seconds(c.id_token_ttl)),
         access_token_ttl: Some(Ttl::Seconds(c.access_token_ttl)),
+        refresh_token_max_ttl: Some(Ttl::Seconds(c.refresh_token_max_ttl)),
         journeys_api: c.journeys_api,
         web_origins: c.web_origins.clone(),
         post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
@@ -632,6 +644,9 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
     }
     if let Some(v) = p.access_token_ttl {
         spec.access_token_ttl = Some(v);
+    }
+    if let Some(v) = p.refresh_token_max_ttl {
+        spec.refresh_token_max_ttl = Some(v);
     }
     if let Some(v) = p.journeys_api {
         spec.journeys_api = v;

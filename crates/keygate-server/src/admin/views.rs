@@ -54,6 +54,9 @@ pub struct ClientView {
     pub id_token_ttl: i64,
     /// Seconds.
     pub access_token_ttl: i64,
+    /// Seconds: the absolute lifetime of a refresh-token family, from its
+    /// first issue.
+    pub refresh_token_max_ttl: i64,
     pub journeys_api: bool,
     pub web_origins: Vec<String>,
     #[schema(value_type = SigningAlgName)]
@@ -86,6 +89,7 @@ impl From<Client> for ClientView {
             refresh_tokens: c.refresh_policy.as_str().into(),
             id_token_ttl: c.id_token_ttl,
             access_token_ttl: c.access_token_ttl,
+            refresh_token_max_ttl: c.refresh_token_max_ttl,
             journeys_api: c.journeys_api,
             web_origins: c.web_origins,
             id_token_signed_response_alg: c.signing_alg.as_str().into(),

@@ -257,7 +257,8 @@ impl Successor {
                 tenant_id: self.tenant_id,
                 client_id: client.id.clone(),
                 created_at: now,
-                expires_at: now + keygate_core::model::REFRESH_TOKEN_TTL,
+                // Sliding, but never beyond the family's absolute end.
+                expires_at: keygate_core::grant::refresh_token_expiry(client, grant, now),
                 consumed_at: None,
             },
         })

@@ -389,19 +389,22 @@ async fn discovery_at_each_front_door_carries_its_issuer() {
             |g| ["authorization_code", "refresh_token", "client_credentials"]
                 .contains(&g.as_str().unwrap())
         ));
-    // Unknown tenant, unknown host: 404 with a JSON body.
+    // Unknown tenant: 404 with a JSON body.
     let (s, d) = get(
         format!("{}/nope/as/.well-known/openid-configuration", server.base),
         None,
     )
     .await;
     assert_eq!((s, d["error"].as_str()), (404, Some("not_found")));
+    // Unknown host: served as the public URL, never as an issuer of its own
+    // (INTERFACE.md, "Hosts and proxies").
     let (s, d) = get(
         format!("{}/.well-known/openid-configuration", server.base),
         Some("evil.test"),
     )
     .await;
-    assert_eq!((s, d["error"].as_str()), (404, Some("not_found")));
+    assert_eq!(s, 200);
+    assert_eq!(d["issuer"], server.base);
 }
 
 /// Finds the stored key of `kid`, unseals it with the master key, signs, and

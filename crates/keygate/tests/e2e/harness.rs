@@ -349,8 +349,9 @@ impl Server {
         self.child = Some(cmd.spawn().expect("keygate serve starts"));
         let deadline = Instant::now() + Duration::from_secs(30);
         let http = reqwest::Client::new();
-        // The root door answers only to the public URL's Host; a node behind
-        // another public URL is probed through the path door of `default`.
+        // Probed through a door whose answer does not depend on the Host
+        // this probe sends: the root for a node that is its own public URL,
+        // else the path door of `default`.
         let probe = match &self.public_url {
             None => format!("{}/.well-known/openid-configuration", self.base),
             Some(_) => format!("{}/default/as/.well-known/openid-configuration", self.base),

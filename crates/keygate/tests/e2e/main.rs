@@ -8,6 +8,7 @@ mod admin;
 mod browser;
 mod dev_mode;
 mod foundation;
+mod hardening;
 mod hosted_pages;
 mod interop;
 mod journeys;
