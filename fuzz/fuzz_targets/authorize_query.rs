@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
         signing_alg: SigningAlg::RS256,
         pkce: PkcePolicy::S256,
         created_at: 0,
+        token_rate_limit: None,
     };
     if let Ok(p) = Params::from_urlencoded(data) {
         let _ = authorize::validate(&p, Some(&client));
