@@ -37,14 +37,7 @@ pub fn show(
         register_link: &format!("{}?{}", door.url("/register"), request),
         error,
     });
-    // The form's answer may redirect to the client's redirect URI.
-    let target = keygate_core::authorize::resolve_redirect_uri(params, client).ok();
-    render::html_posting_to(
-        status,
-        body,
-        cookie.as_slice(),
-        target.as_ref().map(|(uri, _)| uri.as_str()),
-    )
+    super::page_signing_in(status, body, cookie.as_slice(), params, client)
 }
 
 /// GET /login?{authorization request}: the sign-in page on its own.

@@ -203,3 +203,21 @@ fn too_many(
     }
     res
 }
+
+/// A sign-in or registration page: its form's answer may redirect to the
+/// client's redirect URI, so that URI's origin joins `form-action`.
+fn page_signing_in(
+    status: axum::http::StatusCode,
+    body: String,
+    cookies: &[String],
+    params: &keygate_core::params::Params,
+    client: &keygate_core::model::Client,
+) -> axum::response::Response {
+    let target = keygate_core::authorize::resolve_redirect_uri(params, client).ok();
+    render::html_posting_to(
+        status,
+        body,
+        cookies,
+        target.as_ref().map(|(uri, _)| uri.as_str()),
+    )
+}

@@ -39,14 +39,7 @@ fn show(
         login_link: &format!("{}?{}", door.url("/login"), request),
         error,
     });
-    // The form's answer may redirect to the client's redirect URI.
-    let target = keygate_core::authorize::resolve_redirect_uri(params, client).ok();
-    render::html_posting_to(
-        status,
-        body,
-        cookie.as_slice(),
-        target.as_ref().map(|(uri, _)| uri.as_str()),
-    )
+    super::page_signing_in(status, body, cookie.as_slice(), params, client)
 }
 
 pub async fn get(

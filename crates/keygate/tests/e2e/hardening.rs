@@ -441,7 +441,7 @@ async fn tokens_with_unknown_algorithms_or_keys_are_refused_without_a_store_stor
     assert!(after_alg - before <= 1, "{before} -> {after_alg}");
     // Unknown kids, many at once: each refused (no 500), with few reloads
     // (at most one runs at a time; see the keyring's unit tests).
-    let answers = futures_join(
+    let answers = join_all(
         (0..40)
             .map(|_| {
                 let (issuer, token) = (w.issuer.clone(), unknown_kid.clone());
@@ -465,19 +465,6 @@ async fn tokens_with_unknown_algorithms_or_keys_are_refused_without_a_store_stor
     // The real token still works, and nothing failed on our side.
     assert_eq!(userinfo(&w.issuer, &access).await.0, 200);
     assert!(!w.server.log_text().contains("internal error"));
-}
-
-/// Runs the futures concurrently and collects their outputs in order.
-async fn futures_join<F: std::future::Future + Send + 'static>(futures: Vec<F>) -> Vec<F::Output>
-where
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await.unwrap());
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------

@@ -682,3 +682,16 @@ pub fn header(jwt: &str) -> serde_json::Value {
     )
     .unwrap()
 }
+
+/// Runs the futures concurrently and collects their outputs in order.
+pub async fn join_all<F: std::future::Future + Send + 'static>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

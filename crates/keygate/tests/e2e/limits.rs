@@ -20,7 +20,7 @@ async fn parallel_sign_ins(
         let body = json!({"client_id": api.id, "redirect_uri": api.redirect_uri, "scope": "openid",
             "code_challenge": challenge, "code_challenge_method": "S256",
             "email": email, "password": password});
-        tasks.push(tokio::spawn(async move {
+        tasks.push(async move {
             http.post(url)
                 .json(&body)
                 .send()
@@ -28,13 +28,9 @@ async fn parallel_sign_ins(
                 .unwrap()
                 .status()
                 .as_u16()
-        }));
+        });
     }
-    let mut out = Vec::new();
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
-    out
+    join_all(tasks).await
 }
 
 #[tokio::test]
@@ -99,18 +95,15 @@ async fn parallel_guesses_on_the_hosted_page_are_limited_too() {
     let mut tasks = Vec::new();
     for i in 0..20 {
         let (browser, page) = (browser.clone(), page.clone());
-        tasks.push(tokio::spawn(async move {
+        tasks.push(async move {
             let pw = format!("wrong guess {i}");
             browser
                 .submit(&page, &[("email", EMAIL), ("password", &pw)])
                 .await
                 .status
-        }));
+        });
     }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.unwrap());
-    }
+    let statuses = join_all(tasks).await;
     let checked = statuses.iter().filter(|s| **s == 401).count();
     assert!(checked <= 3, "{checked} of 20 were checked: {statuses:?}");
     assert_eq!(
