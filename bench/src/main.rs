@@ -1,4 +1,4 @@
-//! keygate-bench: Keygate's token endpoint benchmark (issue 8).
+//! keygate-bench: Keygate's token endpoint benchmark.
 //!
 //! See bench/README.md. Untimed setup (provisioning, sign-in, codes,
 //! first refresh tokens), then per workload a timed phase at a fixed

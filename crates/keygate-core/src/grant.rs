@@ -207,7 +207,7 @@ pub fn refresh_token_expiry(client: &Client, grant: &Grant, now: i64) -> i64 {
         .min(family_ends_at(client, grant))
 }
 
-/// Whether the client gets a refresh token for this scope (INTERFACE.md:
+/// Whether the client gets a refresh token for this scope (docs/cli.md:
 /// `always`, `offline_access` only when granted, `never`).
 pub fn issues_refresh_token(client: &Client, scope: &Scope) -> bool {
     client.allows(GrantType::RefreshToken)

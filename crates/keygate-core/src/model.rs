@@ -3,7 +3,7 @@
 
 use crate::pkce::CodeChallengeMethod;
 
-/// Default lifetimes (INTERFACE.md and the seeds: 14-day id_token, 24-hour
+/// Default lifetimes (docs/cli.md: 14-day id_token, 24-hour
 /// access token; RFC 6749 4.1.2 recommends at most 10 minutes for a code).
 pub const DEFAULT_ID_TOKEN_TTL: i64 = 14 * 86400;
 pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 86400;
@@ -83,7 +83,7 @@ impl GrantType {
     }
 }
 
-/// When a refresh token is issued (INTERFACE.md `--refresh-tokens`).
+/// When a refresh token is issued (docs/cli.md `--refresh-tokens`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshPolicy {
     Always,
@@ -109,7 +109,7 @@ impl RefreshPolicy {
     }
 }
 
-/// Which PKCE methods (RFC 7636 4.2) a public client may use (INTERFACE.md
+/// Which PKCE methods (RFC 7636 4.2) a public client may use (docs/cli.md
 /// `--pkce`). RFC 9700 2.1.1 asks for S256; `plain` (also what an omitted
 /// `code_challenge_method` means) only for clients registered to allow it.
 /// Confidential clients authenticate at the token endpoint as well, so

@@ -1,7 +1,7 @@
 //! Validation of the identifiers people type: tenant ids, e-mail addresses,
 //! passwords, display names.
 
-/// Tenant ids are `[a-z0-9-]{1,63}` (INTERFACE.md), so they can stand in a
+/// Tenant ids are `[a-z0-9-]{1,63}` (docs/cli.md), so they can stand in a
 /// path segment and a DNS label unchanged.
 pub fn is_tenant_id(id: &str) -> bool {
     !id.is_empty()

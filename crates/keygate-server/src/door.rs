@@ -6,8 +6,8 @@
 //! | root, Host = a tenant's domain | that domain's origin |
 //! | root, any other Host | `{public_url}` (tenant `default`) |
 //!
-//! The issuer never comes from a request's Host (INTERFACE.md, "Hosts and
-//! proxies"): a Host registered as a tenant's domain selects that tenant,
+//! The issuer never comes from a request's Host (docs/deploying.md, "Proxies,
+//! Hosts and TLS"): a Host registered as a tenant's domain selects that tenant,
 //! and any other Host (unknown, a node's own address, one a proxy rewrote)
 //! is served as the public URL. A tenant's domain serves only that tenant:
 //! the path door of another tenant answers 404 there.

@@ -1,4 +1,4 @@
-//! The command line, as INTERFACE.md gives it.
+//! The command line (documented in docs/cli.md).
 
 use clap::{Args, Parser, Subcommand};
 

@@ -1,4 +1,4 @@
-//! Issue 7: the admin REST API under /admin/v1 (tenants, clients, users,
+//! The admin REST API under /admin/v1 (tenants, clients, users,
 //! secret rotation, OpenAPI document), its bearer token, and what deleting a
 //! client or a user does to their tokens and sessions.
 

@@ -1,4 +1,4 @@
-//! Issue 3: the hosted pages in a real browser. Headless Chromium (Debian's
+//! The hosted pages in a real browser. Headless Chromium (Debian's
 //! `/usr/bin/chromium`) driven by playwright-core from `tests/browser`
 //! registers a new person, lands on a local callback with a code, signs
 //! out, signs in again and lands there with a second code; this test then

@@ -1,4 +1,4 @@
-//! Issue 2: CLI, store, signing keys, front doors, discovery and JWKS.
+//! The foundation: CLI, store, signing keys, front doors, discovery and JWKS.
 
 use crate::harness::*;
 use serde_json::Value;
@@ -397,7 +397,7 @@ async fn discovery_at_each_front_door_carries_its_issuer() {
     .await;
     assert_eq!((s, d["error"].as_str()), (404, Some("not_found")));
     // Unknown host: served as the public URL, never as an issuer of its own
-    // (INTERFACE.md, "Hosts and proxies").
+    // (docs/deploying.md, "Proxies, Hosts and TLS").
     let (s, d) = get(
         format!("{}/.well-known/openid-configuration", server.base),
         Some("evil.test"),

@@ -1,5 +1,5 @@
-//! Hardening from a security review: which Host serves what (INTERFACE.md,
-//! "Hosts and proxies"), when an `id_token_hint` may skip the sign-out
+//! Hardening from a security review: which Host serves what (docs/deploying.md,
+//! "Proxies, Hosts and TLS"), when an `id_token_hint` may skip the sign-out
 //! confirmation, tokens naming unknown keys or algorithms, and the absolute
 //! lifetime of refresh-token families.
 

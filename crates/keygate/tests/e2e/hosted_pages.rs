@@ -1,4 +1,4 @@
-//! Issue 3: the authorization endpoint, the hosted sign-in, registration and
+//! The authorization endpoint, the hosted sign-in, registration and
 //! sign-out pages, sessions and authorization codes, over HTTP at the three
 //! front doors: the path form (`/acme/as`), the root of the public URL
 //! (tenant `default`) and a tenant's own domain (`http://login.acme.test`,
@@ -290,7 +290,7 @@ fn assert_page(page: &Page, status: u16, what: &str) {
     );
 }
 
-/// The sign-in page as INTERFACE.md describes it.
+/// The sign-in page: what it must contain at every door.
 fn assert_sign_in_page(page: &Page, door: &Door, what: &str) {
     assert_page(page, 200, what);
     assert_eq!(

@@ -1,7 +1,7 @@
-//! Issue 9: the Journeys API. Applications that draw their own sign-in and
+//! The Journeys API. Applications that draw their own sign-in and
 //! registration screens POST what the user typed as JSON and get back an
 //! authorization code that they exchange at /token exactly as in Next
-//! Identity's documents (seeds 000 and 001): PKCE for public clients, HTTP
+//! Identity's documentation: PKCE for public clients, HTTP
 //! Basic for confidential ones, and a refresh that repeats `redirect_uri`
 //! and `code_verifier`.
 

@@ -1,4 +1,4 @@
-//! Issue 5: several stateless `keygate serve` processes on one database.
+//! Several stateless `keygate serve` processes on one database.
 //!
 //! Each test starts two real nodes on one database, as a load balancer
 //! deployment runs them: node B is started with node A's public URL, so both

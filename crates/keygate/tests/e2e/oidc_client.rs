@@ -1,4 +1,4 @@
-//! Issue 4: a real OpenID Connect client library (`openidconnect` 4, on its
+//! A real OpenID Connect client library (`openidconnect` 4, on its
 //! reqwest async client) against Keygate: discovery, the code flow with PKCE
 //! through the hosted sign-in, the id_token verified against the JWKS with
 //! the nonce and at_hash, userinfo, refresh and revocation; and then the

@@ -1,4 +1,4 @@
-//! Issue 7 (operations): key rotation, health, metrics, request ids, JSON
+//! Operations: key rotation, health, metrics, request ids, JSON
 //! logs, the sweeper, graceful shutdown.
 
 use crate::harness::*;

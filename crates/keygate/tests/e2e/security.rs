@@ -1,4 +1,4 @@
-//! Issue 6: brute-force limits, secrets kept out of logs, HTTP hardening,
+//! Security: brute-force limits, secrets kept out of logs, HTTP hardening,
 //! redirect safety.
 
 use crate::harness::*;

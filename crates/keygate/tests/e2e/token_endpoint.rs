@@ -1,5 +1,5 @@
-//! Issue 4: the token endpoint as the Next Identity, Auth0 and PingOne
-//! documents (`shared/seeds/`) call it, the tokens it issues, and userinfo,
+//! The token endpoint as the Next Identity, Auth0 and PingOne
+//! documentation calls it, the tokens it issues, and userinfo,
 //! revocation, introspection and discovery around it.
 //!
 //! The helpers at the top are shared with `token_errors.rs`.
@@ -320,7 +320,7 @@ fn str_keys(v: &Value) -> Vec<&str> {
 }
 
 // ---------------------------------------------------------------------------
-// The seeds' example requests
+// The example requests of Next Identity's, Auth0's and PingOne's documentation
 // ---------------------------------------------------------------------------
 
 /// Next Identity Hosted Journeys, public client: `curl -X POST '{base}/token'
@@ -1535,7 +1535,7 @@ async fn introspection_of_access_and_refresh_tokens() {
     assert_no_server_error(&w.server);
 }
 
-/// Discovery advertises every endpoint of issue 4 at both doors, and each
+/// Discovery advertises every token-related endpoint at both doors, and each
 /// advertised endpoint answers there as the protocol endpoint it is.
 #[tokio::test]
 async fn discovery_advertises_every_endpoint_and_each_answers() {

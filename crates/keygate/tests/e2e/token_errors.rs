@@ -1,4 +1,4 @@
-//! Issue 4: every error of the token endpoint (RFC 6749 5.2, RFC 7636 4.6,
+//! Every error of the token endpoint (RFC 6749 5.2, RFC 7636 4.6,
 //! RFC 9700), each followed by the proof that a normal exchange still
 //! succeeds. When the refused request carried a code that it did not
 //! consume, the proof is that very code: the refusal left the stored state
