@@ -22,7 +22,6 @@ pub mod authorize;
 pub mod basic;
 pub mod claims;
 pub mod client_auth;
-pub mod duration;
 pub mod error;
 pub mod grant;
 pub mod model;

@@ -2,9 +2,9 @@
 //! path behind both the hosted pages and the Journeys API. The two front
 //! ends only read their input and write their output differently.
 
-use crate::cookies;
 use crate::door::Door;
 use crate::error::ApiError;
+use crate::http::cookies;
 use crate::limits;
 use crate::AppState;
 use axum::http::HeaderMap;
@@ -161,7 +161,7 @@ async fn check_password(
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let pw = password.to_string();
-    let ok = crate::cpu::run_password(move || match hash {
+    let ok = crate::signing::run_password(move || match hash {
         Some(h) => password::verify_password(&pw, &h),
         None => {
             password::verify_password(&pw, password::dummy_hash());
@@ -192,7 +192,7 @@ pub async fn register(
     password: &str,
     name: Option<&str>,
 ) -> Result<Result<User, AccountError>, ApiError> {
-    use crate::admin::provision::{self, NewUser, ProvisionError};
+    use crate::provisioning::{self as provision, NewUser, ProvisionError};
     let tenant = door.tenant.id.as_str();
     if let Some(ip) = door.client_ip {
         let key = limits::register_ip_key(ip);

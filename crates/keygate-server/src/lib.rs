@@ -6,7 +6,7 @@
 //! Host). The door fixes the tenant and the issuer; each endpoint module
 //! then decodes its input,
 //! asks `keygate_core` for a decision, reads and writes through the
-//! [`keygate_store::Store`], signs through the [`keyring::KeyRing`], and
+//! [`keygate_store::Store`], signs through the [`jwt::keyring::KeyRing`], and
 //! answers. Every error becomes a response in one place: [`error::ApiError`].
 //!
 //! ```no_run
@@ -19,26 +19,18 @@
 
 pub mod accounts;
 pub mod admin;
-mod body;
 mod cache;
 pub mod config;
-mod cookies;
-mod cors;
-pub mod cpu;
-mod discovery;
 pub mod door;
+mod endpoints;
 pub mod error;
-mod introspect;
-mod journeys;
-pub mod keyring;
+mod http;
+pub mod jwt;
 mod limits;
-pub mod ops;
+pub mod observability;
 mod pages;
-mod revoke;
-mod throttle;
-mod token;
-mod tokens;
-mod userinfo;
+pub mod provisioning;
+pub mod signing;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -63,11 +55,11 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub store: Arc<dyn Store>,
     pub config: ServerConfig,
-    pub keys: keyring::KeyRing,
+    pub keys: jwt::keyring::KeyRing,
     pub(crate) clients: cache::TtlCache<(String, String), Option<keygate_core::model::Client>>,
     pub(crate) hosts: cache::TtlCache<String, Option<(keygate_core::model::Tenant, String)>>,
     pub(crate) tenants: cache::TtlCache<String, Option<keygate_core::model::Tenant>>,
-    pub(crate) throttle: throttle::Throttle,
+    pub(crate) throttle: limits::throttle::Throttle,
 }
 
 impl std::ops::Deref for AppState {
@@ -85,13 +77,13 @@ impl AppState {
     ) -> Self {
         let ttl = config.cache_ttl;
         AppState(Arc::new(Inner {
-            keys: keyring::KeyRing::new(store.clone(), master, ttl),
+            keys: jwt::keyring::KeyRing::new(store.clone(), master, ttl),
             store,
             config,
             clients: cache::TtlCache::new(ttl),
             hosts: cache::TtlCache::new(ttl),
             tenants: cache::TtlCache::new(ttl),
-            throttle: throttle::Throttle::default(),
+            throttle: limits::throttle::Throttle::default(),
         }))
     }
 
@@ -116,6 +108,8 @@ impl AppState {
 
 /// The endpoints every front door serves, relative to its issuer.
 fn endpoints() -> Router<AppState> {
+    use endpoints::{discovery, introspect, journeys, revoke, token, userinfo};
+    use http::cors;
     Router::new()
         .route(
             "/.well-known/openid-configuration",
@@ -175,11 +169,11 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         door::by_host,
     ));
-    ops::prometheus();
+    observability::prometheus();
     Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics_endpoint))
+        .route("/healthz", get(observability::healthz))
+        .route("/readyz", get(observability::readyz))
+        .route("/metrics", get(observability::metrics_endpoint))
         .nest("/admin/v1", admin::router(state.clone()))
         .nest("/{tenant}/as", by_path)
         .merge(by_host)
@@ -188,6 +182,6 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(30),
         ))
-        .layer(axum::middleware::from_fn(ops::observe))
+        .layer(axum::middleware::from_fn(observability::observe))
         .with_state(state)
 }

@@ -1,14 +1,14 @@
 //! Provisioning commands. Every argument is checked before anything is
 //! written; a bad one is a `Failure::Usage` (exit 2). The checks and the
 //! records are those of the admin API: both go through
-//! `keygate_server::admin::provision`.
+//! `keygate_server::provisioning`.
 
 use crate::cli::{AdminTokenCommand, ClientCreate, DbArgs, KeysRotate, TenantCreate, UserCreate};
 use crate::Failure;
-use keygate_core::duration::parse_duration;
 use keygate_core::model::*;
 use keygate_core::validate;
-use keygate_server::admin::provision::{self, Front, ProvisionError};
+use keygate_server::provisioning::parse_duration;
+use keygate_server::provisioning::{self as provision, Front, ProvisionError};
 use keygate_store::Store;
 use serde_json::json;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ pub async fn open_store(url: &str, pool_size: Option<u32>) -> Result<Arc<dyn Sto
 }
 
 /// Opens the store with a pool size, connection timeout (seconds) and
-/// SQLite writer's linger (the server's: [`keygate_server::cpu::write_linger`]).
+/// SQLite writer's linger (the server's: [`keygate_server::signing::write_linger`]).
 pub async fn open_store_with(
     url: &str,
     pool_size: Option<u32>,
@@ -191,7 +191,7 @@ pub async fn keys_rotate(a: KeysRotate) -> Result<(), Failure> {
             a.tenant
         )));
     }
-    let ring = keygate_server::keyring::KeyRing::new(store, master, std::time::Duration::ZERO);
+    let ring = keygate_server::jwt::keyring::KeyRing::new(store, master, std::time::Duration::ZERO);
     let r = ring
         .rotate(&a.tenant, alg, lead)
         .await

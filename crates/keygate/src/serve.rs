@@ -90,7 +90,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         &database_url,
         args.db_pool_size.or(file.db_pool_size),
         args.db_timeout.or(file.db_timeout),
-        Some(keygate_server::cpu::write_linger()),
+        Some(keygate_server::signing::write_linger()),
     )
     .await?;
     // Every store call is timed for the metrics.
@@ -150,7 +150,10 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
             .unwrap_or(60)
             .max(1),
     );
-    tokio::spawn(keygate_server::ops::sweeper(store.clone(), sweep_every));
+    tokio::spawn(keygate_server::observability::sweeper(
+        store.clone(),
+        sweep_every,
+    ));
     tracing::info!(listen = %local, public_url = %public_url, "keygate is serving");
     // Graceful shutdown, bounded: on SIGTERM stop accepting, let requests in
     // flight finish, but give up waiting after 30 seconds.

@@ -1,9 +1,9 @@
 //! `/admin/v1/tenants/{tenant}/clients`
 
 use super::error::{AdminError, ErrorBody};
-use super::provision::{self, ClientPatch, NewClient};
 use super::views::{page, ClientList, ClientSecret, ClientView, CreatedClient, PageQuery};
 use super::{body, forget_client, limit, query};
+use crate::provisioning::{self as provision, ClientPatch, NewClient};
 use crate::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};

@@ -1,7 +1,7 @@
 //! Errors of the admin API: always JSON `{"error", "error_description"}`,
 //! never cached.
 
-use super::provision::{Front, ProvisionError};
+use crate::provisioning::{Front, ProvisionError};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use keygate_store::StoreError;

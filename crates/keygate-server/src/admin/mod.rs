@@ -9,14 +9,13 @@
 //! looked up by that hash). With neither, every request is refused: the API
 //! is never open.
 //!
-//! Writes go through [`provision`], the code the provisioning commands use
+//! Writes go through [`crate::provisioning`], the code the provisioning commands use
 //! too. After a write this node drops the cached tenant, host or client, so
 //! it sees the change at once; other nodes see it within the cache TTL.
 
 mod clients;
 pub mod error;
 mod openapi;
-pub mod provision;
 mod tenants;
 mod users;
 pub mod views;
@@ -92,7 +91,7 @@ const MAX_TOKEN_LEN: usize = 1024;
 
 /// Whether the request carries a valid admin token.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(), AdminError> {
-    let Some(token) = crate::tokens::bearer(headers) else {
+    let Some(token) = crate::jwt::mint::bearer(headers) else {
         return Err(AdminError::Unauthorized { sent: false });
     };
     if token.len() > MAX_TOKEN_LEN {

@@ -2,7 +2,8 @@
 //! annotations and the request and response types (utoipa).
 
 use super::error::ErrorBody;
-use super::{clients, provision, tenants, users, views};
+use super::{clients, tenants, users, views};
+use crate::provisioning as provision;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};

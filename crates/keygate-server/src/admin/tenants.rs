@@ -1,9 +1,9 @@
 //! `/admin/v1/tenants`
 
 use super::error::{AdminError, ErrorBody};
-use super::provision::{self, NewTenant, TenantPatch};
 use super::views::{page, PageQuery, TenantList, TenantView};
 use super::{body, forget_tenant, limit, query};
+use crate::provisioning::{self as provision, NewTenant, TenantPatch};
 use crate::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};

@@ -1,9 +1,9 @@
 //! `/admin/v1/tenants/{tenant}/users`
 
 use super::error::{AdminError, ErrorBody};
-use super::provision::{self, NewUser, UserPatch};
 use super::views::{page, UserList, UserQuery, UserView};
 use super::{body, limit, query};
+use crate::provisioning::{self as provision, NewUser, UserPatch};
 use crate::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};

@@ -4,7 +4,7 @@ use keygate_core::model::{Client, Tenant, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::provision::{GrantTypeName, PkcePolicyName, RefreshPolicyName, SigningAlgName};
+use crate::provisioning::{GrantTypeName, PkcePolicyName, RefreshPolicyName, SigningAlgName};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantView {

@@ -32,8 +32,8 @@ pub async fn post(
     let ct = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let params = match crate::body::content_kind(ct) {
-        Some(crate::body::Kind::Form) => super::read_form(&state, req).await?,
+    let params = match crate::http::body::content_kind(ct) {
+        Some(crate::http::body::Kind::Form) => super::read_form(&state, req).await?,
         _ => Err(OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
         )),

@@ -7,9 +7,9 @@ pub mod register;
 pub mod render;
 pub mod signoff;
 
-use crate::cookies;
 use crate::door::Door;
 use crate::error::ApiError;
+use crate::http::cookies;
 use crate::AppState;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -131,7 +131,7 @@ pub async fn read_form(
     state: &AppState,
     req: axum::extract::Request,
 ) -> Result<Result<Params, OAuthError>, ApiError> {
-    let bytes = crate::body::read_limited(req, state.config.max_body_bytes).await?;
+    let bytes = crate::http::body::read_limited(req, state.config.max_body_bytes).await?;
     Ok(Params::from_urlencoded(&bytes))
 }
 

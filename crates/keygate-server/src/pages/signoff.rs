@@ -12,9 +12,9 @@
 use super::render::{self, ConfirmForm, MessagePage};
 use super::{csrf_ok, csrf_token, page_error, read_form, see_other};
 use crate::accounts;
-use crate::cookies;
 use crate::door::Door;
 use crate::error::ApiError;
+use crate::http::cookies;
 use crate::AppState;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;

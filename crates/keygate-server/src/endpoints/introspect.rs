@@ -8,11 +8,11 @@
 //! `{"active": false}`, exactly as for an unknown token, so the answer
 //! does not even tell it that the token exists.
 
-use crate::body::Body;
 use crate::door::Door;
+use crate::endpoints::token::authenticate_client;
 use crate::error::ApiError;
-use crate::token::authenticate_client;
-use crate::tokens::check_access_token;
+use crate::http::body::Body;
+use crate::jwt::mint::check_access_token;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;

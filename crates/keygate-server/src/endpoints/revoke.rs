@@ -7,11 +7,11 @@
 //! reveals nothing it could use, since finding the token at all already
 //! took holding it.
 
-use crate::body::Body;
 use crate::door::Door;
+use crate::endpoints::token::authenticate_client;
 use crate::error::ApiError;
-use crate::token::authenticate_client;
-use crate::tokens::check_access_token;
+use crate::http::body::Body;
+use crate::jwt::mint::check_access_token;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -29,10 +29,10 @@ pub async fn handle(
     headers: HeaderMap,
     body: Result<Body, ApiError>,
 ) -> Response {
-    let origin = crate::cors::origin_of(&headers);
+    let origin = crate::http::cors::origin_of(&headers);
     let (caller, res) = match body {
         Ok(b) => {
-            let caller = crate::cors::named_client(&headers, &b.params);
+            let caller = crate::http::cors::named_client(&headers, &b.params);
             (
                 Some(caller),
                 revoke(&state, &door, &headers, b.params).await,
@@ -41,7 +41,7 @@ pub async fn handle(
         Err(e) => (None, Err(e)),
     };
     let res = res.unwrap_or_else(|e| e.into_response());
-    crate::cors::with_cors(&state, &door, origin, caller, res).await
+    crate::http::cors::with_cors(&state, &door, origin, caller, res).await
 }
 
 async fn revoke(

@@ -1,10 +1,10 @@
 //! The UserInfo endpoint (OpenID Connect Core 5.3), a bearer-protected
 //! resource (RFC 6750).
 
-use crate::body::Body;
 use crate::door::Door;
 use crate::error::ApiError;
-use crate::tokens::{bearer, check_access_token_and_person};
+use crate::http::body::Body;
+use crate::jwt::mint::{bearer, check_access_token_and_person};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method};
@@ -31,12 +31,12 @@ pub async fn handle(
     headers: HeaderMap,
     body: Result<Body, ApiError>,
 ) -> Response {
-    let origin = crate::cors::origin_of(&headers);
+    let origin = crate::http::cors::origin_of(&headers);
     let mut client_id = None;
     let res = userinfo(&state, &door, &method, &headers, body, &mut client_id)
         .await
         .unwrap_or_else(|e| e.into_response());
-    crate::cors::with_cors(&state, &door, origin, client_id.map(Some), res).await
+    crate::http::cors::with_cors(&state, &door, origin, client_id.map(Some), res).await
 }
 
 async fn userinfo(

@@ -5,10 +5,10 @@ mod authorization_code;
 mod client_credentials;
 mod refresh_token;
 
-use crate::body::Body;
 use crate::door::Door;
 use crate::error::ApiError;
-use crate::tokens::{Minter, Signed, Subject};
+use crate::http::body::Body;
+use crate::jwt::mint::{Minter, Signed, Subject};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -95,7 +95,7 @@ pub async fn handle(
     };
     if let (Some(origin), Some(client)) = (origin, client) {
         if client.web_origins.contains(&origin) {
-            crate::cors::allow_origin(&mut res, &origin);
+            crate::http::cors::allow_origin(&mut res, &origin);
         }
     }
     res
@@ -317,7 +317,7 @@ pub(crate) async fn exchange_and_answer<T, F, Fut>(
     now: i64,
     what: &str,
     token: String,
-) -> Result<crate::tokens::TokenResponse, ApiError>
+) -> Result<crate::jwt::mint::TokenResponse, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(Then<T>) -> Fut,
@@ -326,7 +326,7 @@ where
     let minter = Minter::new(state, door, client).await?;
     let (tx, rx) = tokio::sync::oneshot::channel::<Exchanged>();
     let then: Then<T> = Box::new(move |result| match result.map(|e| e.map(person)) {
-        Ok(Exchange::Won((grant, Some(user)), approved)) => crate::cpu::submit(move || {
+        Ok(Exchange::Won((grant, Some(user)), approved)) => crate::signing::submit(move || {
             let subject = Subject::Person {
                 user: &user,
                 auth_time: grant.auth_time,
@@ -335,7 +335,7 @@ where
             };
             let signed = minter.sign(subject, &approved.scope);
             let won = Exchange::Won((grant, Some(user)), approved);
-            crate::cpu::deliver(move || {
+            crate::signing::deliver(move || {
                 let _ = tx.send(Ok((won, Some((minter, signed)))));
             });
         }),

@@ -159,7 +159,7 @@ impl KeyRing {
     ) -> Result<StoredKey, ApiError> {
         let kid = keygate_crypto::secrets::random_token(12);
         let id = kid.clone();
-        let (key, pkcs8) = crate::cpu::run(move || SigningKey::generate(alg, id))
+        let (key, pkcs8) = crate::signing::run(move || SigningKey::generate(alg, id))
             .await?
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         let now = unix_now();

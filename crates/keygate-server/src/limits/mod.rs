@@ -4,6 +4,8 @@
 //! attacker's over-long e-mail address or client id costs one fixed-size
 //! row, never a row of its own size.
 
+pub(crate) mod throttle;
+
 use crate::error::ApiError;
 use crate::AppState;
 use keygate_crypto::secrets::sha256_hex;

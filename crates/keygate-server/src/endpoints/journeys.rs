@@ -4,10 +4,10 @@
 //! through [`crate::accounts`] and `keygate_core::authorize`.
 
 use crate::accounts::{self, AccountError};
-use crate::cors::{named_client, origin_of, with_cors};
 use crate::door::Door;
+use crate::endpoints::token::authenticate_client;
 use crate::error::ApiError;
-use crate::token::authenticate_client;
+use crate::http::cors::{named_client, origin_of, with_cors};
 use crate::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -64,14 +64,17 @@ async fn read_json(state: &AppState, req: Request) -> Result<(HeaderMap, Params)
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    if !matches!(crate::body::content_kind(ct), Some(crate::body::Kind::Json)) {
+    if !matches!(
+        crate::http::body::content_kind(ct),
+        Some(crate::http::body::Kind::Json)
+    ) {
         return Err(journeys_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "the body must be application/json",
         ));
     }
-    let bytes = crate::body::read_limited(req, state.config.max_body_bytes).await?;
+    let bytes = crate::http::body::read_limited(req, state.config.max_body_bytes).await?;
     let p = Params::from_json(&bytes)
         .map_err(|e| journeys_error(StatusCode::BAD_REQUEST, "invalid_request", e.description))?;
     Ok((headers, p))

@@ -3,7 +3,7 @@
 
 use crate::door::Door;
 use crate::error::ApiError;
-use crate::tokens::{mint, Subject, TokenResponse};
+use crate::jwt::mint::{mint, Subject, TokenResponse};
 use crate::AppState;
 use keygate_core::grant::check_client_credentials;
 use keygate_core::model::Client;

@@ -49,7 +49,7 @@ impl IntoResponse for TokenResponse {
 /// What signs one client's tokens for one door: the key of the client's
 /// algorithm, the issuer, the client's id and token lifetimes. It owns what
 /// it needs (and no more: not a copy of the whole client), so the whole
-/// minting can run on a signing thread (see [`crate::token`]'s exchanges).
+/// minting can run on a signing thread (see [`crate::endpoints::token`]'s exchanges).
 pub struct Minter {
     key: Arc<SigningKey>,
     issuer: String,
@@ -83,7 +83,7 @@ impl Minter {
 
     /// Signs the access token, and the id_token when `openid` was granted
     /// to a person. CPU work (RSA above all): it runs on a signing thread
-    /// ([`crate::cpu`]), never on the async runtime.
+    /// ([`crate::signing`]), never on the async runtime.
     pub fn sign(&self, subject: Subject<'_>, scope: &Scope) -> Result<Signed, CryptoError> {
         let (client_id, now) = (&self.client_id, self.now);
         let random = secrets::random_token(16);
@@ -171,7 +171,7 @@ pub async fn mint(
 ) -> Result<TokenResponse, ApiError> {
     let minter = Minter::new(state, door, client).await?;
     let owned = scope.clone();
-    let (minter, signed) = crate::cpu::run(move || {
+    let (minter, signed) = crate::signing::run(move || {
         let signed = minter.sign(subject, &owned);
         (minter, signed)
     })

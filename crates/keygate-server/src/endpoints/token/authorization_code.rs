@@ -3,7 +3,7 @@
 use super::{approve, exchange_and_answer, not_valid, Successor};
 use crate::door::Door;
 use crate::error::ApiError;
-use crate::tokens::TokenResponse;
+use crate::jwt::mint::TokenResponse;
 use crate::AppState;
 use keygate_core::grant::check_code;
 use keygate_core::model::Client;

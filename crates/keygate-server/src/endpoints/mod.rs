@@ -1,0 +1,10 @@
+//! The protocol endpoints under each issuer: the token endpoint (one file
+//! per grant), userinfo, revocation, introspection, discovery and JWKS, and
+//! the Journeys API for applications with their own sign-in screens.
+
+pub(crate) mod discovery;
+pub(crate) mod introspect;
+pub(crate) mod journeys;
+pub(crate) mod revoke;
+pub(crate) mod token;
+pub(crate) mod userinfo;
