@@ -4,18 +4,27 @@
 
 mod harness;
 
-mod admin;
+mod admin_api;
+mod admin_clients;
+mod admin_helpers;
+mod admin_users;
 mod browser;
+mod codes;
 mod dev_mode;
 mod foundation;
 mod hardening;
-mod hosted_pages;
 mod interop;
+mod issued_tokens;
 mod journeys;
 mod limits;
 mod multi_node;
 mod oidc_client;
 mod operations;
+mod pages_helpers;
 mod security;
-mod token_endpoint;
+mod sessions;
+mod sign_in_pages;
 mod token_errors;
+mod token_helpers;
+mod token_services;
+mod vendor_requests;

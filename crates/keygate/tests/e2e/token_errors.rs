@@ -5,7 +5,7 @@
 //! alone. Never a 500.
 
 use crate::harness::*;
-use crate::token_endpoint::*;
+use crate::token_helpers::*;
 use serde_json::json;
 
 const FORM: &str = "application/x-www-form-urlencoded";
