@@ -1,5 +1,6 @@
 //! The one place where errors become HTTP responses.
 
+use crate::admin::error::{AdminError, ErrorBody};
 use crate::pages::render;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -183,4 +184,58 @@ impl IntoResponse for ApiError {
 
 pub async fn not_found() -> ApiError {
     ApiError::NotFound
+}
+
+/// The admin API's errors: its own codes, the same JSON shape, RFC 6750
+/// challenges on 401.
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        // RFC 6750 3: a challenge on every 401, with an error code only
+        // when a token was sent.
+        let (status, error, description, challenge) = match self {
+            AdminError::Unauthorized { sent: false } => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the admin API needs an admin bearer token".to_string(),
+                Some("Bearer realm=\"keygate-admin\""),
+            ),
+            AdminError::Unauthorized { sent: true } => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the admin token is not valid".to_string(),
+                Some("Bearer realm=\"keygate-admin\", error=\"invalid_token\""),
+            ),
+            AdminError::BadRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", d, None),
+            AdminError::NotFound(d) => (StatusCode::NOT_FOUND, "not_found", d, None),
+            AdminError::Conflict(d) => (StatusCode::CONFLICT, "conflict", d, None),
+            AdminError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request",
+                "this endpoint does not accept this method".to_string(),
+                None,
+            ),
+            AdminError::Internal(detail) => {
+                tracing::error!(detail = %detail, "admin API: internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "the server failed to handle the request".to_string(),
+                    None,
+                )
+            }
+        };
+        let mut res = (
+            status,
+            axum::Json(ErrorBody {
+                error,
+                error_description: description,
+            }),
+        )
+            .into_response();
+        if let Some(c) = challenge {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
+        }
+        res
+    }
 }

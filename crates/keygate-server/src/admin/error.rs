@@ -1,9 +1,8 @@
 //! Errors of the admin API: always JSON `{"error", "error_description"}`,
-//! never cached.
+//! never cached. They become responses in [`crate::error`], with every other
+//! error of the server.
 
 use crate::provisioning::{Front, ProvisionError};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use keygate_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -49,57 +48,5 @@ impl From<ProvisionError> for AdminError {
 impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         ProvisionError::from(e).into()
-    }
-}
-
-impl IntoResponse for AdminError {
-    fn into_response(self) -> Response {
-        // RFC 6750 3: a challenge on every 401, with an error code only
-        // when a token was sent.
-        let (status, error, description, challenge) = match self {
-            AdminError::Unauthorized { sent: false } => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the admin API needs an admin bearer token".to_string(),
-                Some("Bearer realm=\"keygate-admin\""),
-            ),
-            AdminError::Unauthorized { sent: true } => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the admin token is not valid".to_string(),
-                Some("Bearer realm=\"keygate-admin\", error=\"invalid_token\""),
-            ),
-            AdminError::BadRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", d, None),
-            AdminError::NotFound(d) => (StatusCode::NOT_FOUND, "not_found", d, None),
-            AdminError::Conflict(d) => (StatusCode::CONFLICT, "conflict", d, None),
-            AdminError::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "invalid_request",
-                "this endpoint does not accept this method".to_string(),
-                None,
-            ),
-            AdminError::Internal(detail) => {
-                tracing::error!(detail = %detail, "admin API: internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "the server failed to handle the request".to_string(),
-                    None,
-                )
-            }
-        };
-        let mut res = (
-            status,
-            axum::Json(ErrorBody {
-                error,
-                error_description: description,
-            }),
-        )
-            .into_response();
-        if let Some(c) = challenge {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
-        }
-        res
     }
 }
