@@ -25,6 +25,7 @@ pub mod config;
 mod cookies;
 mod cors;
 pub mod cpu;
+pub mod dev;
 mod discovery;
 pub mod door;
 pub mod error;
@@ -176,8 +177,11 @@ pub fn router(state: AppState) -> Router {
         door::by_host,
     ));
     ops::prometheus();
-    Router::new()
-        .route("/healthz", get(ops::healthz))
+    let mut root = Router::new();
+    if state.config.dev_callback.is_some() {
+        root = root.route(dev::DEV_CALLBACK_PATH, get(dev::callback));
+    }
+    root.route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics_endpoint))
         .nest("/admin/v1", admin::router(state.clone()))
