@@ -20,7 +20,11 @@
 //! holds ([`DevCallback::verifier`]), so the page recovers it from the
 //! `state` it is sent back. This is a demo: the page redeems any code of
 //! the demo client that reaches it and shows the tokens to whoever opened
-//! it, which is why it exists only in dev mode.
+//! it, which is why it exists only in dev mode. The client secret appears
+//! in its commands only after a successful exchange, that is to a person
+//! who just signed in (the terminal of `serve --dev` prints it anyway); a
+//! request without a good code learns nothing but the token endpoint's
+//! error.
 
 use crate::pages::render::{self, CSS};
 use crate::AppState;
@@ -237,7 +241,9 @@ pub async fn callback(
             ),
         });
     }
-    page.commands.push(made);
+    if status == 200 {
+        page.commands.push(made);
+    }
     let status = match status {
         200 => StatusCode::OK,
         _ => StatusCode::BAD_REQUEST,
@@ -288,4 +294,42 @@ async fn exchange(
         |_| serde_json::json!({ "body": String::from_utf8_lossy(&bytes).into_owned() }),
     );
     (status, json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifiers_are_valid_per_state_and_keyed() {
+        let dev = DevCallback {
+            client_id: "demo".into(),
+            client_secret: "s".into(),
+            verifier_key: "k1".into(),
+        };
+        let v = dev.verifier("state-1");
+        assert!(keygate_core::pkce::is_valid_verifier(&v), "{v}");
+        assert_eq!(v, dev.verifier("state-1"));
+        assert_ne!(v, dev.verifier("state-2"));
+        let other = DevCallback {
+            verifier_key: "k2".into(),
+            ..dev.clone()
+        };
+        assert_ne!(v, other.verifier("state-1"));
+        assert_eq!(
+            dev.challenge("state-1"),
+            keygate_core::pkce::s256_challenge(&v)
+        );
+        assert!(!format!("{dev:?}").contains("\"s\""));
+    }
+
+    #[test]
+    fn shell_quoting_and_decoding() {
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        let d = decode("t", "eyJhbGciOiJub25lIn0.eyJzdWIiOiI8Yj4ifQ.");
+        assert_eq!(d.header, "{\n  \"alg\": \"none\"\n}");
+        assert!(d.payload.contains("\"sub\": \"<b>\""), "{}", d.payload);
+        assert_eq!(decode("t", "opaque").payload, "(not a JWT)");
+    }
 }

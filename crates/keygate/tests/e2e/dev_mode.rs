@@ -262,6 +262,33 @@ async fn serve_dev_signs_in_to_its_own_callback_page_whose_curl_commands_work() 
     let again = browser.get(&loc).await;
     assert_eq!(again.status, 400, "{}", again.body);
     assert!(again.body.contains("invalid_grant"), "{}", again.body);
+
+    // Whatever arrives is shown as text, and without a good code the page
+    // tells nothing but the token endpoint's error (not the secret).
+    let hostile = browser
+        .get(&format!(
+            "{callback}?code=%3Cb%3Ex&state=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+        ))
+        .await;
+    assert_eq!(hostile.status, 400, "{}", hostile.body);
+    assert!(
+        !hostile.body.contains("<script") && !hostile.body.contains("<b>"),
+        "{}",
+        hostile.body
+    );
+    assert_eq!(element(&hostile, "state"), "<script>alert(1)</script>");
+    assert!(!hostile.body.contains(&secret), "{}", hostile.body);
+    let denied = browser
+        .get(&format!(
+            "{callback}?error=access_denied&error_description=%3Ci%3Eno&state=s"
+        ))
+        .await;
+    assert_eq!(denied.status, 400, "{}", denied.body);
+    assert!(
+        denied.body.contains("access_denied") && !denied.body.contains("<i>"),
+        "{}",
+        denied.body
+    );
     let _ = child.kill();
     let _ = child.wait();
 
