@@ -38,6 +38,9 @@ pub struct ServerConfig {
     /// (`KEYGATE_ADMIN_TOKEN`); tokens made by `keygate admin-token create`
     /// are in the store.
     pub admin_token_hash: Option<String>,
+    /// The demo client's callback page of `keygate serve --dev`
+    /// ([`crate::dev`]); `None` outside dev mode, where it is not routed.
+    pub dev_callback: Option<crate::dev::DevCallback>,
 }
 
 impl ServerConfig {
@@ -75,6 +78,7 @@ impl ServerConfig {
             token_rate_limit: 300,
             trust_forwarded_for: false,
             admin_token_hash: None,
+            dev_callback: None,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod accounts;
 pub mod admin;
 mod cache;
 pub mod config;
+pub mod dev;
 pub mod door;
 mod endpoints;
 pub mod error;
@@ -170,8 +171,11 @@ pub fn router(state: AppState) -> Router {
         door::by_host,
     ));
     observability::prometheus();
-    Router::new()
-        .route("/healthz", get(observability::healthz))
+    let mut root = Router::new();
+    if state.config.dev_callback.is_some() {
+        root = root.route(dev::DEV_CALLBACK_PATH, get(dev::callback));
+    }
+    root.route("/healthz", get(observability::healthz))
         .route("/readyz", get(observability::readyz))
         .route("/metrics", get(observability::metrics_endpoint))
         .nest("/admin/v1", admin::router(state.clone()))

@@ -5,6 +5,7 @@ use crate::cli::ServeArgs;
 use crate::commands;
 use crate::Failure;
 use keygate_core::model::*;
+use keygate_server::dev::DevCallback;
 use keygate_store::Store;
 use serde::Deserialize;
 
@@ -134,7 +135,6 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         }
         config.max_outstanding_codes = n;
     }
-    let state = keygate_server::AppState::new(store.clone(), config, master);
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| Failure::Runtime(format!("cannot listen on {listen}: {e}")))?;
@@ -142,8 +142,9 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         .local_addr()
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     if args.dev {
-        dev_data(store.as_ref(), &public_url, &master_hex).await?;
+        config.dev_callback = dev_data(store.as_ref(), &public_url, &master_hex).await?;
     }
+    let state = keygate_server::AppState::new(store.clone(), config, master);
     let sweep_every = std::time::Duration::from_secs(
         args.sweep_interval
             .or(file.sweep_interval)
@@ -216,10 +217,23 @@ const DEMO_CLIENT: &str = "Keygate demo app";
 const DEMO_EMAIL: &str = "demo@keygate.test";
 const DEMO_REDIRECT: &str = "http://localhost:3000/callback";
 
-async fn dev_data(store: &dyn Store, public_url: &str, master_hex: &str) -> Result<(), Failure> {
+/// Creates the demo client and user once, makes sure the client has this
+/// start's callback URI, and prints how to try a flow. Returns the demo
+/// client for the callback page (`keygate_server::dev`), or `None` when the
+/// public URL cannot carry it: a redirect URI may use plain http only on a
+/// loopback host (RFC 9700 2.6, RFC 8252 7.3; `keygate_core::redirect`), so
+/// an http public URL on any other host keeps the copy-the-code flow to
+/// [`DEMO_REDIRECT`] and says why (use https, or a loopback public URL).
+async fn dev_data(
+    store: &dyn Store,
+    public_url: &str,
+    master_hex: &str,
+) -> Result<Option<DevCallback>, Failure> {
     let secret = derived(master_hex, "demo client secret");
     let password = derived(master_hex, "demo user password")[..16].to_string();
-    let client = match store.client_by_name(DEFAULT_TENANT, DEMO_CLIENT).await? {
+    let callback = DevCallback::redirect_uri(public_url);
+    let callback_ok = keygate_core::redirect::validate_redirect_uri(&callback).is_ok();
+    let mut client = match store.client_by_name(DEFAULT_TENANT, DEMO_CLIENT).await? {
         Some(c) => c,
         None => {
             let c = Client {
@@ -251,6 +265,12 @@ async fn dev_data(store: &dyn Store, public_url: &str, master_hex: &str) -> Resu
             c
         }
     };
+    // Demo data of an older version (or of another public URL) lacks this
+    // start's callback URI: added, the other URIs kept.
+    if callback_ok && !client.redirect_uris.contains(&callback) {
+        client.redirect_uris.insert(0, callback.clone());
+        store.update_client(&client).await?;
+    }
     if store
         .user_by_email(DEFAULT_TENANT, DEMO_EMAIL)
         .await?
@@ -265,16 +285,41 @@ async fn dev_data(store: &dyn Store, public_url: &str, master_hex: &str) -> Resu
         )
         .await?;
     }
+    let credentials = format!(
+        "\nKeygate is running in development mode with demo data (tenant 'default').\n\n  issuer:         {public_url}\n  client_id:      {}\n  client_secret:  {secret}\n  user e-mail:    {DEMO_EMAIL}\n  user password:  {password}\n",
+        client.id
+    );
+    if !callback_ok {
+        let authorize = format!(
+            "{public_url}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid%20profile%20email%20offline_access&state=demo-state&nonce=demo-nonce",
+            client.id,
+            url_escape(DEMO_REDIRECT)
+        );
+        println!(
+            "{credentials}\n   (No callback page: KEYGATE_PUBLIC_URL is plain http on a host that is not\n   loopback, and http redirect URIs are allowed only on loopback hosts. Use https\n   or http://127.0.0.1 for the page of {callback}.)\n\n1. Open this URL in a browser and sign in; you land on {DEMO_REDIRECT}?code=...\n   (nothing listens there: copy the code from the address bar)\n\n   {authorize}\n\n2. Exchange the code within 60 seconds:\n\n   curl -s -X POST '{public_url}/token' -u '{}:{secret}' \\\n     -d grant_type=authorization_code -d redirect_uri={DEMO_REDIRECT} -d code=PASTE_CODE_HERE\n",
+            client.id
+        );
+        return Ok(None);
+    }
+    let dev = DevCallback {
+        client_id: client.id.clone(),
+        client_secret: secret.clone(),
+        verifier_key: derived(master_hex, "dev callback PKCE verifier key"),
+    };
+    // A new state on every start; its PKCE verifier is derived from it, so
+    // the page recovers it (see keygate_server::dev).
+    let state = keygate_crypto::secrets::random_token(16);
     let authorize = format!(
-        "{public_url}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid%20profile%20email%20offline_access&state=demo-state&nonce=demo-nonce",
+        "{public_url}/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid%20profile%20email%20offline_access&state={state}&nonce=demo-nonce&code_challenge={}&code_challenge_method=S256",
         client.id,
-        url_escape(DEMO_REDIRECT)
+        url_escape(&callback),
+        dev.challenge(&state)
     );
     println!(
-        "\nKeygate is running in development mode with demo data (tenant 'default').\n\n  issuer:         {public_url}\n  client_id:      {}\n  client_secret:  {secret}\n  user e-mail:    {DEMO_EMAIL}\n  user password:  {password}\n\n1. Open this URL in a browser and sign in; you land on {DEMO_REDIRECT}?code=...\n   (nothing listens there: copy the code from the address bar)\n\n   {authorize}\n\n2. Exchange the code within 60 seconds:\n\n   curl -s -X POST '{public_url}/token' -u '{}:{secret}' \\\n     -d grant_type=authorization_code -d redirect_uri={DEMO_REDIRECT} -d code=PASTE_CODE_HERE\n",
-        client.id, client.id
+        "{credentials}\n1. Open this URL in a browser and sign in with the e-mail and password above:\n\n   {authorize}\n\n   You land on {callback}, a page of this dev server that plays\n   the application: it exchanges the code at the token endpoint (client secret\n   and PKCE verifier), decodes the id_token and the access token, and prints\n   curl commands for the refresh_token grant and for userinfo.\n\n2. Without a browser, a token for the demo client itself (client_credentials):\n\n   curl -s -X POST '{public_url}/token' -u '{}:{secret}' -d grant_type=client_credentials\n",
+        client.id
     );
-    Ok(())
+    Ok(Some(dev))
 }
 
 fn url_escape(s: &str) -> String {

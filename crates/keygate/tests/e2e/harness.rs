@@ -512,7 +512,8 @@ impl Page {
     }
 }
 
-fn unescape(s: &str) -> String {
+/// Undoes the HTML escaping of a page's text.
+pub fn unescape(s: &str) -> String {
     s.replace("&#38;", "&")
         .replace("&amp;", "&")
         .replace("&quot;", "\"")
