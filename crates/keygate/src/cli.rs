@@ -2,6 +2,9 @@
 
 use clap::{Args, Parser, Subcommand};
 
+mod manage;
+pub use manage::*;
+
 #[derive(Parser)]
 #[command(
     name = "keygate",
@@ -159,6 +162,12 @@ pub struct ServeArgs {
 pub enum TenantCommand {
     /// Create a tenant.
     Create(TenantCreate),
+    /// Print every tenant, in id order: {"items": [...]}, each as the admin API shows it.
+    List(TenantList),
+    /// Print a tenant as the admin API shows it.
+    Show(TenantShow),
+    /// Change a tenant's settings; prints the tenant as now stored.
+    Update(TenantUpdate),
 }
 
 #[derive(Args)]
@@ -183,6 +192,16 @@ pub struct TenantCreate {
 pub enum ClientCommand {
     /// Register a client.
     Create(ClientCreate),
+    /// Print every client of a tenant, in id order: {"items": [...]}, each as the admin API shows it.
+    List(ClientList),
+    /// Print a client as the admin API shows it (never its secret).
+    Show(ClientRef),
+    /// Change a client's settings; prints the client as now stored.
+    Update(ClientUpdate),
+    /// Delete a client and revoke its grants: its tokens stop working.
+    Delete(ClientRef),
+    /// Give a confidential client a new secret, printed once; the old one stops working at once.
+    RotateSecret(ClientRef),
 }
 
 #[derive(Args)]
@@ -243,6 +262,14 @@ pub struct ClientCreate {
 pub enum UserCommand {
     /// Create a user.
     Create(UserCreate),
+    /// Print every user of a tenant, in `sub` order: {"items": [...]}, each as the admin API shows it.
+    List(UserList),
+    /// Print a user as the admin API shows it.
+    Show(UserRef),
+    /// Change a user; prints the user as now stored.
+    Update(UserUpdate),
+    /// Delete a user, end their sessions and revoke their grants.
+    Delete(UserRef),
 }
 
 #[derive(Args)]

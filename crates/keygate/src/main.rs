@@ -57,15 +57,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             cli::Command::Serve(args) => serve::run(args).await,
-            cli::Command::Tenant {
-                command: cli::TenantCommand::Create(a),
-            } => commands::tenant_create(a).await,
-            cli::Command::Client {
-                command: cli::ClientCommand::Create(a),
-            } => commands::client_create(a).await,
-            cli::Command::User {
-                command: cli::UserCommand::Create(a),
-            } => commands::user_create(a).await,
+            cli::Command::Tenant { command } => commands::tenant(command).await,
+            cli::Command::Client { command } => commands::client(command).await,
+            cli::Command::User { command } => commands::user(command).await,
             cli::Command::Keys {
                 command: cli::KeysCommand::Rotate(a),
             } => commands::keys_rotate(a).await,
