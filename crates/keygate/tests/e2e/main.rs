@@ -6,6 +6,7 @@ mod harness;
 
 mod admin;
 mod browser;
+mod cli_admin;
 mod dev_mode;
 mod foundation;
 mod hardening;
