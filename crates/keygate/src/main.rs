@@ -1,6 +1,7 @@
 //! `keygate`: the command-line entry of Keygate. `serve` runs the identity
-//! provider; `tenant`, `client` and `user` provision it, each printing one
-//! JSON object, and work while a server runs on the same database.
+//! provider; `tenant`, `client` and `user` provision it (create, list,
+//! show, update, delete, as the admin API does), each printing one JSON
+//! object, and work while a server runs on the same database.
 
 mod cli;
 mod commands;
