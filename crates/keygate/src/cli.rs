@@ -9,7 +9,10 @@ pub use manage::*;
 #[command(
     name = "keygate",
     version,
-    about = "Keygate: a self-hosted OAuth 2.0 / OpenID Connect identity provider"
+    about = "Keygate: a self-hosted OAuth 2.0 / OpenID Connect identity provider",
+    after_help = "Commands other than serve print one JSON object on stdout. Exit status: 0 done; \
+        2 bad arguments, a refused change, or a tenant, client or user that does not exist \
+        (nothing is written); 1 the database or the environment failed."
 )]
 pub struct Cli {
     #[command(subcommand)]

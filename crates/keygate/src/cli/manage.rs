@@ -61,8 +61,8 @@ pub struct TenantShow {
     pub db: DbArgs,
 }
 
-/// A running server sees the change within 5 seconds (it caches tenants).
 #[derive(Args)]
+#[command(after_help = "Running servers see the change within 5 seconds (their cache).")]
 #[command(group(ArgGroup::new("change").required(true).multiple(true)
     .args(["display_name", "domains", "no_domains", "token_rate_limit"])))]
 pub struct TenantUpdate {
@@ -108,11 +108,12 @@ pub struct ClientRef {
     pub db: DbArgs,
 }
 
-/// The flags of `client create`; the lists given replace the client's
-/// whole list. A client stays public or confidential; its secret changes
-/// only by `client rotate-secret`. A running server sees the change within
-/// 5 seconds (it caches clients).
 #[derive(Args)]
+#[command(
+    after_help = "The flags of `client create`; a list given replaces the client's whole \
+    list. A client stays public or confidential; its secret changes only by \
+    `client rotate-secret`. Running servers see the change within 5 seconds (their cache)."
+)]
 #[command(group(ArgGroup::new("change").required(true).multiple(true).args([
     "name", "redirect_uris", "auth_method", "grants", "refresh_tokens", "id_token_ttl",
     "access_token_ttl", "refresh_token_max_ttl", "journeys_api", "web_origins", "no_web_origins",
@@ -224,9 +225,11 @@ pub struct UserRef {
     pub db: DbArgs,
 }
 
-/// A new password or e-mail address, or disabling, ends the person's
-/// sessions and revokes their grants, as the admin API does.
 #[derive(Args)]
+#[command(
+    after_help = "A new password or e-mail address, or disabling, ends the person's \
+    sessions and revokes their grants, as the admin API does."
+)]
 #[command(group(ArgGroup::new("change").required(true).multiple(true)
     .args(["email", "name", "email_verified", "disabled", "password_stdin"])))]
 pub struct UserUpdate {
@@ -249,4 +252,28 @@ pub struct UserUpdate {
     pub password_stdin: bool,
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn rate_settings() {
+        assert_eq!(parse_rate_setting("12"), Ok(RateSetting::Limit(Rate(12))));
+        assert_eq!(parse_rate_setting("off"), Ok(RateSetting::Limit(Rate(0))));
+        assert_eq!(parse_rate_setting("default"), Ok(RateSetting::Default));
+        assert_eq!(RateSetting::Default.patch(), None);
+        assert_eq!(RateSetting::Limit(Rate(0)).patch(), Some(0));
+        assert!(parse_rate_setting("-1").is_err());
+        assert!(parse_rate_setting("fast")
+            .unwrap_err()
+            .ends_with("or default"));
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        crate::cli::Cli::command().debug_assert();
+    }
 }
