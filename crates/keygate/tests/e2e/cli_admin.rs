@@ -423,61 +423,40 @@ async fn cli_admin_updates_change_what_the_server_does() {
 async fn cli_admin_user_changes_and_deletes_end_sessions_as_the_api_does() {
     let (w, sub) = cli_world().await;
     let db = &w.db;
+    db.user("acme", "bob@example.com", PASSWORD);
     let client = w.confidential_client(&[]);
     let show = || db.cli_json(&["user", "show", "--tenant", "acme", &sub], None);
+    let update_args = |args: &[&'static str]| {
+        let mut all = vec!["user", "update", "--tenant", "acme", sub.as_str()];
+        all.extend(args);
+        all
+    };
+    let update =
+        |args: &[&'static str], stdin: Option<&str>| db.cli_json(&update_args(args), stdin);
     let sessions_sql = format!("SELECT COUNT(*) FROM sessions WHERE user_sub = '{sub}'");
     let sessions = || db.count(&sessions_sql);
+    let (mut email, mut password) = (EMAIL, PASSWORD);
 
     // A refused change ends nothing and writes nothing.
-    let (_, rt) = tokens_with(&w, &client, PASSWORD).await;
+    let (_, rt) = tokens_with(&w, &client, email, password).await;
     let before = show();
-    refused(
-        db,
-        &[
-            "user",
-            "update",
-            "--tenant",
-            "acme",
-            &sub,
-            "--password-stdin",
-        ],
-        Some("short\n"),
-        "at least 8",
-    );
-    refused(
-        db,
-        &[
-            "user",
-            "update",
-            "--tenant",
-            "acme",
-            &sub,
-            "--email",
-            "not-an-address",
-        ],
-        None,
-        "--email",
-    );
-    refused(
-        db,
-        &[
-            "user",
-            "update",
-            "--tenant",
-            "acme",
-            &sub,
-            "--disabled",
-            "maybe",
-        ],
-        None,
-        "maybe",
-    );
-    refused(
-        db,
-        &["user", "update", "--tenant", "acme", &sub],
-        None,
-        "required",
-    );
+    for (args, stdin, says) in [
+        (
+            vec!["--password-stdin"],
+            Some("short\n"),
+            "the password must be at least 8",
+        ),
+        (vec!["--email", "not-an-address"], None, "--email"),
+        (
+            vec!["--email", "BOB@example.com"],
+            None,
+            "already registered",
+        ),
+        (vec!["--name", "Ann", "--disabled", "maybe"], None, "maybe"),
+        (vec![], None, "required"),
+    ] {
+        refused(db, &update_args(&args), stdin, says);
+    }
     refused(
         db,
         &["user", "update", "--tenant", "acme", "nope", "--name", "X"],
@@ -488,22 +467,9 @@ async fn cli_admin_user_changes_and_deletes_end_sessions_as_the_api_does() {
     assert_eq!(sessions().await, 1);
     assert_eq!(refresh(&w, &client, &rt).await, "ok");
 
-    // A name: nothing ends.
-    let (_, rt) = tokens_with(&w, &client, PASSWORD).await;
-    let u = db.cli_json(
-        &[
-            "user",
-            "update",
-            "--tenant",
-            "acme",
-            &sub,
-            "--name",
-            "Ann B.",
-            "--email-verified",
-            "true",
-        ],
-        None,
-    );
+    // A name or verification: nothing ends; the API shows the same user.
+    let (_, rt) = tokens_with(&w, &client, email, password).await;
+    let u = update(&["--name", "Ann B.", "--email-verified", "true"], None);
     assert_eq!(
         (&u["name"], &u["email_verified"]),
         (&json!("Ann B."), &json!(true))
@@ -514,70 +480,45 @@ async fn cli_admin_user_changes_and_deletes_end_sessions_as_the_api_does() {
     );
     assert_eq!(refresh(&w, &client, &rt).await, "ok");
 
-    // A new password: sessions end, grants are revoked, the new one signs in.
-    let (_, rt) = tokens_with(&w, &client, PASSWORD).await;
-    let u = db.cli_json(
-        &[
-            "user",
-            "update",
-            "--tenant",
-            "acme",
-            "--sub",
-            &sub,
-            "--password-stdin",
-        ],
-        Some("a brand new password\n"),
-    );
-    assert_eq!(u["sub"], sub.as_str());
-    assert_eq!(sessions().await, 0);
-    assert_eq!(refresh(&w, &client, &rt).await, "invalid_grant");
+    // A new password, a new e-mail address, disabling: sessions end, grants
+    // are revoked; the new credentials sign in.
+    for (change, args, stdin) in [
+        (
+            "password",
+            vec!["--password-stdin"],
+            Some("a brand new password\n"),
+        ),
+        ("email", vec!["--email", "Ann.New@example.com"], None),
+        ("disabled", vec!["--disabled", "true"], None),
+    ] {
+        let (_, rt) = tokens_with(&w, &client, email, password).await;
+        let u = update(&args, stdin);
+        assert_eq!(u, show(), "{change}");
+        assert_eq!(sessions().await, 0, "{change}");
+        assert_eq!(refresh(&w, &client, &rt).await, "invalid_grant", "{change}");
+        match change {
+            "password" => password = "a brand new password",
+            "email" => {
+                assert_eq!(u["email"], "ann.new@example.com");
+                email = "ann.new@example.com";
+            }
+            _ => assert_eq!(u["disabled"], true),
+        }
+    }
     let browser = Browser::new();
     let page = browser
         .get(&authorize_url(&w.issuer, &client, None, &[]))
         .await;
     let done = browser
-        .submit(
-            &page,
-            &[("email", EMAIL), ("password", "a brand new password")],
-        )
+        .submit(&page, &[("email", email), ("password", password)])
         .await;
-    assert_eq!(done.status, 303, "{}", done.body);
-
-    // Disabling: the same; the person cannot sign in.
-    let (_, rt) = tokens_with(&w, &client, "a brand new password").await;
-    let u = db.cli_json(
-        &[
-            "user",
-            "update",
-            "--tenant",
-            "acme",
-            &sub,
-            "--disabled",
-            "true",
-        ],
-        None,
-    );
-    assert_eq!(u["disabled"], true);
-    assert_eq!(sessions().await, 0);
-    assert_eq!(refresh(&w, &client, &rt).await, "invalid_grant");
-    let u = db.cli_json(
-        &[
-            "user",
-            "update",
-            "--tenant",
-            "acme",
-            &sub,
-            "--disabled",
-            "false",
-        ],
-        None,
-    );
-    assert_eq!(u["disabled"], false);
+    assert_eq!(done.status, 403, "disabled: {}", done.body);
+    assert_eq!(update(&["--disabled", "false"], None)["disabled"], false);
 
     // Deleting the client revokes its grants.
-    let (_, rt) = tokens_with(&w, &client, "a brand new password").await;
+    let (_, rt) = tokens_with(&w, &client, email, password).await;
     let other = w.confidential_client(&[]);
-    let (_, other_rt) = tokens_with(&w, &other, "a brand new password").await;
+    let (_, other_rt) = tokens_with(&w, &other, email, password).await;
     let d = db.cli_json(&["client", "delete", "--tenant", "acme", &client.id], None);
     assert_eq!(
         d,
@@ -601,7 +542,7 @@ async fn cli_admin_user_changes_and_deletes_end_sessions_as_the_api_does() {
 
     // Deleting the user ends their sessions and revokes their grants.
     assert_eq!(refresh(&w, &other, &other_rt).await, "ok");
-    let (_, other_rt) = tokens_with(&w, &other, "a brand new password").await;
+    let (_, other_rt) = tokens_with(&w, &other, email, password).await;
     let d = db.cli_json(&["user", "delete", "--tenant", "acme", &sub], None);
     assert_eq!(d, json!({"sub": sub, "tenant_id": "acme", "deleted": true}));
     assert_eq!(sessions().await, 0);
@@ -665,13 +606,20 @@ async fn cli_admin_rotate_secret_prints_the_new_secret_once() {
     );
 }
 
-async fn tokens_with(w: &World, client: &TestClient, password: &str) -> (String, String) {
+/// Signs in as `email` through the hosted page and exchanges the code:
+/// (access token, refresh token).
+async fn tokens_with(
+    w: &World,
+    client: &TestClient,
+    email: &str,
+    password: &str,
+) -> (String, String) {
     let browser = Browser::new();
     let page = browser
         .get(&authorize_url(&w.issuer, client, None, &[]))
         .await;
     let done = browser
-        .submit(&page, &[("email", EMAIL), ("password", password)])
+        .submit(&page, &[("email", email), ("password", password)])
         .await;
     assert_eq!(done.status, 303, "{}", done.body);
     let code = done.redirect_params()["code"].clone();
