@@ -2,11 +2,17 @@
 
 use clap::{Args, Parser, Subcommand};
 
+mod manage;
+pub use manage::*;
+
 #[derive(Parser)]
 #[command(
     name = "keygate",
     version,
-    about = "Keygate: a self-hosted OAuth 2.0 / OpenID Connect identity provider"
+    about = "Keygate: a self-hosted OAuth 2.0 / OpenID Connect identity provider",
+    after_help = "Commands other than serve print one JSON object on stdout. Exit status: 0 done; \
+        2 bad arguments, a refused change, or a tenant, client or user that does not exist \
+        (nothing is written); 1 the database or the environment failed."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -159,6 +165,12 @@ pub struct ServeArgs {
 pub enum TenantCommand {
     /// Create a tenant.
     Create(TenantCreate),
+    /// Print every tenant, in id order: {"items": [...]}, each as the admin API shows it.
+    List(TenantList),
+    /// Print a tenant as the admin API shows it.
+    Show(TenantShow),
+    /// Change a tenant's settings; prints the tenant as now stored.
+    Update(TenantUpdate),
 }
 
 #[derive(Args)]
@@ -183,6 +195,16 @@ pub struct TenantCreate {
 pub enum ClientCommand {
     /// Register a client.
     Create(ClientCreate),
+    /// Print every client of a tenant, in id order: {"items": [...]}, each as the admin API shows it.
+    List(ClientList),
+    /// Print a client as the admin API shows it (never its secret).
+    Show(ClientRef),
+    /// Change a client's settings; prints the client as now stored.
+    Update(ClientUpdate),
+    /// Delete a client and revoke its grants: its tokens stop working.
+    Delete(ClientRef),
+    /// Give a confidential client a new secret, printed once; the old one stops working at once.
+    RotateSecret(ClientRef),
 }
 
 #[derive(Args)]
@@ -243,6 +265,14 @@ pub struct ClientCreate {
 pub enum UserCommand {
     /// Create a user.
     Create(UserCreate),
+    /// Print every user of a tenant, in `sub` order: {"items": [...]}, each as the admin API shows it.
+    List(UserList),
+    /// Print a user as the admin API shows it.
+    Show(UserRef),
+    /// Change a user; prints the user as now stored.
+    Update(UserUpdate),
+    /// Delete a user, end their sessions and revoke their grants.
+    Delete(UserRef),
 }
 
 #[derive(Args)]

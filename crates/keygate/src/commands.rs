@@ -3,6 +3,14 @@
 //! records are those of the admin API: both go through
 //! `keygate_server::provisioning`.
 
+mod clients;
+mod tenants;
+mod users;
+
+pub use clients::client;
+pub use tenants::tenant;
+pub use users::user;
+
 use crate::cli::{AdminTokenCommand, ClientCreate, DbArgs, KeysRotate, TenantCreate, UserCreate};
 use crate::Failure;
 use keygate_core::model::*;
@@ -14,6 +22,15 @@ use serde_json::json;
 use std::sync::Arc;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://keygate-data/keygate.db";
+
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
+/// The public URL as `keygate serve` reads it (an origin, no trailing '/').
+pub fn public_url(raw: Option<&str>) -> Result<String, Failure> {
+    let raw = raw.unwrap_or(DEFAULT_PUBLIC_URL);
+    keygate_core::redirect::parse_origin(raw.trim_end_matches('/'))
+        .map_err(|e| Failure::Usage(format!("KEYGATE_PUBLIC_URL: {e}")))
+}
 
 pub fn database_url(db: &DbArgs) -> String {
     db.database_url
@@ -66,6 +83,52 @@ pub async fn open_store_with(
 
 fn print(v: serde_json::Value) {
     println!("{v}");
+}
+
+/// Prints a view of the admin API (`keygate_server::admin::views`).
+fn print_view(v: impl serde::Serialize) -> Result<(), Failure> {
+    let v = serde_json::to_value(v).map_err(|e| Failure::Runtime(e.to_string()))?;
+    print(v);
+    Ok(())
+}
+
+/// Prints a whole list as the admin API's pages hold it, `{"items": [...]}`.
+fn print_items<T: serde::Serialize>(items: Vec<T>) -> Result<(), Failure> {
+    print_view(json!({ "items": items }))
+}
+
+/// Every record of a list, read page by page as the admin API serves them
+/// (by key, in key order, `MAX_PAGE` at a time).
+async fn every_page<T, F, Fut>(mut fetch: F, key: impl Fn(&T) -> String) -> Result<Vec<T>, Failure>
+where
+    F: FnMut(String, i64) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, keygate_store::StoreError>>,
+{
+    let page = keygate_server::admin::views::MAX_PAGE;
+    let mut all = Vec::new();
+    let mut after = String::new();
+    loop {
+        let rows = fetch(after.clone(), page).await?;
+        let more = rows.len() as i64 >= page;
+        if let Some(last) = rows.last() {
+            after = key(last);
+        }
+        all.extend(rows);
+        if !more {
+            return Ok(all);
+        }
+    }
+}
+
+/// One line of standard input without its line ending (a password).
+fn read_stdin_line() -> Result<String, Failure> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Failure::Usage(format!("cannot read the password from stdin: {e}")))?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    Ok(password.to_string())
 }
 
 impl From<ProvisionError> for Failure {
@@ -144,12 +207,7 @@ pub async fn create_user(
 }
 
 pub async fn user_create(a: UserCreate) -> Result<(), Failure> {
-    let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .map_err(|e| Failure::Usage(format!("cannot read the password from stdin: {e}")))?;
-    let password = line.strip_suffix('\n').unwrap_or(&line);
-    let password = password.strip_suffix('\r').unwrap_or(password);
+    let password = read_stdin_line()?;
     if !validate::is_tenant_id(&a.tenant) {
         return Err(Failure::Usage(format!(
             "tenant '{}' does not exist",
@@ -158,7 +216,7 @@ pub async fn user_create(a: UserCreate) -> Result<(), Failure> {
     }
     let spec = provision::NewUser {
         email: a.email.clone(),
-        password: password.to_string(),
+        password,
         name: a.name.clone(),
         email_verified: false,
     };

@@ -1,6 +1,7 @@
 //! `keygate`: the command-line entry of Keygate. `serve` runs the identity
-//! provider; `tenant`, `client` and `user` provision it, each printing one
-//! JSON object, and work while a server runs on the same database.
+//! provider; `tenant`, `client` and `user` provision it (create, list,
+//! show, update, delete, as the admin API does), each printing one JSON
+//! object, and work while a server runs on the same database.
 
 mod cli;
 mod commands;
@@ -57,15 +58,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             cli::Command::Serve(args) => serve::run(args).await,
-            cli::Command::Tenant {
-                command: cli::TenantCommand::Create(a),
-            } => commands::tenant_create(a).await,
-            cli::Command::Client {
-                command: cli::ClientCommand::Create(a),
-            } => commands::client_create(a).await,
-            cli::Command::User {
-                command: cli::UserCommand::Create(a),
-            } => commands::user_create(a).await,
+            cli::Command::Tenant { command } => commands::tenant(command).await,
+            cli::Command::Client { command } => commands::client(command).await,
+            cli::Command::User { command } => commands::user(command).await,
             cli::Command::Keys {
                 command: cli::KeysCommand::Rotate(a),
             } => commands::keys_rotate(a).await,

@@ -69,12 +69,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         .listen
         .or(file.listen)
         .unwrap_or_else(|| "127.0.0.1:8080".into());
-    let public_url = args
-        .public_url
-        .or(file.public_url)
-        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-    let public_url = keygate_core::redirect::parse_origin(public_url.trim_end_matches('/'))
-        .map_err(|e| Failure::Usage(format!("KEYGATE_PUBLIC_URL: {e}")))?;
+    let public_url = commands::public_url(args.public_url.or(file.public_url).as_deref())?;
     let database_url = args
         .db
         .database_url

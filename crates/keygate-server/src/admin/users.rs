@@ -33,10 +33,7 @@ pub async fn list(
     let limit = limit(q.limit)?;
     provision::existing_tenant(state.store.as_ref(), &tenant).await?;
     if let Some(email) = &q.email {
-        let found = match keygate_core::validate::normalize_email(email) {
-            Some(e) => state.store.user_by_email(&tenant, &e).await?,
-            None => None,
-        };
+        let found = provision::user_by_email(state.store.as_ref(), &tenant, email).await?;
         return Ok(Json(UserList {
             items: found.into_iter().map(UserView::from).collect(),
             next: None,

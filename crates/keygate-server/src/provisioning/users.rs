@@ -106,6 +106,16 @@ pub async fn create_user(store: &dyn Store, tenant: &str, spec: &NewUser) -> Res
     Ok(user)
 }
 
+/// The user of the tenant with this e-mail address, compared as stored
+/// (normalized); `None` also for a string that is no e-mail address.
+pub async fn user_by_email(store: &dyn Store, tenant: &str, raw: &str) -> Result<Option<User>> {
+    existing_tenant(store, tenant).await?;
+    match validate::normalize_email(raw) {
+        Some(e) => Ok(store.user_by_email(tenant, &e).await?),
+        None => Ok(None),
+    }
+}
+
 fn no_user(sub: &str) -> ProvisionError {
     ProvisionError::NotFound(format!("user '{sub}' does not exist"))
 }

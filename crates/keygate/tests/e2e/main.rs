@@ -9,6 +9,7 @@ mod admin_clients;
 mod admin_helpers;
 mod admin_users;
 mod browser;
+mod cli_admin;
 mod codes;
 mod dev_mode;
 mod foundation;

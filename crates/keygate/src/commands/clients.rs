@@ -1,0 +1,97 @@
+//! `keygate client list|show|update|delete|rotate-secret`: the admin API's
+//! `/tenants/{tenant}/clients` (README, "Admin API"), through the same
+//! `provision` functions and views.
+
+use super::{database_url, every_page, open_store, print, print_items, print_view};
+use crate::cli::{ClientCommand, ClientList, ClientRef, ClientUpdate, RateSetting};
+use crate::Failure;
+use keygate_server::admin::views::{ClientSecret, ClientView};
+use keygate_server::provisioning::{self as provision, ClientPatch, Ttl};
+use serde_json::json;
+
+pub async fn client(command: ClientCommand) -> Result<(), Failure> {
+    match command {
+        ClientCommand::Create(a) => super::client_create(a).await,
+        ClientCommand::List(a) => list(a).await,
+        ClientCommand::Show(a) => show(a).await,
+        ClientCommand::Update(a) => update(a).await,
+        ClientCommand::Delete(a) => delete(a).await,
+        ClientCommand::RotateSecret(a) => rotate_secret(a).await,
+    }
+}
+
+async fn list(a: ClientList) -> Result<(), Failure> {
+    let store = open_store(&database_url(&a.db), None).await?;
+    provision::existing_tenant(store.as_ref(), &a.tenant).await?;
+    let clients = every_page(
+        |after, n| {
+            let (store, tenant) = (store.clone(), a.tenant.clone());
+            async move { store.list_clients(&tenant, &after, n).await }
+        },
+        |c| c.id.clone(),
+    )
+    .await?;
+    print_items(clients.into_iter().map(ClientView::from).collect())
+}
+
+async fn show(a: ClientRef) -> Result<(), Failure> {
+    let store = open_store(&database_url(&a.db), None).await?;
+    let client = provision::existing_client(store.as_ref(), &a.tenant, &a.client_id).await?;
+    print_view(ClientView::from(client))
+}
+
+/// A list flag: absent leaves the list, `--no-…` empties it.
+fn list_change(given: Vec<String>, clear: bool) -> Option<Vec<String>> {
+    match (clear, given.is_empty()) {
+        (true, _) => Some(vec![]),
+        (false, true) => None,
+        (false, false) => Some(given),
+    }
+}
+
+/// The PATCH the flags describe: the same one the admin API receives.
+fn patch(a: ClientUpdate) -> ClientPatch {
+    ClientPatch {
+        name: a.name,
+        redirect_uris: list_change(a.redirect_uris, false),
+        auth_method: a.auth_method,
+        grant_types: list_change(a.grants, false),
+        refresh_tokens: a.refresh_tokens,
+        id_token_ttl: a.id_token_ttl.map(Ttl::Text),
+        access_token_ttl: a.access_token_ttl.map(Ttl::Text),
+        refresh_token_max_ttl: a.refresh_token_max_ttl.map(Ttl::Text),
+        journeys_api: a.journeys_api,
+        web_origins: list_change(a.web_origins, a.no_web_origins),
+        post_logout_redirect_uris: list_change(
+            a.post_logout_redirect_uris,
+            a.no_post_logout_redirect_uris,
+        ),
+        id_token_signed_response_alg: a.id_token_signed_response_alg,
+        pkce: a.pkce,
+        token_rate_limit: a.token_rate_limit.map(RateSetting::patch),
+    }
+}
+
+async fn update(a: ClientUpdate) -> Result<(), Failure> {
+    let (tenant, id, url) = (a.tenant.clone(), a.client_id.clone(), database_url(&a.db));
+    let patch = patch(a);
+    let store = open_store(&url, None).await?;
+    let client = provision::update_client(store.as_ref(), &tenant, &id, &patch).await?;
+    print_view(ClientView::from(client))
+}
+
+async fn delete(a: ClientRef) -> Result<(), Failure> {
+    let store = open_store(&database_url(&a.db), None).await?;
+    provision::delete_client(store.as_ref(), &a.tenant, &a.client_id).await?;
+    print(json!({"client_id": a.client_id, "tenant_id": a.tenant, "deleted": true}));
+    Ok(())
+}
+
+async fn rotate_secret(a: ClientRef) -> Result<(), Failure> {
+    let store = open_store(&database_url(&a.db), None).await?;
+    let secret = provision::rotate_client_secret(store.as_ref(), &a.tenant, &a.client_id).await?;
+    print_view(ClientSecret {
+        client_id: a.client_id,
+        client_secret: secret,
+    })
+}

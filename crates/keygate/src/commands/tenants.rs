@@ -1,0 +1,59 @@
+//! `keygate tenant list|show|update`: the admin API's `/tenants` (README,
+//! "Admin API"), through the same `provision` functions and views.
+
+use super::{database_url, every_page, open_store, print_items, print_view, public_url};
+use crate::cli::{RateSetting, TenantCommand, TenantList, TenantShow, TenantUpdate};
+use crate::Failure;
+use keygate_server::admin::views::TenantView;
+use keygate_server::provisioning::{self as provision, TenantPatch};
+
+pub async fn tenant(command: TenantCommand) -> Result<(), Failure> {
+    match command {
+        TenantCommand::Create(a) => super::tenant_create(a).await,
+        TenantCommand::List(a) => list(a).await,
+        TenantCommand::Show(a) => show(a).await,
+        TenantCommand::Update(a) => update(a).await,
+    }
+}
+
+async fn list(a: TenantList) -> Result<(), Failure> {
+    let url = public_url(a.public_url.public_url.as_deref())?;
+    let store = open_store(&database_url(&a.db), None).await?;
+    let tenants = every_page(
+        |after, n| {
+            let store = store.clone();
+            async move { store.list_tenants(&after, n).await }
+        },
+        |t| t.id.clone(),
+    )
+    .await?;
+    print_items(
+        tenants
+            .into_iter()
+            .map(|t| TenantView::new(t, &url))
+            .collect(),
+    )
+}
+
+async fn show(a: TenantShow) -> Result<(), Failure> {
+    let url = public_url(a.public_url.public_url.as_deref())?;
+    let store = open_store(&database_url(&a.db), None).await?;
+    let tenant = provision::existing_tenant(store.as_ref(), &a.id).await?;
+    print_view(TenantView::new(tenant, &url))
+}
+
+async fn update(a: TenantUpdate) -> Result<(), Failure> {
+    let url = public_url(a.public_url.public_url.as_deref())?;
+    let patch = TenantPatch {
+        display_name: a.display_name,
+        domains: match (a.no_domains, a.domains.is_empty()) {
+            (true, _) => Some(vec![]),
+            (false, true) => None,
+            (false, false) => Some(a.domains),
+        },
+        token_rate_limit: a.token_rate_limit.map(RateSetting::patch),
+    };
+    let store = open_store(&database_url(&a.db), None).await?;
+    let (_, after) = provision::update_tenant(store.as_ref(), &a.id, &patch).await?;
+    print_view(TenantView::new(after, &url))
+}

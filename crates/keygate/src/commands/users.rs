@@ -1,0 +1,73 @@
+//! `keygate user list|show|update|delete`: the admin API's
+//! `/tenants/{tenant}/users` (README, "Admin API"), through the same
+//! `provision` functions and views.
+
+use super::{database_url, every_page, open_store, print, print_items, print_view};
+use crate::cli::{UserCommand, UserList, UserRef, UserUpdate};
+use crate::Failure;
+use keygate_server::admin::views::UserView;
+use keygate_server::provisioning::{self as provision, UserPatch};
+use serde_json::json;
+
+pub async fn user(command: UserCommand) -> Result<(), Failure> {
+    match command {
+        UserCommand::Create(a) => super::user_create(a).await,
+        UserCommand::List(a) => list(a).await,
+        UserCommand::Show(a) => show(a).await,
+        UserCommand::Update(a) => update(a).await,
+        UserCommand::Delete(a) => delete(a).await,
+    }
+}
+
+async fn list(a: UserList) -> Result<(), Failure> {
+    let store = open_store(&database_url(&a.db), None).await?;
+    let users = match &a.email {
+        Some(email) => provision::user_by_email(store.as_ref(), &a.tenant, email)
+            .await?
+            .into_iter()
+            .collect(),
+        None => {
+            provision::existing_tenant(store.as_ref(), &a.tenant).await?;
+            every_page(
+                |after, n| {
+                    let (store, tenant) = (store.clone(), a.tenant.clone());
+                    async move { store.list_users(&tenant, &after, n).await }
+                },
+                |u| u.sub.clone(),
+            )
+            .await?
+        }
+    };
+    print_items(users.into_iter().map(UserView::from).collect())
+}
+
+async fn show(a: UserRef) -> Result<(), Failure> {
+    let store = open_store(&database_url(&a.db), None).await?;
+    let user = provision::existing_user(store.as_ref(), &a.tenant, a.sub.get()).await?;
+    print_view(UserView::from(user))
+}
+
+async fn update(a: UserUpdate) -> Result<(), Failure> {
+    let password = match a.password_stdin {
+        true => Some(super::read_stdin_line()?),
+        false => None,
+    };
+    let patch = UserPatch {
+        email: a.email,
+        password,
+        name: a.name,
+        email_verified: a.email_verified,
+        disabled: a.disabled,
+    };
+    let store = open_store(&database_url(&a.db), None).await?;
+    let user = provision::update_user(store.as_ref(), &a.tenant, a.sub.get(), &patch).await?;
+    print_view(UserView::from(user))
+}
+
+async fn delete(a: UserRef) -> Result<(), Failure> {
+    let store = open_store(&database_url(&a.db), None).await?;
+    let sub = a.sub.get();
+    provision::delete_user(store.as_ref(), &a.tenant, sub).await?;
+    print(json!({"sub": sub, "tenant_id": a.tenant, "deleted": true}));
+    Ok(())
+}
