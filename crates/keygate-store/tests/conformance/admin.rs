@@ -60,7 +60,10 @@ async fn signing_keys_are_inserted_once_per_position_and_retired() {
         s.signing_keys("t1").await.unwrap(),
         [first.clone(), second.clone(), rsa.clone()]
     );
-    assert_eq!(s.signing_keys("t2").await.unwrap(), [theirs.clone()]);
+    assert_eq!(
+        s.signing_keys("t2").await.unwrap(),
+        std::slice::from_ref(&theirs)
+    );
     assert_eq!(s.signing_keys("t3").await.unwrap(), []);
 
     s.set_key_retirement("k1", 12345).await.unwrap();
