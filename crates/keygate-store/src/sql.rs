@@ -563,11 +563,22 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    /// The tenant row must be inserted for the rest to run: when the
+    /// tenant exists the write is undone, so its domains are not inserted
+    /// again (they would conflict with the ones it already holds).
     async fn ensure_tenant(&self, tenant: &Tenant) -> Result<()> {
-        let write = Write::new().then(
-            "INSERT INTO tenants (id, display_name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-            &[(&tenant.id).into(), (&tenant.display_name).into(), tenant.created_at.into()],
-        );
+        let write = Write::new()
+            .then(
+                "INSERT INTO tenants (id, display_name, created_at, token_rate_limit) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO NOTHING",
+                &[
+                    (&tenant.id).into(),
+                    (&tenant.display_name).into(),
+                    tenant.created_at.into(),
+                    tenant.token_rate_limit.into(),
+                ],
+            )
+            .exactly_one();
         self.write(insert_domains(write, tenant)?).await?;
         Ok(())
     }

@@ -60,6 +60,38 @@ async fn tenants_are_created_once_read_by_id_and_by_host() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ensuring_a_tenant_creates_it_whole_or_leaves_the_existing_one_alone() {
+    let db = Db::open().await;
+    let s = &*db.store;
+    // Created with everything it was given, its domains and rate limit
+    // included.
+    let mut t = tenant("default", &["https://login.example.com"]);
+    t.token_rate_limit = Some(9);
+    s.ensure_tenant(&t).await.unwrap();
+    assert_eq!(s.get_tenant("default").await.unwrap(), Some(t.clone()));
+    // Ensured again with the same domains (every start of the server):
+    // it exists, so nothing is created and nothing conflicts.
+    s.ensure_tenant(&t).await.unwrap();
+    let mut other = tenant("default", &["https://elsewhere.example.com"]);
+    other.display_name = "Not applied".into();
+    s.ensure_tenant(&other).await.unwrap();
+    assert_eq!(s.get_tenant("default").await.unwrap(), Some(t.clone()));
+    assert_eq!(
+        s.tenant_by_authority("elsewhere.example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    // A new tenant asking for a domain another one holds: Conflict, and
+    // not created.
+    assert!(is_conflict(
+        s.ensure_tenant(&tenant("t2", &["https://login.example.com"]))
+            .await
+    ));
+    assert_eq!(s.get_tenant("t2").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updating_a_tenant_replaces_its_name_domains_and_rate_limit() {
     let db = Db::open().await;
     let s = &*db.store;
