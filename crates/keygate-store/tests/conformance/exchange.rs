@@ -242,10 +242,10 @@ async fn an_expired_code_or_a_revoked_grant_does_not_exchange() {
     assert_eq!(s.refresh_token("r-rev").await.unwrap(), None);
 }
 
-/// Runs `n` exchanges of one code at once; returns their outcomes and
-/// successors.
+/// Runs `n` exchanges of one code at once, spread over `nodes`; returns
+/// their outcomes and successors.
 async fn race_code(
-    store: &Arc<dyn Store>,
+    nodes: &[Arc<dyn Store>],
     code: &str,
     n: usize,
     now: i64,
@@ -254,7 +254,8 @@ async fn race_code(
     let start = Arc::new(tokio::sync::Barrier::new(n));
     let mut tasks = Vec::new();
     for i in 0..n {
-        let (store, start, code) = (store.clone(), start.clone(), code.to_string());
+        let store = nodes[i % nodes.len()].clone();
+        let (start, code) = (start.clone(), code.to_string());
         let hash = format!("{code}-successor-{i}");
         let check = check(hash.clone());
         tasks.push(tokio::spawn(async move {
@@ -274,19 +275,23 @@ async fn racing_exchanges_of_one_code_have_exactly_one_winner() {
     let db = Db::open().await;
     let now = now();
     let (c, u) = setting(&*db.store).await;
-    for round in 0..4 {
+    // A second store on the same database: another node.
+    let two = [db.store.clone(), db.reopen().await];
+    for round in 0..6 {
         let id = format!("g{round}");
         make_grant(&*db.store, &grant(&id, &c, &u.sub, now, 60)).await;
+        // The last rounds on two nodes at once.
+        let nodes = if round < 4 { &two[..1] } else { &two[..] };
         // Half the rounds with a check that approves anything (only the
         // consume decides), half with the token endpoint's (which may also
         // see the code consumed and refuse).
         let outcomes = if round % 2 == 0 {
-            race_code(&db.store, &code_of(&id), 32, now, |h| {
+            race_code(nodes, &code_of(&id), 32, now, |h| {
                 approve_code(successor(&h, now + 3600))
             })
             .await
         } else {
-            race_code(&db.store, &code_of(&id), 32, now, |h| {
+            race_code(nodes, &code_of(&id), 32, now, |h| {
                 check_code(&c, now, successor(&h, now + 3600))
             })
             .await
@@ -468,14 +473,19 @@ async fn racing_exchanges_of_one_refresh_token_have_exactly_one_winner() {
     let now = now();
     let (c, _) = setting(&*db.store).await;
     redeemed(&*db.store, &c, now).await;
-    // Each round races on the token the previous round's winner stored.
+    // A second store on the same database: another node.
+    let two = [db.store.clone(), db.reopen().await];
+    // Each round races on the token the previous round's winner stored;
+    // the last rounds on two nodes at once.
     let mut current = "r1".to_string();
-    for round in 0..4 {
+    for round in 0..6 {
+        let nodes = if round < 4 { &two[..1] } else { &two[..] };
         let n = 32;
         let start = Arc::new(tokio::sync::Barrier::new(n));
         let mut tasks = Vec::new();
         for i in 0..n {
-            let (store, start, token) = (db.store.clone(), start.clone(), current.clone());
+            let store = nodes[i % nodes.len()].clone();
+            let (start, token) = (start.clone(), current.clone());
             let hash = format!("r-{round}-{i}");
             let check = if i % 2 == 0 {
                 approve_refresh(successor(&hash, now + 3600))

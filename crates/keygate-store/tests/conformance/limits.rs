@@ -265,13 +265,18 @@ async fn racing_reservations_grant_exactly_the_limit() {
         base_block: 30,
         max_block: 120,
     };
-    for round in 0..3 {
+    // A second store on the same database: another node.
+    let two = [db.store.clone(), db.reopen().await];
+    for round in 0..4 {
+        // The last rounds on two nodes at once.
+        let nodes = if round < 2 { &two[..1] } else { &two[..] };
         let key = format!("k{round}");
         let n = 40;
         let start = Arc::new(tokio::sync::Barrier::new(n));
         let mut tasks = Vec::new();
-        for _ in 0..n {
-            let (store, start, key) = (db.store.clone(), start.clone(), key.clone());
+        for i in 0..n {
+            let store = nodes[i % nodes.len()].clone();
+            let (start, key) = (start.clone(), key.clone());
             tasks.push(tokio::spawn(async move {
                 start.wait().await;
                 store.reserve_attempt(&key, t, &policy).await.unwrap()
