@@ -1,7 +1,9 @@
 //! The conformance suite of the [`Store`](keygate_store::Store) trait: every
 //! capability checked against the contract its documentation states
-//! (crates/keygate-store/src/lib.rs), through the public API only
-//! (`keygate_store::connect`), on a fresh database per test.
+//! (crates/keygate-store/src/lib.rs), through the public API
+//! (`keygate_store::connect`) on a fresh database per test. Tables are read
+//! directly only to see what no method shows: rows left behind (a deleted
+//! tenant's, a losing exchange's successor) and the applied migrations.
 //!
 //! It runs on SQLite (a new file in a temporary folder) by default and on
 //! PostgreSQL (a new database on 127.0.0.1:5432, dropped at the end) when
@@ -21,5 +23,7 @@ mod directory;
 mod exchange;
 #[path = "conformance/limits.rs"]
 mod limits;
+#[path = "conformance/people.rs"]
+mod people;
 
 pub use harness::*;
