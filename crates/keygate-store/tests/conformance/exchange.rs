@@ -82,6 +82,45 @@ async fn the_cap_counts_only_live_unredeemed_codes_of_one_person_and_client() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_grants_do_not_pass_the_cap_together() {
+    let db = Db::open().await;
+    let now = now();
+    let (c, u) = setting(&*db.store).await;
+    // A second store on the same database: another node.
+    let two = [db.store.clone(), db.reopen().await];
+    const CAP: i64 = 5;
+    for round in 0..4 {
+        // The last rounds on two nodes at once.
+        let nodes = if round < 2 { &two[..1] } else { &two[..] };
+        // Each round a person of its own, so earlier rounds do not count.
+        let sub = format!("{}-{round}", u.sub);
+        db.store.create_user(&user("t1", &sub)).await.unwrap();
+        let n = 40;
+        let start = Arc::new(tokio::sync::Barrier::new(n));
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let store = nodes[i % nodes.len()].clone();
+            let start = start.clone();
+            let g = grant(&format!("g-{round}-{i}"), &c, &sub, now, 60);
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                store.create_grant(&g, &code_of(&g.id), CAP).await.unwrap()
+            }));
+        }
+        let mut stored = 0;
+        for t in tasks {
+            stored += t.await.unwrap() as i64;
+        }
+        let rows = db
+            .count(&format!(
+                "SELECT COUNT(*) FROM grants WHERE user_sub = '{sub}'"
+            ))
+            .await;
+        assert_eq!((stored, rows), (CAP, CAP), "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_is_exchanged_once_with_its_successor_stored() {
     let db = Db::open().await;
     let s = &*db.store;
