@@ -254,3 +254,46 @@ async fn the_sweep_deletes_at_most_a_batch_per_table() {
     assert_eq!(sessions(s.sweep(now, 2).await.unwrap()), 0);
     assert!(s.get_session("live").await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweeps_on_two_nodes_at_once_delete_each_row_once() {
+    let db = Db::open().await;
+    let now = now();
+    setting(&*db.store).await;
+    for i in 0..50 {
+        db.store
+            .create_session(&format!("s{i}"), &session("t1", "u1", now - 1))
+            .await
+            .unwrap();
+        db.store
+            .revoke_jti(&format!("j{i}"), now - 1)
+            .await
+            .unwrap();
+    }
+    db.store
+        .create_session("live", &session("t1", "u1", now + 60))
+        .await
+        .unwrap();
+    let two = [db.store.clone(), db.reopen().await];
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(4));
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let (store, start) = (two[i % 2].clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            store.sweep(now, 100).await.unwrap()
+        }));
+    }
+    let (mut sessions, mut jtis) = (0, 0);
+    for t in tasks {
+        for (table, n) in t.await.unwrap() {
+            match table {
+                "sessions" => sessions += n,
+                "revoked_jtis" => jtis += n,
+                _ => assert_eq!(n, 0, "{table}"),
+            }
+        }
+    }
+    assert_eq!((sessions, jtis), (50, 50));
+    assert!(db.store.get_session("live").await.unwrap().is_some());
+}
