@@ -254,8 +254,9 @@ pub trait Store: Send + Sync + 'static {
 
     // Grants and their authorization codes
     /// Stores a grant and its code unless its person already holds
-    /// `max_outstanding` live, unredeemed codes of the same client (one
-    /// statement, so parallel requests cannot pass the cap together);
+    /// `max_outstanding` live, unredeemed codes of the same client (counted
+    /// and inserted in one statement, on PostgreSQL under a lock per person
+    /// and client, so parallel requests cannot pass the cap together);
     /// whether it was stored.
     async fn create_grant(
         &self,

@@ -563,11 +563,22 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    /// The tenant row must be inserted for the rest to run: when the
+    /// tenant exists the write is undone, so its domains are not inserted
+    /// again (they would conflict with the ones it already holds).
     async fn ensure_tenant(&self, tenant: &Tenant) -> Result<()> {
-        let write = Write::new().then(
-            "INSERT INTO tenants (id, display_name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-            &[(&tenant.id).into(), (&tenant.display_name).into(), tenant.created_at.into()],
-        );
+        let write = Write::new()
+            .then(
+                "INSERT INTO tenants (id, display_name, created_at, token_rate_limit) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO NOTHING",
+                &[
+                    (&tenant.id).into(),
+                    (&tenant.display_name).into(),
+                    tenant.created_at.into(),
+                    tenant.token_rate_limit.into(),
+                ],
+            )
+            .exactly_one();
         self.write(insert_domains(write, tenant)?).await?;
         Ok(())
     }
@@ -791,7 +802,23 @@ impl Store for SqlStore {
     }
 
     async fn create_grant(&self, g: &Grant, code_hash: &str, max_outstanding: i64) -> Result<bool> {
-        self.write_one(Write::new().then(
+        let mut write = Write::new();
+        let lock = format!("grants/{}/{}/{}", g.tenant_id, g.user_sub, g.client_id);
+        if self.backend == Backend::Postgres {
+            // On PostgreSQL the one INSERT below is not enough: under READ
+            // COMMITTED it counts from a snapshot taken when it starts, so
+            // parallel inserts do not see one another's codes and pass the
+            // cap together (SQLite's one writer runs them one at a time). A
+            // lock per person and client, held until the commit, makes them
+            // count in turn. (COUNT only so that the row decodes: the lock
+            // function returns `void`.)
+            write = write.then(
+                "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS locked",
+                &[lock.as_str().into()],
+            );
+        }
+        let inserted = write.steps.len();
+        let write = write.then(
             "INSERT INTO grants (id, tenant_id, client_id, user_sub, scope, auth_time, nonce, code_challenge, \
              code_challenge_method, redirect_uri, redirect_uri_sent, created_at, code_hash, code_expires_at) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
@@ -814,8 +841,8 @@ impl Store for SqlStore {
                 g.code_expires_at.into(),
                 max_outstanding.into(),
             ],
-        ))
-        .await
+        );
+        Ok(self.write(write).await?.changed(inserted) == 1)
     }
 
     async fn get_grant(&self, grant_id: &str) -> Result<Option<Grant>> {

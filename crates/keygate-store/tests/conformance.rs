@@ -1,0 +1,29 @@
+//! The conformance suite of the [`Store`](keygate_store::Store) trait: every
+//! capability checked against the contract its documentation states
+//! (crates/keygate-store/src/lib.rs), through the public API
+//! (`keygate_store::connect`) on a fresh database per test. Tables are read
+//! directly only to see what no method shows: rows left behind (a deleted
+//! tenant's, a losing exchange's successor) and the applied migrations.
+//!
+//! It runs on SQLite (a new file in a temporary folder) by default and on
+//! PostgreSQL (a new database on 127.0.0.1:5432, dropped at the end) when
+//! `KEYGATE_TEST_DATABASE=postgres`, so the one SQL body is held to the same
+//! outcomes on both engines, single use of codes and refresh tokens under
+//! concurrent exchanges included (RFC 6749 4.1.2 and 10.5: a code is used
+//! once; RFC 9700 4.14.2: a rotated refresh token is used once).
+
+#[path = "conformance/harness.rs"]
+mod harness;
+
+#[path = "conformance/admin.rs"]
+mod admin;
+#[path = "conformance/directory.rs"]
+mod directory;
+#[path = "conformance/exchange.rs"]
+mod exchange;
+#[path = "conformance/limits.rs"]
+mod limits;
+#[path = "conformance/people.rs"]
+mod people;
+
+pub use harness::*;
