@@ -823,7 +823,7 @@ impl Store for SqlStore {
              code_challenge_method, redirect_uri, redirect_uri_sent, created_at, code_hash, code_expires_at) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
              WHERE (SELECT COUNT(*) FROM grants WHERE tenant_id = $2 AND user_sub = $4 AND client_id = $3 \
-               AND code_consumed_at IS NULL AND code_expires_at > $12) < $15",
+               AND code_consumed_at IS NULL AND revoked_at IS NULL AND code_expires_at > $12) < $15",
             &[
                 (&g.id).into(),
                 (&g.tenant_id).into(),

@@ -76,6 +76,13 @@ async fn the_cap_counts_only_live_unredeemed_codes_of_one_person_and_client() {
     let again = grant("again", &c, &u.sub, now, 60);
     assert!(!s.create_grant(&again, "code-again", CAP).await.unwrap());
 
+    // The codes of a revoked grant do not count (a password change revokes
+    // every grant of the person; they must be able to sign in again).
+    s.revoke_grant("g1", now).await.unwrap();
+    assert!(s.create_grant(&again, "code-again", CAP).await.unwrap());
+    let more = grant("more", &c, &u.sub, now, 60);
+    assert!(!s.create_grant(&more, "code-more", CAP).await.unwrap());
+
     // Codes that expire by the new grant's time no longer count.
     let later = grant("later", &c, &u.sub, now + 61, 60);
     assert!(s.create_grant(&later, "code-later", CAP).await.unwrap());
