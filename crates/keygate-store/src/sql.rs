@@ -294,10 +294,6 @@ impl SqlStore {
         }
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     /// Every row of a read, decoded.
     async fn all<T: Send + 'static>(
         &self,

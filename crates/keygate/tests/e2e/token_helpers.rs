@@ -1,7 +1,7 @@
 //! Helpers of the token-endpoint tests: requests, replies and the checks
 //! every test makes of them.
 //!
-//! Shared by the token-endpoint test files and `token_errors.rs`.
+//! Shared by the token-endpoint test files and the error fixture.
 
 use crate::harness::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
