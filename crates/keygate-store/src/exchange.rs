@@ -11,10 +11,10 @@
 //! consume over. Profiled on W2 (refresh_token) the inline read was a
 //! quarter of the async workers' CPU.
 
-use crate::inline;
 use crate::row::{Decode, OwnedParam};
+use crate::sqlite::inline;
+use crate::sqlite::writer::{answer, apply, Task};
 use crate::write::{Outcome, Returned, Write};
-use crate::writer::{answer, apply, Task};
 use crate::{Approved, Check, Exchange, NewRefresh, Result, StoreError, Then};
 use rusqlite::Connection;
 
@@ -80,7 +80,7 @@ pub(crate) struct ExchangeTask<T> {
     pub(crate) now: i64,
     pub(crate) check: Option<Check<T>>,
     /// Taken by [`Task::answer`]; a task dropped unanswered (the writer
-    /// thread ended) answers with [`crate::writer::closed`].
+    /// thread ended) answers with [`crate::sqlite::writer::closed`].
     pub(crate) then: Option<Then<T>>,
     pub(crate) result: Option<Result<Exchange<T>>>,
 }
@@ -134,7 +134,7 @@ impl<T: Send + 'static> Task for ExchangeTask<T> {
 impl<T> Drop for ExchangeTask<T> {
     fn drop(&mut self) {
         if let Some(then) = self.then.take() {
-            then(Err(crate::writer::closed()));
+            then(Err(crate::sqlite::writer::closed()));
         }
     }
 }
@@ -142,7 +142,7 @@ impl<T> Drop for ExchangeTask<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::writer::tests::{batch_tasks, database, grant};
+    use crate::sqlite::writer::tests::{batch_tasks, database, grant};
     use keygate_core::grant::Refusal;
     use keygate_core::model::RefreshToken;
     use keygate_core::scope::Scope;
@@ -223,7 +223,7 @@ mod tests {
         drop(dropped);
         assert_eq!(
             answer.blocking_recv().unwrap(),
-            Err(crate::writer::closed())
+            Err(crate::sqlite::writer::closed())
         );
     }
 

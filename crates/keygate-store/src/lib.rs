@@ -25,7 +25,6 @@
 //! ```
 
 mod exchange;
-mod inline;
 mod lease;
 mod metered;
 mod migrate;
@@ -34,7 +33,6 @@ mod row;
 mod sql;
 pub mod sqlite;
 mod write;
-mod writer;
 
 use async_trait::async_trait;
 use keygate_core::model::{Client, Grant, RefreshToken, Session, Tenant, User};
@@ -169,7 +167,7 @@ impl Default for StoreOptions {
 }
 
 /// When SQLite's writer waits a moment for more writes before it begins a
-/// transaction, so that they commit together (see `writer.rs`).
+/// transaction, so that they commit together (see `sqlite/writer.rs`).
 ///
 /// Waiting costs a request its wait unless the request would wait that
 /// long further on anyway; only the caller knows when that is (the server:

@@ -1,6 +1,6 @@
 //! Reading rows and binding parameters the same way on both engines' drivers.
 //!
-//! Reads on SQLite run through rusqlite ([`crate::inline`]) and everything
+//! Reads on SQLite run through rusqlite ([`crate::sqlite::inline`]) and everything
 //! else through sqlx. The statements and the code that turns a row into a
 //! record are written once: statements take [`Param`]s, and records are
 //! decoded from any [`Cols`].

@@ -6,12 +6,12 @@
 //! are [`Write`]s. Each engine runs them its own way ([`Engine`]).
 
 use crate::exchange::{consume_write, decide, settle, Decided, ExchangeTask};
-use crate::inline::InlineReads;
 use crate::lease::Connections;
 use crate::migrate::Migration;
 use crate::row::{bind, Cols, Decode, OwnedParam, Param};
+use crate::sqlite::inline::InlineReads;
+use crate::sqlite::writer::Writer;
 use crate::write::{run_on, Outcome, Returned, Write};
-use crate::writer::Writer;
 use crate::{Check, CodeGrant, RefreshGrant, Result, Standing, Store, StoreError, StoredKey, Then};
 use async_trait::async_trait;
 use keygate_core::model::*;
@@ -70,8 +70,8 @@ const RESERVE_ATTEMPT_SQL: &str = "INSERT INTO rate_limits (key, window_start, f
 /// How statements reach the database.
 #[derive(Clone)]
 pub(crate) enum Engine {
-    /// Reads on the calling thread ([`crate::inline`]), writes on the one
-    /// writer thread ([`crate::writer`]), and one sqlx connection for the
+    /// Reads on the calling thread ([`crate::sqlite::inline`]), writes on the one
+    /// writer thread ([`crate::sqlite::writer`]), and one sqlx connection for the
     /// readiness probe and the background checkpoints.
     Sqlite {
         reads: Arc<InlineReads>,
@@ -1243,7 +1243,7 @@ mod tests {
     /// searching an expiry index costs a read of the whole table each time.
     #[test]
     fn sweep_statements_search_an_index() {
-        let (dir, conn) = crate::writer::tests::database("sweep-plan");
+        let (dir, conn) = crate::sqlite::writer::tests::database("sweep-plan");
         for (table, sql) in super::SWEEP {
             if table == "signing_keys" {
                 continue; // a handful of rows per tenant

@@ -8,7 +8,7 @@
 //!
 //! - PostgreSQL runs it at once on a pooled connection, in a transaction
 //!   when it has more than one statement ([`run_on`]).
-//! - SQLite hands it to its one writer thread ([`crate::writer`]), which
+//! - SQLite hands it to its one writer thread ([`crate::sqlite::writer`]), which
 //!   commits every write waiting at that moment in one transaction, each in
 //!   a savepoint of its own, so a write that fails is undone alone.
 

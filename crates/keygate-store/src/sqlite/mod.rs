@@ -14,11 +14,14 @@
 //! commit costs no fsync, which is what lets one node keep up with its
 //! signatures. Use PostgreSQL where every commit must survive power loss.
 
-use crate::inline::InlineReads;
+pub(crate) mod inline;
+pub(crate) mod writer;
+
 use crate::lease::{Connections, Local};
 use crate::migrate::{self, Migration};
 use crate::sql::{Backend, Engine, SqlStore};
-use crate::writer::Writer;
+use crate::sqlite::inline::InlineReads;
+use crate::sqlite::writer::Writer;
 use crate::{Result, StoreError, StoreOptions};
 use sqlx::AnyConnection;
 use sqlx::{Connection, Executor, Row};
@@ -29,42 +32,42 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "initial",
-        sql: include_str!("../migrations/sqlite/0001_initial.sql"),
+        sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
     },
     Migration {
         version: 2,
         name: "admin",
-        sql: include_str!("../migrations/sqlite/0002_admin.sql"),
+        sql: include_str!("../../migrations/sqlite/0002_admin.sql"),
     },
     Migration {
         version: 3,
         name: "one_statement_consume",
-        sql: include_str!("../migrations/sqlite/0003_one_statement_consume.sql"),
+        sql: include_str!("../../migrations/sqlite/0003_one_statement_consume.sql"),
     },
     Migration {
         version: 4,
         name: "client_pkce_policy",
-        sql: include_str!("../migrations/sqlite/0004_client_pkce_policy.sql"),
+        sql: include_str!("../../migrations/sqlite/0004_client_pkce_policy.sql"),
     },
     Migration {
         version: 5,
         name: "refresh_token_max_ttl",
-        sql: include_str!("../migrations/sqlite/0005_refresh_token_max_ttl.sql"),
+        sql: include_str!("../../migrations/sqlite/0005_refresh_token_max_ttl.sql"),
     },
     Migration {
         version: 6,
         name: "attempt_reservation",
-        sql: include_str!("../migrations/sqlite/0006_attempt_reservation.sql"),
+        sql: include_str!("../../migrations/sqlite/0006_attempt_reservation.sql"),
     },
     Migration {
         version: 7,
         name: "disabled_users_outstanding_codes",
-        sql: include_str!("../migrations/sqlite/0007_disabled_users_outstanding_codes.sql"),
+        sql: include_str!("../../migrations/sqlite/0007_disabled_users_outstanding_codes.sql"),
     },
     Migration {
         version: 8,
         name: "token_rate_limits",
-        sql: include_str!("../migrations/sqlite/0008_token_rate_limits.sql"),
+        sql: include_str!("../../migrations/sqlite/0008_token_rate_limits.sql"),
     },
 ];
 
