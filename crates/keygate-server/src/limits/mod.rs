@@ -48,25 +48,20 @@ pub async fn reserve_both(
     account: (&str, &LimitPolicy),
     ip: Option<(&str, &LimitPolicy)>,
 ) -> Result<Result<(i64, Option<i64>), i64>, ApiError> {
-    let now = crate::now();
     let ip_count = match ip {
         None => None,
-        Some((key, policy)) => match state.store.reserve_attempt(key, now, policy).await? {
-            Attempt::Granted { count } => Some(count),
-            Attempt::Refused { retry_after } => return Ok(Err(retry_after)),
+        Some((key, policy)) => match reserve(state, key, policy).await? {
+            Ok(count) => Some(count),
+            Err(secs) => return Ok(Err(secs)),
         },
     };
-    match state
-        .store
-        .reserve_attempt(account.0, now, account.1)
-        .await?
-    {
-        Attempt::Granted { count } => Ok(Ok((count, ip_count))),
-        Attempt::Refused { retry_after } => {
+    match reserve(state, account.0, account.1).await? {
+        Ok(count) => Ok(Ok((count, ip_count))),
+        Err(secs) => {
             if let Some((key, policy)) = ip {
                 state.store.release_attempt(key, policy).await?;
             }
-            Ok(Err(retry_after))
+            Ok(Err(secs))
         }
     }
 }
