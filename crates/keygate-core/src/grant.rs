@@ -171,6 +171,146 @@ pub fn check_refresh(
     }
 }
 
+/// Which kind of credential an exchange presents; its noun is used in the
+/// refusals, so a code and a refresh token are refused in their own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An authorization code (RFC 6749 4.1.3).
+    AuthorizationCode,
+    /// A refresh token (RFC 6749 6).
+    RefreshToken,
+}
+
+impl Credential {
+    /// The credential's name in an error description.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Credential::AuthorizationCode => "authorization code",
+            Credential::RefreshToken => "refresh token",
+        }
+    }
+}
+
+/// What the client presented with its code or refresh token, and the one
+/// clock reading of its request.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    /// The tenant whose door the request came in by.
+    pub tenant_id: &'a str,
+    /// The authenticated client.
+    pub client: &'a Client,
+    /// `redirect_uri`, if sent.
+    pub redirect_uri: Option<&'a str>,
+    /// `code_verifier`, if sent.
+    pub code_verifier: Option<&'a str>,
+    /// The request's time (seconds since the epoch), read once per request.
+    pub now: i64,
+}
+
+/// The whole decision on an approved exchange: the scope of the access
+/// token, and the record of the successor refresh token when the client's
+/// policy gives one (the caller adds the hash of the value it drew and
+/// stores it with the consume).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The scope of the access token (and id_token) to issue.
+    pub scope: Scope,
+    /// The successor refresh token's record, if one is issued.
+    pub successor: Option<RefreshToken>,
+}
+
+/// The refusal of a code or refresh token that is not known (or not of the
+/// door's tenant): the same words either way, so nothing is revealed.
+pub fn unknown(credential: Credential) -> Refusal {
+    Refusal::plain(OAuthError::invalid_grant(format!(
+        "the {} is not valid",
+        credential.noun()
+    )))
+}
+
+/// The refusal when an approved exchange lost the race to consume: someone
+/// used the code or token first (RFC 9700 4.13/4.14), so the grant is
+/// revoked and this request refused.
+pub fn lost_race(grant: &Grant, credential: Credential) -> Refusal {
+    Refusal::revoking(
+        OAuthError::invalid_grant(format!(
+            "the {} was already used; every token of this grant is now revoked",
+            credential.noun()
+        )),
+        &grant.id,
+    )
+}
+
+/// The refusal when the grant's person was deleted.
+pub fn person_gone() -> Refusal {
+    Refusal::plain(OAuthError::invalid_grant(
+        "the person this grant was made for no longer exists",
+    ))
+}
+
+/// Decides a whole authorization_code exchange: the code's checks, the
+/// door's tenant, the person still existing, and the successor refresh
+/// token by the client's policy.
+pub fn decide_code(
+    grant: &Grant,
+    person_exists: bool,
+    p: &Presented<'_>,
+) -> Result<Decision, Refusal> {
+    if grant.tenant_id != p.tenant_id {
+        return Err(unknown(Credential::AuthorizationCode));
+    }
+    check_code(grant, p.client, p.redirect_uri, p.code_verifier, p.now)?;
+    if !person_exists {
+        return Err(person_gone());
+    }
+    let scope = Scope::parse(&grant.scope)?;
+    let successor = successor(grant, &scope, p);
+    Ok(Decision { scope, successor })
+}
+
+/// Decides a whole refresh_token exchange. The access token may be
+/// narrowed to `requested`; the successor keeps the grant's full scope
+/// (RFC 6749 6), so the client's policy is asked about the full scope.
+pub fn decide_refresh(
+    token: &RefreshToken,
+    grant: &Grant,
+    person_exists: bool,
+    requested: Option<&Scope>,
+    p: &Presented<'_>,
+) -> Result<Decision, Refusal> {
+    if token.tenant_id != p.tenant_id {
+        return Err(unknown(Credential::RefreshToken));
+    }
+    let scope = check_refresh(
+        token,
+        grant,
+        p.client,
+        requested,
+        p.redirect_uri,
+        p.code_verifier,
+        p.now,
+    )?;
+    if !person_exists {
+        return Err(person_gone());
+    }
+    let full = Scope::parse(&grant.scope)?;
+    let successor = successor(grant, &full, p);
+    Ok(Decision { scope, successor })
+}
+
+/// The successor refresh token's record: sliding expiry, never beyond the
+/// family's absolute end; `None` when the client's policy gives none.
+fn successor(grant: &Grant, scope: &Scope, p: &Presented<'_>) -> Option<RefreshToken> {
+    issues_refresh_token(p.client, scope).then(|| RefreshToken {
+        grant_id: grant.id.clone(),
+        tenant_id: p.tenant_id.to_string(),
+        client_id: p.client.id.clone(),
+        created_at: p.now,
+        expires_at: refresh_token_expiry(p.client, grant, p.now),
+        consumed_at: None,
+    })
+}
+
 /// The scope of a client_credentials token: anything but the scopes that
 /// stand for a person.
 pub fn check_client_credentials(
@@ -524,5 +664,104 @@ mod tests {
         c.refresh_policy = RefreshPolicy::Always;
         c.grant_types = vec![GrantType::AuthorizationCode];
         assert!(!issues_refresh_token(&c, &online));
+    }
+
+    fn presented<'a>(c: &'a Client, now: i64) -> Presented<'a> {
+        Presented {
+            tenant_id: "t",
+            client: c,
+            redirect_uri: Some("https://app/cb"),
+            code_verifier: Some(V),
+            now,
+        }
+    }
+
+    #[test]
+    fn a_code_decision_is_whole() {
+        let c = client(true);
+        let g = grant();
+        let d = decide_code(&g, true, &presented(&c, 120)).unwrap();
+        assert_eq!(d.scope.to_string(), "openid email offline_access");
+        let next = d.successor.expect("offline_access gives a refresh token");
+        assert_eq!(
+            (
+                next.grant_id.as_str(),
+                next.tenant_id.as_str(),
+                next.client_id.as_str()
+            ),
+            ("g1", "t", "c1")
+        );
+        assert_eq!((next.created_at, next.consumed_at), (120, None));
+        assert_eq!(next.expires_at, refresh_token_expiry(&c, &g, 120));
+        // Without offline_access the policy gives none.
+        let mut online = g.clone();
+        online.scope = "openid email".into();
+        let d = decide_code(&online, true, &presented(&c, 120)).unwrap();
+        assert_eq!(d.successor, None);
+        // Another tenant's code is "not valid", in the same words as an unknown one.
+        let mut foreign = g.clone();
+        foreign.tenant_id = "t2".into();
+        let refused = decide_code(&foreign, true, &presented(&c, 120)).unwrap_err();
+        assert_eq!(refused, unknown(Credential::AuthorizationCode));
+        assert_eq!(
+            refused.error.description,
+            "the authorization code is not valid"
+        );
+        // The code's own checks come first, then the person.
+        let gone = decide_code(&g, false, &presented(&c, 120)).unwrap_err();
+        assert_eq!(gone, person_gone());
+        let expired = decide_code(&g, false, &presented(&c, 160)).unwrap_err();
+        assert_eq!(
+            expired.error.description,
+            "the authorization code has expired"
+        );
+    }
+
+    #[test]
+    fn a_refresh_decision_narrows_only_the_access_token() {
+        let c = client(false);
+        let g = grant();
+        let rt = RefreshToken {
+            grant_id: "g1".into(),
+            tenant_id: "t".into(),
+            client_id: "c1".into(),
+            created_at: 100,
+            expires_at: 10_000,
+            consumed_at: None,
+        };
+        let mut p = presented(&c, 200);
+        p.redirect_uri = None;
+        p.code_verifier = None;
+        let narrow = Scope::parse("openid").unwrap();
+        let d = decide_refresh(&rt, &g, true, Some(&narrow), &p).unwrap();
+        assert_eq!(d.scope.to_string(), "openid");
+        // The successor is asked about the grant's full scope, which has
+        // offline_access.
+        assert_eq!(d.successor.map(|s| s.created_at), Some(200));
+        let mut foreign = rt.clone();
+        foreign.tenant_id = "t2".into();
+        assert_eq!(
+            decide_refresh(&foreign, &g, true, None, &p).unwrap_err(),
+            unknown(Credential::RefreshToken)
+        );
+        assert_eq!(
+            decide_refresh(&rt, &g, false, None, &p).unwrap_err(),
+            person_gone()
+        );
+        let mut used = rt.clone();
+        used.consumed_at = Some(150);
+        let reuse = decide_refresh(&used, &g, true, None, &p).unwrap_err();
+        assert_eq!(reuse.revoke_grant.as_deref(), Some("g1"));
+    }
+
+    #[test]
+    fn a_lost_race_revokes_the_grant() {
+        let lost = lost_race(&grant(), Credential::RefreshToken);
+        assert_eq!(lost.revoke_grant.as_deref(), Some("g1"));
+        assert_eq!(lost.error.code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            lost.error.description,
+            "the refresh token was already used; every token of this grant is now revoked"
+        );
     }
 }

@@ -227,7 +227,11 @@ pub async fn register(
             ..
         }) => Ok(Err(AccountError::InvalidName)),
         Err(ProvisionError::Conflict(_)) => Ok(Err(AccountError::EmailTaken)),
-        Err(e) => Err(ApiError::Internal(format!("{e:?}"))),
+        Err(ProvisionError::Store(e)) => Err(ApiError::fault("registration failed", e)),
+        Err(e) => Err(ApiError::internal(format!(
+            "registration failed: {}",
+            e.describe(crate::provisioning::Front::Api)
+        ))),
     }
 }
 

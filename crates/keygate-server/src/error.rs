@@ -35,7 +35,78 @@ pub enum ApiError {
         json: bool,
     },
     /// A fault of ours: logged in full, answered as `server_error`.
-    Internal(String),
+    Internal(Fault),
+}
+
+/// A fault of ours: what failed and, when another error made it fail, that
+/// error with its own sources, so the log shows the whole chain. It is
+/// never shown to the caller.
+#[derive(Debug)]
+pub struct Fault {
+    what: std::borrow::Cow<'static, str>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Fault {
+    /// A fault with no underlying error.
+    pub fn new(what: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        Fault {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// A fault that `source` caused.
+    pub fn caused_by(
+        what: impl Into<std::borrow::Cow<'static, str>>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Fault {
+            what: what.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The fault and every source below it, for the log.
+    pub fn chain(&self) -> String {
+        let mut out = self.what.to_string();
+        let mut next = std::error::Error::source(self);
+        while let Some(e) = next {
+            out.push_str(": ");
+            out.push_str(&e.to_string());
+            next = e.source();
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl std::error::Error for Fault {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl ApiError {
+    /// A fault of ours with no underlying error.
+    pub fn internal(what: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        ApiError::Internal(Fault::new(what))
+    }
+
+    /// A fault of ours that `source` caused.
+    pub fn fault(
+        what: impl Into<std::borrow::Cow<'static, str>>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ApiError::Internal(Fault::caused_by(what, source))
+    }
 }
 
 impl From<OAuthError> for ApiError {
@@ -46,7 +117,7 @@ impl From<OAuthError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        ApiError::fault("the store failed", e)
     }
 }
 
@@ -171,8 +242,8 @@ impl IntoResponse for ApiError {
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
                 res
             }
-            ApiError::Internal(detail) => {
-                tracing::error!(detail = %detail, "internal error");
+            ApiError::Internal(fault) => {
+                tracing::error!(error = %fault.chain(), "internal error");
                 json(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     serde_json::json!({"error": "server_error", "error_description": "the server failed to handle the request"}),
@@ -214,8 +285,8 @@ impl IntoResponse for AdminError {
                 "this endpoint does not accept this method".to_string(),
                 None,
             ),
-            AdminError::Internal(detail) => {
-                tracing::error!(detail = %detail, "admin API: internal error");
+            AdminError::Internal(fault) => {
+                tracing::error!(error = %fault.chain(), "admin API: internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "server_error",

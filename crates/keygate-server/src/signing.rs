@@ -248,7 +248,7 @@ pub async fn run<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R
         });
     });
     rx.await
-        .map_err(|_| ApiError::Internal("a signing job panicked or was not queued".into()))
+        .map_err(|_| ApiError::internal("a signing job panicked or was not queued"))
 }
 
 /// Queues `job` for a signing thread without waiting for it; it never
@@ -266,10 +266,10 @@ pub async fn run_password<R: Send + 'static>(
     let _slot = password_slots()
         .acquire()
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::fault("the password slots are closed", e))?;
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| ApiError::fault("a password job panicked", e))
 }
 
 #[cfg(test)]

@@ -30,7 +30,8 @@ pub enum AdminError {
     NotFound(String),
     Conflict(String),
     MethodNotAllowed,
-    Internal(String),
+    /// A fault of ours, logged with its sources; answered `server_error`.
+    Internal(crate::error::Fault),
 }
 
 impl From<ProvisionError> for AdminError {
@@ -40,7 +41,9 @@ impl From<ProvisionError> for AdminError {
             ProvisionError::Invalid { .. } => AdminError::BadRequest(message),
             ProvisionError::NotFound(_) => AdminError::NotFound(message),
             ProvisionError::Conflict(_) => AdminError::Conflict(message),
-            ProvisionError::Store(_) => AdminError::Internal(message),
+            ProvisionError::Store(e) => {
+                AdminError::Internal(crate::error::Fault::caused_by("provisioning failed", e))
+            }
         }
     }
 }

@@ -30,15 +30,22 @@ pub async fn handle(
     body: Result<Body, ApiError>,
 ) -> Result<Response, ApiError> {
     let p = body?.params;
-    let caller =
-        authenticate_client(&state, &door, &headers, &p, Methods::AnySecretTransport).await?;
+    let now = crate::now();
+    let caller = authenticate_client(
+        &state,
+        &door,
+        &headers,
+        &p,
+        Methods::AnySecretTransport,
+        now,
+    )
+    .await?;
     if caller.public {
         return Err(OAuthError::invalid_client("introspection is for confidential clients").into());
     }
     let token = p
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("the 'token' parameter is missing"))?;
-    let now = crate::now();
     let doc = if let Some((rt, grant, _)) =
         state.store.refresh_token(&refresh_token_key(token)).await?
     {

@@ -88,7 +88,7 @@ async fn authorization(
     headers: &HeaderMap,
     p: &Params,
 ) -> Result<az::AuthorizeRequest, ApiError> {
-    let client = authenticate_client(state, door, headers, p, Methods::Registered)
+    let client = authenticate_client(state, door, headers, p, Methods::Registered, crate::now())
         .await
         .map_err(|e| e.into_status(StatusCode::UNAUTHORIZED))?;
     if !client.journeys_api {

@@ -50,11 +50,12 @@ async fn revoke(
     headers: &HeaderMap,
     p: keygate_core::params::Params,
 ) -> Result<Response, ApiError> {
-    let client = authenticate_client(state, door, headers, &p, Methods::AnySecretTransport).await?;
+    let now = crate::now();
+    let client =
+        authenticate_client(state, door, headers, &p, Methods::AnySecretTransport, now).await?;
     let token = p
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("the 'token' parameter is missing"))?;
-    let now = crate::now();
     let not_yours =
         || OAuthError::invalid_request("the token was issued to another client; it is left alone");
     if let Some((rt, _, _)) = state.store.refresh_token(&refresh_token_key(token)).await? {

@@ -161,7 +161,7 @@ impl KeyRing {
         let id = kid.clone();
         let (key, pkcs8) = crate::signing::run(move || SigningKey::generate(alg, id))
             .await?
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| ApiError::fault("generating a signing key failed", e))?;
         let now = unix_now();
         Ok(StoredKey {
             sealed_private: self.master.seal(&kid, &pkcs8),
@@ -195,9 +195,11 @@ impl KeyRing {
             .filter(|k| k.retires_at.is_none_or(|r| r > now))
         {
             let jwk: serde_json::Value = serde_json::from_str(&k.public_jwk)
-                .map_err(|e| ApiError::Internal(format!("stored JWK {} unreadable: {e}", k.kid)))?;
-            verifying
-                .push(VerifyingKey::from_jwk(&jwk).map_err(|e| ApiError::Internal(e.to_string()))?);
+                .map_err(|e| ApiError::fault(format!("stored JWK {} unreadable", k.kid), e))?;
+            verifying.push(
+                VerifyingKey::from_jwk(&jwk)
+                    .map_err(|e| ApiError::fault(format!("stored JWK {} unusable", k.kid), e))?,
+            );
             jwks.push(jwk);
             let Some(alg) = SigningAlg::parse(&k.alg) else {
                 continue;
@@ -205,10 +207,10 @@ impl KeyRing {
             // Newest active key of each algorithm signs (keys come ordered by seq).
             if k.activates_at <= now {
                 let pkcs8 = self.master.open(&k.kid, &k.sealed_private).map_err(|e| {
-                    ApiError::Internal(format!("signing key {} cannot be unsealed: {e}", k.kid))
+                    ApiError::fault(format!("signing key {} cannot be unsealed", k.kid), e)
                 })?;
                 let key = SigningKey::from_pkcs8(alg, k.kid.clone(), &pkcs8)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                    .map_err(|e| ApiError::fault(format!("signing key {} unusable", k.kid), e))?;
                 signing.insert(alg, Arc::new(key));
             }
         }
@@ -260,7 +262,7 @@ impl KeyRing {
             .signing
             .get(&alg)
             .cloned()
-            .ok_or_else(|| ApiError::Internal("no signing key after creating one".into()))?;
+            .ok_or_else(|| ApiError::internal("no signing key after creating one"))?;
         Ok((k, keys))
     }
 }
@@ -299,8 +301,8 @@ impl KeyRing {
         let stored = self.new_key(tenant, alg, seq, lead).await?;
         let (kid, activates_at) = (stored.kid.clone(), stored.activates_at);
         if !self.store.insert_signing_key(&stored).await? {
-            return Err(ApiError::Internal(
-                "another rotation of this key won the race; try again".into(),
+            return Err(ApiError::internal(
+                "another rotation of this key won the race; try again",
             ));
         }
         let keep = self.store.max_token_ttl(tenant).await?;

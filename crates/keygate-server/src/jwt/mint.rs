@@ -13,14 +13,19 @@ use keygate_crypto::{jws, secrets, CryptoError};
 use serde::Serialize;
 use std::sync::Arc;
 
-/// Who a token is about.
-pub enum Subject<'a> {
+/// Who a token is about. Owned, so that the whole minting can move to a
+/// signing thread.
+pub enum Subject {
     /// A person, through a grant (authorization code or refresh token).
     Person {
-        user: &'a User,
+        /// The person.
+        user: User,
+        /// When the person signed in for the grant.
         auth_time: i64,
-        nonce: Option<&'a str>,
-        grant_id: &'a str,
+        /// The authorization request's `nonce`, echoed in the id_token.
+        nonce: Option<String>,
+        /// The grant, which prefixes the access token's `jti` (revocation).
+        grant_id: String,
     },
     /// The client itself (client_credentials).
     Client,
@@ -59,6 +64,10 @@ pub struct Minter {
     now: i64,
 }
 
+/// What [`Minter::sign_then`] replies with: the minter (for the
+/// response), the scope signed for, and the tokens or why signing failed.
+pub type Minted = (Minter, Scope, Result<Signed, CryptoError>);
+
 /// The signed tokens of one response.
 pub struct Signed {
     access_token: String,
@@ -66,7 +75,14 @@ pub struct Signed {
 }
 
 impl Minter {
-    pub async fn new(state: &AppState, door: &Door, client: &Client) -> Result<Minter, ApiError> {
+    /// The minter of `client`'s tokens at `door`, dated `now` (the
+    /// request's one clock reading).
+    pub async fn new(
+        state: &AppState,
+        door: &Door,
+        client: &Client,
+        now: i64,
+    ) -> Result<Minter, ApiError> {
         let (key, _) = state
             .keys
             .signer(&door.tenant.id, client.signing_alg)
@@ -77,17 +93,32 @@ impl Minter {
             client_id: client.id.clone(),
             access_token_ttl: client.access_token_ttl,
             id_token_ttl: client.id_token_ttl,
-            now: crate::now(),
+            now,
         })
     }
 
+    /// The one way tokens are signed: on a signing thread
+    /// ([`crate::signing`]; RSA is CPU work that must never run on the async
+    /// runtime), calling `reply` there with the minter, the scope and the
+    /// signed tokens. `reply` must be quick and must not block.
+    pub fn sign_then(
+        self,
+        subject: Subject,
+        scope: Scope,
+        reply: impl FnOnce(Minted) + Send + 'static,
+    ) {
+        crate::signing::submit(move || {
+            let signed = self.sign(&subject, &scope);
+            crate::signing::deliver(move || reply((self, scope, signed)));
+        });
+    }
+
     /// Signs the access token, and the id_token when `openid` was granted
-    /// to a person. CPU work (RSA above all): it runs on a signing thread
-    /// ([`crate::signing`]), never on the async runtime.
-    pub fn sign(&self, subject: Subject<'_>, scope: &Scope) -> Result<Signed, CryptoError> {
+    /// to a person.
+    fn sign(&self, subject: &Subject, scope: &Scope) -> Result<Signed, CryptoError> {
         let (client_id, now) = (&self.client_id, self.now);
         let random = secrets::random_token(16);
-        let (sub, jti, auth_time) = match &subject {
+        let (sub, jti, auth_time) = match subject {
             Subject::Person {
                 user,
                 auth_time,
@@ -112,7 +143,7 @@ impl Minter {
             auth_time,
         };
         let access_token = jws::sign(&self.key, "at+jwt", &at)?;
-        let id_token = match &subject {
+        let id_token = match subject {
             Subject::Person {
                 user,
                 auth_time,
@@ -128,7 +159,7 @@ impl Minter {
                     exp: now + self.id_token_ttl,
                     iat: now,
                     auth_time: *auth_time,
-                    nonce: nonce.map(str::to_string),
+                    nonce: nonce.clone(),
                     at_hash: Some(jws::at_hash(self.key.alg, &access_token)),
                     azp: client_id.clone(),
                     profile: UserClaims::for_scope(user, scope),
@@ -158,26 +189,6 @@ impl Minter {
             refresh_token,
         }
     }
-}
-
-/// Mints the tokens of `subject` with a signing thread's help.
-pub async fn mint(
-    state: &AppState,
-    door: &Door,
-    client: &Client,
-    subject: Subject<'static>,
-    scope: &Scope,
-    refresh_token: Option<String>,
-) -> Result<TokenResponse, ApiError> {
-    let minter = Minter::new(state, door, client).await?;
-    let owned = scope.clone();
-    let (minter, signed) = crate::signing::run(move || {
-        let signed = minter.sign(subject, &owned);
-        (minter, signed)
-    })
-    .await?;
-    let signed = signed.map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(minter.response(signed, scope, refresh_token))
 }
 
 /// Why an access token is not accepted (all are `invalid_token` outside).

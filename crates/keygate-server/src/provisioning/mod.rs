@@ -39,8 +39,8 @@ pub enum ProvisionError {
     NotFound(String),
     /// The request contradicts what is stored (a taken id, e-mail or domain).
     Conflict(String),
-    /// The store failed.
-    Store(String),
+    /// The store failed (or hashing a password did).
+    Store(StoreError),
 }
 
 /// Which front reports an error: field names differ (`grant_types` in JSON,
@@ -91,8 +91,8 @@ impl ProvisionError {
                 message,
             }
             | ProvisionError::NotFound(message)
-            | ProvisionError::Conflict(message)
-            | ProvisionError::Store(message) => message.clone(),
+            | ProvisionError::Conflict(message) => message.clone(),
+            ProvisionError::Store(e) => e.to_string(),
         }
     }
 }
@@ -102,7 +102,7 @@ impl From<StoreError> for ProvisionError {
         match e {
             StoreError::Conflict(m) => ProvisionError::Conflict(m),
             StoreError::NotFound => ProvisionError::NotFound("not found".into()),
-            StoreError::Backend(m) => ProvisionError::Store(m),
+            e @ StoreError::Backend(_) => ProvisionError::Store(e),
         }
     }
 }

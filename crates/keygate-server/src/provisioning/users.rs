@@ -73,7 +73,11 @@ async fn hash_password(pw: &str) -> Result<String> {
     let pw = pw.to_string();
     crate::signing::run_password(move || keygate_crypto::password::hash_password(&pw))
         .await
-        .map_err(|e| ProvisionError::Store(format!("{e:?}")))
+        .map_err(|e| {
+            ProvisionError::Store(keygate_store::StoreError::Backend(format!(
+                "hashing the password failed: {e:?}"
+            )))
+        })
 }
 
 fn email_taken(email: &str, tenant: &str) -> ProvisionError {

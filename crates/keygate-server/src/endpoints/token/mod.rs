@@ -8,7 +8,7 @@ mod refresh_token;
 use crate::door::Door;
 use crate::error::ApiError;
 use crate::http::body::Body;
-use crate::jwt::mint::{Minter, Signed, Subject};
+use crate::jwt::mint::{Minted, Minter, Subject};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -16,12 +16,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use keygate_core::basic::decode_basic;
 use keygate_core::client_auth;
+use keygate_core::grant::{self, Credential, Decision, Presented, Refusal};
 use keygate_core::model::{Client, Grant, User};
 use keygate_core::params::Params;
-use keygate_core::scope::Scope;
 use keygate_core::token_request::TokenRequest;
 use keygate_core::OAuthError;
-use keygate_crypto::CryptoError;
 use keygate_store::{Approved, Exchange, NewRefresh, Then};
 
 /// Authenticates the calling client (token, revocation, introspection,
@@ -32,6 +31,7 @@ pub async fn authenticate_client(
     headers: &HeaderMap,
     p: &Params,
     methods: client_auth::Methods,
+    now: i64,
 ) -> Result<Client, ApiError> {
     let basic = match headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
         None => None,
@@ -61,7 +61,7 @@ pub async fn authenticate_client(
             let key = crate::limits::client_auth_key(&door.tenant.id, &presented.client_id);
             let blocked = state
                 .store
-                .record_failure(&key, crate::now(), &state.config.client_auth_limit)
+                .record_failure(&key, now, &state.config.client_auth_limit)
                 .await?;
             if let Some(secs) = blocked {
                 return Err(ApiError::RateLimited {
@@ -75,6 +75,8 @@ pub async fn authenticate_client(
     Ok(client.expect("authenticated clients exist"))
 }
 
+/// `POST /token`: answers in RFC 6749 JSON, with CORS for the client's
+/// registered web origins.
 pub async fn handle(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
@@ -85,8 +87,11 @@ pub async fn handle(
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    // The request's one clock reading: every check and every token of this
+    // request is dated by it.
+    let now = crate::now();
     let (result, client) = match body {
-        Ok(body) => run(&state, &door, &headers, &body.params).await,
+        Ok(body) => run(&state, &door, &headers, &body.params, now).await,
         Err(e) => (Err(e), None),
     };
     let mut res = match result {
@@ -106,6 +111,7 @@ async fn run(
     door: &Door,
     headers: &HeaderMap,
     p: &Params,
+    now: i64,
 ) -> (Result<Response, ApiError>, Option<Client>) {
     let client = match authenticate_client(
         state,
@@ -113,6 +119,7 @@ async fn run(
         headers,
         p,
         client_auth::Methods::Registered,
+        now,
     )
     .await
     {
@@ -137,16 +144,27 @@ async fn run(
         };
         return (Err(e), Some(client));
     }
-    let result = grant(state, door, &client, p).await;
+    let req = Request {
+        state,
+        door,
+        client: &client,
+        now,
+    };
+    let result = issue(&req, p).await;
     (result, Some(client))
 }
 
-async fn grant(
-    state: &AppState,
-    door: &Door,
-    client: &Client,
-    p: &Params,
-) -> Result<Response, ApiError> {
+/// One authenticated token request: what every grant's exchange needs.
+pub(super) struct Request<'a> {
+    state: &'a AppState,
+    door: &'a Door,
+    client: &'a Client,
+    /// The request's one clock reading.
+    now: i64,
+}
+
+async fn issue(req: &Request<'_>, p: &Params) -> Result<Response, ApiError> {
+    let client = req.client;
     let request = TokenRequest::parse(p)?;
     if !client.allows(request.grant_type()) {
         return Err(OAuthError::unauthorized_client(format!(
@@ -161,36 +179,17 @@ async fn grant(
             code,
             redirect_uri,
             code_verifier,
-        } => {
-            authorization_code::exchange(
-                state,
-                door,
-                client,
-                &code,
-                redirect_uri.as_deref(),
-                code_verifier.as_deref(),
-            )
-            .await?
-        }
+        } => authorization_code::exchange(req, &code, redirect_uri, code_verifier).await?,
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
             redirect_uri,
             code_verifier,
         } => {
-            refresh_token::exchange(
-                state,
-                door,
-                client,
-                &refresh_token,
-                scope.as_ref(),
-                redirect_uri.as_deref(),
-                code_verifier.as_deref(),
-            )
-            .await?
+            refresh_token::exchange(req, &refresh_token, scope, redirect_uri, code_verifier).await?
         }
         TokenRequest::ClientCredentials { scope } => {
-            client_credentials::exchange(state, door, client, scope.as_ref()).await?
+            client_credentials::exchange(req, scope.as_ref()).await?
         }
     };
     metrics::counter!("keygate_tokens_issued_total", "grant" => grant_type).increment(1);
@@ -198,13 +197,9 @@ async fn grant(
 }
 
 /// Commits what a refusal demands (revoking the grant of a replayed code or
-/// reused refresh token) and turns it into the answer.
-pub(crate) async fn refuse(
-    state: &AppState,
-    client: &Client,
-    refusal: keygate_core::grant::Refusal,
-    now: i64,
-) -> ApiError {
+/// reused refresh token, or of one whose consume lost a race) and turns it
+/// into the answer.
+async fn refuse(state: &AppState, client: &Client, refusal: Refusal, now: i64) -> ApiError {
     if let Some(id) = &refusal.revoke_grant {
         if let Err(e) = state.store.revoke_grant(id, now).await {
             return e.into();
@@ -214,108 +209,75 @@ pub(crate) async fn refuse(
     refusal.error.into()
 }
 
-/// Why an exchange is refused when its grant's person was deleted.
-pub(crate) fn person_gone() -> OAuthError {
-    OAuthError::invalid_grant("the person this grant was made for no longer exists")
-}
-
 /// The refresh token an exchange may issue. Its value is drawn before the
 /// exchange's check, which decides (by the client's policy for the scope)
 /// whether its record is stored with the consume; the value is issued
 /// only if it was.
-pub(crate) struct Successor {
+pub(super) struct Drawn {
     hash: String,
-    tenant_id: String,
 }
 
-impl Successor {
-    /// A fresh value, and what its record is made from.
-    pub(crate) fn draw(door: &Door) -> (String, Successor) {
+impl Drawn {
+    /// A fresh value, and its hash.
+    pub(super) fn draw() -> (String, Drawn) {
         let token = keygate_crypto::secrets::new_refresh_token();
-        let successor = Successor {
-            hash: keygate_crypto::secrets::refresh_token_key(&token),
-            tenant_id: door.tenant.id.clone(),
-        };
-        (token, successor)
+        let hash = keygate_crypto::secrets::refresh_token_key(&token);
+        (token, Drawn { hash })
     }
 
-    /// The record to store, if `client`'s policy gives a refresh token for `scope`.
-    pub(crate) fn record(
-        self,
-        client: &Client,
-        grant: &Grant,
-        scope: &Scope,
-    ) -> Option<NewRefresh> {
-        if !keygate_core::grant::issues_refresh_token(client, scope) {
-            return None;
+    /// What the store commits for the core's decision: the successor's
+    /// record under the drawn value's hash.
+    pub(super) fn approve(self, decision: Decision) -> Approved {
+        Approved {
+            scope: decision.scope,
+            successor: decision.successor.map(|token| NewRefresh {
+                hash: self.hash,
+                token,
+            }),
         }
-        let now = crate::now();
-        Some(NewRefresh {
-            hash: self.hash,
-            token: keygate_core::model::RefreshToken {
-                grant_id: grant.id.clone(),
-                tenant_id: self.tenant_id,
-                client_id: client.id.clone(),
-                created_at: now,
-                // Sliding, but never beyond the family's absolute end.
-                expires_at: keygate_core::grant::refresh_token_expiry(client, grant, now),
-                consumed_at: None,
-            },
-        })
     }
 }
 
-/// The end of an exchange's check once the grant itself passed: refused
-/// if its person was deleted, else approved for `scope`, with the
-/// successor's record if the client's policy gives one for `successor_scope`.
-pub(crate) fn approve(
-    client: &Client,
-    grant: &Grant,
-    user: &Option<User>,
-    scope: Scope,
-    successor_scope: &Scope,
-    successor: Successor,
-) -> Result<Approved, keygate_core::grant::Refusal> {
-    if user.is_none() {
-        return Err(person_gone().into());
+/// The core's view of what the client presented.
+pub(super) fn presented<'a>(
+    tenant_id: &'a str,
+    client: &'a Client,
+    redirect_uri: &'a Option<String>,
+    code_verifier: &'a Option<String>,
+    now: i64,
+) -> Presented<'a> {
+    Presented {
+        tenant_id,
+        client,
+        redirect_uri: redirect_uri.as_deref(),
+        code_verifier: code_verifier.as_deref(),
+        now,
     }
-    let successor = successor.record(client, grant, successor_scope);
-    Ok(Approved { scope, successor })
 }
 
-/// The refusal of a code or refresh token that is not known (or not of
-/// this tenant): the same words either way.
-pub(crate) fn not_valid(what: &str) -> OAuthError {
-    OAuthError::invalid_grant(format!("the {what} is not valid"))
+/// What an exchange's `then` sends back to the request: the signed tokens
+/// of a won exchange (and whether its refresh token was stored), or any
+/// other outcome as it is.
+enum Answer {
+    Signed(Minted, bool),
+    /// Boxed: refusals are rare, and the grant with its person is large.
+    Other(Box<Exchange<(Grant, Option<User>)>>),
 }
-
-/// What an exchange's `then` sends back to the request: the outcome, and
-/// for a won one the minter with the signed tokens.
-type Exchanged = keygate_store::Result<(
-    Exchange<(Grant, Option<User>)>,
-    Option<(Minter, Result<Signed, CryptoError>)>,
-)>;
 
 /// Runs an exchange and answers it. `start` hands the store the exchange's
 /// `then`, which sends a won exchange from the thread that committed it
 /// straight to a signing thread: the request's task wakes once, when its
 /// tokens are signed, where it woke for the commit and again for the
 /// signatures. Tokens are signed only after the commit, so none exists for a
-/// code or refresh token that was not consumed. Any other outcome comes back
-/// as it is: its refusal, the revocation of a grant whose code or token was
-/// used twice, or `invalid_grant` when there was no such code or token
-/// (`what`: "authorization code", ...). `person` takes the grant and its
+/// code or refresh token that was not consumed. Every other outcome is
+/// answered with the core's refusal. `person` takes the grant and its
 /// person from what the store found; `token` is the drawn refresh token,
 /// issued if its record was stored.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn exchange_and_answer<T, F, Fut>(
-    state: &AppState,
-    door: &Door,
-    client: &Client,
+async fn exchange_and_answer<T, F, Fut>(
+    req: &Request<'_>,
     person: fn(T) -> (Grant, Option<User>),
     start: F,
-    now: i64,
-    what: &str,
+    credential: Credential,
     token: String,
 ) -> Result<crate::jwt::mint::TokenResponse, ApiError>
 where
@@ -323,53 +285,43 @@ where
     F: FnOnce(Then<T>) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let minter = Minter::new(state, door, client).await?;
-    let (tx, rx) = tokio::sync::oneshot::channel::<Exchanged>();
+    let minter = Minter::new(req.state, req.door, req.client, req.now).await?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<keygate_store::Result<Answer>>();
     let then: Then<T> = Box::new(move |result| match result.map(|e| e.map(person)) {
-        Ok(Exchange::Won((grant, Some(user)), approved)) => crate::signing::submit(move || {
+        Ok(Exchange::Won((grant, Some(user)), approved)) => {
             let subject = Subject::Person {
-                user: &user,
+                user,
                 auth_time: grant.auth_time,
-                nonce: grant.nonce.as_deref(),
-                grant_id: &grant.id,
+                nonce: grant.nonce,
+                grant_id: grant.id,
             };
-            let signed = minter.sign(subject, &approved.scope);
-            let won = Exchange::Won((grant, Some(user)), approved);
-            crate::signing::deliver(move || {
-                let _ = tx.send(Ok((won, Some((minter, signed)))));
+            let refresh = approved.successor.is_some();
+            minter.sign_then(subject, approved.scope, move |minted| {
+                let _ = tx.send(Ok(Answer::Signed(minted, refresh)));
             });
-        }),
+        }
         other => {
-            let _ = tx.send(other.map(|outcome| (outcome, None)));
+            let _ = tx.send(other.map(|e| Answer::Other(Box::new(e))));
         }
     });
     start(then).await;
-    let (outcome, signed) = rx
+    let answer = rx
         .await
-        .map_err(|_| ApiError::Internal("an exchange ended without an answer".into()))??;
-    match (outcome, signed) {
-        (Exchange::NotFound, _) => Err(not_valid(what).into()),
-        (Exchange::Refused(refusal), _) => Err(refuse(state, client, refusal, now).await),
-        (Exchange::Lost((grant, _)), _) => Err(lost(state, &grant, now, what).await),
-        (Exchange::Won(_, approved), Some((minter, signed))) => {
-            let signed = signed.map_err(|e| ApiError::Internal(e.to_string()))?;
-            let refresh = approved.successor.is_some().then_some(token);
-            Ok(minter.response(signed, &approved.scope, refresh))
+        .map_err(|_| ApiError::internal("an exchange ended without an answer"))??;
+    let refusal = match answer {
+        Answer::Other(other) => match *other {
+            Exchange::NotFound => grant::unknown(credential),
+            Exchange::Refused(refusal) => refusal,
+            Exchange::Lost((lost, _)) => grant::lost_race(&lost, credential),
+            // Won without its person: the core refuses that, so only a
+            // person deleted in between gets here.
+            Exchange::Won(..) => grant::person_gone(),
+        },
+        Answer::Signed((minter, scope, signed), refresh) => {
+            let signed = signed.map_err(|e| ApiError::fault("signing the tokens failed", e))?;
+            let refresh = refresh.then_some(token);
+            return Ok(minter.response(signed, &scope, refresh));
         }
-        // Won without its person: the check refuses that, so only a person
-        // deleted in between gets here.
-        (Exchange::Won(..), None) => Err(person_gone().into()),
-    }
-}
-
-/// Answers for a consume that lost the race: someone used the code or
-/// token first, so (RFC 9700) the grant is revoked and this is refused.
-pub(crate) async fn lost(state: &AppState, grant: &Grant, now: i64, what: &str) -> ApiError {
-    if let Err(e) = state.store.revoke_grant(&grant.id, now).await {
-        return e.into();
-    }
-    OAuthError::invalid_grant(format!(
-        "the {what} was already used; every token of this grant is now revoked"
-    ))
-    .into()
+    };
+    Err(refuse(req.state, req.client, refusal, req.now).await)
 }
