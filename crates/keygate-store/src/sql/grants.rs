@@ -16,7 +16,7 @@ use keygate_core::pkce::CodeChallengeMethod;
 const PERSON_COLS: &str = "u.sub AS u_sub, u.tenant_id AS u_tenant_id, u.email AS u_email, \
     u.email_verified AS u_email_verified, u.name AS u_name, u.password_hash AS u_password_hash, \
     u.created_at AS u_created_at, u.disabled AS u_disabled";
-
+/// Joins the user of a grant `g`, if they still exist.
 const PERSON_JOIN: &str = "LEFT JOIN users u ON u.sub = g.user_sub AND u.tenant_id = g.tenant_id";
 
 fn person_from(row: &dyn Cols) -> Result<Option<User>> {
