@@ -17,20 +17,20 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A source of connections: sqlx's pool or a [`Local`] set.
 #[derive(Clone)]
-pub enum Connections {
+pub(crate) enum Connections {
     Pool(AnyPool),
     Local(Arc<Local>),
 }
 
 /// Open SQLite connections, handed out first come, first served.
-pub struct Local {
+pub(crate) struct Local {
     idle: Mutex<Vec<AnyConnection>>,
     permits: Arc<Semaphore>,
     acquire_timeout: Duration,
 }
 
 impl Local {
-    pub fn new(connections: Vec<AnyConnection>, acquire_timeout: Duration) -> Arc<Self> {
+    pub(crate) fn new(connections: Vec<AnyConnection>, acquire_timeout: Duration) -> Arc<Self> {
         Arc::new(Local {
             permits: Arc::new(Semaphore::new(connections.len())),
             idle: Mutex::new(connections),
@@ -40,7 +40,7 @@ impl Local {
 }
 
 /// A connection on loan; it goes back to where it came from when dropped.
-pub enum Lease {
+pub(crate) enum Lease {
     Pool(PoolConnection<Any>),
     Local {
         conn: Option<AnyConnection>,
@@ -51,7 +51,7 @@ pub enum Lease {
 
 impl Connections {
     /// Waits (at most the acquire timeout) for a connection.
-    pub async fn get(&self) -> Result<Lease> {
+    pub(crate) async fn get(&self) -> Result<Lease> {
         match self {
             Connections::Pool(pool) => Ok(Lease::Pool(pool.acquire().await?)),
             Connections::Local(local) => {

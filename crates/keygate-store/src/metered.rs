@@ -11,12 +11,14 @@ use std::time::Instant;
 pub struct Metered(pub Arc<dyn Store>);
 
 macro_rules! metered {
-    (
-        $( fn $name:ident($($arg:ident : $ty:ty),*) -> $ret:ty; )*
-        $( then fn $then_name:ident($($then_arg:ident : $then_ty:ty),*) -> $found:ty; )*
-    ) => {
+    ($(
+        impl $capability:ident {
+            $( fn $name:ident($($arg:ident : $ty:ty),*) -> $ret:ty; )*
+            $( then fn $then_name:ident($($then_arg:ident : $then_ty:ty),*) -> $found:ty; )*
+        }
+    )*) => {$(
         #[async_trait]
-        impl Store for Metered {
+        impl $capability for Metered {
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     let started = Instant::now();
@@ -37,7 +39,7 @@ macro_rules! metered {
                 }
             )*
         }
-    };
+    )*};
 }
 
 fn record(op: &'static str, started: Instant) {
@@ -45,55 +47,73 @@ fn record(op: &'static str, started: Instant) {
         .record(started.elapsed().as_secs_f64());
 }
 
-// The Store trait's methods, one line each (the compiler checks the list
-// against the trait).
+// Each capability's methods, one line each (the compiler checks the lists
+// against the traits).
 metered! {
-    fn ping() -> Result<()>;
-    fn create_tenant(tenant: &Tenant) -> Result<()>;
-    fn ensure_tenant(tenant: &Tenant) -> Result<()>;
-    fn get_tenant(id: &str) -> Result<Option<Tenant>>;
-    fn tenant_by_authority(authority: &str) -> Result<Option<(Tenant, String)>>;
-    fn create_client(client: &Client) -> Result<()>;
-    fn get_client(tenant_id: &str, client_id: &str) -> Result<Option<Client>>;
-    fn client_by_name(tenant_id: &str, name: &str) -> Result<Option<Client>>;
-    fn is_web_origin(tenant_id: &str, origin: &str) -> Result<bool>;
-    fn create_user(user: &User) -> Result<()>;
-    fn get_user(tenant_id: &str, sub: &str) -> Result<Option<User>>;
-    fn user_by_email(tenant_id: &str, email: &str) -> Result<Option<User>>;
-    fn signing_keys(tenant_id: &str) -> Result<Vec<StoredKey>>;
-    fn insert_signing_key(key: &StoredKey) -> Result<bool>;
-    fn set_key_retirement(kid: &str, retires_at: i64) -> Result<()>;
-    fn max_token_ttl(tenant_id: &str) -> Result<i64>;
-    fn sweep(now: i64, batch: i64) -> Result<Vec<(&'static str, u64)>>;
-    fn create_session(id_hash: &str, session: &Session) -> Result<()>;
-    fn get_session(id_hash: &str) -> Result<Option<Session>>;
-    fn delete_session(id_hash: &str) -> Result<()>;
-    fn create_grant(grant: &Grant, code_hash: &str, max_outstanding: i64) -> Result<bool>;
-    fn get_grant(grant_id: &str) -> Result<Option<Grant>>;
-    fn revoke_grant(grant_id: &str, now: i64) -> Result<()>;
-    fn refresh_token(hash: &str) -> Result<Option<(RefreshToken, Grant, Option<User>)>>;
-    fn revoke_jti(jti: &str, expires_at: i64) -> Result<()>;
-    fn token_standing(jti: &str, grant_id: Option<&str>, person: Option<(&str, &str)>) -> Result<Standing>;
-    fn reserve_attempt(key: &str, now: i64, policy: &LimitPolicy) -> Result<Attempt>;
-    fn attempt_failed(key: &str, count: i64, now: i64, policy: &LimitPolicy) -> Result<()>;
-    fn release_attempt(key: &str, policy: &LimitPolicy) -> Result<()>;
-    fn record_failure(key: &str, now: i64, policy: &LimitPolicy) -> Result<Option<i64>>;
-    fn clear_failures(key: &str) -> Result<()>;
-    fn list_tenants(after: &str, limit: i64) -> Result<Vec<Tenant>>;
-    fn update_tenant(tenant: &Tenant) -> Result<()>;
-    fn delete_tenant(id: &str) -> Result<bool>;
-    fn list_clients(tenant_id: &str, after: &str, limit: i64) -> Result<Vec<Client>>;
-    fn update_client(client: &Client) -> Result<()>;
-    fn set_client_secret(tenant_id: &str, client_id: &str, secret_hash: &str) -> Result<()>;
-    fn delete_client(tenant_id: &str, client_id: &str, now: i64) -> Result<bool>;
-    fn list_users(tenant_id: &str, after: &str, limit: i64) -> Result<Vec<User>>;
-    fn update_user(user: &User, end_sessions_at: Option<i64>) -> Result<()>;
-    fn delete_user(tenant_id: &str, sub: &str, now: i64) -> Result<bool>;
-    fn create_admin_token(token: &AdminToken, hash: &str) -> Result<()>;
-    fn admin_token_exists(hash: &str) -> Result<bool>;
-    fn list_admin_tokens() -> Result<Vec<AdminToken>>;
-    fn delete_admin_token(id: &str) -> Result<bool>;
-    // Exchanges give their outcome to a `then` (added last), timed until then.
-    then fn exchange_code(code_hash: &str, now: i64, check: Check<CodeGrant>) -> CodeGrant;
-    then fn exchange_refresh(hash: &str, now: i64, check: Check<RefreshGrant>) -> RefreshGrant;
+    impl TenantStore {
+        fn create_tenant(tenant: &Tenant) -> Result<()>;
+        fn ensure_tenant(tenant: &Tenant) -> Result<()>;
+        fn get_tenant(id: &str) -> Result<Option<Tenant>>;
+        fn tenant_by_authority(authority: &str) -> Result<Option<(Tenant, String)>>;
+        fn list_tenants(after: &str, limit: i64) -> Result<Vec<Tenant>>;
+        fn update_tenant(tenant: &Tenant) -> Result<()>;
+        fn delete_tenant(id: &str) -> Result<bool>;
+    }
+    impl ClientStore {
+        fn create_client(client: &Client) -> Result<()>;
+        fn get_client(tenant_id: &str, client_id: &str) -> Result<Option<Client>>;
+        fn client_by_name(tenant_id: &str, name: &str) -> Result<Option<Client>>;
+        fn is_web_origin(tenant_id: &str, origin: &str) -> Result<bool>;
+        fn list_clients(tenant_id: &str, after: &str, limit: i64) -> Result<Vec<Client>>;
+        fn update_client(client: &Client) -> Result<()>;
+        fn set_client_secret(tenant_id: &str, client_id: &str, secret_hash: &str) -> Result<()>;
+        fn delete_client(tenant_id: &str, client_id: &str, now: i64) -> Result<bool>;
+    }
+    impl UserStore {
+        fn create_user(user: &User) -> Result<()>;
+        fn get_user(tenant_id: &str, sub: &str) -> Result<Option<User>>;
+        fn user_by_email(tenant_id: &str, email: &str) -> Result<Option<User>>;
+        fn list_users(tenant_id: &str, after: &str, limit: i64) -> Result<Vec<User>>;
+        fn update_user(user: &User, end_sessions_at: Option<i64>) -> Result<()>;
+        fn delete_user(tenant_id: &str, sub: &str, now: i64) -> Result<bool>;
+    }
+    impl SessionStore {
+        fn create_session(id_hash: &str, session: &Session) -> Result<()>;
+        fn get_session(id_hash: &str) -> Result<Option<Session>>;
+        fn delete_session(id_hash: &str) -> Result<()>;
+    }
+    impl GrantStore {
+        fn create_grant(grant: &Grant, code_hash: &str, max_outstanding: i64) -> Result<bool>;
+        fn get_grant(grant_id: &str) -> Result<Option<Grant>>;
+        fn revoke_grant(grant_id: &str, now: i64) -> Result<()>;
+        fn refresh_token(hash: &str) -> Result<Option<(RefreshToken, Grant, Option<User>)>>;
+        fn revoke_jti(jti: &str, expires_at: i64) -> Result<()>;
+        fn token_standing(jti: &str, grant_id: Option<&str>, person: Option<(&str, &str)>) -> Result<Standing>;
+        // Exchanges give their outcome to a `then` (added last), timed until then.
+        then fn exchange_code(code_hash: &str, now: i64, check: Check<CodeGrant>) -> CodeGrant;
+        then fn exchange_refresh(hash: &str, now: i64, check: Check<RefreshGrant>) -> RefreshGrant;
+    }
+    impl KeyStore {
+        fn signing_keys(tenant_id: &str) -> Result<Vec<StoredKey>>;
+        fn insert_signing_key(key: &StoredKey) -> Result<bool>;
+        fn set_key_retirement(kid: &str, retires_at: i64) -> Result<()>;
+        fn max_token_ttl(tenant_id: &str) -> Result<i64>;
+    }
+    impl LimitStore {
+        fn reserve_attempt(key: &str, now: i64, policy: &LimitPolicy) -> Result<Attempt>;
+        fn attempt_failed(key: &str, count: i64, now: i64, policy: &LimitPolicy) -> Result<()>;
+        fn release_attempt(key: &str, policy: &LimitPolicy) -> Result<()>;
+        fn record_failure(key: &str, now: i64, policy: &LimitPolicy) -> Result<Option<i64>>;
+        fn clear_failures(key: &str) -> Result<()>;
+    }
+    impl AdminTokenStore {
+        fn create_admin_token(token: &AdminToken, hash: &str) -> Result<()>;
+        fn admin_token_exists(hash: &str) -> Result<bool>;
+        fn list_admin_tokens() -> Result<Vec<AdminToken>>;
+        fn delete_admin_token(id: &str) -> Result<bool>;
+    }
+    impl MaintenanceStore {
+        fn ping() -> Result<()>;
+        fn sweep(now: i64, batch: i64) -> Result<Vec<(&'static str, u64)>>;
+    }
 }

@@ -6,13 +6,26 @@
 use crate::{Result, StoreError};
 use sqlx::{AnyConnection, Connection, Executor};
 
+/// The current time in Unix seconds (when a migration was applied).
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// One numbered step of the schema.
 pub struct Migration {
+    /// Its number: migrations apply in this order, each once.
     pub version: i64,
+    /// A short name, recorded with the version.
     pub name: &'static str,
+    /// Its statements, separated by `;` at the end of a line.
     pub sql: &'static str,
 }
 
-pub async fn apply(conn: &mut AnyConnection, migrations: &[Migration]) -> Result<()> {
+/// Applies the migrations not yet recorded, in order.
+pub(crate) async fn apply(conn: &mut AnyConnection, migrations: &[Migration]) -> Result<()> {
     conn.execute(
         "CREATE TABLE IF NOT EXISTS keygate_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
     )
@@ -36,7 +49,7 @@ pub async fn apply(conn: &mut AnyConnection, migrations: &[Migration]) -> Result
         )
         .bind(m.version)
         .bind(m.name)
-        .bind(crate::sql::unix_now())
+        .bind(unix_now())
         .execute(&mut *tx)
         .await;
         match claimed.map_err(StoreError::from) {
@@ -57,7 +70,7 @@ pub async fn apply(conn: &mut AnyConnection, migrations: &[Migration]) -> Result
 }
 
 /// Whether every migration is recorded (readiness).
-pub async fn is_current(conn: &mut AnyConnection, migrations: &[Migration]) -> Result<bool> {
+pub(crate) async fn is_current(conn: &mut AnyConnection, migrations: &[Migration]) -> Result<bool> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM keygate_migrations")
         .fetch_one(&mut *conn)
         .await?;

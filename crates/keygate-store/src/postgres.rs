@@ -3,12 +3,12 @@
 
 use crate::lease::Connections;
 use crate::migrate::{self, Migration};
-use crate::sql::{Backend, Engine, SqlStore};
 use crate::{Result, StoreOptions};
 use sqlx::any::AnyPoolOptions;
 use sqlx::Executor;
 use std::time::Duration;
 
+/// The schema of a PostgreSQL database, in the order applied.
 pub static MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -55,7 +55,8 @@ pub static MIGRATIONS: &[Migration] = &[
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).
 const MIGRATION_LOCK: i64 = 0x006b_6579_6761_7465;
 
-pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
+/// Connects the pool and applies the migrations.
+pub(crate) async fn open(url: &str, opts: &StoreOptions) -> Result<Connections> {
     sqlx::any::install_default_drivers();
     let pool = AnyPoolOptions::new()
         .max_connections(opts.max_connections)
@@ -78,9 +79,5 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
             .await?;
         applied?;
     }
-    Ok(SqlStore::new(
-        Engine::Postgres(Connections::Pool(pool)),
-        Backend::Postgres,
-        MIGRATIONS,
-    ))
+    Ok(Connections::Pool(pool))
 }

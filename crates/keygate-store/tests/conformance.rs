@@ -1,6 +1,6 @@
 //! The conformance suite of the [`Store`](keygate_store::Store) trait: every
 //! capability checked against the contract its documentation states
-//! (crates/keygate-store/src/lib.rs), through the public API
+//! (the capability traits in crates/keygate-store/src/), through the public API
 //! (`keygate_store::connect`) on a fresh database per test. Tables are read
 //! directly only to see what no method shows: rows left behind (a deleted
 //! tenant's, a losing exchange's successor) and the applied migrations.

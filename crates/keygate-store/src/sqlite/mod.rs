@@ -14,20 +14,21 @@
 //! commit costs no fsync, which is what lets one node keep up with its
 //! signatures. Use PostgreSQL where every commit must survive power loss.
 
+pub(crate) mod exchange;
 pub(crate) mod inline;
 pub(crate) mod writer;
 
 use crate::lease::{Connections, Local};
 use crate::migrate::{self, Migration};
-use crate::sql::{Backend, Engine, SqlStore};
 use crate::sqlite::inline::InlineReads;
-use crate::sqlite::writer::Writer;
+use crate::sqlite::writer::{Writer, WRITE_SETTINGS};
 use crate::{Result, StoreError, StoreOptions};
 use sqlx::AnyConnection;
 use sqlx::{Connection, Executor, Row};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+/// The schema of a SQLite database, in the order applied.
 pub static MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -103,20 +104,6 @@ fn is_locked(e: &StoreError) -> bool {
     matches!(e, StoreError::Backend(m) if m.contains("database is locked"))
 }
 
-/// The settings of the connections that write: the sqlx one that applies
-/// the migrations and checkpoints, and the writer thread's.
-pub(crate) const WRITE_SETTINGS: &[&str] = &[
-    "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = NORMAL",
-    // Checkpoints run in the background (see `checkpointer`), not inside
-    // the writer's commits.
-    "PRAGMA wal_autocheckpoint = 0",
-    // A WAL that grew large (a burst of writes) is cut back to 64 MiB when
-    // it starts over.
-    "PRAGMA journal_size_limit = 67108864",
-    "PRAGMA foreign_keys = ON",
-];
-
 /// Opens the sqlx connection with [`WRITE_SETTINGS`].
 async fn connect(url: &str) -> Result<AnyConnection> {
     let mut conn = AnyConnection::connect(url).await?;
@@ -127,7 +114,16 @@ async fn connect(url: &str) -> Result<AnyConnection> {
     Ok(conn)
 }
 
-pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
+/// What an open SQLite store runs on (see `Engine::Sqlite` in `sql/mod.rs`).
+pub(crate) struct Opened {
+    pub(crate) reads: Arc<InlineReads>,
+    pub(crate) writer: Arc<Writer>,
+    pub(crate) probe: Connections,
+}
+
+/// Opens (creating if needed) and migrates the database file of a
+/// `sqlite://` URL, and starts its writer thread and checkpointer.
+pub(crate) async fn open(url: &str, opts: &StoreOptions) -> Result<Opened> {
     sqlx::any::install_default_drivers();
     let path = path_of(url);
     if path.is_empty() {
@@ -157,15 +153,11 @@ pub async fn open(url: &str, opts: &StoreOptions) -> Result<SqlStore> {
     let writer = Arc::new(Writer::start(path, timeout, opts.linger.clone())?);
     let probe = Connections::Local(Local::new(vec![probe], timeout));
     tokio::spawn(checkpointer(probe.clone(), Arc::downgrade(&writer)));
-    Ok(SqlStore::new(
-        Engine::Sqlite {
-            reads,
-            writer,
-            probe,
-        },
-        Backend::Sqlite,
-        MIGRATIONS,
-    ))
+    Ok(Opened {
+        reads,
+        writer,
+        probe,
+    })
 }
 
 /// The WAL length (4 KiB frames: 64 MiB) past which the second step runs.

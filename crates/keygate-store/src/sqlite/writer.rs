@@ -38,6 +38,20 @@ use rusqlite::{Connection, OpenFlags};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+/// The settings of the connections that write: the sqlx one that applies
+/// the migrations and checkpoints, and the writer thread's.
+pub(crate) const WRITE_SETTINGS: &[&str] = &[
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    // Checkpoints run in the background (see `checkpointer` in `mod.rs`), not inside
+    // the writer's commits.
+    "PRAGMA wal_autocheckpoint = 0",
+    // A WAL that grew large (a burst of writes) is cut back to 64 MiB when
+    // it starts over.
+    "PRAGMA journal_size_limit = 67108864",
+    "PRAGMA foreign_keys = ON",
+];
+
 /// At most this many writes share one transaction.
 const MAX_BATCH: usize = 256;
 
@@ -152,14 +166,14 @@ pub(crate) fn closed() -> StoreError {
     StoreError::Backend("the SQLite writer has stopped".into())
 }
 
-/// The write connection, with [`crate::sqlite::WRITE_SETTINGS`].
+/// The write connection, with [`WRITE_SETTINGS`].
 fn open(path: &str, busy_timeout: Duration) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(busy_timeout)?;
-    for setting in crate::sqlite::WRITE_SETTINGS {
+    for setting in WRITE_SETTINGS {
         conn.execute_batch(setting)?;
     }
     conn.set_prepared_statement_cache_capacity(128);
@@ -316,7 +330,7 @@ pub(crate) mod tests {
         let dir = std::env::temp_dir().join(format!(
             "keygate-writer-{name}-{}-{}",
             std::process::id(),
-            crate::sql::unix_now()
+            crate::migrate::unix_now()
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();

@@ -1,0 +1,17 @@
+//! Sessions of the hosted pages, so a person signs in once per browser.
+
+use crate::Result;
+use async_trait::async_trait;
+use keygate_core::model::Session;
+
+/// Sessions of the hosted pages, looked up by the hash of the cookie (the
+/// cookie's value itself is never stored).
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new session under the hash of its cookie.
+    async fn create_session(&self, id_hash: &str, session: &Session) -> Result<()>;
+    /// The session with this cookie hash, expired or not.
+    async fn get_session(&self, id_hash: &str) -> Result<Option<Session>>;
+    /// Ends a session.
+    async fn delete_session(&self, id_hash: &str) -> Result<()>;
+}
