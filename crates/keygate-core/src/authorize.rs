@@ -508,6 +508,8 @@ mod tests {
             user_sub: "u".into(),
             auth_time: 1000,
             expires_at: 9999,
+            ip: None,
+            user_agent: None,
         };
         let req = |q: &str| run(&format!("client_id=c1&response_type=code&{q}"), &c).unwrap();
         assert!(matches!(

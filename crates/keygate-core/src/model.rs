@@ -251,4 +251,10 @@ pub struct Session {
     pub user_sub: String,
     pub auth_time: i64,
     pub expires_at: i64,
+    /// The IP address the session was started from, shown on the account
+    /// page so a person can recognise their sessions.
+    pub ip: Option<String>,
+    /// The browser's `User-Agent` when the session started (at most 200
+    /// characters), shown on the account page.
+    pub user_agent: Option<String>,
 }

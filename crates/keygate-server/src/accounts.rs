@@ -270,6 +270,11 @@ pub async fn start_session(
         user_sub: user_sub.to_string(),
         auth_time,
         expires_at: auth_time + SESSION_TTL,
+        ip: door.client_ip.map(|ip| ip.to_string()),
+        user_agent: headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(200).collect()),
     };
     state
         .store

@@ -81,6 +81,8 @@ metered! {
         fn create_session(id_hash: &str, session: &Session) -> Result<()>;
         fn get_session(id_hash: &str) -> Result<Option<Session>>;
         fn delete_session(id_hash: &str) -> Result<()>;
+        fn sessions_of(tenant_id: &str, sub: &str, now: i64) -> Result<Vec<(String, Session)>>;
+        fn end_sessions_of(tenant_id: &str, sub: &str, now: i64) -> Result<()>;
     }
     impl GrantStore {
         fn create_grant(grant: &Grant, code_hash: &str, max_outstanding: i64) -> Result<bool>;

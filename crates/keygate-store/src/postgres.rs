@@ -50,6 +50,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "token_rate_limits",
         sql: include_str!("../migrations/postgres/0008_token_rate_limits.sql"),
     },
+    Migration {
+        version: 11,
+        name: "session_details",
+        sql: include_str!("../migrations/postgres/0011_session_details.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

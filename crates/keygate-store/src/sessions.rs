@@ -14,4 +14,15 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn get_session(&self, id_hash: &str) -> Result<Option<Session>>;
     /// Ends a session.
     async fn delete_session(&self, id_hash: &str) -> Result<()>;
+    /// The person's live sessions (expiring after `now`) with their cookie
+    /// hashes, newest first, at most 100: what the account page lists.
+    async fn sessions_of(
+        &self,
+        tenant_id: &str,
+        sub: &str,
+        now: i64,
+    ) -> Result<Vec<(String, Session)>>;
+    /// "Sign out everywhere": ends every session of the person and revokes
+    /// their grants (so their refresh and access tokens) in one write.
+    async fn end_sessions_of(&self, tenant_id: &str, sub: &str, now: i64) -> Result<()>;
 }

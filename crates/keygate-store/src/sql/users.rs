@@ -28,7 +28,7 @@ fn user_from(row: &dyn Cols) -> Result<User> {
 /// their grants (so their refresh tokens, and through the grant their access
 /// tokens, stop working), in the same transaction as the change that calls
 /// for it.
-fn ends_everything(write: Write, tenant_id: &str, sub: &str, now: i64) -> Write {
+pub(super) fn ends_everything(write: Write, tenant_id: &str, sub: &str, now: i64) -> Write {
     write
         .then(
             "DELETE FROM sessions WHERE tenant_id = $1 AND user_sub = $2",

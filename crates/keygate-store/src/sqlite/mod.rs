@@ -70,6 +70,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "token_rate_limits",
         sql: include_str!("../../migrations/sqlite/0008_token_rate_limits.sql"),
     },
+    Migration {
+        version: 11,
+        name: "session_details",
+        sql: include_str!("../../migrations/sqlite/0011_session_details.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

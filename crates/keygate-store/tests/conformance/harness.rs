@@ -195,6 +195,8 @@ pub fn session(tenant_id: &str, sub: &str, expires_at: i64) -> Session {
         user_sub: sub.into(),
         auth_time: now(),
         expires_at,
+        ip: Some("192.0.2.7".into()),
+        user_agent: Some("Conformance/1.0".into()),
     }
 }
 

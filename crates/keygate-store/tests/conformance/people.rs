@@ -230,3 +230,33 @@ async fn sessions_are_created_read_and_deleted_by_hash() {
     assert_eq!(s.get_session("h2").await.unwrap(), None);
     assert_eq!(s.get_session("h1").await.unwrap(), Some(kept));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persons_live_sessions_are_listed_newest_first_and_end_together() {
+    let db = Db::open().await;
+    let s = &*db.store;
+    let now = now();
+    // u1 and u2 each have a session (s-u1, s-u2) and a grant (g-u1, g-u2).
+    two_people(s, now).await;
+    let first = s.get_session("s-u1").await.unwrap().unwrap();
+    let mut newer = session("t1", "u1", now + 200);
+    newer.auth_time = first.auth_time + 10;
+    s.create_session("newer", &newer).await.unwrap();
+    s.create_session("gone", &session("t1", "u1", now - 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.sessions_of("t1", "u1", now).await.unwrap(),
+        vec![("newer".to_string(), newer), ("s-u1".to_string(), first)],
+        "live sessions only, newest first, with where they were started from"
+    );
+    // Ending them all also revokes the person's grants, and leaves others'.
+    s.end_sessions_of("t1", "u1", now + 5).await.unwrap();
+    assert_eq!(s.sessions_of("t1", "u1", now).await.unwrap(), vec![]);
+    assert!(s.get_session("s-u2").await.unwrap().is_some());
+    assert_eq!(
+        s.get_grant("g-u1").await.unwrap().unwrap().revoked_at,
+        Some(now + 5)
+    );
+    assert_eq!(s.get_grant("g-u2").await.unwrap().unwrap().revoked_at, None);
+}
