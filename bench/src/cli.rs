@@ -16,7 +16,7 @@ use clap::{Parser, ValueEnum};
 /// comparison in bench/peer/run.sh) and provisions nothing.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "keygate-bench", version, about, long_about = None)]
-pub struct Args {
+pub(crate) struct Args {
     /// The keygate binary to start (relative paths are tried from the
     /// current directory, then from the workspace root).
     #[arg(long, default_value = "target/release/keygate")]
@@ -173,7 +173,7 @@ pub struct Args {
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Workload {
+pub(crate) enum Workload {
     W1,
     W2,
     W3,
@@ -181,7 +181,7 @@ pub enum Workload {
 }
 
 impl Workload {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Workload::W1 => "w1",
             Workload::W2 => "w2",
@@ -190,7 +190,7 @@ impl Workload {
         }
     }
 
-    pub fn description(self) -> &'static str {
+    pub(crate) fn description(self) -> &'static str {
         match self {
             Workload::W1 => "authorization_code + PKCE (public client)",
             Workload::W2 => "refresh_token rotation (client_secret_basic)",
@@ -201,7 +201,7 @@ impl Workload {
 
     /// Signatures the server makes per request: id_token + access token for
     /// W1 and W2, the access token for W3, none for W4.
-    pub fn signatures(self) -> u32 {
+    pub(crate) fn signatures(self) -> u32 {
         match self {
             Workload::W1 | Workload::W2 => 2,
             Workload::W3 => 1,
@@ -211,7 +211,7 @@ impl Workload {
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Alg {
+pub(crate) enum Alg {
     #[value(name = "RS256")]
     Rs256,
     #[value(name = "ES256")]
@@ -221,7 +221,7 @@ pub enum Alg {
 }
 
 impl Alg {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Alg::Rs256 => "RS256",
             Alg::Es256 => "ES256",

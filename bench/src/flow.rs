@@ -12,13 +12,13 @@ use reqwest::{Client, StatusCode};
 use serde::Deserialize;
 use url::Url;
 
-pub type Result<T> = std::result::Result<T, String>;
+pub(crate) type Result<T> = std::result::Result<T, String>;
 
-pub const FORM: &str = "application/x-www-form-urlencoded";
+pub(crate) const FORM: &str = "application/x-www-form-urlencoded";
 
 /// Everything the workloads need to know about the server under test.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     pub issuer: String,
     pub authorization_endpoint: Url,
     pub token_endpoint: String,
@@ -43,7 +43,7 @@ struct Discovery {
 
 /// Refuses anything but loopback addresses: the tool only ever targets
 /// 127.0.0.1 (or ::1 / localhost).
-pub fn ensure_loopback(url: &Url) -> Result<()> {
+pub(crate) fn ensure_loopback(url: &Url) -> Result<()> {
     let ok = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -65,7 +65,7 @@ pub fn ensure_loopback(url: &Url) -> Result<()> {
 }
 
 /// Reads {issuer}/.well-known/openid-configuration.
-pub async fn discover(
+pub(crate) async fn discover(
     http: &Client,
     issuer: &str,
 ) -> Result<(String, Url, String, Option<String>)> {
@@ -97,7 +97,7 @@ pub async fn discover(
     Ok((d.issuer, authz, d.token_endpoint, d.userinfo_endpoint))
 }
 
-pub fn random_b64(bytes: usize) -> String {
+pub(crate) fn random_b64(bytes: usize) -> String {
     use aws_lc_rs::rand::SecureRandom;
     let mut buf = vec![0u8; bytes];
     aws_lc_rs::rand::SystemRandom::new()
@@ -106,7 +106,7 @@ pub fn random_b64(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
-pub fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     use aws_lc_rs::rand::SecureRandom;
     let mut buf = vec![0u8; bytes];
     aws_lc_rs::rand::SystemRandom::new()
@@ -115,7 +115,7 @@ pub fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub fn pkce_pair() -> (String, String) {
+pub(crate) fn pkce_pair() -> (String, String) {
     let verifier = random_b64(32);
     let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
@@ -124,17 +124,17 @@ pub fn pkce_pair() -> (String, String) {
     (verifier, challenge)
 }
 
-pub fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// `Authorization: Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 2.3.1).
-pub fn basic_auth(id: &str, secret: &str) -> HeaderValue {
+pub(crate) fn basic_auth(id: &str, secret: &str) -> HeaderValue {
     let raw = format!("{}:{}", enc(id), enc(secret));
     HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(raw))).expect("header value")
 }
 
-pub fn snippet(body: &[u8]) -> String {
+pub(crate) fn snippet(body: &[u8]) -> String {
     let raw = String::from_utf8_lossy(body);
     let raw = raw.trim();
     // An HTML error page: its text, without styles, scripts and tags.
@@ -178,7 +178,7 @@ fn html_text(html: &str) -> String {
 // ---------------------------------------------------------------- HTML forms
 
 #[derive(Debug, Clone)]
-pub struct Input {
+pub(crate) struct Input {
     pub name: String,
     pub value: String,
     pub kind: String,
@@ -186,13 +186,13 @@ pub struct Input {
 }
 
 #[derive(Debug, Clone)]
-pub struct Form {
+pub(crate) struct Form {
     pub method: String,
     pub action: Option<String>,
     pub inputs: Vec<Input>,
 }
 
-pub fn html_unescape(s: &str) -> String {
+pub(crate) fn html_unescape(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
     }
@@ -325,7 +325,7 @@ fn is_tag_at(lower: &str, at: usize, name: &str) -> bool {
 }
 
 /// The forms of a page with their `<input>` fields.
-pub fn parse_forms(html: &str) -> Vec<Form> {
+pub(crate) fn parse_forms(html: &str) -> Vec<Form> {
     let lower = html.to_ascii_lowercase(); // same byte offsets
     let mut forms = Vec::new();
     let mut pos = 0;
@@ -386,7 +386,7 @@ pub fn parse_forms(html: &str) -> Vec<Form> {
 
 /// Fills a form as a person would: hidden inputs kept, e-mail and password
 /// typed in, other inputs with their values; unchecked boxes and buttons left out.
-pub fn fill_form(form: &Form, email: &str, password: &str) -> Vec<(String, String)> {
+pub(crate) fn fill_form(form: &Form, email: &str, password: &str) -> Vec<(String, String)> {
     let mut fields = Vec::new();
     for input in &form.inputs {
         let value = match input.kind.as_str() {
@@ -411,13 +411,13 @@ pub fn fill_form(form: &Form, email: &str, password: &str) -> Vec<(String, Strin
 // ---------------------------------------------------------------- code flow
 
 /// Sign-in + /authorize driver with its own cookie jar (the session).
-pub struct Browser {
+pub(crate) struct Browser {
     pub http: Client,
     pub target: Arc<Target>,
 }
 
 impl Browser {
-    pub fn new(target: Arc<Target>) -> Result<Self> {
+    pub(crate) fn new(target: Arc<Target>) -> Result<Self> {
         let http = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
@@ -430,7 +430,11 @@ impl Browser {
 
     /// Runs /authorize for `client_id` (signing in on the page if needed)
     /// and returns (code, code_verifier).
-    pub async fn obtain_code(&self, client_id: &str, scope: &str) -> Result<(String, String)> {
+    pub(crate) async fn obtain_code(
+        &self,
+        client_id: &str,
+        scope: &str,
+    ) -> Result<(String, String)> {
         let t = &self.target;
         let (verifier, challenge) = pkce_pair();
         let state = random_b64(12);
@@ -565,7 +569,7 @@ fn code_from_redirect(url: &Url, state: &str) -> Result<String> {
 
 /// The fields of a token response the tool checks.
 #[derive(Debug, Deserialize, Default)]
-pub struct TokenResponse {
+pub(crate) struct TokenResponse {
     pub access_token: Option<String>,
     pub token_type: Option<String>,
     pub expires_in: Option<serde_json::Number>,
@@ -575,7 +579,7 @@ pub struct TokenResponse {
     pub scope: Option<String>,
 }
 
-pub fn is_jwt(s: &str) -> bool {
+pub(crate) fn is_jwt(s: &str) -> bool {
     let mut parts = 0;
     for p in s.split('.') {
         if p.is_empty()
@@ -593,7 +597,7 @@ pub fn is_jwt(s: &str) -> bool {
 /// Checks a token response: access_token (a JWT when required), token_type
 /// Bearer, expires_in > 0, an id_token JWT when `want_id`, a refresh_token
 /// when `want_refresh`. Returns the reason when invalid.
-pub fn check_token_response(
+pub(crate) fn check_token_response(
     t: &TokenResponse,
     jwt_at: bool,
     want_id: bool,
@@ -628,13 +632,13 @@ pub fn check_token_response(
     Ok(())
 }
 
-pub enum ClientAuth<'a> {
+pub(crate) enum ClientAuth<'a> {
     Public(&'a str),
     Basic(&'a str, &'a str),
 }
 
 /// Untimed exchange of a code at the token endpoint.
-pub async fn exchange_code(
+pub(crate) async fn exchange_code(
     http: &Client,
     t: &Target,
     code: &str,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 /// One kind of request and what it cost.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HostileResult {
+pub(crate) struct HostileResult {
     pub kind: String,
     pub description: String,
     pub requests: usize,
@@ -113,7 +113,7 @@ const KINDS: [Kind; 4] = [
 
 /// Runs every kind against the token endpoint; `None` without the
 /// client_credentials client or the server's PID.
-pub async fn run(
+pub(crate) async fn run(
     target: &Target,
     pid: u32,
     http: &Client,
@@ -172,7 +172,7 @@ pub async fn run(
 }
 
 /// The table printed after the workloads.
-pub fn print(results: &[HostileResult]) {
+pub(crate) fn print(results: &[HostileResult]) {
     println!();
     println!(
         "Hostile requests (server CPU per request, against an ordinary one; target under 5x):"

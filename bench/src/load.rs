@@ -15,16 +15,16 @@ use crate::flow::{check_token_response, enc, snippet, Target, TokenResponse, FOR
 use crate::wire::{Conn, Endpoint};
 
 /// Hard cap on one workload's wall time, whatever the settings.
-pub const MAX_WORKLOAD_SECS: u64 = 900;
+pub(crate) const MAX_WORKLOAD_SECS: u64 = 900;
 
 #[derive(Clone, Copy, Debug)]
-pub enum Stop {
+pub(crate) enum Stop {
     Requests(u64),
     Duration(Duration),
 }
 
 /// Per-worker input of a workload.
-pub enum Seed {
+pub(crate) enum Seed {
     None,
     /// W2: the worker's own refresh token chain.
     Refresh(String),
@@ -32,7 +32,7 @@ pub enum Seed {
     Bearer(HeaderValue),
 }
 
-pub struct Plan {
+pub(crate) struct Plan {
     pub workload: Workload,
     pub stop: Stop,
     /// W1: (code, code_verifier), consumed in order by all workers.
@@ -43,7 +43,7 @@ pub struct Plan {
 }
 
 #[derive(Default)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub latencies_us: Vec<u32>,
     pub ok: u64,
     pub non_2xx: u64,
@@ -58,7 +58,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// Adds a segment's figures to these.
-    pub fn absorb(&mut self, seg: Outcome) {
+    pub(crate) fn absorb(&mut self, seg: Outcome) {
         self.latencies_us.extend_from_slice(&seg.latencies_us);
         self.ok += seg.ok;
         self.non_2xx += seg.non_2xx;
@@ -97,7 +97,7 @@ struct Shared {
     want_id_token: bool,
 }
 
-pub async fn run(target: Arc<Target>, plan: Plan) -> Outcome {
+pub(crate) async fn run(target: Arc<Target>, plan: Plan) -> Outcome {
     let (limit, deadline) = match plan.stop {
         Stop::Requests(n) => (n, Instant::now() + Duration::from_secs(MAX_WORKLOAD_SECS)),
         Stop::Duration(d) => (
@@ -338,7 +338,7 @@ async fn one(
 }
 
 /// p in [0, 1] of sorted latencies, in milliseconds.
-pub fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
+pub(crate) fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
     if sorted_us.is_empty() {
         return 0.0;
     }

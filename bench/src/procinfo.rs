@@ -6,7 +6,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// A field of /proc/PID/status in kB (VmRSS, VmHWM, ...).
-pub fn status_kb(pid: u32, field: &str) -> Option<u64> {
+pub(crate) fn status_kb(pid: u32, field: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix(field) {
@@ -18,17 +18,17 @@ pub fn status_kb(pid: u32, field: &str) -> Option<u64> {
     None
 }
 
-pub fn rss_kb(pid: u32) -> Option<u64> {
+pub(crate) fn rss_kb(pid: u32) -> Option<u64> {
     status_kb(pid, "VmRSS")
 }
 
-pub fn hwm_kb(pid: u32) -> Option<u64> {
+pub(crate) fn hwm_kb(pid: u32) -> Option<u64> {
     status_kb(pid, "VmHWM")
 }
 
 /// Resets the process's peak RSS (VmHWM) to its current RSS by writing "5"
 /// to /proc/PID/clear_refs (Linux >= 4.0). False when not permitted.
-pub fn reset_hwm(pid: u32) -> bool {
+pub(crate) fn reset_hwm(pid: u32) -> bool {
     std::fs::write(format!("/proc/{pid}/clear_refs"), b"5").is_ok()
 }
 
@@ -47,7 +47,7 @@ fn clock_ticks() -> f64 {
 }
 
 /// User + system CPU seconds consumed so far by a process ("self" or a PID).
-pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+pub(crate) fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     let path = match pid {
         Some(p) => format!("/proc/{p}/stat"),
         None => "/proc/self/stat".to_string(),
@@ -65,7 +65,7 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
 /// CPU seconds used so far by each kind of thread of a process, by thread
 /// name with a trailing number dropped ("keygate-sign-0" and
 /// "keygate-sign-1" count as "keygate-sign"). Empty when /proc cannot be read.
-pub fn thread_cpu_seconds(pid: u32) -> std::collections::BTreeMap<String, f64> {
+pub(crate) fn thread_cpu_seconds(pid: u32) -> std::collections::BTreeMap<String, f64> {
     let mut out = std::collections::BTreeMap::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return out;
@@ -102,7 +102,7 @@ pub fn thread_cpu_seconds(pid: u32) -> std::collections::BTreeMap<String, f64> {
 
 /// CPU seconds all processes of the machine have been busy (user, nice,
 /// system, irq, softirq, steal from /proc/stat), summed over the cores.
-pub fn machine_busy_seconds() -> Option<f64> {
+pub(crate) fn machine_busy_seconds() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/stat").ok()?;
     let line = text.lines().find(|l| l.starts_with("cpu "))?;
     let f: Vec<f64> = line
@@ -117,14 +117,14 @@ pub fn machine_busy_seconds() -> Option<f64> {
 }
 
 /// Samples a process's RSS every 20 ms on its own thread, keeping the maximum.
-pub struct RssSampler {
+pub(crate) struct RssSampler {
     stop: Arc<AtomicBool>,
     max: Arc<AtomicU64>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl RssSampler {
-    pub fn start(pid: u32) -> Self {
+    pub(crate) fn start(pid: u32) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let max = Arc::new(AtomicU64::new(rss_kb(pid).unwrap_or(0)));
         let handle = {
@@ -146,7 +146,7 @@ impl RssSampler {
     }
 
     /// Stops sampling; the largest RSS seen in kB.
-    pub fn finish(mut self) -> u64 {
+    pub(crate) fn finish(mut self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
             let _ = h.join();
@@ -161,7 +161,7 @@ impl Drop for RssSampler {
     }
 }
 
-pub fn cpu_model() -> String {
+pub(crate) fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|t| {
@@ -173,20 +173,20 @@ pub fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-pub fn kernel() -> String {
+pub(crate) fn kernel() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into())
 }
 
-pub fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
 }
 
 /// The 1, 5 and 15 minute load averages.
-pub fn loadavg() -> Option<String> {
+pub(crate) fn loadavg() -> Option<String> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     Some(
         text.split_whitespace()

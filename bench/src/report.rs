@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::signing::SignRate;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub tool: String,
     pub label: String,
     pub date: String,
@@ -26,7 +26,7 @@ pub struct Report {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TargetInfo {
+pub(crate) struct TargetInfo {
     /// "keygate" (started by the tool) or "external".
     pub kind: String,
     pub issuer: String,
@@ -35,7 +35,7 @@ pub struct TargetInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Machine {
+pub(crate) struct Machine {
     pub cores: usize,
     pub cpu_model: String,
     pub kernel: String,
@@ -46,7 +46,7 @@ pub struct Machine {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunConfig {
+pub(crate) struct RunConfig {
     pub concurrency: usize,
     pub requests: Option<u64>,
     pub duration_s: Option<f64>,
@@ -55,7 +55,7 @@ pub struct RunConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct WorkloadResult {
+pub(crate) struct WorkloadResult {
     pub name: String,
     pub description: String,
     /// Set when the workload could not be prepared; the figures are then absent.
@@ -108,7 +108,7 @@ pub struct WorkloadResult {
 }
 
 /// UTC date and time of now, ISO 8601.
-pub fn now_iso() -> String {
+pub(crate) fn now_iso() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -142,7 +142,7 @@ fn opt(v: Option<f64>, prec: usize) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-pub fn print_table(r: &Report) {
+pub(crate) fn print_table(r: &Report) {
     println!();
     println!(
         "keygate-bench {}: {} ({}), {}",
@@ -266,7 +266,7 @@ pub fn print_table(r: &Report) {
 }
 
 /// `--compare A.json B.json`: side by side, ratio A/B.
-pub fn compare(files: &[PathBuf]) -> Result<(), String> {
+pub(crate) fn compare(files: &[PathBuf]) -> Result<(), String> {
     let load = |p: &PathBuf| -> Result<Report, String> {
         let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))

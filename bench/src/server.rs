@@ -11,7 +11,7 @@ use tokio::process::{Child, Command};
 
 use crate::flow::{random_hex, Result};
 
-pub struct ManagedServer {
+pub(crate) struct ManagedServer {
     child: Option<Child>,
     pub pid: u32,
     pub public_url: String,
@@ -24,7 +24,7 @@ pub struct ManagedServer {
 }
 
 /// Finds the keygate binary: as given, else relative to the workspace root.
-pub fn locate_binary(path: &Path) -> Result<PathBuf> {
+pub(crate) fn locate_binary(path: &Path) -> Result<PathBuf> {
     if path.is_file() {
         return Ok(path.to_path_buf());
     }
@@ -48,7 +48,7 @@ fn free_port() -> Result<u16> {
 }
 
 impl ManagedServer {
-    pub async fn start(
+    pub(crate) async fn start(
         bin: &Path,
         database_url: Option<&str>,
         code_ttl: u64,
@@ -132,14 +132,14 @@ impl ManagedServer {
         })
     }
 
-    pub fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
     /// Polls the root discovery document until 200 (30 s at most).
-    pub async fn wait_ready(&mut self, http: &Client) -> Result<()> {
+    pub(crate) async fn wait_ready(&mut self, http: &Client) -> Result<()> {
         let url = format!("{}/.well-known/openid-configuration", self.public_url);
         let start = Instant::now();
         loop {
@@ -167,7 +167,11 @@ impl ManagedServer {
     }
 
     /// Runs `keygate ARGS` against the same database; stdout is one JSON object.
-    pub async fn cli(&self, args: &[&str], stdin: Option<&str>) -> Result<serde_json::Value> {
+    pub(crate) async fn cli(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Result<serde_json::Value> {
         let mut cmd = Command::new(&self.bin);
         cmd.args(args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -215,7 +219,7 @@ impl ManagedServer {
         })
     }
 
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.start_kill();
             let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::Alg;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SignRate {
+pub(crate) struct SignRate {
     /// When it was measured: "before the workloads", "after W1", ...
     #[serde(default)]
     pub when: String,
@@ -72,7 +72,7 @@ fn sample_message() -> Vec<u8> {
 }
 
 /// Signs as fast as possible on `threads` threads for about `seconds`.
-pub fn measure(alg: Alg, threads: usize, seconds: f64) -> SignRate {
+pub(crate) fn measure(alg: Alg, threads: usize, seconds: f64) -> SignRate {
     let threads = threads.max(1);
     let key = Arc::new(Key::generate(alg));
     let msg = Arc::new(sample_message());

@@ -25,14 +25,14 @@ use crate::flow::Result;
 
 /// Where requests go: the address to connect to and the request target.
 #[derive(Clone, Debug)]
-pub struct Endpoint {
+pub(crate) struct Endpoint {
     addr: (String, u16),
     host: HeaderValue,
     path: String,
 }
 
 impl Endpoint {
-    pub fn parse(url: &str) -> Result<Endpoint> {
+    pub(crate) fn parse(url: &str) -> Result<Endpoint> {
         let u = Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
         crate::flow::ensure_loopback(&u)?;
         if u.scheme() != "http" {
@@ -56,7 +56,7 @@ impl Endpoint {
     }
 
     /// A request to this endpoint with the given headers and body.
-    pub fn request(
+    pub(crate) fn request(
         &self,
         method: Method,
         headers: &[(hyper::header::HeaderName, HeaderValue)],
@@ -78,7 +78,7 @@ impl Endpoint {
 }
 
 /// One keep-alive connection.
-pub struct Conn {
+pub(crate) struct Conn {
     sender: SendRequest<Full<Bytes>>,
 }
 
@@ -86,7 +86,7 @@ pub struct Conn {
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Conn {
-    pub async fn open(to: &Endpoint) -> Result<Conn> {
+    pub(crate) async fn open(to: &Endpoint) -> Result<Conn> {
         let stream = TcpStream::connect((to.addr.0.as_str(), to.addr.1))
             .await
             .map_err(|e| format!("connect {}:{}: {e}", to.addr.0, to.addr.1))?;
@@ -101,7 +101,7 @@ impl Conn {
     }
 
     /// Sends a request and reads the whole answer.
-    pub async fn send(&mut self, req: Request<Full<Bytes>>) -> Result<(StatusCode, Bytes)> {
+    pub(crate) async fn send(&mut self, req: Request<Full<Bytes>>) -> Result<(StatusCode, Bytes)> {
         let exchange = async {
             self.sender
                 .ready()
@@ -127,7 +127,7 @@ impl Conn {
     }
 
     /// Whether the server closed this connection (it must be opened again).
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.sender.is_closed()
     }
 }

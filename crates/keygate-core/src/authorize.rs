@@ -17,29 +17,47 @@ use crate::scope::Scope;
 /// cannot make us store or echo unbounded text.
 pub const MAX_PARAM_LEN: usize = 2048;
 
+/// A validated authorization request (RFC 6749 4.1.1), ready for the sign-in decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizeRequest {
+    /// The requesting client, known to the tenant.
     pub client_id: String,
+    /// Where the code (or an error) goes: the one sent, or the client's only registered URI.
     pub redirect_uri: String,
+    /// Whether `redirect_uri` was in the request; then /token must repeat it (RFC 6749 4.1.3).
     pub redirect_uri_sent: bool,
+    /// The requested scope, already checked to be one a person can grant.
     pub scope: Scope,
+    /// The client's `state`, returned untouched with the code or error (RFC 6749 4.1.2).
     pub state: Option<String>,
+    /// The `nonce` to put in the id_token (OpenID Connect Core 3.1.2.1).
     pub nonce: Option<String>,
+    /// The PKCE challenge (RFC 7636 4.3), if sent; public clients must send one.
     pub code_challenge: Option<String>,
+    /// The challenge's method; `plain` when a challenge came without one (RFC 7636 4.3).
     pub code_challenge_method: Option<CodeChallengeMethod>,
+    /// `prompt=none`: never show a page; fail with `login_required` if the person must sign in.
     pub prompt_none: bool,
+    /// `prompt=login`: make the person sign in again even with a live session.
     pub prompt_login: bool,
+    /// `max_age`: the oldest sign-in, in seconds, the client accepts (0 acts as `prompt=login`).
     pub max_age: Option<i64>,
+    /// `login_hint`: prefills the e-mail field of the sign-in page.
     pub login_hint: Option<String>,
 }
 
+/// An error to redirect to the client (RFC 6749 4.1.2.1) rather than show on a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorRedirect {
+    /// The registered redirect URI the error goes to.
     pub redirect_uri: String,
+    /// The `error` and `error_description` to send.
     pub error: OAuthError,
+    /// The request's `state`, echoed back (dropped if longer than [`MAX_PARAM_LEN`]).
     pub state: Option<String>,
 }
 
+/// Why an authorization request was refused, and so where the refusal goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthorizeError {
     /// Shown on an error page: the redirect target is not trusted.
@@ -224,7 +242,12 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NextStep {
     /// The session is good enough: issue a code for this person.
-    IssueCode { user_sub: String, auth_time: i64 },
+    IssueCode {
+        /// The person signed in to the session.
+        user_sub: String,
+        /// When they signed in, for the grant and the id_token.
+        auth_time: i64,
+    },
     /// Show the sign-in page.
     SignIn,
     /// `prompt=none` but the person must sign in: redirect this error.

@@ -8,8 +8,11 @@ use crate::model::{AuthMethod, Client};
 /// What the request presented.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Presented {
+    /// The client the request claims to be.
     pub client_id: String,
+    /// The method it used (`None` when it sent only a `client_id`).
     pub method: AuthMethod,
+    /// The secret it sent, to check against the stored hash.
     pub secret: Option<String>,
 }
 

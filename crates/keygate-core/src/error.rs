@@ -7,24 +7,48 @@ use std::borrow::Cow;
 /// OpenID Connect Core 3.1.2.6 that Keygate emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
+    /// `invalid_request`: a parameter is missing, repeated, malformed or unsupported
+    /// (RFC 6749 5.2).
     InvalidRequest,
+    /// `invalid_client`: client authentication failed (RFC 6749 5.2); answered with 401.
     InvalidClient,
+    /// `invalid_grant`: the code or refresh token is invalid, expired, revoked, used, or another
+    /// client's (RFC 6749 5.2).
     InvalidGrant,
+    /// `unauthorized_client`: this client may not use this grant or flow (RFC 6749 5.2).
     UnauthorizedClient,
+    /// `unsupported_grant_type`: a `grant_type` Keygate does not implement (RFC 6749 5.2).
     UnsupportedGrantType,
+    /// `unsupported_response_type`: any `response_type` but `code` (RFC 6749 4.1.2.1).
     UnsupportedResponseType,
+    /// `unsupported_token_type`: the server cannot revoke tokens of the hinted type
+    /// (RFC 7009 2.2.1).
     UnsupportedTokenType,
+    /// `invalid_scope`: the scope is unknown, malformed, or exceeds what was granted
+    /// (RFC 6749 5.2).
     InvalidScope,
+    /// `access_denied`: refused for what is asked rather than how (RFC 6749 4.1.2.1); userinfo's
+    /// answer to a token without `openid`.
     AccessDenied,
+    /// `login_required`: `prompt=none` but the person must sign in (OpenID Connect Core 3.1.2.6).
     LoginRequired,
+    /// `request_not_supported`: a `request` object was sent (OpenID Connect Core 3.1.2.6).
     RequestNotSupported,
+    /// `request_uri_not_supported`: a `request_uri` was sent (OpenID Connect Core 3.1.2.6).
     RequestUriNotSupported,
+    /// `invalid_token`: the bearer token is malformed, expired or revoked (RFC 6750 3.1); answered
+    /// with 401.
     InvalidToken,
+    /// `temporarily_unavailable`: the server cannot answer now and the client may retry
+    /// (RFC 6749 4.1.2.1); 503.
     TemporarilyUnavailable,
+    /// `server_error`: an internal failure, whose cause goes to the log only (RFC 6749 4.1.2.1);
+    /// 500.
     ServerError,
 }
 
 impl ErrorCode {
+    /// The code as sent in the `error` parameter or field.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidRequest => "invalid_request",
@@ -61,12 +85,16 @@ impl ErrorCode {
 /// for the log only, so it may name internals the client must not learn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
+    /// The `error` code.
     pub code: ErrorCode,
+    /// The `error_description` sent to the client: readable, and safe for the client to see.
     pub description: Cow<'static, str>,
+    /// What only the log sees (internal causes), if anything.
     pub detail: Option<String>,
 }
 
 impl OAuthError {
+    /// An error of `code` with this description and no detail.
     pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
         OAuthError {
             code,
@@ -74,22 +102,28 @@ impl OAuthError {
             detail: None,
         }
     }
+    /// The same error with a detail for the log.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self
     }
+    /// An `invalid_request` with description `d`.
     pub fn invalid_request(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidRequest, d)
     }
+    /// An `invalid_client` with description `d`.
     pub fn invalid_client(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidClient, d)
     }
+    /// An `invalid_grant` with description `d`.
     pub fn invalid_grant(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidGrant, d)
     }
+    /// An `invalid_scope` with description `d`.
     pub fn invalid_scope(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidScope, d)
     }
+    /// An `unauthorized_client` with description `d`.
     pub fn unauthorized_client(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::UnauthorizedClient, d)
     }

@@ -14,7 +14,9 @@ use crate::scope::{self, Scope};
 /// grant (and so every token descending from it) before answering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
+    /// The `invalid_grant` (or other) error to answer with.
     pub error: OAuthError,
+    /// The id of the grant to revoke first: set on replay of a code or reuse of a refresh token.
     pub revoke_grant: Option<String>,
 }
 

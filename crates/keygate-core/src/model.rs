@@ -3,11 +3,18 @@
 
 use crate::pkce::CodeChallengeMethod;
 
-/// Default lifetimes (docs/cli.md: 14-day id_token, 24-hour
-/// access token; RFC 6749 4.1.2 recommends at most 10 minutes for a code).
+// Default lifetimes (docs/cli.md: 14-day id_token, 24-hour
+// access token; RFC 6749 4.1.2 recommends at most 10 minutes for a code).
+
+/// A client's id_token lifetime when it sets none: 14 days.
 pub const DEFAULT_ID_TOKEN_TTL: i64 = 14 * 86400;
+/// A client's access-token lifetime when it sets none: 24 hours.
 pub const DEFAULT_ACCESS_TOKEN_TTL: i64 = 86400;
+/// How long an authorization code stays exchangeable when the server is not
+/// told otherwise (`--code-ttl`): one minute.
 pub const DEFAULT_CODE_TTL: i64 = 60;
+/// The longest code lifetime `--code-ttl` accepts: the 10 minutes RFC 6749
+/// 4.1.2 recommends as a maximum.
 pub const MAX_CODE_TTL: i64 = 600;
 /// A refresh token not used for this long expires; each rotation starts anew.
 pub const REFRESH_TOKEN_TTL: i64 = 30 * 86400;
@@ -18,14 +25,20 @@ pub const DEFAULT_REFRESH_TOKEN_MAX_TTL: i64 = 90 * 86400;
 /// A hosted-page session lasts this long from sign-in.
 pub const SESSION_TTL: i64 = 14 * 86400;
 
+/// The id of the tenant that always exists: it serves the root of the
+/// public URL for any host that is not another tenant's domain.
 pub const DEFAULT_TENANT: &str = "default";
 
+/// One tenant: an issuer of its own with its own clients, people and sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
+    /// The tenant's id, `[a-z0-9-]{1,63}`; its issuer is `{public URL}/{id}/as`.
     pub id: String,
+    /// The name shown on the hosted pages.
     pub display_name: String,
     /// Canonical origins (`https://login.example.com`) that reach this tenant.
     pub domains: Vec<String>,
+    /// When the tenant was created.
     pub created_at: i64,
     /// Token-endpoint requests per second per client and node for this
     /// tenant's clients (see [`Client::token_rate_limit`]); `None` takes the
@@ -33,14 +46,19 @@ pub struct Tenant {
     pub token_rate_limit: Option<i64>,
 }
 
+/// How a client authenticates at the token endpoint (RFC 6749 2.3, OpenID Connect Core 9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
+    /// No authentication: a public client, identified by `client_id` alone.
     None,
+    /// The secret in an HTTP Basic `Authorization` header (RFC 6749 2.3.1).
     ClientSecretBasic,
+    /// The secret as the `client_secret` form parameter (RFC 6749 2.3.1).
     ClientSecretPost,
 }
 
 impl AuthMethod {
+    /// The method's registered name (`token_endpoint_auth_method`).
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMethod::None => "none",
@@ -48,6 +66,7 @@ impl AuthMethod {
             AuthMethod::ClientSecretPost => "client_secret_post",
         }
     }
+    /// The method of a registered name; `None` for any other.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "none" => Some(AuthMethod::None),
@@ -58,19 +77,25 @@ impl AuthMethod {
     }
 }
 
+/// The grant types a client may be allowed (RFC 6749 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GrantType {
+    /// `authorization_code`: a code from /authorize exchanged for tokens (RFC 6749 4.1).
     AuthorizationCode,
+    /// `refresh_token`: a refresh token exchanged for new tokens (RFC 6749 6).
     RefreshToken,
+    /// `client_credentials`: a confidential client acting for itself (RFC 6749 4.4).
     ClientCredentials,
 }
 
 impl GrantType {
+    /// Every grant type; [`GrantType::parse`] looks a name up among them.
     pub const ALL: [GrantType; 3] = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
     ];
+    /// The grant type's name as sent in `grant_type`.
     pub fn as_str(self) -> &'static str {
         match self {
             GrantType::AuthorizationCode => "authorization_code",
@@ -78,6 +103,7 @@ impl GrantType {
             GrantType::ClientCredentials => "client_credentials",
         }
     }
+    /// The grant type of a `grant_type` value; `None` for any other.
     pub fn parse(s: &str) -> Option<Self> {
         GrantType::ALL.into_iter().find(|g| g.as_str() == s)
     }
@@ -86,12 +112,16 @@ impl GrantType {
 /// When a refresh token is issued (docs/cli.md `--refresh-tokens`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshPolicy {
+    /// With every code or refresh-token exchange (if the client may use the refresh_token grant).
     Always,
+    /// Only when the grant's scope holds `offline_access` (OpenID Connect Core 11).
     OfflineAccess,
+    /// Never: the client signs the person in again when its tokens expire.
     Never,
 }
 
 impl RefreshPolicy {
+    /// The policy's name in the CLI and the admin API.
     pub fn as_str(self) -> &'static str {
         match self {
             RefreshPolicy::Always => "always",
@@ -99,6 +129,7 @@ impl RefreshPolicy {
             RefreshPolicy::Never => "never",
         }
     }
+    /// The policy of a CLI or admin API name; `None` for any other.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "always" => Some(RefreshPolicy::Always),
@@ -116,18 +147,22 @@ impl RefreshPolicy {
 /// they may use `plain` either way (RFC 7636 4.2 allows it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PkcePolicy {
+    /// Only `S256`.
     #[default]
     S256,
+    /// `S256` or `plain` (RFC 7636 4.2 keeps `plain` for clients that cannot do `S256`).
     PlainAllowed,
 }
 
 impl PkcePolicy {
+    /// The policy's name in the CLI and the admin API.
     pub fn as_str(self) -> &'static str {
         match self {
             PkcePolicy::S256 => "s256",
             PkcePolicy::PlainAllowed => "plain-allowed",
         }
     }
+    /// The policy of a CLI or admin API name; `None` for any other.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "s256" => Some(PkcePolicy::S256),
@@ -140,12 +175,16 @@ impl PkcePolicy {
 /// JWS algorithms Keygate signs tokens with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 on an RSA-2048 key (RFC 7518 3.3); a client's default.
     RS256,
+    /// ECDSA on P-256 with SHA-256 (RFC 7518 3.4).
     ES256,
+    /// Ed25519 (RFC 8037 3.1).
     EdDSA,
 }
 
 impl SigningAlg {
+    /// The algorithm's JWS `alg` name.
     pub fn as_str(self) -> &'static str {
         match self {
             SigningAlg::RS256 => "RS256",
@@ -153,6 +192,7 @@ impl SigningAlg {
             SigningAlg::EdDSA => "EdDSA",
         }
     }
+    /// The algorithm of a JWS `alg` name (case-sensitive); `None` for any other.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "RS256" => Some(SigningAlg::RS256),
@@ -163,29 +203,47 @@ impl SigningAlg {
     }
 }
 
+/// A registered client (RFC 6749 2) of one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
+    /// The `client_id`: random, and unique across all tenants.
     pub id: String,
+    /// The tenant the client belongs to.
     pub tenant_id: String,
+    /// The name shown to people on the sign-in and registration pages.
     pub name: String,
     /// Public clients (RFC 6749 2.1) have no secret and must use PKCE.
     pub public: bool,
     /// SHA-256 of the secret (hex); secrets carry 256 bits of entropy, so a
     /// fast hash is enough and keeps client authentication cheap.
     pub secret_hash: Option<String>,
+    /// How the client authenticates at the token endpoint.
     pub auth_method: AuthMethod,
+    /// The registered redirect URIs, compared exactly (RFC 9700 2.1).
     pub redirect_uris: Vec<String>,
+    /// Where sign-out may send the browser back to (OpenID Connect RP-Initiated Logout 3).
     pub post_logout_redirect_uris: Vec<String>,
+    /// The grant types the client may use at the token endpoint.
     pub grant_types: Vec<GrantType>,
+    /// When the client receives refresh tokens.
     pub refresh_policy: RefreshPolicy,
+    /// Lifetime of the client's id_tokens, in seconds.
     pub id_token_ttl: i64,
+    /// Lifetime of the client's access tokens, in seconds.
     pub access_token_ttl: i64,
     /// Absolute lifetime of a refresh-token family, from its grant's creation.
     pub refresh_token_max_ttl: i64,
+    /// Whether the client may use the Journeys API (JSON sign-in and registration ending in a
+    /// code).
     pub journeys_api: bool,
+    /// Browser origins allowed to call the token, revocation, userinfo and Journeys endpoints
+    /// (CORS).
     pub web_origins: Vec<String>,
+    /// The algorithm of the client's id_tokens and access tokens.
     pub signing_alg: SigningAlg,
+    /// Which PKCE methods the client may use when it is public.
     pub pkce: PkcePolicy,
+    /// When the client was registered.
     pub created_at: i64,
     /// Token-endpoint requests per second this client may make on each
     /// node; `None` takes the tenant's setting, `Some(0)` turns it off.
@@ -193,19 +251,28 @@ pub struct Client {
 }
 
 impl Client {
+    /// Whether the client may use `grant`.
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }
 }
 
+/// A person who signs in to one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
+    /// The subject identifier (the `sub` claim, OpenID Connect Core 2): random, and never changed.
     pub sub: String,
+    /// The tenant the person belongs to.
     pub tenant_id: String,
+    /// The address the person signs in with; unique within the tenant.
     pub email: String,
+    /// Whether the address is known to reach the person (the `email_verified` claim).
     pub email_verified: bool,
+    /// The person's full name (the `name` claim), if known.
     pub name: Option<String>,
+    /// The Argon2id hash of the password, in PHC string form (salt and parameters included).
     pub password_hash: String,
+    /// When the person was created.
     pub created_at: i64,
     /// A disabled person cannot sign in; disabling ends their sessions and
     /// revokes their grants.
@@ -217,39 +284,69 @@ pub struct User {
 /// it; revoking it ends every token it produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
+    /// The grant's id: a time stamp then random characters, so new grants land on the same index
+    /// pages.
     pub id: String,
+    /// The tenant the grant was made in.
     pub tenant_id: String,
+    /// The client the person authorized.
     pub client_id: String,
+    /// The person who authorized it.
     pub user_sub: String,
+    /// The granted scope, space-separated (RFC 6749 3.3); tokens of the grant never exceed it.
     pub scope: String,
+    /// When the person signed in (the id_token's `auth_time`), which may be before the grant.
     pub auth_time: i64,
+    /// The `nonce` of the authorization request, echoed in the id_token
+    /// (OpenID Connect Core 3.1.2.1).
     pub nonce: Option<String>,
+    /// The PKCE `code_challenge` the code's verifier must match (RFC 7636 4.2), if one was sent.
     pub code_challenge: Option<String>,
+    /// How `code_challenge` was derived from the verifier; `None` when there is no challenge.
     pub code_challenge_method: Option<CodeChallengeMethod>,
+    /// The redirect URI the code was sent to (the client's only one when the request named none).
     pub redirect_uri: String,
     /// Whether /authorize received `redirect_uri` (then /token must repeat it).
     pub redirect_uri_sent: bool,
+    /// When the person authorized the client.
     pub created_at: i64,
+    /// When the code stops being exchangeable (seconds since the epoch).
     pub code_expires_at: i64,
+    /// When the code was exchanged; a second exchange revokes the grant (RFC 6749 4.1.2).
     pub code_consumed_at: Option<i64>,
+    /// When the grant was revoked; every token it produced is then refused.
     pub revoked_at: Option<i64>,
 }
 
+/// The record of one refresh token (the store keys it by the hash of its value, which is never
+/// kept).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshToken {
+    /// The grant the token descends from; its scope and revocation apply.
     pub grant_id: String,
+    /// The tenant it was issued in.
     pub tenant_id: String,
+    /// The client it was issued to; only that client may use it.
     pub client_id: String,
+    /// When it was issued.
     pub created_at: i64,
+    /// When it expires unused: sliding, but never past its family's absolute end.
     pub expires_at: i64,
+    /// When it was exchanged for its successor; a reuse after that revokes the grant
+    /// (RFC 9700 4.14.2).
     pub consumed_at: Option<i64>,
 }
 
+/// A signed-in browser on the hosted pages (the store keys it by the hash of its cookie value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
+    /// The tenant the person signed in to.
     pub tenant_id: String,
+    /// The person signed in.
     pub user_sub: String,
+    /// When the person signed in; `max_age` and the id_token's `auth_time` use it.
     pub auth_time: i64,
+    /// When the session ends, [`SESSION_TTL`] after sign-in however active it is.
     pub expires_at: i64,
     /// The IP address the session was started from, shown on the account
     /// page so a person can recognise their sessions.

@@ -27,10 +27,12 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
+    /// Whether `name` was sent with a non-empty value (an empty one counts as omitted).
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
 
+    /// Every name and value, in the order they came, empty values included.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }

@@ -4,13 +4,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use subtle::ConstantTimeEq;
 
+/// How a PKCE challenge is derived from its verifier (RFC 7636 4.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeChallengeMethod {
+    /// `S256`: the challenge is BASE64URL(SHA256(verifier)).
     S256,
+    /// `plain`: the challenge is the verifier itself; what an omitted method means (RFC 7636 4.3).
     Plain,
 }
 
 impl CodeChallengeMethod {
+    /// The method of a `code_challenge_method` value (case-sensitive); `None` for any other.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "S256" => Some(Self::S256),
@@ -18,6 +22,7 @@ impl CodeChallengeMethod {
             _ => None,
         }
     }
+    /// The method's name as sent in `code_challenge_method`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::S256 => "S256",

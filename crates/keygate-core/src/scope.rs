@@ -2,9 +2,14 @@
 
 use crate::error::OAuthError;
 
+/// `openid`: the request is OpenID Connect, so an id_token is issued (Core 3.1.2.1).
 pub const OPENID: &str = "openid";
+/// `profile`: releases the person's `name` (OpenID Connect Core 5.4).
 pub const PROFILE: &str = "profile";
+/// `email`: releases `email` and `email_verified` (OpenID Connect Core 5.4).
 pub const EMAIL: &str = "email";
+/// `offline_access`: asks for a refresh token (OpenID Connect Core 11), for clients whose policy
+/// requires it.
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
 /// The scopes a person can grant through /authorize.
@@ -59,18 +64,22 @@ impl Scope {
         Ok(scope)
     }
 
+    /// Whether the set holds the scope value `tok`.
     pub fn contains(&self, tok: &str) -> bool {
         self.0.iter().any(|t| t == tok)
     }
 
+    /// Whether the set holds no scope value.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// Whether every value of this set is in `other` (a narrowing, RFC 6749 6).
     pub fn is_subset_of(&self, other: &Scope) -> bool {
         self.0.iter().all(|t| other.contains(t))
     }
 
+    /// The scope values, in first-seen order.
     pub fn tokens(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }

@@ -4,21 +4,33 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::params::Params;
 use crate::scope::Scope;
 
+/// A parsed token request: one variant per `grant_type`, holding that grant's parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenRequest {
+    /// `grant_type=authorization_code` (RFC 6749 4.1.3).
     AuthorizationCode {
+        /// The authorization code from the redirect.
         code: String,
+        /// Must equal the authorization request's, if that one sent it.
         redirect_uri: Option<String>,
+        /// The PKCE verifier of the code's challenge (RFC 7636 4.5).
         code_verifier: Option<String>,
     },
+    /// `grant_type=refresh_token` (RFC 6749 6).
     RefreshToken {
+        /// The refresh token to exchange; it is single-use, consumed by the exchange
+        /// (RFC 9700 4.14.2).
         refresh_token: String,
+        /// A narrower scope for the new access token; absent means all that was granted.
         scope: Option<Scope>,
         /// Next Identity clients repeat these; checked when present.
         redirect_uri: Option<String>,
+        /// Must match the grant's PKCE challenge when present.
         code_verifier: Option<String>,
     },
+    /// `grant_type=client_credentials` (RFC 6749 4.4).
     ClientCredentials {
+        /// The scope asked for; absent means none.
         scope: Option<Scope>,
     },
 }
@@ -38,6 +50,8 @@ fn scope(p: &Params) -> Result<Option<Scope>, OAuthError> {
 }
 
 impl TokenRequest {
+    /// Reads the request from the decoded body; an unknown `grant_type` is
+    /// `unsupported_grant_type`.
     pub fn parse(p: &Params) -> Result<TokenRequest, OAuthError> {
         let grant_type = required(p, "grant_type")?;
         match grant_type.as_str() {
@@ -63,6 +77,7 @@ impl TokenRequest {
         }
     }
 
+    /// The grant type of the request, to check against the client's allowed ones.
     pub fn grant_type(&self) -> crate::model::GrantType {
         use crate::model::GrantType;
         match self {

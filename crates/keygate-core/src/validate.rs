@@ -29,12 +29,17 @@ pub const MIN_PASSWORD_LEN: usize = 8;
 /// Upper bound so that hashing cost stays bounded for hostile input.
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
+/// Why a new password is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordProblem {
+    /// Fewer than [`MIN_PASSWORD_LEN`] characters.
     TooShort,
+    /// More than [`MAX_PASSWORD_LEN`] bytes.
     TooLong,
 }
 
+/// Checks a new password's length: at least [`MIN_PASSWORD_LEN`] characters, at most
+/// [`MAX_PASSWORD_LEN`] bytes.
 pub fn check_password(password: &str) -> Result<(), PasswordProblem> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_LEN {

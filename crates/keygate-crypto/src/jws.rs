@@ -35,23 +35,31 @@ pub fn at_hash(alg: Alg, access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&d.as_ref()[..d.as_ref().len() / 2])
 }
 
+/// The JOSE header of a compact JWS (RFC 7515 4.1), as far as Keygate reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
+    /// `alg`: the signature algorithm the token claims, kept as sent.
     pub alg: String,
+    /// `kid`: the signing key's id, to pick the key from the key set.
     pub kid: Option<String>,
+    /// `typ`: the token type, `at+jwt` for access tokens (RFC 9068 2.1) and `JWT` for id_tokens.
     pub typ: Option<String>,
 }
 
+/// Why a token was not accepted as a JWS signed by one of our keys.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JwtError {
+    /// Not three base64url parts with a JSON header and payload (or over 16 KiB).
     #[error("the token is not a compact JWS")]
     Malformed,
+    /// No key of the set has the header's `kid` and `alg` (a reload of the key set may find it).
     #[error("the token is signed by an unknown key")]
     UnknownKey,
     /// `alg` is not one Keygate signs with (RS256, ES256, EdDSA), or the
     /// header names no key: no key set could ever verify it.
     #[error("the token's algorithm or key id is not one this server uses")]
     Unsupported,
+    /// The signature does not verify with the named key.
     #[error("the token's signature is invalid")]
     BadSignature,
 }

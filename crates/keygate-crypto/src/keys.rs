@@ -21,7 +21,9 @@ enum Inner {
 
 /// A private signing key with its `kid`. Debug output never shows key material.
 pub struct SigningKey {
+    /// The key id (`kid`) put in the JWS header and the published JWK.
     pub kid: String,
+    /// The algorithm the key signs with.
     pub alg: Alg,
     inner: Inner,
 }
@@ -68,6 +70,7 @@ impl SigningKey {
         Ok((key, pkcs8))
     }
 
+    /// Loads a key of `alg` from its PKCS#8 DER (as stored, once unsealed).
     pub fn from_pkcs8(alg: Alg, kid: String, pkcs8: &[u8]) -> Result<SigningKey, CryptoError> {
         let bad = |e: aws_lc_rs::error::KeyRejected| CryptoError::BadKey(e.to_string());
         let inner = match alg {
@@ -81,6 +84,7 @@ impl SigningKey {
         Ok(SigningKey { kid, alg, inner })
     }
 
+    /// Signs `msg` (the JWS signing input), giving the raw signature of the key's algorithm.
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
         match &self.inner {
             Inner::Rsa(kp) => {
@@ -128,7 +132,9 @@ impl SigningKey {
 /// A public key from a JWK, able to verify signatures.
 #[derive(Debug, Clone)]
 pub struct VerifyingKey {
+    /// The key id from the JWK's `kid` (empty if it had none).
     pub kid: String,
+    /// The algorithm from the JWK's `alg`; only signatures of it are checked.
     pub alg: Alg,
     material: Material,
 }
@@ -140,6 +146,8 @@ enum Material {
 }
 
 impl VerifyingKey {
+    /// Reads a published public JWK (RFC 7517): `n`/`e` for RSA, `x`/`y` for P-256, `x` for
+    /// Ed25519.
     pub fn from_jwk(jwk: &Value) -> Result<VerifyingKey, CryptoError> {
         let field = |name: &str| -> Result<Vec<u8>, CryptoError> {
             let s = jwk[name]
@@ -170,6 +178,7 @@ impl VerifyingKey {
         Ok(VerifyingKey { kid, alg, material })
     }
 
+    /// Whether `sig` is a valid signature of `msg` by this key.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
         match &self.material {
             Material::Rsa { n, e } => PublicKeyComponents {

@@ -14,16 +14,22 @@ pub mod password;
 pub mod sealing;
 pub mod secrets;
 
+/// A failure of the cryptography: generating, parsing or using a key, or unsealing.
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
+    /// The system could not generate a key (or encode it as PKCS#8).
     #[error("key generation failed")]
     KeyGeneration,
+    /// Stored PKCS#8 or a JWK is not a valid key of its algorithm; the parser's reason.
     #[error("the key could not be parsed: {0}")]
     BadKey(String),
+    /// The signature operation itself failed.
     #[error("signing failed")]
     Signing,
+    /// A sealed key did not open: the master key is wrong, or the data or its key id changed.
     #[error("decryption failed: wrong master key or damaged data")]
     Unseal,
+    /// The configured master key is not 32 bytes of hex; what is wrong with it.
     #[error("malformed master key: {0}")]
     MasterKey(String),
 }

@@ -7,6 +7,8 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 
+/// Hashes a password with a fresh random salt, as a PHC string (algorithm, parameters, salt and
+/// hash).
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()

@@ -8,6 +8,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
+/// The AES-256-GCM key that seals signing keys at rest. Debug output never shows it.
 pub struct MasterKey(LessSafeKey);
 
 impl std::fmt::Debug for MasterKey {
@@ -34,6 +35,7 @@ impl MasterKey {
         Self::from_bytes(&bytes)
     }
 
+    /// The master key of these 32 bytes.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<MasterKey, CryptoError> {
         let key = UnboundKey::new(&AES_256_GCM, bytes)
             .map_err(|_| CryptoError::MasterKey("rejected".into()))?;
@@ -49,6 +51,7 @@ impl MasterKey {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// Encrypts `plaintext` bound to `label` (the key id): base64 of nonce, ciphertext and tag.
     pub fn seal(&self, label: &str, plaintext: &[u8]) -> String {
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
@@ -67,6 +70,8 @@ impl MasterKey {
         STANDARD.encode(out)
     }
 
+    /// Decrypts what [`MasterKey::seal`] gave for the same `label`; anything else is
+    /// [`CryptoError::Unseal`].
     pub fn open(&self, label: &str, sealed: &str) -> Result<Vec<u8>, CryptoError> {
         let raw = STANDARD.decode(sealed).map_err(|_| CryptoError::Unseal)?;
         if raw.len() < NONCE_LEN + 16 {

@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 
 mod manage;
-pub use manage::*;
+pub(crate) use manage::*;
 
 #[derive(Parser)]
 #[command(
@@ -14,13 +14,13 @@ pub use manage::*;
         2 bad arguments, a refused change, or a tenant, client or user that does not exist \
         (nothing is written); 1 the database or the environment failed."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the identity provider.
     Serve(ServeArgs),
     /// Manage tenants.
@@ -51,7 +51,7 @@ pub enum Command {
 }
 
 #[derive(Subcommand)]
-pub enum AdminTokenCommand {
+pub(crate) enum AdminTokenCommand {
     /// Create a token; it is printed once ({"id", "token"}) and only its SHA-256 is stored.
     Create(DbOnly),
     /// List the tokens (ids and creation times; the tokens themselves are not stored).
@@ -61,13 +61,13 @@ pub enum AdminTokenCommand {
 }
 
 #[derive(Args)]
-pub struct DbOnly {
+pub(crate) struct DbOnly {
     #[command(flatten)]
     pub db: DbArgs,
 }
 
 #[derive(Args)]
-pub struct AdminTokenRevoke {
+pub(crate) struct AdminTokenRevoke {
     /// The id printed by `keygate admin-token create`. Ids are base64url,
     /// so one may begin with '-'; it is still taken as the id.
     #[arg(allow_hyphen_values = true)]
@@ -77,13 +77,13 @@ pub struct AdminTokenRevoke {
 }
 
 #[derive(Subcommand)]
-pub enum KeysCommand {
+pub(crate) enum KeysCommand {
     /// Add a new signing key; the current one is retired once every token it signed has expired.
     Rotate(KeysRotate),
 }
 
 #[derive(Args)]
-pub struct KeysRotate {
+pub(crate) struct KeysRotate {
     #[arg(long)]
     pub tenant: String,
     /// RS256 (default), ES256 or EdDSA.
@@ -98,14 +98,14 @@ pub struct KeysRotate {
 
 /// Where the database is; every command takes it.
 #[derive(Args, Clone)]
-pub struct DbArgs {
+pub(crate) struct DbArgs {
     /// sqlite://PATH or postgres://... [default: sqlite://keygate-data/keygate.db]
     #[arg(long, env = "KEYGATE_DATABASE_URL")]
     pub database_url: Option<String>,
 }
 
 #[derive(Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Create the demo client and user (once) and print how to use them.
     #[arg(long)]
     pub dev: bool,
@@ -162,7 +162,7 @@ pub struct ServeArgs {
 }
 
 #[derive(Subcommand)]
-pub enum TenantCommand {
+pub(crate) enum TenantCommand {
     /// Create a tenant.
     Create(TenantCreate),
     /// Print every tenant, in id order: {"items": [...]}, each as the admin API shows it.
@@ -174,7 +174,7 @@ pub enum TenantCommand {
 }
 
 #[derive(Args)]
-pub struct TenantCreate {
+pub(crate) struct TenantCreate {
     /// The tenant id: [a-z0-9-]{1,63}
     pub id: String,
     /// An origin (https://login.example.com) that reaches this tenant at its root.
@@ -192,7 +192,7 @@ pub struct TenantCreate {
 }
 
 #[derive(Subcommand)]
-pub enum ClientCommand {
+pub(crate) enum ClientCommand {
     /// Register a client.
     Create(ClientCreate),
     /// Print every client of a tenant, in id order: {"items": [...]}, each as the admin API shows it.
@@ -208,7 +208,7 @@ pub enum ClientCommand {
 }
 
 #[derive(Args)]
-pub struct ClientCreate {
+pub(crate) struct ClientCreate {
     #[arg(long)]
     pub tenant: String,
     #[arg(long)]
@@ -262,7 +262,7 @@ pub struct ClientCreate {
 }
 
 #[derive(Subcommand)]
-pub enum UserCommand {
+pub(crate) enum UserCommand {
     /// Create a user.
     Create(UserCreate),
     /// Print every user of a tenant, in `sub` order: {"items": [...]}, each as the admin API shows it.
@@ -276,7 +276,7 @@ pub enum UserCommand {
 }
 
 #[derive(Args)]
-pub struct UserCreate {
+pub(crate) struct UserCreate {
     #[arg(long)]
     pub tenant: String,
     #[arg(long)]
@@ -292,11 +292,11 @@ pub struct UserCreate {
 
 /// A rate limit given as requests per second, `off` being 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate(pub i64);
+pub(crate) struct Rate(pub i64);
 
 /// Reads `N` or `off` (the form of `--token-rate-limit` and
 /// `KEYGATE_TOKEN_RATE_LIMIT`).
-pub fn parse_rate(s: &str) -> Result<Rate, String> {
+pub(crate) fn parse_rate(s: &str) -> Result<Rate, String> {
     match s.trim() {
         "off" => Ok(Rate(0)),
         n => n

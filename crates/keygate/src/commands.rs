@@ -7,9 +7,9 @@ mod clients;
 mod tenants;
 mod users;
 
-pub use clients::client;
-pub use tenants::tenant;
-pub use users::user;
+pub(crate) use clients::client;
+pub(crate) use tenants::tenant;
+pub(crate) use users::user;
 
 use crate::cli::{AdminTokenCommand, ClientCreate, DbArgs, KeysRotate, TenantCreate, UserCreate};
 use crate::Failure;
@@ -21,35 +21,38 @@ use keygate_store::Store;
 use serde_json::json;
 use std::sync::Arc;
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://keygate-data/keygate.db";
+pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://keygate-data/keygate.db";
 
-pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+pub(crate) const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 /// The public URL as `keygate serve` reads it (an origin, no trailing '/').
-pub fn public_url(raw: Option<&str>) -> Result<String, Failure> {
+pub(crate) fn public_url(raw: Option<&str>) -> Result<String, Failure> {
     let raw = raw.unwrap_or(DEFAULT_PUBLIC_URL);
     keygate_core::redirect::parse_origin(raw.trim_end_matches('/'))
         .map_err(|e| Failure::Usage(format!("KEYGATE_PUBLIC_URL: {e}")))
 }
 
-pub fn database_url(db: &DbArgs) -> String {
+pub(crate) fn database_url(db: &DbArgs) -> String {
     db.database_url
         .clone()
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string())
 }
 
-pub fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     keygate_server::now()
 }
 
 /// Opens the store and makes sure the `default` tenant exists.
-pub async fn open_store(url: &str, pool_size: Option<u32>) -> Result<Arc<dyn Store>, Failure> {
+pub(crate) async fn open_store(
+    url: &str,
+    pool_size: Option<u32>,
+) -> Result<Arc<dyn Store>, Failure> {
     open_store_with(url, pool_size, None, None).await
 }
 
 /// Opens the store with a pool size, connection timeout (seconds) and
 /// SQLite writer's linger (the server's: [`keygate_server::signing::write_linger`]).
-pub async fn open_store_with(
+pub(crate) async fn open_store_with(
     url: &str,
     pool_size: Option<u32>,
     timeout: Option<u64>,
@@ -141,7 +144,7 @@ impl From<ProvisionError> for Failure {
     }
 }
 
-pub async fn tenant_create(a: TenantCreate) -> Result<(), Failure> {
+pub(crate) async fn tenant_create(a: TenantCreate) -> Result<(), Failure> {
     let spec = provision::NewTenant {
         id: a.id,
         display_name: a.display_name,
@@ -178,7 +181,7 @@ fn client_spec(a: &ClientCreate) -> provision::NewClient {
     }
 }
 
-pub async fn client_create(a: ClientCreate) -> Result<(), Failure> {
+pub(crate) async fn client_create(a: ClientCreate) -> Result<(), Failure> {
     let (client, secret) = provision::client_from_spec(&a.tenant, &client_spec(&a), now())?;
     let store = open_store(&database_url(&a.db), None).await?;
     provision::create_client(store.as_ref(), &client).await?;
@@ -190,7 +193,7 @@ pub async fn client_create(a: ClientCreate) -> Result<(), Failure> {
 }
 
 /// Creates a user after checking every field; returns the record.
-pub async fn create_user(
+pub(crate) async fn create_user(
     store: &dyn Store,
     tenant: &str,
     email: &str,
@@ -206,7 +209,7 @@ pub async fn create_user(
     Ok(provision::create_user(store, tenant, &spec).await?)
 }
 
-pub async fn user_create(a: UserCreate) -> Result<(), Failure> {
+pub(crate) async fn user_create(a: UserCreate) -> Result<(), Failure> {
     let password = read_stdin_line()?;
     if !validate::is_tenant_id(&a.tenant) {
         return Err(Failure::Usage(format!(
@@ -228,7 +231,7 @@ pub async fn user_create(a: UserCreate) -> Result<(), Failure> {
     Ok(())
 }
 
-pub async fn keys_rotate(a: KeysRotate) -> Result<(), Failure> {
+pub(crate) async fn keys_rotate(a: KeysRotate) -> Result<(), Failure> {
     let alg = SigningAlg::parse(&a.alg)
         .ok_or_else(|| Failure::Usage(format!("--alg '{}': use RS256, ES256 or EdDSA", a.alg)))?;
     let lead = parse_duration(&a.lead_time)
@@ -265,7 +268,7 @@ pub async fn keys_rotate(a: KeysRotate) -> Result<(), Failure> {
     Ok(())
 }
 
-pub async fn admin_token(command: AdminTokenCommand) -> Result<(), Failure> {
+pub(crate) async fn admin_token(command: AdminTokenCommand) -> Result<(), Failure> {
     match command {
         AdminTokenCommand::Create(a) => {
             let store = open_store(&database_url(&a.db), None).await?;

@@ -15,7 +15,11 @@ use std::process::ExitCode;
 /// written); `Runtime` is the environment's (exit 1).
 #[derive(Debug)]
 pub enum Failure {
+    /// The request itself is wrong (bad arguments, a name already taken): the message, printed
+    /// before exit 2.
     Usage(String),
+    /// Something outside the request failed (database, files, the server): the message, printed
+    /// before exit 1.
     Runtime(String),
 }
 

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The folder beside the SQLite file, or `keygate-data` for PostgreSQL.
-pub fn data_dir(database_url: &str) -> PathBuf {
+pub(crate) fn data_dir(database_url: &str) -> PathBuf {
     if database_url.starts_with("sqlite:") {
         let path = keygate_store::sqlite::path_of(database_url);
         match Path::new(path).parent() {
@@ -20,7 +20,7 @@ pub fn data_dir(database_url: &str) -> PathBuf {
 }
 
 /// Returns the key and its hex form.
-pub fn load(database_url: &str) -> Result<(MasterKey, String), Failure> {
+pub(crate) fn load(database_url: &str) -> Result<(MasterKey, String), Failure> {
     if let Ok(hex) = std::env::var("KEYGATE_MASTER_KEY") {
         let key = MasterKey::from_hex(&hex)
             .map_err(|e| Failure::Usage(format!("KEYGATE_MASTER_KEY: {e}")))?;

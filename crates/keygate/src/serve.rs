@@ -55,7 +55,7 @@ fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
     guard
 }
 
-pub async fn run(args: ServeArgs) -> Result<(), Failure> {
+pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let _log = init_tracing();
     let file: FileConfig = match &args.config {
         Some(path) => {

@@ -10,14 +10,14 @@ use clap::{ArgGroup, Args};
 /// `N`, `off` or `default` (clear the setting: the tenant's or the
 /// server's limit applies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateSetting {
+pub(crate) enum RateSetting {
     Limit(Rate),
     Default,
 }
 
 impl RateSetting {
     /// As the admin API's PATCH field: a number, or null.
-    pub fn patch(self) -> Option<i64> {
+    pub(crate) fn patch(self) -> Option<i64> {
         match self {
             RateSetting::Limit(r) => Some(r.0),
             RateSetting::Default => None,
@@ -25,7 +25,7 @@ impl RateSetting {
     }
 }
 
-pub fn parse_rate_setting(s: &str) -> Result<RateSetting, String> {
+pub(crate) fn parse_rate_setting(s: &str) -> Result<RateSetting, String> {
     match s.trim() {
         "default" => Ok(RateSetting::Default),
         _ => parse_rate(s)
@@ -36,7 +36,7 @@ pub fn parse_rate_setting(s: &str) -> Result<RateSetting, String> {
 
 /// The origin users reach, to print a tenant's issuer as the server does.
 #[derive(Args, Clone)]
-pub struct PublicUrlArg {
+pub(crate) struct PublicUrlArg {
     /// The server's public URL, for the `issuer` printed
     /// [default: http://127.0.0.1:8080]
     #[arg(long, env = "KEYGATE_PUBLIC_URL")]
@@ -44,7 +44,7 @@ pub struct PublicUrlArg {
 }
 
 #[derive(Args)]
-pub struct TenantList {
+pub(crate) struct TenantList {
     #[command(flatten)]
     pub public_url: PublicUrlArg,
     #[command(flatten)]
@@ -52,7 +52,7 @@ pub struct TenantList {
 }
 
 #[derive(Args)]
-pub struct TenantShow {
+pub(crate) struct TenantShow {
     /// The tenant id.
     pub id: String,
     #[command(flatten)]
@@ -65,7 +65,7 @@ pub struct TenantShow {
 #[command(after_help = "Running servers see the change within 5 seconds (their cache).")]
 #[command(group(ArgGroup::new("change").required(true).multiple(true)
     .args(["display_name", "domains", "no_domains", "token_rate_limit"])))]
-pub struct TenantUpdate {
+pub(crate) struct TenantUpdate {
     /// The tenant id.
     pub id: String,
     /// The name shown on the hosted pages.
@@ -89,7 +89,7 @@ pub struct TenantUpdate {
 }
 
 #[derive(Args)]
-pub struct ClientList {
+pub(crate) struct ClientList {
     #[arg(long)]
     pub tenant: String,
     #[command(flatten)]
@@ -98,7 +98,7 @@ pub struct ClientList {
 
 /// One client: for `show`, `delete` and `rotate-secret`.
 #[derive(Args)]
-pub struct ClientRef {
+pub(crate) struct ClientRef {
     #[arg(long)]
     pub tenant: String,
     /// The client id (it may begin with '-'; it is still taken as the id).
@@ -120,7 +120,7 @@ pub struct ClientRef {
     "post_logout_redirect_uris", "no_post_logout_redirect_uris",
     "id_token_signed_response_alg", "pkce", "token_rate_limit",
 ])))]
-pub struct ClientUpdate {
+pub(crate) struct ClientUpdate {
     #[arg(long)]
     pub tenant: String,
     /// The client id (it may begin with '-'; it is still taken as the id).
@@ -182,7 +182,7 @@ pub struct ClientUpdate {
 }
 
 #[derive(Args)]
-pub struct UserList {
+pub(crate) struct UserList {
     #[arg(long)]
     pub tenant: String,
     /// Only the user with this e-mail address (case-insensitive); none
@@ -196,7 +196,7 @@ pub struct UserList {
 /// The user's subject identifier, given as `SUB` or `--sub SUB`.
 #[derive(Args)]
 #[group(id = "user", required = true, multiple = false)]
-pub struct SubArg {
+pub(crate) struct SubArg {
     /// The user's subject identifier (`sub`; it may begin with '-').
     #[arg(allow_hyphen_values = true, value_name = "SUB")]
     pub sub: Option<String>,
@@ -206,7 +206,7 @@ pub struct SubArg {
 }
 
 impl SubArg {
-    pub fn get(&self) -> &str {
+    pub(crate) fn get(&self) -> &str {
         self.sub
             .as_deref()
             .or(self.sub_flag.as_deref())
@@ -216,7 +216,7 @@ impl SubArg {
 
 /// One user: for `show` and `delete`.
 #[derive(Args)]
-pub struct UserRef {
+pub(crate) struct UserRef {
     #[arg(long)]
     pub tenant: String,
     #[command(flatten)]
@@ -232,7 +232,7 @@ pub struct UserRef {
 )]
 #[command(group(ArgGroup::new("change").required(true).multiple(true)
     .args(["email", "name", "email_verified", "disabled", "password_stdin"])))]
-pub struct UserUpdate {
+pub(crate) struct UserUpdate {
     #[arg(long)]
     pub tenant: String,
     #[command(flatten)]

@@ -9,7 +9,7 @@ use keygate_server::admin::views::{ClientSecret, ClientView};
 use keygate_server::provisioning::{self as provision, ClientPatch, Ttl};
 use serde_json::json;
 
-pub async fn client(command: ClientCommand) -> Result<(), Failure> {
+pub(crate) async fn client(command: ClientCommand) -> Result<(), Failure> {
     match command {
         ClientCommand::Create(a) => super::client_create(a).await,
         ClientCommand::List(a) => list(a).await,

@@ -7,7 +7,7 @@ use crate::Failure;
 use keygate_server::admin::views::TenantView;
 use keygate_server::provisioning::{self as provision, TenantPatch};
 
-pub async fn tenant(command: TenantCommand) -> Result<(), Failure> {
+pub(crate) async fn tenant(command: TenantCommand) -> Result<(), Failure> {
     match command {
         TenantCommand::Create(a) => super::tenant_create(a).await,
         TenantCommand::List(a) => list(a).await,

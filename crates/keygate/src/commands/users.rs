@@ -9,7 +9,7 @@ use keygate_server::admin::views::UserView;
 use keygate_server::provisioning::{self as provision, UserPatch};
 use serde_json::json;
 
-pub async fn user(command: UserCommand) -> Result<(), Failure> {
+pub(crate) async fn user(command: UserCommand) -> Result<(), Failure> {
     match command {
         UserCommand::Create(a) => super::user_create(a).await,
         UserCommand::List(a) => list(a).await,

@@ -2,6 +2,9 @@
 //! One binary (each test binary links the whole server). Set
 //! `KEYGATE_TEST_DATABASE=postgres` to run everything on PostgreSQL.
 
+// Helpers shared by the modules of this one test binary: `pub` is how they reach each other.
+#![allow(missing_docs, unreachable_pub)]
+
 mod harness;
 
 mod admin_api;
