@@ -135,6 +135,16 @@ fn endpoints() -> Router<AppState> {
             "/signoff",
             get(pages::signoff::get).post(pages::signoff::post),
         )
+        .route("/account", get(pages::account::get))
+        .route(
+            "/account/sign-in",
+            get(pages::account::sign_in::get).post(pages::account::sign_in::post),
+        )
+        .route("/account/password", post(pages::account::password::post))
+        .route(
+            "/account/sessions/end",
+            post(pages::account::sessions::end_all),
+        )
         .route("/token", post(token::handle).options(cors::preflight))
         .route("/oauth/token", post(token::handle).options(cors::preflight))
         .route(

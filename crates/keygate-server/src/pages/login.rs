@@ -34,7 +34,7 @@ pub fn show(
         request: &request,
         csrf: &csrf,
         email,
-        register_link: &format!("{}?{}", door.url("/register"), request),
+        register_link: Some(&format!("{}?{}", door.url("/register"), request)),
         error,
     });
     super::page_signing_in(status, body, cookie.as_slice(), params, client)

@@ -1,6 +1,7 @@
 //! The hosted pages: /authorize (which shows sign-in when needed), sign-in,
 //! registration and sign-out. Server-rendered, no JavaScript.
 
+pub mod account;
 pub mod authorize;
 pub mod login;
 pub mod register;

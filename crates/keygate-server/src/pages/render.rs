@@ -102,7 +102,9 @@ pub struct LoginPage<'a> {
     pub request: &'a str,
     pub csrf: &'a str,
     pub email: &'a str,
-    pub register_link: &'a str,
+    /// The registration page's link; `None` where there is none (the
+    /// account page's sign-in).
+    pub register_link: Option<&'a str>,
     pub error: Option<&'a str>,
 }
 

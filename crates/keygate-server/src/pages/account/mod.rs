@@ -1,0 +1,176 @@
+//! `{issuer}/account`: the signed-in person's own page (docs/account.md):
+//! profile, password, where they are signed in. Later rooms (second
+//! factors, connected applications, linked identities) are sections of the
+//! same page, each with its own module here and its own form posting to
+//! `{issuer}/account/...`.
+//!
+//! Every page needs the tenant's session cookie; without one the person is
+//! led through `{issuer}/account/sign-in` and back. Every form carries the
+//! CSRF token, and every change answers with a redirect back to the page
+//! (so a reload never submits twice) naming a fixed notice.
+
+pub mod password;
+pub mod sessions;
+pub mod sign_in;
+
+use super::render::{self, CSS};
+use super::{csrf_token, see_other};
+use crate::accounts;
+use crate::door::Door;
+use crate::error::ApiError;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Extension;
+use keygate_core::model::User;
+use keygate_core::params::Params;
+
+/// The signed-in person of a request: the session's cookie hash and the
+/// person (not disabled).
+pub struct SignedIn {
+    /// The SHA-256 of the session cookie (to mark "this browser").
+    pub session_hash: String,
+    /// The person the session is for.
+    pub user: User,
+}
+
+/// The signed-in person, or `None` (no session, an expired one, or a
+/// person deleted or disabled since).
+pub async fn signed_in(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+) -> Result<Option<SignedIn>, ApiError> {
+    let Some((session_hash, session)) = accounts::current_session(state, door, headers).await?
+    else {
+        return Ok(None);
+    };
+    let user = state
+        .store
+        .get_user(&door.tenant.id, &session.user_sub)
+        .await?;
+    Ok(user
+        .filter(|u| !u.disabled)
+        .map(|user| SignedIn { session_hash, user }))
+}
+
+/// Where a request without a session goes: sign-in, then back here.
+pub fn to_sign_in(door: &Door) -> Response {
+    see_other(&door.url("/account/sign-in"), &[])
+}
+
+/// The notices a change redirects with (`?done=...`): fixed texts, so
+/// nothing from the URL is ever shown.
+fn notice(done: Option<&str>) -> Option<&'static str> {
+    match done? {
+        "password" => Some("Your password was changed. Every other device was signed out."),
+        "signed-in" => Some("You are signed in."),
+        _ => None,
+    }
+}
+
+/// One session as the page lists it.
+pub struct SessionRow {
+    /// Whether it is the session of the browser looking at the page.
+    pub current: bool,
+    /// When the person signed in (UTC).
+    pub signed_in: String,
+    /// The IP address it was started from.
+    pub from: Option<String>,
+    /// The browser's user agent.
+    pub browser: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    css: &'a str,
+    tenant_name: &'a str,
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+    name: Option<&'a str>,
+    email: &'a str,
+    email_verified: bool,
+    csrf: &'a str,
+    password_action: &'a str,
+    sessions_action: &'a str,
+    sessions: Vec<SessionRow>,
+}
+
+/// A Unix time as the page shows it: `2026-12-07 15:02 UTC`.
+pub fn when(t: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&format).ok())
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// Renders the page for `who`, with an optional error (status `status`).
+pub async fn show(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    who: &SignedIn,
+    notice: Option<&str>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let (csrf, cookie) = csrf_token(state, headers);
+    let sessions = state
+        .store
+        .sessions_of(&door.tenant.id, &who.user.sub, crate::now())
+        .await?
+        .into_iter()
+        .map(|(hash, s)| SessionRow {
+            current: hash == who.session_hash,
+            signed_in: when(s.auth_time),
+            from: s.ip,
+            browser: s.user_agent,
+        })
+        .collect();
+    let body = render::render(&AccountPage {
+        css: CSS,
+        tenant_name: &door.tenant.display_name,
+        notice,
+        error,
+        name: who.user.name.as_deref(),
+        email: &who.user.email,
+        email_verified: who.user.email_verified,
+        csrf: &csrf,
+        password_action: &door.url("/account/password"),
+        sessions_action: &door.url("/account/sessions/end"),
+        sessions,
+    });
+    Ok(render::html(status, body, cookie.as_slice()))
+}
+
+/// GET /account.
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let Some(who) = signed_in(&state, &door, req.headers()).await? else {
+        return Ok(to_sign_in(&door));
+    };
+    let query = Params::from_urlencoded(req.uri().query().unwrap_or("").as_bytes()).ok();
+    let notice = notice(query.as_ref().and_then(|q| q.get("done")));
+    show(
+        &state,
+        &door,
+        req.headers(),
+        &who,
+        notice,
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Back to the page with a fixed notice, with optional cookies.
+pub fn done(door: &Door, what: &str, cookies: &[String]) -> Response {
+    see_other(&format!("{}?done={what}", door.url("/account")), cookies)
+}

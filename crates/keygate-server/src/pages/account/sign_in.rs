@@ -1,0 +1,106 @@
+//! `{issuer}/account/sign-in`: the sign-in form of the account page, for a
+//! person who comes without a session. The same form and the same checks
+//! (limits, disabled accounts) as the sign-in of an authorization request,
+//! with no application involved: success leads back to `/account`.
+
+use super::done;
+use crate::accounts;
+use crate::door::Door;
+use crate::error::ApiError;
+use crate::pages::render::{self, LoginPage, CSS};
+use crate::pages::{csrf_ok, csrf_token, read_form};
+use crate::AppState;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Extension;
+
+/// The form, with the e-mail kept and an optional error.
+fn form(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let (csrf, cookie) = csrf_token(state, headers);
+    let body = render::render(&LoginPage {
+        css: CSS,
+        tenant_name: &door.tenant.display_name,
+        client_name: "your account",
+        action: &door.url("/account/sign-in"),
+        request: "",
+        csrf: &csrf,
+        email,
+        register_link: None,
+        error,
+    });
+    render::html(status, body, cookie.as_slice())
+}
+
+/// GET /account/sign-in (straight to the account page when signed in).
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if super::signed_in(&state, &door, &headers).await?.is_some() {
+        return Ok(crate::pages::see_other(&door.url("/account"), &[]));
+    }
+    Ok(form(&state, &door, &headers, "", None, StatusCode::OK))
+}
+
+/// POST /account/sign-in.
+pub async fn post(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let headers = req.headers().clone();
+    let posted = read_form(&state, req).await?;
+    let Ok(posted) = posted else {
+        let msg = "The form could not be read. Please try again.";
+        return Ok(form(
+            &state,
+            &door,
+            &headers,
+            "",
+            Some(msg),
+            StatusCode::BAD_REQUEST,
+        ));
+    };
+    let email = posted.get("email").unwrap_or("");
+    if !csrf_ok(&state, &headers, &posted) {
+        let msg = "This form expired. Please sign in again.";
+        return Ok(form(
+            &state,
+            &door,
+            &headers,
+            email,
+            Some(msg),
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+    let password = posted.get("password").unwrap_or("");
+    match accounts::sign_in(&state, &door, email, password).await? {
+        Ok(user) => {
+            let cookie =
+                accounts::start_session(&state, &door, &headers, &user.sub, crate::now()).await?;
+            Ok(done(&door, "signed-in", &[cookie]))
+        }
+        Err(e) => {
+            let status = match e {
+                _ if e.retry_after().is_some() => StatusCode::TOO_MANY_REQUESTS,
+                accounts::AccountError::Disabled => StatusCode::FORBIDDEN,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            let mut res = form(&state, &door, &headers, email, Some(&e.message()), status);
+            if let Some(secs) = e.retry_after() {
+                res.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, secs.into());
+            }
+            Ok(res)
+        }
+    }
+}
