@@ -28,7 +28,9 @@ mod exchange;
 mod lease;
 mod metered;
 mod migrate;
+pub mod outbox;
 pub mod postgres;
+mod reset;
 mod row;
 mod sql;
 pub mod sqlite;
@@ -39,6 +41,8 @@ use keygate_core::model::{Client, Grant, RefreshToken, Session, Tenant, User};
 use std::sync::Arc;
 
 pub use metered::Metered;
+pub use outbox::{Mail, NewMail, OutboxStore};
+pub use reset::{ResetLink, ResetStore};
 pub use sql::SqlStore;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -203,7 +207,7 @@ pub async fn connect(url: &str, opts: &StoreOptions) -> Result<Arc<dyn Store>> {
 
 /// Everything Keygate keeps. Implementations must make each method atomic.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: OutboxStore + ResetStore + Send + Sync + 'static {
     /// Store reachable and migrated (for readiness probes).
     async fn ping(&self) -> Result<()>;
 

@@ -50,6 +50,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "token_rate_limits",
         sql: include_str!("../migrations/postgres/0008_token_rate_limits.sql"),
     },
+    Migration {
+        version: 9,
+        name: "outbox_password_reset",
+        sql: include_str!("../migrations/postgres/0009_outbox_password_reset.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

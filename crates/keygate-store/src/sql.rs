@@ -295,7 +295,7 @@ impl SqlStore {
     }
 
     /// Every row of a read, decoded.
-    async fn all<T: Send + 'static>(
+    pub(crate) async fn all<T: Send + 'static>(
         &self,
         sql: &str,
         params: &[Param<'_>],
@@ -313,7 +313,7 @@ impl SqlStore {
     }
 
     /// The first row of a read, decoded, if there is one.
-    async fn first<T: Send + 'static>(
+    pub(crate) async fn first<T: Send + 'static>(
         &self,
         sql: &str,
         params: &[Param<'_>],
@@ -328,7 +328,7 @@ impl SqlStore {
     }
 
     /// Runs a write: committed when this returns `Outcome::Done`.
-    async fn write(&self, write: Write) -> Result<Outcome> {
+    pub(crate) async fn write(&self, write: Write) -> Result<Outcome> {
         match &self.engine {
             Engine::Sqlite { writer, .. } => writer.write(write).await,
             Engine::Postgres(pool) => run_on(&mut *pool.get().await?, &write).await,

@@ -69,6 +69,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "token_rate_limits",
         sql: include_str!("../../migrations/sqlite/0008_token_rate_limits.sql"),
     },
+    Migration {
+        version: 9,
+        name: "outbox_password_reset",
+        sql: include_str!("../../migrations/sqlite/0009_outbox_password_reset.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.
