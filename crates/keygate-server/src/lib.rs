@@ -28,6 +28,7 @@ pub mod error;
 mod http;
 pub mod jwt;
 mod limits;
+pub mod mail;
 pub mod observability;
 mod pages;
 pub mod provisioning;
@@ -61,6 +62,7 @@ pub struct Inner {
     pub(crate) hosts: cache::TtlCache<String, Option<(keygate_core::model::Tenant, String)>>,
     pub(crate) tenants: cache::TtlCache<String, Option<keygate_core::model::Tenant>>,
     pub(crate) throttle: limits::throttle::Throttle,
+    pub(crate) mailer: mail::Mailer,
 }
 
 impl std::ops::Deref for AppState {
@@ -85,6 +87,7 @@ impl AppState {
             hosts: cache::TtlCache::new(ttl),
             tenants: cache::TtlCache::new(ttl),
             throttle: limits::throttle::Throttle::default(),
+            mailer: mail::Mailer::default(),
         }))
     }
 
