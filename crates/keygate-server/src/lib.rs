@@ -31,6 +31,7 @@ mod limits;
 pub mod mail;
 pub mod observability;
 mod pages;
+mod password_reset;
 pub mod provisioning;
 pub mod signing;
 
@@ -135,6 +136,14 @@ fn endpoints() -> Router<AppState> {
             get(pages::register::get).post(pages::register::post),
         )
         .route(
+            "/forgot-password",
+            get(pages::reset::forgot_get).post(pages::reset::forgot_post),
+        )
+        .route(
+            "/reset-password",
+            get(pages::reset::reset_get).post(pages::reset::reset_post),
+        )
+        .route(
             "/signoff",
             get(pages::signoff::get).post(pages::signoff::post),
         )
@@ -159,6 +168,10 @@ fn endpoints() -> Router<AppState> {
         .route(
             "/journeys/register",
             post(journeys::register).options(cors::preflight),
+        )
+        .route(
+            "/journeys/password-reset",
+            post(journeys::password_reset).options(cors::preflight),
         )
 }
 
