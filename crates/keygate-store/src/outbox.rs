@@ -231,3 +231,39 @@ impl OutboxStore for Metered {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The sweep and the claim run every few seconds against a table that
+    /// holds every unsent message and a day of sent ones: each must search
+    /// an index, never read the whole table.
+    #[test]
+    fn sweep_and_claim_search_an_index() {
+        let (dir, conn) = crate::sqlite::writer::tests::database("outbox-plan");
+        let claim = super::claim_sql(crate::sql::Backend::Sqlite);
+        let statements = super::SWEEP_OUTBOX
+            .iter()
+            .map(|(table, sql)| (*table, sql.to_string(), vec![1_000_000i64, 100]))
+            .chain([(
+                "outbox claim",
+                claim.replace("$3", "'c'"),
+                vec![1_000_000i64, 300, 10],
+            )]);
+        for (what, sql, params) in statements {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(params), |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            assert!(
+                plan.iter().all(|step| !step.starts_with("SCAN")),
+                "{what}: {plan:?}"
+            );
+        }
+        drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
