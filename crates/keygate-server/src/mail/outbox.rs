@@ -43,7 +43,15 @@ pub fn spawn(state: &AppState) -> Result<(), String> {
     let transport = match &state.config.mail.delivery {
         Delivery::None => return Ok(()),
         Delivery::Console => Transport::Console,
-        Delivery::Smtp(url) => Transport::Smtp(url.transport()?),
+        Delivery::Smtp(url) => {
+            // EHLO with the deployment's own name when it has one.
+            let public = url::Url::parse(&state.config.public_url).ok();
+            let hello = public.as_ref().and_then(|u| match u.host() {
+                Some(url::Host::Domain(d)) => Some(d.to_string()),
+                _ => None,
+            });
+            Transport::Smtp(url.transport(hello.as_deref())?)
+        }
     };
     let from: Mailbox = state
         .config
@@ -128,6 +136,7 @@ fn message(from: &Mailbox, mail: &Mail) -> Result<Message, String> {
         .parse()
         .map_err(|e| format!("the recipient address is not usable: {e}"))?;
     Message::builder()
+        .message_id(Some(format!("<{}@{}>", mail.id, from.email.domain())))
         .from(from.clone())
         .to(to)
         .subject(mail.subject.clone())

@@ -13,6 +13,7 @@
 
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use std::time::Duration;
 
@@ -129,8 +130,13 @@ impl SmtpUrl {
         })
     }
 
-    /// The transport this URL names (no connection is made yet).
-    pub fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    /// The transport this URL names (no connection is made yet). `hello`
+    /// is the name this node gives in EHLO (the public URL's host name;
+    /// without one, lettre's address literal).
+    pub fn transport(
+        &self,
+        hello: Option<&str>,
+    ) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
         let tls = || {
             TlsParameters::new(self.host.clone())
                 .map_err(|e| format!("TLS for {} cannot be set up: {e}", self.host))
@@ -143,6 +149,9 @@ impl SmtpUrl {
             Security::StartTls => builder.tls(Tls::Required(tls()?)),
             Security::Implicit => builder.tls(Tls::Wrapper(tls()?)),
         };
+        if let Some(name) = hello {
+            builder = builder.hello_name(ClientId::Domain(name.to_string()));
+        }
         if let Some(user) = &self.user {
             builder = builder.credentials(Credentials::new(
                 user.clone(),
@@ -226,7 +235,10 @@ mod tests {
             "smtp://u:p@localhost:587?tls=starttls",
             "smtps://localhost",
         ] {
-            ok(s).transport().unwrap_or_else(|e| panic!("{s}: {e}"));
+            ok(s).transport(None).unwrap_or_else(|e| panic!("{s}: {e}"));
+            ok(s)
+                .transport(Some("id.example.com"))
+                .unwrap_or_else(|e| panic!("{s}: {e}"));
         }
     }
 }
