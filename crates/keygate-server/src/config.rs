@@ -4,6 +4,9 @@
 use keygate_store::LimitPolicy;
 use std::time::Duration;
 
+/// The lifetime of a password-reset link, and its longest: 30 minutes.
+pub const MAX_RESET_TTL: i64 = 1800;
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The origin users reach, without a trailing slash; issuers are built from it.
@@ -41,6 +44,16 @@ pub struct ServerConfig {
     /// The demo client's callback page of `keygate serve --dev`
     /// ([`crate::dev`]); `None` outside dev mode, where it is not routed.
     pub dev_callback: Option<crate::dev::DevCallback>,
+    /// How this node delivers e-mail, and the `From` of every message.
+    pub mail: crate::mail::MailSettings,
+    /// How long a password-reset link works, in seconds (at most 30
+    /// minutes; shorter only by `KEYGATE_PASSWORD_RESET_TTL`).
+    pub reset_ttl: i64,
+    /// Password-reset requests per e-mail address (tenant and address):
+    /// past it, no more messages for a while.
+    pub reset_account_limit: LimitPolicy,
+    /// Password-reset requests per client IP.
+    pub reset_ip_limit: LimitPolicy,
 }
 
 impl ServerConfig {
@@ -79,6 +92,20 @@ impl ServerConfig {
             trust_forwarded_for: false,
             admin_token_hash: None,
             dev_callback: None,
+            mail: crate::mail::MailSettings::default(),
+            reset_ttl: MAX_RESET_TTL,
+            reset_account_limit: LimitPolicy {
+                max_failures: 5,
+                window: 3600,
+                base_block: 900,
+                max_block: 3600,
+            },
+            reset_ip_limit: LimitPolicy {
+                max_failures: 20,
+                window: 3600,
+                base_block: 900,
+                max_block: 3600,
+            },
         }
     }
 

@@ -28,8 +28,10 @@ pub mod error;
 mod http;
 pub mod jwt;
 mod limits;
+pub mod mail;
 pub mod observability;
 mod pages;
+mod password_reset;
 pub mod provisioning;
 pub mod signing;
 
@@ -61,6 +63,7 @@ pub struct Inner {
     pub(crate) hosts: cache::TtlCache<String, Option<(keygate_core::model::Tenant, String)>>,
     pub(crate) tenants: cache::TtlCache<String, Option<keygate_core::model::Tenant>>,
     pub(crate) throttle: limits::throttle::Throttle,
+    pub(crate) mailer: mail::Mailer,
 }
 
 impl std::ops::Deref for AppState {
@@ -85,6 +88,7 @@ impl AppState {
             hosts: cache::TtlCache::new(ttl),
             tenants: cache::TtlCache::new(ttl),
             throttle: limits::throttle::Throttle::default(),
+            mailer: mail::Mailer::default(),
         }))
     }
 
@@ -132,6 +136,14 @@ fn endpoints() -> Router<AppState> {
             get(pages::register::get).post(pages::register::post),
         )
         .route(
+            "/forgot-password",
+            get(pages::reset::forgot_get).post(pages::reset::forgot_post),
+        )
+        .route(
+            "/reset-password",
+            get(pages::reset::reset_get).post(pages::reset::reset_post),
+        )
+        .route(
             "/signoff",
             get(pages::signoff::get).post(pages::signoff::post),
         )
@@ -166,6 +178,10 @@ fn endpoints() -> Router<AppState> {
         .route(
             "/journeys/register",
             post(journeys::register).options(cors::preflight),
+        )
+        .route(
+            "/journeys/password-reset",
+            post(journeys::password_reset).options(cors::preflight),
         )
 }
 

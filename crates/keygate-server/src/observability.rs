@@ -118,7 +118,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Deletes expired codes, sessions, tokens, revocations and limits in
+/// Deletes expired codes, sessions, tokens, revocations, limits and
+/// password-reset links, and messages sent a day ago, in
 /// bounded batches, forever, every `interval`. Several nodes may run it.
 pub async fn sweeper(
     store: std::sync::Arc<dyn keygate_store::Store>,
@@ -132,7 +133,15 @@ pub async fn sweeper(
         // A few rounds per tick at most, so a backlog drains without
         // holding the writer for long.
         for _ in 0..10 {
-            match store.sweep(crate::now(), BATCH).await {
+            let now = crate::now();
+            let swept = match store.sweep(now, BATCH).await {
+                Ok(mut counts) => store.sweep_outbox(now, BATCH).await.map(|more| {
+                    counts.extend(more);
+                    counts
+                }),
+                Err(e) => Err(e),
+            };
+            match swept {
                 Ok(counts) => {
                     let mut full = false;
                     for (table, n) in counts {

@@ -57,7 +57,9 @@ mod maintenance;
 mod metered;
 mod migrate;
 mod options;
+mod outbox;
 pub mod postgres;
+mod reset;
 mod row;
 mod sessions;
 mod sql;
@@ -79,6 +81,8 @@ pub use limits::{Attempt, LimitPolicy, LimitStore};
 pub use maintenance::MaintenanceStore;
 pub use metered::Metered;
 pub use options::{Linger, StoreOptions};
+pub use outbox::{Mail, NewMail, OutboxStore};
+pub use reset::{ResetLink, ResetStore};
 pub use sessions::SessionStore;
 pub use sql::SqlStore;
 pub use tenants::TenantStore;
@@ -119,6 +123,8 @@ pub trait Store:
     + LimitStore
     + AdminTokenStore
     + MaintenanceStore
+    + OutboxStore
+    + ResetStore
 {
 }
 
@@ -132,6 +138,8 @@ impl<S> Store for S where
         + LimitStore
         + AdminTokenStore
         + MaintenanceStore
+        + OutboxStore
+        + ResetStore
         + ?Sized
 {
 }

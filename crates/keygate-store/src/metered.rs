@@ -95,6 +95,18 @@ metered! {
         then fn exchange_code(code_hash: &str, now: i64, check: Check<CodeGrant>) -> CodeGrant;
         then fn exchange_refresh(hash: &str, now: i64, check: Check<RefreshGrant>) -> RefreshGrant;
     }
+    impl OutboxStore {
+        fn enqueue_mail(mail: &NewMail) -> Result<()>;
+        fn claim_mail(claim: &str, now: i64, lease: i64, limit: i64) -> Result<Vec<Mail>>;
+        fn mail_sent(id: &str, now: i64) -> Result<()>;
+        fn mail_failed(id: &str, next_attempt_at: i64) -> Result<()>;
+        fn sweep_outbox(now: i64, batch: i64) -> Result<Vec<(&'static str, u64)>>;
+    }
+    impl ResetStore {
+        fn create_reset_link(hash: &str, link: &ResetLink) -> Result<()>;
+        fn reset_link(hash: &str) -> Result<Option<ResetLink>>;
+        fn use_reset_link(hash: &str, tenant_id: &str, user_sub: &str, password_hash: &str, now: i64) -> Result<bool>;
+    }
     impl KeyStore {
         fn signing_keys(tenant_id: &str) -> Result<Vec<StoredKey>>;
         fn insert_signing_key(key: &StoredKey) -> Result<bool>;

@@ -51,6 +51,11 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0008_token_rate_limits.sql"),
     },
     Migration {
+        version: 9,
+        name: "outbox_password_reset",
+        sql: include_str!("../migrations/postgres/0009_outbox_password_reset.sql"),
+    },
+    Migration {
         version: 11,
         name: "session_details",
         sql: include_str!("../migrations/postgres/0011_session_details.sql"),

@@ -23,6 +23,8 @@ mod directory;
 mod exchange;
 #[path = "conformance/limits.rs"]
 mod limits;
+#[path = "conformance/outbox.rs"]
+mod outbox;
 #[path = "conformance/people.rs"]
 mod people;
 

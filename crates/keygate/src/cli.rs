@@ -159,6 +159,25 @@ pub(crate) struct ServeArgs {
     /// made by `keygate admin-token create` are accepted.
     #[arg(long, env = "KEYGATE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// The SMTP server that sends e-mail: smtp://host:port,
+    /// smtp://user:pass@host:587?tls=starttls or smtps://host:465 (prefer the
+    /// environment variable when it holds a password)
+    #[arg(long, env = "KEYGATE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The From of every message, e.g. "Example <no-reply@example.com>"
+    /// (required with an SMTP URL)
+    #[arg(long, env = "KEYGATE_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Seconds a password-reset link works, 1 to 1800 [default: 1800]
+    #[arg(long, env = "KEYGATE_PASSWORD_RESET_TTL")]
+    pub password_reset_ttl: Option<i64>,
+    /// Password-reset requests per e-mail address within an hour before
+    /// further ones send nothing for a while [default: 5]
+    #[arg(long, env = "KEYGATE_RESET_MAX")]
+    pub reset_max: Option<i64>,
+    /// Password-reset requests per client IP within an hour [default: 20]
+    #[arg(long, env = "KEYGATE_RESET_IP_MAX")]
+    pub reset_ip_max: Option<i64>,
 }
 
 #[derive(Subcommand)]

@@ -20,6 +20,8 @@ struct FileConfig {
     db_timeout: Option<u64>,
     sweep_interval: Option<u64>,
     admin_token: Option<String>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
 }
 
 /// Logs to stderr through a queue and a thread of its own
@@ -111,6 +113,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         (args.signin_ip_max_failures, &mut config.signin_ip_limit),
         (args.client_auth_max_failures, &mut config.client_auth_limit),
         (args.register_ip_max, &mut config.register_ip_limit),
+        (args.reset_max, &mut config.reset_account_limit),
+        (args.reset_ip_max, &mut config.reset_ip_limit),
     ] {
         if let Some(n) = value {
             if n < 1 {
@@ -130,6 +134,20 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         }
         config.max_outstanding_codes = n;
     }
+    if let Some(ttl) = args.password_reset_ttl {
+        if !(1..=keygate_server::config::MAX_RESET_TTL).contains(&ttl) {
+            return Err(Failure::Usage(format!(
+                "KEYGATE_PASSWORD_RESET_TTL must be 1 to {} seconds",
+                keygate_server::config::MAX_RESET_TTL
+            )));
+        }
+        config.reset_ttl = ttl;
+    }
+    config.mail = mail_settings(
+        args.smtp_url.or(file.smtp_url),
+        args.mail_from.or(file.mail_from),
+        args.dev,
+    )?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| Failure::Runtime(format!("cannot listen on {listen}: {e}")))?;
@@ -140,6 +158,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         config.dev_callback = dev_data(store.as_ref(), &public_url, &master_hex).await?;
     }
     let state = keygate_server::AppState::new(store.clone(), config, master);
+    keygate_server::mail::outbox::spawn(&state).map_err(Failure::Usage)?;
     let sweep_every = std::time::Duration::from_secs(
         args.sweep_interval
             .or(file.sweep_interval)
@@ -177,6 +196,48 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The mail settings: an SMTP URL (checked strictly) needs a From; `--dev`
+/// without one prints messages; otherwise nothing can be sent, said once
+/// here (and on the pages that would send mail).
+fn mail_settings(
+    smtp_url: Option<String>,
+    from: Option<String>,
+    dev: bool,
+) -> Result<keygate_server::mail::MailSettings, Failure> {
+    use keygate_server::mail::{check_from, smtp::SmtpUrl, Delivery, MailSettings};
+    let smtp_url = smtp_url
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty());
+    let from = from.map(|f| f.trim().to_string()).filter(|f| !f.is_empty());
+    let mut settings = MailSettings::default();
+    if let Some(f) = &from {
+        settings.from = check_from(f).map_err(Failure::Usage)?;
+    }
+    settings.delivery = match smtp_url {
+        Some(url) => {
+            let url = SmtpUrl::parse(&url).map_err(Failure::Usage)?;
+            if from.is_none() {
+                return Err(Failure::Usage(
+                    "KEYGATE_MAIL_FROM is required with KEYGATE_SMTP_URL".into(),
+                ));
+            }
+            tracing::info!(host = %url.host, port = url.port, security = ?url.security, "e-mail is sent through SMTP");
+            Delivery::Smtp(url)
+        }
+        None if dev => {
+            tracing::info!(
+                "dev mode without KEYGATE_SMTP_URL: e-mail is printed to standard output, not sent"
+            );
+            Delivery::Console
+        }
+        None => {
+            tracing::warn!("KEYGATE_SMTP_URL is not set: this node sends no e-mail, so password-reset messages stay queued until a node with SMTP sends them (the pages say so)");
+            Delivery::None
+        }
+    };
+    Ok(settings)
 }
 
 async fn shutdown_signal() {

@@ -213,3 +213,59 @@ pub async fn register(
     )
     .await
 }
+
+/// POST /journeys/password-reset `{"client_id", "email"}`: 202 for every
+/// address; the account's owner, if there is one, gets the same message as
+/// from the hosted page (its link under this issuer). Too many requests for
+/// one address or from one IP: 429 with `Retry-After`, whether or not the
+/// account exists (and no message).
+pub async fn password_reset(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    req: Request,
+) -> Response {
+    let origin = origin_of(req.headers());
+    let mut caller = None;
+    let res = async {
+        let (headers, p) = read_json(&state, req).await?;
+        caller = Some(named_client(&headers, &p));
+        let client = authenticate_client(
+            &state,
+            &door,
+            &headers,
+            &p,
+            Methods::Registered,
+            crate::now(),
+        )
+        .await
+        .map_err(|e| e.into_status(StatusCode::UNAUTHORIZED))?;
+        if !client.journeys_api {
+            return Err(journeys_error(
+                StatusCode::FORBIDDEN,
+                "unauthorized_client",
+                "this client may not use the Journeys API",
+            ));
+        }
+        let email = required(&p, "email")?;
+        match crate::password_reset::request(&state, &door, email).await? {
+            crate::password_reset::Requested::Accepted => {
+                let mut res = (StatusCode::ACCEPTED, axum::Json(json!({}))).into_response();
+                crate::error::no_store(&mut res);
+                Ok::<_, ApiError>(res)
+            }
+            crate::password_reset::Requested::Limited(secs) => Err(ApiError::RateLimited {
+                retry_after: secs as u64,
+                json: true,
+            }),
+        }
+    }
+    .await;
+    with_cors(
+        &state,
+        &door,
+        origin,
+        caller,
+        res.unwrap_or_else(|e| e.into_response()),
+    )
+    .await
+}

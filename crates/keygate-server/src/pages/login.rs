@@ -35,6 +35,7 @@ pub fn show(
         csrf: &csrf,
         email,
         register_link: Some(&format!("{}?{}", door.url("/register"), request)),
+        forgot_link: &format!("{}?{}", door.url("/forgot-password"), request),
         error,
     });
     super::page_signing_in(status, body, cookie.as_slice(), params, client)

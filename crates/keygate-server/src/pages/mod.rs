@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod login;
 pub mod register;
 pub mod render;
+pub mod reset;
 pub mod signoff;
 
 use crate::door::Door;

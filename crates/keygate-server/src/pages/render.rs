@@ -105,6 +105,8 @@ pub struct LoginPage<'a> {
     /// The registration page's link; `None` where there is none (the
     /// account page's sign-in).
     pub register_link: Option<&'a str>,
+    /// The "forgot your password?" page, carrying the authorization request.
+    pub forgot_link: &'a str,
     pub error: Option<&'a str>,
 }
 
@@ -139,6 +141,46 @@ pub struct MessagePage<'a> {
     pub message: &'a str,
     pub is_error: bool,
     pub confirm: Option<ConfirmForm>,
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct ForgotPage<'a> {
+    pub css: &'a str,
+    pub tenant_name: &'a str,
+    pub action: &'a str,
+    pub request: &'a str,
+    pub csrf: &'a str,
+    pub email: &'a str,
+    pub can_send: bool,
+    pub login_link: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+pub struct ResetPage<'a> {
+    pub css: &'a str,
+    pub tenant_name: &'a str,
+    pub action: &'a str,
+    pub token: &'a str,
+    pub csrf: &'a str,
+    pub email: &'a str,
+    pub min_len: usize,
+    pub error: Option<&'a str>,
+}
+
+/// A page that says one thing and may offer one link onwards.
+#[derive(Template)]
+#[template(path = "notice.html")]
+pub struct NoticePage<'a> {
+    pub css: &'a str,
+    pub tenant_name: &'a str,
+    pub heading: &'a str,
+    pub message: &'a str,
+    pub is_error: bool,
+    pub link_href: Option<&'a str>,
+    pub link_text: &'a str,
 }
 
 pub fn render<T: Template>(t: &T) -> String {

@@ -13,6 +13,8 @@ mod grants;
 mod keys;
 mod limits;
 mod maintenance;
+mod outbox;
+mod reset;
 mod sessions;
 mod tenants;
 mod users;

@@ -34,6 +34,7 @@ fn form(
         csrf: &csrf,
         email,
         register_link: None,
+        forgot_link: &door.url("/forgot-password"),
         error,
     });
     render::html(status, body, cookie.as_slice())
