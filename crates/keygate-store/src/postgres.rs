@@ -50,6 +50,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "token_rate_limits",
         sql: include_str!("../migrations/postgres/0008_token_rate_limits.sql"),
     },
+    Migration {
+        version: 10,
+        name: "tenant_settings",
+        sql: include_str!("../migrations/postgres/0010_tenant_settings.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

@@ -70,6 +70,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "token_rate_limits",
         sql: include_str!("../../migrations/sqlite/0008_token_rate_limits.sql"),
     },
+    Migration {
+        version: 10,
+        name: "tenant_settings",
+        sql: include_str!("../../migrations/sqlite/0010_tenant_settings.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.
