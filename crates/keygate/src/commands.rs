@@ -148,17 +148,15 @@ pub async fn tenant_create(a: TenantCreate) -> Result<(), Failure> {
     let tenant = provision::tenant_from_spec(&spec, now())?;
     let store = open_store(&database_url(&a.db), None).await?;
     provision::create_tenant(store.as_ref(), &tenant).await?;
-    print(
-        json!({
-            "id": tenant.id,
-            "tenant_id": tenant.id,
-            "display_name": tenant.display_name,
-            "domains": tenant.domains,
-            "registration": tenant.registration.as_str(),
-            "verify_email": tenant.verify_email.as_str(),
-            "mfa": tenant.mfa.as_str(),
-        }),
-    );
+    print(json!({
+        "id": tenant.id,
+        "tenant_id": tenant.id,
+        "display_name": tenant.display_name,
+        "domains": tenant.domains,
+        "registration": tenant.registration.as_str(),
+        "verify_email": tenant.verify_email.as_str(),
+        "mfa": tenant.mfa.as_str(),
+    }));
     Ok(())
 }
 

@@ -102,7 +102,8 @@ pub struct LoginPage<'a> {
     pub request: &'a str,
     pub csrf: &'a str,
     pub email: &'a str,
-    pub register_link: &'a str,
+    /// None when the tenant's registration is closed.
+    pub register_link: Option<&'a str>,
     pub error: Option<&'a str>,
 }
 
@@ -147,15 +148,30 @@ pub fn render<T: Template>(t: &T) -> String {
 }
 
 pub fn error_page(tenant_name: &str, message: &str) -> Response {
+    message_page(
+        StatusCode::BAD_REQUEST,
+        tenant_name,
+        "Something went wrong",
+        message,
+    )
+}
+
+/// A page with only a heading and an error message.
+pub fn message_page(
+    status: StatusCode,
+    tenant_name: &str,
+    heading: &str,
+    message: &str,
+) -> Response {
     let body = render(&MessagePage {
         css: CSS,
         tenant_name,
-        heading: "Something went wrong",
+        heading,
         message,
         is_error: true,
         confirm: None,
     });
-    html(StatusCode::BAD_REQUEST, body, &[])
+    html(status, body, &[])
 }
 
 #[cfg(test)]

@@ -106,11 +106,21 @@ fn setting<T>(
 }
 
 fn registration(raw: &str) -> Result<Registration> {
-    setting(raw, "registration", Registration::parse, Registration::CHOICES)
+    setting(
+        raw,
+        "registration",
+        Registration::parse,
+        Registration::CHOICES,
+    )
 }
 
 fn verify_email(raw: &str) -> Result<VerifyEmail> {
-    setting(raw, "verify_email", VerifyEmail::parse, VerifyEmail::CHOICES)
+    setting(
+        raw,
+        "verify_email",
+        VerifyEmail::parse,
+        VerifyEmail::CHOICES,
+    )
 }
 
 fn mfa(raw: &str) -> Result<MfaPolicy> {
@@ -147,7 +157,12 @@ pub fn tenant_from_spec(spec: &NewTenant, now: i64) -> Result<Tenant> {
             .map(verify_email)
             .transpose()?
             .unwrap_or_default(),
-        mfa: spec.mfa.as_deref().map(mfa).transpose()?.unwrap_or_default(),
+        mfa: spec
+            .mfa
+            .as_deref()
+            .map(mfa)
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 

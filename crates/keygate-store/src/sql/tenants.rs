@@ -153,7 +153,9 @@ impl TenantStore for SqlStore {
     async fn list_tenants(&self, after: &str, limit: i64) -> Result<Vec<Tenant>> {
         let rows = self
             .all(
-                &format!("SELECT {TENANT_COLS} FROM tenants t WHERE t.id > $1 ORDER BY t.id LIMIT $2"),
+                &format!(
+                    "SELECT {TENANT_COLS} FROM tenants t WHERE t.id > $1 ORDER BY t.id LIMIT $2"
+                ),
                 &[after.into(), limit.into()],
                 tenant_row,
             )

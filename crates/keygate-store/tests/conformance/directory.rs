@@ -179,7 +179,10 @@ async fn a_tenants_settings_are_stored_and_read_back() {
     ensured.verify_email = VerifyEmail::Off;
     ensured.mfa = MfaPolicy::Required;
     s.ensure_tenant(&ensured).await.unwrap();
-    assert_eq!(s.get_tenant("ensured").await.unwrap(), Some(ensured.clone()));
+    assert_eq!(
+        s.get_tenant("ensured").await.unwrap(),
+        Some(ensured.clone())
+    );
     s.ensure_tenant(&tenant("strict", &[])).await.unwrap();
     assert_eq!(s.get_tenant("strict").await.unwrap(), Some(strict.clone()));
 
