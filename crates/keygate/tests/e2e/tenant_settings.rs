@@ -405,3 +405,44 @@ async fn closed_registration_hides_the_link_refuses_the_page_and_the_journeys_ap
     let r = post_json(&register_api, &journeys("api@example.com"), Via::default()).await;
     code_of(&r, 201, &client, &w.issuer);
 }
+
+/// The schema a property refers to (`$ref`, directly or inside `oneOf`).
+fn referred<'a>(doc: &'a Value, property: &'a Value) -> &'a Value {
+    fn find_ref(v: &Value) -> Option<&str> {
+        match v {
+            Value::Object(m) => m
+                .get("$ref")
+                .and_then(Value::as_str)
+                .or_else(|| m.values().find_map(find_ref)),
+            Value::Array(a) => a.iter().find_map(find_ref),
+            _ => None,
+        }
+    }
+    let r = find_ref(property).unwrap_or_else(|| panic!("no $ref in {property}"));
+    let name = r.trim_start_matches("#/components/schemas/");
+    &doc["components"]["schemas"][name]
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_each_settings_values() {
+    let (_w, admin) = admin_world().await;
+    let doc = admin.get("/openapi.json").await.body;
+    let schemas = &doc["components"]["schemas"];
+    for (field, values) in [
+        ("registration", json!(["open", "closed"])),
+        ("verify_email", json!(["off", "optional", "required"])),
+        ("mfa", json!(["off", "optional", "required"])),
+    ] {
+        for schema in ["NewTenant", "TenantPatch", "TenantView"] {
+            let property = &schemas[schema]["properties"][field];
+            assert!(property.is_object(), "{schema}.{field} missing");
+            let target = referred(&doc, property);
+            assert_eq!(target["enum"], values, "{schema}.{field}: {target}");
+        }
+    }
+    // The view always answers them; the requests may leave them out.
+    let required = schemas["TenantView"]["required"].as_array().unwrap();
+    for field in ["registration", "verify_email", "mfa"] {
+        assert!(required.contains(&json!(field)), "{required:?}");
+    }
+}
