@@ -44,6 +44,113 @@ pub struct Tenant {
     /// tenant's clients (see [`Client::token_rate_limit`]); `None` takes the
     /// server's default, `Some(0)` turns the limit off.
     pub token_rate_limit: Option<i64>,
+    /// Whether people may register themselves (docs/cli.md `--registration`).
+    pub registration: Registration,
+    /// Whether people must verify their e-mail address (docs/cli.md
+    /// `--verify-email`).
+    pub verify_email: VerifyEmail,
+    /// Whether people use a second factor (docs/cli.md `--mfa`).
+    pub mfa: MfaPolicy,
+}
+
+impl Tenant {
+    /// A tenant with the default settings.
+    pub fn new(id: impl Into<String>, display_name: impl Into<String>, created_at: i64) -> Self {
+        Tenant {
+            id: id.into(),
+            display_name: display_name.into(),
+            domains: Vec::new(),
+            created_at,
+            token_rate_limit: None,
+            registration: Registration::default(),
+            verify_email: VerifyEmail::default(),
+            mfa: MfaPolicy::default(),
+        }
+    }
+}
+
+/// Defines a setting's enum: its variants with their names, `as_str`,
+/// `parse`, `ALL` and the list of names for messages.
+macro_rules! setting {
+    ($(#[$meta:meta])* $name:ident {
+        $(#[$first_meta:meta])* $first:ident = $first_s:literal
+        $(, $(#[$variant_meta:meta])* $variant:ident = $s:literal)* $(,)?
+    } default $default:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $(#[$first_meta])*
+            $first,
+            $($(#[$variant_meta])* $variant,)*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name::$default
+            }
+        }
+
+        impl $name {
+            /// Every value, in the order the documentation lists them.
+            pub const ALL: &'static [$name] = &[$name::$first $(, $name::$variant)*];
+            /// The values' names joined by `|`, as the documentation shows them.
+            pub const CHOICES: &'static str = concat!($first_s $(, "|", $s)*);
+            /// The value's name, as stored and shown.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $name::$first => $first_s,
+                    $($name::$variant => $s,)*
+                }
+            }
+            /// The value with this exact name.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $first_s => Some($name::$first),
+                    $($s => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+setting! {
+    /// Whether a tenant's hosted registration page and the Journeys API's
+    /// `register` accept new people; `Closed` leaves only administrators
+    /// (CLI and admin API) creating users.
+    Registration {
+        /// Anyone may register (the default).
+        Open = "open",
+        /// Only administrators create users.
+        Closed = "closed",
+    } default Open
+}
+
+setting! {
+    /// Whether a tenant's people must verify their e-mail address: `Off`
+    /// sends no verification message, `Optional` sends one at registration,
+    /// `Required` also refuses sign-in until the address is verified.
+    VerifyEmail {
+        /// No verification message is sent.
+        Off = "off",
+        /// A verification message is sent; signing in does not wait for it.
+        Optional = "optional",
+        /// Signing in needs a verified address.
+        Required = "required",
+    } default Optional
+}
+
+setting! {
+    /// Whether a tenant's people use a second factor: `Off` offers none,
+    /// `Optional` lets each person enrol, `Required` makes every person enrol.
+    MfaPolicy {
+        /// No second factor is offered.
+        Off = "off",
+        /// Each person may enrol a second factor.
+        Optional = "optional",
+        /// Every person must enrol and use a second factor.
+        Required = "required",
+    } default Optional
 }
 
 /// How a client authenticates at the token endpoint (RFC 6749 2.3, OpenID Connect Core 9).
@@ -354,4 +461,39 @@ pub struct Session {
     /// The browser's `User-Agent` when the session started (at most 200
     /// characters), shown on the account page.
     pub user_agent: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_settings_parse_what_they_print() {
+        assert_eq!(Registration::default(), Registration::Open);
+        assert_eq!(VerifyEmail::default(), VerifyEmail::Optional);
+        assert_eq!(MfaPolicy::default(), MfaPolicy::Optional);
+        assert_eq!(Registration::CHOICES, "open|closed");
+        assert_eq!(VerifyEmail::CHOICES, "off|optional|required");
+        assert_eq!(MfaPolicy::CHOICES, "off|optional|required");
+        for r in Registration::ALL {
+            assert_eq!(Registration::parse(r.as_str()), Some(*r));
+        }
+        for v in VerifyEmail::ALL {
+            assert_eq!(VerifyEmail::parse(v.as_str()), Some(*v));
+        }
+        for m in MfaPolicy::ALL {
+            assert_eq!(MfaPolicy::parse(m.as_str()), Some(*m));
+        }
+        assert_eq!(Registration::parse("closed"), Some(Registration::Closed));
+        assert_eq!(VerifyEmail::parse("required"), Some(VerifyEmail::Required));
+        assert_eq!(MfaPolicy::parse("off"), Some(MfaPolicy::Off));
+        // Exact names only: no case folding, no spaces, no synonyms.
+        for bad in ["", "Open", "CLOSED", " open", "open ", "yes", "true", "1"] {
+            assert_eq!(Registration::parse(bad), None, "{bad:?}");
+        }
+        for bad in ["", "Optional", "on", "none", "require", "required "] {
+            assert_eq!(VerifyEmail::parse(bad), None, "{bad:?}");
+            assert_eq!(MfaPolicy::parse(bad), None, "{bad:?}");
+        }
+    }
 }

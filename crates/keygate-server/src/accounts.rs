@@ -9,7 +9,7 @@ use crate::limits;
 use crate::AppState;
 use axum::http::HeaderMap;
 use keygate_core::authorize::AuthorizeRequest;
-use keygate_core::model::{Grant, Session, User, SESSION_TTL};
+use keygate_core::model::{Grant, Registration, Session, User, SESSION_TTL};
 use keygate_core::validate::{self, PasswordProblem};
 use keygate_crypto::{password, secrets};
 
@@ -32,6 +32,9 @@ pub enum AccountError {
     Disabled,
     /// Too many registrations from this IP: blocked for this many seconds.
     TooManyRegistrations(i64),
+    /// The tenant's registration is closed (docs/cli.md `--registration`):
+    /// only administrators create users.
+    RegistrationClosed,
 }
 
 impl AccountError {
@@ -43,6 +46,7 @@ impl AccountError {
             AccountError::InvalidEmail => "invalid_email",
             AccountError::InvalidName => "invalid_request",
             AccountError::Disabled => "account_disabled",
+            AccountError::RegistrationClosed => "registration_closed",
             AccountError::TooManyAttempts(_) | AccountError::TooManyRegistrations(_) => {
                 "too_many_attempts"
             }
@@ -85,6 +89,11 @@ impl AccountError {
             }
             AccountError::TooManyRegistrations(secs) => {
                 format!("Too many accounts were created from this network. Try again in {secs} seconds.")
+            }
+            AccountError::RegistrationClosed => {
+                "Registration is closed: this service does not accept new accounts. \
+                 Ask its administrator for one."
+                    .into()
             }
         }
     }
@@ -194,6 +203,9 @@ pub async fn register(
 ) -> Result<Result<User, AccountError>, ApiError> {
     use crate::provisioning::{self as provision, NewUser, ProvisionError};
     let tenant = door.tenant.id.as_str();
+    if door.tenant.registration == Registration::Closed {
+        return Ok(Err(AccountError::RegistrationClosed));
+    }
     if let Some(ip) = door.client_ip {
         let key = limits::register_ip_key(ip);
         if let Err(secs) = limits::reserve(state, &key, &state.config.register_ip_limit).await? {

@@ -56,6 +56,11 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0009_outbox_password_reset.sql"),
     },
     Migration {
+        version: 10,
+        name: "tenant_settings",
+        sql: include_str!("../migrations/postgres/0010_tenant_settings.sql"),
+    },
+    Migration {
         version: 11,
         name: "session_details",
         sql: include_str!("../migrations/postgres/0011_session_details.sql"),

@@ -21,7 +21,8 @@ pub trait TenantStore: Send + Sync + 'static {
 
     /// A page of tenants (the admin API and the provisioning commands).
     async fn list_tenants(&self, after: &str, limit: i64) -> Result<Vec<Tenant>>;
-    /// Replaces the display name and the domains of a tenant; `NotFound` if
+    /// Replaces the display name, the settings (token rate limit,
+    /// registration, verify_email, mfa) and the domains of a tenant; `NotFound` if
     /// it does not exist, `Conflict` if a domain belongs to another tenant.
     async fn update_tenant(&self, tenant: &Tenant) -> Result<()>;
     /// Deletes a tenant and everything in it: domains, clients, users, keys,

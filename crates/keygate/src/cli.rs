@@ -206,6 +206,17 @@ pub(crate) struct TenantCreate {
     /// tenant's clients, or `off` [default: the server's KEYGATE_TOKEN_RATE_LIMIT]
     #[arg(long, value_parser = parse_rate)]
     pub token_rate_limit: Option<Rate>,
+    /// Whether people may register themselves: open or closed [default: open]
+    #[arg(long)]
+    pub registration: Option<String>,
+    /// Whether people must verify their e-mail address: off, optional or
+    /// required [default: optional]
+    #[arg(long)]
+    pub verify_email: Option<String>,
+    /// Whether people use a second factor: off, optional or required
+    /// [default: optional]
+    #[arg(long)]
+    pub mfa: Option<String>,
     #[command(flatten)]
     pub db: DbArgs,
 }

@@ -72,13 +72,7 @@ pub(crate) async fn open_store_with(
         .await
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     store
-        .ensure_tenant(&Tenant {
-            id: DEFAULT_TENANT.into(),
-            display_name: "Keygate".into(),
-            domains: vec![],
-            created_at: now(),
-            token_rate_limit: None,
-        })
+        .ensure_tenant(&Tenant::new(DEFAULT_TENANT, "Keygate", now()))
         .await
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     Ok(store)
@@ -150,13 +144,22 @@ pub(crate) async fn tenant_create(a: TenantCreate) -> Result<(), Failure> {
         display_name: a.display_name,
         domains: a.domains,
         token_rate_limit: a.token_rate_limit.map(|r| r.0),
+        registration: a.registration,
+        verify_email: a.verify_email,
+        mfa: a.mfa,
     };
     let tenant = provision::tenant_from_spec(&spec, now())?;
     let store = open_store(&database_url(&a.db), None).await?;
     provision::create_tenant(store.as_ref(), &tenant).await?;
-    print(
-        json!({"id": tenant.id, "tenant_id": tenant.id, "display_name": tenant.display_name, "domains": tenant.domains}),
-    );
+    print(json!({
+        "id": tenant.id,
+        "tenant_id": tenant.id,
+        "display_name": tenant.display_name,
+        "domains": tenant.domains,
+        "registration": tenant.registration.as_str(),
+        "verify_email": tenant.verify_email.as_str(),
+        "mfa": tenant.mfa.as_str(),
+    }));
     Ok(())
 }
 

@@ -4,7 +4,10 @@ use keygate_core::model::{Client, Tenant, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::provisioning::{GrantTypeName, PkcePolicyName, RefreshPolicyName, SigningAlgName};
+use crate::provisioning::{
+    GrantTypeName, MfaPolicyName, PkcePolicyName, RefreshPolicyName, RegistrationName,
+    SigningAlgName, VerifyEmailName,
+};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantView {
@@ -21,6 +24,15 @@ pub struct TenantView {
     /// absent when the server's default applies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_rate_limit: Option<i64>,
+    /// Whether people may register themselves (`open` or `closed`).
+    #[schema(value_type = RegistrationName)]
+    pub registration: &'static str,
+    /// Whether people must verify their e-mail address.
+    #[schema(value_type = VerifyEmailName)]
+    pub verify_email: &'static str,
+    /// Whether people use a second factor.
+    #[schema(value_type = MfaPolicyName)]
+    pub mfa: &'static str,
 }
 
 impl TenantView {
@@ -32,6 +44,9 @@ impl TenantView {
             domains: t.domains,
             created_at: t.created_at,
             token_rate_limit: t.token_rate_limit,
+            registration: t.registration.as_str(),
+            verify_email: t.verify_email.as_str(),
+            mfa: t.mfa.as_str(),
         }
     }
 }

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use keygate_core::authorize::{self as az, AuthorizeError};
 use keygate_core::client_auth::Methods;
+use keygate_core::model::Registration;
 use keygate_core::params::Params;
 use keygate_core::{ErrorCode, OAuthError};
 use serde_json::json;
@@ -137,7 +138,7 @@ fn account_error(e: AccountError) -> ApiError {
     }
     let status = match e {
         AccountError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-        AccountError::Disabled => StatusCode::FORBIDDEN,
+        AccountError::Disabled | AccountError::RegistrationClosed => StatusCode::FORBIDDEN,
         AccountError::EmailTaken => StatusCode::CONFLICT,
         _ => StatusCode::BAD_REQUEST,
     };
@@ -195,6 +196,11 @@ pub async fn register(
         let (headers, p) = read_json(&state, req).await?;
         caller = Some(named_client(&headers, &p));
         let ar = authorization(&state, &door, &headers, &p).await?;
+        // Refused once the client is known, before the person's details
+        // are read (accounts::register refuses it as well).
+        if door.tenant.registration == Registration::Closed {
+            return Err(account_error(AccountError::RegistrationClosed));
+        }
         let (email, password) = (required(&p, "email")?, required(&p, "password")?);
         let user = accounts::register(&state, &door, email, password, p.get("name"))
             .await?

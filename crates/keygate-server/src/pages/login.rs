@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
-use keygate_core::model::Client;
+use keygate_core::model::{Client, Registration};
 use keygate_core::params::Params;
 
 #[allow(clippy::too_many_arguments)]
@@ -26,6 +26,8 @@ pub fn show(
 ) -> Response {
     let (csrf, cookie) = csrf_token(state, headers);
     let request = request_query(params);
+    let register_link = (door.tenant.registration == Registration::Open)
+        .then(|| format!("{}?{}", door.url("/register"), request));
     let body = render::render(&LoginPage {
         css: render::CSS,
         tenant_name: &door.tenant.display_name,
@@ -34,7 +36,7 @@ pub fn show(
         request: &request,
         csrf: &csrf,
         email,
-        register_link: Some(&format!("{}?{}", door.url("/register"), request)),
+        register_link: register_link.as_deref(),
         forgot_link: &format!("{}?{}", door.url("/forgot-password"), request),
         error,
     });

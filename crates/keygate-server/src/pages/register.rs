@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
-use keygate_core::model::Client;
+use keygate_core::model::{Client, Registration};
 use keygate_core::params::Params;
 
 #[allow(clippy::too_many_arguments)]
@@ -42,11 +42,27 @@ fn show(
     super::page_signing_in(status, body, cookie.as_slice(), params, client)
 }
 
+/// The page a closed registration answers (docs/cli.md `--registration`),
+/// before the request or the form is read.
+fn closed(door: &Door) -> Option<Response> {
+    (door.tenant.registration == Registration::Closed).then(|| {
+        render::message_page(
+            StatusCode::FORBIDDEN,
+            &door.tenant.display_name,
+            "Registration is closed",
+            &AccountError::RegistrationClosed.message(),
+        )
+    })
+}
+
 pub async fn get(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    if let Some(res) = closed(&door) {
+        return Ok(res);
+    }
     let params = Params::from_urlencoded(req.uri().query().unwrap_or("").as_bytes());
     let (ar, client, params) = match validate_request(&state, &door, params).await? {
         Ok(v) => v,
@@ -70,6 +86,9 @@ pub async fn post(
     Extension(door): Extension<Door>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    if let Some(res) = closed(&door) {
+        return Ok(res);
+    }
     let sub = match read_submission(&state, &door, req).await? {
         Ok(s) => s,
         Err(res) => return Ok(res),
@@ -103,10 +122,10 @@ pub async fn post(
             e,
         )),
         Err(e) => {
-            let status = if e == AccountError::EmailTaken {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::BAD_REQUEST
+            let status = match e {
+                AccountError::EmailTaken => StatusCode::CONFLICT,
+                AccountError::RegistrationClosed => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
             };
             Ok(again(&e.message(), status))
         }

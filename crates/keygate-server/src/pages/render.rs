@@ -103,7 +103,7 @@ pub struct LoginPage<'a> {
     pub csrf: &'a str,
     pub email: &'a str,
     /// The registration page's link; `None` where there is none (the
-    /// account page's sign-in).
+    /// tenant's registration is closed, or the account page's sign-in).
     pub register_link: Option<&'a str>,
     /// The "forgot your password?" page, carrying the authorization request.
     pub forgot_link: &'a str,
@@ -191,15 +191,30 @@ pub fn render<T: Template>(t: &T) -> String {
 }
 
 pub fn error_page(tenant_name: &str, message: &str) -> Response {
+    message_page(
+        StatusCode::BAD_REQUEST,
+        tenant_name,
+        "Something went wrong",
+        message,
+    )
+}
+
+/// A page with only a heading and an error message.
+pub fn message_page(
+    status: StatusCode,
+    tenant_name: &str,
+    heading: &str,
+    message: &str,
+) -> Response {
     let body = render(&MessagePage {
         css: CSS,
         tenant_name,
-        heading: "Something went wrong",
+        heading,
         message,
         is_error: true,
         confirm: None,
     });
-    html(StatusCode::BAD_REQUEST, body, &[])
+    html(status, body, &[])
 }
 
 #[cfg(test)]

@@ -2,6 +2,34 @@
 
 use super::*;
 
+/// Whether people may register themselves on the hosted pages and the
+/// Journeys API (docs/cli.md `--registration`).
+#[derive(ToSchema)]
+#[allow(dead_code, non_camel_case_types)]
+pub enum RegistrationName {
+    open,
+    closed,
+}
+
+/// Whether people must verify their e-mail address (docs/cli.md
+/// `--verify-email`).
+#[derive(ToSchema)]
+#[allow(dead_code, non_camel_case_types)]
+pub enum VerifyEmailName {
+    off,
+    optional,
+    required,
+}
+
+/// Whether people use a second factor (docs/cli.md `--mfa`).
+#[derive(ToSchema)]
+#[allow(dead_code, non_camel_case_types)]
+pub enum MfaPolicyName {
+    off,
+    optional,
+    required,
+}
+
 /// A new tenant.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +50,21 @@ pub struct NewTenant {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 1000000)]
     pub token_rate_limit: Option<i64>,
+    /// `open` (the default): people may register on the hosted pages and
+    /// the Journeys API; `closed`: only administrators create users.
+    #[serde(default)]
+    #[schema(value_type = Option<RegistrationName>)]
+    pub registration: Option<String>,
+    /// `off`, `optional` (the default) or `required`: whether people must
+    /// verify their e-mail address before they can sign in.
+    #[serde(default)]
+    #[schema(value_type = Option<VerifyEmailName>)]
+    pub verify_email: Option<String>,
+    /// `off`, `optional` (the default) or `required`: whether people use a
+    /// second factor.
+    #[serde(default)]
+    #[schema(value_type = Option<MfaPolicyName>)]
+    pub mfa: Option<String>,
 }
 
 /// Changes to a tenant; absent fields stay as they are.
@@ -37,6 +80,51 @@ pub struct TenantPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000)]
     pub token_rate_limit: Option<Option<i64>>,
+    #[serde(default)]
+    #[schema(value_type = Option<RegistrationName>)]
+    pub registration: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<VerifyEmailName>)]
+    pub verify_email: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<MfaPolicyName>)]
+    pub mfa: Option<String>,
+}
+
+/// Reads one of a tenant's settings; an unknown value names the field and
+/// the values it takes.
+fn setting<T>(
+    raw: &str,
+    field: &'static str,
+    parse: fn(&str) -> Option<T>,
+    choices: &str,
+) -> Result<T> {
+    parse(raw).ok_or_else(|| {
+        let choices = choices.replace('|', ", ");
+        ProvisionError::invalid(field, format!("'{raw}' is not one of {choices}"))
+    })
+}
+
+fn registration(raw: &str) -> Result<Registration> {
+    setting(
+        raw,
+        "registration",
+        Registration::parse,
+        Registration::CHOICES,
+    )
+}
+
+fn verify_email(raw: &str) -> Result<VerifyEmail> {
+    setting(
+        raw,
+        "verify_email",
+        VerifyEmail::parse,
+        VerifyEmail::CHOICES,
+    )
+}
+
+fn mfa(raw: &str) -> Result<MfaPolicy> {
+    setting(raw, "mfa", MfaPolicy::parse, MfaPolicy::CHOICES)
 }
 
 /// Checks a new tenant and builds its record (no I/O).
@@ -57,6 +145,24 @@ pub fn tenant_from_spec(spec: &NewTenant, now: i64) -> Result<Tenant> {
         domains: origins(&spec.domains, "domains")?,
         created_at: now,
         token_rate_limit: token_rate_limit(spec.token_rate_limit)?,
+        registration: spec
+            .registration
+            .as_deref()
+            .map(registration)
+            .transpose()?
+            .unwrap_or_default(),
+        verify_email: spec
+            .verify_email
+            .as_deref()
+            .map(verify_email)
+            .transpose()?
+            .unwrap_or_default(),
+        mfa: spec
+            .mfa
+            .as_deref()
+            .map(mfa)
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -81,6 +187,15 @@ pub async fn update_tenant(
     }
     if let Some(r) = patch.token_rate_limit {
         after.token_rate_limit = token_rate_limit(r)?;
+    }
+    if let Some(r) = &patch.registration {
+        after.registration = registration(r)?;
+    }
+    if let Some(v) = &patch.verify_email {
+        after.verify_email = verify_email(v)?;
+    }
+    if let Some(m) = &patch.mfa {
+        after.mfa = mfa(m)?;
     }
     store.update_tenant(&after).await.map_err(|e| match e {
         StoreError::NotFound => no_tenant(id),

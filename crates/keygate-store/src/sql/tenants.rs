@@ -6,7 +6,7 @@ use crate::row::Cols;
 use crate::write::Write;
 use crate::{Result, StoreError, TenantStore};
 use async_trait::async_trait;
-use keygate_core::model::Tenant;
+use keygate_core::model::{MfaPolicy, Registration, Tenant, VerifyEmail};
 
 /// A tenant's row, without its domains (read separately).
 fn tenant_row(row: &dyn Cols) -> Result<Tenant> {
@@ -16,8 +16,26 @@ fn tenant_row(row: &dyn Cols) -> Result<Tenant> {
         created_at: row.int("created_at")?,
         domains: Vec::new(),
         token_rate_limit: row.opt_int("token_rate_limit")?,
+        registration: Registration::parse(&row.text("registration")?)
+            .ok_or_else(|| corrupt("registration setting"))?,
+        verify_email: VerifyEmail::parse(&row.text("verify_email")?)
+            .ok_or_else(|| corrupt("verify_email setting"))?,
+        mfa: MfaPolicy::parse(&row.text("mfa")?).ok_or_else(|| corrupt("mfa setting"))?,
     })
 }
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Backend(format!("stored tenant {what} is not understood"))
+}
+
+/// The columns [`tenant_row`] reads, each prefixed with `t.`.
+const TENANT_COLS: &str =
+    "t.id, t.display_name, t.created_at, t.token_rate_limit, t.registration, t.verify_email, t.mfa";
+
+/// The statement that inserts a tenant's row, with [`tenant_params`].
+const INSERT_TENANT: &str = "INSERT INTO tenants \
+    (id, display_name, created_at, token_rate_limit, registration, verify_email, mfa) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 fn one_text(row: &dyn Cols) -> Result<String> {
     row.text("v")
@@ -66,12 +84,15 @@ impl TenantStore for SqlStore {
     async fn create_tenant(&self, tenant: &Tenant) -> Result<()> {
         let write = Write::new()
             .then(
-                "INSERT INTO tenants (id, display_name, created_at, token_rate_limit) VALUES ($1, $2, $3, $4)",
+                INSERT_TENANT,
                 &[
                     (&tenant.id).into(),
                     (&tenant.display_name).into(),
                     tenant.created_at.into(),
                     tenant.token_rate_limit.into(),
+                    tenant.registration.as_str().into(),
+                    tenant.verify_email.as_str().into(),
+                    tenant.mfa.as_str().into(),
                 ],
             )
             .conflict(format!("tenant '{}' already exists", tenant.id));
@@ -85,13 +106,15 @@ impl TenantStore for SqlStore {
     async fn ensure_tenant(&self, tenant: &Tenant) -> Result<()> {
         let write = Write::new()
             .then(
-                "INSERT INTO tenants (id, display_name, created_at, token_rate_limit) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO NOTHING",
+                format!("{INSERT_TENANT} ON CONFLICT (id) DO NOTHING"),
                 &[
                     (&tenant.id).into(),
                     (&tenant.display_name).into(),
                     tenant.created_at.into(),
                     tenant.token_rate_limit.into(),
+                    tenant.registration.as_str().into(),
+                    tenant.verify_email.as_str().into(),
+                    tenant.mfa.as_str().into(),
                 ],
             )
             .exactly_one();
@@ -102,7 +125,7 @@ impl TenantStore for SqlStore {
     async fn get_tenant(&self, id: &str) -> Result<Option<Tenant>> {
         match self
             .first(
-                "SELECT id, display_name, created_at, token_rate_limit FROM tenants WHERE id = $1",
+                &format!("SELECT {TENANT_COLS} FROM tenants t WHERE t.id = $1"),
                 &[id.into()],
                 tenant_row,
             )
@@ -116,7 +139,7 @@ impl TenantStore for SqlStore {
     async fn tenant_by_authority(&self, authority: &str) -> Result<Option<(Tenant, String)>> {
         let found = self
             .first(
-                "SELECT t.id, t.display_name, t.created_at, t.token_rate_limit, d.origin FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.authority = $1",
+                &format!("SELECT {TENANT_COLS}, d.origin FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id WHERE d.authority = $1"),
                 &[authority.into()],
                 |r| Ok((tenant_row(r)?, r.text("origin")?)),
             )
@@ -130,7 +153,9 @@ impl TenantStore for SqlStore {
     async fn list_tenants(&self, after: &str, limit: i64) -> Result<Vec<Tenant>> {
         let rows = self
             .all(
-                "SELECT id, display_name, created_at, token_rate_limit FROM tenants WHERE id > $1 ORDER BY id LIMIT $2",
+                &format!(
+                    "SELECT {TENANT_COLS} FROM tenants t WHERE t.id > $1 ORDER BY t.id LIMIT $2"
+                ),
                 &[after.into(), limit.into()],
                 tenant_row,
             )
@@ -145,10 +170,14 @@ impl TenantStore for SqlStore {
     async fn update_tenant(&self, tenant: &Tenant) -> Result<()> {
         let write = Write::new()
             .then(
-                "UPDATE tenants SET display_name = $1, token_rate_limit = $2 WHERE id = $3",
+                "UPDATE tenants SET display_name = $1, token_rate_limit = $2, registration = $3, \
+                 verify_email = $4, mfa = $5 WHERE id = $6",
                 &[
                     (&tenant.display_name).into(),
                     tenant.token_rate_limit.into(),
+                    tenant.registration.as_str().into(),
+                    tenant.verify_email.as_str().into(),
+                    tenant.mfa.as_str().into(),
                     (&tenant.id).into(),
                 ],
             )

@@ -143,6 +143,71 @@ async fn updating_a_tenant_replaces_its_name_domains_and_rate_limit() {
     assert_eq!(s.get_tenant("nobody").await.unwrap(), None);
 }
 
+/// Registration, verify_email and mfa (migration 10): stored as created,
+/// changed by `update_tenant`, and read back by every way of reading a
+/// tenant (by id, by domain, in a list).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_settings_are_stored_and_read_back() {
+    let db = Db::open().await;
+    let s = &*db.store;
+
+    let plain = tenant("plain", &[]);
+    assert_eq!(plain.registration, Registration::Open);
+    assert_eq!(plain.verify_email, VerifyEmail::Optional);
+    assert_eq!(plain.mfa, MfaPolicy::Optional);
+    s.create_tenant(&plain).await.unwrap();
+    assert_eq!(s.get_tenant("plain").await.unwrap(), Some(plain.clone()));
+
+    let mut strict = tenant("strict", &["https://strict.example.com"]);
+    strict.registration = Registration::Closed;
+    strict.verify_email = VerifyEmail::Required;
+    strict.mfa = MfaPolicy::Off;
+    s.create_tenant(&strict).await.unwrap();
+    assert_eq!(s.get_tenant("strict").await.unwrap(), Some(strict.clone()));
+    assert_eq!(
+        s.tenant_by_authority("strict.example.com").await.unwrap(),
+        Some((strict.clone(), "https://strict.example.com".into()))
+    );
+    assert_eq!(
+        s.list_tenants("", 10).await.unwrap(),
+        vec![plain.clone(), strict.clone()]
+    );
+
+    // ensure_tenant stores the settings of a tenant it creates, and leaves
+    // an existing tenant's alone.
+    let mut ensured = tenant("ensured", &[]);
+    ensured.verify_email = VerifyEmail::Off;
+    ensured.mfa = MfaPolicy::Required;
+    s.ensure_tenant(&ensured).await.unwrap();
+    assert_eq!(
+        s.get_tenant("ensured").await.unwrap(),
+        Some(ensured.clone())
+    );
+    s.ensure_tenant(&tenant("strict", &[])).await.unwrap();
+    assert_eq!(s.get_tenant("strict").await.unwrap(), Some(strict.clone()));
+
+    // Every value of every setting survives an update.
+    for r in Registration::ALL {
+        for v in VerifyEmail::ALL {
+            for m in MfaPolicy::ALL {
+                let mut t = strict.clone();
+                t.registration = *r;
+                t.verify_email = *v;
+                t.mfa = *m;
+                s.update_tenant(&t).await.unwrap();
+                assert_eq!(s.get_tenant("strict").await.unwrap(), Some(t.clone()));
+                assert_eq!(
+                    s.tenant_by_authority("strict.example.com").await.unwrap(),
+                    Some((t, "https://strict.example.com".into()))
+                );
+            }
+        }
+    }
+    // The other tenants are untouched.
+    assert_eq!(s.get_tenant("plain").await.unwrap(), Some(plain));
+    assert_eq!(s.get_tenant("ensured").await.unwrap(), Some(ensured));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_are_listed_in_pages_by_id() {
     let db = Db::open().await;

@@ -144,6 +144,9 @@ pub fn tenant(id: &str, domains: &[&str]) -> Tenant {
         domains: domains.iter().map(|d| d.to_string()).collect(),
         created_at: now(),
         token_rate_limit: None,
+        registration: Registration::default(),
+        verify_email: VerifyEmail::default(),
+        mfa: MfaPolicy::default(),
     }
 }
 

@@ -64,7 +64,8 @@ pub(crate) struct TenantShow {
 #[derive(Args)]
 #[command(after_help = "Running servers see the change within 5 seconds (their cache).")]
 #[command(group(ArgGroup::new("change").required(true).multiple(true)
-    .args(["display_name", "domains", "no_domains", "token_rate_limit"])))]
+    .args(["display_name", "domains", "no_domains", "token_rate_limit", "registration",
+        "verify_email", "mfa"])))]
 pub(crate) struct TenantUpdate {
     /// The tenant id.
     pub id: String,
@@ -82,6 +83,16 @@ pub(crate) struct TenantUpdate {
     /// `default` for the server's KEYGATE_TOKEN_RATE_LIMIT.
     #[arg(long, value_parser = parse_rate_setting)]
     pub token_rate_limit: Option<RateSetting>,
+    /// Whether people may register themselves: open or closed.
+    #[arg(long)]
+    pub registration: Option<String>,
+    /// Whether people must verify their e-mail address: off, optional or
+    /// required.
+    #[arg(long)]
+    pub verify_email: Option<String>,
+    /// Whether people use a second factor: off, optional or required.
+    #[arg(long)]
+    pub mfa: Option<String>,
     #[command(flatten)]
     pub public_url: PublicUrlArg,
     #[command(flatten)]

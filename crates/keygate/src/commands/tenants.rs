@@ -52,6 +52,9 @@ async fn update(a: TenantUpdate) -> Result<(), Failure> {
             (false, false) => Some(a.domains),
         },
         token_rate_limit: a.token_rate_limit.map(RateSetting::patch),
+        registration: a.registration,
+        verify_email: a.verify_email,
+        mfa: a.mfa,
     };
     let store = open_store(&database_url(&a.db), None).await?;
     let (_, after) = provision::update_tenant(store.as_ref(), &a.id, &patch).await?;

@@ -37,6 +37,7 @@ mod request_errors;
 mod security;
 mod sessions;
 mod sign_in_pages;
+mod tenant_settings;
 mod token_helpers;
 mod token_services;
 mod vendor_requests;
