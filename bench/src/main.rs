@@ -7,6 +7,7 @@
 
 mod cli;
 mod flow;
+mod html;
 mod hostile;
 mod load;
 mod procinfo;
