@@ -12,8 +12,8 @@ use reqwest::{Client, StatusCode};
 use serde::Deserialize;
 use url::Url;
 
-pub(crate) use crate::html::{fill_form, html_unescape, parse_forms, Form};
 use crate::html::html_text;
+pub(crate) use crate::html::{fill_form, parse_forms};
 
 pub(crate) type Result<T> = std::result::Result<T, String>;
 

@@ -262,7 +262,6 @@ pub(crate) fn fill_form(form: &Form, email: &str, password: &str) -> Vec<(String
 
 // ---------------------------------------------------------------- code flow
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,8 +7,8 @@
 
 mod cli;
 mod flow;
-mod html;
 mod hostile;
+mod html;
 mod load;
 mod procinfo;
 mod report;

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 /// bound; the next reads simply go to the store).
 const MAX_ENTRIES: usize = 10_000;
 /// The most bytes one cache holds, by [`Weight`].
-pub const MAX_BYTES: usize = 4 << 20;
+pub(crate) const MAX_BYTES: usize = 4 << 20;
 
 /// About how many bytes a cached key or value holds (its heap data and its
 /// inline size), so that a cache is bounded in memory, not only in count.
-pub trait Weight {
+pub(crate) trait Weight {
     fn weight(&self) -> usize;
 }
 
@@ -66,7 +66,7 @@ impl Weight for keygate_core::model::Client {
     }
 }
 
-pub struct TtlCache<K, V> {
+pub(crate) struct TtlCache<K, V> {
     ttl: Duration,
     map: RwLock<Entries<K, V>>,
 }
@@ -77,7 +77,7 @@ struct Entries<K, V> {
 }
 
 impl<K: Eq + Hash + Weight, V: Clone + Weight> TtlCache<K, V> {
-    pub fn new(ttl: Duration) -> Self {
+    pub(crate) fn new(ttl: Duration) -> Self {
         TtlCache {
             ttl,
             map: RwLock::new(Entries {
@@ -87,7 +87,7 @@ impl<K: Eq + Hash + Weight, V: Clone + Weight> TtlCache<K, V> {
         }
     }
 
-    pub fn get(&self, k: &K) -> Option<V> {
+    pub(crate) fn get(&self, k: &K) -> Option<V> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         map.map
             .get(k)
@@ -95,7 +95,7 @@ impl<K: Eq + Hash + Weight, V: Clone + Weight> TtlCache<K, V> {
             .map(|(_, v)| v.clone())
     }
 
-    pub fn put(&self, k: K, v: V) {
+    pub(crate) fn put(&self, k: K, v: V) {
         if self.ttl.is_zero() {
             return;
         }
@@ -117,13 +117,13 @@ impl<K: Eq + Hash + Weight, V: Clone + Weight> TtlCache<K, V> {
 
     /// The bytes held now, by [`Weight`].
     #[cfg(test)]
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.map.read().unwrap_or_else(|e| e.into_inner()).bytes
     }
 
     /// Forgets an entry (after this node changed the record), so the next
     /// read goes to the store.
-    pub fn remove(&self, k: &K) {
+    pub(crate) fn remove(&self, k: &K) {
         let mut e = self.map.write().unwrap_or_else(|e| e.into_inner());
         if let Some((old_k, (_, old_v))) = e.map.remove_entry(k) {
             e.bytes -= old_k.weight() + old_v.weight();
@@ -131,7 +131,7 @@ impl<K: Eq + Hash + Weight, V: Clone + Weight> TtlCache<K, V> {
     }
 
     /// Forgets every entry whose key matches.
-    pub fn remove_where(&self, mut matches: impl FnMut(&K) -> bool) {
+    pub(crate) fn remove_where(&self, mut matches: impl FnMut(&K) -> bool) {
         let mut e = self.map.write().unwrap_or_else(|e| e.into_inner());
         let mut freed = 0;
         e.map.retain(|k, (_, v)| {

@@ -22,7 +22,7 @@ use keygate_store::ResetLink;
 
 /// How a reset request was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Requested {
+pub(crate) enum Requested {
     /// A message goes out if the account exists (and is not disabled).
     Accepted,
     /// Too many requests for this address or from this IP: nothing is
@@ -42,7 +42,11 @@ fn account_key(tenant: &str, email: &str) -> String {
 /// Takes a reset request for `email`: reserves it against the address's
 /// and the IP's limits, then (off the request's path) sends the message if
 /// the account exists.
-pub async fn request(state: &AppState, door: &Door, email: &str) -> Result<Requested, ApiError> {
+pub(crate) async fn request(
+    state: &AppState,
+    door: &Door,
+    email: &str,
+) -> Result<Requested, ApiError> {
     let account = account_key(&door.tenant.id, email);
     let ip = door.client_ip.map(|ip| format!("reset:ip:{ip}"));
     let reserved = limits::reserve_both(
@@ -110,7 +114,7 @@ async fn send_link(state: &AppState, door: &Door, email: &str) -> Result<(), Api
 
 /// Why a link cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkProblem {
+pub(crate) enum LinkProblem {
     /// Not a token we could have made.
     Malformed,
     /// Unknown, of another tenant, expired, used, or its person is gone
@@ -119,7 +123,7 @@ pub enum LinkProblem {
 }
 
 impl LinkProblem {
-    pub fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> &'static str {
         match self {
             LinkProblem::Malformed => {
                 "This password-reset link is incomplete. Open the link from the message exactly as it was sent, or ask for a new one."
@@ -141,7 +145,7 @@ fn well_formed(token: &str) -> bool {
 }
 
 /// The person a live link of this tenant belongs to.
-pub async fn check_link(
+pub(crate) async fn check_link(
     state: &AppState,
     door: &Door,
     token: Option<&str>,
@@ -169,7 +173,7 @@ pub async fn check_link(
 
 /// Why a new password was not set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResetError {
+pub(crate) enum ResetError {
     Link(LinkProblem),
     /// The same rules as registration.
     Password(PasswordProblem),
@@ -178,7 +182,7 @@ pub enum ResetError {
 }
 
 impl ResetError {
-    pub fn message(self) -> String {
+    pub(crate) fn message(self) -> String {
         match self {
             ResetError::Link(p) => p.message().into(),
             ResetError::Password(PasswordProblem::TooShort) => format!(
@@ -199,7 +203,7 @@ impl ResetError {
 /// uses the link, which in the same transaction sets the password, ends
 /// the person's sessions and revokes their grants. Of racing submissions
 /// of one link exactly one wins.
-pub async fn complete(
+pub(crate) async fn complete(
     state: &AppState,
     door: &Door,
     token: Option<&str>,

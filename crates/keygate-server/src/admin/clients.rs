@@ -24,7 +24,7 @@ use axum::Json;
         (status = 404, description = "No such tenant", body = ErrorBody),
     )
 )]
-pub async fn list(
+pub(super) async fn list(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     q: Result<Query<PageQuery>, QueryRejection>,
@@ -58,7 +58,7 @@ pub async fn list(
         (status = 404, description = "No such tenant", body = ErrorBody),
     )
 )]
-pub async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     spec: Result<Json<NewClient>, JsonRejection>,
@@ -95,7 +95,7 @@ pub async fn create(
         (status = 404, description = "No such tenant or client", body = ErrorBody),
     )
 )]
-pub async fn read(
+pub(super) async fn read(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Json<ClientView>, AdminError> {
@@ -122,7 +122,7 @@ pub async fn read(
         (status = 404, description = "No such tenant or client", body = ErrorBody),
     )
 )]
-pub async fn update(
+pub(super) async fn update(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
     patch: Result<Json<ClientPatch>, JsonRejection>,
@@ -151,7 +151,7 @@ pub async fn update(
         (status = 409, description = "A public client has no secret", body = ErrorBody),
     )
 )]
-pub async fn rotate_secret(
+pub(super) async fn rotate_secret(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Json<ClientSecret>, AdminError> {
@@ -180,7 +180,7 @@ pub async fn rotate_secret(
         (status = 404, description = "No such tenant or client", body = ErrorBody),
     )
 )]
-pub async fn delete(
+pub(super) async fn delete(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, AdminError> {

@@ -121,7 +121,7 @@ pub fn document() -> String {
     summary = "This OpenAPI document",
     responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json"))
 )]
-pub async fn serve() -> Response {
+pub(super) async fn serve() -> Response {
     static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let doc = DOC.get_or_init(document).clone();
     (

@@ -23,7 +23,7 @@ use axum::Json;
         (status = 400, description = "Bad paging parameters", body = ErrorBody),
     )
 )]
-pub async fn list(
+pub(super) async fn list(
     State(state): State<AppState>,
     q: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<TenantList>, AdminError> {
@@ -56,7 +56,7 @@ pub async fn list(
         (status = 409, description = "The id or a domain is taken", body = ErrorBody),
     )
 )]
-pub async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     spec: Result<Json<NewTenant>, JsonRejection>,
 ) -> Result<Response, AdminError> {
@@ -86,7 +86,7 @@ pub async fn create(
         (status = 404, description = "No such tenant", body = ErrorBody),
     )
 )]
-pub async fn read(
+pub(super) async fn read(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<TenantView>, AdminError> {
@@ -110,7 +110,7 @@ pub async fn read(
         (status = 409, description = "A domain belongs to another tenant", body = ErrorBody),
     )
 )]
-pub async fn update(
+pub(super) async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
     patch: Result<Json<TenantPatch>, JsonRejection>,
@@ -138,7 +138,7 @@ pub async fn update(
         (status = 409, description = "The default tenant", body = ErrorBody),
     )
 )]
-pub async fn delete(
+pub(super) async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AdminError> {

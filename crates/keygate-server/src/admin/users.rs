@@ -24,7 +24,7 @@ use axum::Json;
         (status = 404, description = "No such tenant", body = ErrorBody),
     )
 )]
-pub async fn list(
+pub(super) async fn list(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     q: Result<Query<UserQuery>, QueryRejection>,
@@ -65,7 +65,7 @@ pub async fn list(
         (status = 409, description = "The e-mail address is taken", body = ErrorBody),
     )
 )]
-pub async fn create(
+pub(super) async fn create(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     spec: Result<Json<NewUser>, JsonRejection>,
@@ -97,7 +97,7 @@ pub async fn create(
         (status = 404, description = "No such tenant or user", body = ErrorBody),
     )
 )]
-pub async fn read(
+pub(super) async fn read(
     State(state): State<AppState>,
     Path((tenant, sub)): Path<(String, String)>,
 ) -> Result<Json<UserView>, AdminError> {
@@ -124,7 +124,7 @@ pub async fn read(
         (status = 409, description = "The e-mail address is taken", body = ErrorBody),
     )
 )]
-pub async fn update(
+pub(super) async fn update(
     State(state): State<AppState>,
     Path((tenant, sub)): Path<(String, String)>,
     patch: Result<Json<UserPatch>, JsonRejection>,
@@ -151,7 +151,7 @@ pub async fn update(
         (status = 404, description = "No such tenant or user", body = ErrorBody),
     )
 )]
-pub async fn delete(
+pub(super) async fn delete(
     State(state): State<AppState>,
     Path((tenant, sub)): Path<(String, String)>,
 ) -> Result<StatusCode, AdminError> {

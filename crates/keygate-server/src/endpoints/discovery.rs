@@ -10,7 +10,7 @@ use axum::{Extension, Json};
 use serde_json::json;
 
 /// Lists exactly what this server implements.
-pub async fn openid_configuration(Extension(door): Extension<Door>) -> Response {
+pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Response {
     let doc = json!({
         "issuer": door.issuer,
         "authorization_endpoint": door.url("/authorize"),
@@ -47,7 +47,7 @@ pub async fn openid_configuration(Extension(door): Extension<Door>) -> Response 
 
 /// The tenant's published keys. A tenant gets its RS256 key on first need,
 /// which may be this request.
-pub async fn jwks(
+pub(crate) async fn jwks(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
 ) -> Result<Response, ApiError> {

@@ -23,7 +23,7 @@ use keygate_core::OAuthError;
 use keygate_crypto::secrets::refresh_token_key;
 use serde_json::json;
 
-pub async fn handle(
+pub(crate) async fn handle(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     headers: HeaderMap,

@@ -155,7 +155,7 @@ fn required<'a>(p: &'a Params, name: &'static str) -> Result<&'a str, ApiError> 
     })
 }
 
-pub async fn sign_in(
+pub(crate) async fn sign_in(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,
@@ -185,7 +185,7 @@ pub async fn sign_in(
     .await
 }
 
-pub async fn register(
+pub(crate) async fn register(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,
@@ -225,7 +225,7 @@ pub async fn register(
 /// from the hosted page (its link under this issuer). Too many requests for
 /// one address or from one IP: 429 with `Retry-After`, whether or not the
 /// account exists (and no message).
-pub async fn password_reset(
+pub(crate) async fn password_reset(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,

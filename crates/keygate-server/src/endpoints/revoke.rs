@@ -23,7 +23,7 @@ use keygate_crypto::secrets::refresh_token_key;
 
 /// Answers, with CORS headers for an origin the calling client registered
 /// (browser applications revoke their tokens on sign-out).
-pub async fn handle(
+pub(crate) async fn handle(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     headers: HeaderMap,

@@ -24,7 +24,7 @@ fn invalid_token(d: &'static str) -> ApiError {
 /// is readable only from an origin its own client registered; a refusal
 /// (no client known yet) from one some client of the tenant registered, so
 /// the application can read why.
-pub async fn handle(
+pub(crate) async fn handle(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     method: Method,

@@ -13,17 +13,17 @@ use keygate_core::params::Params;
 use keygate_core::OAuthError;
 
 /// Form or JSON parameters of a POST.
-pub struct Body {
+pub(crate) struct Body {
     pub params: Params,
     pub json: bool,
 }
 
-pub enum Kind {
+pub(crate) enum Kind {
     Form,
     Json,
 }
 
-pub fn content_kind(ct: Option<&str>) -> Option<Kind> {
+pub(crate) fn content_kind(ct: Option<&str>) -> Option<Kind> {
     let ct = ct?.split(';').next()?.trim().to_ascii_lowercase();
     match ct.as_str() {
         "application/x-www-form-urlencoded" => Some(Kind::Form),
@@ -33,7 +33,7 @@ pub fn content_kind(ct: Option<&str>) -> Option<Kind> {
 }
 
 /// Reads at most `limit` bytes of body; more is `PayloadTooLarge`.
-pub async fn read_limited(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_limited(req: Request, limit: usize) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(req.into_body(), limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge)

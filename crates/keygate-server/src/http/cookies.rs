@@ -5,7 +5,7 @@
 
 use axum::http::HeaderMap;
 
-pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn read(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
@@ -25,15 +25,15 @@ fn prefix(https: bool) -> &'static str {
 }
 
 /// The session cookie's name; one per tenant, as tenants share an origin.
-pub fn session_name(https: bool, tenant: &str) -> String {
+pub(crate) fn session_name(https: bool, tenant: &str) -> String {
     format!("{}kg_session_{}", prefix(https), tenant)
 }
 
-pub fn csrf_name(https: bool) -> String {
+pub(crate) fn csrf_name(https: bool) -> String {
     format!("{}kg_csrf", prefix(https))
 }
 
-pub fn set(https: bool, name: &str, value: &str, max_age: Option<i64>) -> String {
+pub(crate) fn set(https: bool, name: &str, value: &str, max_age: Option<i64>) -> String {
     let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={age}"));
@@ -44,6 +44,6 @@ pub fn set(https: bool, name: &str, value: &str, max_age: Option<i64>) -> String
     c
 }
 
-pub fn clear(https: bool, name: &str) -> String {
+pub(crate) fn clear(https: bool, name: &str) -> String {
     set(https, name, "", Some(0))
 }

@@ -23,7 +23,7 @@ const EXPOSE_HEADERS: &str = "WWW-Authenticate";
 
 /// `Access-Control-Allow-Origin` for `origin`, and `Vary: Origin` (the
 /// answer depends on it).
-pub fn allow_origin(res: &mut Response, origin: &str) {
+pub(crate) fn allow_origin(res: &mut Response, origin: &str) {
     if let Ok(v) = HeaderValue::from_str(origin) {
         let h = res.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
@@ -36,7 +36,7 @@ pub fn allow_origin(res: &mut Response, origin: &str) {
 }
 
 /// The request's `Origin`, if it sent one.
-pub fn origin_of(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn origin_of(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
@@ -44,7 +44,7 @@ pub fn origin_of(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Whether some client of the tenant registered `origin`.
-pub async fn tenant_origin(state: &AppState, door: &Door, origin: &str) -> bool {
+pub(crate) async fn tenant_origin(state: &AppState, door: &Door, origin: &str) -> bool {
     state
         .store
         .is_web_origin(&door.tenant.id, origin)
@@ -53,7 +53,12 @@ pub async fn tenant_origin(state: &AppState, door: &Door, origin: &str) -> bool 
 }
 
 /// Whether the client `client_id` of the tenant registered `origin`.
-pub async fn client_origin(state: &AppState, door: &Door, client_id: &str, origin: &str) -> bool {
+pub(crate) async fn client_origin(
+    state: &AppState,
+    door: &Door,
+    client_id: &str,
+    origin: &str,
+) -> bool {
     state
         .client(&door.tenant.id, client_id)
         .await
@@ -64,7 +69,7 @@ pub async fn client_origin(state: &AppState, door: &Door, client_id: &str, origi
 
 /// The client a call names (Basic header, else the body's `client_id`);
 /// `None` when it names none.
-pub fn named_client(headers: &HeaderMap, p: &Params) -> Option<String> {
+pub(crate) fn named_client(headers: &HeaderMap, p: &Params) -> Option<String> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -78,7 +83,7 @@ pub fn named_client(headers: &HeaderMap, p: &Params) -> Option<String> {
 /// gets none; one whose body could not be read (`caller` is `None`) names
 /// no client yet, and gets them for an origin some client of the tenant
 /// registered, so that application can read its 400.
-pub async fn with_cors(
+pub(crate) async fn with_cors(
     state: &AppState,
     door: &Door,
     origin: Option<String>,
@@ -131,7 +136,7 @@ async fn preflight_for(
 }
 
 /// Preflight of the POST-only endpoints (token, Journeys API, revocation).
-pub async fn preflight(
+pub(crate) async fn preflight(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     headers: HeaderMap,
@@ -140,7 +145,7 @@ pub async fn preflight(
 }
 
 /// Preflight of userinfo (GET or POST, OpenID Connect Core 5.3.1).
-pub async fn preflight_userinfo(
+pub(crate) async fn preflight_userinfo(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     headers: HeaderMap,

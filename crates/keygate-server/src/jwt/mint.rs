@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// Who a token is about. Owned, so that the whole minting can move to a
 /// signing thread.
-pub enum Subject {
+pub(crate) enum Subject {
     /// A person, through a grant (authorization code or refresh token).
     Person {
         /// The person.
@@ -32,7 +32,7 @@ pub enum Subject {
 }
 
 #[derive(Serialize)]
-pub struct TokenResponse {
+pub(crate) struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
@@ -55,7 +55,7 @@ impl IntoResponse for TokenResponse {
 /// algorithm, the issuer, the client's id and token lifetimes. It owns what
 /// it needs (and no more: not a copy of the whole client), so the whole
 /// minting can run on a signing thread (see [`crate::endpoints::token`]'s exchanges).
-pub struct Minter {
+pub(crate) struct Minter {
     key: Arc<SigningKey>,
     issuer: String,
     client_id: String,
@@ -66,10 +66,10 @@ pub struct Minter {
 
 /// What [`Minter::sign_then`] replies with: the minter (for the
 /// response), the scope signed for, and the tokens or why signing failed.
-pub type Minted = (Minter, Scope, Result<Signed, CryptoError>);
+pub(crate) type Minted = (Minter, Scope, Result<Signed, CryptoError>);
 
 /// The signed tokens of one response.
-pub struct Signed {
+pub(crate) struct Signed {
     access_token: String,
     id_token: Option<String>,
 }
@@ -77,7 +77,7 @@ pub struct Signed {
 impl Minter {
     /// The minter of `client`'s tokens at `door`, dated `now` (the
     /// request's one clock reading).
-    pub async fn new(
+    pub(crate) async fn new(
         state: &AppState,
         door: &Door,
         client: &Client,
@@ -101,7 +101,7 @@ impl Minter {
     /// ([`crate::signing`]; RSA is CPU work that must never run on the async
     /// runtime), calling `reply` there with the minter, the scope and the
     /// signed tokens. `reply` must be quick and must not block.
-    pub fn sign_then(
+    pub(crate) fn sign_then(
         self,
         subject: Subject,
         scope: Scope,
@@ -174,7 +174,7 @@ impl Minter {
     }
 
     /// The token response of `signed`.
-    pub fn response(
+    pub(crate) fn response(
         &self,
         signed: Signed,
         scope: &Scope,
@@ -193,7 +193,7 @@ impl Minter {
 
 /// Why an access token is not accepted (all are `invalid_token` outside).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Inactive {
+pub(crate) enum Inactive {
     Malformed,
     /// `alg` not one Keygate signs with, or no `kid`.
     Unsupported,
@@ -204,7 +204,7 @@ pub enum Inactive {
 }
 
 impl Inactive {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Inactive::Malformed => "the access token is malformed",
             Inactive::Unsupported => {
@@ -220,7 +220,7 @@ impl Inactive {
 
 /// Verifies an access token of this door's tenant and issuer, and checks
 /// that neither it, its grant, nor its client has been revoked or deleted.
-pub async fn check_access_token(
+pub(crate) async fn check_access_token(
     state: &AppState,
     door: &Door,
     token: &str,
@@ -232,7 +232,7 @@ pub async fn check_access_token(
 
 /// [`check_access_token`], and the token's person as stored now (read in
 /// the same statement as the revocation checks), for userinfo.
-pub async fn check_access_token_and_person(
+pub(crate) async fn check_access_token_and_person(
     state: &AppState,
     door: &Door,
     token: &str,
@@ -287,7 +287,7 @@ async fn check_bearer(
 }
 
 /// The bearer token of a request (RFC 6750 2.1).
-pub fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.trim().split_once(' ')?;
     scheme

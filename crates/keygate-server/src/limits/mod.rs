@@ -13,7 +13,7 @@ use keygate_store::{Attempt, LimitPolicy};
 use std::net::IpAddr;
 
 /// The sign-in limit of one account (tenant and e-mail, case-insensitive).
-pub fn account_key(tenant: &str, email: &str) -> String {
+pub(crate) fn account_key(tenant: &str, email: &str) -> String {
     let email = email.trim().to_lowercase();
     format!(
         "signin:account:{}",
@@ -22,17 +22,17 @@ pub fn account_key(tenant: &str, email: &str) -> String {
 }
 
 /// The sign-in limit of one client IP (across tenants and accounts).
-pub fn ip_key(ip: IpAddr) -> String {
+pub(crate) fn ip_key(ip: IpAddr) -> String {
     format!("signin:ip:{ip}")
 }
 
 /// The registration limit of one client IP.
-pub fn register_ip_key(ip: IpAddr) -> String {
+pub(crate) fn register_ip_key(ip: IpAddr) -> String {
     format!("register:ip:{ip}")
 }
 
 /// The failed-authentication limit of one registered client.
-pub fn client_auth_key(tenant: &str, client_id: &str) -> String {
+pub(crate) fn client_auth_key(tenant: &str, client_id: &str) -> String {
     format!(
         "client-auth:{}",
         sha256_hex(&format!("{tenant}\n{client_id}"))
@@ -43,7 +43,7 @@ pub fn client_auth_key(tenant: &str, client_id: &str) -> String {
 /// then the account's; when the account refuses, the IP's attempt is given
 /// back. `Ok` carries each granted attempt's count; `Err` the seconds to
 /// wait.
-pub async fn reserve_both(
+pub(crate) async fn reserve_both(
     state: &AppState,
     account: (&str, &LimitPolicy),
     ip: Option<(&str, &LimitPolicy)>,
@@ -68,7 +68,7 @@ pub async fn reserve_both(
 
 /// Reserves one attempt against a single limit; `Err` is the seconds to
 /// wait.
-pub async fn reserve(
+pub(crate) async fn reserve(
     state: &AppState,
     key: &str,
     policy: &LimitPolicy,

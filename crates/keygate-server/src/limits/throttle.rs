@@ -18,7 +18,7 @@ use std::time::Instant;
 /// so this only ever lets requests through).
 const MAX_BUCKETS: usize = 100_000;
 
-pub struct Throttle {
+pub(crate) struct Throttle {
     hasher: RandomState,
     buckets: Mutex<HashMap<u64, Bucket>>,
 }
@@ -41,7 +41,7 @@ impl Default for Throttle {
 impl Throttle {
     /// Takes one request of `client` from its bucket of `per_second`
     /// requests per second; `Err` carries the seconds until one is free.
-    pub fn check(&self, tenant: &str, client: &str, per_second: i64) -> Result<(), u64> {
+    pub(crate) fn check(&self, tenant: &str, client: &str, per_second: i64) -> Result<(), u64> {
         self.check_at(tenant, client, per_second, Instant::now())
     }
 

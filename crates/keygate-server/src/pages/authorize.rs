@@ -14,7 +14,7 @@ use keygate_core::authorize::{next_step, NextStep};
 use keygate_core::params::Params;
 use keygate_core::OAuthError;
 
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,
@@ -23,7 +23,7 @@ pub async fn get(
     handle(&state, &door, req.headers(), params).await
 }
 
-pub async fn post(
+pub(crate) async fn post(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,

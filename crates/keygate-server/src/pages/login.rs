@@ -14,7 +14,7 @@ use keygate_core::model::{Client, Registration};
 use keygate_core::params::Params;
 
 #[allow(clippy::too_many_arguments)]
-pub fn show(
+pub(crate) fn show(
     state: &AppState,
     door: &Door,
     headers: &HeaderMap,
@@ -44,7 +44,7 @@ pub fn show(
 }
 
 /// GET /login?{authorization request}: the sign-in page on its own.
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,
@@ -68,7 +68,7 @@ pub async fn get(
 
 /// POST /login: check the CSRF token and the credentials, start a session,
 /// and send the code to the application.
-pub async fn post(
+pub(crate) async fn post(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,

@@ -1,13 +1,13 @@
 //! The hosted pages: /authorize (which shows sign-in when needed), sign-in,
 //! registration and sign-out. Server-rendered, no JavaScript.
 
-pub mod account;
-pub mod authorize;
-pub mod login;
-pub mod register;
-pub mod render;
-pub mod reset;
-pub mod signoff;
+pub(crate) mod account;
+pub(crate) mod authorize;
+pub(crate) mod login;
+pub(crate) mod register;
+pub(crate) mod render;
+pub(crate) mod reset;
+pub(crate) mod signoff;
 
 use crate::door::Door;
 use crate::error::ApiError;
@@ -21,7 +21,7 @@ use keygate_core::params::Params;
 use keygate_core::OAuthError;
 
 /// A 303 See Other to `to`, with optional cookies.
-pub fn see_other(to: &str, cookies: &[String]) -> Response {
+pub(crate) fn see_other(to: &str, cookies: &[String]) -> Response {
     let mut res = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
         res.headers_mut().insert(header::LOCATION, v);
@@ -37,7 +37,7 @@ pub fn see_other(to: &str, cookies: &[String]) -> Response {
 }
 
 /// Sends an authorization error back to the registered redirect URI.
-pub fn error_redirect(door: &Door, e: &ErrorRedirect) -> Response {
+pub(crate) fn error_redirect(door: &Door, e: &ErrorRedirect) -> Response {
     let mut params = vec![
         ("error", e.error.code.as_str()),
         ("error_description", &*e.error.description),
@@ -52,7 +52,7 @@ pub fn error_redirect(door: &Door, e: &ErrorRedirect) -> Response {
     )
 }
 
-pub fn page_error(door: &Door, status: StatusCode, message: impl Into<String>) -> ApiError {
+pub(crate) fn page_error(door: &Door, status: StatusCode, message: impl Into<String>) -> ApiError {
     ApiError::Page {
         status,
         tenant_name: door.tenant.display_name.clone(),
@@ -62,7 +62,7 @@ pub fn page_error(door: &Door, status: StatusCode, message: impl Into<String>) -
 
 /// A validated authorization request with its client, or the response that
 /// reports why it is not valid (a page, or a redirect to the application).
-pub async fn validate_request(
+pub(crate) async fn validate_request(
     state: &AppState,
     door: &Door,
     params: Result<Params, OAuthError>,
@@ -96,7 +96,7 @@ pub async fn validate_request(
 }
 
 /// The authorization request as a query string, carried through the forms.
-pub fn request_query(p: &Params) -> String {
+pub(crate) fn request_query(p: &Params) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in p.iter() {
         s.append_pair(k, v);
@@ -105,7 +105,7 @@ pub fn request_query(p: &Params) -> String {
 }
 
 /// The browser's CSRF token, or a new one with the cookie that sets it.
-pub fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+pub(crate) fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
     let https = state.config.https();
     let name = cookies::csrf_name(https);
     match cookies::read(headers, &name).filter(|v| v.len() >= 32 && v.len() <= 64) {
@@ -120,7 +120,7 @@ pub fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<Stri
 
 /// Whether a submitted form carries the browser's CSRF token (double submit,
 /// compared in constant time).
-pub fn csrf_ok(state: &AppState, headers: &HeaderMap, form: &Params) -> bool {
+pub(crate) fn csrf_ok(state: &AppState, headers: &HeaderMap, form: &Params) -> bool {
     let cookie = cookies::read(headers, &cookies::csrf_name(state.config.https()));
     match (cookie, form.get("csrf")) {
         (Some(c), Some(f)) => keygate_crypto::secrets::ct_eq(c.as_bytes(), f.as_bytes()),
@@ -129,7 +129,7 @@ pub fn csrf_ok(state: &AppState, headers: &HeaderMap, form: &Params) -> bool {
 }
 
 /// Reads an urlencoded form body (bounded).
-pub async fn read_form(
+pub(crate) async fn read_form(
     state: &AppState,
     req: axum::extract::Request,
 ) -> Result<Result<Params, OAuthError>, ApiError> {
@@ -139,7 +139,7 @@ pub async fn read_form(
 
 /// A submitted sign-in or registration form, with the authorization
 /// request it carries validated again.
-pub struct Submission {
+pub(crate) struct Submission {
     pub headers: HeaderMap,
     pub form: Params,
     pub request: AuthorizeRequest,
@@ -151,7 +151,7 @@ pub struct Submission {
 
 /// Reads a posted form; `Err(response)` when its authorization request is
 /// no longer valid (answered as /authorize would).
-pub async fn read_submission(
+pub(crate) async fn read_submission(
     state: &AppState,
     door: &Door,
     req: axum::extract::Request,
@@ -178,7 +178,7 @@ pub async fn read_submission(
 
 /// A person just proved who they are: a new session, then the code goes
 /// to the application.
-pub async fn signed_in(
+pub(crate) async fn signed_in(
     state: &AppState,
     door: &Door,
     s: &Submission,

@@ -55,7 +55,7 @@ fn closed(door: &Door) -> Option<Response> {
     })
 }
 
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,
@@ -81,7 +81,7 @@ pub async fn get(
     ))
 }
 
-pub async fn post(
+pub(crate) async fn post(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,

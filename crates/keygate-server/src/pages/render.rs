@@ -5,7 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::sync::OnceLock;
 
-pub const CSS: &str = include_str!("../../templates/style.css");
+pub(crate) const CSS: &str = include_str!("../../templates/style.css");
 
 /// The Content-Security-Policy: nothing but our one inline stylesheet (by
 /// hash), no scripts, no framing, forms only to ourselves (`form-action
@@ -29,7 +29,7 @@ fn csp() -> &'static str {
 /// origin (`https://app.example.com`, `http://127.0.0.1:3000`), or its
 /// scheme for a native app's private-use scheme (`com.example.app:`).
 /// `None` for anything that would not be one clean source expression.
-pub fn form_target_source(uri: &str) -> Option<String> {
+pub(crate) fn form_target_source(uri: &str) -> Option<String> {
     let url = url::Url::parse(uri).ok()?;
     let source = match url.scheme() {
         "http" | "https" => url.origin().ascii_serialization(),
@@ -53,13 +53,13 @@ fn csp_posting_to(target: Option<&str>) -> String {
     }
 }
 
-pub fn html(status: StatusCode, body: String, cookies: &[String]) -> Response {
+pub(crate) fn html(status: StatusCode, body: String, cookies: &[String]) -> Response {
     html_posting_to(status, body, cookies, None)
 }
 
 /// A page whose form's answer may redirect to `target` (the client's
 /// redirect URI after sign-in, its post-logout URI after sign-out).
-pub fn html_posting_to(
+pub(crate) fn html_posting_to(
     status: StatusCode,
     body: String,
     cookies: &[String],
@@ -94,7 +94,7 @@ pub fn html_posting_to(
 
 #[derive(Template)]
 #[template(path = "login.html")]
-pub struct LoginPage<'a> {
+pub(crate) struct LoginPage<'a> {
     pub css: &'a str,
     pub tenant_name: &'a str,
     pub client_name: &'a str,
@@ -112,7 +112,7 @@ pub struct LoginPage<'a> {
 
 #[derive(Template)]
 #[template(path = "register.html")]
-pub struct RegisterPage<'a> {
+pub(crate) struct RegisterPage<'a> {
     pub css: &'a str,
     pub tenant_name: &'a str,
     pub client_name: &'a str,
@@ -125,7 +125,7 @@ pub struct RegisterPage<'a> {
     pub error: Option<&'a str>,
 }
 
-pub struct ConfirmForm {
+pub(crate) struct ConfirmForm {
     pub action: String,
     pub csrf: String,
     pub button: String,
@@ -134,7 +134,7 @@ pub struct ConfirmForm {
 
 #[derive(Template)]
 #[template(path = "message.html")]
-pub struct MessagePage<'a> {
+pub(crate) struct MessagePage<'a> {
     pub css: &'a str,
     pub tenant_name: &'a str,
     pub heading: &'a str,
@@ -145,7 +145,7 @@ pub struct MessagePage<'a> {
 
 #[derive(Template)]
 #[template(path = "forgot.html")]
-pub struct ForgotPage<'a> {
+pub(crate) struct ForgotPage<'a> {
     pub css: &'a str,
     pub tenant_name: &'a str,
     pub action: &'a str,
@@ -159,7 +159,7 @@ pub struct ForgotPage<'a> {
 
 #[derive(Template)]
 #[template(path = "reset.html")]
-pub struct ResetPage<'a> {
+pub(crate) struct ResetPage<'a> {
     pub css: &'a str,
     pub tenant_name: &'a str,
     pub action: &'a str,
@@ -173,7 +173,7 @@ pub struct ResetPage<'a> {
 /// A page that says one thing and may offer one link onwards.
 #[derive(Template)]
 #[template(path = "notice.html")]
-pub struct NoticePage<'a> {
+pub(crate) struct NoticePage<'a> {
     pub css: &'a str,
     pub tenant_name: &'a str,
     pub heading: &'a str,
@@ -183,14 +183,14 @@ pub struct NoticePage<'a> {
     pub link_text: &'a str,
 }
 
-pub fn render<T: Template>(t: &T) -> String {
+pub(crate) fn render<T: Template>(t: &T) -> String {
     t.render().unwrap_or_else(|e| {
         tracing::error!(error = %e, "template failed");
         "<!doctype html><title>Error</title><p>The page could not be shown.</p>".to_string()
     })
 }
 
-pub fn error_page(tenant_name: &str, message: &str) -> Response {
+pub(crate) fn error_page(tenant_name: &str, message: &str) -> Response {
     message_page(
         StatusCode::BAD_REQUEST,
         tenant_name,
@@ -200,7 +200,7 @@ pub fn error_page(tenant_name: &str, message: &str) -> Response {
 }
 
 /// A page with only a heading and an error message.
-pub fn message_page(
+pub(crate) fn message_page(
     status: StatusCode,
     tenant_name: &str,
     heading: &str,

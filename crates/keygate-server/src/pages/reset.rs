@@ -80,7 +80,7 @@ fn show_forgot(
 
 /// GET /forgot-password[?{authorization request}]: the form asking for the
 /// e-mail address.
-pub async fn forgot_get(
+pub(crate) async fn forgot_get(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,
@@ -98,7 +98,7 @@ pub async fn forgot_get(
 }
 
 /// POST /forgot-password: the same answer for every address.
-pub async fn forgot_post(
+pub(crate) async fn forgot_post(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,
@@ -186,7 +186,7 @@ fn show_reset(
 
 /// GET /reset-password?token=...: the form for the new password, if the
 /// link still works.
-pub async fn reset_get(
+pub(crate) async fn reset_get(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,
@@ -209,7 +209,7 @@ pub async fn reset_get(
 
 /// POST /reset-password: sets the new password (the link is used up, the
 /// person's sessions end, their tokens are revoked).
-pub async fn reset_post(
+pub(crate) async fn reset_post(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,

@@ -178,7 +178,7 @@ async fn sign_out(
     })
 }
 
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,
@@ -232,7 +232,7 @@ pub async fn get(
     ))
 }
 
-pub async fn post(
+pub(crate) async fn post(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,

@@ -5,7 +5,7 @@ use crate::*;
 use keygate_core::model::*;
 use keygate_store::StoreError;
 
-pub fn is_conflict<T: std::fmt::Debug>(r: keygate_store::Result<T>) -> bool {
+pub(crate) fn is_conflict<T: std::fmt::Debug>(r: keygate_store::Result<T>) -> bool {
     matches!(r, Err(StoreError::Conflict(_)))
 }
 
@@ -258,7 +258,7 @@ async fn populate(s: &dyn keygate_store::Store, t: &str, now: i64) -> String {
     refresh
 }
 
-pub fn key(tenant_id: &str, kid: &str, seq: i64) -> keygate_store::StoredKey {
+pub(crate) fn key(tenant_id: &str, kid: &str, seq: i64) -> keygate_store::StoredKey {
     keygate_store::StoredKey {
         kid: kid.into(),
         tenant_id: tenant_id.into(),

@@ -25,7 +25,7 @@ use keygate_store::{Approved, Exchange, NewRefresh, Then};
 
 /// Authenticates the calling client (token, revocation, introspection,
 /// Journeys API); `methods` says whether only its registered method counts.
-pub async fn authenticate_client(
+pub(crate) async fn authenticate_client(
     state: &AppState,
     door: &Door,
     headers: &HeaderMap,
@@ -77,7 +77,7 @@ pub async fn authenticate_client(
 
 /// `POST /token`: answers in RFC 6749 JSON, with CORS for the client's
 /// registered web origins.
-pub async fn handle(
+pub(crate) async fn handle(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     headers: HeaderMap,

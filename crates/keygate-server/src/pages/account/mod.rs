@@ -9,9 +9,9 @@
 //! CSRF token, and every change answers with a redirect back to the page
 //! (so a reload never submits twice) naming a fixed notice.
 
-pub mod password;
-pub mod sessions;
-pub mod sign_in;
+pub(crate) mod password;
+pub(crate) mod sessions;
+pub(crate) mod sign_in;
 
 use super::render::{self, CSS};
 use super::{csrf_token, see_other};
@@ -29,7 +29,7 @@ use keygate_core::params::Params;
 
 /// The signed-in person of a request: the session's cookie hash and the
 /// person (not disabled).
-pub struct SignedIn {
+pub(crate) struct SignedIn {
     /// The SHA-256 of the session cookie (to mark "this browser").
     pub session_hash: String,
     /// The person the session is for.
@@ -38,7 +38,7 @@ pub struct SignedIn {
 
 /// The signed-in person, or `None` (no session, an expired one, or a
 /// person deleted or disabled since).
-pub async fn signed_in(
+pub(crate) async fn signed_in(
     state: &AppState,
     door: &Door,
     headers: &HeaderMap,
@@ -57,7 +57,7 @@ pub async fn signed_in(
 }
 
 /// Where a request without a session goes: sign-in, then back here.
-pub fn to_sign_in(door: &Door) -> Response {
+pub(crate) fn to_sign_in(door: &Door) -> Response {
     see_other(&door.url("/account/sign-in"), &[])
 }
 
@@ -72,7 +72,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
 }
 
 /// One session as the page lists it.
-pub struct SessionRow {
+pub(crate) struct SessionRow {
     /// Whether it is the session of the browser looking at the page.
     pub current: bool,
     /// When the person signed in (UTC).
@@ -100,7 +100,7 @@ struct AccountPage<'a> {
 }
 
 /// A Unix time as the page shows it: `2026-12-07 15:02 UTC`.
-pub fn when(t: i64) -> String {
+pub(crate) fn when(t: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
@@ -109,7 +109,7 @@ pub fn when(t: i64) -> String {
 }
 
 /// Renders the page for `who`, with an optional error (status `status`).
-pub async fn show(
+pub(crate) async fn show(
     state: &AppState,
     door: &Door,
     headers: &HeaderMap,
@@ -148,7 +148,7 @@ pub async fn show(
 }
 
 /// GET /account.
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,
@@ -171,6 +171,6 @@ pub async fn get(
 }
 
 /// Back to the page with a fixed notice, with optional cookies.
-pub fn done(door: &Door, what: &str, cookies: &[String]) -> Response {
+pub(crate) fn done(door: &Door, what: &str, cookies: &[String]) -> Response {
     see_other(&format!("{}?done={what}", door.url("/account")), cookies)
 }

@@ -21,7 +21,7 @@ use keygate_core::validate::PasswordProblem;
 use keygate_core::OAuthError;
 
 /// POST /account/password.
-pub async fn post(
+pub(crate) async fn post(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,

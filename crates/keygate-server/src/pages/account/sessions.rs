@@ -15,7 +15,7 @@ use axum::response::Response;
 use axum::Extension;
 
 /// POST /account/sessions/end.
-pub async fn end_all(
+pub(crate) async fn end_all(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,

@@ -41,7 +41,7 @@ fn form(
 }
 
 /// GET /account/sign-in (straight to the account page when signed in).
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     headers: HeaderMap,
@@ -53,7 +53,7 @@ pub async fn get(
 }
 
 /// POST /account/sign-in.
-pub async fn post(
+pub(crate) async fn post(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,
