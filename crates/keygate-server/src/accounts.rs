@@ -20,10 +20,15 @@ pub use crate::now;
 pub enum AccountError {
     /// Wrong e-mail or password; deliberately the same for both.
     InvalidCredentials,
+    /// Registration with an address that already has an account in the tenant.
     EmailTaken,
+    /// A password shorter than 8 characters.
     WeakPassword,
+    /// A password over 1024 bytes: the bound keeps hashing hostile input cheap.
     PasswordTooLong,
+    /// An e-mail address that is not valid.
     InvalidEmail,
+    /// A name over 200 characters or with control characters.
     InvalidName,
     /// Too many failed attempts: blocked for this many seconds.
     TooManyAttempts(i64),
@@ -38,6 +43,7 @@ pub enum AccountError {
 }
 
 impl AccountError {
+    /// The Journeys API's error code for this refusal (the `error` member).
     pub fn code(self) -> &'static str {
         match self {
             AccountError::InvalidCredentials => "invalid_credentials",
@@ -63,6 +69,8 @@ impl AccountError {
         }
     }
 
+    /// The sentence shown to the person, on the hosted pages and as the Journeys API's
+    /// `error_description`.
     pub fn message(self) -> String {
         match self {
             AccountError::InvalidCredentials => {

@@ -7,6 +7,7 @@ use std::time::Duration;
 /// The lifetime of a password-reset link, and its longest: 30 minutes.
 pub const MAX_RESET_TTL: i64 = 1800;
 
+/// Settings of a running server: the public URL, lifetimes, limits, mail and the admin token.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The origin users reach, without a trailing slash; issuers are built from it.
@@ -57,6 +58,7 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// The defaults for a server at `public_url` (a trailing `/` is dropped).
     pub fn new(public_url: &str) -> Self {
         ServerConfig {
             public_url: public_url.trim_end_matches('/').to_string(),

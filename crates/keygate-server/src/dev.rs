@@ -42,7 +42,10 @@ pub const DEV_CALLBACK_PATH: &str = "/dev/callback";
 /// The demo client the page acts as.
 #[derive(Clone)]
 pub struct DevCallback {
+    /// The demo client's `client_id`.
     pub client_id: String,
+    /// The demo client's secret, for HTTP Basic authentication at the token
+    /// endpoint (RFC 6749 2.3.1).
     pub client_secret: String,
     /// The key PKCE verifiers are derived with (see [`DevCallback::verifier`]).
     pub verifier_key: String,
@@ -132,6 +135,8 @@ struct CallbackPage<'a> {
     commands: Vec<Command>,
 }
 
+/// The page at [`DEV_CALLBACK_PATH`]: exchanges the code it is sent back for
+/// tokens and shows them, with curl commands to go on (404 outside dev mode).
 pub async fn callback(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,

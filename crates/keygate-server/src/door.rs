@@ -44,17 +44,23 @@ fn client_ip(state: &AppState, req: &Request) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
+/// Which front door a request came through; it decides the endpoints' paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DoorKind {
+    /// `{public URL}/{tenant}/as/...`: the tenant named in the path.
     Path,
+    /// The root of a tenant's own domain, or of the public URL for the default tenant.
     Root,
 }
 
 /// The tenant and issuer of the current request.
 #[derive(Debug, Clone)]
 pub struct Door {
+    /// The tenant the request is for.
     pub tenant: Tenant,
+    /// The issuer (`iss`) this door answers as; endpoint URLs are built under it.
     pub issuer: String,
+    /// Through which door the request came, which decides the endpoints' paths.
     pub kind: DoorKind,
     /// The caller's address, for per-IP limits.
     pub client_ip: Option<IpAddr>,
@@ -74,6 +80,7 @@ impl Door {
         }
     }
 
+    /// Where tokens are revoked (RFC 7009 2): `/revoke` by path, `/oauth/revoke` at the root.
     pub fn revocation_endpoint(&self) -> String {
         match self.kind {
             DoorKind::Path => self.url("/revoke"),
@@ -135,6 +142,9 @@ async fn tenant(state: &AppState, id: &str) -> Result<Option<Tenant>, ApiError> 
     Ok(found)
 }
 
+/// Middleware of the path door: finds the tenant named by `{tenant}`
+/// (refused on another tenant's own domain) and puts its [`Door`] in the
+/// request.
 pub async fn by_path(
     State(state): State<AppState>,
     Path(params): Path<std::collections::HashMap<String, String>>,
@@ -163,6 +173,8 @@ pub async fn by_path(
     Ok(next.run(req).await)
 }
 
+/// Middleware of the root door: the tenant whose domain the Host is, else
+/// the default tenant at the public URL, put in the request as its [`Door`].
 pub async fn by_host(
     State(state): State<AppState>,
     mut req: Request,

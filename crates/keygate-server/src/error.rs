@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use keygate_core::{ErrorCode, OAuthError};
 use keygate_store::StoreError;
 
+/// Every way a request can fail, and the response each one becomes (see its `IntoResponse`).
 #[derive(Debug)]
 pub enum ApiError {
     /// RFC 6749 5.2 JSON (token, revocation, introspection).
@@ -16,22 +17,33 @@ pub enum ApiError {
     Bearer(Option<OAuthError>),
     /// The Journeys API's own error codes (`invalid_credentials`, ...).
     Journeys {
+        /// The HTTP status, chosen per code.
         status: StatusCode,
+        /// The error code, in the `error` member.
         error: &'static str,
+        /// Human-readable detail, in the `error_description` member.
         description: String,
     },
     /// An HTML page where a redirect would be unsafe.
     Page {
+        /// The HTTP status of the page.
         status: StatusCode,
+        /// The tenant's display name, shown on the page.
         tenant_name: String,
+        /// What went wrong, in words for the person at the browser.
         message: String,
     },
+    /// The path or Host names no tenant: 404 `not_found`.
     UnknownTenant,
+    /// No route matches: 404 `not_found`.
     NotFound,
+    /// The request body is over its limit: 413 `invalid_request`.
     PayloadTooLarge,
     /// Too many attempts; retry after this many seconds.
     RateLimited {
+        /// Seconds until another attempt may succeed (the `Retry-After` header, RFC 9110 10.2.3).
         retry_after: u64,
+        /// Answer in JSON (an API) rather than with an HTML page (a hosted page).
         json: bool,
     },
     /// A fault of ours: logged in full, answered as `server_error`.
@@ -253,6 +265,7 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The fallback of the routers: a 404 `not_found` for any unrouted path.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound
 }

@@ -55,9 +55,13 @@ pub fn now() -> i64 {
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
+/// What [`AppState`] shares: the store, the configuration, the keys and this node's caches.
 pub struct Inner {
+    /// The database behind every tenant, client, user, grant and key.
     pub store: Arc<dyn Store>,
+    /// The node's configuration, read at start.
     pub config: ServerConfig,
+    /// The tenants' signing keys.
     pub keys: jwt::keyring::KeyRing,
     pub(crate) clients: cache::TtlCache<(String, String), Option<keygate_core::model::Client>>,
     pub(crate) hosts: cache::TtlCache<String, Option<(keygate_core::model::Tenant, String)>>,
@@ -74,6 +78,8 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// The state of a node: its store, its configuration, and the master key
+    /// that unseals the tenants' signing keys.
     pub fn new(
         store: Arc<dyn Store>,
         config: ServerConfig,

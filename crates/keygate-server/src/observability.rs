@@ -89,6 +89,7 @@ pub async fn observe(req: Request, next: Next) -> Response {
     res
 }
 
+/// `GET /metrics`: the node's metrics in the Prometheus text format (version 0.0.4).
 pub async fn metrics_endpoint() -> Response {
     let mut res = prometheus().render().into_response();
     res.headers_mut().insert(

@@ -43,8 +43,6 @@
 //! # Ok(()) }
 //! ```
 
-#![warn(missing_docs, unreachable_pub)]
-
 mod admin_tokens;
 mod clients;
 mod error;

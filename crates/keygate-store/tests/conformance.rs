@@ -12,6 +12,8 @@
 //! concurrent exchanges included (RFC 6749 4.1.2 and 10.5: a code is used
 //! once; RFC 9700 4.14.2: a rotated refresh token is used once).
 
+#![allow(missing_docs, unreachable_pub)] // helpers of one test binary
+
 #[path = "conformance/harness.rs"]
 mod harness;
 

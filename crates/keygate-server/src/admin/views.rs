@@ -9,11 +9,17 @@ use crate::provisioning::{
     SigningAlgName, VerifyEmailName,
 };
 
+/// A tenant: one issuer with its own clients, people and settings.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantView {
+    /// The tenant's id, `[a-z0-9-]{1,63}`; it names the tenant in admin API paths and in
+    /// its issuer.
     #[schema(example = "acme")]
     pub id: String,
+    /// The name shown to people on the hosted sign-in and registration pages.
     pub display_name: String,
+    /// Origins (`https://login.acme.example`) that reach this tenant at their root; each
+    /// is an issuer too.
     pub domains: Vec<String>,
     /// The issuer of the tenant's path front door.
     #[schema(example = "https://id.example.com/acme/as")]
@@ -36,6 +42,8 @@ pub struct TenantView {
 }
 
 impl TenantView {
+    /// The view of `t`, with its path issuer under `public_url` (the server's public URL,
+    /// no trailing slash).
     pub fn new(t: Tenant, public_url: &str) -> Self {
         TenantView {
             issuer: format!("{public_url}/{}/as", t.id),
@@ -51,18 +59,29 @@ impl TenantView {
     }
 }
 
+/// A client (application) as stored, without its secret's hash.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientView {
+    /// The `client_id` (RFC 6749 2.2): random, and unique across all tenants.
     pub client_id: String,
+    /// The tenant the client belongs to.
     pub tenant_id: String,
+    /// The name shown to people on the sign-in and registration pages.
     pub name: String,
+    /// Whether the client is public (RFC 6749 2.1): no secret, PKCE required.
     pub public: bool,
     /// `none` for public clients.
     pub auth_method: String,
+    /// Registered redirect URIs, compared exactly (RFC 9700 2.1).
     pub redirect_uris: Vec<String>,
+    /// Where sign-out may return the browser to (OpenID Connect RP-Initiated Logout 1.0,
+    /// section 3).
     pub post_logout_redirect_uris: Vec<String>,
+    /// Grant types the client may use at the token endpoint.
     #[schema(value_type = Vec<GrantTypeName>)]
     pub grant_types: Vec<String>,
+    /// When the client receives refresh tokens: `always`, `offline_access` (only when
+    /// that scope was granted) or `never`.
     #[schema(value_type = RefreshPolicyName)]
     pub refresh_tokens: String,
     /// Seconds.
@@ -72,13 +91,19 @@ pub struct ClientView {
     /// Seconds: the absolute lifetime of a refresh-token family, from its
     /// first issue.
     pub refresh_token_max_ttl: i64,
+    /// Whether the client may use the Journeys API (JSON sign-in and registration ending
+    /// in a code).
     pub journeys_api: bool,
+    /// Browser origins allowed to call the token, revocation, userinfo and Journeys
+    /// endpoints (CORS).
     pub web_origins: Vec<String>,
+    /// The JWS algorithm of the client's id_tokens and access tokens.
     #[schema(value_type = SigningAlgName)]
     pub id_token_signed_response_alg: String,
     /// PKCE methods a public client may use.
     #[schema(value_type = PkcePolicyName)]
     pub pkce: String,
+    /// When the client was registered (seconds since the Unix epoch).
     pub created_at: i64,
     /// Token-endpoint requests per second on each node (0: off); absent
     /// when the tenant's setting applies.
@@ -119,8 +144,10 @@ impl From<Client> for ClientView {
 /// (shown this once; only its hash is stored).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedClient {
+    /// The client's settings, at the top level of the object.
     #[serde(flatten)]
     pub client: ClientView,
+    /// The client secret, for a confidential client only; shown this once, so keep it now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
 }
@@ -128,19 +155,30 @@ pub struct CreatedClient {
 /// A client's new secret (shown this once).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientSecret {
+    /// The client whose secret was rotated.
     pub client_id: String,
+    /// The new secret; the previous one stopped working. Shown this once.
     pub client_secret: String,
 }
 
+/// A person (user) of one tenant, without the password hash.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
+    /// The subject identifier (the `sub` claim, OpenID Connect Core 1.0 section 2):
+    /// random, and never changed.
     pub sub: String,
+    /// The tenant the person belongs to.
     pub tenant_id: String,
+    /// The address the person signs in with, lower-cased; unique within the tenant.
     pub email: String,
+    /// Whether the address is known to reach the person (the `email_verified` claim).
     pub email_verified: bool,
+    /// The person's full name (the `name` claim); absent when unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// When the person was created (seconds since the Unix epoch).
     pub created_at: i64,
+    /// A disabled person cannot sign in; disabling ended their sessions and revoked their grants.
     pub disabled: bool,
 }
 
@@ -162,7 +200,9 @@ impl From<User> for UserView {
 /// `after` to read the next page.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantList {
+    /// The tenants of this page, in id order.
     pub items: Vec<TenantView>,
+    /// The `after` value for the next page; `null` on the last page.
     pub next: Option<String>,
 }
 
@@ -170,7 +210,9 @@ pub struct TenantList {
 /// `after` to read the next page.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientList {
+    /// The clients of this page, in id order.
     pub items: Vec<ClientView>,
+    /// The `after` value for the next page; `null` on the last page.
     pub next: Option<String>,
 }
 
@@ -178,11 +220,15 @@ pub struct ClientList {
 /// `after` to read the next page.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserList {
+    /// The users of this page, in `sub` order.
     pub items: Vec<UserView>,
+    /// The `after` value for the next page; `null` on the last page.
     pub next: Option<String>,
 }
 
+/// Records per page when a list request gives no `limit`.
 pub const DEFAULT_PAGE: i64 = 50;
+/// The largest `limit` a list request may ask for; a larger one is refused.
 pub const MAX_PAGE: i64 = 200;
 
 /// Paging of a list, by key: records come in id order.

@@ -22,6 +22,8 @@ pub struct TenantKeys {
     pub jwks: Arc<String>,
 }
 
+/// The signing keys of every tenant: read from the store, unsealed with the
+/// master key, cached per tenant for at most the cache TTL.
 pub struct KeyRing {
     store: Arc<dyn Store>,
     master: MasterKey,
@@ -100,6 +102,8 @@ fn unix_now() -> i64 {
 }
 
 impl KeyRing {
+    /// A key ring over `store`, unsealing keys with `master` and keeping each
+    /// tenant's keys for at most `ttl`.
     pub fn new(store: Arc<dyn Store>, master: MasterKey, ttl: Duration) -> Self {
         KeyRing {
             store,
@@ -270,7 +274,9 @@ impl KeyRing {
 /// The outcome of a rotation.
 #[derive(Debug, Clone)]
 pub struct Rotation {
+    /// The new key's id, the `kid` of its JWKS entry and of the tokens it signs (RFC 7515 4.1.4).
     pub kid: String,
+    /// The algorithm the new key signs with.
     pub alg: SigningAlg,
     /// When the new key starts signing; it is published from now on.
     pub activates_at: i64,

@@ -32,6 +32,7 @@ pub enum Delivery {
 /// The mail settings of a node.
 #[derive(Debug, Clone)]
 pub struct MailSettings {
+    /// How this node delivers the messages it takes from the outbox.
     pub delivery: Delivery,
     /// The `From` of every message (`KEYGATE_MAIL_FROM`), already checked.
     pub from: String,

@@ -31,10 +31,15 @@ pub enum Security {
 /// A parsed `KEYGATE_SMTP_URL`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SmtpUrl {
+    /// The server's host name; with TLS, the name its certificate must carry.
     pub host: String,
+    /// The port: the URL's, else 25 (plain), 587 (STARTTLS) or 465 (`smtps://`).
     pub port: u16,
+    /// Whether and how the connection is encrypted.
     pub security: Security,
+    /// The user to authenticate as (percent-decoded); refused without TLS.
     pub user: Option<String>,
+    /// The user's password (percent-decoded); never shown by `Debug`.
     pub password: Option<String>,
 }
 

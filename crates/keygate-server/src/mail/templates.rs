@@ -7,8 +7,11 @@ use askama::Template;
 /// A rendered message, ready to be queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
+    /// The `Subject` header, with the tenant's display name.
     pub subject: String,
+    /// The text/plain part.
     pub text: String,
+    /// The text/html part.
     pub html: String,
 }
 

@@ -6,7 +6,9 @@ use super::*;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum Ttl {
+    /// A number of seconds, such as `86400`.
     Seconds(i64),
+    /// A DURATION such as `90s`, `15m`, `24h` or `14d`.
     Text(String),
 }
 
@@ -28,7 +30,9 @@ impl Ttl {
 #[derive(ToSchema)]
 #[allow(dead_code, non_camel_case_types)]
 pub enum AuthMethodName {
+    /// The secret in an HTTP Basic `Authorization` header (RFC 6749 2.3.1).
     client_secret_basic,
+    /// The secret as the `client_secret` form parameter (RFC 6749 2.3.1).
     client_secret_post,
 }
 
@@ -36,8 +40,11 @@ pub enum AuthMethodName {
 #[derive(ToSchema)]
 #[allow(dead_code, non_camel_case_types)]
 pub enum GrantTypeName {
+    /// A code from /authorize exchanged for tokens (RFC 6749 4.1).
     authorization_code,
+    /// A refresh token exchanged for new tokens (RFC 6749 6).
     refresh_token,
+    /// A confidential client acting for itself, with no person (RFC 6749 4.4).
     client_credentials,
 }
 
@@ -46,8 +53,12 @@ pub enum GrantTypeName {
 #[derive(ToSchema)]
 #[allow(dead_code, non_camel_case_types)]
 pub enum RefreshPolicyName {
+    /// With every code or refresh-token exchange, if the client may use the
+    /// `refresh_token` grant.
     always,
+    /// Only when the grant's scope holds `offline_access` (OpenID Connect Core 1.0 section 11).
     offline_access,
+    /// Never: the client signs the person in again when its tokens expire.
     never,
 }
 
@@ -57,7 +68,9 @@ pub enum RefreshPolicyName {
 #[derive(ToSchema)]
 #[allow(dead_code, non_camel_case_types)]
 pub enum PkcePolicyName {
+    /// Only `S256` (RFC 7636 4.2; RFC 9700 2.1.1).
     s256,
+    /// `S256` or `plain`; an omitted `code_challenge_method` counts as `plain`.
     #[schema(rename = "plain-allowed")]
     plain_allowed,
 }
@@ -66,8 +79,11 @@ pub enum PkcePolicyName {
 #[derive(ToSchema)]
 #[allow(dead_code, non_camel_case_types)]
 pub enum SigningAlgName {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 on an RSA-2048 key (RFC 7518 3.3).
     RS256,
+    /// ECDSA on P-256 with SHA-256 (RFC 7518 3.4).
     ES256,
+    /// Ed25519 (RFC 8037 3.1).
     EdDSA,
 }
 
@@ -77,6 +93,7 @@ pub enum SigningAlgName {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
+    /// The name shown to people on the sign-in and registration pages.
     #[schema(example = "Web app")]
     pub name: String,
     /// Registered redirect URIs, matched exactly; at least one for the
@@ -140,34 +157,48 @@ pub struct NewClient {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientPatch {
+    /// The name shown to people on the sign-in and registration pages.
     #[serde(default)]
     pub name: Option<String>,
+    /// Registered redirect URIs, matched exactly; replaces the whole list.
     #[serde(default)]
     pub redirect_uris: Option<Vec<String>>,
+    /// How a confidential client authenticates; refused for a public client.
     #[serde(default)]
     #[schema(value_type = Option<AuthMethodName>)]
     pub auth_method: Option<String>,
+    /// Allowed grants; replaces the whole list.
     #[serde(default)]
     #[schema(value_type = Option<Vec<GrantTypeName>>)]
     pub grant_types: Option<Vec<String>>,
+    /// When refresh tokens are issued.
     #[serde(default)]
     #[schema(value_type = Option<RefreshPolicyName>)]
     pub refresh_tokens: Option<String>,
+    /// Lifetime of id_tokens.
     #[serde(default)]
     pub id_token_ttl: Option<Ttl>,
+    /// Lifetime of access tokens.
     #[serde(default)]
     pub access_token_ttl: Option<Ttl>,
+    /// Absolute lifetime of a refresh-token family, counted from its first issue.
     #[serde(default)]
     pub refresh_token_max_ttl: Option<Ttl>,
+    /// Whether the client may use the Journeys API.
     #[serde(default)]
     pub journeys_api: Option<bool>,
+    /// Browser origins allowed to call the token, revocation, userinfo and Journeys
+    /// endpoints (CORS); replaces the whole list.
     #[serde(default)]
     pub web_origins: Option<Vec<String>>,
+    /// Where sign-out may return to; replaces the whole list.
     #[serde(default)]
     pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Algorithm of id_tokens and access tokens.
     #[serde(default)]
     #[schema(value_type = Option<SigningAlgName>)]
     pub id_token_signed_response_alg: Option<String>,
+    /// PKCE methods a public client may use.
     #[serde(default)]
     #[schema(value_type = Option<PkcePolicyName>)]
     pub pkce: Option<String>,
@@ -433,6 +464,7 @@ pub async fn existing_client(store: &dyn Store, tenant: &str, id: &str) -> Resul
         .ok_or_else(|| no_client(id))
 }
 
+/// Applies the changes to a stored client and returns it as now stored.
 pub async fn update_client(
     store: &dyn Store,
     tenant: &str,

@@ -32,7 +32,9 @@ pub use users::*;
 pub enum ProvisionError {
     /// A value is not acceptable; `field` is its name in the admin API.
     Invalid {
+        /// The refused field's name in the admin API; `None` when no one field is at fault.
         field: Option<&'static str>,
+        /// What is wrong with the value.
         message: String,
     },
     /// The tenant, client or user does not exist.
@@ -47,7 +49,9 @@ pub enum ProvisionError {
 /// `--grant` on the command line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Front {
+    /// The admin API: fields by their JSON names (`grant_types`).
     Api,
+    /// The command line: fields by their flags (`--grant`).
     Cli,
 }
 
@@ -107,6 +111,7 @@ impl From<StoreError> for ProvisionError {
     }
 }
 
+/// A provisioning outcome: the value, or why it was refused.
 pub type Result<T> = std::result::Result<T, ProvisionError>;
 
 fn no_tenant(id: &str) -> ProvisionError {

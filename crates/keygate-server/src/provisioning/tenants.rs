@@ -7,7 +7,9 @@ use super::*;
 #[derive(ToSchema)]
 #[allow(dead_code, non_camel_case_types)]
 pub enum RegistrationName {
+    /// Anyone may register (the default).
     open,
+    /// Only administrators (CLI and admin API) create users.
     closed,
 }
 
@@ -16,8 +18,12 @@ pub enum RegistrationName {
 #[derive(ToSchema)]
 #[allow(dead_code, non_camel_case_types)]
 pub enum VerifyEmailName {
+    /// No verification message is sent.
     off,
+    /// A verification message is sent at registration; signing in does not wait for it
+    /// (the default).
     optional,
+    /// Signing in needs a verified address.
     required,
 }
 
@@ -25,8 +31,11 @@ pub enum VerifyEmailName {
 #[derive(ToSchema)]
 #[allow(dead_code, non_camel_case_types)]
 pub enum MfaPolicyName {
+    /// No second factor is offered.
     off,
+    /// Each person may enrol a second factor (the default).
     optional,
+    /// Every person must enrol and use a second factor.
     required,
 }
 
@@ -71,6 +80,7 @@ pub struct NewTenant {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantPatch {
+    /// The name shown on the hosted pages.
     #[serde(default)]
     pub display_name: Option<String>,
     /// Replaces every domain of the tenant.
@@ -80,12 +90,16 @@ pub struct TenantPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000)]
     pub token_rate_limit: Option<Option<i64>>,
+    /// `open` or `closed`: whether people may register themselves.
     #[serde(default)]
     #[schema(value_type = Option<RegistrationName>)]
     pub registration: Option<String>,
+    /// `off`, `optional` or `required`: whether people must verify their e-mail address
+    /// before they can sign in.
     #[serde(default)]
     #[schema(value_type = Option<VerifyEmailName>)]
     pub verify_email: Option<String>,
+    /// `off`, `optional` or `required`: whether people use a second factor.
     #[serde(default)]
     #[schema(value_type = Option<MfaPolicyName>)]
     pub mfa: Option<String>,
@@ -166,6 +180,7 @@ pub fn tenant_from_spec(spec: &NewTenant, now: i64) -> Result<Tenant> {
     })
 }
 
+/// Stores a tenant built by [`tenant_from_spec`]; a taken id or domain is a `Conflict`.
 pub async fn create_tenant(store: &dyn Store, tenant: &Tenant) -> Result<()> {
     store.create_tenant(tenant).await?;
     Ok(())

@@ -12,8 +12,10 @@ pub struct NewUser {
     /// At least 8 characters.
     #[schema(format = Password)]
     pub password: String,
+    /// The person's full name (the `name` claim), if known.
     #[serde(default)]
     pub name: Option<String>,
+    /// Whether the address is already known to reach the person (default false).
     #[serde(default)]
     pub email_verified: bool,
 }
@@ -22,13 +24,18 @@ pub struct NewUser {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    /// A new address: stored lower-cased, unique in the tenant; changing it
+    /// ends the person's sessions.
     #[serde(default)]
     pub email: Option<String>,
+    /// A new password (at least 8 characters); setting it ends the person's sessions.
     #[serde(default)]
     #[schema(format = Password)]
     pub password: Option<String>,
+    /// The person's full name (the `name` claim); it can be changed but not removed.
     #[serde(default)]
     pub name: Option<String>,
+    /// Whether the address is known to reach the person.
     #[serde(default)]
     pub email_verified: Option<bool>,
     /// A disabled person cannot sign in; disabling ends their sessions.
@@ -124,6 +131,7 @@ fn no_user(sub: &str) -> ProvisionError {
     ProvisionError::NotFound(format!("user '{sub}' does not exist"))
 }
 
+/// The stored user, or `NotFound` (also when their tenant does not exist).
 pub async fn existing_user(store: &dyn Store, tenant: &str, sub: &str) -> Result<User> {
     existing_tenant(store, tenant).await?;
     store
@@ -132,6 +140,9 @@ pub async fn existing_user(store: &dyn Store, tenant: &str, sub: &str) -> Result
         .ok_or_else(|| no_user(sub))
 }
 
+/// Applies the changes to a stored user and returns them as now stored; a
+/// new e-mail address or password, or disabling, ends every session and
+/// revokes every grant of the person.
 pub async fn update_user(
     store: &dyn Store,
     tenant: &str,
