@@ -8,6 +8,7 @@ pub mod register;
 pub mod render;
 pub mod reset;
 pub mod signoff;
+pub mod verify;
 
 use crate::door::Door;
 use crate::error::ApiError;
