@@ -250,7 +250,7 @@ fn mail_settings(
             Delivery::Console
         }
         None => {
-            tracing::warn!("KEYGATE_SMTP_URL is not set: this node sends no e-mail, so password-reset messages stay queued until a node with SMTP sends them (the pages say so)");
+            tracing::warn!("KEYGATE_SMTP_URL is not set: this node sends no e-mail, so password-reset and e-mail verification messages stay queued until a node with SMTP sends them (the pages say so)");
             Delivery::None
         }
     };

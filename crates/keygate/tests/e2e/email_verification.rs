@@ -487,3 +487,56 @@ async fn a_link_works_only_under_its_own_tenant() {
     assert_eq!(verify(&b, &link).await.status, 200);
     assert!(is_verified(&s.db, BEA).await);
 }
+
+#[tokio::test]
+async fn an_account_page_session_of_an_unverified_person_gives_no_code_in_required_mode() {
+    let s = setup("required", &[]).await;
+    let b = Browser::new();
+    // The account page's own sign-in lets the person in (docs/account.md).
+    let form = b.get(&format!("{}/account/sign-in", s.issuer)).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let done = b
+        .submit(&form, &[("email", EMAIL), ("password", PASSWORD)])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let account = b.get(&format!("{}/account", s.issuer)).await;
+    assert_eq!(account.status, 200, "{}", account.body);
+    // That session finishes no authorization request.
+    let (_, challenge) = pkce();
+    let page = b
+        .get(&authorize_url(&s.issuer, &s.client, Some(&challenge), &[]))
+        .await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("Check your e-mail"), "{}", page.body);
+    let silent = b
+        .get(&authorize_url(
+            &s.issuer,
+            &s.client,
+            Some(&challenge),
+            &[("prompt", "none")],
+        ))
+        .await;
+    assert_eq!(silent.status, 303, "{}", silent.body);
+    let params = silent.redirect_params();
+    assert_eq!(params["error"], "login_required", "{params:?}");
+    assert!(!params.contains_key("code"));
+    // Once verified (an administrator here), the same session does.
+    s.db.cli_json(
+        &[
+            "user",
+            "update",
+            "--tenant",
+            "acme",
+            "--sub",
+            &crate::journeys_helpers::sub_of(&s.db, EMAIL).await,
+            "--email-verified",
+            "true",
+        ],
+        None,
+    );
+    let page = b
+        .get(&authorize_url(&s.issuer, &s.client, Some(&challenge), &[]))
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert!(page.redirect_params().contains_key("code"));
+}
