@@ -201,7 +201,9 @@ async fn check_password(
 ///
 /// Every attempt counts against the caller's IP (successful or not: each
 /// account is a row that nobody authenticated), so one address cannot fill
-/// the store with accounts.
+/// the store with accounts. A new account gets the verification message
+/// when the tenant's `verify_email` is not `off`; whether it may go on to
+/// a code is the caller's question ([`crate::email_verification::blocks`]).
 pub async fn register(
     state: &AppState,
     door: &Door,
@@ -230,7 +232,12 @@ pub async fn register(
         email_verified: false,
     };
     match provision::create_user(state.store.as_ref(), tenant, &spec).await {
-        Ok(user) => Ok(Ok(user)),
+        Ok(user) => {
+            // The verification message, unless the tenant's verify_email is
+            // off (docs/account.md, "Verifying the e-mail address").
+            crate::email_verification::after_registration(state, door, &user).await;
+            Ok(Ok(user))
+        }
         Err(ProvisionError::Invalid {
             field: Some("email"),
             ..

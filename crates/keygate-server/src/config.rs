@@ -7,6 +7,9 @@ use std::time::Duration;
 /// The lifetime of a password-reset link, and its longest: 30 minutes.
 pub const MAX_RESET_TTL: i64 = 1800;
 
+/// The lifetime of an e-mail verification link, and its longest: 24 hours.
+pub const MAX_VERIFY_EMAIL_TTL: i64 = 86_400;
+
 /// Settings of a running server: the public URL, lifetimes, limits, mail and the admin token.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -55,6 +58,14 @@ pub struct ServerConfig {
     pub reset_account_limit: LimitPolicy,
     /// Password-reset requests per client IP.
     pub reset_ip_limit: LimitPolicy,
+    /// How long an e-mail verification link works, in seconds (at most 24
+    /// hours; shorter only by `KEYGATE_VERIFY_EMAIL_TTL`).
+    pub verify_email_ttl: i64,
+    /// Verification messages sent again on request, per e-mail address
+    /// (tenant and address): past it, no more for a while.
+    pub verify_resend_account_limit: LimitPolicy,
+    /// Verification messages sent again on request, per client IP.
+    pub verify_resend_ip_limit: LimitPolicy,
 }
 
 impl ServerConfig {
@@ -103,6 +114,19 @@ impl ServerConfig {
                 max_block: 3600,
             },
             reset_ip_limit: LimitPolicy {
+                max_failures: 20,
+                window: 3600,
+                base_block: 900,
+                max_block: 3600,
+            },
+            verify_email_ttl: MAX_VERIFY_EMAIL_TTL,
+            verify_resend_account_limit: LimitPolicy {
+                max_failures: 5,
+                window: 3600,
+                base_block: 900,
+                max_block: 3600,
+            },
+            verify_resend_ip_limit: LimitPolicy {
                 max_failures: 20,
                 window: 3600,
                 base_block: 900,

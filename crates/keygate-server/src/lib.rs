@@ -23,6 +23,7 @@ mod cache;
 pub mod config;
 pub mod dev;
 pub mod door;
+mod email_verification;
 mod endpoints;
 pub mod error;
 mod http;
@@ -150,6 +151,11 @@ fn endpoints() -> Router<AppState> {
             get(pages::reset::reset_get).post(pages::reset::reset_post),
         )
         .route(
+            "/verify-email",
+            get(pages::verify::get).post(pages::verify::post),
+        )
+        .route("/verify-email/resend", post(pages::verify::resend_post))
+        .route(
             "/signoff",
             get(pages::signoff::get).post(pages::signoff::post),
         )
@@ -188,6 +194,10 @@ fn endpoints() -> Router<AppState> {
         .route(
             "/journeys/password-reset",
             post(journeys::password_reset).options(cors::preflight),
+        )
+        .route(
+            "/journeys/verify-email",
+            post(journeys::verify_email_resend).options(cors::preflight),
         )
 }
 

@@ -45,6 +45,7 @@
 
 mod admin_tokens;
 mod clients;
+mod email_links;
 mod error;
 mod exchange;
 mod grants;
@@ -70,6 +71,7 @@ use std::sync::Arc;
 
 pub use admin_tokens::{AdminToken, AdminTokenStore};
 pub use clients::ClientStore;
+pub use email_links::{EmailLink, EmailLinkPurpose, EmailLinkStore};
 pub use error::{Result, StoreError};
 pub use grants::{
     Approved, Check, CodeGrant, Exchange, GrantStore, NewRefresh, RefreshGrant, Standing, Then,
@@ -123,6 +125,7 @@ pub trait Store:
     + MaintenanceStore
     + OutboxStore
     + ResetStore
+    + EmailLinkStore
 {
 }
 
@@ -138,6 +141,7 @@ impl<S> Store for S where
         + MaintenanceStore
         + OutboxStore
         + ResetStore
+        + EmailLinkStore
         + ?Sized
 {
 }

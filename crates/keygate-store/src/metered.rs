@@ -107,6 +107,11 @@ metered! {
         fn reset_link(hash: &str) -> Result<Option<ResetLink>>;
         fn use_reset_link(hash: &str, tenant_id: &str, user_sub: &str, password_hash: &str, now: i64) -> Result<bool>;
     }
+    impl EmailLinkStore {
+        fn create_email_link(hash: &str, link: &EmailLink) -> Result<()>;
+        fn email_link(hash: &str) -> Result<Option<EmailLink>>;
+        fn use_email_link(hash: &str, now: i64) -> Result<Option<EmailLink>>;
+    }
     impl KeyStore {
         fn signing_keys(tenant_id: &str) -> Result<Vec<StoredKey>>;
         fn insert_signing_key(key: &StoredKey) -> Result<bool>;

@@ -71,7 +71,7 @@ pub trait OutboxStore: Send + Sync {
     /// The attempt failed: the message is due again at `next_attempt_at`.
     async fn mail_failed(&self, id: &str, next_attempt_at: i64) -> Result<()>;
     /// Deletes up to `batch` messages sent more than [`KEEP_SENT`] seconds
-    /// before `now`, and up to `batch` expired password-reset links; what
-    /// was deleted per table.
+    /// before `now`, and up to `batch` expired password-reset and e-mail
+    /// links; what was deleted per table.
     async fn sweep_outbox(&self, now: i64, batch: i64) -> Result<Vec<(&'static str, u64)>>;
 }

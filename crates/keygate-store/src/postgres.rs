@@ -65,6 +65,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "session_details",
         sql: include_str!("../migrations/postgres/0011_session_details.sql"),
     },
+    Migration {
+        version: 12,
+        name: "email_links",
+        sql: include_str!("../migrations/postgres/0012_email_links.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

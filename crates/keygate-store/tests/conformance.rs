@@ -21,6 +21,8 @@ mod harness;
 mod admin;
 #[path = "conformance/directory.rs"]
 mod directory;
+#[path = "conformance/email_links.rs"]
+mod email_links;
 #[path = "conformance/exchange.rs"]
 mod exchange;
 #[path = "conformance/limits.rs"]

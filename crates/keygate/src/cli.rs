@@ -178,6 +178,18 @@ pub(crate) struct ServeArgs {
     /// Password-reset requests per client IP within an hour [default: 20]
     #[arg(long, env = "KEYGATE_RESET_IP_MAX")]
     pub reset_ip_max: Option<i64>,
+    /// Seconds an e-mail verification link works, 1 to 86400 [default: 86400]
+    #[arg(long, env = "KEYGATE_VERIFY_EMAIL_TTL")]
+    pub verify_email_ttl: Option<i64>,
+    /// Verification messages sent again on request per e-mail address
+    /// within an hour before further requests send nothing for a while
+    /// [default: 5]
+    #[arg(long, env = "KEYGATE_VERIFY_RESEND_MAX")]
+    pub verify_resend_max: Option<i64>,
+    /// Verification messages sent again on request per client IP within an
+    /// hour [default: 20]
+    #[arg(long, env = "KEYGATE_VERIFY_RESEND_IP_MAX")]
+    pub verify_resend_ip_max: Option<i64>,
 }
 
 #[derive(Subcommand)]
@@ -313,6 +325,10 @@ pub(crate) struct UserCreate {
     pub email: String,
     #[arg(long)]
     pub name: Option<String>,
+    /// Create the person with their address already verified
+    /// (`email_verified` true in their tokens; no verification message).
+    #[arg(long)]
+    pub email_verified: bool,
     /// Read the password from standard input (one line).
     #[arg(long, required = true)]
     pub password_stdin: bool,

@@ -224,7 +224,7 @@ pub(crate) async fn user_create(a: UserCreate) -> Result<(), Failure> {
         email: a.email.clone(),
         password,
         name: a.name.clone(),
-        email_verified: false,
+        email_verified: a.email_verified,
     };
     // Every field is checked before the database is opened.
     provision::check_new_user(&spec)?;

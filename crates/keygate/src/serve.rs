@@ -115,6 +115,14 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         (args.register_ip_max, &mut config.register_ip_limit),
         (args.reset_max, &mut config.reset_account_limit),
         (args.reset_ip_max, &mut config.reset_ip_limit),
+        (
+            args.verify_resend_max,
+            &mut config.verify_resend_account_limit,
+        ),
+        (
+            args.verify_resend_ip_max,
+            &mut config.verify_resend_ip_limit,
+        ),
     ] {
         if let Some(n) = value {
             if n < 1 {
@@ -142,6 +150,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
             )));
         }
         config.reset_ttl = ttl;
+    }
+    if let Some(ttl) = args.verify_email_ttl {
+        if !(1..=keygate_server::config::MAX_VERIFY_EMAIL_TTL).contains(&ttl) {
+            return Err(Failure::Usage(format!(
+                "KEYGATE_VERIFY_EMAIL_TTL must be 1 to {} seconds",
+                keygate_server::config::MAX_VERIFY_EMAIL_TTL
+            )));
+        }
+        config.verify_email_ttl = ttl;
     }
     config.mail = mail_settings(
         args.smtp_url.or(file.smtp_url),
@@ -233,7 +250,7 @@ fn mail_settings(
             Delivery::Console
         }
         None => {
-            tracing::warn!("KEYGATE_SMTP_URL is not set: this node sends no e-mail, so password-reset messages stay queued until a node with SMTP sends them (the pages say so)");
+            tracing::warn!("KEYGATE_SMTP_URL is not set: this node sends no e-mail, so password-reset and e-mail verification messages stay queued until a node with SMTP sends them (the pages say so)");
             Delivery::None
         }
     };

@@ -52,8 +52,76 @@ pub fn password_reset(tenant_name: &str, link: &str, ttl: i64) -> Result<Rendere
     })
 }
 
+#[derive(Template)]
+#[template(path = "mail/verify_email.txt")]
+struct VerifyText<'a> {
+    tenant_name: &'a str,
+    email: &'a str,
+    link: &'a str,
+    validity: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/verify_email.html")]
+struct VerifyHtml<'a> {
+    tenant_name: &'a str,
+    email: &'a str,
+    link: &'a str,
+    validity: &'a str,
+}
+
+/// How long a link works, in words ("24 hours", "90 minutes").
+pub fn validity(ttl: i64) -> String {
+    match ttl {
+        t if t >= 7200 && t % 3600 == 0 => format!("{} hours", t / 3600),
+        t if t <= 60 => "1 minute".into(),
+        t => format!("{} minutes", (t + 59) / 60),
+    }
+}
+
+/// The e-mail verification message for `email`: `link` is absolute, under
+/// the issuer the person used; it is valid for `ttl` seconds.
+pub fn verify_email(
+    tenant_name: &str,
+    email: &str,
+    link: &str,
+    ttl: i64,
+) -> Result<Rendered, askama::Error> {
+    let validity = validity(ttl);
+    Ok(Rendered {
+        subject: format!("Verify your {tenant_name} e-mail address"),
+        text: VerifyText {
+            tenant_name,
+            email,
+            link,
+            validity: &validity,
+        }
+        .render()?,
+        html: VerifyHtml {
+            tenant_name,
+            email,
+            link,
+            validity: &validity,
+        }
+        .render()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn verify_message_has_the_link_in_both_parts_and_its_validity() {
+        let link = "https://id.example.com/acme/as/verify-email?token=abc&x=1";
+        let m = super::verify_email("Acme", "ann@example.com", link, 86_400).unwrap();
+        assert!(m.text.contains(link), "{}", m.text);
+        assert!(m.text.contains("24 hours"));
+        assert!(m.text.contains("ann@example.com"));
+        assert!(m.html.contains("token=abc&#38;x=1") || m.html.contains("token=abc&amp;x=1"));
+        assert_eq!(m.subject, "Verify your Acme e-mail address");
+        assert_eq!(super::validity(2), "1 minute");
+        assert_eq!(super::validity(5400), "90 minutes");
+    }
+
     #[test]
     fn reset_message_has_the_link_in_both_parts_and_escapes_html() {
         let link = "https://id.example.com/acme/as/reset-password?token=abc&x=1";

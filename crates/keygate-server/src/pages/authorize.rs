@@ -10,7 +10,9 @@ use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Extension;
-use keygate_core::authorize::{next_step, NextStep};
+use keygate_core::authorize::{next_step, ErrorRedirect, NextStep};
+use keygate_core::error::ErrorCode;
+use keygate_core::model::VerifyEmail;
 use keygate_core::params::Params;
 use keygate_core::OAuthError;
 
@@ -57,6 +59,36 @@ async fn handle(
             user_sub,
             auth_time,
         } => {
+            // A session of a person whose address is not verified (the
+            // account page's sign-in lets them in, docs/account.md) gives
+            // no code while the tenant requires a verified address.
+            if door.tenant.verify_email == VerifyEmail::Required {
+                let user = state.store.get_user(&door.tenant.id, &user_sub).await?;
+                if let Some(user) = user.filter(|u| crate::email_verification::blocks(door, u)) {
+                    if req.prompt_none {
+                        return Ok(super::error_redirect(
+                            door,
+                            &ErrorRedirect {
+                                redirect_uri: req.redirect_uri.clone(),
+                                error: OAuthError::new(
+                                    ErrorCode::LoginRequired,
+                                    "the user must verify their e-mail address",
+                                ),
+                                state: req.state.clone(),
+                            },
+                        ));
+                    }
+                    return Ok(super::verify::pending(
+                        state,
+                        door,
+                        headers,
+                        &super::request_query(&params),
+                        &user.email,
+                        false,
+                        axum::http::StatusCode::FORBIDDEN,
+                    ));
+                }
+            }
             let (_, to) =
                 accounts::issue_code(state, door, &req, &user_sub, auth_time, false).await?;
             Ok(super::see_other(&to, &[]))

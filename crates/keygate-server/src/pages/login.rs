@@ -98,6 +98,16 @@ pub(crate) async fn post(
     }
     let password = sub.form.get("password").unwrap_or("");
     match accounts::sign_in(&state, &door, email, password).await? {
+        // The right password, but the tenant requires a verified address.
+        Ok(user) if crate::email_verification::blocks(&door, &user) => Ok(super::verify::pending(
+            &state,
+            &door,
+            &sub.headers,
+            &request_query(&sub.params),
+            &user.email,
+            false,
+            StatusCode::FORBIDDEN,
+        )),
         Ok(user) => signed_in(&state, &door, &sub, &user.sub).await,
         Err(e) if e.retry_after().is_some() => Ok(super::too_many(
             again(&e.message(), StatusCode::TOO_MANY_REQUESTS),

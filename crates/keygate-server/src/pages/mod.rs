@@ -8,6 +8,7 @@ pub(crate) mod register;
 pub(crate) mod render;
 pub(crate) mod reset;
 pub(crate) mod signoff;
+pub(crate) mod verify;
 
 use crate::door::Door;
 use crate::error::ApiError;

@@ -116,6 +116,17 @@ pub(crate) async fn post(
     }
     let password = sub.form.get("password").unwrap_or("");
     match accounts::register(&state, &door, email, password, Some(name)).await? {
+        // The account exists; with a required verification the person
+        // signs in once the address is verified.
+        Ok(user) if crate::email_verification::blocks(&door, &user) => Ok(super::verify::pending(
+            &state,
+            &door,
+            &sub.headers,
+            &request_query(&sub.params),
+            &user.email,
+            false,
+            StatusCode::OK,
+        )),
         Ok(user) => signed_in(&state, &door, &sub, &user.sub).await,
         Err(e) if e.retry_after().is_some() => Ok(super::too_many(
             again(&e.message(), StatusCode::TOO_MANY_REQUESTS),

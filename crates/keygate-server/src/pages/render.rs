@@ -170,6 +170,35 @@ pub(crate) struct ResetPage<'a> {
     pub error: Option<&'a str>,
 }
 
+/// The page an e-mail verification link opens: one button that uses it.
+#[derive(Template)]
+#[template(path = "verify.html")]
+pub(crate) struct VerifyPage<'a> {
+    pub css: &'a str,
+    pub tenant_name: &'a str,
+    pub action: &'a str,
+    pub token: &'a str,
+    pub csrf: &'a str,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// "Check your e-mail": a sign-in that waits for the address to be
+/// verified, with a form to send the message again.
+#[derive(Template)]
+#[template(path = "verify_pending.html")]
+pub(crate) struct VerifyPendingPage<'a> {
+    pub css: &'a str,
+    pub tenant_name: &'a str,
+    pub action: &'a str,
+    pub request: &'a str,
+    pub csrf: &'a str,
+    pub email: &'a str,
+    pub can_send: bool,
+    pub resent: bool,
+    pub login_link: Option<&'a str>,
+}
+
 /// A page that says one thing and may offer one link onwards.
 #[derive(Template)]
 #[template(path = "notice.html")]

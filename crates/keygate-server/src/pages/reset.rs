@@ -21,7 +21,7 @@ use keygate_core::params::Params;
 
 /// The authorization request a page carries (re-serialized, so only
 /// well-formed pairs go on), and the sign-in link it leads back to.
-fn carried(raw: &str, door: &Door) -> (String, Option<String>) {
+pub(super) fn carried(raw: &str, door: &Door) -> (String, Option<String>) {
     match Params::from_urlencoded(raw.as_bytes()) {
         Ok(p) if !raw.is_empty() => {
             let q = request_query(&p);
@@ -32,7 +32,7 @@ fn carried(raw: &str, door: &Door) -> (String, Option<String>) {
     }
 }
 
-fn notice(
+pub(super) fn notice(
     door: &Door,
     status: StatusCode,
     heading: &str,

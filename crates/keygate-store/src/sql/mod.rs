@@ -9,6 +9,7 @@
 
 mod admin_tokens;
 mod clients;
+mod email_links;
 mod grants;
 mod keys;
 mod limits;

@@ -42,9 +42,10 @@ fn claim_sql(backend: Backend) -> &'static str {
     }
 }
 
-const SWEEP_OUTBOX: [(&str, &str); 2] = [
+const SWEEP_OUTBOX: [(&str, &str); 3] = [
     ("outbox", "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1 LIMIT $2)"),
     ("reset_tokens", "DELETE FROM reset_tokens WHERE hash IN (SELECT hash FROM reset_tokens WHERE expires_at < $1 LIMIT $2)"),
+    ("email_links", "DELETE FROM email_links WHERE hash IN (SELECT hash FROM email_links WHERE expires_at < $1 LIMIT $2)"),
 ];
 
 #[async_trait]
@@ -110,7 +111,7 @@ impl OutboxStore for SqlStore {
     }
 
     async fn sweep_outbox(&self, now: i64, batch: i64) -> Result<Vec<(&'static str, u64)>> {
-        let cutoffs = [now - KEEP_SENT, now];
+        let cutoffs = [now - KEEP_SENT, now, now];
         let write = SWEEP_OUTBOX
             .iter()
             .zip(cutoffs)

@@ -85,6 +85,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "session_details",
         sql: include_str!("../../migrations/sqlite/0011_session_details.sql"),
     },
+    Migration {
+        version: 12,
+        name: "email_links",
+        sql: include_str!("../../migrations/sqlite/0012_email_links.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

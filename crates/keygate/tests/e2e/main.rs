@@ -16,6 +16,7 @@ mod browser;
 mod cli_admin;
 mod codes;
 mod dev_mode;
+mod email_verification;
 mod error_fixture;
 mod foundation;
 mod grant_errors;
