@@ -50,28 +50,7 @@ pub(crate) async fn after_registration(state: &AppState, door: &Door, user: &Use
 /// Stores a new verification link for the person's current address and
 /// queues its message.
 async fn send_link(state: &AppState, door: &Door, user: &User) -> Result<(), ApiError> {
-    let token = secrets::new_secret();
-    let now = crate::now();
-    let ttl = state.config.verify_email_ttl;
-    state
-        .store
-        .create_email_link(
-            &secrets::sha256_hex(&token),
-            &EmailLink {
-                tenant_id: door.tenant.id.clone(),
-                user_sub: user.sub.clone(),
-                email: user.email.clone(),
-                purpose: EmailLinkPurpose::Verify,
-                created_at: now,
-                expires_at: now + ttl,
-                used_at: None,
-            },
-        )
-        .await?;
-    let link = keygate_core::redirect::with_query(
-        &door.url("/verify-email"),
-        &[("token", token.as_str())],
-    );
+    let (link, ttl) = new_link(state, door, user, &user.email, EmailLinkPurpose::Verify).await?;
     let message =
         crate::mail::templates::verify_email(&door.tenant.display_name, &user.email, &link, ttl)
             .map_err(|e| ApiError::fault("rendering a mail template failed", e))?;
@@ -82,6 +61,70 @@ async fn send_link(state: &AppState, door: &Door, user: &User) -> Result<(), Api
     metrics::counter!("keygate_email_verification_messages_total").increment(1);
     tracing::info!(tenant = %door.tenant.id, sub = %user.sub, mail_id = %id, "e-mail verification link queued");
     Ok(())
+}
+
+/// A change of address asked for on the account page (docs/account.md,
+/// "Changing the e-mail address"): a link to `new_email` that makes it the
+/// person's address once opened (the same `/verify-email` page), and a
+/// notice to the current address.
+pub(crate) async fn request_change(
+    state: &AppState,
+    door: &Door,
+    user: &User,
+    new_email: &str,
+) -> Result<(), ApiError> {
+    let (link, ttl) = new_link(state, door, user, new_email, EmailLinkPurpose::Change).await?;
+    let name = &door.tenant.display_name;
+    let to_new = crate::mail::templates::email_change(name, new_email, &link, ttl)
+        .map_err(|e| ApiError::fault("rendering a mail template failed", e))?;
+    let to_old =
+        crate::mail::templates::email_change_notice(name, new_email, &door.url("/account"))
+            .map_err(|e| ApiError::fault("rendering a mail template failed", e))?;
+    let store = state.store.as_ref();
+    state
+        .mailer
+        .queue(store, &door.tenant.id, new_email, to_new)
+        .await?;
+    state
+        .mailer
+        .queue(store, &door.tenant.id, &user.email, to_old)
+        .await?;
+    tracing::info!(tenant = %door.tenant.id, sub = %user.sub, "e-mail change link and notice queued");
+    Ok(())
+}
+
+/// Stores a new link of `purpose` for `email` and returns its absolute URL
+/// (under the issuer the person used) and its lifetime.
+async fn new_link(
+    state: &AppState,
+    door: &Door,
+    user: &User,
+    email: &str,
+    purpose: EmailLinkPurpose,
+) -> Result<(String, i64), ApiError> {
+    let token = secrets::new_secret();
+    let now = crate::now();
+    let ttl = state.config.verify_email_ttl;
+    state
+        .store
+        .create_email_link(
+            &secrets::sha256_hex(&token),
+            &EmailLink {
+                tenant_id: door.tenant.id.clone(),
+                user_sub: user.sub.clone(),
+                email: email.to_string(),
+                purpose,
+                created_at: now,
+                expires_at: now + ttl,
+                used_at: None,
+            },
+        )
+        .await?;
+    let link = keygate_core::redirect::with_query(
+        &door.url("/verify-email"),
+        &[("token", token.as_str())],
+    );
+    Ok((link, ttl))
 }
 
 /// How a request to send the message again was taken.

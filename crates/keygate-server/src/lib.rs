@@ -165,6 +165,7 @@ fn endpoints() -> Router<AppState> {
             get(pages::account::sign_in::get).post(pages::account::sign_in::post),
         )
         .route("/account/password", post(pages::account::password::post))
+        .route("/account/email", post(pages::account::email::post))
         .route(
             "/account/sessions/end",
             post(pages::account::sessions::end_all),

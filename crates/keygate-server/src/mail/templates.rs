@@ -107,6 +107,106 @@ pub fn verify_email(
     })
 }
 
+#[derive(Template)]
+#[template(path = "mail/email_change.txt")]
+struct ChangeText<'a> {
+    tenant_name: &'a str,
+    email: &'a str,
+    link: &'a str,
+    validity: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/email_change.html")]
+struct ChangeHtml<'a> {
+    tenant_name: &'a str,
+    email: &'a str,
+    link: &'a str,
+    validity: &'a str,
+}
+
+/// The message to a new address asked for on the account page: `link`
+/// (absolute, under the issuer the person used, valid for `ttl` seconds)
+/// makes `email` the account's address.
+pub fn email_change(
+    tenant_name: &str,
+    email: &str,
+    link: &str,
+    ttl: i64,
+) -> Result<Rendered, askama::Error> {
+    let validity = validity(ttl);
+    Ok(Rendered {
+        subject: format!("Confirm your new {tenant_name} e-mail address"),
+        text: ChangeText {
+            tenant_name,
+            email,
+            link,
+            validity: &validity,
+        }
+        .render()?,
+        html: ChangeHtml {
+            tenant_name,
+            email,
+            link,
+            validity: &validity,
+        }
+        .render()?,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "mail/email_change_notice.txt")]
+struct NoticeText<'a> {
+    tenant_name: &'a str,
+    masked: &'a str,
+    account: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/email_change_notice.html")]
+struct NoticeHtml<'a> {
+    tenant_name: &'a str,
+    masked: &'a str,
+    account: &'a str,
+}
+
+/// The notice to the old address when a change to `new_email` is asked
+/// for: the new address only masked (`a***@example.com`), so a stranger
+/// who reads the old mailbox learns little, and the account page's URL.
+pub fn email_change_notice(
+    tenant_name: &str,
+    new_email: &str,
+    account: &str,
+) -> Result<Rendered, askama::Error> {
+    let masked = mask(new_email);
+    Ok(Rendered {
+        subject: format!("Your {tenant_name} e-mail address is being changed"),
+        text: NoticeText {
+            tenant_name,
+            masked: &masked,
+            account,
+        }
+        .render()?,
+        html: NoticeHtml {
+            tenant_name,
+            masked: &masked,
+            account,
+        }
+        .render()?,
+    })
+}
+
+/// `ann@example.com` as `a***@example.com`.
+fn mask(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -132,5 +232,19 @@ mod tests {
         assert!(m.html.contains("Acme &#60;Shop&#62;") || m.html.contains("Acme &lt;Shop&gt;"));
         assert!(m.html.contains("token=abc&#38;x=1") || m.html.contains("token=abc&amp;x=1"));
         assert_eq!(m.subject, "Reset your Acme <Shop> password");
+    }
+
+    #[test]
+    fn change_messages_name_the_new_address_and_mask_it_for_the_old_one() {
+        let link = "https://id.example.com/acme/as/verify-email?token=abc";
+        let m = super::email_change("Acme", "new@example.com", link, 86_400).unwrap();
+        assert!(m.text.contains(link) && m.text.contains("new@example.com"));
+        assert!(m.html.contains("new@example.com"));
+        let n =
+            super::email_change_notice("Acme", "new@example.com", "https://id/account").unwrap();
+        assert!(n.text.contains("n***@example.com"), "{}", n.text);
+        assert!(!n.text.contains("new@example.com") && !n.html.contains("new@example.com"));
+        assert!(n.text.contains("https://id/account"));
+        assert_eq!(super::mask("x"), "***");
     }
 }

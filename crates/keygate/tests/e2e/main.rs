@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod account_email;
 mod account_page;
 mod admin_api;
 mod admin_clients;

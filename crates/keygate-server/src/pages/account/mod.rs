@@ -1,5 +1,5 @@
 //! `{issuer}/account`: the signed-in person's own page (docs/account.md):
-//! profile, password, where they are signed in. Later rooms (second
+//! profile, e-mail address, password, where they are signed in. Later rooms (second
 //! factors, connected applications, linked identities) are sections of the
 //! same page, each with its own module here and its own form posting to
 //! `{issuer}/account/...`.
@@ -9,6 +9,7 @@
 //! CSRF token, and every change answers with a redirect back to the page
 //! (so a reload never submits twice) naming a fixed notice.
 
+pub(crate) mod email;
 pub(crate) mod password;
 pub(crate) mod sessions;
 pub(crate) mod sign_in;
@@ -67,6 +68,9 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
     match done? {
         "password" => Some("Your password was changed. Every other device was signed out."),
         "signed-in" => Some("You are signed in."),
+        "email" => Some(
+            "We sent a link to the new address. Your address changes when you open it; until then it stays as it is.",
+        ),
         _ => None,
     }
 }
@@ -95,6 +99,10 @@ struct AccountPage<'a> {
     email_verified: bool,
     csrf: &'a str,
     password_action: &'a str,
+    email_action: &'a str,
+    /// The form that sends the verification message again, while the
+    /// address is unverified and the tenant verifies addresses.
+    resend_action: Option<&'a str>,
     sessions_action: &'a str,
     sessions: Vec<SessionRow>,
 }
@@ -141,6 +149,11 @@ pub(crate) async fn show(
         email_verified: who.user.email_verified,
         csrf: &csrf,
         password_action: &door.url("/account/password"),
+        email_action: &door.url("/account/email"),
+        resend_action: (!who.user.email_verified
+            && door.tenant.verify_email != keygate_core::model::VerifyEmail::Off)
+            .then(|| door.url("/verify-email/resend"))
+            .as_deref(),
         sessions_action: &door.url("/account/sessions/end"),
         sessions,
     });
@@ -169,6 +182,9 @@ pub(crate) async fn get(
     )
     .await
 }
+
+/// The answer to a form without this browser's CSRF token.
+const EXPIRED: &str = "This form expired. Please try again.";
 
 /// Back to the page with a fixed notice, with optional cookies.
 pub(crate) fn done(door: &Door, what: &str, cookies: &[String]) -> Response {

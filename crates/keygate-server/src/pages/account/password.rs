@@ -48,7 +48,7 @@ async fn change(
 ) -> Result<Result<String, (String, StatusCode)>, ApiError> {
     let form = match form {
         Ok(f) if csrf_ok(state, headers, &f) => f,
-        Ok(_) => return Ok(Err((EXPIRED.into(), StatusCode::BAD_REQUEST))),
+        Ok(_) => return Ok(Err((super::EXPIRED.into(), StatusCode::BAD_REQUEST))),
         Err(e) => return Ok(Err((e.description.into_owned(), StatusCode::BAD_REQUEST))),
     };
     let current = form.get("current_password").unwrap_or("");
@@ -91,6 +91,3 @@ async fn change(
     let cookie = accounts::start_session(state, door, headers, &who.user.sub, crate::now()).await?;
     Ok(Ok(cookie))
 }
-
-/// The answer to a form without this browser's CSRF token.
-const EXPIRED: &str = "This form expired. Please try again.";
