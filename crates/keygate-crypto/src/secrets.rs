@@ -221,3 +221,13 @@ mod tests {
         assert!(!secret_matches(&sha256_hex(&a), "x"));
     }
 }
+
+/// Whether `token` has the shape of a secret of [`new_secret`] (base64url,
+/// 43 characters for 32 bytes, with a little leeway): links carrying
+/// anything else are refused before any store lookup.
+pub fn is_well_formed_secret(token: &str) -> bool {
+    (20..=128).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

@@ -135,22 +135,13 @@ impl LinkProblem {
     }
 }
 
-/// Whether `token` has the shape of ours (base64url, 43 characters for 32
-/// bytes; a little leeway).
-fn well_formed(token: &str) -> bool {
-    (20..=128).contains(&token.len())
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// The person a live link of this tenant belongs to.
 pub(crate) async fn check_link(
     state: &AppState,
     door: &Door,
     token: Option<&str>,
 ) -> Result<Result<(String, User), LinkProblem>, ApiError> {
-    let Some(token) = token.filter(|t| well_formed(t)) else {
+    let Some(token) = token.filter(|t| secrets::is_well_formed_secret(t)) else {
         return Ok(Err(LinkProblem::Malformed));
     };
     let hash = secrets::sha256_hex(token);

@@ -248,50 +248,7 @@ pub(crate) async fn password_reset(
     Extension(door): Extension<Door>,
     req: Request,
 ) -> Response {
-    let origin = origin_of(req.headers());
-    let mut caller = None;
-    let res = async {
-        let (headers, p) = read_json(&state, req).await?;
-        caller = Some(named_client(&headers, &p));
-        let client = authenticate_client(
-            &state,
-            &door,
-            &headers,
-            &p,
-            Methods::Registered,
-            crate::now(),
-        )
-        .await
-        .map_err(|e| e.into_status(StatusCode::UNAUTHORIZED))?;
-        if !client.journeys_api {
-            return Err(journeys_error(
-                StatusCode::FORBIDDEN,
-                "unauthorized_client",
-                "this client may not use the Journeys API",
-            ));
-        }
-        let email = required(&p, "email")?;
-        match crate::password_reset::request(&state, &door, email).await? {
-            crate::password_reset::Requested::Accepted => {
-                let mut res = (StatusCode::ACCEPTED, axum::Json(json!({}))).into_response();
-                crate::error::no_store(&mut res);
-                Ok::<_, ApiError>(res)
-            }
-            crate::password_reset::Requested::Limited(secs) => Err(ApiError::RateLimited {
-                retry_after: secs as u64,
-                json: true,
-            }),
-        }
-    }
-    .await;
-    with_cors(
-        &state,
-        &door,
-        origin,
-        caller,
-        res.unwrap_or_else(|e| e.into_response()),
-    )
-    .await
+    mail_request(state, door, req, Sends::PasswordReset).await
 }
 
 /// POST /journeys/verify-email `{"client_id", "email"}`: sends the e-mail
@@ -305,6 +262,20 @@ pub(crate) async fn verify_email_resend(
     Extension(door): Extension<Door>,
     req: Request,
 ) -> Response {
+    mail_request(state, door, req, Sends::Verification).await
+}
+
+/// Which message a Journeys request for mail asks for.
+#[derive(Clone, Copy)]
+enum Sends {
+    PasswordReset,
+    Verification,
+}
+
+/// A Journeys request that sends a message to an address: the client is
+/// authenticated and must use the Journeys API; the answer is 202 for every
+/// address, or 429 past the address's or the IP's limit.
+async fn mail_request(state: AppState, door: Door, req: Request, sends: Sends) -> Response {
     let origin = origin_of(req.headers());
     let mut caller = None;
     let res = async {
@@ -328,13 +299,27 @@ pub(crate) async fn verify_email_resend(
             ));
         }
         let email = required(&p, "email")?;
-        match crate::email_verification::resend(&state, &door, email).await? {
-            crate::email_verification::Resent::Accepted => {
+        let limited = match sends {
+            Sends::PasswordReset => {
+                match crate::password_reset::request(&state, &door, email).await? {
+                    crate::password_reset::Requested::Accepted => None,
+                    crate::password_reset::Requested::Limited(secs) => Some(secs),
+                }
+            }
+            Sends::Verification => {
+                match crate::email_verification::resend(&state, &door, email).await? {
+                    crate::email_verification::Resent::Accepted => None,
+                    crate::email_verification::Resent::Limited(secs) => Some(secs),
+                }
+            }
+        };
+        match limited {
+            None => {
                 let mut res = (StatusCode::ACCEPTED, axum::Json(json!({}))).into_response();
                 crate::error::no_store(&mut res);
                 Ok::<_, ApiError>(res)
             }
-            crate::email_verification::Resent::Limited(secs) => Err(ApiError::RateLimited {
+            Some(secs) => Err(ApiError::RateLimited {
                 retry_after: secs as u64,
                 json: true,
             }),

@@ -9,11 +9,11 @@
 //! limit of verification messages, so the form cannot be used to send mail
 //! to anyone at will.
 
-use super::{done, show, signed_in, to_sign_in, SignedIn};
-use crate::accounts::{self, AccountError};
+use super::{answer, form_with_password, signed_in, to_sign_in, Refused, SignedIn};
+use crate::accounts::AccountError;
 use crate::door::Door;
 use crate::error::ApiError;
-use crate::pages::{csrf_ok, read_form};
+use crate::pages::read_form;
 use crate::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -34,10 +34,8 @@ pub(crate) async fn post(
         return Ok(to_sign_in(&door));
     };
     let form = read_form(&state, req).await?;
-    match change(&state, &door, &headers, &who, form).await? {
-        Ok(()) => Ok(done(&door, "email", &[])),
-        Err((msg, status)) => show(&state, &door, &headers, &who, None, Some(&msg), status).await,
-    }
+    let taken = change(&state, &door, &headers, &who, form).await?;
+    answer(&state, &door, &headers, &who, "email", taken).await
 }
 
 /// Checks the form and sends the link and the notice, or says why not.
@@ -47,16 +45,15 @@ async fn change(
     headers: &HeaderMap,
     who: &SignedIn,
     form: Result<Params, OAuthError>,
-) -> Result<Result<(), (String, StatusCode)>, ApiError> {
-    let form = match form {
-        Ok(f) if csrf_ok(state, headers, &f) => f,
-        Ok(_) => return Ok(Err((super::EXPIRED.into(), StatusCode::BAD_REQUEST))),
-        Err(e) => return Ok(Err((e.description.into_owned(), StatusCode::BAD_REQUEST))),
-    };
+) -> Result<Result<Vec<String>, Refused>, ApiError> {
     if !state.config.mail.can_send() {
         let msg = "This service cannot send e-mail, so the address cannot be changed here.";
         return Ok(Err((msg.into(), StatusCode::SERVICE_UNAVAILABLE)));
     }
+    let form = match form_with_password(state, door, headers, who, form).await? {
+        Ok(f) => f,
+        Err(refused) => return Ok(Err(refused)),
+    };
     let Some(new) = validate::normalize_email(form.get("email").unwrap_or("")) else {
         return Ok(Err((
             AccountError::InvalidEmail.message(),
@@ -66,18 +63,6 @@ async fn change(
     if new == who.user.email {
         let msg = "This is already your e-mail address.";
         return Ok(Err((msg.into(), StatusCode::BAD_REQUEST)));
-    }
-    let current = form.get("current_password").unwrap_or("");
-    match accounts::sign_in(state, door, &who.user.email, current).await? {
-        Ok(_) => {}
-        Err(AccountError::InvalidCredentials) => {
-            let msg = "The current password is incorrect.";
-            return Ok(Err((msg.into(), StatusCode::UNAUTHORIZED)));
-        }
-        Err(e) if e.retry_after().is_some() => {
-            return Ok(Err((e.message(), StatusCode::TOO_MANY_REQUESTS)))
-        }
-        Err(e) => return Ok(Err((e.message(), StatusCode::FORBIDDEN))),
     }
     if state
         .store
@@ -97,5 +82,5 @@ async fn change(
         return Ok(Err((msg, StatusCode::TOO_MANY_REQUESTS)));
     }
     crate::email_verification::request_change(state, door, &who.user, &new).await?;
-    Ok(Ok(()))
+    Ok(Ok(Vec::new()))
 }

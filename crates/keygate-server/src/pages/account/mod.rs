@@ -183,6 +183,56 @@ pub(crate) async fn get(
     .await
 }
 
+/// Why a form of the page was refused: the message it shows, with its status.
+type Refused = (String, StatusCode);
+
+/// Reads a form of the page and checks its CSRF token and the person's
+/// current password (`current_password`), exactly as at sign-in (the same
+/// limits, so a form cannot be used to guess it).
+async fn form_with_password(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    who: &SignedIn,
+    form: Result<Params, keygate_core::OAuthError>,
+) -> Result<Result<Params, Refused>, ApiError> {
+    let form = match form {
+        Ok(f) if super::csrf_ok(state, headers, &f) => f,
+        Ok(_) => return Ok(Err((EXPIRED.into(), StatusCode::BAD_REQUEST))),
+        Err(e) => return Ok(Err((e.description.into_owned(), StatusCode::BAD_REQUEST))),
+    };
+    let current = form.get("current_password").unwrap_or("");
+    Ok(
+        match accounts::sign_in(state, door, &who.user.email, current).await? {
+            Ok(_) => Ok(form),
+            Err(accounts::AccountError::InvalidCredentials) => Err((
+                "The current password is incorrect.".into(),
+                StatusCode::UNAUTHORIZED,
+            )),
+            Err(e) if e.retry_after().is_some() => {
+                Err((e.message(), StatusCode::TOO_MANY_REQUESTS))
+            }
+            Err(e) => Err((e.message(), StatusCode::FORBIDDEN)),
+        },
+    )
+}
+
+/// Answers a form of the page: back to the page with the notice `what` (and
+/// `cookies`) when it was taken, or the page with why not.
+async fn answer(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    who: &SignedIn,
+    what: &str,
+    taken: Result<Vec<String>, Refused>,
+) -> Result<Response, ApiError> {
+    match taken {
+        Ok(cookies) => Ok(done(door, what, &cookies)),
+        Err((msg, status)) => show(state, door, headers, who, None, Some(&msg), status).await,
+    }
+}
+
 /// The answer to a form without this browser's CSRF token.
 const EXPIRED: &str = "This form expired. Please try again.";
 
