@@ -148,6 +148,16 @@ pub fn sha256_base64(text: &str) -> String {
         .encode(digest::digest(&digest::SHA256, text.as_bytes()).as_ref())
 }
 
+/// Whether `token` has the shape of a secret of [`new_secret`] (base64url,
+/// 43 characters for 32 bytes, with a little leeway): links carrying
+/// anything else are refused before any store lookup.
+pub fn is_well_formed_secret(token: &str) -> bool {
+    (20..=128).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,14 +230,12 @@ mod tests {
         assert!(secret_matches(&sha256_hex(&a), &a));
         assert!(!secret_matches(&sha256_hex(&a), "x"));
     }
-}
 
-/// Whether `token` has the shape of a secret of [`new_secret`] (base64url,
-/// 43 characters for 32 bytes, with a little leeway): links carrying
-/// anything else are refused before any store lookup.
-pub fn is_well_formed_secret(token: &str) -> bool {
-    (20..=128).contains(&token.len())
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    #[test]
+    fn well_formed_secrets() {
+        assert!(is_well_formed_secret(&new_secret()));
+        assert!(!is_well_formed_secret("short"));
+        assert!(!is_well_formed_secret(&"a".repeat(129)));
+        assert!(!is_well_formed_secret("abc+def/ghi=jklmnopqrstu"));
+    }
 }
