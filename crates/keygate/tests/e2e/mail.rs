@@ -14,6 +14,63 @@ fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/smtp/server.py")
 }
 
+/// A throwaway self-signed certificate for `localhost` (and its key), made
+/// by the `openssl` CLI in a folder of its own, removed on drop.
+pub struct TestCert {
+    pub dir: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TestCert {
+    pub fn localhost() -> TestCert {
+        let dir = std::env::temp_dir().join(format!(
+            "keygate_cert_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        // CA:FALSE: webpki refuses a CA certificate as a server's own.
+        let out = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=DNS:localhost"])
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("the openssl CLI runs");
+        assert!(
+            out.status.success(),
+            "openssl req failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        TestCert { dir, cert, key }
+    }
+
+    pub fn cert_path(&self) -> String {
+        self.cert.to_string_lossy().into_owned()
+    }
+
+    pub fn key_path(&self) -> String {
+        self.key.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TestCert {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// One message as the SMTP server received it.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Received {
@@ -25,6 +82,9 @@ pub struct Received {
     pub content_type: String,
     pub text: Option<String>,
     pub html: Option<String>,
+    /// The user the client authenticated as (SMTP AUTH), if it did.
+    #[serde(default)]
+    pub auth_login: Option<String>,
 }
 
 impl Received {
@@ -44,6 +104,9 @@ pub struct SmtpServer {
     child: Option<Child>,
     pub port: u16,
     pub dir: PathBuf,
+    /// Options after PORT DIR (`--starttls CERT KEY`, `--implicit-tls CERT
+    /// KEY`, `--auth USER:PASS`); none for plain SMTP.
+    pub options: Vec<String>,
 }
 
 impl SmtpServer {
@@ -66,7 +129,16 @@ impl SmtpServer {
             child: None,
             port,
             dir,
+            options: Vec::new(),
         }
+    }
+
+    /// A running server started with `options` (see `tests/smtp/server.py`).
+    pub async fn started_with(options: &[&str]) -> SmtpServer {
+        let mut s = SmtpServer::reserved();
+        s.options = options.iter().map(|o| o.to_string()).collect();
+        s.start().await;
+        s
     }
 
     /// A running server.
@@ -83,6 +155,7 @@ impl SmtpServer {
             .arg(script())
             .arg(self.port.to_string())
             .arg(&self.dir)
+            .args(&self.options)
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
