@@ -1,0 +1,15 @@
+-- Authenticator apps (TOTP, RFC 6238): the secret sealed under the master
+-- key (associated data: the device id); unconfirmed (confirmed_at NULL)
+-- until its first correct code; a time step's code is accepted once
+-- (last_used_step, raised by one conditional UPDATE).
+CREATE TABLE totp_devices (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    user_sub TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sealed_secret TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    confirmed_at BIGINT,
+    last_used_step BIGINT
+);
+CREATE INDEX totp_devices_by_user ON totp_devices (tenant_id, user_sub)
