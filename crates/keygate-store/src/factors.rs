@@ -31,18 +31,36 @@ pub struct TotpDevice {
     pub last_used_step: Option<i64>,
 }
 
-/// People's second factors (authenticator apps).
+/// A sign-in waiting for its second factor: the password was right. Stored
+/// only as the SHA-256 of its token; finished once, within its lifetime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaPending {
+    /// The tenant of the person.
+    pub tenant_id: String,
+    /// The person whose password was right.
+    pub user_sub: String,
+    /// When the password was checked (seconds since the epoch).
+    pub created_at: i64,
+    /// When it stops working.
+    pub expires_at: i64,
+    /// When the second factor finished it.
+    pub used_at: Option<i64>,
+}
+
+/// People's second factors (authenticator apps) and the sign-ins waiting
+/// for one.
 #[async_trait]
 pub trait FactorStore: Send + Sync {
     /// Stores a new device (normally unconfirmed).
     async fn create_totp_device(&self, device: &TotpDevice) -> Result<()>;
-    /// Confirms the person's device, if it is theirs and unconfirmed, and
-    /// records `step` as its last used step; whether it did.
+    /// Confirms the person's device under `name`, if it is theirs and
+    /// unconfirmed, and records `step` as its last used step; whether it did.
     async fn confirm_totp_device(
         &self,
         tenant_id: &str,
         user_sub: &str,
         id: &str,
+        name: &str,
         step: i64,
         now: i64,
     ) -> Result<bool>;
@@ -53,4 +71,12 @@ pub trait FactorStore: Send + Sync {
     /// Accepts the code of time step `step` on this device if no code of
     /// that step or a later one was accepted before; whether it did.
     async fn use_totp_step(&self, device_id: &str, step: i64) -> Result<bool>;
+    /// Stores a sign-in waiting for its second factor under the SHA-256
+    /// (hex) of its token.
+    async fn create_mfa_pending(&self, hash: &str, pending: &MfaPending) -> Result<()>;
+    /// The waiting sign-in stored under this hash, used or not, expired or not.
+    async fn mfa_pending(&self, hash: &str) -> Result<Option<MfaPending>>;
+    /// Finishes the waiting sign-in if it is unused and unexpired (one
+    /// conditional `UPDATE`: one winner); whether it did.
+    async fn finish_mfa_pending(&self, hash: &str, now: i64) -> Result<bool>;
 }

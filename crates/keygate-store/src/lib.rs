@@ -74,7 +74,7 @@ pub use admin_tokens::{AdminToken, AdminTokenStore};
 pub use clients::ClientStore;
 pub use email_links::{EmailLink, EmailLinkPurpose, EmailLinkStore};
 pub use error::{Result, StoreError};
-pub use factors::{FactorStore, TotpDevice};
+pub use factors::{FactorStore, MfaPending, TotpDevice};
 pub use grants::{
     Approved, Check, CodeGrant, Exchange, GrantStore, NewRefresh, RefreshGrant, Standing, Then,
 };

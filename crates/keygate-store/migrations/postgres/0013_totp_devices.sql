@@ -13,3 +13,15 @@ CREATE TABLE totp_devices (
     last_used_step BIGINT
 );
 CREATE INDEX totp_devices_by_user ON totp_devices (tenant_id, user_sub)
+;
+-- Sign-ins waiting for their second factor: only the SHA-256 of the token
+-- is stored; finished once (used_at) and before expires_at (5 minutes).
+CREATE TABLE mfa_pending (
+    hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    user_sub TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+);
+CREATE INDEX mfa_pending_by_expiry ON mfa_pending (expires_at)

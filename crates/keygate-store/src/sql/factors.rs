@@ -2,7 +2,7 @@
 //! accepted once by one conditional `UPDATE`.
 
 use super::SqlStore;
-use crate::factors::{FactorStore, TotpDevice};
+use crate::factors::{FactorStore, MfaPending, TotpDevice};
 use crate::write::Write;
 use crate::Result;
 use async_trait::async_trait;
@@ -37,11 +37,12 @@ impl FactorStore for SqlStore {
         tenant_id: &str,
         user_sub: &str,
         id: &str,
+        name: &str,
         step: i64,
         now: i64,
     ) -> Result<bool> {
         self.write_one(Write::new().then(
-            "UPDATE totp_devices SET confirmed_at = $1, last_used_step = $2 \
+            "UPDATE totp_devices SET confirmed_at = $1, last_used_step = $2, name = $6 \
              WHERE id = $3 AND tenant_id = $4 AND user_sub = $5 AND confirmed_at IS NULL",
             &[
                 now.into(),
@@ -49,6 +50,7 @@ impl FactorStore for SqlStore {
                 id.into(),
                 tenant_id.into(),
                 user_sub.into(),
+                name.into(),
             ],
         ))
         .await
@@ -91,6 +93,47 @@ impl FactorStore for SqlStore {
              WHERE id = $2 AND confirmed_at IS NOT NULL \
              AND (last_used_step IS NULL OR last_used_step < $1)",
             &[step.into(), device_id.into()],
+        ))
+        .await
+    }
+
+    async fn create_mfa_pending(&self, hash: &str, p: &MfaPending) -> Result<()> {
+        self.write(Write::new().then(
+            "INSERT INTO mfa_pending (hash, tenant_id, user_sub, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                hash.into(),
+                (&p.tenant_id).into(),
+                (&p.user_sub).into(),
+                p.created_at.into(),
+                p.expires_at.into(),
+            ],
+        ))
+        .await?;
+        Ok(())
+    }
+
+    async fn mfa_pending(&self, hash: &str) -> Result<Option<MfaPending>> {
+        self.first(
+            "SELECT tenant_id, user_sub, created_at, expires_at, used_at FROM mfa_pending WHERE hash = $1",
+            &[hash.into()],
+            |r| {
+                Ok(MfaPending {
+                    tenant_id: r.text("tenant_id")?,
+                    user_sub: r.text("user_sub")?,
+                    created_at: r.int("created_at")?,
+                    expires_at: r.int("expires_at")?,
+                    used_at: r.opt_int("used_at")?,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn finish_mfa_pending(&self, hash: &str, now: i64) -> Result<bool> {
+        self.write_one(Write::new().then(
+            "UPDATE mfa_pending SET used_at = $2 WHERE hash = $1 AND used_at IS NULL AND expires_at > $2",
+            &[hash.into(), now.into()],
         ))
         .await
     }
