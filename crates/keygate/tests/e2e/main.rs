@@ -30,6 +30,7 @@ mod journeys_helpers;
 mod journeys_refusals;
 mod limits;
 mod mail;
+mod mfa_totp;
 mod multi_node;
 mod oidc_client;
 mod operations;
