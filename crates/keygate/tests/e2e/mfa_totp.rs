@@ -169,3 +169,29 @@ async fn an_authenticator_app_is_enrolled_then_asked_for_once_per_code_until_rem
     let (code_again, _) = code_at(&s.browser(), &door).await;
     assert!(!code_again.is_empty());
 }
+
+#[tokio::test]
+async fn wrong_codes_are_limited_like_passwords() {
+    let s = Setup::with_env(&[("KEYGATE_SIGNIN_MAX_FAILURES", "3")]).await;
+    let door = s.path();
+    let secret = enrol(&s, &s.browser(), &door).await;
+    let b = s.browser();
+    let (mut page, _) = password_step(&b, &door).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let wrong = code(&secret, unix_now() + 600);
+    for _ in 0..3 {
+        page = b.submit(&page, &[("code", &wrong)]).await;
+        assert_eq!(page.status, 401, "{}", page.body);
+    }
+    // Past the limit even the right code is refused, with Retry-After.
+    let right = code(&secret, unix_now() + 30);
+    let blocked = b.submit(&page, &[("code", &right)]).await;
+    assert_eq!(blocked.status, 429, "{}", blocked.body);
+    assert!(blocked.headers.get("retry-after").is_some());
+    // A right password does not reset the second factor's count.
+    let b2 = s.browser();
+    let (step, _) = password_step(&b2, &door).await;
+    assert_eq!(step.status, 200, "{}", step.body);
+    let again = b2.submit(&step, &[("code", &right)]).await;
+    assert_eq!(again.status, 429, "{}", again.body);
+}
