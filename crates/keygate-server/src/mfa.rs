@@ -153,7 +153,7 @@ pub(crate) async fn start_pending(
 }
 
 /// The person of a waiting sign-in of this tenant, if its token is known,
-/// unused and unexpired.
+/// unused and unexpired, and the person is still there and not disabled.
 pub(crate) async fn pending_person(
     state: &AppState,
     door: &Door,
@@ -163,11 +163,17 @@ pub(crate) async fn pending_person(
         return Ok(None);
     }
     let pending = state.store.mfa_pending(&secrets::sha256_hex(token)).await?;
-    Ok(pending
-        .filter(|p| {
-            p.tenant_id == door.tenant.id && p.used_at.is_none() && p.expires_at > crate::now()
-        })
-        .map(|p| p.user_sub))
+    let Some(pending) = pending.filter(|p| {
+        p.tenant_id == door.tenant.id && p.used_at.is_none() && p.expires_at > crate::now()
+    }) else {
+        return Ok(None);
+    };
+    // A person disabled or deleted since their password was checked.
+    let user = state
+        .store
+        .get_user(&door.tenant.id, &pending.user_sub)
+        .await?;
+    Ok(user.filter(|u| !u.disabled).map(|u| u.sub))
 }
 
 /// Finishes a waiting sign-in: whether this call did (it is single use).
