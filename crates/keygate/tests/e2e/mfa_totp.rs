@@ -195,3 +195,26 @@ async fn wrong_codes_are_limited_like_passwords() {
     let again = b2.submit(&step, &[("code", &right)]).await;
     assert_eq!(again.status, 429, "{}", again.body);
 }
+
+#[tokio::test]
+async fn the_journeys_sign_in_gives_no_code_to_a_person_with_an_authenticator_app() {
+    use crate::journeys_helpers::{post_json, Via};
+    let s = Setup::new().await;
+    let door = s.path();
+    let url = format!("{}/journeys/sign-in", door.issuer);
+    let client =
+        s.db.client("acme", CALLBACK, &["--public", "--journeys-api"]);
+    let body = |challenge: &str| {
+        crate::journeys_helpers::request(
+            &client,
+            Some(challenge),
+            &[("email", EMAIL), ("password", PASSWORD)],
+        )
+    };
+    let (_, challenge) = pkce();
+    let before = post_json(&url, &body(&challenge), Via::default()).await;
+    assert_eq!(before.status, 200, "{:?}", before.error());
+    enrol(&s, &s.browser(), &door).await;
+    let after = post_json(&url, &body(&challenge), Via::default()).await;
+    assert_eq!(after.refusal(), (403, Some("mfa_required")));
+}
