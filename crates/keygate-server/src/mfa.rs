@@ -23,6 +23,8 @@ pub(crate) const PENDING_TTL: i64 = 300;
 /// How long an added authenticator app may wait for its first code
 /// (seconds); later it is ignored and must be added again.
 pub(crate) const ENROL_TTL: i64 = 3600;
+/// How many confirmed authenticator apps a person may have.
+pub(crate) const MAX_DEVICES: usize = 10;
 /// The name of an authenticator app when the person gives none.
 pub(crate) const DEFAULT_NAME: &str = "Authenticator app";
 

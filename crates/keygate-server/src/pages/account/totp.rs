@@ -127,6 +127,36 @@ pub(crate) async fn new(
         Ok(v) => v,
         Err(res) => return Ok(res),
     };
+    // At most one unconfirmed app per person (an earlier one is replaced)
+    // and a bounded number of confirmed ones, so the rows stay few.
+    let mut confirmed = 0;
+    for d in state
+        .store
+        .totp_devices(&door.tenant.id, &who.user.sub)
+        .await?
+    {
+        if d.confirmed_at.is_some() {
+            confirmed += 1;
+        } else {
+            state
+                .store
+                .delete_totp_device(&door.tenant.id, &who.user.sub, &d.id)
+                .await?;
+        }
+    }
+    if confirmed >= mfa::MAX_DEVICES {
+        let msg = "You have as many authenticator apps as an account may have. Remove one first.";
+        return show(
+            &state,
+            &door,
+            &headers,
+            &who,
+            None,
+            Some(msg),
+            StatusCode::CONFLICT,
+        )
+        .await;
+    }
     let id = secrets::new_ordered_id();
     let device = TotpDevice {
         sealed_secret: mfa::seal(&state, &id, &mfa::new_secret()),
