@@ -10,6 +10,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use subtle::ConstantTimeEq;
 
+/// `n` random bytes from the system CSPRNG (an authenticator app's secret).
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    SystemRandom::new()
+        .fill(&mut buf)
+        .expect("the system CSPRNG failed");
+    buf
+}
+
 /// `n` random bytes from the system CSPRNG, base64url without padding.
 pub fn random_token(n: usize) -> String {
     let mut buf = vec![0u8; n];

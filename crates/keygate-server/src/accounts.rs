@@ -20,6 +20,8 @@ pub use crate::now;
 pub enum AccountError {
     /// Wrong e-mail or password; deliberately the same for both.
     InvalidCredentials,
+    /// A wrong (or already used) code of an authenticator app.
+    InvalidCode,
     /// Registration with an address that already has an account in the tenant.
     EmailTaken,
     /// A password shorter than 8 characters.
@@ -47,6 +49,7 @@ impl AccountError {
     pub fn code(self) -> &'static str {
         match self {
             AccountError::InvalidCredentials => "invalid_credentials",
+            AccountError::InvalidCode => "invalid_code",
             AccountError::EmailTaken => "email_taken",
             AccountError::WeakPassword | AccountError::PasswordTooLong => "weak_password",
             AccountError::InvalidEmail => "invalid_email",
@@ -75,6 +78,9 @@ impl AccountError {
         match self {
             AccountError::InvalidCredentials => {
                 "The e-mail address or password is incorrect.".into()
+            }
+            AccountError::InvalidCode => {
+                "The code is incorrect. Enter the current code from your authenticator app.".into()
             }
             AccountError::EmailTaken => {
                 "An account with this e-mail address already exists. Sign in instead.".into()

@@ -30,6 +30,7 @@ mod http;
 pub mod jwt;
 mod limits;
 pub mod mail;
+mod mfa;
 pub mod observability;
 mod pages;
 mod password_reset;
@@ -138,6 +139,7 @@ fn endpoints() -> Router<AppState> {
             get(pages::authorize::get).post(pages::authorize::post),
         )
         .route("/login", get(pages::login::get).post(pages::login::post))
+        .route("/login/mfa", post(pages::login::post_mfa))
         .route(
             "/register",
             get(pages::register::get).post(pages::register::post),
@@ -164,6 +166,13 @@ fn endpoints() -> Router<AppState> {
             "/account/sign-in",
             get(pages::account::sign_in::get).post(pages::account::sign_in::post),
         )
+        .route(
+            "/account/sign-in/mfa",
+            post(pages::account::sign_in::post_mfa),
+        )
+        .route("/account/totp/new", post(pages::account::totp::new))
+        .route("/account/totp/confirm", post(pages::account::totp::confirm))
+        .route("/account/totp/remove", post(pages::account::totp::remove))
         .route("/account/password", post(pages::account::password::post))
         .route("/account/email", post(pages::account::email::post))
         .route(

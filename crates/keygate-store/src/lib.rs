@@ -1,7 +1,7 @@
 //! Persistence of Keygate: one [`Store`] made of capability traits
 //! ([`TenantStore`], [`ClientStore`], [`UserStore`], [`SessionStore`],
 //! [`GrantStore`], [`KeyStore`], [`LimitStore`], [`AdminTokenStore`],
-//! [`MaintenanceStore`]), all implemented by [`SqlStore`] on SQLite
+//! [`MaintenanceStore`], [`FactorStore`], ...), all implemented by [`SqlStore`] on SQLite
 //! (embedded, one file) and PostgreSQL (many nodes).
 //!
 //! The traits speak in the core's records. Single use of codes and refresh
@@ -24,7 +24,7 @@
 //! Layering: each module imports only from the layers before it (tests
 //! aside). (1) The interface: `error` and `options`, then the capability
 //! traits with their records (`tenants`, `clients`, `users`, `sessions`,
-//! `grants`, `keys`, `limits`, `admin_tokens`, `maintenance`), which know
+//! `grants`, `keys`, `limits`, `admin_tokens`, `maintenance`, `factors`, ...), which know
 //! nothing of SQL. (2) The statement plumbing shared by both engines:
 //! `row` (parameters and decoding), `write` (writes as data), `lease`
 //! (connections), `migrate`, then `exchange` (the backend-neutral steps of
@@ -48,6 +48,7 @@ mod clients;
 mod email_links;
 mod error;
 mod exchange;
+mod factors;
 mod grants;
 mod keys;
 mod lease;
@@ -73,6 +74,7 @@ pub use admin_tokens::{AdminToken, AdminTokenStore};
 pub use clients::ClientStore;
 pub use email_links::{EmailLink, EmailLinkPurpose, EmailLinkStore};
 pub use error::{Result, StoreError};
+pub use factors::{FactorStore, MfaPending, TotpDevice};
 pub use grants::{
     Approved, Check, CodeGrant, Exchange, GrantStore, NewRefresh, RefreshGrant, Standing, Then,
 };
@@ -91,8 +93,8 @@ pub use users::UserStore;
 /// The capability traits, to call a store's methods: `use keygate_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AdminTokenStore, ClientStore, GrantStore, KeyStore, LimitStore, MaintenanceStore,
-        SessionStore, Store, TenantStore, UserStore,
+        AdminTokenStore, ClientStore, FactorStore, GrantStore, KeyStore, LimitStore,
+        MaintenanceStore, SessionStore, Store, TenantStore, UserStore,
     };
 }
 
@@ -126,6 +128,7 @@ pub trait Store:
     + OutboxStore
     + ResetStore
     + EmailLinkStore
+    + FactorStore
 {
 }
 
@@ -142,6 +145,7 @@ impl<S> Store for S where
         + OutboxStore
         + ResetStore
         + EmailLinkStore
+        + FactorStore
         + ?Sized
 {
 }

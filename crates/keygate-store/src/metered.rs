@@ -112,6 +112,16 @@ metered! {
         fn email_link(hash: &str) -> Result<Option<EmailLink>>;
         fn use_email_link(hash: &str, now: i64) -> Result<Option<EmailLink>>;
     }
+    impl FactorStore {
+        fn create_totp_device(device: &TotpDevice) -> Result<()>;
+        fn confirm_totp_device(tenant_id: &str, user_sub: &str, id: &str, name: &str, step: i64, now: i64) -> Result<bool>;
+        fn totp_devices(tenant_id: &str, user_sub: &str) -> Result<Vec<TotpDevice>>;
+        fn delete_totp_device(tenant_id: &str, user_sub: &str, id: &str) -> Result<bool>;
+        fn use_totp_step(device_id: &str, step: i64) -> Result<bool>;
+        fn create_mfa_pending(hash: &str, pending: &MfaPending) -> Result<()>;
+        fn mfa_pending(hash: &str) -> Result<Option<MfaPending>>;
+        fn finish_mfa_pending(hash: &str, now: i64) -> Result<bool>;
+    }
     impl KeyStore {
         fn signing_keys(tenant_id: &str) -> Result<Vec<StoredKey>>;
         fn insert_signing_key(key: &StoredKey) -> Result<bool>;

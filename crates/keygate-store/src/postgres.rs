@@ -70,6 +70,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "email_links",
         sql: include_str!("../migrations/postgres/0012_email_links.sql"),
     },
+    Migration {
+        version: 13,
+        name: "totp_devices",
+        sql: include_str!("../migrations/postgres/0013_totp_devices.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

@@ -25,6 +25,8 @@ mod directory;
 mod email_links;
 #[path = "conformance/exchange.rs"]
 mod exchange;
+#[path = "conformance/factors.rs"]
+mod factors;
 #[path = "conformance/limits.rs"]
 mod limits;
 #[path = "conformance/outbox.rs"]

@@ -185,6 +185,15 @@ pub(crate) async fn sign_in(
             .await?
             .map_err(account_error)?;
         not_verified(&door, &user)?;
+        // A person with a second factor never gets a code from the
+        // password alone; the Journeys second step is still to come.
+        if crate::mfa::required(&state, &door.tenant.id, &user.sub).await? {
+            return Err(journeys_error(
+                StatusCode::FORBIDDEN,
+                "mfa_required",
+                "This account needs a second factor: sign in on the hosted sign-in page.",
+            ));
+        }
         let (code, to) =
             accounts::issue_code(&state, &door, &ar, &user.sub, accounts::now(), true).await?;
         Ok::<_, ApiError>(success(StatusCode::OK, ar.state.as_deref(), code, to))

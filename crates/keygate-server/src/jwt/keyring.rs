@@ -115,6 +115,12 @@ impl KeyRing {
         }
     }
 
+    /// The master key, to seal and open other secrets at rest (the secrets
+    /// of authenticator apps).
+    pub(crate) fn master(&self) -> &MasterKey {
+        &self.master
+    }
+
     /// The tenant's keys, from the cache when fresh enough.
     pub async fn keys(&self, tenant: &str) -> Result<Arc<TenantKeys>, ApiError> {
         if let Some((at, keys)) = self

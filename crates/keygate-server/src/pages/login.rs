@@ -1,10 +1,11 @@
 //! The sign-in page and its form.
 
-use super::render::{self, LoginPage};
+use super::render::{self, LoginPage, MfaPage};
 use super::{csrf_token, read_submission, request_query, signed_in, validate_request};
 use crate::accounts;
 use crate::door::Door;
 use crate::error::ApiError;
+use crate::mfa;
 use crate::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -108,6 +109,13 @@ pub(crate) async fn post(
             false,
             StatusCode::FORBIDDEN,
         )),
+        // The right password of a person with a second factor: the code
+        // comes next, on a page carrying a single-use, short-lived token.
+        Ok(user) if mfa::required(&state, &door.tenant.id, &user.sub).await? => {
+            let token = mfa::start_pending(&state, &door, &user.sub).await?;
+            tracing::info!(tenant = %door.tenant.id, sub = %user.sub, "password right, second factor asked");
+            Ok(show_mfa(&state, &door, &sub, &token, None, StatusCode::OK))
+        }
         Ok(user) => signed_in(&state, &door, &sub, &user.sub).await,
         Err(e) if e.retry_after().is_some() => Ok(super::too_many(
             again(&e.message(), StatusCode::TOO_MANY_REQUESTS),
@@ -115,5 +123,102 @@ pub(crate) async fn post(
         )),
         Err(e @ accounts::AccountError::Disabled) => Ok(again(&e.message(), StatusCode::FORBIDDEN)),
         Err(e) => Ok(again(&e.message(), StatusCode::UNAUTHORIZED)),
+    }
+}
+
+/// The second step's page: the code of an authenticator app.
+fn show_mfa(
+    state: &AppState,
+    door: &Door,
+    sub: &super::Submission,
+    token: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let (csrf, cookie) = csrf_token(state, &sub.headers);
+    let request = request_query(&sub.params);
+    let body = render::render(&MfaPage {
+        css: render::CSS,
+        tenant_name: &door.tenant.display_name,
+        client_name: &sub.client.name,
+        action: &door.url("/login/mfa"),
+        request: &request,
+        csrf: &csrf,
+        mfa_token: token,
+        error,
+    });
+    super::page_signing_in(status, body, cookie.as_slice(), &sub.params, &sub.client)
+}
+
+/// POST /login/mfa: the second step. The waiting sign-in (made by the
+/// right password) must be known, unused and unexpired; a right code that
+/// was not used before finishes it (once) and signs the person in.
+pub(crate) async fn post_mfa(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let sub = match read_submission(&state, &door, req).await? {
+        Ok(s) => s,
+        Err(res) => return Ok(res),
+    };
+    let token = sub.form.get("mfa_token").unwrap_or("").to_string();
+    let Some(person) = mfa::pending_person(&state, &door, &token).await? else {
+        return Ok(show(
+            &state,
+            &door,
+            &sub.headers,
+            &sub.client,
+            &sub.params,
+            "",
+            Some("This sign-in expired. Please sign in again."),
+            StatusCode::BAD_REQUEST,
+        ));
+    };
+    if !sub.csrf_ok {
+        let msg = "This form expired. Please try again.";
+        return Ok(show_mfa(
+            &state,
+            &door,
+            &sub,
+            &token,
+            Some(msg),
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+    let code = sub.form.get("code").unwrap_or("");
+    match mfa::check_code(&state, &door, &person, code).await? {
+        Ok(()) if mfa::finish_pending(&state, &token).await? => {
+            signed_in(&state, &door, &sub, &person).await
+        }
+        Ok(()) => Ok(show(
+            &state,
+            &door,
+            &sub.headers,
+            &sub.client,
+            &sub.params,
+            "",
+            Some("This sign-in expired. Please sign in again."),
+            StatusCode::BAD_REQUEST,
+        )),
+        Err(e) if e.retry_after().is_some() => Ok(super::too_many(
+            show_mfa(
+                &state,
+                &door,
+                &sub,
+                &token,
+                Some(&e.message()),
+                StatusCode::TOO_MANY_REQUESTS,
+            ),
+            e,
+        )),
+        Err(e) => Ok(show_mfa(
+            &state,
+            &door,
+            &sub,
+            &token,
+            Some(&e.message()),
+            StatusCode::UNAUTHORIZED,
+        )),
     }
 }

@@ -110,6 +110,21 @@ pub(crate) struct LoginPage<'a> {
     pub error: Option<&'a str>,
 }
 
+/// The second step of a sign-in: a code from an authenticator app.
+#[derive(Template)]
+#[template(path = "mfa.html")]
+pub(crate) struct MfaPage<'a> {
+    pub css: &'a str,
+    pub tenant_name: &'a str,
+    pub client_name: &'a str,
+    pub action: &'a str,
+    pub request: &'a str,
+    pub csrf: &'a str,
+    /// The token of the sign-in waiting for this step.
+    pub mfa_token: &'a str,
+    pub error: Option<&'a str>,
+}
+
 #[derive(Template)]
 #[template(path = "register.html")]
 pub(crate) struct RegisterPage<'a> {

@@ -10,6 +10,7 @@
 mod admin_tokens;
 mod clients;
 mod email_links;
+mod factors;
 mod grants;
 mod keys;
 mod limits;

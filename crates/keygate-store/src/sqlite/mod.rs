@@ -90,6 +90,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "email_links",
         sql: include_str!("../../migrations/sqlite/0012_email_links.sql"),
     },
+    Migration {
+        version: 13,
+        name: "totp_devices",
+        sql: include_str!("../../migrations/sqlite/0013_totp_devices.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

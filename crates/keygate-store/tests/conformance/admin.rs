@@ -173,6 +173,17 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
     // Its code expired less than an access token lifetime ago.
     make_grant(s, &grant("g-fresh", &c, "u1", now - 100, 60)).await;
 
+    // Sign-ins waiting for their second factor: the expired one goes.
+    for (hash, expires_at) in [("p-old", now - 1), ("p-live", now + 300)] {
+        let pending = keygate_store::MfaPending {
+            tenant_id: "t1".into(),
+            user_sub: "u1".into(),
+            created_at: now - 300,
+            expires_at,
+            used_at: None,
+        };
+        s.create_mfa_pending(hash, &pending).await.unwrap();
+    }
     let swept = s.sweep(now, 100).await.unwrap();
     let mut swept: Vec<_> = swept.into_iter().collect();
     swept.sort();
@@ -180,6 +191,7 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
         swept,
         [
             ("grants", 2),
+            ("mfa_pending", 1),
             ("rate_limits", 1),
             ("refresh_tokens", 1),
             ("revoked_jtis", 1),
@@ -187,6 +199,8 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
             ("signing_keys", 1),
         ]
     );
+    assert_eq!(s.mfa_pending("p-old").await.unwrap(), None);
+    assert!(s.mfa_pending("p-live").await.unwrap().is_some());
     assert_eq!(s.get_session("s-old").await.unwrap(), None);
     assert!(s.get_session("s-live").await.unwrap().is_some());
     assert!(

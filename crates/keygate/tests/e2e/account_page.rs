@@ -8,7 +8,7 @@ use crate::pages_helpers::*;
 
 /// The form of `page` that posts to a URL ending in `path`: its absolute
 /// action and its inputs.
-fn form_to(page: &Page, path: &str) -> (String, Fields) {
+pub fn form_to(page: &Page, path: &str) -> (String, Fields) {
     let mut rest = page.body.as_str();
     while let Some(i) = rest.find("<form") {
         let one = Page {
@@ -27,7 +27,7 @@ fn form_to(page: &Page, path: &str) -> (String, Fields) {
 }
 
 /// Submits the form of `page` that posts to `path`, with `values` filled in.
-async fn submit_to(b: &Browser, page: &Page, path: &str, values: &[(&str, &str)]) -> Page {
+pub async fn submit_to(b: &Browser, page: &Page, path: &str, values: &[(&str, &str)]) -> Page {
     let (action, mut fields) = form_to(page, path);
     for (k, v) in values {
         match fields.iter_mut().find(|(n, _)| n == k) {

@@ -13,6 +13,7 @@ pub(crate) mod email;
 pub(crate) mod password;
 pub(crate) mod sessions;
 pub(crate) mod sign_in;
+pub(crate) mod totp;
 
 use super::render::{self, CSS};
 use super::{csrf_token, see_other};
@@ -68,6 +69,8 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
     match done? {
         "password" => Some("Your password was changed. Every other device was signed out."),
         "signed-in" => Some("You are signed in."),
+        "totp-added" => Some("The authenticator app was added. Signing in now asks for a code from it."),
+        "totp-removed" => Some("The authenticator app was removed."),
         "email" => Some(
             "We sent a link to the new address. Your address changes when you open it; until then it stays as it is.",
         ),
@@ -105,6 +108,9 @@ struct AccountPage<'a> {
     resend_action: Option<&'a str>,
     sessions_action: &'a str,
     sessions: Vec<SessionRow>,
+    totp_devices: Vec<totp::DeviceRow>,
+    totp_new_action: &'a str,
+    totp_remove_action: &'a str,
 }
 
 /// A Unix time as the page shows it: `2026-12-07 15:02 UTC`.
@@ -156,6 +162,9 @@ pub(crate) async fn show(
             .as_deref(),
         sessions_action: &door.url("/account/sessions/end"),
         sessions,
+        totp_devices: totp::rows(state, who).await?,
+        totp_new_action: &door.url("/account/totp/new"),
+        totp_remove_action: &door.url("/account/totp/remove"),
     });
     Ok(render::html(status, body, cookie.as_slice()))
 }

@@ -7,7 +7,8 @@ use super::done;
 use crate::accounts;
 use crate::door::Door;
 use crate::error::ApiError;
-use crate::pages::render::{self, LoginPage, CSS};
+use crate::mfa;
+use crate::pages::render::{self, LoginPage, MfaPage, CSS};
 use crate::pages::{csrf_ok, csrf_token, read_form};
 use crate::AppState;
 use axum::extract::{Request, State};
@@ -85,6 +86,18 @@ pub(crate) async fn post(
     }
     let password = posted.get("password").unwrap_or("");
     match accounts::sign_in(&state, &door, email, password).await? {
+        Ok(user) if mfa::required(&state, &door.tenant.id, &user.sub).await? => {
+            let token = mfa::start_pending(&state, &door, &user.sub).await?;
+            tracing::info!(tenant = %door.tenant.id, sub = %user.sub, "password right, second factor asked");
+            Ok(mfa_form(
+                &state,
+                &door,
+                &headers,
+                &token,
+                None,
+                StatusCode::OK,
+            ))
+        }
         Ok(user) => {
             let cookie =
                 accounts::start_session(&state, &door, &headers, &user.sub, crate::now()).await?;
@@ -97,6 +110,102 @@ pub(crate) async fn post(
                 _ => StatusCode::UNAUTHORIZED,
             };
             let mut res = form(&state, &door, &headers, email, Some(&e.message()), status);
+            if let Some(secs) = e.retry_after() {
+                res.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, secs.into());
+            }
+            Ok(res)
+        }
+    }
+}
+
+/// The second step's form: the code of an authenticator app.
+fn mfa_form(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    token: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let (csrf, cookie) = csrf_token(state, headers);
+    let body = render::render(&MfaPage {
+        css: CSS,
+        tenant_name: &door.tenant.display_name,
+        client_name: "your account",
+        action: &door.url("/account/sign-in/mfa"),
+        request: "",
+        csrf: &csrf,
+        mfa_token: token,
+        error,
+    });
+    render::html(status, body, cookie.as_slice())
+}
+
+/// POST /account/sign-in/mfa: the second step, as at the sign-in of an
+/// authorization request (`pages::login::post_mfa`).
+pub(crate) async fn post_mfa(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let headers = req.headers().clone();
+    let Ok(posted) = read_form(&state, req).await? else {
+        let msg = "The form could not be read. Please sign in again.";
+        return Ok(form(
+            &state,
+            &door,
+            &headers,
+            "",
+            Some(msg),
+            StatusCode::BAD_REQUEST,
+        ));
+    };
+    let token = posted.get("mfa_token").unwrap_or("");
+    let expired = "This sign-in expired. Please sign in again.";
+    let Some(person) = mfa::pending_person(&state, &door, token).await? else {
+        return Ok(form(
+            &state,
+            &door,
+            &headers,
+            "",
+            Some(expired),
+            StatusCode::BAD_REQUEST,
+        ));
+    };
+    if !csrf_ok(&state, &headers, &posted) {
+        let msg = "This form expired. Please try again.";
+        return Ok(mfa_form(
+            &state,
+            &door,
+            &headers,
+            token,
+            Some(msg),
+            StatusCode::BAD_REQUEST,
+        ));
+    }
+    let code = posted.get("code").unwrap_or("");
+    match mfa::check_code(&state, &door, &person, code).await? {
+        Ok(()) if mfa::finish_pending(&state, token).await? => {
+            let cookie =
+                accounts::start_session(&state, &door, &headers, &person, crate::now()).await?;
+            Ok(done(&door, "signed-in", &[cookie]))
+        }
+        Ok(()) => Ok(form(
+            &state,
+            &door,
+            &headers,
+            "",
+            Some(expired),
+            StatusCode::BAD_REQUEST,
+        )),
+        Err(e) => {
+            let status = if e.retry_after().is_some() {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            let mut res = mfa_form(&state, &door, &headers, token, Some(&e.message()), status);
             if let Some(secs) = e.retry_after() {
                 res.headers_mut()
                     .insert(axum::http::header::RETRY_AFTER, secs.into());

@@ -1,0 +1,281 @@
+//! Second factors: authenticator apps (TOTP, RFC 6238: HMAC-SHA-1, 6
+//! digits, 30-second steps, one step of skew either way) and the sign-ins
+//! waiting for one (docs/account.md, "Authenticator apps (TOTP)").
+//!
+//! A secret is 160 random bits, sealed under the master key with the
+//! device id as associated data. A code is accepted once: its time step
+//! must be later than the device's last accepted one, decided by the store
+//! in one conditional `UPDATE`. Wrong codes count against the account (its
+//! own key, so a right password never resets them) and the IP exactly like
+//! passwords.
+
+use crate::accounts::AccountError;
+use crate::door::Door;
+use crate::error::ApiError;
+use crate::limits;
+use crate::AppState;
+use keygate_crypto::secrets;
+use keygate_store::{MfaPending, TotpDevice};
+use totp_rs::{Algorithm, Builder, Totp};
+
+/// How long a sign-in waits for its second factor (seconds).
+pub(crate) const PENDING_TTL: i64 = 300;
+/// How long an added authenticator app may wait for its first code
+/// (seconds); later it is ignored and must be added again.
+pub(crate) const ENROL_TTL: i64 = 3600;
+/// How many confirmed authenticator apps a person may have.
+pub(crate) const MAX_DEVICES: usize = 10;
+/// The name of an authenticator app when the person gives none.
+pub(crate) const DEFAULT_NAME: &str = "Authenticator app";
+
+/// A fresh secret: 160 random bits (RFC 4226 section 4).
+pub(crate) fn new_secret() -> Vec<u8> {
+    secrets::random_bytes(20)
+}
+
+fn totp(secret: &[u8]) -> Option<Totp> {
+    Builder::new()
+        .with_algorithm(Algorithm::SHA1)
+        .with_digits(6)
+        .with_skew(1)
+        .with_step_duration(30)
+        .with_secret(secret.to_vec())
+        .build()
+        .ok()
+}
+
+/// The secret in base32 without padding, as authenticator apps read it.
+pub(crate) fn base32(secret: &[u8]) -> String {
+    totp_rs::Secret::from(secret.to_vec())
+        .to_base32()
+        .trim_end_matches('=')
+        .to_string()
+}
+
+/// The `otpauth://totp/{issuer}:{account}?secret=...&issuer=...` URI of a
+/// secret (the Key Uri Format of Google Authenticator).
+pub(crate) fn otpauth_uri(issuer: &str, account: &str, secret: &[u8]) -> String {
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    let issuer = utf8_percent_encode(issuer, NON_ALPHANUMERIC).to_string();
+    let account = utf8_percent_encode(account, NON_ALPHANUMERIC).to_string();
+    format!(
+        "otpauth://totp/{issuer}:{account}?secret={}&issuer={issuer}&algorithm=SHA1&digits=6&period=30",
+        base32(secret)
+    )
+}
+
+/// The QR code of `text` as inline SVG markup (no XML declaration).
+pub(crate) fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(200, 200)
+                .build();
+            match svg.find("<svg") {
+                Some(i) => svg[i..].to_string(),
+                None => svg,
+            }
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Seals a device's secret under the master key, bound to its id.
+pub(crate) fn seal(state: &AppState, device_id: &str, secret: &[u8]) -> String {
+    state.keys.master().seal(&totp_label(device_id), secret)
+}
+
+/// Opens a device's sealed secret.
+pub(crate) fn open(state: &AppState, device: &TotpDevice) -> Result<Vec<u8>, ApiError> {
+    state
+        .keys
+        .master()
+        .open(&totp_label(&device.id), &device.sealed_secret)
+        .map_err(|e| ApiError::internal(format!("cannot open a TOTP secret: {e}")))
+}
+
+fn totp_label(device_id: &str) -> String {
+    format!("totp:{device_id}")
+}
+
+/// The time step whose code `code` is, within one step of `now`, if any.
+pub(crate) fn matching_step(secret: &[u8], code: &str, now: i64) -> Option<i64> {
+    let code = code.trim();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let t = totp(secret)?;
+    let time = u64::try_from(now).ok()?;
+    t.check(code, time).and_then(|s| i64::try_from(s).ok())
+}
+
+/// The person's confirmed authenticator apps.
+pub(crate) async fn confirmed_devices(
+    state: &AppState,
+    tenant: &str,
+    sub: &str,
+) -> Result<Vec<TotpDevice>, ApiError> {
+    Ok(state
+        .store
+        .totp_devices(tenant, sub)
+        .await?
+        .into_iter()
+        .filter(|d| d.confirmed_at.is_some())
+        .collect())
+}
+
+/// Whether the person must give a second factor after their password.
+pub(crate) async fn required(state: &AppState, tenant: &str, sub: &str) -> Result<bool, ApiError> {
+    Ok(!confirmed_devices(state, tenant, sub).await?.is_empty())
+}
+
+/// Starts a sign-in waiting for its second factor; its token.
+pub(crate) async fn start_pending(
+    state: &AppState,
+    door: &Door,
+    sub: &str,
+) -> Result<String, ApiError> {
+    let token = secrets::new_secret();
+    let now = crate::now();
+    state
+        .store
+        .create_mfa_pending(
+            &secrets::sha256_hex(&token),
+            &MfaPending {
+                tenant_id: door.tenant.id.clone(),
+                user_sub: sub.to_string(),
+                created_at: now,
+                expires_at: now + PENDING_TTL,
+                used_at: None,
+            },
+        )
+        .await?;
+    Ok(token)
+}
+
+/// The person of a waiting sign-in of this tenant, if its token is known,
+/// unused and unexpired, and the person is still there and not disabled.
+pub(crate) async fn pending_person(
+    state: &AppState,
+    door: &Door,
+    token: &str,
+) -> Result<Option<String>, ApiError> {
+    if !secrets::is_well_formed_secret(token) {
+        return Ok(None);
+    }
+    let pending = state.store.mfa_pending(&secrets::sha256_hex(token)).await?;
+    let Some(pending) = pending.filter(|p| {
+        p.tenant_id == door.tenant.id && p.used_at.is_none() && p.expires_at > crate::now()
+    }) else {
+        return Ok(None);
+    };
+    // A person disabled or deleted since their password was checked.
+    let user = state
+        .store
+        .get_user(&door.tenant.id, &pending.user_sub)
+        .await?;
+    Ok(user.filter(|u| !u.disabled).map(|u| u.sub))
+}
+
+/// Finishes a waiting sign-in: whether this call did (it is single use).
+pub(crate) async fn finish_pending(state: &AppState, token: &str) -> Result<bool, ApiError> {
+    Ok(state
+        .store
+        .finish_mfa_pending(&secrets::sha256_hex(token), crate::now())
+        .await?)
+}
+
+fn account_key(tenant: &str, sub: &str) -> String {
+    format!(
+        "mfa:account:{}",
+        secrets::sha256_hex(&format!("{tenant}\n{sub}"))
+    )
+}
+
+/// Checks a code against the person's confirmed authenticator apps, each
+/// attempt reserved against the account and the IP first (the sign-in
+/// limits). A right code is accepted once (its step is used).
+pub(crate) async fn check_code(
+    state: &AppState,
+    door: &Door,
+    sub: &str,
+    code: &str,
+) -> Result<Result<(), AccountError>, ApiError> {
+    let tenant = door.tenant.id.as_str();
+    let account = account_key(tenant, sub);
+    let ip = door.client_ip.map(limits::ip_key);
+    let account_limit = &state.config.signin_account_limit;
+    let ip_limit = &state.config.signin_ip_limit;
+    let reserved = match limits::reserve_both(
+        state,
+        (&account, account_limit),
+        ip.as_deref().map(|k| (k, ip_limit)),
+    )
+    .await?
+    {
+        Ok(r) => r,
+        Err(secs) => {
+            tracing::warn!(tenant, sub, "second factor blocked: too many attempts");
+            return Ok(Err(AccountError::TooManyAttempts(secs)));
+        }
+    };
+    let now = crate::now();
+    let mut accepted = false;
+    for device in confirmed_devices(state, tenant, sub).await? {
+        let secret = open(state, &device)?;
+        if let Some(step) = matching_step(&secret, code, now) {
+            if state.store.use_totp_step(&device.id, step).await? {
+                accepted = true;
+                break;
+            }
+        }
+    }
+    if accepted {
+        state.store.clear_failures(&account).await?;
+        if let Some(k) = &ip {
+            state.store.release_attempt(k, ip_limit).await?;
+        }
+        tracing::info!(tenant, sub, method = "otp", "second factor succeeded");
+        Ok(Ok(()))
+    } else {
+        state
+            .store
+            .attempt_failed(&account, reserved.0, now, account_limit)
+            .await?;
+        if let (Some(k), Some(count)) = (&ip, reserved.1) {
+            state.store.attempt_failed(k, count, now, ip_limit).await?;
+        }
+        tracing::info!(tenant, sub, method = "otp", "second factor failed");
+        Ok(Err(AccountError::InvalidCode))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_6238_sha1_vectors() {
+        // RFC 6238 appendix B, SHA-1, last 6 digits.
+        let secret = b"12345678901234567890";
+        for (t, code) in [
+            (59, "287082"),
+            (1111111109, "081804"),
+            (2000000000, "279037"),
+        ] {
+            assert_eq!(matching_step(secret, code, t), Some(t / 30));
+        }
+        assert_eq!(matching_step(secret, "287082", 59 + 60), None);
+        assert_eq!(matching_step(secret, "28708", 59), None);
+    }
+
+    #[test]
+    fn the_uri_names_issuer_and_account() {
+        let uri = otpauth_uri("Acme Inc", "a@example.com", b"12345678901234567890");
+        assert!(uri.starts_with(
+            "otpauth://totp/Acme%20Inc:a%40example%2Ecom?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Acme%20Inc"
+        ));
+        assert!(qr_svg(&uri).starts_with("<svg"));
+    }
+}

@@ -1,0 +1,275 @@
+//! The account page's "Authenticator apps" section (docs/account.md,
+//! "Authenticator apps (TOTP)"): add one (POST /account/totp/new shows its
+//! QR code and `otpauth://` URI; POST /account/totp/confirm takes its first
+//! code), list them, and remove one (POST /account/totp/remove).
+
+use super::{done, show, signed_in, to_sign_in, SignedIn, EXPIRED};
+use crate::door::Door;
+use crate::error::ApiError;
+use crate::mfa;
+use crate::pages::render::{self, CSS};
+use crate::pages::{csrf_ok, csrf_token, read_form};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Extension;
+use keygate_core::params::Params;
+use keygate_crypto::secrets;
+use keygate_store::TotpDevice;
+
+/// A confirmed authenticator app as the account page lists it.
+pub(crate) struct DeviceRow {
+    /// Its id (the remove form's).
+    pub id: String,
+    /// The name the person gave it.
+    pub name: String,
+    /// When it was added (UTC).
+    pub added: String,
+}
+
+/// The person's confirmed authenticator apps, as the page lists them.
+pub(crate) async fn rows(state: &AppState, who: &SignedIn) -> Result<Vec<DeviceRow>, ApiError> {
+    Ok(
+        mfa::confirmed_devices(state, &who.user.tenant_id, &who.user.sub)
+            .await?
+            .into_iter()
+            .map(|d| DeviceRow {
+                id: d.id,
+                name: d.name,
+                added: super::when(d.created_at),
+            })
+            .collect(),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "totp_enrol.html")]
+struct EnrolPage<'a> {
+    css: &'a str,
+    tenant_name: &'a str,
+    error: Option<&'a str>,
+    qr_svg: &'a str,
+    uri: &'a str,
+    secret: &'a str,
+    csrf: &'a str,
+    id: &'a str,
+    name: &'a str,
+    action: &'a str,
+    back: &'a str,
+}
+
+/// The page of an unconfirmed device: its QR code, URI and the code form.
+#[allow(clippy::too_many_arguments)]
+fn enrol_page(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    who: &SignedIn,
+    device: &TotpDevice,
+    name: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let secret = mfa::open(state, device)?;
+    let uri = mfa::otpauth_uri(&door.tenant.display_name, &who.user.email, &secret);
+    let (csrf, cookie) = csrf_token(state, headers);
+    let body = render::render(&EnrolPage {
+        css: CSS,
+        tenant_name: &door.tenant.display_name,
+        error,
+        qr_svg: &mfa::qr_svg(&uri),
+        uri: &uri,
+        secret: &mfa::base32(&secret),
+        csrf: &csrf,
+        id: &device.id,
+        name,
+        action: &door.url("/account/totp/confirm"),
+        back: &door.url("/account"),
+    });
+    Ok(render::html(status, body, cookie.as_slice()))
+}
+
+/// The signed-in person and their form with a valid CSRF token, or the
+/// answer to give instead.
+async fn read(
+    state: &AppState,
+    door: &Door,
+    req: Request,
+) -> Result<Result<(HeaderMap, SignedIn, Params), Response>, ApiError> {
+    let headers = req.headers().clone();
+    let Some(who) = signed_in(state, door, &headers).await? else {
+        return Ok(Err(to_sign_in(door)));
+    };
+    match read_form(state, req).await? {
+        Ok(f) if csrf_ok(state, &headers, &f) => Ok(Ok((headers, who, f))),
+        _ => Ok(Err(show(
+            state,
+            door,
+            &headers,
+            &who,
+            None,
+            Some(EXPIRED),
+            StatusCode::BAD_REQUEST,
+        )
+        .await?)),
+    }
+}
+
+/// POST /account/totp/new: a new unconfirmed device with a fresh secret.
+pub(crate) async fn new(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (headers, who, _) = match read(&state, &door, req).await? {
+        Ok(v) => v,
+        Err(res) => return Ok(res),
+    };
+    // At most one unconfirmed app per person (an earlier one is replaced)
+    // and a bounded number of confirmed ones, so the rows stay few.
+    let mut confirmed = 0;
+    for d in state
+        .store
+        .totp_devices(&door.tenant.id, &who.user.sub)
+        .await?
+    {
+        if d.confirmed_at.is_some() {
+            confirmed += 1;
+        } else {
+            state
+                .store
+                .delete_totp_device(&door.tenant.id, &who.user.sub, &d.id)
+                .await?;
+        }
+    }
+    if confirmed >= mfa::MAX_DEVICES {
+        let msg = "You have as many authenticator apps as an account may have. Remove one first.";
+        return show(
+            &state,
+            &door,
+            &headers,
+            &who,
+            None,
+            Some(msg),
+            StatusCode::CONFLICT,
+        )
+        .await;
+    }
+    let id = secrets::new_ordered_id();
+    let device = TotpDevice {
+        sealed_secret: mfa::seal(&state, &id, &mfa::new_secret()),
+        id,
+        tenant_id: door.tenant.id.clone(),
+        user_sub: who.user.sub.clone(),
+        name: mfa::DEFAULT_NAME.into(),
+        created_at: crate::now(),
+        confirmed_at: None,
+        last_used_step: None,
+    };
+    state.store.create_totp_device(&device).await?;
+    enrol_page(
+        &state,
+        &door,
+        &headers,
+        &who,
+        &device,
+        mfa::DEFAULT_NAME,
+        None,
+        StatusCode::OK,
+    )
+}
+
+/// POST /account/totp/confirm: the first code of an unconfirmed device.
+pub(crate) async fn confirm(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (headers, who, form) = match read(&state, &door, req).await? {
+        Ok(v) => v,
+        Err(res) => return Ok(res),
+    };
+    let id = form.get("id").unwrap_or("");
+    let now = crate::now();
+    let device = state
+        .store
+        .totp_devices(&door.tenant.id, &who.user.sub)
+        .await?
+        .into_iter()
+        .find(|d| d.id == id && d.confirmed_at.is_none() && d.created_at + mfa::ENROL_TTL > now);
+    let Some(device) = device else {
+        let msg = "This authenticator app could not be added. Please add it again.";
+        return show(
+            &state,
+            &door,
+            &headers,
+            &who,
+            None,
+            Some(msg),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    };
+    let name: String = form
+        .get("name")
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    let name = if name.is_empty() {
+        mfa::DEFAULT_NAME.to_string()
+    } else {
+        name
+    };
+    let secret = mfa::open(&state, &device)?;
+    let step = mfa::matching_step(&secret, form.get("code").unwrap_or(""), now);
+    let confirmed = match step {
+        Some(step) => {
+            state
+                .store
+                .confirm_totp_device(&door.tenant.id, &who.user.sub, &device.id, &name, step, now)
+                .await?
+        }
+        None => false,
+    };
+    if !confirmed {
+        let msg = "The code is incorrect. Enter the current code from your authenticator app.";
+        return enrol_page(
+            &state,
+            &door,
+            &headers,
+            &who,
+            &device,
+            &name,
+            Some(msg),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    tracing::info!(tenant = %door.tenant.id, sub = %who.user.sub, device = %device.id, "authenticator app enrolled");
+    Ok(done(&door, "totp-added", &[]))
+}
+
+/// POST /account/totp/remove: removes one of the person's devices.
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    Extension(door): Extension<Door>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (_, who, form) = match read(&state, &door, req).await? {
+        Ok(v) => v,
+        Err(res) => return Ok(res),
+    };
+    let id = form.get("id").unwrap_or("");
+    if state
+        .store
+        .delete_totp_device(&door.tenant.id, &who.user.sub, id)
+        .await?
+    {
+        tracing::info!(tenant = %door.tenant.id, sub = %who.user.sub, device = %id, "authenticator app removed");
+    }
+    Ok(done(&door, "totp-removed", &[]))
+}

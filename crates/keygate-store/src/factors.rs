@@ -1,0 +1,82 @@
+//! Second factors of people: authenticator apps (TOTP, RFC 6238), their
+//! secret sealed under the master key with the device id as associated
+//! data.
+//!
+//! A device is created unconfirmed and confirmed by the first correct code.
+//! A code (its time step) is accepted once: [`FactorStore::use_totp_step`]
+//! is one conditional `UPDATE ... WHERE last_used_step IS NULL OR
+//! last_used_step < step`, so of racing uses of one step exactly one wins.
+
+use crate::Result;
+use async_trait::async_trait;
+
+/// An authenticator app (TOTP device) as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpDevice {
+    /// Its id (random, also the associated data of its sealed secret).
+    pub id: String,
+    /// The tenant of the person.
+    pub tenant_id: String,
+    /// The person it belongs to.
+    pub user_sub: String,
+    /// The name the person gave it.
+    pub name: String,
+    /// The secret, sealed under the master key (label: the device id).
+    pub sealed_secret: String,
+    /// When it was added (seconds since the epoch).
+    pub created_at: i64,
+    /// When its first correct code was given; `None` while unconfirmed.
+    pub confirmed_at: Option<i64>,
+    /// The last time step whose code was accepted.
+    pub last_used_step: Option<i64>,
+}
+
+/// A sign-in waiting for its second factor: the password was right. Stored
+/// only as the SHA-256 of its token; finished once, within its lifetime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfaPending {
+    /// The tenant of the person.
+    pub tenant_id: String,
+    /// The person whose password was right.
+    pub user_sub: String,
+    /// When the password was checked (seconds since the epoch).
+    pub created_at: i64,
+    /// When it stops working.
+    pub expires_at: i64,
+    /// When the second factor finished it.
+    pub used_at: Option<i64>,
+}
+
+/// People's second factors (authenticator apps) and the sign-ins waiting
+/// for one.
+#[async_trait]
+pub trait FactorStore: Send + Sync {
+    /// Stores a new device (normally unconfirmed).
+    async fn create_totp_device(&self, device: &TotpDevice) -> Result<()>;
+    /// Confirms the person's device under `name`, if it is theirs and
+    /// unconfirmed, and records `step` as its last used step; whether it did.
+    async fn confirm_totp_device(
+        &self,
+        tenant_id: &str,
+        user_sub: &str,
+        id: &str,
+        name: &str,
+        step: i64,
+        now: i64,
+    ) -> Result<bool>;
+    /// The person's devices, confirmed or not, oldest first.
+    async fn totp_devices(&self, tenant_id: &str, user_sub: &str) -> Result<Vec<TotpDevice>>;
+    /// Deletes the person's device; whether it was there.
+    async fn delete_totp_device(&self, tenant_id: &str, user_sub: &str, id: &str) -> Result<bool>;
+    /// Accepts the code of time step `step` on this device if no code of
+    /// that step or a later one was accepted before; whether it did.
+    async fn use_totp_step(&self, device_id: &str, step: i64) -> Result<bool>;
+    /// Stores a sign-in waiting for its second factor under the SHA-256
+    /// (hex) of its token.
+    async fn create_mfa_pending(&self, hash: &str, pending: &MfaPending) -> Result<()>;
+    /// The waiting sign-in stored under this hash, used or not, expired or not.
+    async fn mfa_pending(&self, hash: &str) -> Result<Option<MfaPending>>;
+    /// Finishes the waiting sign-in if it is unused and unexpired (one
+    /// conditional `UPDATE`: one winner); whether it did.
+    async fn finish_mfa_pending(&self, hash: &str, now: i64) -> Result<bool>;
+}

@@ -1,0 +1,140 @@
+//! The statements of [`FactorStore`]: authenticator apps, their time steps
+//! accepted once by one conditional `UPDATE`.
+
+use super::SqlStore;
+use crate::factors::{FactorStore, MfaPending, TotpDevice};
+use crate::write::Write;
+use crate::Result;
+use async_trait::async_trait;
+
+const DEVICE_COLS: &str =
+    "id, tenant_id, user_sub, name, sealed_secret, created_at, confirmed_at, last_used_step";
+
+#[async_trait]
+impl FactorStore for SqlStore {
+    async fn create_totp_device(&self, d: &TotpDevice) -> Result<()> {
+        self.write(Write::new().then(
+            format!(
+                "INSERT INTO totp_devices ({DEVICE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ),
+            &[
+                (&d.id).into(),
+                (&d.tenant_id).into(),
+                (&d.user_sub).into(),
+                (&d.name).into(),
+                (&d.sealed_secret).into(),
+                d.created_at.into(),
+                d.confirmed_at.into(),
+                d.last_used_step.into(),
+            ],
+        ))
+        .await?;
+        Ok(())
+    }
+
+    async fn confirm_totp_device(
+        &self,
+        tenant_id: &str,
+        user_sub: &str,
+        id: &str,
+        name: &str,
+        step: i64,
+        now: i64,
+    ) -> Result<bool> {
+        self.write_one(Write::new().then(
+            "UPDATE totp_devices SET confirmed_at = $1, last_used_step = $2, name = $6 \
+             WHERE id = $3 AND tenant_id = $4 AND user_sub = $5 AND confirmed_at IS NULL",
+            &[
+                now.into(),
+                step.into(),
+                id.into(),
+                tenant_id.into(),
+                user_sub.into(),
+                name.into(),
+            ],
+        ))
+        .await
+    }
+
+    async fn totp_devices(&self, tenant_id: &str, user_sub: &str) -> Result<Vec<TotpDevice>> {
+        self.all(
+            &format!(
+                "SELECT {DEVICE_COLS} FROM totp_devices WHERE tenant_id = $1 AND user_sub = $2 \
+                 ORDER BY created_at, id"
+            ),
+            &[tenant_id.into(), user_sub.into()],
+            |r| {
+                Ok(TotpDevice {
+                    id: r.text("id")?,
+                    tenant_id: r.text("tenant_id")?,
+                    user_sub: r.text("user_sub")?,
+                    name: r.text("name")?,
+                    sealed_secret: r.text("sealed_secret")?,
+                    created_at: r.int("created_at")?,
+                    confirmed_at: r.opt_int("confirmed_at")?,
+                    last_used_step: r.opt_int("last_used_step")?,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn delete_totp_device(&self, tenant_id: &str, user_sub: &str, id: &str) -> Result<bool> {
+        self.write_one(Write::new().then(
+            "DELETE FROM totp_devices WHERE id = $1 AND tenant_id = $2 AND user_sub = $3",
+            &[id.into(), tenant_id.into(), user_sub.into()],
+        ))
+        .await
+    }
+
+    async fn use_totp_step(&self, device_id: &str, step: i64) -> Result<bool> {
+        self.write_one(Write::new().then(
+            "UPDATE totp_devices SET last_used_step = $1 \
+             WHERE id = $2 AND confirmed_at IS NOT NULL \
+             AND (last_used_step IS NULL OR last_used_step < $1)",
+            &[step.into(), device_id.into()],
+        ))
+        .await
+    }
+
+    async fn create_mfa_pending(&self, hash: &str, p: &MfaPending) -> Result<()> {
+        self.write(Write::new().then(
+            "INSERT INTO mfa_pending (hash, tenant_id, user_sub, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                hash.into(),
+                (&p.tenant_id).into(),
+                (&p.user_sub).into(),
+                p.created_at.into(),
+                p.expires_at.into(),
+            ],
+        ))
+        .await?;
+        Ok(())
+    }
+
+    async fn mfa_pending(&self, hash: &str) -> Result<Option<MfaPending>> {
+        self.first(
+            "SELECT tenant_id, user_sub, created_at, expires_at, used_at FROM mfa_pending WHERE hash = $1",
+            &[hash.into()],
+            |r| {
+                Ok(MfaPending {
+                    tenant_id: r.text("tenant_id")?,
+                    user_sub: r.text("user_sub")?,
+                    created_at: r.int("created_at")?,
+                    expires_at: r.int("expires_at")?,
+                    used_at: r.opt_int("used_at")?,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn finish_mfa_pending(&self, hash: &str, now: i64) -> Result<bool> {
+        self.write_one(Write::new().then(
+            "UPDATE mfa_pending SET used_at = $2 WHERE hash = $1 AND used_at IS NULL AND expires_at > $2",
+            &[hash.into(), now.into()],
+        ))
+        .await
+    }
+}
