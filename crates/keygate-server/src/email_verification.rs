@@ -138,22 +138,13 @@ pub(crate) enum Resent {
     Limited(i64),
 }
 
-/// The limit key of one address in one tenant (case-insensitive).
-fn account_key(tenant: &str, email: &str) -> String {
-    let email = email.trim().to_lowercase();
-    format!(
-        "verify:account:{}",
-        secrets::sha256_hex(&format!("{tenant}\n{email}"))
-    )
-}
-
 /// Takes a request to send the verification message again to `email`:
 /// reserves it against the address's and the IP's limits, then (off the
 /// request's path, so the answer takes the same time either way) sends it
 /// if the account exists and is unverified.
 pub(crate) async fn resend(state: &AppState, door: &Door, email: &str) -> Result<Resent, ApiError> {
-    let account = account_key(&door.tenant.id, email);
-    let ip = door.client_ip.map(|ip| format!("verify:ip:{ip}"));
+    let account = limits::email_key("verify", &door.tenant.id, email);
+    let ip = door.client_ip.map(|ip| limits::kind_ip_key("verify", ip));
     let reserved = limits::reserve_both(
         state,
         (&account, &state.config.verify_resend_account_limit),

@@ -186,13 +186,6 @@ pub(crate) async fn finish_pending(state: &AppState, token: &str) -> Result<bool
         .await?)
 }
 
-fn account_key(tenant: &str, sub: &str) -> String {
-    format!(
-        "mfa:account:{}",
-        secrets::sha256_hex(&format!("{tenant}\n{sub}"))
-    )
-}
-
 /// Checks a code against the person's confirmed authenticator apps, each
 /// attempt reserved against the account and the IP first (the sign-in
 /// limits). A right code is accepted once (its step is used).
@@ -203,7 +196,7 @@ pub(crate) async fn check_code(
     code: &str,
 ) -> Result<Result<(), AccountError>, ApiError> {
     let tenant = door.tenant.id.as_str();
-    let account = account_key(tenant, sub);
+    let account = limits::person_key("mfa", tenant, sub);
     let ip = door.client_ip.map(limits::ip_key);
     let account_limit = &state.config.signin_account_limit;
     let ip_limit = &state.config.signin_ip_limit;

@@ -30,15 +30,6 @@ pub(crate) enum Requested {
     Limited(i64),
 }
 
-/// The limit key of one address in one tenant (case-insensitive).
-fn account_key(tenant: &str, email: &str) -> String {
-    let email = email.trim().to_lowercase();
-    format!(
-        "reset:account:{}",
-        secrets::sha256_hex(&format!("{tenant}\n{email}"))
-    )
-}
-
 /// Takes a reset request for `email`: reserves it against the address's
 /// and the IP's limits, then (off the request's path) sends the message if
 /// the account exists.
@@ -47,8 +38,8 @@ pub(crate) async fn request(
     door: &Door,
     email: &str,
 ) -> Result<Requested, ApiError> {
-    let account = account_key(&door.tenant.id, email);
-    let ip = door.client_ip.map(|ip| format!("reset:ip:{ip}"));
+    let account = limits::email_key("reset", &door.tenant.id, email);
+    let ip = door.client_ip.map(|ip| limits::kind_ip_key("reset", ip));
     let reserved = limits::reserve_both(
         state,
         (&account, &state.config.reset_account_limit),

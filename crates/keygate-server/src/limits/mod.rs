@@ -14,11 +14,25 @@ use std::net::IpAddr;
 
 /// The sign-in limit of one account (tenant and e-mail, case-insensitive).
 pub(crate) fn account_key(tenant: &str, email: &str) -> String {
-    let email = email.trim().to_lowercase();
-    format!(
-        "signin:account:{}",
-        sha256_hex(&format!("{tenant}\n{email}"))
-    )
+    email_key("signin", tenant, email)
+}
+
+/// The limit of one e-mail address (compared case-insensitively) in one
+/// tenant for one kind of request (`signin`, `reset`, `verify`).
+pub(crate) fn email_key(kind: &str, tenant: &str, email: &str) -> String {
+    person_key(kind, tenant, &email.trim().to_lowercase())
+}
+
+/// The limit of one person (`who`: an e-mail or a `sub`) in one tenant for
+/// one kind of request; hashed, so an over-long value costs one
+/// fixed-size row.
+pub(crate) fn person_key(kind: &str, tenant: &str, who: &str) -> String {
+    format!("{kind}:account:{}", sha256_hex(&format!("{tenant}\n{who}")))
+}
+
+/// The limit of one client IP for one kind of request (`reset`, `verify`).
+pub(crate) fn kind_ip_key(kind: &str, ip: IpAddr) -> String {
+    format!("{kind}:ip:{ip}")
 }
 
 /// The sign-in limit of one client IP (across tenants and accounts).

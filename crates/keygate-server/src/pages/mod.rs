@@ -138,6 +138,21 @@ pub(crate) async fn read_form(
     Ok(Params::from_urlencoded(&bytes))
 }
 
+/// A posted form of a page outside an authorization request (reset,
+/// verification): the request's headers and the form, or an error page for
+/// a body that cannot be read.
+pub(crate) async fn read_page_form(
+    state: &AppState,
+    door: &Door,
+    req: axum::extract::Request,
+) -> Result<(HeaderMap, Params), ApiError> {
+    let headers = req.headers().clone();
+    let form = read_form(state, req)
+        .await?
+        .map_err(|e| page_error(door, StatusCode::BAD_REQUEST, e.description))?;
+    Ok((headers, form))
+}
+
 /// A submitted sign-in or registration form, with the authorization
 /// request it carries validated again.
 pub(crate) struct Submission {

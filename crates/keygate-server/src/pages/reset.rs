@@ -8,7 +8,7 @@
 //! limit (then no message is sent); see [`crate::password_reset`].
 
 use super::render::{self, ForgotPage, NoticePage, ResetPage};
-use super::{csrf_ok, csrf_token, read_form, request_query};
+use super::{csrf_ok, csrf_token, request_query};
 use crate::door::Door;
 use crate::error::ApiError;
 use crate::password_reset::{self as reset, ResetError};
@@ -103,17 +103,7 @@ pub(crate) async fn forgot_post(
     Extension(door): Extension<Door>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let headers = req.headers().clone();
-    let form = match read_form(&state, req).await? {
-        Ok(f) => f,
-        Err(e) => {
-            return Err(super::page_error(
-                &door,
-                StatusCode::BAD_REQUEST,
-                e.description,
-            ))
-        }
-    };
+    let (headers, form) = super::read_page_form(&state, &door, req).await?;
     let request = form.get("request").unwrap_or("");
     let email = form.get("email").unwrap_or("").trim();
     let again = |message: &str| {
@@ -214,17 +204,7 @@ pub(crate) async fn reset_post(
     Extension(door): Extension<Door>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let headers = req.headers().clone();
-    let form = match read_form(&state, req).await? {
-        Ok(f) => f,
-        Err(e) => {
-            return Err(super::page_error(
-                &door,
-                StatusCode::BAD_REQUEST,
-                e.description,
-            ))
-        }
-    };
+    let (headers, form) = super::read_page_form(&state, &door, req).await?;
     let token = form.get("token");
     if !csrf_ok(&state, &headers, &form) {
         // Shown again with a fresh CSRF token, if the link still works.

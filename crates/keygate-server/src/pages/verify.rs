@@ -7,7 +7,7 @@
 
 use super::render::{self, VerifyPage, VerifyPendingPage};
 use super::reset::{carried, notice};
-use super::{csrf_ok, csrf_token, read_form};
+use super::{csrf_ok, csrf_token};
 use crate::door::Door;
 use crate::email_verification::{self as verify, LinkProblem};
 use crate::error::ApiError;
@@ -56,17 +56,7 @@ pub(crate) async fn resend_post(
     Extension(door): Extension<Door>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let headers = req.headers().clone();
-    let form = match read_form(&state, req).await? {
-        Ok(f) => f,
-        Err(e) => {
-            return Err(super::page_error(
-                &door,
-                StatusCode::BAD_REQUEST,
-                e.description,
-            ))
-        }
-    };
+    let (headers, form) = super::read_page_form(&state, &door, req).await?;
     let request = form.get("request").unwrap_or("");
     let email = form.get("email").unwrap_or("").trim();
     if !csrf_ok(&state, &headers, &form) || email.is_empty() {
@@ -155,17 +145,7 @@ pub(crate) async fn post(
     Extension(door): Extension<Door>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let headers = req.headers().clone();
-    let form = match read_form(&state, req).await? {
-        Ok(f) => f,
-        Err(e) => {
-            return Err(super::page_error(
-                &door,
-                StatusCode::BAD_REQUEST,
-                e.description,
-            ))
-        }
-    };
+    let (headers, form) = super::read_page_form(&state, &door, req).await?;
     let token = form.get("token");
     if !csrf_ok(&state, &headers, &form) {
         // Shown again with a fresh CSRF token, if the link still works.

@@ -75,7 +75,7 @@ async fn change(
             StatusCode::CONFLICT,
         )));
     }
-    let key = format!("email-change:{}:{}", door.tenant.id, who.user.sub);
+    let key = crate::limits::person_key("email-change", &door.tenant.id, &who.user.sub);
     let limit = &state.config.verify_resend_account_limit;
     if let Err(secs) = crate::limits::reserve(state, &key, limit).await? {
         let msg = format!("Too many changes were asked for. Try again in {secs} seconds.");
