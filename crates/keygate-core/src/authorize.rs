@@ -44,6 +44,13 @@ pub struct AuthorizeRequest {
     pub max_age: Option<i64>,
     /// `login_hint`: prefills the e-mail field of the sign-in page.
     pub login_hint: Option<String>,
+    /// The `acr_values` value that demands a second factor
+    /// ([`crate::amr::MFA_ACR_VALUES`]), if the request sent one; the
+    /// id_token's `acr` when the sign-in satisfied it.
+    pub acr_mfa: Option<&'static str>,
+    /// Whether this request needs a multi-factor sign-in: `acr_values`
+    /// demands one or the client requires it (`require_mfa`).
+    pub needs_mfa: bool,
 }
 
 /// An error to redirect to the client (RFC 6749 4.1.2.1) rather than show on a page.
@@ -186,8 +193,10 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
     // accepted and need nothing more today: no consent page is shown for
     // first-party clients, and a browser holds one session per tenant, so
     // the account is already chosen (`prompt=login` signs in afresh).
-    // `display`, `ui_locales`, `claims_locales` and `acr_values` are
-    // optional hints (3.1.2.1, 5.5.1.1) that are accepted and not acted on;
+    // `display`, `ui_locales` and `claims_locales` are optional hints
+    // (3.1.2.1, 5.5.1.1) that are accepted and not acted on; `acr_values`
+    // demands a second factor when it names one of
+    // `crate::amr::MFA_ACR_VALUES` (others are voluntary and ignored);
     // `login_hint` fills in the e-mail field; other parameters are ignored
     // (RFC 6749 3.1: "MUST ignore unrecognized request parameters").
     let mut prompt_none = false;
@@ -235,6 +244,8 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
         prompt_login,
         max_age,
         login_hint: p.get("login_hint").map(str::to_string),
+        acr_mfa: crate::amr::demanded_mfa(p.get("acr_values")),
+        needs_mfa: client.require_mfa || crate::amr::demanded_mfa(p.get("acr_values")).is_some(),
     })
 }
 
@@ -248,6 +259,12 @@ pub enum NextStep {
         /// When they signed in, for the grant and the id_token.
         auth_time: i64,
     },
+    /// The session is fresh enough but lacks the second factor this
+    /// request needs: ask for it (step up), then issue a code.
+    SecondFactor {
+        /// The person signed in to the session.
+        user_sub: String,
+    },
     /// Show the sign-in page.
     SignIn,
     /// `prompt=none` but the person must sign in: redirect this error.
@@ -255,18 +272,38 @@ pub enum NextStep {
 }
 
 /// Decides from the live session (already checked for expiry and tenant)
-/// whether the person must sign in (OpenID Connect Core 3.1.2.3).
-pub fn next_step(req: &AuthorizeRequest, session: Option<&Session>, now: i64) -> NextStep {
+/// whether the person must sign in (OpenID Connect Core 3.1.2.3) or give
+/// a second factor. `needs_mfa` is whether this request needs a
+/// multi-factor sign-in (the request's own demand, or the tenant's policy).
+pub fn next_step(
+    req: &AuthorizeRequest,
+    session: Option<&Session>,
+    now: i64,
+    needs_mfa: bool,
+) -> NextStep {
     // max_age=0 is equivalent to prompt=login (OpenID Connect Core 3.1.2.1):
     // within the same second, `now - auth_time <= 0` would let it through.
     let fresh_enough = |s: &Session| {
         req.max_age
             .is_none_or(|max| max > 0 && now - s.auth_time <= max)
     };
+    let multi_factor = |s: &Session| !needs_mfa || crate::amr::amr_is_multi_factor(&s.amr);
     match session {
-        Some(s) if !req.prompt_login && fresh_enough(s) => NextStep::IssueCode {
+        Some(s) if !req.prompt_login && fresh_enough(s) && multi_factor(s) => NextStep::IssueCode {
             user_sub: s.user_sub.clone(),
             auth_time: s.auth_time,
+        },
+        // A second factor needs the person: never without a page.
+        Some(s) if req.prompt_none && fresh_enough(s) => NextStep::Fail(ErrorRedirect {
+            redirect_uri: req.redirect_uri.clone(),
+            error: OAuthError::new(
+                ErrorCode::InteractionRequired,
+                "the user must give a second factor",
+            ),
+            state: req.state.clone(),
+        }),
+        Some(s) if !req.prompt_login && fresh_enough(s) => NextStep::SecondFactor {
+            user_sub: s.user_sub.clone(),
         },
         _ if req.prompt_none => NextStep::Fail(ErrorRedirect {
             redirect_uri: req.redirect_uri.clone(),
@@ -305,6 +342,7 @@ mod tests {
             pkce: PkcePolicy::S256,
             created_at: 0,
             token_rate_limit: None,
+            require_mfa: false,
         }
     }
 
@@ -533,33 +571,34 @@ mod tests {
             expires_at: 9999,
             ip: None,
             user_agent: None,
+            amr: vec!["pwd".into()],
         };
         let req = |q: &str| run(&format!("client_id=c1&response_type=code&{q}"), &c).unwrap();
         assert!(matches!(
-            next_step(&req("x=1"), Some(&s), 1100),
+            next_step(&req("x=1"), Some(&s), 1100, false),
             NextStep::IssueCode {
                 auth_time: 1000,
                 ..
             }
         ));
-        assert_eq!(next_step(&req("x=1"), None, 1100), NextStep::SignIn);
+        assert_eq!(next_step(&req("x=1"), None, 1100, false), NextStep::SignIn);
         assert_eq!(
-            next_step(&req("prompt=login"), Some(&s), 1100),
+            next_step(&req("prompt=login"), Some(&s), 1100, false),
             NextStep::SignIn
         );
         assert_eq!(
-            next_step(&req("max_age=50"), Some(&s), 1100),
+            next_step(&req("max_age=50"), Some(&s), 1100, false),
             NextStep::SignIn
         );
         assert!(matches!(
-            next_step(&req("max_age=100"), Some(&s), 1100),
+            next_step(&req("max_age=100"), Some(&s), 1100, false),
             NextStep::IssueCode { .. }
         ));
         assert!(matches!(
-            next_step(&req("prompt=none"), Some(&s), 1100),
+            next_step(&req("prompt=none"), Some(&s), 1100, false),
             NextStep::IssueCode { .. }
         ));
-        match next_step(&req("prompt=none&state=q"), None, 1100) {
+        match next_step(&req("prompt=none&state=q"), None, 1100, false) {
             NextStep::Fail(e) => {
                 assert_eq!(e.error.code, ErrorCode::LoginRequired);
                 assert_eq!(e.state.as_deref(), Some("q"));
@@ -567,13 +606,102 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            next_step(&req("prompt=none&max_age=0"), Some(&s), 1100),
+            next_step(&req("prompt=none&max_age=0"), Some(&s), 1100, false),
             NextStep::Fail(_)
         ));
         assert_eq!(
-            next_step(&req("max_age=0"), Some(&s), 1000),
+            next_step(&req("max_age=0"), Some(&s), 1000, false),
             NextStep::SignIn,
             "max_age=0 is prompt=login, even in the second of the sign-in"
         );
+    }
+
+    #[test]
+    fn a_demanded_second_factor_steps_up_a_password_session() {
+        let c = client(false, &["https://app/cb"]);
+        let session = |amr: &[&str], auth_time| Session {
+            tenant_id: "t".into(),
+            user_sub: "u".into(),
+            auth_time,
+            expires_at: 9999,
+            ip: None,
+            user_agent: None,
+            amr: amr.iter().map(|a| a.to_string()).collect(),
+        };
+        let req = |q: &str| run(&format!("client_id=c1&response_type=code&{q}"), &c).unwrap();
+        let pwd = session(&["pwd"], 1000);
+        let mfa = session(&["pwd", "otp", "mfa"], 1000);
+        // What acr_values asks for, read from the request.
+        let r = req("acr_values=mfa");
+        assert_eq!((r.acr_mfa, r.needs_mfa), (Some("mfa"), true));
+        let r = req("acr_values=silver");
+        assert_eq!((r.acr_mfa, r.needs_mfa), (None, false));
+        let auth0 = "http%3A%2F%2Fschemas.openid.net%2Fpape%2Fpolicies%2F2007%2F06%2Fmulti-factor";
+        let r = req(&format!("acr_values={auth0}"));
+        assert_eq!(
+            r.acr_mfa,
+            Some("http://schemas.openid.net/pape/policies/2007/06/multi-factor")
+        );
+        // A password session steps up; a multi-factor one does not.
+        let r = req("acr_values=mfa");
+        assert_eq!(
+            next_step(&r, Some(&pwd), 1100, true),
+            NextStep::SecondFactor {
+                user_sub: "u".into()
+            }
+        );
+        assert!(matches!(
+            next_step(&r, Some(&mfa), 1100, true),
+            NextStep::IssueCode {
+                auth_time: 1000,
+                ..
+            }
+        ));
+        // A session from before amr was kept counts as password-only.
+        assert_eq!(
+            next_step(&r, Some(&session(&[], 1000)), 1100, true),
+            NextStep::SecondFactor {
+                user_sub: "u".into()
+            }
+        );
+        // prompt=login and max_age still sign in afresh, second factor or not.
+        assert_eq!(
+            next_step(&req("acr_values=mfa&prompt=login"), Some(&mfa), 1100, true),
+            NextStep::SignIn
+        );
+        assert_eq!(
+            next_step(&req("acr_values=mfa&max_age=50"), Some(&mfa), 1100, true),
+            NextStep::SignIn
+        );
+        // prompt=none cannot show the second-factor page.
+        match next_step(
+            &req("acr_values=mfa&prompt=none&state=s"),
+            Some(&pwd),
+            1100,
+            true,
+        ) {
+            NextStep::Fail(e) => {
+                assert_eq!(e.error.code, ErrorCode::InteractionRequired);
+                assert_eq!(e.state.as_deref(), Some("s"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // ... and with a stale session it is login_required as before.
+        match next_step(&req("prompt=none&max_age=10"), Some(&pwd), 1100, true) {
+            NextStep::Fail(e) => assert_eq!(e.error.code, ErrorCode::LoginRequired),
+            other => panic!("{other:?}"),
+        }
+        // The tenant's policy (needs_mfa) steps up without acr_values.
+        assert_eq!(
+            next_step(&req("x=1"), Some(&pwd), 1100, true),
+            NextStep::SecondFactor {
+                user_sub: "u".into()
+            }
+        );
+        // A client requiring a second factor needs one on every request.
+        let mut strict = c.clone();
+        strict.require_mfa = true;
+        let r = run("client_id=c1&response_type=code", &strict).unwrap();
+        assert_eq!((r.acr_mfa, r.needs_mfa), (None, true));
     }
 }

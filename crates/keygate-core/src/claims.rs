@@ -30,6 +30,13 @@ pub struct IdTokenClaims {
     pub at_hash: Option<String>,
     /// The authorized party (Core 2): the client, the same as `aud`.
     pub azp: String,
+    /// The `acr_values` value the sign-in satisfied (Core 2), when the
+    /// request demanded a second factor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// How the person signed in (RFC 8176), when known.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
     /// The profile and e-mail claims the scope releases, flattened into the token.
     #[serde(flatten)]
     pub profile: UserClaims,

@@ -151,6 +151,7 @@ mod tests {
             pkce: PkcePolicy::S256,
             created_at: 0,
             token_rate_limit: None,
+            require_mfa: false,
         }
     }
     fn eq(hash: &str, secret: &str) -> bool {

@@ -32,6 +32,9 @@ pub enum ErrorCode {
     AccessDenied,
     /// `login_required`: `prompt=none` but the person must sign in (OpenID Connect Core 3.1.2.6).
     LoginRequired,
+    /// `interaction_required`: `prompt=none` but the person must act on a
+    /// page, such as giving a second factor (OpenID Connect Core 3.1.2.6).
+    InteractionRequired,
     /// `request_not_supported`: a `request` object was sent (OpenID Connect Core 3.1.2.6).
     RequestNotSupported,
     /// `request_uri_not_supported`: a `request_uri` was sent (OpenID Connect Core 3.1.2.6).
@@ -61,6 +64,7 @@ impl ErrorCode {
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::LoginRequired => "login_required",
+            ErrorCode::InteractionRequired => "interaction_required",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidToken => "invalid_token",

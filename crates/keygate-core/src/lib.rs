@@ -18,6 +18,7 @@
 //! assert!(ok);
 //! ```
 
+pub mod amr;
 pub mod authorize;
 pub mod basic;
 pub mod claims;

@@ -355,6 +355,9 @@ pub struct Client {
     /// Token-endpoint requests per second this client may make on each
     /// node; `None` takes the tenant's setting, `Some(0)` turns it off.
     pub token_rate_limit: Option<i64>,
+    /// Whether every sign-in for this client needs a second factor (as if
+    /// each request sent `acr_values=mfa`).
+    pub require_mfa: bool,
 }
 
 impl Client {
@@ -423,6 +426,12 @@ pub struct Grant {
     pub code_consumed_at: Option<i64>,
     /// When the grant was revoked; every token it produced is then refused.
     pub revoked_at: Option<i64>,
+    /// How the person signed in (RFC 8176 values, see [`crate::amr`]),
+    /// echoed as the id_token's `amr`; empty when unknown.
+    pub amr: Vec<String>,
+    /// The `acr` value the sign-in satisfied, when the request asked for
+    /// one ([`crate::amr::MFA_ACR_VALUES`]), echoed as the id_token's `acr`.
+    pub acr: Option<String>,
 }
 
 /// The record of one refresh token (the store keys it by the hash of its value, which is never
@@ -461,6 +470,9 @@ pub struct Session {
     /// The browser's `User-Agent` when the session started (at most 200
     /// characters), shown on the account page.
     pub user_agent: Option<String>,
+    /// How the person signed in (RFC 8176 values, see [`crate::amr`]); a
+    /// request demanding a second factor steps up a session without `mfa`.
+    pub amr: Vec<String>,
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ fn client() -> Client {
         pkce: PkcePolicy::S256,
         created_at: 0,
         token_rate_limit: None,
+        require_mfa: false,
     }
 }
 

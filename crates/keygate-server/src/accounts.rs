@@ -293,6 +293,7 @@ pub async fn start_session(
     headers: &HeaderMap,
     user_sub: &str,
     auth_time: i64,
+    amr: &[String],
 ) -> Result<String, ApiError> {
     if let Some((old, _)) = current_session(state, door, headers).await? {
         state.store.delete_session(&old).await?;
@@ -308,6 +309,7 @@ pub async fn start_session(
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(200).collect()),
+        amr: amr.to_vec(),
     };
     state
         .store
@@ -333,6 +335,7 @@ pub async fn issue_code(
     req: &AuthorizeRequest,
     user_sub: &str,
     auth_time: i64,
+    amr: &[String],
     as_json: bool,
 ) -> Result<(String, String), ApiError> {
     let code = secrets::new_secret();
@@ -353,6 +356,12 @@ pub async fn issue_code(
         code_expires_at: now + state.config.code_ttl,
         code_consumed_at: None,
         revoked_at: None,
+        amr: amr.to_vec(),
+        // The value asked for, once the sign-in satisfied it.
+        acr: req
+            .acr_mfa
+            .filter(|_| keygate_core::amr::amr_is_multi_factor(amr))
+            .map(str::to_string),
     };
     let stored = state
         .store

@@ -14,6 +14,13 @@ use crate::door::Door;
 use crate::error::ApiError;
 use crate::limits;
 use crate::AppState;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use keygate_core::amr::Method;
+use keygate_core::authorize::{AuthorizeRequest, ErrorRedirect};
+use keygate_core::model::{Client, MfaPolicy};
+use keygate_core::params::Params;
+use keygate_core::{ErrorCode, OAuthError};
 use keygate_crypto::secrets;
 use keygate_store::{MfaPending, TotpDevice};
 use totp_rs::{Algorithm, Builder, Totp};
@@ -130,11 +137,31 @@ pub(crate) async fn required(state: &AppState, tenant: &str, sub: &str) -> Resul
     Ok(!confirmed_devices(state, tenant, sub).await?.is_empty())
 }
 
-/// Starts a sign-in waiting for its second factor; its token.
+/// A sign-in waiting for its second factor, as its token found it.
+pub(crate) struct Pending {
+    /// The person.
+    pub sub: String,
+    /// What they proved so far (the password, or a step-up session's
+    /// methods); the second factor is added to these.
+    pub methods: Vec<Method>,
+}
+
+impl Pending {
+    /// The methods of the finished sign-in: these plus `factor`.
+    pub(crate) fn with(&self, factor: Method) -> Vec<Method> {
+        let mut m = self.methods.clone();
+        m.push(factor);
+        m
+    }
+}
+
+/// Starts a sign-in waiting for its second factor, after `methods`; its
+/// token.
 pub(crate) async fn start_pending(
     state: &AppState,
     door: &Door,
     sub: &str,
+    methods: &[Method],
 ) -> Result<String, ApiError> {
     let token = secrets::new_secret();
     let now = crate::now();
@@ -148,6 +175,7 @@ pub(crate) async fn start_pending(
                 created_at: now,
                 expires_at: now + PENDING_TTL,
                 used_at: None,
+                amr: keygate_core::amr::amr(methods),
             },
         )
         .await?;
@@ -160,7 +188,7 @@ pub(crate) async fn pending_person(
     state: &AppState,
     door: &Door,
     token: &str,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<Pending>, ApiError> {
     if !secrets::is_well_formed_secret(token) {
         return Ok(None);
     }
@@ -175,7 +203,10 @@ pub(crate) async fn pending_person(
         .store
         .get_user(&door.tenant.id, &pending.user_sub)
         .await?;
-    Ok(user.filter(|u| !u.disabled).map(|u| u.sub))
+    Ok(user.filter(|u| !u.disabled).map(|u| Pending {
+        sub: u.sub,
+        methods: keygate_core::amr::methods(&pending.amr),
+    }))
 }
 
 /// Finishes a waiting sign-in: whether this call did (it is single use).
@@ -188,13 +219,14 @@ pub(crate) async fn finish_pending(state: &AppState, token: &str) -> Result<bool
 
 /// Checks a code against the person's confirmed authenticator apps, each
 /// attempt reserved against the account and the IP first (the sign-in
-/// limits). A right code is accepted once (its step is used).
+/// limits). A right code is accepted once (its step is used); the answer
+/// is the method it proved.
 pub(crate) async fn check_code(
     state: &AppState,
     door: &Door,
     sub: &str,
     code: &str,
-) -> Result<Result<(), AccountError>, ApiError> {
+) -> Result<Result<Method, AccountError>, ApiError> {
     let tenant = door.tenant.id.as_str();
     let account = limits::person_key("mfa", tenant, sub);
     let ip = door.client_ip.map(limits::ip_key);
@@ -230,7 +262,7 @@ pub(crate) async fn check_code(
             state.store.release_attempt(k, ip_limit).await?;
         }
         tracing::info!(tenant, sub, method = "otp", "second factor succeeded");
-        Ok(Ok(()))
+        Ok(Ok(Method::Otp))
     } else {
         state
             .store
@@ -241,6 +273,101 @@ pub(crate) async fn check_code(
         }
         tracing::info!(tenant, sub, method = "otp", "second factor failed");
         Ok(Err(AccountError::InvalidCode))
+    }
+}
+
+/// What a sign-in needs after its first step (docs/account.md, "Second
+/// factors and policy").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecondStep {
+    /// Nothing: the sign-in is done.
+    None,
+    /// The person's second factor.
+    Ask,
+    /// The person has none but must: enrol one now.
+    Enrol,
+    /// A second factor is demanded and this tenant offers none.
+    Refuse,
+}
+
+/// Whether a request needs a multi-factor sign-in whoever signs in: the
+/// tenant requires it, or the request or its client does.
+pub(crate) fn needs_mfa(door: &Door, req: &AuthorizeRequest) -> bool {
+    door.tenant.mfa == MfaPolicy::Required || req.needs_mfa
+}
+
+/// What the sign-in of `sub` for `req` needs after its first step.
+pub(crate) async fn second_step(
+    state: &AppState,
+    door: &Door,
+    req: Option<&AuthorizeRequest>,
+    sub: &str,
+) -> Result<SecondStep, ApiError> {
+    let demanded = req.is_some_and(|r| r.needs_mfa);
+    Ok(match door.tenant.mfa {
+        MfaPolicy::Off if demanded => SecondStep::Refuse,
+        MfaPolicy::Off => SecondStep::None,
+        _ if required(state, &door.tenant.id, sub).await? => SecondStep::Ask,
+        MfaPolicy::Required => SecondStep::Enrol,
+        _ if demanded => SecondStep::Enrol,
+        _ => SecondStep::None,
+    })
+}
+
+/// The refusal of a request demanding a second factor that cannot be
+/// given: `access_denied` back to the application (RFC 6749 4.1.2.1).
+pub(crate) fn refuse(door: &Door, req: &AuthorizeRequest, why: &'static str) -> Response {
+    crate::pages::error_redirect(
+        door,
+        &ErrorRedirect {
+            redirect_uri: req.redirect_uri.clone(),
+            error: OAuthError::new(ErrorCode::AccessDenied, why),
+            state: req.state.clone(),
+        },
+    )
+}
+
+/// Steps up a live session that lacks the second factor `req` needs: the
+/// second-factor page for its person, whose finished sign-in keeps the
+/// session's methods and adds the factor.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn step_up(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    client: &Client,
+    params: &Params,
+    req: &AuthorizeRequest,
+    sub: &str,
+    amr: &[String],
+) -> Result<Response, ApiError> {
+    match second_step(state, door, Some(req), sub).await? {
+        SecondStep::Ask => {
+            let mut methods = keygate_core::amr::methods(amr);
+            if methods.is_empty() {
+                methods.push(Method::Password);
+            }
+            let token = start_pending(state, door, sub, &methods).await?;
+            tracing::info!(tenant = %door.tenant.id, sub, "step-up: second factor asked for a live session");
+            Ok(crate::pages::login::show_mfa(
+                state,
+                door,
+                headers,
+                client,
+                params,
+                &token,
+                None,
+                StatusCode::OK,
+            ))
+        }
+        _ => {
+            tracing::info!(tenant = %door.tenant.id, sub, "step-up refused: no second factor");
+            Ok(refuse(
+                door,
+                req,
+                "a second factor is needed and the user has none",
+            ))
+        }
     }
 }
 

@@ -45,6 +45,9 @@ pub struct MfaPending {
     pub expires_at: i64,
     /// When the second factor finished it.
     pub used_at: Option<i64>,
+    /// What the person proved so far (RFC 8176 values: `pwd` after a
+    /// password, or a step-up session's `amr`); the second factor adds to it.
+    pub amr: Vec<String>,
 }
 
 /// People's second factors (authenticator apps) and the sign-ins waiting

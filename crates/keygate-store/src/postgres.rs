@@ -75,6 +75,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "totp_devices",
         sql: include_str!("../migrations/postgres/0013_totp_devices.sql"),
     },
+    Migration {
+        version: 14,
+        name: "amr",
+        sql: include_str!("../migrations/postgres/0014_amr.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

@@ -251,3 +251,11 @@ pub(crate) fn sqlite_error(e: rusqlite::Error) -> StoreError {
     }
     StoreError::Backend(e.to_string())
 }
+
+/// A space-separated column (such as `amr`) as its words.
+pub(crate) fn words(s: &str) -> Vec<String> {
+    s.split(' ')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -284,6 +284,10 @@ pub(crate) struct ClientCreate {
     /// Allow the Journeys API (JSON sign-in and registration).
     #[arg(long)]
     pub journeys_api: bool,
+    /// Every sign-in for this client needs a second factor (as if each
+    /// request sent `acr_values=mfa`).
+    #[arg(long)]
+    pub require_mfa: bool,
     /// A browser origin allowed to call the token, revocation, userinfo and Journeys endpoints (CORS).
     #[arg(long = "web-origin")]
     pub web_origins: Vec<String>,

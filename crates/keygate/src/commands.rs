@@ -176,6 +176,7 @@ fn client_spec(a: &ClientCreate) -> provision::NewClient {
         access_token_ttl: a.access_token_ttl.clone().map(provision::Ttl::Text),
         refresh_token_max_ttl: a.refresh_token_max_ttl.clone().map(provision::Ttl::Text),
         journeys_api: a.journeys_api,
+        require_mfa: a.require_mfa,
         web_origins: a.web_origins.clone(),
         post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),
         id_token_signed_response_alg: a.id_token_signed_response_alg.clone(),

@@ -333,6 +333,7 @@ async fn dev_data(
                 pkce: PkcePolicy::S256,
                 created_at: commands::now(),
                 token_rate_limit: None,
+                require_mfa: false,
             };
             store.create_client(&c).await?;
             c

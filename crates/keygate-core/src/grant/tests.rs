@@ -31,6 +31,7 @@ fn client(public: bool) -> Client {
         pkce: PkcePolicy::S256,
         created_at: 0,
         token_rate_limit: None,
+        require_mfa: false,
     }
 }
 
@@ -51,6 +52,8 @@ fn grant() -> Grant {
         code_expires_at: 160,
         code_consumed_at: None,
         revoked_at: None,
+        amr: vec!["pwd".into()],
+        acr: None,
     }
 }
 

@@ -109,6 +109,8 @@ pub struct ClientView {
     /// when the tenant's setting applies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_rate_limit: Option<i64>,
+    /// Whether every sign-in for this client needs a second factor.
+    pub require_mfa: bool,
 }
 
 impl From<Client> for ClientView {
@@ -136,6 +138,7 @@ impl From<Client> for ClientView {
             pkce: c.pkce.as_str().into(),
             created_at: c.created_at,
             token_rate_limit: c.token_rate_limit,
+            require_mfa: c.require_mfa,
         }
     }
 }

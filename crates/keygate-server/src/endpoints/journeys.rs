@@ -194,8 +194,10 @@ pub(crate) async fn sign_in(
                 "This account needs a second factor: sign in on the hosted sign-in page.",
             ));
         }
+        let amr = keygate_core::amr::amr(&[keygate_core::amr::Method::Password]);
         let (code, to) =
-            accounts::issue_code(&state, &door, &ar, &user.sub, accounts::now(), true).await?;
+            accounts::issue_code(&state, &door, &ar, &user.sub, accounts::now(), &amr, true)
+                .await?;
         Ok::<_, ApiError>(success(StatusCode::OK, ar.state.as_deref(), code, to))
     }
     .await;
@@ -232,8 +234,10 @@ pub(crate) async fn register(
         // The account exists and its message is queued; with a required
         // verification no code is given yet (docs/account.md).
         not_verified(&door, &user)?;
+        let amr = keygate_core::amr::amr(&[keygate_core::amr::Method::Password]);
         let (code, to) =
-            accounts::issue_code(&state, &door, &ar, &user.sub, accounts::now(), true).await?;
+            accounts::issue_code(&state, &door, &ar, &user.sub, accounts::now(), &amr, true)
+                .await?;
         Ok::<_, ApiError>(success(StatusCode::CREATED, ar.state.as_deref(), code, to))
     }
     .await;

@@ -26,6 +26,10 @@ pub(crate) enum Subject {
         nonce: Option<String>,
         /// The grant, which prefixes the access token's `jti` (revocation).
         grant_id: String,
+        /// How the person signed in for the grant (the id_token's `amr`).
+        amr: Vec<String>,
+        /// The `acr` value the sign-in satisfied, if one was asked.
+        acr: Option<String>,
     },
     /// The client itself (client_credentials).
     Client,
@@ -148,6 +152,8 @@ impl Minter {
                 user,
                 auth_time,
                 nonce,
+                amr,
+                acr,
                 ..
             } if scope.contains(scope::OPENID) => Some(jws::sign(
                 &self.key,
@@ -162,6 +168,8 @@ impl Minter {
                     nonce: nonce.clone(),
                     at_hash: Some(jws::at_hash(self.key.alg, &access_token)),
                     azp: client_id.clone(),
+                    acr: acr.clone(),
+                    amr: amr.clone(),
                     profile: UserClaims::for_scope(user, scope),
                 },
             )?),

@@ -54,7 +54,23 @@ async fn handle(
         Err(res) => return Ok(res),
     };
     let session = accounts::current_session(state, door, headers).await?;
-    match next_step(&req, session.as_ref().map(|(_, s)| s), accounts::now()) {
+    let needs_mfa = crate::mfa::needs_mfa(door, &req);
+    let amr = session
+        .as_ref()
+        .map(|(_, s)| s.amr.clone())
+        .unwrap_or_default();
+    match next_step(
+        &req,
+        session.as_ref().map(|(_, s)| s),
+        accounts::now(),
+        needs_mfa,
+    ) {
+        NextStep::SecondFactor { user_sub } => {
+            crate::mfa::step_up(
+                state, door, headers, &client, &params, &req, &user_sub, &amr,
+            )
+            .await
+        }
         NextStep::IssueCode {
             user_sub,
             auth_time,
@@ -90,7 +106,7 @@ async fn handle(
                 }
             }
             let (_, to) =
-                accounts::issue_code(state, door, &req, &user_sub, auth_time, false).await?;
+                accounts::issue_code(state, door, &req, &user_sub, auth_time, &amr, false).await?;
             Ok(super::see_other(&to, &[]))
         }
         NextStep::Fail(e) => Ok(super::error_redirect(door, &e)),

@@ -11,6 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
+use keygate_core::amr::Method;
 use keygate_core::model::{Client, Registration};
 use keygate_core::params::Params;
 
@@ -112,11 +113,20 @@ pub(crate) async fn post(
         // The right password of a person with a second factor: the code
         // comes next, on a page carrying a single-use, short-lived token.
         Ok(user) if mfa::required(&state, &door.tenant.id, &user.sub).await? => {
-            let token = mfa::start_pending(&state, &door, &user.sub).await?;
+            let token = mfa::start_pending(&state, &door, &user.sub, &[Method::Password]).await?;
             tracing::info!(tenant = %door.tenant.id, sub = %user.sub, "password right, second factor asked");
-            Ok(show_mfa(&state, &door, &sub, &token, None, StatusCode::OK))
+            Ok(show_mfa(
+                &state,
+                &door,
+                &sub.headers,
+                &sub.client,
+                &sub.params,
+                &token,
+                None,
+                StatusCode::OK,
+            ))
         }
-        Ok(user) => signed_in(&state, &door, &sub, &user.sub).await,
+        Ok(user) => signed_in(&state, &door, &sub, &user.sub, &[Method::Password]).await,
         Err(e) if e.retry_after().is_some() => Ok(super::too_many(
             again(&e.message(), StatusCode::TOO_MANY_REQUESTS),
             e,
@@ -127,27 +137,30 @@ pub(crate) async fn post(
 }
 
 /// The second step's page: the code of an authenticator app.
-fn show_mfa(
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn show_mfa(
     state: &AppState,
     door: &Door,
-    sub: &super::Submission,
+    headers: &HeaderMap,
+    client: &Client,
+    params: &Params,
     token: &str,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let (csrf, cookie) = csrf_token(state, &sub.headers);
-    let request = request_query(&sub.params);
+    let (csrf, cookie) = csrf_token(state, headers);
+    let request = request_query(params);
     let body = render::render(&MfaPage {
         css: render::CSS,
         tenant_name: &door.tenant.display_name,
-        client_name: &sub.client.name,
+        client_name: &client.name,
         action: &door.url("/login/mfa"),
         request: &request,
         csrf: &csrf,
         mfa_token: token,
         error,
     });
-    super::page_signing_in(status, body, cookie.as_slice(), &sub.params, &sub.client)
+    super::page_signing_in(status, body, cookie.as_slice(), params, client)
 }
 
 /// POST /login/mfa: the second step. The waiting sign-in (made by the
@@ -163,7 +176,7 @@ pub(crate) async fn post_mfa(
         Err(res) => return Ok(res),
     };
     let token = sub.form.get("mfa_token").unwrap_or("").to_string();
-    let Some(person) = mfa::pending_person(&state, &door, &token).await? else {
+    let Some(pending) = mfa::pending_person(&state, &door, &token).await? else {
         return Ok(show(
             &state,
             &door,
@@ -180,18 +193,20 @@ pub(crate) async fn post_mfa(
         return Ok(show_mfa(
             &state,
             &door,
-            &sub,
+            &sub.headers,
+            &sub.client,
+            &sub.params,
             &token,
             Some(msg),
             StatusCode::BAD_REQUEST,
         ));
     }
     let code = sub.form.get("code").unwrap_or("");
-    match mfa::check_code(&state, &door, &person, code).await? {
-        Ok(()) if mfa::finish_pending(&state, &token).await? => {
-            signed_in(&state, &door, &sub, &person).await
+    match mfa::check_code(&state, &door, &pending.sub, code).await? {
+        Ok(factor) if mfa::finish_pending(&state, &token).await? => {
+            signed_in(&state, &door, &sub, &pending.sub, &pending.with(factor)).await
         }
-        Ok(()) => Ok(show(
+        Ok(_) => Ok(show(
             &state,
             &door,
             &sub.headers,
@@ -205,7 +220,9 @@ pub(crate) async fn post_mfa(
             show_mfa(
                 &state,
                 &door,
-                &sub,
+                &sub.headers,
+                &sub.client,
+                &sub.params,
                 &token,
                 Some(&e.message()),
                 StatusCode::TOO_MANY_REQUESTS,
@@ -215,7 +232,9 @@ pub(crate) async fn post_mfa(
         Err(e) => Ok(show_mfa(
             &state,
             &door,
-            &sub,
+            &sub.headers,
+            &sub.client,
+            &sub.params,
             &token,
             Some(&e.message()),
             StatusCode::UNAUTHORIZED,

@@ -192,19 +192,22 @@ pub(crate) async fn read_submission(
     }))
 }
 
-/// A person just proved who they are: a new session, then the code goes
-/// to the application.
+/// A person just proved who they are by `methods`: a new session, then
+/// the code goes to the application.
 pub(crate) async fn signed_in(
     state: &AppState,
     door: &Door,
     s: &Submission,
     user_sub: &str,
+    methods: &[keygate_core::amr::Method],
 ) -> Result<Response, ApiError> {
     let auth_time = crate::accounts::now();
+    let amr = keygate_core::amr::amr(methods);
     let cookie =
-        crate::accounts::start_session(state, door, &s.headers, user_sub, auth_time).await?;
+        crate::accounts::start_session(state, door, &s.headers, user_sub, auth_time, &amr).await?;
     let (_, to) =
-        crate::accounts::issue_code(state, door, &s.request, user_sub, auth_time, false).await?;
+        crate::accounts::issue_code(state, door, &s.request, user_sub, auth_time, &amr, false)
+            .await?;
     Ok(see_other(&to, &[cookie]))
 }
 

@@ -10,6 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
+use keygate_core::amr::Method;
 use keygate_core::model::{Client, Registration};
 use keygate_core::params::Params;
 
@@ -127,7 +128,7 @@ pub(crate) async fn post(
             false,
             StatusCode::OK,
         )),
-        Ok(user) => signed_in(&state, &door, &sub, &user.sub).await,
+        Ok(user) => signed_in(&state, &door, &sub, &user.sub, &[Method::Password]).await,
         Err(e) if e.retry_after().is_some() => Ok(super::too_many(
             again(&e.message(), StatusCode::TOO_MANY_REQUESTS),
             e,

@@ -149,6 +149,10 @@ pub struct NewClient {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 1000000)]
     pub token_rate_limit: Option<i64>,
+    /// Every sign-in for this client needs a second factor (as if each
+    /// request sent `acr_values=mfa`).
+    #[serde(default)]
+    pub require_mfa: bool,
 }
 
 /// Changes to a client; absent fields stay as they are, lists are replaced
@@ -187,6 +191,9 @@ pub struct ClientPatch {
     /// Whether the client may use the Journeys API.
     #[serde(default)]
     pub journeys_api: Option<bool>,
+    /// Whether every sign-in for this client needs a second factor.
+    #[serde(default)]
+    pub require_mfa: Option<bool>,
     /// Browser origins allowed to call the token, revocation, userinfo and Journeys
     /// endpoints (CORS); replaces the whole list.
     #[serde(default)]
@@ -354,6 +361,7 @@ pub fn client_from_spec(
         pkce,
         created_at: now,
         token_rate_limit: token_rate_limit(spec.token_rate_limit)?,
+        require_mfa: spec.require_mfa,
     };
     Ok((client, secret))
 }
@@ -387,6 +395,7 @@ fn spec_of(c: &Client) -> NewClient {
         id_token_signed_response_alg: Some(c.signing_alg.as_str().to_string()),
         pkce: Some(c.pkce.as_str().to_string()),
         token_rate_limit: c.token_rate_limit,
+        require_mfa: c.require_mfa,
     }
 }
 
@@ -424,6 +433,9 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
     }
     if let Some(v) = p.journeys_api {
         spec.journeys_api = v;
+    }
+    if let Some(v) = p.require_mfa {
+        spec.require_mfa = v;
     }
     if let Some(v) = p.web_origins {
         spec.web_origins = v;

@@ -23,7 +23,7 @@ fn corrupt(what: &str) -> StoreError {
 const CLIENT_COLS: &str = "id, tenant_id, name, public, secret_hash, auth_method, redirect_uris, \
     post_logout_redirect_uris, grant_types, refresh_policy, id_token_ttl, access_token_ttl, \
     journeys_api, web_origins, signing_alg, pkce_policy, created_at, token_rate_limit, \
-    refresh_token_max_ttl";
+    refresh_token_max_ttl, require_mfa";
 
 fn client_from(row: &dyn Cols) -> Result<Client> {
     Ok(Client {
@@ -53,6 +53,7 @@ fn client_from(row: &dyn Cols) -> Result<Client> {
         pkce: PkcePolicy::parse(&row.text("pkce_policy")?).ok_or_else(|| corrupt("PKCE policy"))?,
         created_at: row.int("created_at")?,
         token_rate_limit: row.opt_int("token_rate_limit")?,
+        require_mfa: row.flag("require_mfa")?,
     })
 }
 
@@ -72,9 +73,9 @@ fn insert_web_origins(mut write: Write, c: &Client) -> Write {
 const CLIENT_SETTINGS: &str =
     "name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, \
     refresh_policy, id_token_ttl, access_token_ttl, journeys_api, web_origins, signing_alg, \
-    pkce_policy, token_rate_limit, refresh_token_max_ttl";
+    pkce_policy, token_rate_limit, refresh_token_max_ttl, require_mfa";
 
-/// The values of [`CLIENT_SETTINGS`] ($1 to $14 of the client statements).
+/// The values of [`CLIENT_SETTINGS`] ($1 to $15 of the client statements).
 fn client_settings(c: &Client) -> Vec<OwnedParam> {
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     vec![
@@ -92,6 +93,7 @@ fn client_settings(c: &Client) -> Vec<OwnedParam> {
         OwnedParam::Text(c.pkce.as_str().into()),
         OwnedParam::OptInt(c.token_rate_limit),
         OwnedParam::Int(c.refresh_token_max_ttl),
+        OwnedParam::Int(c.require_mfa as i64),
     ]
 }
 
@@ -109,7 +111,7 @@ impl ClientStore for SqlStore {
         let write = Write::new().then_owned(
             format!(
                 "INSERT INTO clients ({CLIENT_SETTINGS}, id, tenant_id, public, secret_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
             ),
             params,
         );
@@ -170,7 +172,7 @@ impl ClientStore for SqlStore {
         ]);
         let write = Write::new()
             .then_owned(
-                format!("UPDATE clients SET {set} WHERE id = $15 AND tenant_id = $16"),
+                format!("UPDATE clients SET {set} WHERE id = $16 AND tenant_id = $17"),
                 params,
             )
             .exactly_one()

@@ -98,15 +98,17 @@ impl FactorStore for SqlStore {
     }
 
     async fn create_mfa_pending(&self, hash: &str, p: &MfaPending) -> Result<()> {
+        let amr = p.amr.join(" ");
         self.write(Write::new().then(
-            "INSERT INTO mfa_pending (hash, tenant_id, user_sub, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO mfa_pending (hash, tenant_id, user_sub, created_at, expires_at, amr) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 hash.into(),
                 (&p.tenant_id).into(),
                 (&p.user_sub).into(),
                 p.created_at.into(),
                 p.expires_at.into(),
+                (&amr).into(),
             ],
         ))
         .await?;
@@ -115,7 +117,7 @@ impl FactorStore for SqlStore {
 
     async fn mfa_pending(&self, hash: &str) -> Result<Option<MfaPending>> {
         self.first(
-            "SELECT tenant_id, user_sub, created_at, expires_at, used_at FROM mfa_pending WHERE hash = $1",
+            "SELECT tenant_id, user_sub, created_at, expires_at, used_at, amr FROM mfa_pending WHERE hash = $1",
             &[hash.into()],
             |r| {
                 Ok(MfaPending {
@@ -124,6 +126,7 @@ impl FactorStore for SqlStore {
                     created_at: r.int("created_at")?,
                     expires_at: r.int("expires_at")?,
                     used_at: r.opt_int("used_at")?,
+                    amr: crate::row::words(&r.text("amr")?),
                 })
             },
         )

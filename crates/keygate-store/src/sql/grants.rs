@@ -66,7 +66,7 @@ fn standing_from(row: &dyn Cols) -> Result<Standing> {
 const GRANT_COLS: &str =
     "g.id, g.tenant_id, g.client_id, g.user_sub, g.scope, g.auth_time, g.nonce, \
     g.code_challenge, g.code_challenge_method, g.redirect_uri, g.redirect_uri_sent, g.created_at, \
-    g.code_expires_at, g.code_consumed_at, g.revoked_at";
+    g.code_expires_at, g.code_consumed_at, g.revoked_at, g.amr, g.acr";
 
 fn grant_from(row: &dyn Cols) -> Result<Grant> {
     Ok(Grant {
@@ -88,6 +88,8 @@ fn grant_from(row: &dyn Cols) -> Result<Grant> {
         code_expires_at: row.int("code_expires_at")?,
         code_consumed_at: row.opt_int("code_consumed_at")?,
         revoked_at: row.opt_int("revoked_at")?,
+        amr: crate::row::words(&row.text("amr")?),
+        acr: row.opt_text("acr")?,
     })
 }
 
@@ -204,11 +206,12 @@ impl GrantStore for SqlStore {
                 &[lock.as_str().into()],
             );
         }
+        let amr = g.amr.join(" ");
         let inserted = write.steps.len();
         let write = write.then(
             "INSERT INTO grants (id, tenant_id, client_id, user_sub, scope, auth_time, nonce, code_challenge, \
-             code_challenge_method, redirect_uri, redirect_uri_sent, created_at, code_hash, code_expires_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+             code_challenge_method, redirect_uri, redirect_uri_sent, created_at, code_hash, code_expires_at, amr, acr) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17 \
              WHERE (SELECT COUNT(*) FROM grants WHERE tenant_id = $2 AND user_sub = $4 AND client_id = $3 \
                AND code_consumed_at IS NULL AND revoked_at IS NULL AND code_expires_at > $12) < $15",
             &[
@@ -227,6 +230,8 @@ impl GrantStore for SqlStore {
                 code_hash.into(),
                 g.code_expires_at.into(),
                 max_outstanding.into(),
+                (&amr).into(),
+                (&g.acr).into(),
             ],
         );
         Ok(self.write(write).await?.changed(inserted) == 1)

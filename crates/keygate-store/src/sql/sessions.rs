@@ -10,8 +10,9 @@ use keygate_core::model::Session;
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn create_session(&self, id_hash: &str, s: &Session) -> Result<()> {
+        let amr = s.amr.join(" ");
         self.write(Write::new().then(
-            "INSERT INTO sessions (id_hash, tenant_id, user_sub, auth_time, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO sessions (id_hash, tenant_id, user_sub, auth_time, expires_at, ip, user_agent, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 id_hash.into(),
                 (&s.tenant_id).into(),
@@ -20,6 +21,7 @@ impl SessionStore for SqlStore {
                 s.expires_at.into(),
                 (&s.ip).into(),
                 (&s.user_agent).into(),
+                (&amr).into(),
             ],
         ))
         .await?;
@@ -28,7 +30,7 @@ impl SessionStore for SqlStore {
 
     async fn get_session(&self, id_hash: &str) -> Result<Option<Session>> {
         self.first(
-            "SELECT tenant_id, user_sub, auth_time, expires_at, ip, user_agent FROM sessions WHERE id_hash = $1",
+            "SELECT tenant_id, user_sub, auth_time, expires_at, ip, user_agent, amr FROM sessions WHERE id_hash = $1",
             &[id_hash.into()],
             session,
         )
@@ -48,7 +50,7 @@ impl SessionStore for SqlStore {
         now: i64,
     ) -> Result<Vec<(String, Session)>> {
         self.all(
-            "SELECT id_hash, tenant_id, user_sub, auth_time, expires_at, ip, user_agent FROM sessions WHERE tenant_id = $1 AND user_sub = $2 AND expires_at > $3 ORDER BY auth_time DESC, id_hash LIMIT 100",
+            "SELECT id_hash, tenant_id, user_sub, auth_time, expires_at, ip, user_agent, amr FROM sessions WHERE tenant_id = $1 AND user_sub = $2 AND expires_at > $3 ORDER BY auth_time DESC, id_hash LIMIT 100",
             &[tenant_id.into(), sub.into(), now.into()],
             |r| Ok((r.text("id_hash")?, session(r)?)),
         )
@@ -76,5 +78,6 @@ fn session(r: &dyn Cols) -> Result<Session> {
         expires_at: r.int("expires_at")?,
         ip: r.opt_text("ip")?,
         user_agent: r.opt_text("user_agent")?,
+        amr: crate::row::words(&r.text("amr")?),
     })
 }

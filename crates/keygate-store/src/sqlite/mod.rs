@@ -95,6 +95,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "totp_devices",
         sql: include_str!("../../migrations/sqlite/0013_totp_devices.sql"),
     },
+    Migration {
+        version: 14,
+        name: "amr",
+        sql: include_str!("../../migrations/sqlite/0014_amr.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

@@ -181,6 +181,7 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
             created_at: now - 300,
             expires_at,
             used_at: None,
+            amr: vec!["pwd".into()],
         };
         s.create_mfa_pending(hash, &pending).await.unwrap();
     }

@@ -176,6 +176,7 @@ pub fn client(tenant_id: &str, id: &str, public: bool) -> Client {
         pkce: PkcePolicy::S256,
         created_at: now(),
         token_rate_limit: None,
+        require_mfa: false,
     }
 }
 
@@ -200,6 +201,7 @@ pub fn session(tenant_id: &str, sub: &str, expires_at: i64) -> Session {
         expires_at,
         ip: Some("192.0.2.7".into()),
         user_agent: Some("Conformance/1.0".into()),
+        amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
     }
 }
 
@@ -221,6 +223,8 @@ pub fn grant(id: &str, c: &Client, sub: &str, created_at: i64, code_ttl: i64) ->
         code_expires_at: created_at + code_ttl,
         code_consumed_at: None,
         revoked_at: None,
+        amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+        acr: Some("mfa".into()),
     }
 }
 

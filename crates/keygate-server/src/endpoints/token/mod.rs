@@ -294,6 +294,8 @@ where
                 auth_time: grant.auth_time,
                 nonce: grant.nonce,
                 grant_id: grant.id,
+                amr: grant.amr,
+                acr: grant.acr,
             };
             let refresh = approved.successor.is_some();
             minter.sign_then(subject, approved.scope, move |minted| {

@@ -36,6 +36,8 @@ pub(crate) struct SignedIn {
     pub session_hash: String,
     /// The person the session is for.
     pub user: User,
+    /// How the session was made (RFC 8176 values).
+    pub amr: Vec<String>,
 }
 
 /// The signed-in person, or `None` (no session, an expired one, or a
@@ -53,9 +55,11 @@ pub(crate) async fn signed_in(
         .store
         .get_user(&door.tenant.id, &session.user_sub)
         .await?;
-    Ok(user
-        .filter(|u| !u.disabled)
-        .map(|user| SignedIn { session_hash, user }))
+    Ok(user.filter(|u| !u.disabled).map(|user| SignedIn {
+        session_hash,
+        user,
+        amr: session.amr,
+    }))
 }
 
 /// Where a request without a session goes: sign-in, then back here.

@@ -73,6 +73,10 @@ async fn change(
         }
     }
     tracing::info!(tenant = %door.tenant.id, sub = %who.user.sub, "password changed on the account page; sessions ended, grants revoked");
-    let cookie = accounts::start_session(state, door, headers, &who.user.sub, crate::now()).await?;
+    // The new session keeps how the old one was made (the password was
+    // just proved again; a second factor given earlier still holds).
+    let cookie =
+        accounts::start_session(state, door, headers, &who.user.sub, crate::now(), &who.amr)
+            .await?;
     Ok(Ok(vec![cookie]))
 }

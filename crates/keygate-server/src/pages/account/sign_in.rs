@@ -15,6 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
+use keygate_core::amr::Method;
 
 /// The form, with the e-mail kept and an optional error.
 fn form(
@@ -87,7 +88,7 @@ pub(crate) async fn post(
     let password = posted.get("password").unwrap_or("");
     match accounts::sign_in(&state, &door, email, password).await? {
         Ok(user) if mfa::required(&state, &door.tenant.id, &user.sub).await? => {
-            let token = mfa::start_pending(&state, &door, &user.sub).await?;
+            let token = mfa::start_pending(&state, &door, &user.sub, &[Method::Password]).await?;
             tracing::info!(tenant = %door.tenant.id, sub = %user.sub, "password right, second factor asked");
             Ok(mfa_form(
                 &state,
@@ -99,8 +100,10 @@ pub(crate) async fn post(
             ))
         }
         Ok(user) => {
+            let amr = keygate_core::amr::amr(&[Method::Password]);
             let cookie =
-                accounts::start_session(&state, &door, &headers, &user.sub, crate::now()).await?;
+                accounts::start_session(&state, &door, &headers, &user.sub, crate::now(), &amr)
+                    .await?;
             Ok(done(&door, "signed-in", &[cookie]))
         }
         Err(e) => {
@@ -163,7 +166,7 @@ pub(crate) async fn post_mfa(
     };
     let token = posted.get("mfa_token").unwrap_or("");
     let expired = "This sign-in expired. Please sign in again.";
-    let Some(person) = mfa::pending_person(&state, &door, token).await? else {
+    let Some(pending) = mfa::pending_person(&state, &door, token).await? else {
         return Ok(form(
             &state,
             &door,
@@ -185,13 +188,15 @@ pub(crate) async fn post_mfa(
         ));
     }
     let code = posted.get("code").unwrap_or("");
-    match mfa::check_code(&state, &door, &person, code).await? {
-        Ok(()) if mfa::finish_pending(&state, token).await? => {
+    match mfa::check_code(&state, &door, &pending.sub, code).await? {
+        Ok(factor) if mfa::finish_pending(&state, token).await? => {
+            let amr = keygate_core::amr::amr(&pending.with(factor));
             let cookie =
-                accounts::start_session(&state, &door, &headers, &person, crate::now()).await?;
+                accounts::start_session(&state, &door, &headers, &pending.sub, crate::now(), &amr)
+                    .await?;
             Ok(done(&door, "signed-in", &[cookie]))
         }
-        Ok(()) => Ok(form(
+        Ok(_) => Ok(form(
             &state,
             &door,
             &headers,
