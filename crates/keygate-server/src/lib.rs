@@ -121,7 +121,7 @@ impl AppState {
 
 /// The endpoints every front door serves, relative to its issuer.
 fn endpoints() -> Router<AppState> {
-    use endpoints::{discovery, introspect, journeys, revoke, token, userinfo};
+    use endpoints::{discovery, introspect, journeys, journeys_mfa, revoke, token, userinfo};
     use http::cors;
     Router::new()
         .route(
@@ -140,6 +140,7 @@ fn endpoints() -> Router<AppState> {
         )
         .route("/login", get(pages::login::get).post(pages::login::post))
         .route("/login/mfa", post(pages::login::post_mfa))
+        .route("/login/mfa/enrol", post(pages::enrol::post))
         .route(
             "/register",
             get(pages::register::get).post(pages::register::post),
@@ -200,6 +201,10 @@ fn endpoints() -> Router<AppState> {
         .route(
             "/journeys/register",
             post(journeys::register).options(cors::preflight),
+        )
+        .route(
+            "/journeys/mfa",
+            post(journeys_mfa::finish).options(cors::preflight),
         )
         .route(
             "/journeys/password-reset",
