@@ -147,7 +147,7 @@ pub(super) fn account_error(e: AccountError) -> ApiError {
         };
     }
     let status = match e {
-        AccountError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        AccountError::InvalidCredentials | AccountError::InvalidCode => StatusCode::UNAUTHORIZED,
         AccountError::Disabled | AccountError::RegistrationClosed => StatusCode::FORBIDDEN,
         AccountError::EmailTaken => StatusCode::CONFLICT,
         _ => StatusCode::BAD_REQUEST,
