@@ -227,6 +227,19 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         door::by_host,
     ));
+    // RFC 8414 section 3: the metadata of the issuer `{PUBLIC_URL}/{t}/as`
+    // is at `/.well-known/oauth-authorization-server` inserted before the
+    // issuer's path (it is also appended to the issuer, as OpenID
+    // discovery is, by `endpoints`).
+    let metadata_by_path = Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server/{tenant}/as",
+            get(endpoints::discovery::openid_configuration),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            door::by_path,
+        ));
     observability::prometheus();
     let mut root = Router::new();
     if state.config.dev_callback.is_some() {
@@ -237,6 +250,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(observability::metrics_endpoint))
         .nest("/admin/v1", admin::router(state.clone()))
         .nest("/{tenant}/as", by_path)
+        .merge(metadata_by_path)
         .merge(by_host)
         .fallback(error::not_found)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
