@@ -8,7 +8,7 @@
 //! `error_description` and `state` (RFC 6749 4.1.2.1).
 
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, GrantType, PkcePolicy, Session};
+use crate::model::{Api, Client, GrantType, PkcePolicy, Session};
 use crate::params::Params;
 use crate::pkce::{self, CodeChallengeMethod};
 use crate::scope::Scope;
@@ -44,6 +44,9 @@ pub struct AuthorizeRequest {
     pub max_age: Option<i64>,
     /// `login_hint`: prefills the e-mail field of the sign-in page.
     pub login_hint: Option<String>,
+    /// The API the tokens are for (`resource` or `audience`): its
+    /// identifier, the access token's `aud`.
+    pub resource: Option<String>,
     /// The `acr_values` value that demands a second factor
     /// ([`crate::amr::MFA_ACR_VALUES`]), if the request sent one; the
     /// id_token's `acr` when the sign-in satisfied it.
@@ -87,8 +90,15 @@ pub fn resolve_redirect_uri(p: &Params, client: &Client) -> Result<(String, bool
 }
 
 /// Validates an authorization request for `client` (looked up by the
-/// caller from the request's `client_id`, `None` when unknown).
-pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest, AuthorizeError> {
+/// caller from the request's `client_id`, `None` when unknown) and `api`
+/// (the tenant's API the request names by `resource` or `audience`, looked
+/// up by the caller with [`crate::resource::named`]; `None` when it names
+/// none or an unknown one).
+pub fn validate(
+    p: &Params,
+    client: Option<&Client>,
+    api: Option<&Api>,
+) -> Result<AuthorizeRequest, AuthorizeError> {
     let Some(client_id) = p.get("client_id") else {
         return Err(AuthorizeError::Page(
             "The client_id parameter is missing.".into(),
@@ -150,7 +160,9 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
             "this client may not use the authorization code flow".into(),
         ));
     }
-    let scope = Scope::parse_user(p.get("scope").unwrap_or(""))
+    let api =
+        crate::resource::resolve(p, api).map_err(|e| fail(e.code, e.description.into_owned()))?;
+    let scope = crate::resource::user_scope(p.get("scope").unwrap_or(""), api)
         .map_err(|e| fail(e.code, e.description.into_owned()))?;
 
     let code_challenge = p.get("code_challenge").map(str::to_string);
@@ -244,6 +256,7 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
         prompt_login,
         max_age,
         login_hint: p.get("login_hint").map(str::to_string),
+        resource: api.map(|a| a.identifier.clone()),
         acr_mfa: crate::amr::demanded_mfa(p.get("acr_values")),
         needs_mfa: client.require_mfa || crate::amr::demanded_mfa(p.get("acr_values")).is_some(),
     })
@@ -347,7 +360,11 @@ mod tests {
     }
 
     fn run(q: &str, c: &Client) -> Result<AuthorizeRequest, AuthorizeError> {
-        validate(&Params::from_urlencoded(q.as_bytes()).unwrap(), Some(c))
+        validate(
+            &Params::from_urlencoded(q.as_bytes()).unwrap(),
+            Some(c),
+            None,
+        )
     }
 
     fn redirect_code(r: Result<AuthorizeRequest, AuthorizeError>) -> &'static str {
@@ -365,6 +382,7 @@ mod tests {
         assert_eq!(
             redirect_code(validate(
                 &Params::from_urlencoded(b"client_id=zz&response_type=code").unwrap(),
+                None,
                 None
             )),
             "page"

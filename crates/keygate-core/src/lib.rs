@@ -29,6 +29,7 @@ pub mod model;
 pub mod params;
 pub mod pkce;
 pub mod redirect;
+pub mod resource;
 pub mod scope;
 pub mod token_request;
 pub mod validate;

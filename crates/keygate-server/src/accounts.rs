@@ -362,6 +362,7 @@ pub async fn issue_code(
             .acr_mfa
             .filter(|_| keygate_core::amr::amr_is_multi_factor(amr))
             .map(str::to_string),
+        resource: req.resource.clone(),
     };
     let stored = state
         .store

@@ -44,6 +44,7 @@
 //! ```
 
 mod admin_tokens;
+mod apis;
 mod clients;
 mod email_links;
 mod error;
@@ -71,6 +72,7 @@ mod write;
 use std::sync::Arc;
 
 pub use admin_tokens::{AdminToken, AdminTokenStore};
+pub use apis::ApiStore;
 pub use clients::ClientStore;
 pub use email_links::{EmailLink, EmailLinkPurpose, EmailLinkStore};
 pub use error::{Result, StoreError};
@@ -93,7 +95,7 @@ pub use users::UserStore;
 /// The capability traits, to call a store's methods: `use keygate_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AdminTokenStore, ClientStore, FactorStore, GrantStore, KeyStore, LimitStore,
+        AdminTokenStore, ApiStore, ClientStore, FactorStore, GrantStore, KeyStore, LimitStore,
         MaintenanceStore, SessionStore, Store, TenantStore, UserStore,
     };
 }
@@ -129,6 +131,7 @@ pub trait Store:
     + ResetStore
     + EmailLinkStore
     + FactorStore
+    + ApiStore
 {
 }
 
@@ -146,6 +149,7 @@ impl<S> Store for S where
         + ResetStore
         + EmailLinkStore
         + FactorStore
+        + ApiStore
         + ?Sized
 {
 }

@@ -3,7 +3,7 @@
 
 use crate::*;
 use async_trait::async_trait;
-use keygate_core::model::{Client, Grant, RefreshToken, Session, Tenant, User};
+use keygate_core::model::{Api, Client, ClientGrant, Grant, RefreshToken, Session, Tenant, User};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -134,6 +134,17 @@ metered! {
         fn release_attempt(key: &str, policy: &LimitPolicy) -> Result<()>;
         fn record_failure(key: &str, now: i64, policy: &LimitPolicy) -> Result<Option<i64>>;
         fn clear_failures(key: &str) -> Result<()>;
+    }
+    impl ApiStore {
+        fn create_api(api: &Api) -> Result<()>;
+        fn get_api(tenant_id: &str, identifier: &str) -> Result<Option<Api>>;
+        fn list_apis(tenant_id: &str) -> Result<Vec<Api>>;
+        fn update_api(api: &Api) -> Result<bool>;
+        fn delete_api(tenant_id: &str, identifier: &str) -> Result<bool>;
+        fn set_client_grant(grant: &ClientGrant) -> Result<()>;
+        fn client_grant(tenant_id: &str, client_id: &str, api: &str) -> Result<Option<ClientGrant>>;
+        fn client_grants(tenant_id: &str, client_id: &str) -> Result<Vec<ClientGrant>>;
+        fn delete_client_grant(tenant_id: &str, client_id: &str, api: &str) -> Result<bool>;
     }
     impl AdminTokenStore {
         fn create_admin_token(token: &AdminToken, hash: &str) -> Result<()>;

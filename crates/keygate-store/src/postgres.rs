@@ -80,6 +80,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "amr",
         sql: include_str!("../migrations/postgres/0014_amr.sql"),
     },
+    Migration {
+        version: 17,
+        name: "apis",
+        sql: include_str!("../migrations/postgres/0017_apis.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

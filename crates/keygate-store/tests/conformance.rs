@@ -19,6 +19,8 @@ mod harness;
 
 #[path = "conformance/admin.rs"]
 mod admin;
+#[path = "conformance/apis.rs"]
+mod apis;
 #[path = "conformance/directory.rs"]
 mod directory;
 #[path = "conformance/email_links.rs"]

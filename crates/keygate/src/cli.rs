@@ -2,7 +2,9 @@
 
 use clap::{Args, Parser, Subcommand};
 
+mod apis;
 mod manage;
+pub(crate) use apis::*;
 pub(crate) use manage::*;
 
 #[derive(Parser)]
@@ -32,6 +34,11 @@ pub(crate) enum Command {
     Client {
         #[command(subcommand)]
         command: ClientCommand,
+    },
+    /// Manage APIs (resource servers) and their scopes.
+    Api {
+        #[command(subcommand)]
+        command: ApiCommand,
     },
     /// Manage users.
     User {
@@ -247,6 +254,12 @@ pub(crate) enum ClientCommand {
     Delete(ClientRef),
     /// Give a confidential client a new secret, printed once; the old one stops working at once.
     RotateSecret(ClientRef),
+    /// Grant a confidential client scopes of an API for its own tokens (client_credentials).
+    Grant(ClientGrantArgs),
+    /// Print a client's grants of APIs: {"items": [...]}.
+    Grants(ClientGrantsOf),
+    /// Remove a client's grant of an API.
+    RevokeGrant(ClientGrantRef),
 }
 
 #[derive(Args)]

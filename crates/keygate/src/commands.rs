@@ -3,10 +3,12 @@
 //! records are those of the admin API: both go through
 //! `keygate_server::provisioning`.
 
+mod apis;
 mod clients;
 mod tenants;
 mod users;
 
+pub(crate) use apis::api;
 pub(crate) use clients::client;
 pub(crate) use tenants::tenant;
 pub(crate) use users::user;

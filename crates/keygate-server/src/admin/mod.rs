@@ -1,4 +1,4 @@
-//! The admin REST API under `/admin/v1`: tenants, clients and users
+//! The admin REST API under `/admin/v1`: tenants, clients, users and APIs
 //! (create, read, list with paging, update, delete), client secret rotation,
 //! and its OpenAPI document at `/admin/v1/openapi.json`.
 //!
@@ -13,6 +13,7 @@
 //! too. After a write this node drops the cached tenant, host or client, so
 //! it sees the change at once; other nodes see it within the cache TTL.
 
+mod apis;
 mod clients;
 pub mod error;
 mod openapi;
@@ -58,6 +59,19 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
         .route(
             "/tenants/{tenant}/clients/{client_id}/secret",
             post(clients::rotate_secret),
+        )
+        .route(
+            "/tenants/{tenant}/clients/{client_id}/grants",
+            get(apis::grants).put(apis::grant),
+        )
+        .route(
+            "/tenants/{tenant}/clients/{client_id}/grants/{identifier}",
+            axum::routing::delete(apis::revoke),
+        )
+        .route("/tenants/{tenant}/apis", get(apis::list).post(apis::create))
+        .route(
+            "/tenants/{tenant}/apis/{identifier}",
+            get(apis::read).patch(apis::update).delete(apis::delete),
         )
         .route(
             "/tenants/{tenant}/users",

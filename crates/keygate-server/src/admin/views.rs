@@ -271,3 +271,75 @@ pub fn page<T>(
         (rows, None)
     }
 }
+
+/// An API (resource server) of a tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiView {
+    /// Its identifier: the `audience` or `resource` clients send, and its
+    /// tokens' `aud`.
+    pub identifier: String,
+    /// The tenant it belongs to.
+    pub tenant_id: String,
+    /// A name for people.
+    pub name: String,
+    /// The scopes it defines.
+    pub scopes: Vec<String>,
+    /// Seconds its access tokens live; absent: each client's lifetime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<i64>,
+    /// The algorithm of its access tokens; absent: each client's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<SigningAlgName>)]
+    pub signing_alg: Option<String>,
+    /// When it was created (seconds since the Unix epoch).
+    pub created_at: i64,
+}
+
+impl From<keygate_core::model::Api> for ApiView {
+    fn from(a: keygate_core::model::Api) -> Self {
+        ApiView {
+            identifier: a.identifier,
+            tenant_id: a.tenant_id,
+            name: a.name,
+            scopes: a.scopes,
+            access_token_ttl: a.access_token_ttl,
+            signing_alg: a.signing_alg.map(|s| s.as_str().to_string()),
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// The APIs of a tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiList {
+    /// Every API, in identifier order.
+    pub items: Vec<ApiView>,
+}
+
+/// The scopes of one API a client may get for itself (client_credentials).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientGrantView {
+    /// The client.
+    pub client_id: String,
+    /// The API's identifier.
+    pub api: String,
+    /// The scopes granted.
+    pub scopes: Vec<String>,
+}
+
+impl From<keygate_core::model::ClientGrant> for ClientGrantView {
+    fn from(g: keygate_core::model::ClientGrant) -> Self {
+        ClientGrantView {
+            client_id: g.client_id,
+            api: g.api,
+            scopes: g.scopes,
+        }
+    }
+}
+
+/// A client's grants.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientGrantList {
+    /// Every grant of the client, in API order.
+    pub items: Vec<ClientGrantView>,
+}

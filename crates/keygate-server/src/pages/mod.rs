@@ -84,7 +84,8 @@ pub(crate) async fn validate_request(
         Some(id) => state.client(&door.tenant.id, id).await?,
         None => None,
     };
-    match az::validate(&params, client.as_ref()) {
+    let api = state.named_api(&door.tenant.id, &params).await?;
+    match az::validate(&params, client.as_ref(), api.as_ref()) {
         Ok(req) => Ok(Ok((
             req,
             client.expect("validated requests have a client"),

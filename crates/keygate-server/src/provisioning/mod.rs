@@ -16,12 +16,14 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 mod admin_tokens;
+mod apis;
 mod clients;
 pub mod duration;
 mod tenants;
 mod users;
 
 pub use admin_tokens::*;
+pub use apis::*;
 pub use clients::*;
 pub use duration::parse_duration;
 pub use tenants::*;

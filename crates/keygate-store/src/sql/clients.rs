@@ -212,6 +212,10 @@ impl ClientStore for SqlStore {
             )
             .exactly_one()
             .then(
+                "DELETE FROM client_grants WHERE client_id = $1 AND tenant_id = $2",
+                &[client_id.into(), tenant_id.into()],
+            )
+            .then(
                 "UPDATE grants SET revoked_at = $1 WHERE tenant_id = $2 AND client_id = $3 AND revoked_at IS NULL",
                 &[now.into(), tenant_id.into(), client_id.into()],
             );

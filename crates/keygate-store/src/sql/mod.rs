@@ -8,6 +8,7 @@
 //! are [`Write`]s. Each engine runs them its own way ([`Engine`]).
 
 mod admin_tokens;
+mod apis;
 mod clients;
 mod email_links;
 mod factors;

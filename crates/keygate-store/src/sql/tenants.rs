@@ -198,6 +198,8 @@ impl TenantStore for SqlStore {
             "DELETE FROM sessions WHERE tenant_id = $1",
             "DELETE FROM client_web_origins WHERE tenant_id = $1",
             "DELETE FROM clients WHERE tenant_id = $1",
+            "DELETE FROM client_grants WHERE tenant_id = $1",
+            "DELETE FROM apis WHERE tenant_id = $1",
             "DELETE FROM totp_devices WHERE tenant_id = $1",
             "DELETE FROM users WHERE tenant_id = $1",
             "DELETE FROM signing_keys WHERE tenant_id = $1",

@@ -100,6 +100,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "amr",
         sql: include_str!("../../migrations/sqlite/0014_amr.sql"),
     },
+    Migration {
+        version: 17,
+        name: "apis",
+        sql: include_str!("../../migrations/sqlite/0017_apis.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

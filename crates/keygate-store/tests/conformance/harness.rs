@@ -225,6 +225,7 @@ pub fn grant(id: &str, c: &Client, sub: &str, created_at: i64, code_ttl: i64) ->
         revoked_at: None,
         amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
         acr: Some("mfa".into()),
+        resource: Some("https://api.example/".into()),
     }
 }
 

@@ -17,6 +17,9 @@ pub(crate) async fn client(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Update(a) => update(a).await,
         ClientCommand::Delete(a) => delete(a).await,
         ClientCommand::RotateSecret(a) => rotate_secret(a).await,
+        ClientCommand::Grant(a) => super::apis::grant(a).await,
+        ClientCommand::Grants(a) => super::apis::grants(a).await,
+        ClientCommand::RevokeGrant(a) => super::apis::revoke_grant(a).await,
     }
 }
 

@@ -309,7 +309,7 @@ async fn openapi_document_describes_every_endpoint() {
         doc["openapi"]
     );
     assert!(doc["info"]["title"].as_str().is_some());
-    let expected: [(&str, &[&str]); 8] = [
+    let expected: [(&str, &[&str]); 12] = [
         ("/admin/v1/tenants", &["get", "post"]),
         ("/admin/v1/tenants/{tenant}", &["get", "patch", "delete"]),
         ("/admin/v1/tenants/{tenant}/clients", &["get", "post"]),
@@ -325,6 +325,19 @@ async fn openapi_document_describes_every_endpoint() {
         (
             "/admin/v1/tenants/{tenant}/users/{sub}",
             &["get", "patch", "delete"],
+        ),
+        ("/admin/v1/tenants/{tenant}/apis", &["get", "post"]),
+        (
+            "/admin/v1/tenants/{tenant}/apis/{identifier}",
+            &["get", "patch", "delete"],
+        ),
+        (
+            "/admin/v1/tenants/{tenant}/clients/{client_id}/grants",
+            &["get", "put"],
+        ),
+        (
+            "/admin/v1/tenants/{tenant}/clients/{client_id}/grants/{identifier}",
+            &["delete"],
         ),
         ("/admin/v1/openapi.json", &["get"]),
     ];
@@ -353,7 +366,7 @@ async fn openapi_document_describes_every_endpoint() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), n, "{ids:?}");
-    assert_eq!(n, 17);
+    assert_eq!(n, 25);
     // Request and response shapes come from the code.
     let schemas = &doc["components"]["schemas"];
     for name in [

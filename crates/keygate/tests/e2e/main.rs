@@ -13,6 +13,7 @@ mod admin_api;
 mod admin_clients;
 mod admin_helpers;
 mod admin_users;
+mod apis;
 mod browser;
 mod cli_admin;
 mod codes;
