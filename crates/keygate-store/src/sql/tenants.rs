@@ -199,6 +199,7 @@ impl TenantStore for SqlStore {
             "DELETE FROM client_web_origins WHERE tenant_id = $1",
             "DELETE FROM clients WHERE tenant_id = $1",
             "DELETE FROM totp_devices WHERE tenant_id = $1",
+            "DELETE FROM recovery_codes WHERE tenant_id = $1",
             "DELETE FROM users WHERE tenant_id = $1",
             "DELETE FROM signing_keys WHERE tenant_id = $1",
             "DELETE FROM tenant_domains WHERE tenant_id = $1",
