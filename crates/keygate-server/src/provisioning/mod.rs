@@ -18,12 +18,14 @@ use utoipa::ToSchema;
 mod admin_tokens;
 mod clients;
 pub mod duration;
+mod factors;
 mod tenants;
 mod users;
 
 pub use admin_tokens::*;
 pub use clients::*;
 pub use duration::parse_duration;
+pub use factors::*;
 pub use tenants::*;
 pub use users::*;
 
