@@ -233,7 +233,9 @@ async fn recovery_codes_go_with_the_last_factor_a_reset_and_the_person() {
     assert_eq!(s.recovery_codes_left("t1", &u.sub).await.unwrap(), 10);
     // An unconfirmed device is no factor: with the last confirmed one gone,
     // the codes go.
-    s.create_totp_device(&device("d4", &u.sub, t)).await.unwrap();
+    s.create_totp_device(&device("d4", &u.sub, t))
+        .await
+        .unwrap();
     assert!(s.delete_totp_device("t1", &u.sub, "d2").await.unwrap());
     assert_eq!(
         s.delete_recovery_codes_without_factor("t1", &u.sub)
