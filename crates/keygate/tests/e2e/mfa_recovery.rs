@@ -579,3 +579,23 @@ async fn the_cli_lists_removes_and_resets_factors() {
     );
     assert_no_server_error(&s.server);
 }
+
+#[tokio::test]
+async fn of_two_racing_uses_of_one_recovery_code_exactly_one_signs_in() {
+    let s = Setup::new().await;
+    let door = s.path();
+    let (_, shown) = enrol_showing(&s, &s.browser(), &door).await;
+    let codes = assert_codes_page(&shown, &door);
+    let (a, b) = (s.browser(), s.browser());
+    let (step_a, _) = password_step(&a, &door).await;
+    let (step_b, _) = password_step(&b, &door).await;
+    let code = [("code", codes[3].as_str())];
+    let (ra, rb) = tokio::join!(a.submit(&step_a, &code), b.submit(&step_b, &code));
+    let mut statuses = [ra.status, rb.status];
+    statuses.sort();
+    assert_eq!(statuses, [303, 401], "{} / {}", ra.body, rb.body);
+    let winner = if ra.status == 303 { &ra } else { &rb };
+    assert_code(winner, &door, "the winner");
+    assert_eq!(unused(&s).await, 9);
+    assert_no_server_error(&s.server);
+}
