@@ -294,6 +294,15 @@ async fn removing_the_last_authenticator_app_removes_the_recovery_codes() {
     let (_, done) = add_app(&b, &page, "Tablet").await;
     assert_eq!(done.status, 303);
 
+    // No such app (a malformed id too): nothing is removed.
+    let page = b.get(&format!("{}/account", door.issuer)).await;
+    for bad in ["nope", "a\u{0}b", ""] {
+        let r = submit_to(&b, &page, "/account/totp/remove", &[("id", bad)]).await;
+        assert_eq!(r.status, 303, "{bad:?}: {}", r.body);
+    }
+    assert_eq!(s.count("totp_devices").await, 2);
+    assert_eq!(unused(&s).await, 10);
+
     // One app removed, one left: the codes stay.
     let page = b.get(&format!("{}/account", door.issuer)).await;
     let removed = submit_to(&b, &page, "/account/totp/remove", &[]).await;

@@ -280,10 +280,14 @@ pub(crate) async fn remove(
         Err(res) => return Ok(res),
     };
     let id = form.get("id").unwrap_or("");
-    if state
-        .store
-        .delete_totp_device(&door.tenant.id, &who.user.sub, id)
-        .await?
+    // Ids are printable; another is no device (and PostgreSQL would refuse
+    // a NUL in text).
+    let plausible = !id.chars().any(char::is_control);
+    if plausible
+        && state
+            .store
+            .delete_totp_device(&door.tenant.id, &who.user.sub, id)
+            .await?
     {
         tracing::info!(tenant = %door.tenant.id, sub = %who.user.sub, device = %id, "authenticator app removed");
         // Recovery codes are no factor of their own: they go with the last.
