@@ -35,6 +35,7 @@ pub mod observability;
 mod pages;
 mod password_reset;
 pub mod provisioning;
+mod recovery;
 pub mod signing;
 
 use axum::routing::{get, post};
@@ -223,6 +224,7 @@ fn endpoints() -> Router<AppState> {
         .route("/account/totp/new", post(pages::account::totp::new))
         .route("/account/totp/confirm", post(pages::account::totp::confirm))
         .route("/account/totp/remove", post(pages::account::totp::remove))
+        .route("/account/recovery/new", post(pages::account::recovery::new))
         .route("/account/password", post(pages::account::password::post))
         .route("/account/email", post(pages::account::email::post))
         .route(

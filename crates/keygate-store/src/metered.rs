@@ -121,6 +121,11 @@ metered! {
         fn create_mfa_pending(hash: &str, pending: &MfaPending) -> Result<()>;
         fn mfa_pending(hash: &str) -> Result<Option<MfaPending>>;
         fn finish_mfa_pending(hash: &str, now: i64) -> Result<bool>;
+        fn replace_recovery_codes(tenant_id: &str, user_sub: &str, hashes: &[String], now: i64) -> Result<()>;
+        fn use_recovery_code(tenant_id: &str, user_sub: &str, hash: &str, now: i64) -> Result<bool>;
+        fn recovery_codes_left(tenant_id: &str, user_sub: &str) -> Result<i64>;
+        fn delete_recovery_codes_without_factor(tenant_id: &str, user_sub: &str) -> Result<u64>;
+        fn reset_factors(tenant_id: &str, user_sub: &str) -> Result<()>;
     }
     impl KeyStore {
         fn signing_keys(tenant_id: &str) -> Result<Vec<StoredKey>>;

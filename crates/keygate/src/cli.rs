@@ -332,6 +332,14 @@ pub(crate) enum UserCommand {
     Update(UserUpdate),
     /// Delete a user, end their sessions and revoke their grants.
     Delete(UserRef),
+    /// Print a user's second factors and unused recovery codes:
+    /// {"items": [...], "recovery_codes": {"remaining": N}}, as the admin API shows them.
+    Factors(UserRef),
+    /// Remove one of a user's second factors (with the last one, their recovery codes).
+    RemoveFactor(FactorRef),
+    /// Remove every second factor and recovery code of a user and end their
+    /// sessions: their next sign-in is with the password alone.
+    ResetFactors(UserRef),
 }
 
 #[derive(Args)]

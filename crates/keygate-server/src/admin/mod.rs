@@ -1,6 +1,7 @@
 //! The admin REST API under `/admin/v1`: tenants, clients, users and APIs
 //! (create, read, list with paging, update, delete), client secret rotation,
-//! and its OpenAPI document at `/admin/v1/openapi.json`.
+//! users' second factors (list, remove one, reset all), and its OpenAPI
+//! document at `/admin/v1/openapi.json`.
 //!
 //! Every request, including unknown paths and the OpenAPI document, needs an
 //! admin bearer token: the one configured at start (`KEYGATE_ADMIN_TOKEN`,
@@ -16,6 +17,7 @@
 mod apis;
 mod clients;
 pub mod error;
+mod factors;
 mod openapi;
 mod tenants;
 mod users;
@@ -27,7 +29,7 @@ use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use error::AdminError;
 use keygate_core::model::Tenant;
@@ -80,6 +82,14 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
         .route(
             "/tenants/{tenant}/users/{sub}",
             get(users::read).patch(users::update).delete(users::delete),
+        )
+        .route(
+            "/tenants/{tenant}/users/{sub}/factors",
+            get(factors::list).delete(factors::reset),
+        )
+        .route(
+            "/tenants/{tenant}/users/{sub}/factors/{id}",
+            delete(factors::delete),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -2,7 +2,7 @@
 //! annotations and the request and response types (utoipa).
 
 use super::error::ErrorBody;
-use super::{apis, clients, tenants, users, views};
+use super::{apis, clients, factors, tenants, users, views};
 use crate::provisioning as provision;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -42,6 +42,9 @@ use utoipa::{Modify, OpenApi};
         apis::grants,
         apis::grant,
         apis::revoke,
+        factors::list,
+        factors::delete,
+        factors::reset,
         serve,
     ),
     components(schemas(
@@ -68,14 +71,18 @@ use utoipa::{Modify, OpenApi};
         views::ClientList,
         views::UserView,
         views::UserList,
+        views::FactorType,
+        views::FactorView,
+        views::RecoveryCodesView,
+        views::FactorList,
     )),
     modifiers(&AdminAuth),
     security(("admin_token" = [])),
     tags(
         (name = "tenants", description = "Tenants: each has its own issuer, clients, users and keys"),
         (name = "clients", description = "Clients (applications) of a tenant"),
-        (name = "users", description = "Users of a tenant"),
         (name = "apis", description = "APIs (resource servers) of a tenant, and the scopes of them granted to clients"),
+        (name = "users", description = "Users of a tenant, and their second factors"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -343,3 +343,47 @@ pub struct ClientGrantList {
     /// Every grant of the client, in API order.
     pub items: Vec<ClientGrantView>,
 }
+
+/// What kind of second factor a [`FactorView`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FactorType {
+    /// An authenticator app (TOTP, RFC 6238).
+    Totp,
+}
+
+/// One second factor of a person. `type` says which kind; other kinds
+/// (passkeys) are added as further values with the same common fields.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactorView {
+    /// The factor's id (for `DELETE .../factors/{id}`).
+    pub id: String,
+    /// Which kind of factor it is.
+    #[serde(rename = "type")]
+    pub kind: FactorType,
+    /// The name the person gave it.
+    pub name: String,
+    /// When it was added (seconds since the Unix epoch).
+    pub created_at: i64,
+    /// When it was last used (seconds since the Unix epoch; for an
+    /// authenticator app, the start of the 30-second step of the last code
+    /// accepted, the confirming one included); absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<i64>,
+}
+
+/// What is left of a person's recovery codes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryCodesView {
+    /// How many are unused.
+    pub remaining: i64,
+}
+
+/// A person's second factors (every one, oldest first) and recovery codes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactorList {
+    /// The confirmed factors, oldest first.
+    pub items: Vec<FactorView>,
+    /// Their recovery codes.
+    pub recovery_codes: RecoveryCodesView,
+}

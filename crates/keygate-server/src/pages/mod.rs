@@ -203,6 +203,19 @@ pub(crate) async fn signed_in(
     user_sub: &str,
     methods: &[keygate_core::amr::Method],
 ) -> Result<Response, ApiError> {
+    let (cookie, to) = session_and_code(state, door, s, user_sub, methods).await?;
+    Ok(see_other(&to, &[cookie]))
+}
+
+/// What [`signed_in`] does before its redirect: the new session's cookie
+/// and the URL that sends the code to the application.
+pub(crate) async fn session_and_code(
+    state: &AppState,
+    door: &Door,
+    s: &Submission,
+    user_sub: &str,
+    methods: &[keygate_core::amr::Method],
+) -> Result<(String, String), ApiError> {
     let auth_time = crate::accounts::now();
     let amr = keygate_core::amr::amr(methods);
     let cookie =
@@ -210,7 +223,7 @@ pub(crate) async fn signed_in(
     let (_, to) =
         crate::accounts::issue_code(state, door, &s.request, user_sub, auth_time, &amr, false)
             .await?;
-    Ok(see_other(&to, &[cookie]))
+    Ok((cookie, to))
 }
 
 /// A page refusing a rate-limited attempt gets its `Retry-After`.

@@ -19,6 +19,7 @@ mod admin_tokens;
 mod apis;
 mod clients;
 pub mod duration;
+mod factors;
 mod tenants;
 mod users;
 
@@ -26,6 +27,7 @@ pub use admin_tokens::*;
 pub use apis::*;
 pub use clients::*;
 pub use duration::parse_duration;
+pub use factors::*;
 pub use tenants::*;
 pub use users::*;
 

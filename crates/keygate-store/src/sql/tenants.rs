@@ -201,6 +201,7 @@ impl TenantStore for SqlStore {
             "DELETE FROM client_grants WHERE tenant_id = $1",
             "DELETE FROM apis WHERE tenant_id = $1",
             "DELETE FROM totp_devices WHERE tenant_id = $1",
+            "DELETE FROM recovery_codes WHERE tenant_id = $1",
             "DELETE FROM users WHERE tenant_id = $1",
             "DELETE FROM signing_keys WHERE tenant_id = $1",
             "DELETE FROM tenant_domains WHERE tenant_id = $1",

@@ -124,10 +124,15 @@ impl UserStore for SqlStore {
                 &[sub.into(), tenant_id.into()],
             )
             .exactly_one();
-        let write = ends_everything(write, tenant_id, sub, now).then(
-            "DELETE FROM totp_devices WHERE tenant_id = $1 AND user_sub = $2",
-            &[tenant_id.into(), sub.into()],
-        );
+        let write = ends_everything(write, tenant_id, sub, now)
+            .then(
+                "DELETE FROM totp_devices WHERE tenant_id = $1 AND user_sub = $2",
+                &[tenant_id.into(), sub.into()],
+            )
+            .then(
+                "DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_sub = $2",
+                &[tenant_id.into(), sub.into()],
+            );
         Ok(!self.write(write).await?.is_undone())
     }
 }

@@ -100,6 +100,13 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "amr",
         sql: include_str!("../../migrations/sqlite/0014_amr.sql"),
     },
+    // Versions need not be consecutive: the runner applies, in list order,
+    // each version it has not recorded yet.
+    Migration {
+        version: 16,
+        name: "recovery_codes",
+        sql: include_str!("../../migrations/sqlite/0016_recovery_codes.sql"),
+    },
     Migration {
         version: 17,
         name: "apis",

@@ -239,6 +239,20 @@ pub(crate) struct UserRef {
     pub db: DbArgs,
 }
 
+/// One second factor of one user: for `remove-factor`.
+#[derive(Args)]
+pub(crate) struct FactorRef {
+    #[arg(long)]
+    pub tenant: String,
+    #[command(flatten)]
+    pub sub: SubArg,
+    /// The factor's id, as `user factors` prints it (it may begin with '-').
+    #[arg(long, allow_hyphen_values = true)]
+    pub id: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
 #[derive(Args)]
 #[command(
     after_help = "A new password or e-mail address, or disabling, ends the person's \

@@ -33,6 +33,7 @@ mod limits;
 mod mail;
 mod mail_tls;
 mod mfa_policy;
+mod mfa_recovery;
 mod mfa_totp;
 mod multi_node;
 mod oidc_client;

@@ -11,6 +11,7 @@
 
 pub(crate) mod email;
 pub(crate) mod password;
+pub(crate) mod recovery;
 pub(crate) mod sessions;
 pub(crate) mod sign_in;
 pub(crate) mod totp;
@@ -115,6 +116,10 @@ struct AccountPage<'a> {
     totp_devices: Vec<totp::DeviceRow>,
     totp_new_action: &'a str,
     totp_remove_action: &'a str,
+    /// Unused recovery codes, when the person has a second factor (else
+    /// the section is not offered).
+    recovery_left: Option<i64>,
+    recovery_new_action: &'a str,
 }
 
 /// A Unix time as the page shows it: `2026-12-07 15:02 UTC`.
@@ -169,6 +174,8 @@ pub(crate) async fn show(
         totp_devices: totp::rows(state, who).await?,
         totp_new_action: &door.url("/account/totp/new"),
         totp_remove_action: &door.url("/account/totp/remove"),
+        recovery_left: recovery::left(state, who).await?,
+        recovery_new_action: &door.url("/account/recovery/new"),
     });
     Ok(render::html(status, body, cookie.as_slice()))
 }
