@@ -40,6 +40,8 @@ pub struct AuthorizeRequest {
     pub prompt_none: bool,
     /// `prompt=login`: make the person sign in again even with a live session.
     pub prompt_login: bool,
+    /// `prompt=consent`: ask a third-party client's person again.
+    pub prompt_consent: bool,
     /// `max_age`: the oldest sign-in, in seconds, the client accepts (0 acts as `prompt=login`).
     pub max_age: Option<i64>,
     /// `login_hint`: prefills the e-mail field of the sign-in page.
@@ -201,10 +203,11 @@ pub fn validate(
         ));
     }
 
-    // OpenID Connect Core 3.1.2.1. `consent` and `select_account` are
-    // accepted and need nothing more today: no consent page is shown for
-    // first-party clients, and a browser holds one session per tenant, so
-    // the account is already chosen (`prompt=login` signs in afresh).
+    // OpenID Connect Core 3.1.2.1. `consent` asks a third-party client's
+    // person again (first-party clients never ask: `crate::consent`);
+    // `select_account` needs nothing: a browser holds one session per
+    // tenant, so the account is already chosen (`prompt=login` signs in
+    // afresh).
     // `display`, `ui_locales` and `claims_locales` are optional hints
     // (3.1.2.1, 5.5.1.1) that are accepted and not acted on; `acr_values`
     // demands a second factor when it names one of
@@ -213,6 +216,7 @@ pub fn validate(
     // (RFC 6749 3.1: "MUST ignore unrecognized request parameters").
     let mut prompt_none = false;
     let mut prompt_login = false;
+    let mut prompt_consent = false;
     let mut prompts = 0;
     for v in p
         .get("prompt")
@@ -224,7 +228,8 @@ pub fn validate(
         match v {
             "none" => prompt_none = true,
             "login" => prompt_login = true,
-            "consent" | "select_account" => {}
+            "consent" => prompt_consent = true,
+            "select_account" => {}
             other => {
                 return Err(invalid(&format!(
                     "prompt '{}' is not supported; use none, login, consent or select_account",
@@ -254,6 +259,7 @@ pub fn validate(
         code_challenge_method,
         prompt_none,
         prompt_login,
+        prompt_consent,
         max_age,
         login_hint: p.get("login_hint").map(str::to_string),
         resource: api.map(|a| a.identifier.clone()),
@@ -356,6 +362,7 @@ mod tests {
             created_at: 0,
             token_rate_limit: None,
             require_mfa: false,
+            third_party: false,
         }
     }
 

@@ -38,6 +38,9 @@ pub enum ErrorCode {
     /// `interaction_required`: `prompt=none` but the person must act on a
     /// page, such as giving a second factor (OpenID Connect Core 3.1.2.6).
     InteractionRequired,
+    /// `consent_required`: `prompt=none` but the person must allow what a
+    /// third-party client asks for (OpenID Connect Core 3.1.2.6).
+    ConsentRequired,
     /// `request_not_supported`: a `request` object was sent (OpenID Connect Core 3.1.2.6).
     RequestNotSupported,
     /// `request_uri_not_supported`: a `request_uri` was sent (OpenID Connect Core 3.1.2.6).
@@ -69,6 +72,7 @@ impl ErrorCode {
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidToken => "invalid_token",

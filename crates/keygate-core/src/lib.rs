@@ -23,6 +23,7 @@ pub mod authorize;
 pub mod basic;
 pub mod claims;
 pub mod client_auth;
+pub mod consent;
 pub mod error;
 pub mod grant;
 pub mod model;

@@ -358,6 +358,9 @@ pub struct Client {
     /// Whether every sign-in for this client needs a second factor (as if
     /// each request sent `acr_values=mfa`).
     pub require_mfa: bool,
+    /// A client of someone else: people allow what it asks for on a
+    /// consent page, once per scope set (docs/apis.md, "Consent").
+    pub third_party: bool,
 }
 
 impl Client {
@@ -510,6 +513,24 @@ pub struct ClientGrant {
     pub api: String,
     /// The scopes granted, each defined by the API.
     pub scopes: Vec<String>,
+}
+
+/// What a person allowed a third-party client: scopes of its own tokens
+/// (`resource` empty) or of one API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    /// The tenant of both.
+    pub tenant_id: String,
+    /// The person.
+    pub user_sub: String,
+    /// The client.
+    pub client_id: String,
+    /// The API's identifier, or empty for the client's own tokens.
+    pub resource: String,
+    /// The scopes allowed.
+    pub scopes: Vec<String>,
+    /// When they were (last) allowed (seconds since the epoch).
+    pub granted_at: i64,
 }
 
 #[cfg(test)]

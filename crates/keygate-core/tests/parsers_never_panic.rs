@@ -30,6 +30,7 @@ fn client() -> Client {
         created_at: 0,
         token_rate_limit: None,
         require_mfa: false,
+        third_party: false,
     }
 }
 

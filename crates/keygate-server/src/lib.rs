@@ -191,6 +191,7 @@ fn endpoints() -> Router<AppState> {
         .route("/login", get(pages::login::get).post(pages::login::post))
         .route("/login/mfa", post(pages::login::post_mfa))
         .route("/login/mfa/enrol", post(pages::enrol::post))
+        .route("/consent", post(pages::consent::post))
         .route(
             "/register",
             get(pages::register::get).post(pages::register::post),

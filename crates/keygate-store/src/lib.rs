@@ -46,6 +46,7 @@
 mod admin_tokens;
 mod apis;
 mod clients;
+mod consents;
 mod email_links;
 mod error;
 mod exchange;
@@ -74,6 +75,7 @@ use std::sync::Arc;
 pub use admin_tokens::{AdminToken, AdminTokenStore};
 pub use apis::ApiStore;
 pub use clients::ClientStore;
+pub use consents::ConsentStore;
 pub use email_links::{EmailLink, EmailLinkPurpose, EmailLinkStore};
 pub use error::{Result, StoreError};
 pub use factors::{FactorStore, MfaPending, TotpDevice};
@@ -95,8 +97,8 @@ pub use users::UserStore;
 /// The capability traits, to call a store's methods: `use keygate_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AdminTokenStore, ApiStore, ClientStore, FactorStore, GrantStore, KeyStore, LimitStore,
-        MaintenanceStore, SessionStore, Store, TenantStore, UserStore,
+        AdminTokenStore, ApiStore, ClientStore, ConsentStore, FactorStore, GrantStore, KeyStore,
+        LimitStore, MaintenanceStore, SessionStore, Store, TenantStore, UserStore,
     };
 }
 
@@ -132,6 +134,7 @@ pub trait Store:
     + EmailLinkStore
     + FactorStore
     + ApiStore
+    + ConsentStore
 {
 }
 
@@ -150,6 +153,7 @@ impl<S> Store for S where
         + EmailLinkStore
         + FactorStore
         + ApiStore
+        + ConsentStore
         + ?Sized
 {
 }

@@ -3,7 +3,9 @@
 
 use crate::*;
 use async_trait::async_trait;
-use keygate_core::model::{Api, Client, ClientGrant, Grant, RefreshToken, Session, Tenant, User};
+use keygate_core::model::{
+    Api, Client, ClientGrant, Consent, Grant, RefreshToken, Session, Tenant, User,
+};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -150,6 +152,12 @@ metered! {
         fn client_grant(tenant_id: &str, client_id: &str, api: &str) -> Result<Option<ClientGrant>>;
         fn client_grants(tenant_id: &str, client_id: &str) -> Result<Vec<ClientGrant>>;
         fn delete_client_grant(tenant_id: &str, client_id: &str, api: &str) -> Result<bool>;
+    }
+    impl ConsentStore {
+        fn save_consent(consent: &Consent) -> Result<()>;
+        fn consent(tenant_id: &str, user_sub: &str, client_id: &str, resource: &str) -> Result<Option<Consent>>;
+        fn consents_of(tenant_id: &str, user_sub: &str) -> Result<Vec<Consent>>;
+        fn revoke_consent(tenant_id: &str, user_sub: &str, client_id: &str, now: i64) -> Result<bool>;
     }
     impl AdminTokenStore {
         fn create_admin_token(token: &AdminToken, hash: &str) -> Result<()>;

@@ -92,6 +92,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "apis",
         sql: include_str!("../migrations/postgres/0017_apis.sql"),
     },
+    Migration {
+        version: 18,
+        name: "consents",
+        sql: include_str!("../migrations/postgres/0018_consents.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

@@ -21,6 +21,8 @@ mod harness;
 mod admin;
 #[path = "conformance/apis.rs"]
 mod apis;
+#[path = "conformance/consents.rs"]
+mod consents;
 #[path = "conformance/directory.rs"]
 mod directory;
 #[path = "conformance/email_links.rs"]

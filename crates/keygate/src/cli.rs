@@ -301,6 +301,10 @@ pub(crate) struct ClientCreate {
     /// request sent `acr_values=mfa`).
     #[arg(long)]
     pub require_mfa: bool,
+    /// Someone else's application: people allow what it asks for on a
+    /// consent page (no Journeys API).
+    #[arg(long)]
+    pub third_party: bool,
     /// A browser origin allowed to call the token, revocation, userinfo and Journeys endpoints (CORS).
     #[arg(long = "web-origin")]
     pub web_origins: Vec<String>,
@@ -340,6 +344,24 @@ pub(crate) enum UserCommand {
     /// Remove every second factor and recovery code of a user and end their
     /// sessions: their next sign-in is with the password alone.
     ResetFactors(UserRef),
+    /// Print what a user allowed third-party clients: {"items": [...]}.
+    Consents(UserRef),
+    /// Revoke what a user allowed a client (and the refresh tokens it allowed).
+    RevokeConsent(ConsentRef),
+}
+
+/// One user's consent for one client: for `revoke-consent`.
+#[derive(Args)]
+pub(crate) struct ConsentRef {
+    #[arg(long)]
+    pub tenant: String,
+    #[command(flatten)]
+    pub sub: SubArg,
+    /// The client's id.
+    #[arg(long, allow_hyphen_values = true)]
+    pub client: String,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Args)]

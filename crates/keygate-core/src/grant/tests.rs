@@ -32,6 +32,7 @@ fn client(public: bool) -> Client {
         created_at: 0,
         token_rate_limit: None,
         require_mfa: false,
+        third_party: false,
     }
 }
 

@@ -16,6 +16,7 @@
 
 mod apis;
 mod clients;
+mod consents;
 pub mod error;
 mod factors;
 mod openapi;
@@ -74,6 +75,14 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
         .route(
             "/tenants/{tenant}/apis/{identifier}",
             get(apis::read).patch(apis::update).delete(apis::delete),
+        )
+        .route(
+            "/tenants/{tenant}/users/{sub}/consents",
+            get(consents::list),
+        )
+        .route(
+            "/tenants/{tenant}/users/{sub}/consents/{client_id}",
+            axum::routing::delete(consents::revoke),
         )
         .route(
             "/tenants/{tenant}/users",

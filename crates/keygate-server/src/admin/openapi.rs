@@ -2,7 +2,7 @@
 //! annotations and the request and response types (utoipa).
 
 use super::error::ErrorBody;
-use super::{apis, clients, factors, tenants, users, views};
+use super::{apis, clients, consents, factors, tenants, users, views};
 use crate::provisioning as provision;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -34,6 +34,8 @@ use utoipa::{Modify, OpenApi};
         users::read,
         users::update,
         users::delete,
+        consents::list,
+        consents::revoke,
         apis::list,
         apis::create,
         apis::read,
@@ -59,6 +61,8 @@ use utoipa::{Modify, OpenApi};
         provision::NewApi,
         provision::ApiPatch,
         provision::NewClientGrant,
+        views::ConsentView,
+        views::ConsentList,
         views::ApiView,
         views::ApiList,
         views::ClientGrantView,

@@ -111,6 +111,8 @@ pub struct ClientView {
     pub token_rate_limit: Option<i64>,
     /// Whether every sign-in for this client needs a second factor.
     pub require_mfa: bool,
+    /// Whether people allow what the client asks for on a consent page.
+    pub third_party: bool,
 }
 
 impl From<Client> for ClientView {
@@ -139,6 +141,7 @@ impl From<Client> for ClientView {
             created_at: c.created_at,
             token_rate_limit: c.token_rate_limit,
             require_mfa: c.require_mfa,
+            third_party: c.third_party,
         }
     }
 }
@@ -386,4 +389,36 @@ pub struct FactorList {
     pub items: Vec<FactorView>,
     /// Their recovery codes.
     pub recovery_codes: RecoveryCodesView,
+}
+
+/// What a person allowed a third-party client for one API.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentView {
+    /// The client.
+    pub client_id: String,
+    /// The API's identifier; absent for the client's own tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// The scopes allowed.
+    pub scopes: Vec<String>,
+    /// When they were last allowed (seconds since the Unix epoch).
+    pub granted_at: i64,
+}
+
+impl From<keygate_core::model::Consent> for ConsentView {
+    fn from(c: keygate_core::model::Consent) -> Self {
+        ConsentView {
+            client_id: c.client_id,
+            resource: (!c.resource.is_empty()).then_some(c.resource),
+            scopes: c.scopes,
+            granted_at: c.granted_at,
+        }
+    }
+}
+
+/// A person's consents.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentList {
+    /// Every consent, by client and API.
+    pub items: Vec<ConsentView>,
 }

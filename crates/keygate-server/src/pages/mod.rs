@@ -3,6 +3,7 @@
 
 pub(crate) mod account;
 pub(crate) mod authorize;
+pub(crate) mod consent;
 pub(crate) mod enrol;
 pub(crate) mod login;
 pub(crate) mod register;
@@ -203,6 +204,38 @@ pub(crate) async fn signed_in(
     user_sub: &str,
     methods: &[keygate_core::amr::Method],
 ) -> Result<Response, ApiError> {
+    // A third-party client asks first: the session starts, the consent
+    // page comes with it.
+    if consent::needed(state, door, &s.client, &s.request, user_sub).await? {
+        let amr = keygate_core::amr::amr(methods);
+        let cookie = crate::accounts::start_session(
+            state,
+            door,
+            &s.headers,
+            user_sub,
+            crate::accounts::now(),
+            &amr,
+        )
+        .await?;
+        let Some(user) = state.store.get_user(&door.tenant.id, user_sub).await? else {
+            return Err(page_error(
+                door,
+                StatusCode::BAD_REQUEST,
+                "This account no longer exists.",
+            ));
+        };
+        return consent::page(
+            state,
+            door,
+            &s.headers,
+            &s.client,
+            &s.params,
+            &s.request,
+            &user,
+            &[cookie],
+        )
+        .await;
+    }
     let (cookie, to) = session_and_code(state, door, s, user_sub, methods).await?;
     Ok(see_other(&to, &[cookie]))
 }

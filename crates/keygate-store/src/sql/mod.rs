@@ -10,6 +10,7 @@
 mod admin_tokens;
 mod apis;
 mod clients;
+mod consents;
 mod email_links;
 mod factors;
 mod grants;

@@ -200,6 +200,7 @@ impl TenantStore for SqlStore {
             "DELETE FROM clients WHERE tenant_id = $1",
             "DELETE FROM client_grants WHERE tenant_id = $1",
             "DELETE FROM apis WHERE tenant_id = $1",
+            "DELETE FROM consents WHERE tenant_id = $1",
             "DELETE FROM totp_devices WHERE tenant_id = $1",
             "DELETE FROM recovery_codes WHERE tenant_id = $1",
             "DELETE FROM users WHERE tenant_id = $1",

@@ -112,6 +112,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "apis",
         sql: include_str!("../../migrations/sqlite/0017_apis.sql"),
     },
+    Migration {
+        version: 18,
+        name: "consents",
+        sql: include_str!("../../migrations/sqlite/0018_consents.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

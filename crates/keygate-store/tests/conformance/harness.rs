@@ -177,6 +177,7 @@ pub fn client(tenant_id: &str, id: &str, public: bool) -> Client {
         created_at: now(),
         token_rate_limit: None,
         require_mfa: false,
+        third_party: false,
     }
 }
 

@@ -65,6 +65,7 @@ fn patch(a: ClientUpdate) -> ClientPatch {
         refresh_token_max_ttl: a.refresh_token_max_ttl.map(Ttl::Text),
         journeys_api: a.journeys_api,
         require_mfa: a.require_mfa,
+        third_party: a.third_party,
         web_origins: list_change(a.web_origins, a.no_web_origins),
         post_logout_redirect_uris: list_change(
             a.post_logout_redirect_uris,

@@ -19,6 +19,8 @@ pub(crate) async fn user(command: UserCommand) -> Result<(), Failure> {
         UserCommand::Factors(a) => factors(a).await,
         UserCommand::RemoveFactor(a) => remove_factor(a).await,
         UserCommand::ResetFactors(a) => reset_factors(a).await,
+        UserCommand::Consents(a) => consents(a).await,
+        UserCommand::RevokeConsent(a) => revoke_consent(a).await,
     }
 }
 
@@ -86,6 +88,25 @@ async fn remove_factor(a: FactorRef) -> Result<(), Failure> {
     let sub = a.sub.get();
     provision::remove_factor(store.as_ref(), &a.tenant, sub, &a.id).await?;
     print(json!({"sub": sub, "tenant_id": a.tenant, "id": a.id, "removed": true}));
+    Ok(())
+}
+
+async fn consents(a: UserRef) -> Result<(), Failure> {
+    let store = open_store(&database_url(&a.db), None).await?;
+    let items = provision::consents(store.as_ref(), &a.tenant, a.sub.get()).await?;
+    print_items(
+        items
+            .into_iter()
+            .map(keygate_server::admin::views::ConsentView::from)
+            .collect(),
+    )
+}
+
+async fn revoke_consent(a: crate::cli::ConsentRef) -> Result<(), Failure> {
+    let store = open_store(&database_url(&a.db), None).await?;
+    let sub = a.sub.get();
+    provision::revoke_consent(store.as_ref(), &a.tenant, sub, &a.client, super::now()).await?;
+    print(json!({"sub": sub, "tenant_id": a.tenant, "client_id": a.client, "revoked": true}));
     Ok(())
 }
 

@@ -312,7 +312,7 @@ async fn openapi_document_describes_every_endpoint() {
         doc["openapi"]
     );
     assert!(doc["info"]["title"].as_str().is_some());
-    let expected: [(&str, &[&str]); 14] = [
+    let expected: [(&str, &[&str]); 16] = [
         ("/admin/v1/tenants", &["get", "post"]),
         ("/admin/v1/tenants/{tenant}", &["get", "patch", "delete"]),
         ("/admin/v1/tenants/{tenant}/clients", &["get", "post"]),
@@ -350,6 +350,11 @@ async fn openapi_document_describes_every_endpoint() {
             "/admin/v1/tenants/{tenant}/users/{sub}/factors/{id}",
             &["delete"],
         ),
+        ("/admin/v1/tenants/{tenant}/users/{sub}/consents", &["get"]),
+        (
+            "/admin/v1/tenants/{tenant}/users/{sub}/consents/{client_id}",
+            &["delete"],
+        ),
         ("/admin/v1/openapi.json", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
@@ -377,7 +382,7 @@ async fn openapi_document_describes_every_endpoint() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), n, "{ids:?}");
-    assert_eq!(n, 28);
+    assert_eq!(n, 30);
     // Request and response shapes come from the code.
     let schemas = &doc["components"]["schemas"];
     for name in [

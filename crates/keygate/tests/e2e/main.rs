@@ -17,6 +17,7 @@ mod apis;
 mod browser;
 mod cli_admin;
 mod codes;
+mod consent;
 mod dev_mode;
 mod email_verification;
 mod error_fixture;
