@@ -83,6 +83,8 @@ mod tests {
             token_rate_limit: None,
             require_mfa: false,
             third_party,
+            registration_token_hash: None,
+            first_used_at: None,
         }
     }
 

@@ -51,6 +51,10 @@ pub struct Tenant {
     pub verify_email: VerifyEmail,
     /// Whether people use a second factor (docs/cli.md `--mfa`).
     pub mfa: MfaPolicy,
+    /// Whether clients may register themselves (RFC 7591; docs/apis.md).
+    pub dynamic_registration: DynamicRegistration,
+    /// Whether an https `client_id` is a Client ID Metadata Document.
+    pub client_id_metadata_documents: MetadataDocuments,
 }
 
 impl Tenant {
@@ -65,6 +69,8 @@ impl Tenant {
             registration: Registration::default(),
             verify_email: VerifyEmail::default(),
             mfa: MfaPolicy::default(),
+            dynamic_registration: DynamicRegistration::default(),
+            client_id_metadata_documents: MetadataDocuments::default(),
         }
     }
 }
@@ -151,6 +157,31 @@ setting! {
         /// Every person must enrol and use a second factor.
         Required = "required",
     } default Optional
+}
+
+setting! {
+    /// Whether clients may register themselves at the tenant's
+    /// registration endpoint (RFC 7591): `Off`, `Open` to anyone, or with
+    /// an initial access token (`Token`).
+    DynamicRegistration {
+        /// No registration endpoint.
+        Off = "off",
+        /// Anyone may register a client.
+        Open = "open",
+        /// Registering needs an initial access token.
+        Token = "token",
+    } default Off
+}
+
+setting! {
+    /// Whether an https `client_id` is read as a Client ID Metadata
+    /// Document, fetched from that URL.
+    MetadataDocuments {
+        /// Only registered clients.
+        Off = "off",
+        /// https client ids are fetched and used.
+        On = "on",
+    } default Off
 }
 
 /// How a client authenticates at the token endpoint (RFC 6749 2.3, OpenID Connect Core 9).
@@ -361,6 +392,12 @@ pub struct Client {
     /// A client of someone else: people allow what it asks for on a
     /// consent page, once per scope set (docs/apis.md, "Consent").
     pub third_party: bool,
+    /// The SHA-256 of a registered client's registration access token
+    /// (RFC 7592); `None` for clients made by operators.
+    pub registration_token_hash: Option<String>,
+    /// When a registered client first got a code or a token (the sweeper
+    /// deletes registered clients never used).
+    pub first_used_at: Option<i64>,
 }
 
 impl Client {

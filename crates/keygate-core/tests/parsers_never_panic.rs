@@ -31,6 +31,8 @@ fn client() -> Client {
         token_rate_limit: None,
         require_mfa: false,
         third_party: false,
+        registration_token_hash: None,
+        first_used_at: None,
     }
 }
 

@@ -324,6 +324,27 @@ pub async fn start_session(
     ))
 }
 
+/// Records the first use of a registered client (RFC 7591), so the
+/// sweeper keeps it; one cached read for every other client.
+pub(crate) async fn mark_used(
+    state: &AppState,
+    door: &Door,
+    client_id: &str,
+) -> Result<(), ApiError> {
+    if let Some(c) = state.client(&door.tenant.id, client_id).await? {
+        if c.registration_token_hash.is_some() && c.first_used_at.is_none() {
+            state
+                .store
+                .mark_client_used(&door.tenant.id, client_id, now())
+                .await?;
+            state
+                .clients
+                .remove(&(door.tenant.id.clone(), client_id.to_string()));
+        }
+    }
+    Ok(())
+}
+
 /// Issues an authorization code for a validated request and returns the
 /// code and the URL that sends it to the application (RFC 6749 4.1.2, with
 /// `iss` per RFC 9207). Past the cap on a person's outstanding codes for
@@ -340,6 +361,7 @@ pub async fn issue_code(
 ) -> Result<(String, String), ApiError> {
     let code = secrets::new_secret();
     let now = now();
+    mark_used(state, door, &req.client_id).await?;
     let grant = Grant {
         id: secrets::new_ordered_id(),
         tenant_id: door.tenant.id.clone(),

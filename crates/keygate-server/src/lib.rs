@@ -171,7 +171,9 @@ impl AppState {
 
 /// The endpoints every front door serves, relative to its issuer.
 fn endpoints() -> Router<AppState> {
-    use endpoints::{discovery, introspect, journeys, journeys_mfa, revoke, token, userinfo};
+    use endpoints::{
+        discovery, introspect, journeys, journeys_mfa, registration, revoke, token, userinfo,
+    };
     use http::cors;
     Router::new()
         .route(
@@ -181,6 +183,13 @@ fn endpoints() -> Router<AppState> {
         .route(
             "/.well-known/oauth-authorization-server",
             get(discovery::openid_configuration),
+        )
+        .route("/oauth/register", post(registration::register))
+        .route(
+            "/oauth/register/{client_id}",
+            get(registration::read)
+                .put(registration::update)
+                .delete(registration::delete),
         )
         .route("/jwks", get(discovery::jwks))
         .route("/.well-known/jwks.json", get(discovery::jwks))

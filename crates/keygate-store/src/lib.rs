@@ -61,6 +61,7 @@ mod migrate;
 mod options;
 mod outbox;
 pub mod postgres;
+mod registration;
 mod reset;
 mod row;
 mod sessions;
@@ -88,6 +89,7 @@ pub use maintenance::MaintenanceStore;
 pub use metered::Metered;
 pub use options::{Linger, StoreOptions};
 pub use outbox::{Mail, NewMail, OutboxStore};
+pub use registration::RegistrationStore;
 pub use reset::{ResetLink, ResetStore};
 pub use sessions::SessionStore;
 pub use sql::SqlStore;
@@ -98,7 +100,8 @@ pub use users::UserStore;
 pub mod prelude {
     pub use crate::{
         AdminTokenStore, ApiStore, ClientStore, ConsentStore, FactorStore, GrantStore, KeyStore,
-        LimitStore, MaintenanceStore, SessionStore, Store, TenantStore, UserStore,
+        LimitStore, MaintenanceStore, RegistrationStore, SessionStore, Store, TenantStore,
+        UserStore,
     };
 }
 
@@ -135,6 +138,7 @@ pub trait Store:
     + FactorStore
     + ApiStore
     + ConsentStore
+    + RegistrationStore
 {
 }
 
@@ -154,6 +158,7 @@ impl<S> Store for S where
         + FactorStore
         + ApiStore
         + ConsentStore
+        + RegistrationStore
         + ?Sized
 {
 }

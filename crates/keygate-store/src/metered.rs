@@ -159,6 +159,11 @@ metered! {
         fn consents_of(tenant_id: &str, user_sub: &str) -> Result<Vec<Consent>>;
         fn revoke_consent(tenant_id: &str, user_sub: &str, client_id: &str, now: i64) -> Result<bool>;
     }
+    impl RegistrationStore {
+        fn create_registration_token(hash: &str, tenant_id: &str, created_at: i64, expires_at: i64) -> Result<()>;
+        fn registration_token_valid(hash: &str, tenant_id: &str, now: i64) -> Result<bool>;
+        fn mark_client_used(tenant_id: &str, client_id: &str, now: i64) -> Result<()>;
+    }
     impl AdminTokenStore {
         fn create_admin_token(token: &AdminToken, hash: &str) -> Result<()>;
         fn admin_token_exists(hash: &str) -> Result<bool>;

@@ -97,6 +97,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "consents",
         sql: include_str!("../migrations/postgres/0018_consents.sql"),
     },
+    Migration {
+        version: 19,
+        name: "client_registration",
+        sql: include_str!("../migrations/postgres/0019_client_registration.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

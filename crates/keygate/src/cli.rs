@@ -209,6 +209,20 @@ pub(crate) enum TenantCommand {
     Show(TenantShow),
     /// Change a tenant's settings; prints the tenant as now stored.
     Update(TenantUpdate),
+    /// Make an initial access token of the tenant's registration endpoint
+    /// (`--dynamic-registration token`): {"token", "expires_at"}, shown once.
+    RegistrationToken(RegistrationTokenArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct RegistrationTokenArgs {
+    /// The tenant id.
+    pub id: String,
+    /// How long the token works (DURATION) [default: 7d]
+    #[arg(long, default_value = "7d")]
+    pub ttl: String,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Args)]
@@ -236,6 +250,14 @@ pub(crate) struct TenantCreate {
     /// [default: optional]
     #[arg(long)]
     pub mfa: Option<String>,
+    /// Whether clients may register themselves (RFC 7591): off, open or
+    /// token (with an initial access token) [default: off]
+    #[arg(long)]
+    pub dynamic_registration: Option<String>,
+    /// Whether an https client_id is a Client ID Metadata Document: on or
+    /// off [default: off]
+    #[arg(long)]
+    pub client_id_metadata_documents: Option<String>,
     #[command(flatten)]
     pub db: DbArgs,
 }

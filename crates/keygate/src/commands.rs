@@ -149,6 +149,8 @@ pub(crate) async fn tenant_create(a: TenantCreate) -> Result<(), Failure> {
         registration: a.registration,
         verify_email: a.verify_email,
         mfa: a.mfa,
+        dynamic_registration: a.dynamic_registration,
+        client_id_metadata_documents: a.client_id_metadata_documents,
     };
     let tenant = provision::tenant_from_spec(&spec, now())?;
     let store = open_store(&database_url(&a.db), None).await?;
@@ -161,6 +163,8 @@ pub(crate) async fn tenant_create(a: TenantCreate) -> Result<(), Failure> {
         "registration": tenant.registration.as_str(),
         "verify_email": tenant.verify_email.as_str(),
         "mfa": tenant.mfa.as_str(),
+        "dynamic_registration": tenant.dynamic_registration.as_str(),
+        "client_id_metadata_documents": tenant.client_id_metadata_documents.as_str(),
     }));
     Ok(())
 }

@@ -335,6 +335,8 @@ async fn dev_data(
                 token_rate_limit: None,
                 require_mfa: false,
                 third_party: false,
+                registration_token_hash: None,
+                first_used_at: None,
             };
             store.create_client(&c).await?;
             c

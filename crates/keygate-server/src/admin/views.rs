@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::provisioning::{
-    GrantTypeName, MfaPolicyName, PkcePolicyName, RefreshPolicyName, RegistrationName,
-    SigningAlgName, VerifyEmailName,
+    DynamicRegistrationName, GrantTypeName, MetadataDocumentsName, MfaPolicyName, PkcePolicyName,
+    RefreshPolicyName, RegistrationName, SigningAlgName, VerifyEmailName,
 };
 
 /// A tenant: one issuer with its own clients, people and settings.
@@ -39,6 +39,12 @@ pub struct TenantView {
     /// Whether people use a second factor.
     #[schema(value_type = MfaPolicyName)]
     pub mfa: &'static str,
+    /// Whether clients may register themselves (RFC 7591).
+    #[schema(value_type = DynamicRegistrationName)]
+    pub dynamic_registration: &'static str,
+    /// Whether an https `client_id` is a Client ID Metadata Document.
+    #[schema(value_type = MetadataDocumentsName)]
+    pub client_id_metadata_documents: &'static str,
 }
 
 impl TenantView {
@@ -55,6 +61,8 @@ impl TenantView {
             registration: t.registration.as_str(),
             verify_email: t.verify_email.as_str(),
             mfa: t.mfa.as_str(),
+            dynamic_registration: t.dynamic_registration.as_str(),
+            client_id_metadata_documents: t.client_id_metadata_documents.as_str(),
         }
     }
 }

@@ -38,6 +38,10 @@ pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Re
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
     });
+    let mut doc = doc;
+    if door.tenant.dynamic_registration != keygate_core::model::DynamicRegistration::Off {
+        doc["registration_endpoint"] = serde_json::json!(door.url("/oauth/register"));
+    }
     let mut res = Json(doc).into_response();
     res.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,

@@ -377,6 +377,8 @@ pub fn client_from_spec(
         token_rate_limit: token_rate_limit(spec.token_rate_limit)?,
         require_mfa: spec.require_mfa,
         third_party: spec.third_party,
+        registration_token_hash: None,
+        first_used_at: None,
     };
     Ok((client, secret))
 }
@@ -478,6 +480,8 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
         public: c.public,
         secret_hash: c.secret_hash.clone(),
         created_at: c.created_at,
+        registration_token_hash: c.registration_token_hash.clone(),
+        first_used_at: c.first_used_at,
         ..checked
     })
 }

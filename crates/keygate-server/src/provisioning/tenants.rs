@@ -39,6 +39,28 @@ pub enum MfaPolicyName {
     required,
 }
 
+/// Whether clients may register themselves (docs/apis.md).
+#[derive(ToSchema)]
+#[allow(dead_code, non_camel_case_types)]
+pub enum DynamicRegistrationName {
+    /// No registration endpoint (the default).
+    off,
+    /// Anyone may register a client.
+    open,
+    /// Registering needs an initial access token.
+    token,
+}
+
+/// Whether an https `client_id` is a Client ID Metadata Document.
+#[derive(ToSchema)]
+#[allow(dead_code, non_camel_case_types)]
+pub enum MetadataDocumentsName {
+    /// Only registered clients (the default).
+    off,
+    /// https client ids are fetched and used.
+    on,
+}
+
 /// A new tenant.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +96,16 @@ pub struct NewTenant {
     #[serde(default)]
     #[schema(value_type = Option<MfaPolicyName>)]
     pub mfa: Option<String>,
+    /// `off` (the default), `open` or `token`: whether clients may
+    /// register themselves (RFC 7591).
+    #[serde(default)]
+    #[schema(value_type = Option<DynamicRegistrationName>)]
+    pub dynamic_registration: Option<String>,
+    /// `off` (the default) or `on`: whether an https `client_id` is a
+    /// Client ID Metadata Document.
+    #[serde(default)]
+    #[schema(value_type = Option<MetadataDocumentsName>)]
+    pub client_id_metadata_documents: Option<String>,
 }
 
 /// Changes to a tenant; absent fields stay as they are.
@@ -103,6 +135,14 @@ pub struct TenantPatch {
     #[serde(default)]
     #[schema(value_type = Option<MfaPolicyName>)]
     pub mfa: Option<String>,
+    /// `off`, `open` or `token`: whether clients may register themselves.
+    #[serde(default)]
+    #[schema(value_type = Option<DynamicRegistrationName>)]
+    pub dynamic_registration: Option<String>,
+    /// `off` or `on`: whether an https `client_id` is a Client ID Metadata Document.
+    #[serde(default)]
+    #[schema(value_type = Option<MetadataDocumentsName>)]
+    pub client_id_metadata_documents: Option<String>,
 }
 
 /// Reads one of a tenant's settings; an unknown value names the field and
@@ -141,6 +181,24 @@ fn mfa(raw: &str) -> Result<MfaPolicy> {
     setting(raw, "mfa", MfaPolicy::parse, MfaPolicy::CHOICES)
 }
 
+fn dynamic_registration(raw: &str) -> Result<DynamicRegistration> {
+    setting(
+        raw,
+        "dynamic_registration",
+        DynamicRegistration::parse,
+        DynamicRegistration::CHOICES,
+    )
+}
+
+fn metadata_documents(raw: &str) -> Result<MetadataDocuments> {
+    setting(
+        raw,
+        "client_id_metadata_documents",
+        MetadataDocuments::parse,
+        MetadataDocuments::CHOICES,
+    )
+}
+
 /// Checks a new tenant and builds its record (no I/O).
 pub fn tenant_from_spec(spec: &NewTenant, now: i64) -> Result<Tenant> {
     if !validate::is_tenant_id(&spec.id) {
@@ -177,6 +235,18 @@ pub fn tenant_from_spec(spec: &NewTenant, now: i64) -> Result<Tenant> {
             .map(mfa)
             .transpose()?
             .unwrap_or_default(),
+        dynamic_registration: spec
+            .dynamic_registration
+            .as_deref()
+            .map(dynamic_registration)
+            .transpose()?
+            .unwrap_or_default(),
+        client_id_metadata_documents: spec
+            .client_id_metadata_documents
+            .as_deref()
+            .map(metadata_documents)
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -211,6 +281,12 @@ pub async fn update_tenant(
     }
     if let Some(m) = &patch.mfa {
         after.mfa = mfa(m)?;
+    }
+    if let Some(d) = &patch.dynamic_registration {
+        after.dynamic_registration = dynamic_registration(d)?;
+    }
+    if let Some(d) = &patch.client_id_metadata_documents {
+        after.client_id_metadata_documents = metadata_documents(d)?;
     }
     store.update_tenant(&after).await.map_err(|e| match e {
         StoreError::NotFound => no_tenant(id),

@@ -23,7 +23,7 @@ fn corrupt(what: &str) -> StoreError {
 const CLIENT_COLS: &str = "id, tenant_id, name, public, secret_hash, auth_method, redirect_uris, \
     post_logout_redirect_uris, grant_types, refresh_policy, id_token_ttl, access_token_ttl, \
     journeys_api, web_origins, signing_alg, pkce_policy, created_at, token_rate_limit, \
-    refresh_token_max_ttl, require_mfa, third_party";
+    refresh_token_max_ttl, require_mfa, third_party, registration_token_hash, first_used_at";
 
 fn client_from(row: &dyn Cols) -> Result<Client> {
     Ok(Client {
@@ -55,6 +55,8 @@ fn client_from(row: &dyn Cols) -> Result<Client> {
         token_rate_limit: row.opt_int("token_rate_limit")?,
         require_mfa: row.flag("require_mfa")?,
         third_party: row.flag("third_party")?,
+        registration_token_hash: row.opt_text("registration_token_hash")?,
+        first_used_at: row.opt_int("first_used_at")?,
     })
 }
 
@@ -74,9 +76,10 @@ fn insert_web_origins(mut write: Write, c: &Client) -> Write {
 const CLIENT_SETTINGS: &str =
     "name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, \
     refresh_policy, id_token_ttl, access_token_ttl, journeys_api, web_origins, signing_alg, \
-    pkce_policy, token_rate_limit, refresh_token_max_ttl, require_mfa, third_party";
+    pkce_policy, token_rate_limit, refresh_token_max_ttl, require_mfa, third_party, \
+    registration_token_hash";
 
-/// The values of [`CLIENT_SETTINGS`] ($1 to $16 of the client statements).
+/// The values of [`CLIENT_SETTINGS`] ($1 to $17 of the client statements).
 fn client_settings(c: &Client) -> Vec<OwnedParam> {
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     vec![
@@ -96,6 +99,7 @@ fn client_settings(c: &Client) -> Vec<OwnedParam> {
         OwnedParam::Int(c.refresh_token_max_ttl),
         OwnedParam::Int(c.require_mfa as i64),
         OwnedParam::Int(c.third_party as i64),
+        OwnedParam::OptText(c.registration_token_hash.clone()),
     ]
 }
 
@@ -113,7 +117,7 @@ impl ClientStore for SqlStore {
         let write = Write::new().then_owned(
             format!(
                 "INSERT INTO clients ({CLIENT_SETTINGS}, id, tenant_id, public, secret_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
             ),
             params,
         );
@@ -174,7 +178,7 @@ impl ClientStore for SqlStore {
         ]);
         let write = Write::new()
             .then_owned(
-                format!("UPDATE clients SET {set} WHERE id = $17 AND tenant_id = $18"),
+                format!("UPDATE clients SET {set} WHERE id = $18 AND tenant_id = $19"),
                 params,
             )
             .exactly_one()

@@ -18,6 +18,7 @@ mod keys;
 mod limits;
 mod maintenance;
 mod outbox;
+mod registration;
 mod reset;
 mod sessions;
 mod tenants;

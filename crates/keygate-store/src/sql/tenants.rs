@@ -6,7 +6,9 @@ use crate::row::Cols;
 use crate::write::Write;
 use crate::{Result, StoreError, TenantStore};
 use async_trait::async_trait;
-use keygate_core::model::{MfaPolicy, Registration, Tenant, VerifyEmail};
+use keygate_core::model::{
+    DynamicRegistration, MetadataDocuments, MfaPolicy, Registration, Tenant, VerifyEmail,
+};
 
 /// A tenant's row, without its domains (read separately).
 fn tenant_row(row: &dyn Cols) -> Result<Tenant> {
@@ -21,6 +23,12 @@ fn tenant_row(row: &dyn Cols) -> Result<Tenant> {
         verify_email: VerifyEmail::parse(&row.text("verify_email")?)
             .ok_or_else(|| corrupt("verify_email setting"))?,
         mfa: MfaPolicy::parse(&row.text("mfa")?).ok_or_else(|| corrupt("mfa setting"))?,
+        dynamic_registration: DynamicRegistration::parse(&row.text("dynamic_registration")?)
+            .ok_or_else(|| corrupt("dynamic_registration setting"))?,
+        client_id_metadata_documents: MetadataDocuments::parse(
+            &row.text("client_id_metadata_documents")?,
+        )
+        .ok_or_else(|| corrupt("client_id_metadata_documents setting"))?,
     })
 }
 
@@ -30,12 +38,14 @@ fn corrupt(what: &str) -> StoreError {
 
 /// The columns [`tenant_row`] reads, each prefixed with `t.`.
 const TENANT_COLS: &str =
-    "t.id, t.display_name, t.created_at, t.token_rate_limit, t.registration, t.verify_email, t.mfa";
+    "t.id, t.display_name, t.created_at, t.token_rate_limit, t.registration, t.verify_email, t.mfa, \
+    t.dynamic_registration, t.client_id_metadata_documents";
 
 /// The statement that inserts a tenant's row, with [`tenant_params`].
 const INSERT_TENANT: &str = "INSERT INTO tenants \
-    (id, display_name, created_at, token_rate_limit, registration, verify_email, mfa) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    (id, display_name, created_at, token_rate_limit, registration, verify_email, mfa, \
+    dynamic_registration, client_id_metadata_documents) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 fn one_text(row: &dyn Cols) -> Result<String> {
     row.text("v")
@@ -93,6 +103,8 @@ impl TenantStore for SqlStore {
                     tenant.registration.as_str().into(),
                     tenant.verify_email.as_str().into(),
                     tenant.mfa.as_str().into(),
+                    tenant.dynamic_registration.as_str().into(),
+                    tenant.client_id_metadata_documents.as_str().into(),
                 ],
             )
             .conflict(format!("tenant '{}' already exists", tenant.id));
@@ -115,6 +127,8 @@ impl TenantStore for SqlStore {
                     tenant.registration.as_str().into(),
                     tenant.verify_email.as_str().into(),
                     tenant.mfa.as_str().into(),
+                    tenant.dynamic_registration.as_str().into(),
+                    tenant.client_id_metadata_documents.as_str().into(),
                 ],
             )
             .exactly_one();
@@ -171,7 +185,8 @@ impl TenantStore for SqlStore {
         let write = Write::new()
             .then(
                 "UPDATE tenants SET display_name = $1, token_rate_limit = $2, registration = $3, \
-                 verify_email = $4, mfa = $5 WHERE id = $6",
+                 verify_email = $4, mfa = $5, dynamic_registration = $7, \
+                 client_id_metadata_documents = $8 WHERE id = $6",
                 &[
                     (&tenant.display_name).into(),
                     tenant.token_rate_limit.into(),
@@ -179,6 +194,8 @@ impl TenantStore for SqlStore {
                     tenant.verify_email.as_str().into(),
                     tenant.mfa.as_str().into(),
                     (&tenant.id).into(),
+                    tenant.dynamic_registration.as_str().into(),
+                    tenant.client_id_metadata_documents.as_str().into(),
                 ],
             )
             .exactly_one()

@@ -117,6 +117,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "consents",
         sql: include_str!("../../migrations/sqlite/0018_consents.sql"),
     },
+    Migration {
+        version: 19,
+        name: "client_registration",
+        sql: include_str!("../../migrations/sqlite/0019_client_registration.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

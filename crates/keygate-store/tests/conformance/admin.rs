@@ -186,21 +186,71 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
         };
         s.create_mfa_pending(hash, &pending).await.unwrap();
     }
+    // Registered clients (RFC 7591): one abandoned for over 30 days goes;
+    // a young one, a used one and an operator's old client stay.
+    let month = 31 * day;
+    for (id, created, registered, used) in [
+        ("reg-abandoned", now - month, true, None),
+        ("reg-young", now - day, true, None),
+        ("reg-used", now - month, true, Some(now - month + 5)),
+        ("op-old", now - month, false, None),
+    ] {
+        let mut rc = client("t1", id, true);
+        rc.created_at = created;
+        rc.registration_token_hash = registered.then(|| format!("rat-{id}"));
+        s.create_client(&rc).await.unwrap();
+        if let Some(t) = used {
+            s.mark_client_used("t1", id, t).await.unwrap();
+        }
+    }
+    // Initial access tokens: the expired one goes.
+    s.create_registration_token("iat-old", "t1", now - 100, now - 1)
+        .await
+        .unwrap();
+    s.create_registration_token("iat-live", "t1", now - 100, now + 100)
+        .await
+        .unwrap();
     let swept = s.sweep(now, 100).await.unwrap();
     let mut swept: Vec<_> = swept.into_iter().collect();
     swept.sort();
     assert_eq!(
         swept,
         [
+            ("clients", 1),
             ("grants", 2),
             ("mfa_pending", 1),
             ("rate_limits", 1),
             ("refresh_tokens", 1),
+            ("registration_tokens", 1),
             ("revoked_jtis", 1),
             ("sessions", 1),
             ("signing_keys", 1),
         ]
     );
+    assert!(s.get_client("t1", "reg-abandoned").await.unwrap().is_none());
+    for id in ["reg-young", "reg-used", "op-old"] {
+        assert!(s.get_client("t1", id).await.unwrap().is_some(), "{id}");
+    }
+    assert_eq!(
+        s.get_client("t1", "reg-used")
+            .await
+            .unwrap()
+            .unwrap()
+            .first_used_at,
+        Some(now - month + 5)
+    );
+    assert!(s
+        .registration_token_valid("iat-live", "t1", now)
+        .await
+        .unwrap());
+    assert!(!s
+        .registration_token_valid("iat-live", "t2", now)
+        .await
+        .unwrap());
+    assert!(!s
+        .registration_token_valid("iat-old", "t1", now - 50)
+        .await
+        .unwrap());
     assert_eq!(s.mfa_pending("p-old").await.unwrap(), None);
     assert!(s.mfa_pending("p-live").await.unwrap().is_some());
     assert_eq!(s.get_session("s-old").await.unwrap(), None);

@@ -147,6 +147,8 @@ pub fn tenant(id: &str, domains: &[&str]) -> Tenant {
         registration: Registration::default(),
         verify_email: VerifyEmail::default(),
         mfa: MfaPolicy::default(),
+        dynamic_registration: DynamicRegistration::Open,
+        client_id_metadata_documents: MetadataDocuments::On,
     }
 }
 
@@ -178,6 +180,8 @@ pub fn client(tenant_id: &str, id: &str, public: bool) -> Client {
         token_rate_limit: None,
         require_mfa: false,
         third_party: false,
+        registration_token_hash: None,
+        first_used_at: None,
     }
 }
 

@@ -65,7 +65,7 @@ pub(crate) struct TenantShow {
 #[command(after_help = "Running servers see the change within 5 seconds (their cache).")]
 #[command(group(ArgGroup::new("change").required(true).multiple(true)
     .args(["display_name", "domains", "no_domains", "token_rate_limit", "registration",
-        "verify_email", "mfa"])))]
+        "verify_email", "mfa", "dynamic_registration", "client_id_metadata_documents"])))]
 pub(crate) struct TenantUpdate {
     /// The tenant id.
     pub id: String,
@@ -93,6 +93,14 @@ pub(crate) struct TenantUpdate {
     /// Whether people use a second factor: off, optional or required.
     #[arg(long)]
     pub mfa: Option<String>,
+    /// Whether clients may register themselves (RFC 7591): off, open or
+    /// token (with an initial access token) [default: off]
+    #[arg(long)]
+    pub dynamic_registration: Option<String>,
+    /// Whether an https client_id is a Client ID Metadata Document: on or
+    /// off [default: off]
+    #[arg(long)]
+    pub client_id_metadata_documents: Option<String>,
     #[command(flatten)]
     pub public_url: PublicUrlArg,
     #[command(flatten)]

@@ -13,7 +13,29 @@ pub(crate) async fn tenant(command: TenantCommand) -> Result<(), Failure> {
         TenantCommand::List(a) => list(a).await,
         TenantCommand::Show(a) => show(a).await,
         TenantCommand::Update(a) => update(a).await,
+        TenantCommand::RegistrationToken(a) => registration_token(a).await,
     }
+}
+
+/// A new initial access token; only its SHA-256 is stored.
+async fn registration_token(a: crate::cli::RegistrationTokenArgs) -> Result<(), Failure> {
+    let ttl = keygate_server::provisioning::parse_duration(&a.ttl)
+        .map_err(|e| Failure::Usage(format!("--ttl: {e}")))?;
+    let store = open_store(&database_url(&a.db), None).await?;
+    provision::existing_tenant(store.as_ref(), &a.id).await?;
+    let token = keygate_crypto::secrets::new_secret();
+    let now = super::now();
+    store
+        .create_registration_token(
+            &keygate_crypto::secrets::sha256_hex(&token),
+            &a.id,
+            now,
+            now + ttl,
+        )
+        .await
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    super::print(serde_json::json!({"token": token, "expires_at": now + ttl}));
+    Ok(())
 }
 
 async fn list(a: TenantList) -> Result<(), Failure> {
@@ -55,6 +77,8 @@ async fn update(a: TenantUpdate) -> Result<(), Failure> {
         registration: a.registration,
         verify_email: a.verify_email,
         mfa: a.mfa,
+        dynamic_registration: a.dynamic_registration,
+        client_id_metadata_documents: a.client_id_metadata_documents,
     };
     let store = open_store(&database_url(&a.db), None).await?;
     let (_, after) = provision::update_tenant(store.as_ref(), &a.id, &patch).await?;

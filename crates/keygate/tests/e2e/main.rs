@@ -41,6 +41,7 @@ mod oidc_client;
 mod operations;
 mod pages_helpers;
 mod password_reset;
+mod registration;
 mod request_errors;
 mod security;
 mod sessions;

@@ -16,6 +16,9 @@ pub(super) async fn exchange(
     requested: Option<&Scope>,
 ) -> Result<TokenResponse, ApiError> {
     let mut scope = check_client_credentials(req.client, requested)?;
+    if req.client.registration_token_hash.is_some() && req.client.first_used_at.is_none() {
+        crate::accounts::mark_used(req.state, req.door, &req.client.id).await?;
+    }
     let mut minter = Minter::new(req.state, req.door, req.client, req.now).await?;
     if let Some(id) = &req.resource {
         let tenant = req.door.tenant.id.as_str();
