@@ -41,6 +41,11 @@ pub struct ServerConfig {
     /// Take the client IP from the last `X-Forwarded-For` entry (only
     /// behind a proxy that sets it; otherwise clients could choose their IP).
     pub trust_forwarded_for: bool,
+    /// Whether documents named by clients (Client ID Metadata Documents)
+    /// may be fetched from private, loopback and link-local addresses and
+    /// over plain http (`KEYGATE_FETCH_ALLOW_PRIVATE_NETWORKS`; tests and
+    /// internal deployments only).
+    pub fetch_allow_private: bool,
     /// SHA-256 (hex) of the admin API's bearer token given at start
     /// (`KEYGATE_ADMIN_TOKEN`); tokens made by `keygate admin-token create`
     /// are in the store.
@@ -103,6 +108,7 @@ impl ServerConfig {
             max_outstanding_codes: 50,
             token_rate_limit: 300,
             trust_forwarded_for: false,
+            fetch_allow_private: false,
             admin_token_hash: None,
             dev_callback: None,
             mail: crate::mail::MailSettings::default(),

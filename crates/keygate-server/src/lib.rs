@@ -26,10 +26,12 @@ pub mod door;
 mod email_verification;
 mod endpoints;
 pub mod error;
+mod fetch;
 mod http;
 pub mod jwt;
 mod limits;
 pub mod mail;
+mod metadata_document;
 mod mfa;
 pub mod observability;
 mod pages;
@@ -72,6 +74,7 @@ pub struct Inner {
     pub(crate) hosts: cache::TtlCache<String, Option<(keygate_core::model::Tenant, String)>>,
     pub(crate) tenants: cache::TtlCache<String, Option<keygate_core::model::Tenant>>,
     pub(crate) throttle: limits::throttle::Throttle,
+    pub(crate) documents: metadata_document::Documents,
     pub(crate) mailer: mail::Mailer,
 }
 
@@ -91,6 +94,7 @@ impl AppState {
         master: keygate_crypto::sealing::MasterKey,
     ) -> Self {
         let ttl = config.cache_ttl;
+        let documents = metadata_document::Documents::new(config.fetch_allow_private);
         AppState(Arc::new(Inner {
             keys: jwt::keyring::KeyRing::new(store.clone(), master, ttl),
             store,
@@ -101,6 +105,7 @@ impl AppState {
             hosts: cache::TtlCache::new(ttl),
             tenants: cache::TtlCache::new(ttl),
             throttle: limits::throttle::Throttle::default(),
+            documents,
             mailer: mail::Mailer::default(),
         }))
     }
@@ -158,6 +163,16 @@ impl AppState {
     ) -> Result<Option<keygate_core::model::Client>, error::ApiError> {
         if !keygate_core::validate::is_client_id(id) {
             return Ok(None);
+        }
+        if metadata_document::is_document_id(id) {
+            let tenant = match self.tenants.get(&tenant.to_string()) {
+                Some(t) => t,
+                None => self.store.get_tenant(tenant).await?,
+            };
+            return match tenant {
+                Some(t) => self.documents.client(&t, id).await,
+                None => Ok(None),
+            };
         }
         let key = (tenant.to_string(), id.to_string());
         if let Some(hit) = self.clients.get(&key) {

@@ -161,6 +161,11 @@ pub(crate) struct ServeArgs {
     /// Take the client IP from X-Forwarded-For (only behind a proxy that sets it).
     #[arg(long, env = "KEYGATE_TRUST_X_FORWARDED_FOR")]
     pub trust_x_forwarded_for: bool,
+    /// Let documents named by clients (Client ID Metadata Documents) be
+    /// fetched from private and loopback addresses and over http (tests and
+    /// internal deployments only).
+    #[arg(long, env = "KEYGATE_FETCH_ALLOW_PRIVATE_NETWORKS")]
+    pub fetch_allow_private_networks: bool,
     /// The bearer token of the admin API at /admin/v1 (prefer the environment
     /// variable: a flag shows in the process list). Without it, only tokens
     /// made by `keygate admin-token create` are accepted.

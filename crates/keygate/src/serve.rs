@@ -98,6 +98,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let mut config = keygate_server::ServerConfig::new(&public_url);
     config.code_ttl = code_ttl;
     config.trust_forwarded_for = args.trust_x_forwarded_for;
+    config.fetch_allow_private = args.fetch_allow_private_networks;
     // The admin API's token is kept only as its hash; an empty value is none.
     let admin_token = args
         .admin_token

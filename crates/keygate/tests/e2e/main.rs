@@ -33,6 +33,7 @@ mod journeys_refusals;
 mod limits;
 mod mail;
 mod mail_tls;
+mod metadata_documents;
 mod mfa_policy;
 mod mfa_recovery;
 mod mfa_totp;
