@@ -80,6 +80,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "amr",
         sql: include_str!("../migrations/postgres/0014_amr.sql"),
     },
+    Migration {
+        version: 15,
+        name: "passkeys",
+        sql: include_str!("../migrations/postgres/0015_passkeys.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

@@ -16,6 +16,7 @@ mod keys;
 mod limits;
 mod maintenance;
 mod outbox;
+mod passkeys;
 mod reset;
 mod sessions;
 mod tenants;

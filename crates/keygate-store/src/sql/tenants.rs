@@ -199,6 +199,8 @@ impl TenantStore for SqlStore {
             "DELETE FROM client_web_origins WHERE tenant_id = $1",
             "DELETE FROM clients WHERE tenant_id = $1",
             "DELETE FROM totp_devices WHERE tenant_id = $1",
+            "DELETE FROM passkeys WHERE tenant_id = $1",
+            "DELETE FROM passkey_ceremonies WHERE tenant_id = $1",
             "DELETE FROM users WHERE tenant_id = $1",
             "DELETE FROM signing_keys WHERE tenant_id = $1",
             "DELETE FROM tenant_domains WHERE tenant_id = $1",

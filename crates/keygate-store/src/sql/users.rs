@@ -124,10 +124,19 @@ impl UserStore for SqlStore {
                 &[sub.into(), tenant_id.into()],
             )
             .exactly_one();
-        let write = ends_everything(write, tenant_id, sub, now).then(
-            "DELETE FROM totp_devices WHERE tenant_id = $1 AND user_sub = $2",
-            &[tenant_id.into(), sub.into()],
-        );
+        let write = ends_everything(write, tenant_id, sub, now)
+            .then(
+                "DELETE FROM totp_devices WHERE tenant_id = $1 AND user_sub = $2",
+                &[tenant_id.into(), sub.into()],
+            )
+            .then(
+                "DELETE FROM passkeys WHERE tenant_id = $1 AND user_sub = $2",
+                &[tenant_id.into(), sub.into()],
+            )
+            .then(
+                "DELETE FROM passkey_ceremonies WHERE tenant_id = $1 AND user_sub = $2",
+                &[tenant_id.into(), sub.into()],
+            );
         Ok(!self.write(write).await?.is_undone())
     }
 }

@@ -100,6 +100,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "amr",
         sql: include_str!("../../migrations/sqlite/0014_amr.sql"),
     },
+    Migration {
+        version: 15,
+        name: "passkeys",
+        sql: include_str!("../../migrations/sqlite/0015_passkeys.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.
