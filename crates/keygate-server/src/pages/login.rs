@@ -41,8 +41,19 @@ pub(crate) fn show(
         register_link: register_link.as_deref(),
         forgot_link: &format!("{}?{}", door.url("/forgot-password"), request),
         error,
+        passkey: render::PasskeyBox {
+            start: &door.url("/passkeys/sign-in/start"),
+            finish: &door.url("/passkeys/sign-in/finish"),
+        },
+        script: render::SCRIPT,
     });
-    super::page_signing_in(status, body, cookie.as_slice(), params, client)
+    render::with_script(super::page_signing_in(
+        status,
+        body,
+        cookie.as_slice(),
+        params,
+        client,
+    ))
 }
 
 /// GET /login?{authorization request}: the sign-in page on its own.
@@ -122,6 +133,7 @@ pub(crate) async fn post(
                 &sub.client,
                 &sub.params,
                 &token,
+                mfa::offers(&state, &door.tenant.id, &user.sub).await?,
                 None,
                 StatusCode::OK,
             ))
@@ -136,7 +148,8 @@ pub(crate) async fn post(
     }
 }
 
-/// The second step's page: the code of an authenticator app.
+/// The second step's page: the code of an authenticator app, or a
+/// passkey, as the person has them.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn show_mfa(
     state: &AppState,
@@ -145,11 +158,16 @@ pub(crate) fn show_mfa(
     client: &Client,
     params: &Params,
     token: &str,
+    offers: mfa::Offers,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
     let (csrf, cookie) = csrf_token(state, headers);
     let request = request_query(params);
+    let (start, finish) = (
+        door.url("/login/mfa/passkey/start"),
+        door.url("/login/mfa/passkey/finish"),
+    );
     let body = render::render(&MfaPage {
         css: render::CSS,
         tenant_name: &door.tenant.display_name,
@@ -159,8 +177,19 @@ pub(crate) fn show_mfa(
         csrf: &csrf,
         mfa_token: token,
         error,
+        code: offers.code,
+        passkey: offers.passkey.then(|| render::PasskeyBox {
+            start: &start,
+            finish: &finish,
+        }),
+        script: render::SCRIPT,
     });
-    super::page_signing_in(status, body, cookie.as_slice(), params, client)
+    let res = super::page_signing_in(status, body, cookie.as_slice(), params, client);
+    if offers.passkey {
+        render::with_script(res)
+    } else {
+        res
+    }
 }
 
 /// POST /login/mfa: the second step. The waiting sign-in (made by the
@@ -188,6 +217,7 @@ pub(crate) async fn post_mfa(
             StatusCode::BAD_REQUEST,
         ));
     };
+    let offers = mfa::offers(&state, &door.tenant.id, &pending.sub).await?;
     if !sub.csrf_ok {
         let msg = "This form expired. Please try again.";
         return Ok(show_mfa(
@@ -197,6 +227,7 @@ pub(crate) async fn post_mfa(
             &sub.client,
             &sub.params,
             &token,
+            offers,
             Some(msg),
             StatusCode::BAD_REQUEST,
         ));
@@ -224,6 +255,7 @@ pub(crate) async fn post_mfa(
                 &sub.client,
                 &sub.params,
                 &token,
+                offers,
                 Some(&e.message()),
                 StatusCode::TOO_MANY_REQUESTS,
             ),
@@ -236,6 +268,7 @@ pub(crate) async fn post_mfa(
             &sub.client,
             &sub.params,
             &token,
+            offers,
             Some(&e.message()),
             StatusCode::UNAUTHORIZED,
         )),
