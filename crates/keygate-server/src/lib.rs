@@ -122,7 +122,7 @@ impl AppState {
 
 /// The endpoints every front door serves, relative to its issuer.
 fn endpoints() -> Router<AppState> {
-    use endpoints::{discovery, introspect, journeys, revoke, token, userinfo};
+    use endpoints::{discovery, introspect, journeys, journeys_mfa, revoke, token, userinfo};
     use http::cors;
     Router::new()
         .route(
@@ -141,6 +141,7 @@ fn endpoints() -> Router<AppState> {
         )
         .route("/login", get(pages::login::get).post(pages::login::post))
         .route("/login/mfa", post(pages::login::post_mfa))
+        .route("/login/mfa/enrol", post(pages::enrol::post))
         .route(
             "/login/mfa/passkey/start",
             post(passkeys::second_factor::start),
@@ -225,6 +226,10 @@ fn endpoints() -> Router<AppState> {
             post(journeys::register).options(cors::preflight),
         )
         .route(
+            "/journeys/mfa",
+            post(journeys_mfa::finish).options(cors::preflight),
+        )
+        .route(
             "/journeys/password-reset",
             post(journeys::password_reset).options(cors::preflight),
         )
@@ -245,6 +250,19 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         door::by_host,
     ));
+    // RFC 8414 section 3: the metadata of the issuer `{PUBLIC_URL}/{t}/as`
+    // is at `/.well-known/oauth-authorization-server` inserted before the
+    // issuer's path (it is also appended to the issuer, as OpenID
+    // discovery is, by `endpoints`).
+    let metadata_by_path = Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server/{tenant}/as",
+            get(endpoints::discovery::openid_configuration),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            door::by_path,
+        ));
     observability::prometheus();
     let mut root = Router::new();
     if state.config.dev_callback.is_some() {
@@ -255,6 +273,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(observability::metrics_endpoint))
         .nest("/admin/v1", admin::router(state.clone()))
         .nest("/{tenant}/as", by_path)
+        .merge(metadata_by_path)
         .merge(by_host)
         .fallback(error::not_found)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

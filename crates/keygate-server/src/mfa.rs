@@ -163,6 +163,8 @@ pub(crate) struct Pending {
     /// What they proved so far (the password, or a step-up session's
     /// methods); the second factor is added to these.
     pub methods: Vec<Method>,
+    /// The authorization request a Journeys sign-in finishes with.
+    pub request: Option<String>,
 }
 
 impl Pending {
@@ -175,12 +177,14 @@ impl Pending {
 }
 
 /// Starts a sign-in waiting for its second factor, after `methods`; its
-/// token.
+/// token. `request` is the authorization request to finish with when no
+/// form carries it (the Journeys API).
 pub(crate) async fn start_pending(
     state: &AppState,
     door: &Door,
     sub: &str,
     methods: &[Method],
+    request: Option<String>,
 ) -> Result<String, ApiError> {
     let token = secrets::new_secret();
     let now = crate::now();
@@ -195,6 +199,7 @@ pub(crate) async fn start_pending(
                 expires_at: now + PENDING_TTL,
                 used_at: None,
                 amr: keygate_core::amr::amr(methods),
+                request,
             },
         )
         .await?;
@@ -225,6 +230,7 @@ pub(crate) async fn pending_person(
     Ok(user.filter(|u| !u.disabled).map(|u| Pending {
         sub: u.sub,
         methods: keygate_core::amr::methods(&pending.amr),
+        request: pending.request,
     }))
 }
 
@@ -292,6 +298,168 @@ pub(crate) async fn check_code(
         }
         tracing::info!(tenant, sub, method = "otp", "second factor failed");
         Ok(Err(AccountError::InvalidCode))
+    }
+}
+
+/// Runs one attempt at a code for `sub`, reserved first against the
+/// account and the IP with the sign-in limits (so a code form cannot be
+/// used to guess faster than a password form). `check` answers whether
+/// the code was right, with what it proved; a wrong one counts as a
+/// failure, a right one clears the account's count.
+pub(crate) async fn limited<T, F, Fut>(
+    state: &AppState,
+    door: &Door,
+    sub: &str,
+    check: F,
+) -> Result<Result<T, AccountError>, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, ApiError>>,
+{
+    let tenant = door.tenant.id.as_str();
+    let account = limits::person_key("mfa", tenant, sub);
+    let ip = door.client_ip.map(limits::ip_key);
+    let account_limit = &state.config.signin_account_limit;
+    let ip_limit = &state.config.signin_ip_limit;
+    let reserved = match limits::reserve_both(
+        state,
+        (&account, account_limit),
+        ip.as_deref().map(|k| (k, ip_limit)),
+    )
+    .await?
+    {
+        Ok(r) => r,
+        Err(secs) => {
+            tracing::warn!(tenant, sub, "second factor blocked: too many attempts");
+            return Ok(Err(AccountError::TooManyAttempts(secs)));
+        }
+    };
+    match check().await? {
+        Some(v) => {
+            state.store.clear_failures(&account).await?;
+            if let Some(k) = &ip {
+                state.store.release_attempt(k, ip_limit).await?;
+            }
+            Ok(Ok(v))
+        }
+        None => {
+            let now = crate::now();
+            state
+                .store
+                .attempt_failed(&account, reserved.0, now, account_limit)
+                .await?;
+            if let (Some(k), Some(count)) = (&ip, reserved.1) {
+                state.store.attempt_failed(k, count, now, ip_limit).await?;
+            }
+            Ok(Err(AccountError::InvalidCode))
+        }
+    }
+}
+
+/// A new unconfirmed authenticator app for `sub` with a fresh secret,
+/// replacing an earlier unconfirmed one (at most one per person); `None`
+/// when the person has [`MAX_DEVICES`] confirmed ones already.
+pub(crate) async fn new_device(
+    state: &AppState,
+    tenant: &str,
+    sub: &str,
+) -> Result<Option<TotpDevice>, ApiError> {
+    let mut confirmed = 0;
+    for d in state.store.totp_devices(tenant, sub).await? {
+        if d.confirmed_at.is_some() {
+            confirmed += 1;
+        } else {
+            state.store.delete_totp_device(tenant, sub, &d.id).await?;
+        }
+    }
+    if confirmed >= MAX_DEVICES {
+        return Ok(None);
+    }
+    let id = secrets::new_ordered_id();
+    let device = TotpDevice {
+        sealed_secret: seal(state, &id, &new_secret()),
+        id,
+        tenant_id: tenant.to_string(),
+        user_sub: sub.to_string(),
+        name: DEFAULT_NAME.into(),
+        created_at: crate::now(),
+        confirmed_at: None,
+        last_used_step: None,
+    };
+    state.store.create_totp_device(&device).await?;
+    Ok(Some(device))
+}
+
+/// The person's unconfirmed authenticator app `id`, if it is still within
+/// its time to be confirmed.
+pub(crate) async fn unconfirmed_device(
+    state: &AppState,
+    tenant: &str,
+    sub: &str,
+    id: &str,
+) -> Result<Option<TotpDevice>, ApiError> {
+    let now = crate::now();
+    Ok(state
+        .store
+        .totp_devices(tenant, sub)
+        .await?
+        .into_iter()
+        .find(|d| d.id == id && d.confirmed_at.is_none() && d.created_at + ENROL_TTL > now))
+}
+
+/// Confirms an unconfirmed app by its first code under `name` (attempts
+/// limited like codes at sign-in); the code's step counts as used.
+pub(crate) async fn confirm_device(
+    state: &AppState,
+    door: &Door,
+    device: &TotpDevice,
+    name: &str,
+    code: &str,
+) -> Result<Result<(), AccountError>, ApiError> {
+    let secret = open(state, device)?;
+    let outcome = limited(state, door, &device.user_sub, || async {
+        let now = crate::now();
+        let Some(step) = matching_step(&secret, code, now) else {
+            return Ok(None);
+        };
+        let confirmed = state
+            .store
+            .confirm_totp_device(
+                &device.tenant_id,
+                &device.user_sub,
+                &device.id,
+                name,
+                step,
+                now,
+            )
+            .await?;
+        Ok(confirmed.then_some(()))
+    })
+    .await?;
+    match &outcome {
+        Ok(()) => {
+            tracing::info!(tenant = %device.tenant_id, sub = %device.user_sub, device = %device.id, "authenticator app enrolled")
+        }
+        Err(_) => {
+            tracing::info!(tenant = %device.tenant_id, sub = %device.user_sub, device = %device.id, "authenticator app not confirmed: wrong code")
+        }
+    }
+    Ok(outcome)
+}
+
+/// The name a person gave an app: trimmed, no control characters, at most
+/// 100 characters, or [`DEFAULT_NAME`].
+pub(crate) fn device_name(raw: &str) -> String {
+    let name: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    if name.is_empty() {
+        DEFAULT_NAME.to_string()
+    } else {
+        name
     }
 }
 
@@ -366,7 +534,7 @@ pub(crate) async fn step_up(
             if methods.is_empty() {
                 methods.push(Method::Password);
             }
-            let token = start_pending(state, door, sub, &methods).await?;
+            let token = start_pending(state, door, sub, &methods, None).await?;
             tracing::info!(tenant = %door.tenant.id, sub, "step-up: second factor asked for a live session");
             Ok(crate::pages::login::show_mfa(
                 state,
@@ -380,8 +548,25 @@ pub(crate) async fn step_up(
                 StatusCode::OK,
             ))
         }
-        _ => {
-            tracing::info!(tenant = %door.tenant.id, sub, "step-up refused: no second factor");
+        SecondStep::Enrol => {
+            let Some(user) = state.store.get_user(&door.tenant.id, sub).await? else {
+                return Ok(refuse(door, req, "the user is gone"));
+            };
+            let methods = keygate_core::amr::methods(amr);
+            crate::pages::enrol::start(
+                state,
+                door,
+                headers,
+                client,
+                params,
+                sub,
+                &user.email,
+                &methods,
+            )
+            .await
+        }
+        SecondStep::None | SecondStep::Refuse => {
+            tracing::info!(tenant = %door.tenant.id, sub, "step-up refused: this tenant offers no second factor");
             Ok(refuse(
                 door,
                 req,

@@ -48,6 +48,9 @@ pub struct MfaPending {
     /// What the person proved so far (RFC 8176 values: `pwd` after a
     /// password, or a step-up session's `amr`); the second factor adds to it.
     pub amr: Vec<String>,
+    /// The authorization request (urlencoded) a Journeys sign-in finishes
+    /// with; `None` for the hosted pages, whose forms carry it.
+    pub request: Option<String>,
 }
 
 /// People's second factors (authenticator apps) and the sign-ins waiting

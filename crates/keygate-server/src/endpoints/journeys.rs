@@ -20,7 +20,7 @@ use keygate_core::params::Params;
 use keygate_core::{ErrorCode, OAuthError};
 use serde_json::json;
 
-fn journeys_error(
+pub(super) fn journeys_error(
     status: StatusCode,
     error: &'static str,
     description: impl Into<String>,
@@ -60,7 +60,10 @@ impl ApiError {
 }
 
 /// Reads a JSON body (bounded); anything else is a Journeys-format 400.
-async fn read_json(state: &AppState, req: Request) -> Result<(HeaderMap, Params), ApiError> {
+pub(super) async fn read_json(
+    state: &AppState,
+    req: Request,
+) -> Result<(HeaderMap, Params), ApiError> {
     let headers = req.headers().clone();
     let ct = headers
         .get(header::CONTENT_TYPE)
@@ -82,13 +85,14 @@ async fn read_json(state: &AppState, req: Request) -> Result<(HeaderMap, Params)
 }
 
 /// The authorization request inside a Journeys call, validated with the
-/// same rules as /authorize.
-async fn authorization(
+/// same rules as /authorize, and its parameters (urlencoded) so that a
+/// second step can finish it.
+pub(super) async fn authorization(
     state: &AppState,
     door: &Door,
     headers: &HeaderMap,
     p: &Params,
-) -> Result<az::AuthorizeRequest, ApiError> {
+) -> Result<(az::AuthorizeRequest, String), ApiError> {
     let client = authenticate_client(state, door, headers, p, Methods::Registered, crate::now())
         .await
         .map_err(|e| e.into_status(StatusCode::UNAUTHORIZED))?;
@@ -111,15 +115,21 @@ async fn authorization(
         .collect();
     pairs.push(("response_type".into(), "code".into()));
     let az_params = Params::from_pairs(pairs).map_err(from_oauth)?;
-    az::validate(&az_params, Some(&client)).map_err(|e| match e {
+    let ar = az::validate(&az_params, Some(&client)).map_err(|e| match e {
         AuthorizeError::Page(msg) => {
             journeys_error(StatusCode::BAD_REQUEST, "invalid_request", msg)
         }
         AuthorizeError::Redirect(r) => from_oauth(r.error),
-    })
+    })?;
+    Ok((ar, crate::pages::request_query(&az_params)))
 }
 
-fn success(status: StatusCode, state_param: Option<&str>, code: String, to: String) -> Response {
+pub(super) fn success(
+    status: StatusCode,
+    state_param: Option<&str>,
+    code: String,
+    to: String,
+) -> Response {
     let mut res = (
         status,
         axum::Json(json!({"code": code, "state": state_param, "redirect_to": to})),
@@ -129,7 +139,7 @@ fn success(status: StatusCode, state_param: Option<&str>, code: String, to: Stri
     res
 }
 
-fn account_error(e: AccountError) -> ApiError {
+pub(super) fn account_error(e: AccountError) -> ApiError {
     if let Some(secs) = e.retry_after() {
         return ApiError::RateLimited {
             retry_after: secs.max(1) as u64,
@@ -137,7 +147,7 @@ fn account_error(e: AccountError) -> ApiError {
         };
     }
     let status = match e {
-        AccountError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        AccountError::InvalidCredentials | AccountError::InvalidCode => StatusCode::UNAUTHORIZED,
         AccountError::Disabled | AccountError::RegistrationClosed => StatusCode::FORBIDDEN,
         AccountError::EmailTaken => StatusCode::CONFLICT,
         _ => StatusCode::BAD_REQUEST,
@@ -159,7 +169,7 @@ fn not_verified(door: &Door, user: &keygate_core::model::User) -> Result<(), Api
     Ok(())
 }
 
-fn required<'a>(p: &'a Params, name: &'static str) -> Result<&'a str, ApiError> {
+pub(super) fn required<'a>(p: &'a Params, name: &'static str) -> Result<&'a str, ApiError> {
     p.get(name).ok_or_else(|| {
         journeys_error(
             StatusCode::BAD_REQUEST,
@@ -179,20 +189,17 @@ pub(crate) async fn sign_in(
     let res = async {
         let (headers, p) = read_json(&state, req).await?;
         caller = Some(named_client(&headers, &p));
-        let ar = authorization(&state, &door, &headers, &p).await?;
+        let (ar, request) = authorization(&state, &door, &headers, &p).await?;
         let (email, password) = (required(&p, "email")?, required(&p, "password")?);
         let user = accounts::sign_in(&state, &door, email, password)
             .await?
             .map_err(account_error)?;
         not_verified(&door, &user)?;
-        // A person with a second factor never gets a code from the
-        // password alone; the Journeys second step is still to come.
-        if crate::mfa::required(&state, &door.tenant.id, &user.sub).await? {
-            return Err(journeys_error(
-                StatusCode::FORBIDDEN,
-                "mfa_required",
-                "This account needs a second factor: sign in on the hosted sign-in page.",
-            ));
+        // A second factor may come next (`POST {issuer}/journeys/mfa`).
+        if let Some(res) =
+            super::journeys_mfa::second_step(&state, &door, &ar, &user, request).await?
+        {
+            return Ok(res);
         }
         let amr = keygate_core::amr::amr(&[keygate_core::amr::Method::Password]);
         let (code, to) =
@@ -221,7 +228,7 @@ pub(crate) async fn register(
     let res = async {
         let (headers, p) = read_json(&state, req).await?;
         caller = Some(named_client(&headers, &p));
-        let ar = authorization(&state, &door, &headers, &p).await?;
+        let (ar, request) = authorization(&state, &door, &headers, &p).await?;
         // Refused once the client is known, before the person's details
         // are read (accounts::register refuses it as well).
         if door.tenant.registration == Registration::Closed {
@@ -234,6 +241,13 @@ pub(crate) async fn register(
         // The account exists and its message is queued; with a required
         // verification no code is given yet (docs/account.md).
         not_verified(&door, &user)?;
+        // A tenant or client requiring a second factor: the new person
+        // must enrol one (on the account page) before a code is given.
+        if let Some(res) =
+            super::journeys_mfa::second_step(&state, &door, &ar, &user, request).await?
+        {
+            return Ok(res);
+        }
         let amr = keygate_core::amr::amr(&[keygate_core::amr::Method::Password]);
         let (code, to) =
             accounts::issue_code(&state, &door, &ar, &user.sub, accounts::now(), &amr, true)

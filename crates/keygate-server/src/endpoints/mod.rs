@@ -5,6 +5,7 @@
 pub(crate) mod discovery;
 pub(crate) mod introspect;
 pub(crate) mod journeys;
+pub(crate) mod journeys_mfa;
 pub(crate) mod revoke;
 pub(crate) mod token;
 pub(crate) mod userinfo;

@@ -121,14 +121,35 @@ pub(crate) async fn post(
             false,
             StatusCode::FORBIDDEN,
         )),
-        // The right password of a person with a second factor: the code
-        // comes next, on a page carrying a single-use, short-lived token.
-        Ok(user) if mfa::required(&state, &door.tenant.id, &user.sub).await? => {
-            let token = mfa::start_pending(&state, &door, &user.sub, &[Method::Password]).await?;
-            tracing::info!(tenant = %door.tenant.id, sub = %user.sub, "password right, second factor asked");
+        // The second factor, or its enrolment, may come next.
+        Ok(user) => second_step(&state, &door, &sub, &user, &[Method::Password]).await,
+        Err(e) if e.retry_after().is_some() => Ok(super::too_many(
+            again(&e.message(), StatusCode::TOO_MANY_REQUESTS),
+            e,
+        )),
+        Err(e @ accounts::AccountError::Disabled) => Ok(again(&e.message(), StatusCode::FORBIDDEN)),
+        Err(e) => Ok(again(&e.message(), StatusCode::UNAUTHORIZED)),
+    }
+}
+
+/// After the first step (`methods`): the sign-in is done, or the person's
+/// second factor is asked on a page carrying a single-use, short-lived
+/// token, or they must enrol one first, or the request is refused.
+pub(crate) async fn second_step(
+    state: &AppState,
+    door: &Door,
+    sub: &super::Submission,
+    user: &keygate_core::model::User,
+    methods: &[Method],
+) -> Result<Response, ApiError> {
+    match mfa::second_step(state, door, Some(&sub.request), &user.sub).await? {
+        mfa::SecondStep::None => signed_in(state, door, sub, &user.sub, methods).await,
+        mfa::SecondStep::Ask => {
+            let token = mfa::start_pending(state, door, &user.sub, methods, None).await?;
+            tracing::info!(tenant = %door.tenant.id, sub = %user.sub, "first step right, second factor asked");
             Ok(show_mfa(
-                &state,
-                &door,
+                state,
+                door,
                 &sub.headers,
                 &sub.client,
                 &sub.params,
@@ -138,13 +159,24 @@ pub(crate) async fn post(
                 StatusCode::OK,
             ))
         }
-        Ok(user) => signed_in(&state, &door, &sub, &user.sub, &[Method::Password]).await,
-        Err(e) if e.retry_after().is_some() => Ok(super::too_many(
-            again(&e.message(), StatusCode::TOO_MANY_REQUESTS),
-            e,
+        mfa::SecondStep::Enrol => {
+            super::enrol::start(
+                state,
+                door,
+                &sub.headers,
+                &sub.client,
+                &sub.params,
+                &user.sub,
+                &user.email,
+                methods,
+            )
+            .await
+        }
+        mfa::SecondStep::Refuse => Ok(mfa::refuse(
+            door,
+            &sub.request,
+            "a second factor is required and this tenant offers none",
         )),
-        Err(e @ accounts::AccountError::Disabled) => Ok(again(&e.message(), StatusCode::FORBIDDEN)),
-        Err(e) => Ok(again(&e.message(), StatusCode::UNAUTHORIZED)),
     }
 }
 

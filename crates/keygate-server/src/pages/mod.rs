@@ -3,6 +3,7 @@
 
 pub(crate) mod account;
 pub(crate) mod authorize;
+pub(crate) mod enrol;
 pub(crate) mod login;
 pub(crate) mod register;
 pub(crate) mod render;
@@ -212,7 +213,7 @@ pub(crate) async fn signed_in(
 }
 
 /// A page refusing a rate-limited attempt gets its `Retry-After`.
-fn too_many(
+pub(crate) fn too_many(
     mut res: axum::response::Response,
     e: crate::accounts::AccountError,
 ) -> axum::response::Response {

@@ -1,7 +1,7 @@
 //! The registration page and its form.
 
 use super::render::{self, RegisterPage};
-use super::{csrf_token, read_submission, request_query, signed_in, validate_request};
+use super::{csrf_token, read_submission, request_query, validate_request};
 use crate::accounts::{self, AccountError};
 use crate::door::Door;
 use crate::error::ApiError;
@@ -128,7 +128,11 @@ pub(crate) async fn post(
             false,
             StatusCode::OK,
         )),
-        Ok(user) => signed_in(&state, &door, &sub, &user.sub, &[Method::Password]).await,
+        // A tenant or client requiring a second factor has the new person
+        // enrol one before the code goes out.
+        Ok(user) => {
+            super::login::second_step(&state, &door, &sub, &user, &[Method::Password]).await
+        }
         Err(e) if e.retry_after().is_some() => Ok(super::too_many(
             again(&e.message(), StatusCode::TOO_MANY_REQUESTS),
             e,

@@ -8,5 +8,9 @@ ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT '';
 ALTER TABLE grants ADD COLUMN amr TEXT NOT NULL DEFAULT '';
 ALTER TABLE grants ADD COLUMN acr TEXT;
 ALTER TABLE mfa_pending ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
+-- The authorization request a Journeys sign-in waits to finish (its
+-- second step names only the token); NULL for the hosted pages, whose
+-- forms carry the request.
+ALTER TABLE mfa_pending ADD COLUMN request TEXT;
 -- A client whose every sign-in needs a second factor (`--require-mfa`).
 ALTER TABLE clients ADD COLUMN require_mfa BIGINT NOT NULL DEFAULT 0

@@ -100,8 +100,8 @@ impl FactorStore for SqlStore {
     async fn create_mfa_pending(&self, hash: &str, p: &MfaPending) -> Result<()> {
         let amr = p.amr.join(" ");
         self.write(Write::new().then(
-            "INSERT INTO mfa_pending (hash, tenant_id, user_sub, created_at, expires_at, amr) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO mfa_pending (hash, tenant_id, user_sub, created_at, expires_at, amr, request) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 hash.into(),
                 (&p.tenant_id).into(),
@@ -109,6 +109,7 @@ impl FactorStore for SqlStore {
                 p.created_at.into(),
                 p.expires_at.into(),
                 (&amr).into(),
+                (&p.request).into(),
             ],
         ))
         .await?;
@@ -117,7 +118,7 @@ impl FactorStore for SqlStore {
 
     async fn mfa_pending(&self, hash: &str) -> Result<Option<MfaPending>> {
         self.first(
-            "SELECT tenant_id, user_sub, created_at, expires_at, used_at, amr FROM mfa_pending WHERE hash = $1",
+            "SELECT tenant_id, user_sub, created_at, expires_at, used_at, amr, request FROM mfa_pending WHERE hash = $1",
             &[hash.into()],
             |r| {
                 Ok(MfaPending {
@@ -127,6 +128,7 @@ impl FactorStore for SqlStore {
                     expires_at: r.int("expires_at")?,
                     used_at: r.opt_int("used_at")?,
                     amr: crate::row::words(&r.text("amr")?),
+                    request: r.opt_text("request")?,
                 })
             },
         )

@@ -182,6 +182,7 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
             expires_at,
             used_at: None,
             amr: vec!["pwd".into()],
+            request: None,
         };
         s.create_mfa_pending(hash, &pending).await.unwrap();
     }

@@ -128,7 +128,8 @@ async fn a_waiting_sign_in_is_finished_once_and_not_after_it_expires() {
         created_at: t,
         expires_at: exp,
         used_at: None,
-        amr: vec!["pwd".into()],
+        amr: vec!["pwd".into(), "otp".into()],
+        request: Some("client_id=c&scope=openid".into()),
     };
     s.create_mfa_pending("p1", &pending(t + 300)).await.unwrap();
     s.create_mfa_pending("old", &pending(t - 1)).await.unwrap();

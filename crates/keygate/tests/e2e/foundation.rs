@@ -389,6 +389,41 @@ async fn discovery_at_each_front_door_carries_its_issuer() {
             |g| ["authorization_code", "refresh_token", "client_credentials"]
                 .contains(&g.as_str().unwrap())
         ));
+    // RFC 8414 metadata: inserted before the issuer's path (section 3),
+    // and appended to it like OpenID discovery; at the root, both are one.
+    for url in [
+        format!(
+            "{}/.well-known/oauth-authorization-server/acme/as",
+            server.base
+        ),
+        format!(
+            "{}/acme/as/.well-known/oauth-authorization-server",
+            server.base
+        ),
+    ] {
+        let (s, d) = get(url.clone(), None).await;
+        assert_eq!(s, 200, "{url}");
+        assert_eq!(d["issuer"], format!("{}/acme/as", server.base), "{url}");
+        assert_eq!(
+            d["token_endpoint"],
+            format!("{}/acme/as/token", server.base)
+        );
+    }
+    let (s, d) = get(
+        format!("{}/.well-known/oauth-authorization-server", server.base),
+        None,
+    )
+    .await;
+    assert_eq!((s, d["issuer"].as_str()), (200, Some(server.base.as_str())));
+    let (s, d) = get(
+        format!(
+            "{}/.well-known/oauth-authorization-server/nope/as",
+            server.base
+        ),
+        None,
+    )
+    .await;
+    assert_eq!((s, d["error"].as_str()), (404, Some("not_found")));
     // Unknown tenant: 404 with a JSON body.
     let (s, d) = get(
         format!("{}/nope/as/.well-known/openid-configuration", server.base),

@@ -31,6 +31,7 @@ mod journeys_refusals;
 mod limits;
 mod mail;
 mod mail_tls;
+mod mfa_policy;
 mod mfa_totp;
 mod multi_node;
 mod oidc_client;

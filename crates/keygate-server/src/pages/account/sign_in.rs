@@ -92,8 +92,13 @@ pub(crate) async fn post(
     }
     let password = posted.get("password").unwrap_or("");
     match accounts::sign_in(&state, &door, email, password).await? {
-        Ok(user) if mfa::required(&state, &door.tenant.id, &user.sub).await? => {
-            let token = mfa::start_pending(&state, &door, &user.sub, &[Method::Password]).await?;
+        // The person's second factor, unless the tenant turned them off;
+        // a person who must enrol one signs in here to do so.
+        Ok(user)
+            if mfa::second_step(&state, &door, None, &user.sub).await? == mfa::SecondStep::Ask =>
+        {
+            let token =
+                mfa::start_pending(&state, &door, &user.sub, &[Method::Password], None).await?;
             tracing::info!(tenant = %door.tenant.id, sub = %user.sub, "password right, second factor asked");
             Ok(mfa_form(
                 &state,

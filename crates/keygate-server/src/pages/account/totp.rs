@@ -16,7 +16,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
 use keygate_core::params::Params;
-use keygate_crypto::secrets;
 use keygate_store::TotpDevice;
 
 /// A confirmed authenticator app as the account page lists it.
@@ -129,22 +128,7 @@ pub(crate) async fn new(
     };
     // At most one unconfirmed app per person (an earlier one is replaced)
     // and a bounded number of confirmed ones, so the rows stay few.
-    let mut confirmed = 0;
-    for d in state
-        .store
-        .totp_devices(&door.tenant.id, &who.user.sub)
-        .await?
-    {
-        if d.confirmed_at.is_some() {
-            confirmed += 1;
-        } else {
-            state
-                .store
-                .delete_totp_device(&door.tenant.id, &who.user.sub, &d.id)
-                .await?;
-        }
-    }
-    if confirmed >= mfa::MAX_DEVICES {
+    let Some(device) = mfa::new_device(&state, &door.tenant.id, &who.user.sub).await? else {
         let msg = "You have as many authenticator apps as an account may have. Remove one first.";
         return show(
             &state,
@@ -156,19 +140,7 @@ pub(crate) async fn new(
             StatusCode::CONFLICT,
         )
         .await;
-    }
-    let id = secrets::new_ordered_id();
-    let device = TotpDevice {
-        sealed_secret: mfa::seal(&state, &id, &mfa::new_secret()),
-        id,
-        tenant_id: door.tenant.id.clone(),
-        user_sub: who.user.sub.clone(),
-        name: mfa::DEFAULT_NAME.into(),
-        created_at: crate::now(),
-        confirmed_at: None,
-        last_used_step: None,
     };
-    state.store.create_totp_device(&device).await?;
     enrol_page(
         &state,
         &door,
@@ -192,13 +164,7 @@ pub(crate) async fn confirm(
         Err(res) => return Ok(res),
     };
     let id = form.get("id").unwrap_or("");
-    let now = crate::now();
-    let device = state
-        .store
-        .totp_devices(&door.tenant.id, &who.user.sub)
-        .await?
-        .into_iter()
-        .find(|d| d.id == id && d.confirmed_at.is_none() && d.created_at + mfa::ENROL_TTL > now);
+    let device = mfa::unconfirmed_device(&state, &door.tenant.id, &who.user.sub, id).await?;
     let Some(device) = device else {
         let msg = "This authenticator app could not be added. Please add it again.";
         return show(
@@ -212,32 +178,14 @@ pub(crate) async fn confirm(
         )
         .await;
     };
-    let name: String = form
-        .get("name")
-        .unwrap_or("")
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(100)
-        .collect();
-    let name = if name.is_empty() {
-        mfa::DEFAULT_NAME.to_string()
-    } else {
-        name
-    };
-    let secret = mfa::open(&state, &device)?;
-    let step = mfa::matching_step(&secret, form.get("code").unwrap_or(""), now);
-    let confirmed = match step {
-        Some(step) => {
-            state
-                .store
-                .confirm_totp_device(&door.tenant.id, &who.user.sub, &device.id, &name, step, now)
-                .await?
-        }
-        None => false,
-    };
-    if !confirmed {
-        let msg = "The code is incorrect. Enter the current code from your authenticator app.";
+    let name = mfa::device_name(form.get("name").unwrap_or(""));
+    let code = form.get("code").unwrap_or("");
+    if let Err(e) = mfa::confirm_device(&state, &door, &device, &name, code).await? {
+        let status = if e.retry_after().is_some() {
+            StatusCode::TOO_MANY_REQUESTS
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
         return enrol_page(
             &state,
             &door,
@@ -245,14 +193,12 @@ pub(crate) async fn confirm(
             &who,
             &device,
             &name,
-            Some(msg),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&e.message()),
+            status,
         );
     }
-    tracing::info!(tenant = %door.tenant.id, sub = %who.user.sub, device = %device.id, "authenticator app enrolled");
     Ok(done(&door, "totp-added", &[]))
 }
-
 /// POST /account/totp/remove: removes one of the person's devices.
 pub(crate) async fn remove(
     State(state): State<AppState>,
