@@ -154,7 +154,7 @@ pub(crate) async fn second_step(
                 &sub.client,
                 &sub.params,
                 &token,
-                mfa::offers(&state, &door.tenant.id, &user.sub).await?,
+                mfa::offers(state, &door.tenant.id, &user.sub).await?,
                 None,
                 StatusCode::OK,
             ))

@@ -319,7 +319,10 @@ mod tests {
             policy.starts_with("default-src 'none'; script-src 'sha256-"),
             "{policy}"
         );
-        assert!(policy.contains("; connect-src 'self'; style-src"), "{policy}");
+        assert!(
+            policy.contains("; connect-src 'self'; style-src"),
+            "{policy}"
+        );
         assert!(!policy.contains("unsafe"), "{policy}");
         assert!(!SCRIPT.contains("</script"));
         assert!(!csp().contains("script-src"));

@@ -115,10 +115,13 @@ pub(crate) async fn finish(
 ) -> Result<Response, ApiError> {
     let (headers, body): (_, Finish) = read_json(&state, req).await?;
     let person = pending(&state, &door, &body.mfa_token).await?;
-    let submission = if body.request.is_empty() {
-        None
-    } else {
-        let inner = Params::from_urlencoded(body.request.as_bytes());
+    // The page's authorization request, or the one the waiting sign-in
+    // keeps; none on the account page's sign-in.
+    let request = Some(body.request.as_str())
+        .filter(|r| !r.is_empty())
+        .or(person.request.as_deref());
+    let submission = if let Some(request) = request {
+        let inner = Params::from_urlencoded(request.as_bytes());
         match crate::pages::validate_request(&state, &door, inner).await? {
             Ok((request, client, params)) => Some(Submission {
                 headers: headers.clone(),
@@ -130,6 +133,8 @@ pub(crate) async fn finish(
             }),
             Err(res) => return Ok(as_json(res)),
         }
+    } else {
+        None
     };
     let tenant = door.tenant.id.as_str();
     let account = limits::person_key("mfa", tenant, &person.sub);
