@@ -129,7 +129,7 @@ metered! {
         fn passkey_used(tenant_id: &str, id: &str, passkey: &str, backup_eligible: bool, now: i64) -> Result<bool>;
         fn delete_passkey(tenant_id: &str, user_sub: &str, id: &str) -> Result<bool>;
         fn create_passkey_ceremony(hash: &str, ceremony: &PasskeyCeremony) -> Result<()>;
-        fn take_passkey_ceremony(hash: &str, now: i64) -> Result<Option<PasskeyCeremony>>;
+        fn take_passkey_ceremony(hash: &str, tenant_id: &str, now: i64) -> Result<Option<PasskeyCeremony>>;
     }
     impl KeyStore {
         fn signing_keys(tenant_id: &str) -> Result<Vec<StoredKey>>;

@@ -6,7 +6,7 @@
 //! tenant. A ceremony's state is stored under the SHA-256 of a random
 //! handle, so that any node can finish what another started; it is taken
 //! once ([`PasskeyStore::take_passkey_ceremony`] is one conditional
-//! `DELETE ... WHERE expires_at > now`, so of racing finishes exactly one
+//! `DELETE ... WHERE tenant_id = ... AND expires_at > now`, so of racing finishes exactly one
 //! gets it).
 
 use crate::Result;
@@ -81,8 +81,14 @@ pub trait PasskeyStore: Send + Sync {
     async fn delete_passkey(&self, tenant_id: &str, user_sub: &str, id: &str) -> Result<bool>;
     /// Stores a ceremony's state under the SHA-256 (hex) of its handle.
     async fn create_passkey_ceremony(&self, hash: &str, ceremony: &PasskeyCeremony) -> Result<()>;
-    /// Takes the ceremony stored under this hash if it is unexpired (one
-    /// conditional `DELETE`: one winner); `None` when it is unknown,
-    /// expired or already taken.
-    async fn take_passkey_ceremony(&self, hash: &str, now: i64) -> Result<Option<PasskeyCeremony>>;
+    /// Takes the ceremony stored under this hash if it is this tenant's
+    /// and unexpired (one conditional `DELETE`: one winner); `None` when it
+    /// is unknown, another tenant's, expired or already taken (another
+    /// tenant's is left as it was).
+    async fn take_passkey_ceremony(
+        &self,
+        hash: &str,
+        tenant_id: &str,
+        now: i64,
+    ) -> Result<Option<PasskeyCeremony>>;
 }

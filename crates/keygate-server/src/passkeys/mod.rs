@@ -191,7 +191,7 @@ pub(crate) async fn take_ceremony<S: DeserializeOwned>(
     }
     let taken = state
         .store
-        .take_passkey_ceremony(&secrets::sha256_hex(handle), crate::now())
+        .take_passkey_ceremony(&secrets::sha256_hex(handle), &door.tenant.id, crate::now())
         .await?;
     let Some(c) = taken.filter(|c| {
         c.tenant_id == door.tenant.id

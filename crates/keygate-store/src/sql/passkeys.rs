@@ -127,14 +127,19 @@ impl PasskeyStore for SqlStore {
         Ok(())
     }
 
-    async fn take_passkey_ceremony(&self, hash: &str, now: i64) -> Result<Option<PasskeyCeremony>> {
+    async fn take_passkey_ceremony(
+        &self,
+        hash: &str,
+        tenant_id: &str,
+        now: i64,
+    ) -> Result<Option<PasskeyCeremony>> {
         // A ceremony never changes once stored, so it is read first; the
         // conditional DELETE below still decides the one winner.
         let found = self
             .first(
                 "SELECT tenant_id, user_sub, kind, state, expires_at FROM passkey_ceremonies \
-                 WHERE hash = $1",
-                &[hash.into()],
+                 WHERE hash = $1 AND tenant_id = $2",
+                &[hash.into(), tenant_id.into()],
                 |r| {
                     Ok(PasskeyCeremony {
                         tenant_id: r.text("tenant_id")?,
@@ -151,8 +156,9 @@ impl PasskeyStore for SqlStore {
         };
         let taken = self
             .write_one(Write::new().then(
-                "DELETE FROM passkey_ceremonies WHERE hash = $1 AND expires_at > $2",
-                &[hash.into(), now.into()],
+                "DELETE FROM passkey_ceremonies \
+                 WHERE hash = $1 AND tenant_id = $2 AND expires_at > $3",
+                &[hash.into(), tenant_id.into(), now.into()],
             ))
             .await?;
         Ok(taken.then_some(ceremony))

@@ -215,9 +215,12 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
     );
     assert_eq!(s.mfa_pending("p-old").await.unwrap(), None);
     assert!(s.mfa_pending("p-live").await.unwrap().is_some());
-    assert_eq!(s.take_passkey_ceremony("c-old", now).await.unwrap(), None);
+    assert_eq!(
+        s.take_passkey_ceremony("c-old", "t1", now).await.unwrap(),
+        None
+    );
     assert!(s
-        .take_passkey_ceremony("c-live", now)
+        .take_passkey_ceremony("c-live", "t1", now)
         .await
         .unwrap()
         .is_some());

@@ -142,14 +142,22 @@ async fn a_ceremony_is_taken_once_and_not_after_it_expires() {
     s.create_passkey_ceremony("old", &ceremony(None, t - 1))
         .await
         .unwrap();
-    assert_eq!(s.take_passkey_ceremony("old", t).await.unwrap(), None);
-    assert_eq!(s.take_passkey_ceremony("nope", t).await.unwrap(), None);
+    assert_eq!(s.take_passkey_ceremony("old", "t1", t).await.unwrap(), None);
+    assert_eq!(
+        s.take_passkey_ceremony("nope", "t1", t).await.unwrap(),
+        None
+    );
+    // Another tenant's finish neither gets it nor uses it up.
+    assert_eq!(
+        s.take_passkey_ceremony("live", "t2", t).await.unwrap(),
+        None
+    );
     // Another node finishes what this one started.
     let other = db.reopen().await;
     let tasks: Vec<_> = (0..8)
         .map(|i| {
             let s = if i % 2 == 0 { s.clone() } else { other.clone() };
-            tokio::spawn(async move { s.take_passkey_ceremony("live", t).await.unwrap() })
+            tokio::spawn(async move { s.take_passkey_ceremony("live", "t1", t).await.unwrap() })
         })
         .collect();
     let mut taken = vec![];
@@ -157,5 +165,8 @@ async fn a_ceremony_is_taken_once_and_not_after_it_expires() {
         taken.extend(task.await.unwrap());
     }
     assert_eq!(taken, vec![ceremony(Some(&u.sub), t + 300)]);
-    assert_eq!(s.take_passkey_ceremony("live", t).await.unwrap(), None);
+    assert_eq!(
+        s.take_passkey_ceremony("live", "t1", t).await.unwrap(),
+        None
+    );
 }

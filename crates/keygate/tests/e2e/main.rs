@@ -37,6 +37,7 @@ mod multi_node;
 mod oidc_client;
 mod operations;
 mod pages_helpers;
+mod passkeys;
 mod password_reset;
 mod request_errors;
 mod security;
