@@ -13,7 +13,8 @@ pub(crate) const CSS: &str = include_str!("../../templates/style.css");
 pub(crate) const SCRIPT: &str = include_str!("../../templates/passkeys.js");
 
 /// The Content-Security-Policy: nothing but our one inline stylesheet (by
-/// hash), no scripts, no framing, forms only to ourselves (`form-action
+/// hash), no scripts (a page offering passkeys allows its one script:
+/// [`with_script`]), no framing, forms only to ourselves (`form-action
 /// 'self'`). A page whose form is answered by a redirect off-site adds that
 /// target's origin ([`html_posting_to`]): browsers (Chromium) enforce
 /// `form-action` on the redirects that follow a submission too. The
