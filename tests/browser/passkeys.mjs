@@ -4,8 +4,8 @@
 // password, adds a passkey, signs in with it alone for an application
 // ("Sign in with a passkey"), then with their password and the passkey as
 // the second factor, then through the browser's autofill (conditional
-// mediation) on the account page and for an application, removes it, and
-// finds it no longer signs them in.
+// mediation) on the account page and for an application; disabled, the
+// person is refused; they remove it, and find it no longer signs them in.
 //
 // The virtual authenticator answers a conditional request at once (as if
 // the person picked the passkey from the autofill), so the steps that
@@ -21,9 +21,14 @@
 //   KEYGATE_ISSUER          the tenant's issuer (http://localhost:PORT/acme/as)
 //   KEYGATE_AUTHORIZE_URL   the authorization URL (with its PKCE challenge)
 //   KEYGATE_CALLBACK        the client's redirect URI (answered here, not served)
+//   KEYGATE_CLIENT_ID, KEYGATE_CODE_VERIFIER   to exchange each code at once
+//                           (disabling the person later revokes what is left)
 //   KEYGATE_EMAIL, KEYGATE_PASSWORD   the person, already registered
+//   KEYGATE_BIN, KEYGATE_DATABASE_URL, KEYGATE_MASTER_KEY, KEYGATE_SUB
+//                           the CLI that disables and enables the person
 //   CHROMIUM                the browser (default /usr/bin/chromium)
 
+import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 function env(name) {
@@ -89,12 +94,34 @@ const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
   },
 });
 
+/** Waits for the callback, exchanges its code at the token endpoint. */
 async function landOnCallback(what) {
   await page.waitForURL((u) => u.href.startsWith(`${callback}?`), { timeout: 20_000 });
   const q = new URL(page.url()).searchParams;
   if (q.get('error')) throw new Error(`${what}: the application got ${q.get('error')}: ${q.get('error_description')}`);
-  if (!q.get('code')) throw new Error(`${what}: no code in ${page.url()}`);
-  return { step: what, code: q.get('code'), state: q.get('state'), iss: q.get('iss') };
+  const code = q.get('code');
+  if (!code) throw new Error(`${what}: no code in ${page.url()}`);
+  const res = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: callback,
+      client_id: env('KEYGATE_CLIENT_ID'),
+      code_verifier: env('KEYGATE_CODE_VERIFIER'),
+    }),
+  });
+  const tokens = await res.json();
+  if (!res.ok) throw new Error(`${what}: the token endpoint answered ${res.status}: ${JSON.stringify(tokens)}`);
+  return { step: what, state: q.get('state'), iss: q.get('iss'), id_token: tokens.id_token };
+}
+
+/** Disables or enables the person with the CLI (`keygate user update`). */
+function setDisabled(disabled) {
+  execFileSync(env('KEYGATE_BIN'), ['user', 'update', '--tenant', 'acme', env('KEYGATE_SUB'), '--disabled', String(disabled)], {
+    env: { ...process.env, KEYGATE_LISTEN: '' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 async function signOut() {
@@ -174,7 +201,22 @@ try {
   await page.waitForURL(/\/account$/);
   await autofill(false);
 
-  // 7. Removed, it no longer signs in (the authenticator still has it).
+  // 7. Disabled, the person cannot sign in with it.
+  step('a disabled person is refused');
+  setDisabled(true);
+  await signOut();
+  await page.goto(authorizeUrl);
+  await page.getByRole('button', { name: /sign in with a passkey/i }).click();
+  const disabledError = page.locator('[data-passkey-error]');
+  await disabledError.waitFor({ state: 'visible', timeout: 10_000 });
+  out({ step: 'disabled', message: await disabledError.innerText(), url: page.url() });
+  setDisabled(false);
+  await autofill(true);
+  await page.goto(`${issuer}/account/sign-in`);
+  await page.waitForURL(/\/account\?done=signed-in$/);
+  await autofill(false);
+
+  // 8. Removed, it no longer signs in (the authenticator still has it).
   step('removing the passkey');
   await Promise.all([
     page.waitForURL(/\/account\?done=passkey-removed$/),
