@@ -28,6 +28,11 @@ pub(crate) fn show(
 ) -> Response {
     let (csrf, cookie) = csrf_token(state, headers);
     let request = request_query(params);
+    let passkeys = crate::passkeys::available(door);
+    let (start, finish) = (
+        door.url("/passkeys/sign-in/start"),
+        door.url("/passkeys/sign-in/finish"),
+    );
     let register_link = (door.tenant.registration == Registration::Open)
         .then(|| format!("{}?{}", door.url("/register"), request));
     let body = render::render(&LoginPage {
@@ -41,19 +46,18 @@ pub(crate) fn show(
         register_link: register_link.as_deref(),
         forgot_link: &format!("{}?{}", door.url("/forgot-password"), request),
         error,
-        passkey: render::PasskeyBox {
-            start: &door.url("/passkeys/sign-in/start"),
-            finish: &door.url("/passkeys/sign-in/finish"),
-        },
+        passkey: passkeys.then(|| render::PasskeyBox {
+            start: &start,
+            finish: &finish,
+        }),
         script: render::SCRIPT,
     });
-    render::with_script(super::page_signing_in(
-        status,
-        body,
-        cookie.as_slice(),
-        params,
-        client,
-    ))
+    let res = super::page_signing_in(status, body, cookie.as_slice(), params, client);
+    if passkeys {
+        render::with_script(res)
+    } else {
+        res
+    }
 }
 
 /// GET /login?{authorization request}: the sign-in page on its own.

@@ -137,8 +137,9 @@ pub(crate) struct LoginPage<'a> {
     /// The "forgot your password?" page, carrying the authorization request.
     pub forgot_link: &'a str,
     pub error: Option<&'a str>,
-    /// "Sign in with a passkey": its ceremony endpoints.
-    pub passkey: PasskeyBox<'a>,
+    /// "Sign in with a passkey": its ceremony endpoints; `None` where
+    /// passkeys cannot work (an issuer on an IP address).
+    pub passkey: Option<PasskeyBox<'a>>,
     pub script: &'a str,
 }
 

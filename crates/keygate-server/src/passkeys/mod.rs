@@ -118,6 +118,12 @@ pub(crate) fn relying_party(door: &Door) -> Result<Webauthn, ApiError> {
         })
 }
 
+/// Whether passkeys can work under this door's issuer (its host is a
+/// name, not an IP address); the pages offer them only then.
+pub(crate) fn available(door: &Door) -> bool {
+    Url::parse(&door.issuer).is_ok_and(|u| u.domain().is_some())
+}
+
 /// The WebAuthn user handle of a person: derived from the tenant and the
 /// person (the first 16 bytes of a SHA-256), so it is stable, carries
 /// nothing personal and needs no column.

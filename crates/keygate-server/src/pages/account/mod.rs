@@ -120,6 +120,8 @@ struct AccountPage<'a> {
     totp_new_action: &'a str,
     totp_remove_action: &'a str,
     passkeys: Vec<passkeys::PasskeyRow>,
+    /// Whether passkeys can be added here (not on an IP-address issuer).
+    passkeys_available: bool,
     passkey_start: &'a str,
     passkey_finish: &'a str,
     passkey_remove_action: &'a str,
@@ -179,16 +181,18 @@ pub(crate) async fn show(
         totp_new_action: &door.url("/account/totp/new"),
         totp_remove_action: &door.url("/account/totp/remove"),
         passkeys: passkeys::rows(state, who).await?,
+        passkeys_available: crate::passkeys::available(door),
         passkey_start: &door.url("/account/passkeys/start"),
         passkey_finish: &door.url("/account/passkeys/finish"),
         passkey_remove_action: &door.url("/account/passkeys/remove"),
         script: render::SCRIPT,
     });
-    Ok(render::with_script(render::html(
-        status,
-        body,
-        cookie.as_slice(),
-    )))
+    let res = render::html(status, body, cookie.as_slice());
+    Ok(if crate::passkeys::available(door) {
+        render::with_script(res)
+    } else {
+        res
+    })
 }
 
 /// GET /account.

@@ -27,6 +27,11 @@ fn form(
     status: StatusCode,
 ) -> Response {
     let (csrf, cookie) = csrf_token(state, headers);
+    let passkeys = crate::passkeys::available(door);
+    let (start, finish) = (
+        door.url("/passkeys/sign-in/start"),
+        door.url("/passkeys/sign-in/finish"),
+    );
     let body = render::render(&LoginPage {
         css: CSS,
         tenant_name: &door.tenant.display_name,
@@ -38,13 +43,18 @@ fn form(
         register_link: None,
         forgot_link: &door.url("/forgot-password"),
         error,
-        passkey: render::PasskeyBox {
-            start: &door.url("/passkeys/sign-in/start"),
-            finish: &door.url("/passkeys/sign-in/finish"),
-        },
+        passkey: passkeys.then(|| render::PasskeyBox {
+            start: &start,
+            finish: &finish,
+        }),
         script: render::SCRIPT,
     });
-    render::with_script(render::html(status, body, cookie.as_slice()))
+    let res = render::html(status, body, cookie.as_slice());
+    if passkeys {
+        render::with_script(res)
+    } else {
+        res
+    }
 }
 
 /// GET /account/sign-in (straight to the account page when signed in).
