@@ -327,6 +327,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_relying_party_is_the_issuers_host_never_an_ip_address() {
+        let door = |issuer: &str| Door {
+            tenant: keygate_core::model::Tenant::new("acme", "Acme", 0),
+            issuer: issuer.into(),
+            kind: crate::door::DoorKind::Path,
+            client_ip: None,
+        };
+        for (issuer, ok) in [
+            ("http://localhost:8080/acme/as", true),
+            ("https://login.example.com", true),
+            ("http://127.0.0.1:8080/acme/as", false),
+            ("http://[::1]:8080", false),
+        ] {
+            assert_eq!(available(&door(issuer)), ok, "{issuer}");
+            assert_eq!(relying_party(&door(issuer)).is_ok(), ok, "{issuer}");
+        }
+    }
+
+    #[test]
     fn the_user_handle_is_stable_and_per_tenant() {
         assert_eq!(user_handle("t1", "u1"), user_handle("t1", "u1"));
         assert_ne!(user_handle("t1", "u1"), user_handle("t2", "u1"));

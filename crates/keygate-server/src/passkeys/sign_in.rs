@@ -113,7 +113,7 @@ pub(crate) async fn finish(
         },
         None => None,
     };
-    let outcome = verify(&state, &door, &body).await;
+    let outcome = verify(&state, &door, &body, submission.is_some()).await;
     if let (Ok(Outcome::Failed(why)), Some(k), Some(count)) = (&outcome, &ip, reserved) {
         state
             .store
@@ -155,8 +155,16 @@ enum Outcome {
 }
 
 /// Checks a finish: the ceremony (taken once), the credential, its
-/// signature and user verification, the person; records the use.
-async fn verify(state: &AppState, door: &Door, body: &Finish) -> Result<Outcome, ApiError> {
+/// signature and user verification, the person; records the use. A
+/// sign-in `for_request` (an application's) also needs the address
+/// verified where the tenant requires it; the account page's does not, as
+/// with the password.
+async fn verify(
+    state: &AppState,
+    door: &Door,
+    body: &Finish,
+    for_request: bool,
+) -> Result<Outcome, ApiError> {
     let tenant = door.tenant.id.as_str();
     let rp = match super::relying_party(door) {
         Ok(rp) => rp,
@@ -207,7 +215,7 @@ async fn verify(state: &AppState, door: &Door, body: &Finish) -> Result<Outcome,
             crate::accounts::AccountError::Disabled.message(),
         )));
     }
-    if crate::email_verification::blocks(door, &user) {
+    if for_request && crate::email_verification::blocks(door, &user) {
         return Ok(Outcome::Refused(refused(
             StatusCode::FORBIDDEN,
             "email_not_verified",
