@@ -3,12 +3,12 @@
 //! adds one on the account page, signs in with it alone by the button and
 //! by the autofill (the id_token's `amr` says `hwk` or `swk` and `mfa`),
 //! uses it as the second factor after the password, is refused while
-//! disabled, and removes it, after
-//! which it no longer signs in.
+//! disabled, and removes it, after which it no longer signs in.
 //! Without a browser: the ceremony endpoints refuse missing CSRF tokens,
 //! garbage and forged credentials, replayed and other tenants' ceremonies
 //! with clear JSON (never a 500), count failures against the IP's sign-in
-//! limit, and are unavailable on an IP-address issuer.
+//! limit, and are unavailable on an IP-address issuer; a tenant's own
+//! domain is its own relying party.
 
 use crate::harness::*;
 use crate::pages_helpers::field;
@@ -423,4 +423,32 @@ async fn pages_carry_the_script_by_hash_and_an_ip_issuer_offers_no_passkeys() {
         (400, Some("passkeys_unavailable")),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn a_tenants_own_domain_is_its_relying_party() {
+    let s = crate::pages_helpers::Setup::new().await;
+    let b = s.browser();
+    let page = b
+        .get(&format!("{}/account/sign-in", crate::pages_helpers::DOMAIN))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("Sign in with a passkey"),
+        "{}",
+        page.body
+    );
+    let (_, fields) = page.form();
+    let csrf = field(&fields, "csrf").unwrap();
+    let start = format!("{}/passkeys/sign-in/start", crate::pages_helpers::DOMAIN);
+    let (status, started) = post_json(&b, &start, &json!({ "csrf": csrf })).await;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(
+        started["options"]["publicKey"]["rpId"],
+        crate::pages_helpers::DOMAIN_HOST,
+        "{started}"
+    );
+    // The same tenant by path, under the public URL's IP address: none.
+    let path = b.get(&format!("{}/account/sign-in", s.path().issuer)).await;
+    assert!(!path.body.contains("passkey"), "{}", path.body);
 }
