@@ -8,7 +8,7 @@
 //! `error_description` and `state` (RFC 6749 4.1.2.1).
 
 use crate::error::{ErrorCode, OAuthError};
-use crate::model::{Client, GrantType, PkcePolicy, Session};
+use crate::model::{Api, Client, GrantType, PkcePolicy, Session};
 use crate::params::Params;
 use crate::pkce::{self, CodeChallengeMethod};
 use crate::scope::Scope;
@@ -40,10 +40,15 @@ pub struct AuthorizeRequest {
     pub prompt_none: bool,
     /// `prompt=login`: make the person sign in again even with a live session.
     pub prompt_login: bool,
+    /// `prompt=consent`: ask a third-party client's person again.
+    pub prompt_consent: bool,
     /// `max_age`: the oldest sign-in, in seconds, the client accepts (0 acts as `prompt=login`).
     pub max_age: Option<i64>,
     /// `login_hint`: prefills the e-mail field of the sign-in page.
     pub login_hint: Option<String>,
+    /// The API the tokens are for (`resource` or `audience`): its
+    /// identifier, the access token's `aud`.
+    pub resource: Option<String>,
     /// The `acr_values` value that demands a second factor
     /// ([`crate::amr::MFA_ACR_VALUES`]), if the request sent one; the
     /// id_token's `acr` when the sign-in satisfied it.
@@ -87,8 +92,15 @@ pub fn resolve_redirect_uri(p: &Params, client: &Client) -> Result<(String, bool
 }
 
 /// Validates an authorization request for `client` (looked up by the
-/// caller from the request's `client_id`, `None` when unknown).
-pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest, AuthorizeError> {
+/// caller from the request's `client_id`, `None` when unknown) and `api`
+/// (the tenant's API the request names by `resource` or `audience`, looked
+/// up by the caller with [`crate::resource::named`]; `None` when it names
+/// none or an unknown one).
+pub fn validate(
+    p: &Params,
+    client: Option<&Client>,
+    api: Option<&Api>,
+) -> Result<AuthorizeRequest, AuthorizeError> {
     let Some(client_id) = p.get("client_id") else {
         return Err(AuthorizeError::Page(
             "The client_id parameter is missing.".into(),
@@ -150,7 +162,9 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
             "this client may not use the authorization code flow".into(),
         ));
     }
-    let scope = Scope::parse_user(p.get("scope").unwrap_or(""))
+    let api =
+        crate::resource::resolve(p, api).map_err(|e| fail(e.code, e.description.into_owned()))?;
+    let scope = crate::resource::user_scope(p.get("scope").unwrap_or(""), api)
         .map_err(|e| fail(e.code, e.description.into_owned()))?;
 
     let code_challenge = p.get("code_challenge").map(str::to_string);
@@ -189,10 +203,11 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
         ));
     }
 
-    // OpenID Connect Core 3.1.2.1. `consent` and `select_account` are
-    // accepted and need nothing more today: no consent page is shown for
-    // first-party clients, and a browser holds one session per tenant, so
-    // the account is already chosen (`prompt=login` signs in afresh).
+    // OpenID Connect Core 3.1.2.1. `consent` asks a third-party client's
+    // person again (first-party clients never ask: `crate::consent`);
+    // `select_account` needs nothing: a browser holds one session per
+    // tenant, so the account is already chosen (`prompt=login` signs in
+    // afresh).
     // `display`, `ui_locales` and `claims_locales` are optional hints
     // (3.1.2.1, 5.5.1.1) that are accepted and not acted on; `acr_values`
     // demands a second factor when it names one of
@@ -201,6 +216,7 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
     // (RFC 6749 3.1: "MUST ignore unrecognized request parameters").
     let mut prompt_none = false;
     let mut prompt_login = false;
+    let mut prompt_consent = false;
     let mut prompts = 0;
     for v in p
         .get("prompt")
@@ -212,7 +228,8 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
         match v {
             "none" => prompt_none = true,
             "login" => prompt_login = true,
-            "consent" | "select_account" => {}
+            "consent" => prompt_consent = true,
+            "select_account" => {}
             other => {
                 return Err(invalid(&format!(
                     "prompt '{}' is not supported; use none, login, consent or select_account",
@@ -242,8 +259,10 @@ pub fn validate(p: &Params, client: Option<&Client>) -> Result<AuthorizeRequest,
         code_challenge_method,
         prompt_none,
         prompt_login,
+        prompt_consent,
         max_age,
         login_hint: p.get("login_hint").map(str::to_string),
+        resource: api.map(|a| a.identifier.clone()),
         acr_mfa: crate::amr::demanded_mfa(p.get("acr_values")),
         needs_mfa: client.require_mfa || crate::amr::demanded_mfa(p.get("acr_values")).is_some(),
     })
@@ -343,11 +362,16 @@ mod tests {
             created_at: 0,
             token_rate_limit: None,
             require_mfa: false,
+            third_party: false,
         }
     }
 
     fn run(q: &str, c: &Client) -> Result<AuthorizeRequest, AuthorizeError> {
-        validate(&Params::from_urlencoded(q.as_bytes()).unwrap(), Some(c))
+        validate(
+            &Params::from_urlencoded(q.as_bytes()).unwrap(),
+            Some(c),
+            None,
+        )
     }
 
     fn redirect_code(r: Result<AuthorizeRequest, AuthorizeError>) -> &'static str {
@@ -365,6 +389,7 @@ mod tests {
         assert_eq!(
             redirect_code(validate(
                 &Params::from_urlencoded(b"client_id=zz&response_type=code").unwrap(),
+                None,
                 None
             )),
             "page"

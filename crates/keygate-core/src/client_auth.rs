@@ -152,6 +152,7 @@ mod tests {
             created_at: 0,
             token_rate_limit: None,
             require_mfa: false,
+            third_party: false,
         }
     }
     fn eq(hash: &str, secret: &str) -> bool {

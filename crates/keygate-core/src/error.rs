@@ -27,6 +27,9 @@ pub enum ErrorCode {
     /// `invalid_scope`: the scope is unknown, malformed, or exceeds what was granted
     /// (RFC 6749 5.2).
     InvalidScope,
+    /// `invalid_target`: the `resource` or `audience` names no API of the
+    /// tenant, or is not an absolute URI without a fragment (RFC 8707 2).
+    InvalidTarget,
     /// `access_denied`: refused for what is asked rather than how (RFC 6749 4.1.2.1); userinfo's
     /// answer to a token without `openid`.
     AccessDenied,
@@ -35,6 +38,9 @@ pub enum ErrorCode {
     /// `interaction_required`: `prompt=none` but the person must act on a
     /// page, such as giving a second factor (OpenID Connect Core 3.1.2.6).
     InteractionRequired,
+    /// `consent_required`: `prompt=none` but the person must allow what a
+    /// third-party client asks for (OpenID Connect Core 3.1.2.6).
+    ConsentRequired,
     /// `request_not_supported`: a `request` object was sent (OpenID Connect Core 3.1.2.6).
     RequestNotSupported,
     /// `request_uri_not_supported`: a `request_uri` was sent (OpenID Connect Core 3.1.2.6).
@@ -62,9 +68,11 @@ impl ErrorCode {
             ErrorCode::UnsupportedResponseType => "unsupported_response_type",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidToken => "invalid_token",
@@ -126,6 +134,10 @@ impl OAuthError {
     /// An `invalid_scope` with description `d`.
     pub fn invalid_scope(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidScope, d)
+    }
+    /// An `invalid_target` with description `d` (RFC 8707).
+    pub fn invalid_target(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidTarget, d)
     }
     /// An `unauthorized_client` with description `d`.
     pub fn unauthorized_client(d: impl Into<Cow<'static, str>>) -> Self {

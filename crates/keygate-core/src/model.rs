@@ -358,6 +358,9 @@ pub struct Client {
     /// Whether every sign-in for this client needs a second factor (as if
     /// each request sent `acr_values=mfa`).
     pub require_mfa: bool,
+    /// A client of someone else: people allow what it asks for on a
+    /// consent page, once per scope set (docs/apis.md, "Consent").
+    pub third_party: bool,
 }
 
 impl Client {
@@ -432,6 +435,9 @@ pub struct Grant {
     /// The `acr` value the sign-in satisfied, when the request asked for
     /// one ([`crate::amr::MFA_ACR_VALUES`]), echoed as the id_token's `acr`.
     pub acr: Option<String>,
+    /// The API the grant's access tokens are for (its identifier, their
+    /// `aud`); `None`: the client's own (RFC 9068 default).
+    pub resource: Option<String>,
 }
 
 /// The record of one refresh token (the store keys it by the hash of its value, which is never
@@ -473,6 +479,58 @@ pub struct Session {
     /// How the person signed in (RFC 8176 values, see [`crate::amr`]); a
     /// request demanding a second factor steps up a session without `mfa`.
     pub amr: Vec<String>,
+}
+
+/// An API (resource server) of a tenant: tokens for it carry its
+/// identifier as `aud` (RFC 9068) and only the scopes it defines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Api {
+    /// The tenant it belongs to.
+    pub tenant_id: String,
+    /// Its identifier: an absolute URI without a fragment (RFC 8707), the
+    /// `audience` or `resource` clients send and the tokens' `aud`.
+    pub identifier: String,
+    /// A name for people (consent pages, the console).
+    pub name: String,
+    /// The scopes it defines, each a scope token (RFC 6749 3.3).
+    pub scopes: Vec<String>,
+    /// The lifetime of its access tokens; `None` takes the client's.
+    pub access_token_ttl: Option<i64>,
+    /// The algorithm of its access tokens; `None` takes the client's.
+    pub signing_alg: Option<SigningAlg>,
+    /// When it was created (seconds since the epoch).
+    pub created_at: i64,
+}
+
+/// Which scopes of an API a client may get for itself (client_credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientGrant {
+    /// The tenant of both.
+    pub tenant_id: String,
+    /// The client.
+    pub client_id: String,
+    /// The API's identifier.
+    pub api: String,
+    /// The scopes granted, each defined by the API.
+    pub scopes: Vec<String>,
+}
+
+/// What a person allowed a third-party client: scopes of its own tokens
+/// (`resource` empty) or of one API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    /// The tenant of both.
+    pub tenant_id: String,
+    /// The person.
+    pub user_sub: String,
+    /// The client.
+    pub client_id: String,
+    /// The API's identifier, or empty for the client's own tokens.
+    pub resource: String,
+    /// The scopes allowed.
+    pub scopes: Vec<String>,
+    /// When they were (last) allowed (seconds since the epoch).
+    pub granted_at: i64,
 }
 
 #[cfg(test)]

@@ -53,17 +53,6 @@ impl Scope {
         Ok(Scope(out))
     }
 
-    /// Parses scopes for /authorize: only the scopes Keygate knows.
-    pub fn parse_user(s: &str) -> Result<Scope, OAuthError> {
-        let scope = Scope::parse(s)?;
-        if let Some(bad) = scope.0.iter().find(|t| !USER_SCOPES.contains(&t.as_str())) {
-            return Err(OAuthError::invalid_scope(format!(
-                "scope '{bad}' is not supported; use openid, profile, email, offline_access"
-            )));
-        }
-        Ok(scope)
-    }
-
     /// Whether the set holds the scope value `tok`.
     pub fn contains(&self, tok: &str) -> bool {
         self.0.iter().any(|t| t == tok)
@@ -126,13 +115,6 @@ mod tests {
         assert!(Scope::parse("a\\b").is_err());
         assert!(Scope::parse("é").is_err());
         assert!(Scope::parse("").unwrap().is_empty());
-    }
-
-    #[test]
-    fn user_scopes_only() {
-        assert!(Scope::parse_user("openid profile email offline_access").is_ok());
-        let e = Scope::parse_user("openid admin").unwrap_err();
-        assert_eq!(e.code, crate::ErrorCode::InvalidScope);
     }
 
     #[test]

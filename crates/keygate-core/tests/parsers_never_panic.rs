@@ -30,6 +30,7 @@ fn client() -> Client {
         created_at: 0,
         token_rate_limit: None,
         require_mfa: false,
+        third_party: false,
     }
 }
 
@@ -123,7 +124,7 @@ proptest! {
     fn authorize_queries_never_panic(pairs in proptest::collection::vec((name(), value()), 0..10)) {
         if let Ok(p) = Params::from_pairs(pairs) {
             let c = client();
-            let r = authorize::validate(&p, Some(&c));
+            let r = authorize::validate(&p, Some(&c), None);
             // An error is either a page or a redirect to the one registered URI.
             if let Err(authorize::AuthorizeError::Redirect(e)) = &r {
                 prop_assert_eq!(e.redirect_uri.as_str(), "https://app/cb");

@@ -20,7 +20,7 @@ pub use crate::now;
 pub enum AccountError {
     /// Wrong e-mail or password; deliberately the same for both.
     InvalidCredentials,
-    /// A wrong (or already used) code of an authenticator app.
+    /// A wrong (or already used) code of an authenticator app, or recovery code.
     InvalidCode,
     /// Registration with an address that already has an account in the tenant.
     EmailTaken,
@@ -80,7 +80,7 @@ impl AccountError {
                 "The e-mail address or password is incorrect.".into()
             }
             AccountError::InvalidCode => {
-                "The code is incorrect. Enter the current code from your authenticator app.".into()
+                "The code is incorrect. Enter the current code from your authenticator app, or an unused recovery code.".into()
             }
             AccountError::EmailTaken => {
                 "An account with this e-mail address already exists. Sign in instead.".into()
@@ -362,6 +362,7 @@ pub async fn issue_code(
             .acr_mfa
             .filter(|_| keygate_core::amr::amr_is_multi_factor(amr))
             .map(str::to_string),
+        resource: req.resource.clone(),
     };
     let stored = state
         .store

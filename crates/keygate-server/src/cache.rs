@@ -66,6 +66,22 @@ impl Weight for keygate_core::model::Client {
     }
 }
 
+impl Weight for keygate_core::model::Api {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.tenant_id.len()
+            + self.identifier.len()
+            + self.name.len()
+            + self.scopes.weight()
+    }
+}
+
+impl Weight for Vec<keygate_core::model::Api> {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Self>() + self.iter().map(Weight::weight).sum::<usize>()
+    }
+}
+
 pub(crate) struct TtlCache<K, V> {
     ttl: Duration,
     map: RwLock<Entries<K, V>>,

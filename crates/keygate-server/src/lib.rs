@@ -36,6 +36,7 @@ mod pages;
 mod passkeys;
 mod password_reset;
 pub mod provisioning;
+mod recovery;
 pub mod signing;
 
 use axum::routing::{get, post};
@@ -67,6 +68,8 @@ pub struct Inner {
     /// The tenants' signing keys.
     pub keys: jwt::keyring::KeyRing,
     pub(crate) clients: cache::TtlCache<(String, String), Option<keygate_core::model::Client>>,
+    pub(crate) apis: cache::TtlCache<(String, String), Option<keygate_core::model::Api>>,
+    pub(crate) tenant_apis: cache::TtlCache<String, Vec<keygate_core::model::Api>>,
     pub(crate) hosts: cache::TtlCache<String, Option<(keygate_core::model::Tenant, String)>>,
     pub(crate) tenants: cache::TtlCache<String, Option<keygate_core::model::Tenant>>,
     pub(crate) throttle: limits::throttle::Throttle,
@@ -94,11 +97,58 @@ impl AppState {
             store,
             config,
             clients: cache::TtlCache::new(ttl),
+            apis: cache::TtlCache::new(ttl),
+            tenant_apis: cache::TtlCache::new(ttl),
             hosts: cache::TtlCache::new(ttl),
             tenants: cache::TtlCache::new(ttl),
             throttle: limits::throttle::Throttle::default(),
             mailer: mail::Mailer::default(),
         }))
+    }
+
+    /// The tenant's API with this identifier, cached for at most `cache_ttl`.
+    pub async fn api(
+        &self,
+        tenant: &str,
+        identifier: &str,
+    ) -> Result<Option<keygate_core::model::Api>, error::ApiError> {
+        if !keygate_core::resource::is_identifier(identifier) {
+            return Ok(None);
+        }
+        let key = (tenant.to_string(), identifier.to_string());
+        if let Some(hit) = self.apis.get(&key) {
+            return Ok(hit);
+        }
+        let found = self.store.get_api(tenant, identifier).await?;
+        self.apis.put(key, found.clone());
+        Ok(found)
+    }
+
+    /// Every API of the tenant, cached for at most `cache_ttl` (the token
+    /// endpoint's minter reads their lifetimes and algorithms).
+    pub(crate) async fn tenant_apis(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<keygate_core::model::Api>, error::ApiError> {
+        if let Some(hit) = self.tenant_apis.get(&tenant.to_string()) {
+            return Ok(hit);
+        }
+        let found = self.store.list_apis(tenant).await?;
+        self.tenant_apis.put(tenant.to_string(), found.clone());
+        Ok(found)
+    }
+
+    /// The API an authorization or token request names by `resource` or
+    /// `audience`, if it names one that exists (the core judges the rest).
+    pub(crate) async fn named_api(
+        &self,
+        tenant: &str,
+        p: &keygate_core::params::Params,
+    ) -> Result<Option<keygate_core::model::Api>, error::ApiError> {
+        match keygate_core::resource::named(p) {
+            Ok(Some(id)) => self.api(tenant, id).await,
+            _ => Ok(None),
+        }
     }
 
     /// A client of the tenant, cached for at most `cache_ttl`.
@@ -142,6 +192,7 @@ fn endpoints() -> Router<AppState> {
         .route("/login", get(pages::login::get).post(pages::login::post))
         .route("/login/mfa", post(pages::login::post_mfa))
         .route("/login/mfa/enrol", post(pages::enrol::post))
+        .route("/consent", post(pages::consent::post))
         .route(
             "/login/mfa/passkey/start",
             post(passkeys::second_factor::start),
@@ -197,6 +248,7 @@ fn endpoints() -> Router<AppState> {
             "/account/passkeys/remove",
             post(pages::account::passkeys::remove),
         )
+        .route("/account/recovery/new", post(pages::account::recovery::new))
         .route("/account/password", post(pages::account::password::post))
         .route("/account/email", post(pages::account::email::post))
         .route(

@@ -1,5 +1,6 @@
 //! Second factors: authenticator apps (TOTP, RFC 6238: HMAC-SHA-1, 6
-//! digits, 30-second steps, one step of skew either way) and the sign-ins
+//! digits, 30-second steps, one step of skew either way), the recovery
+//! codes that stand in for them ([`crate::recovery`]) and the sign-ins
 //! waiting for one (docs/account.md, "Authenticator apps (TOTP)").
 //!
 //! A secret is 160 random bits, sealed under the master key with the
@@ -242,10 +243,18 @@ pub(crate) async fn finish_pending(state: &AppState, token: &str) -> Result<bool
         .await?)
 }
 
-/// Checks a code against the person's confirmed authenticator apps, each
+/// Whether `code` is shaped like an authenticator app's code: 6 digits,
+/// spaces aside. Anything else is tried as a recovery code.
+fn is_totp_shaped(code: &str) -> Option<String> {
+    let compact: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    (compact.len() == 6 && compact.bytes().all(|b| b.is_ascii_digit())).then_some(compact)
+}
+
+/// Checks a code against the person's confirmed authenticator apps or,
+/// when it is not a 6-digit code, against their recovery codes; each
 /// attempt reserved against the account and the IP first (the sign-in
-/// limits). A right code is accepted once (its step is used); the answer
-/// is the method it proved.
+/// limits, the same for both kinds). A right code is accepted once (its
+/// step, or the recovery code, is used); the answer is the method it proved.
 pub(crate) async fn check_code(
     state: &AppState,
     door: &Door,
@@ -271,23 +280,37 @@ pub(crate) async fn check_code(
         }
     };
     let now = crate::now();
-    let mut accepted = false;
-    for device in confirmed_devices(state, tenant, sub).await? {
-        let secret = open(state, &device)?;
-        if let Some(step) = matching_step(&secret, code, now) {
-            if state.store.use_totp_step(&device.id, step).await? {
-                accepted = true;
-                break;
+    let totp = is_totp_shaped(code);
+    let method = if totp.is_some() {
+        "otp"
+    } else {
+        "recovery_code"
+    };
+    let accepted = match totp {
+        Some(digits) => {
+            let mut accepted = None;
+            for device in confirmed_devices(state, tenant, sub).await? {
+                let secret = open(state, &device)?;
+                if let Some(step) = matching_step(&secret, &digits, now) {
+                    if state.store.use_totp_step(&device.id, step).await? {
+                        accepted = Some(Method::Otp);
+                        break;
+                    }
+                }
             }
+            accepted
         }
-    }
-    if accepted {
+        None => crate::recovery::try_use(state, tenant, sub, code)
+            .await?
+            .map(|_| Method::RecoveryCode),
+    };
+    if let Some(factor) = accepted {
         state.store.clear_failures(&account).await?;
         if let Some(k) = &ip {
             state.store.release_attempt(k, ip_limit).await?;
         }
-        tracing::info!(tenant, sub, method = "otp", "second factor succeeded");
-        Ok(Ok(Method::Otp))
+        tracing::info!(tenant, sub, method, "second factor succeeded");
+        Ok(Ok(factor))
     } else {
         state
             .store
@@ -296,7 +319,7 @@ pub(crate) async fn check_code(
         if let (Some(k), Some(count)) = (&ip, reserved.1) {
             state.store.attempt_failed(k, count, now, ip_limit).await?;
         }
-        tracing::info!(tenant, sub, method = "otp", "second factor failed");
+        tracing::info!(tenant, sub, method, "second factor failed: wrong code");
         Ok(Err(AccountError::InvalidCode))
     }
 }

@@ -6,6 +6,12 @@
 //! A code (its time step) is accepted once: [`FactorStore::use_totp_step`]
 //! is one conditional `UPDATE ... WHERE last_used_step IS NULL OR
 //! last_used_step < step`, so of racing uses of one step exactly one wins.
+//!
+//! Recovery codes are kept only as hashes (the caller hashes them); each is
+//! used once by one conditional `UPDATE ... WHERE used_at IS NULL`. They
+//! are not a factor of their own: they go when the person's last factor
+//! goes ([`FactorStore::delete_recovery_codes_without_factor`]) and with
+//! every factor ([`FactorStore::reset_factors`]).
 
 use crate::Result;
 use async_trait::async_trait;
@@ -53,8 +59,8 @@ pub struct MfaPending {
     pub request: Option<String>,
 }
 
-/// People's second factors (authenticator apps) and the sign-ins waiting
-/// for one.
+/// People's second factors (authenticator apps), their recovery codes and
+/// the sign-ins waiting for one.
 #[async_trait]
 pub trait FactorStore: Send + Sync {
     /// Stores a new device (normally unconfirmed).
@@ -85,4 +91,37 @@ pub trait FactorStore: Send + Sync {
     /// Finishes the waiting sign-in if it is unused and unexpired (one
     /// conditional `UPDATE`: one winner); whether it did.
     async fn finish_mfa_pending(&self, hash: &str, now: i64) -> Result<bool>;
+    /// Replaces every recovery code of the person by these (hashes), in
+    /// one write: earlier codes, used or not, stop working.
+    async fn replace_recovery_codes(
+        &self,
+        tenant_id: &str,
+        user_sub: &str,
+        hashes: &[String],
+        now: i64,
+    ) -> Result<()>;
+    /// Uses the person's recovery code stored under `hash` if it is unused
+    /// (one conditional `UPDATE`: of racing uses one wins); whether it did.
+    async fn use_recovery_code(
+        &self,
+        tenant_id: &str,
+        user_sub: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<bool>;
+    /// How many of the person's recovery codes are unused.
+    async fn recovery_codes_left(&self, tenant_id: &str, user_sub: &str) -> Result<i64>;
+    /// Deletes the person's recovery codes if they have no second factor
+    /// left (one statement, so a factor added meanwhile keeps them); how
+    /// many were deleted. Every factor kind must be named in its condition.
+    async fn delete_recovery_codes_without_factor(
+        &self,
+        tenant_id: &str,
+        user_sub: &str,
+    ) -> Result<u64>;
+    /// Removes every second factor of the person (authenticator apps,
+    /// confirmed or not, and every other kind) and their recovery codes,
+    /// and ends their sessions, in one write: their next sign-in starts
+    /// over with the password alone. Every factor kind must be deleted here.
+    async fn reset_factors(&self, tenant_id: &str, user_sub: &str) -> Result<()>;
 }

@@ -44,7 +44,9 @@
 //! ```
 
 mod admin_tokens;
+mod apis;
 mod clients;
+mod consents;
 mod email_links;
 mod error;
 mod exchange;
@@ -72,7 +74,9 @@ mod write;
 use std::sync::Arc;
 
 pub use admin_tokens::{AdminToken, AdminTokenStore};
+pub use apis::ApiStore;
 pub use clients::ClientStore;
+pub use consents::ConsentStore;
 pub use email_links::{EmailLink, EmailLinkPurpose, EmailLinkStore};
 pub use error::{Result, StoreError};
 pub use factors::{FactorStore, MfaPending, TotpDevice};
@@ -95,8 +99,8 @@ pub use users::UserStore;
 /// The capability traits, to call a store's methods: `use keygate_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AdminTokenStore, ClientStore, FactorStore, GrantStore, KeyStore, LimitStore,
-        MaintenanceStore, PasskeyStore, SessionStore, Store, TenantStore, UserStore,
+        AdminTokenStore, ApiStore, ClientStore, ConsentStore, FactorStore, GrantStore, KeyStore,
+        LimitStore, MaintenanceStore, PasskeyStore, SessionStore, Store, TenantStore, UserStore,
     };
 }
 
@@ -131,6 +135,8 @@ pub trait Store:
     + ResetStore
     + EmailLinkStore
     + FactorStore
+    + ApiStore
+    + ConsentStore
     + PasskeyStore
 {
 }
@@ -149,6 +155,8 @@ impl<S> Store for S where
         + ResetStore
         + EmailLinkStore
         + FactorStore
+        + ApiStore
+        + ConsentStore
         + PasskeyStore
         + ?Sized
 {

@@ -3,7 +3,9 @@
 
 use crate::*;
 use async_trait::async_trait;
-use keygate_core::model::{Client, Grant, RefreshToken, Session, Tenant, User};
+use keygate_core::model::{
+    Api, Client, ClientGrant, Consent, Grant, RefreshToken, Session, Tenant, User,
+};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -121,6 +123,11 @@ metered! {
         fn create_mfa_pending(hash: &str, pending: &MfaPending) -> Result<()>;
         fn mfa_pending(hash: &str) -> Result<Option<MfaPending>>;
         fn finish_mfa_pending(hash: &str, now: i64) -> Result<bool>;
+        fn replace_recovery_codes(tenant_id: &str, user_sub: &str, hashes: &[String], now: i64) -> Result<()>;
+        fn use_recovery_code(tenant_id: &str, user_sub: &str, hash: &str, now: i64) -> Result<bool>;
+        fn recovery_codes_left(tenant_id: &str, user_sub: &str) -> Result<i64>;
+        fn delete_recovery_codes_without_factor(tenant_id: &str, user_sub: &str) -> Result<u64>;
+        fn reset_factors(tenant_id: &str, user_sub: &str) -> Result<()>;
     }
     impl PasskeyStore {
         fn create_passkey(passkey: &StoredPasskey) -> Result<()>;
@@ -143,6 +150,23 @@ metered! {
         fn release_attempt(key: &str, policy: &LimitPolicy) -> Result<()>;
         fn record_failure(key: &str, now: i64, policy: &LimitPolicy) -> Result<Option<i64>>;
         fn clear_failures(key: &str) -> Result<()>;
+    }
+    impl ApiStore {
+        fn create_api(api: &Api) -> Result<()>;
+        fn get_api(tenant_id: &str, identifier: &str) -> Result<Option<Api>>;
+        fn list_apis(tenant_id: &str) -> Result<Vec<Api>>;
+        fn update_api(api: &Api) -> Result<bool>;
+        fn delete_api(tenant_id: &str, identifier: &str) -> Result<bool>;
+        fn set_client_grant(grant: &ClientGrant) -> Result<()>;
+        fn client_grant(tenant_id: &str, client_id: &str, api: &str) -> Result<Option<ClientGrant>>;
+        fn client_grants(tenant_id: &str, client_id: &str) -> Result<Vec<ClientGrant>>;
+        fn delete_client_grant(tenant_id: &str, client_id: &str, api: &str) -> Result<bool>;
+    }
+    impl ConsentStore {
+        fn save_consent(consent: &Consent) -> Result<()>;
+        fn consent(tenant_id: &str, user_sub: &str, client_id: &str, resource: &str) -> Result<Option<Consent>>;
+        fn consents_of(tenant_id: &str, user_sub: &str) -> Result<Vec<Consent>>;
+        fn revoke_consent(tenant_id: &str, user_sub: &str, client_id: &str, now: i64) -> Result<bool>;
     }
     impl AdminTokenStore {
         fn create_admin_token(token: &AdminToken, hash: &str) -> Result<()>;

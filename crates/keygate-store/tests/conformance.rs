@@ -19,6 +19,10 @@ mod harness;
 
 #[path = "conformance/admin.rs"]
 mod admin;
+#[path = "conformance/apis.rs"]
+mod apis;
+#[path = "conformance/consents.rs"]
+mod consents;
 #[path = "conformance/directory.rs"]
 mod directory;
 #[path = "conformance/email_links.rs"]

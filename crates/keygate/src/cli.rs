@@ -2,7 +2,9 @@
 
 use clap::{Args, Parser, Subcommand};
 
+mod apis;
 mod manage;
+pub(crate) use apis::*;
 pub(crate) use manage::*;
 
 #[derive(Parser)]
@@ -32,6 +34,11 @@ pub(crate) enum Command {
     Client {
         #[command(subcommand)]
         command: ClientCommand,
+    },
+    /// Manage APIs (resource servers) and their scopes.
+    Api {
+        #[command(subcommand)]
+        command: ApiCommand,
     },
     /// Manage users.
     User {
@@ -247,6 +254,12 @@ pub(crate) enum ClientCommand {
     Delete(ClientRef),
     /// Give a confidential client a new secret, printed once; the old one stops working at once.
     RotateSecret(ClientRef),
+    /// Grant a confidential client scopes of an API for its own tokens (client_credentials).
+    Grant(ClientGrantArgs),
+    /// Print a client's grants of APIs: {"items": [...]}.
+    Grants(ClientGrantsOf),
+    /// Remove a client's grant of an API.
+    RevokeGrant(ClientGrantRef),
 }
 
 #[derive(Args)]
@@ -288,6 +301,10 @@ pub(crate) struct ClientCreate {
     /// request sent `acr_values=mfa`).
     #[arg(long)]
     pub require_mfa: bool,
+    /// Someone else's application: people allow what it asks for on a
+    /// consent page (no Journeys API).
+    #[arg(long)]
+    pub third_party: bool,
     /// A browser origin allowed to call the token, revocation, userinfo and Journeys endpoints (CORS).
     #[arg(long = "web-origin")]
     pub web_origins: Vec<String>,
@@ -319,6 +336,32 @@ pub(crate) enum UserCommand {
     Update(UserUpdate),
     /// Delete a user, end their sessions and revoke their grants.
     Delete(UserRef),
+    /// Print a user's second factors and unused recovery codes:
+    /// {"items": [...], "recovery_codes": {"remaining": N}}, as the admin API shows them.
+    Factors(UserRef),
+    /// Remove one of a user's second factors (with the last one, their recovery codes).
+    RemoveFactor(FactorRef),
+    /// Remove every second factor and recovery code of a user and end their
+    /// sessions: their next sign-in is with the password alone.
+    ResetFactors(UserRef),
+    /// Print what a user allowed third-party clients: {"items": [...]}.
+    Consents(UserRef),
+    /// Revoke what a user allowed a client (and the refresh tokens it allowed).
+    RevokeConsent(ConsentRef),
+}
+
+/// One user's consent for one client: for `revoke-consent`.
+#[derive(Args)]
+pub(crate) struct ConsentRef {
+    #[arg(long)]
+    pub tenant: String,
+    #[command(flatten)]
+    pub sub: SubArg,
+    /// The client's id.
+    #[arg(long, allow_hyphen_values = true)]
+    pub client: String,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Args)]

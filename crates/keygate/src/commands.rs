@@ -3,10 +3,12 @@
 //! records are those of the admin API: both go through
 //! `keygate_server::provisioning`.
 
+mod apis;
 mod clients;
 mod tenants;
 mod users;
 
+pub(crate) use apis::api;
 pub(crate) use clients::client;
 pub(crate) use tenants::tenant;
 pub(crate) use users::user;
@@ -177,6 +179,7 @@ fn client_spec(a: &ClientCreate) -> provision::NewClient {
         refresh_token_max_ttl: a.refresh_token_max_ttl.clone().map(provision::Ttl::Text),
         journeys_api: a.journeys_api,
         require_mfa: a.require_mfa,
+        third_party: a.third_party,
         web_origins: a.web_origins.clone(),
         post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),
         id_token_signed_response_alg: a.id_token_signed_response_alg.clone(),

@@ -334,6 +334,7 @@ async fn dev_data(
                 created_at: commands::now(),
                 token_rate_limit: None,
                 require_mfa: false,
+                third_party: false,
             };
             store.create_client(&c).await?;
             c

@@ -205,6 +205,9 @@ pub struct Presented<'a> {
     pub redirect_uri: Option<&'a str>,
     /// `code_verifier`, if sent.
     pub code_verifier: Option<&'a str>,
+    /// The API named by `resource` or `audience`, if sent: it must be the
+    /// grant's (RFC 8707 2.2: a token request may only repeat or narrow).
+    pub resource: Option<&'a str>,
     /// The request's time (seconds since the epoch), read once per request.
     pub now: i64,
 }
@@ -243,6 +246,16 @@ pub fn lost_race(grant: &Grant, credential: Credential) -> Refusal {
     )
 }
 
+/// A token request naming an API its grant is not for (RFC 8707 2.2).
+fn check_resource(grant: &Grant, asked: Option<&str>) -> Result<(), Refusal> {
+    match asked {
+        Some(r) if grant.resource.as_deref() != Some(r) => Err(Refusal::plain(
+            OAuthError::invalid_target("the grant is not for this resource"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The refusal when the grant's person was deleted.
 pub fn person_gone() -> Refusal {
     Refusal::plain(OAuthError::invalid_grant(
@@ -262,6 +275,7 @@ pub fn decide_code(
         return Err(unknown(Credential::AuthorizationCode));
     }
     check_code(grant, p.client, p.redirect_uri, p.code_verifier, p.now)?;
+    check_resource(grant, p.resource)?;
     if !person_exists {
         return Err(person_gone());
     }
@@ -292,6 +306,7 @@ pub fn decide_refresh(
         p.code_verifier,
         p.now,
     )?;
+    check_resource(grant, p.resource)?;
     if !person_exists {
         return Err(person_gone());
     }

@@ -32,6 +32,7 @@ fn client(public: bool) -> Client {
         created_at: 0,
         token_rate_limit: None,
         require_mfa: false,
+        third_party: false,
     }
 }
 
@@ -54,6 +55,7 @@ fn grant() -> Grant {
         revoked_at: None,
         amr: vec!["pwd".into()],
         acr: None,
+        resource: None,
     }
 }
 
@@ -313,8 +315,31 @@ fn presented<'a>(c: &'a Client, now: i64) -> Presented<'a> {
         client: c,
         redirect_uri: Some("https://app/cb"),
         code_verifier: Some(V),
+        resource: None,
         now,
     }
+}
+
+#[test]
+fn a_token_request_may_name_only_its_grants_resource() {
+    let c = client(true);
+    let mut g = grant();
+    let asking = |r| Presented {
+        resource: r,
+        ..presented(&c, 120)
+    };
+    // A grant for the client itself: naming any API is refused.
+    let e = decide_code(&g, true, &asking(Some("https://api.example/"))).unwrap_err();
+    assert_eq!(
+        (e.error.code, e.revoke_grant),
+        (crate::ErrorCode::InvalidTarget, None)
+    );
+    // A grant for an API: naming it (or nothing) is fine; another is not.
+    g.resource = Some("https://api.example/".into());
+    assert!(decide_code(&g, true, &asking(Some("https://api.example/"))).is_ok());
+    assert!(decide_code(&g, true, &asking(None)).is_ok());
+    let e = decide_code(&g, true, &asking(Some("https://other.example/"))).unwrap_err();
+    assert_eq!(e.error.code, crate::ErrorCode::InvalidTarget);
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! The admin REST API under `/admin/v1`: tenants, clients and users
+//! The admin REST API under `/admin/v1`: tenants, clients, users and APIs
 //! (create, read, list with paging, update, delete), client secret rotation,
-//! and its OpenAPI document at `/admin/v1/openapi.json`.
+//! users' second factors (list, remove one, reset all), and its OpenAPI
+//! document at `/admin/v1/openapi.json`.
 //!
 //! Every request, including unknown paths and the OpenAPI document, needs an
 //! admin bearer token: the one configured at start (`KEYGATE_ADMIN_TOKEN`,
@@ -13,8 +14,11 @@
 //! too. After a write this node drops the cached tenant, host or client, so
 //! it sees the change at once; other nodes see it within the cache TTL.
 
+mod apis;
 mod clients;
+mod consents;
 pub mod error;
+mod factors;
 mod openapi;
 mod tenants;
 mod users;
@@ -26,7 +30,7 @@ use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use error::AdminError;
 use keygate_core::model::Tenant;
@@ -60,12 +64,41 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
             post(clients::rotate_secret),
         )
         .route(
+            "/tenants/{tenant}/clients/{client_id}/grants",
+            get(apis::grants).put(apis::grant),
+        )
+        .route(
+            "/tenants/{tenant}/clients/{client_id}/grants/{identifier}",
+            axum::routing::delete(apis::revoke),
+        )
+        .route("/tenants/{tenant}/apis", get(apis::list).post(apis::create))
+        .route(
+            "/tenants/{tenant}/apis/{identifier}",
+            get(apis::read).patch(apis::update).delete(apis::delete),
+        )
+        .route(
+            "/tenants/{tenant}/users/{sub}/consents",
+            get(consents::list),
+        )
+        .route(
+            "/tenants/{tenant}/users/{sub}/consents/{client_id}",
+            axum::routing::delete(consents::revoke),
+        )
+        .route(
             "/tenants/{tenant}/users",
             get(users::list).post(users::create),
         )
         .route(
             "/tenants/{tenant}/users/{sub}",
             get(users::read).patch(users::update).delete(users::delete),
+        )
+        .route(
+            "/tenants/{tenant}/users/{sub}/factors",
+            get(factors::list).delete(factors::reset),
+        )
+        .route(
+            "/tenants/{tenant}/users/{sub}/factors/{id}",
+            delete(factors::delete),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

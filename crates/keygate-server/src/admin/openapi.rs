@@ -2,7 +2,7 @@
 //! annotations and the request and response types (utoipa).
 
 use super::error::ErrorBody;
-use super::{clients, tenants, users, views};
+use super::{apis, clients, consents, factors, tenants, users, views};
 use crate::provisioning as provision;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "Keygate admin API",
-        description = "Tenants, clients and users of a Keygate identity provider. \
+        description = "Tenants, clients, users and APIs of a Keygate identity provider. \
             Every request needs `Authorization: Bearer <admin token>`: `KEYGATE_ADMIN_TOKEN`, \
             or a token made by `keygate admin-token create`."
     ),
@@ -34,6 +34,19 @@ use utoipa::{Modify, OpenApi};
         users::read,
         users::update,
         users::delete,
+        consents::list,
+        consents::revoke,
+        apis::list,
+        apis::create,
+        apis::read,
+        apis::update,
+        apis::delete,
+        apis::grants,
+        apis::grant,
+        apis::revoke,
+        factors::list,
+        factors::delete,
+        factors::reset,
         serve,
     ),
     components(schemas(
@@ -45,6 +58,15 @@ use utoipa::{Modify, OpenApi};
         provision::NewUser,
         provision::UserPatch,
         provision::Ttl,
+        provision::NewApi,
+        provision::ApiPatch,
+        provision::NewClientGrant,
+        views::ConsentView,
+        views::ConsentList,
+        views::ApiView,
+        views::ApiList,
+        views::ClientGrantView,
+        views::ClientGrantList,
         views::TenantView,
         views::TenantList,
         views::ClientView,
@@ -53,13 +75,18 @@ use utoipa::{Modify, OpenApi};
         views::ClientList,
         views::UserView,
         views::UserList,
+        views::FactorType,
+        views::FactorView,
+        views::RecoveryCodesView,
+        views::FactorList,
     )),
     modifiers(&AdminAuth),
     security(("admin_token" = [])),
     tags(
         (name = "tenants", description = "Tenants: each has its own issuer, clients, users and keys"),
         (name = "clients", description = "Clients (applications) of a tenant"),
-        (name = "users", description = "Users of a tenant"),
+        (name = "apis", description = "APIs (resource servers) of a tenant, and the scopes of them granted to clients"),
+        (name = "users", description = "Users of a tenant, and their second factors"),
         (name = "meta", description = "This document"),
     )
 )]

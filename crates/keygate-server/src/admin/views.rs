@@ -111,6 +111,8 @@ pub struct ClientView {
     pub token_rate_limit: Option<i64>,
     /// Whether every sign-in for this client needs a second factor.
     pub require_mfa: bool,
+    /// Whether people allow what the client asks for on a consent page.
+    pub third_party: bool,
 }
 
 impl From<Client> for ClientView {
@@ -139,6 +141,7 @@ impl From<Client> for ClientView {
             created_at: c.created_at,
             token_rate_limit: c.token_rate_limit,
             require_mfa: c.require_mfa,
+            third_party: c.third_party,
         }
     }
 }
@@ -270,4 +273,152 @@ pub fn page<T>(
     } else {
         (rows, None)
     }
+}
+
+/// An API (resource server) of a tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiView {
+    /// Its identifier: the `audience` or `resource` clients send, and its
+    /// tokens' `aud`.
+    pub identifier: String,
+    /// The tenant it belongs to.
+    pub tenant_id: String,
+    /// A name for people.
+    pub name: String,
+    /// The scopes it defines.
+    pub scopes: Vec<String>,
+    /// Seconds its access tokens live; absent: each client's lifetime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<i64>,
+    /// The algorithm of its access tokens; absent: each client's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<SigningAlgName>)]
+    pub signing_alg: Option<String>,
+    /// When it was created (seconds since the Unix epoch).
+    pub created_at: i64,
+}
+
+impl From<keygate_core::model::Api> for ApiView {
+    fn from(a: keygate_core::model::Api) -> Self {
+        ApiView {
+            identifier: a.identifier,
+            tenant_id: a.tenant_id,
+            name: a.name,
+            scopes: a.scopes,
+            access_token_ttl: a.access_token_ttl,
+            signing_alg: a.signing_alg.map(|s| s.as_str().to_string()),
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// The APIs of a tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiList {
+    /// Every API, in identifier order.
+    pub items: Vec<ApiView>,
+}
+
+/// The scopes of one API a client may get for itself (client_credentials).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientGrantView {
+    /// The client.
+    pub client_id: String,
+    /// The API's identifier.
+    pub api: String,
+    /// The scopes granted.
+    pub scopes: Vec<String>,
+}
+
+impl From<keygate_core::model::ClientGrant> for ClientGrantView {
+    fn from(g: keygate_core::model::ClientGrant) -> Self {
+        ClientGrantView {
+            client_id: g.client_id,
+            api: g.api,
+            scopes: g.scopes,
+        }
+    }
+}
+
+/// A client's grants.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientGrantList {
+    /// Every grant of the client, in API order.
+    pub items: Vec<ClientGrantView>,
+}
+
+/// What kind of second factor a [`FactorView`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FactorType {
+    /// An authenticator app (TOTP, RFC 6238).
+    Totp,
+}
+
+/// One second factor of a person. `type` says which kind; other kinds
+/// (passkeys) are added as further values with the same common fields.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactorView {
+    /// The factor's id (for `DELETE .../factors/{id}`).
+    pub id: String,
+    /// Which kind of factor it is.
+    #[serde(rename = "type")]
+    pub kind: FactorType,
+    /// The name the person gave it.
+    pub name: String,
+    /// When it was added (seconds since the Unix epoch).
+    pub created_at: i64,
+    /// When it was last used (seconds since the Unix epoch; for an
+    /// authenticator app, the start of the 30-second step of the last code
+    /// accepted, the confirming one included); absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<i64>,
+}
+
+/// What is left of a person's recovery codes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryCodesView {
+    /// How many are unused.
+    pub remaining: i64,
+}
+
+/// A person's second factors (every one, oldest first) and recovery codes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactorList {
+    /// The confirmed factors, oldest first.
+    pub items: Vec<FactorView>,
+    /// Their recovery codes.
+    pub recovery_codes: RecoveryCodesView,
+}
+
+/// What a person allowed a third-party client for one API.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentView {
+    /// The client.
+    pub client_id: String,
+    /// The API's identifier; absent for the client's own tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// The scopes allowed.
+    pub scopes: Vec<String>,
+    /// When they were last allowed (seconds since the Unix epoch).
+    pub granted_at: i64,
+}
+
+impl From<keygate_core::model::Consent> for ConsentView {
+    fn from(c: keygate_core::model::Consent) -> Self {
+        ConsentView {
+            client_id: c.client_id,
+            resource: (!c.resource.is_empty()).then_some(c.resource),
+            scopes: c.scopes,
+            granted_at: c.granted_at,
+        }
+    }
+}
+
+/// A person's consents.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentList {
+    /// Every consent, by client and API.
+    pub items: Vec<ConsentView>,
 }

@@ -115,7 +115,8 @@ pub(super) async fn authorization(
         .collect();
     pairs.push(("response_type".into(), "code".into()));
     let az_params = Params::from_pairs(pairs).map_err(from_oauth)?;
-    let ar = az::validate(&az_params, Some(&client)).map_err(|e| match e {
+    let api = state.named_api(&door.tenant.id, &az_params).await?;
+    let ar = az::validate(&az_params, Some(&client), api.as_ref()).map_err(|e| match e {
         AuthorizeError::Page(msg) => {
             journeys_error(StatusCode::BAD_REQUEST, "invalid_request", msg)
         }

@@ -14,8 +14,9 @@ use serde::Serialize;
 use std::sync::Arc;
 
 /// Who a token is about. Owned, so that the whole minting can move to a
-/// signing thread. (One is built and moved once per token request, so
-/// the size of its larger variant costs nothing worth a box.)
+/// signing thread.
+// One value per minting, moved once: boxing the larger variant would only
+// add an allocation.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Subject {
     /// A person, through a grant (authorization code or refresh token).
@@ -32,6 +33,8 @@ pub(crate) enum Subject {
         amr: Vec<String>,
         /// The `acr` value the sign-in satisfied, if one was asked.
         acr: Option<String>,
+        /// The API the grant is for (the access token's `aud`), if any.
+        resource: Option<String>,
     },
     /// The client itself (client_credentials).
     Client,
@@ -68,6 +71,19 @@ pub(crate) struct Minter {
     access_token_ttl: i64,
     id_token_ttl: i64,
     now: i64,
+    /// The `aud` of the client's own tokens: its id, or the API it named.
+    audience: String,
+    /// The tenant's APIs with their own lifetime or algorithm, for the
+    /// access tokens of grants made for them.
+    apis: Vec<ApiMint>,
+}
+
+/// How the access tokens of one API are signed, where it differs from
+/// the client's.
+struct ApiMint {
+    identifier: String,
+    key: Option<Arc<SigningKey>>,
+    ttl: Option<i64>,
 }
 
 /// What [`Minter::sign_then`] replies with: the minter (for the
@@ -78,6 +94,8 @@ pub(crate) type Minted = (Minter, Scope, Result<Signed, CryptoError>);
 pub(crate) struct Signed {
     access_token: String,
     id_token: Option<String>,
+    /// The access token's lifetime (the client's, or its API's).
+    expires_in: i64,
 }
 
 impl Minter {
@@ -93,6 +111,23 @@ impl Minter {
             .keys
             .signer(&door.tenant.id, client.signing_alg)
             .await?;
+        let mut apis = vec![];
+        for api in state.tenant_apis(&door.tenant.id).await? {
+            if api.access_token_ttl.is_none() && api.signing_alg.is_none() {
+                continue;
+            }
+            let key = match api.signing_alg {
+                Some(alg) if alg != client.signing_alg => {
+                    Some(state.keys.signer(&door.tenant.id, alg).await?.0)
+                }
+                _ => None,
+            };
+            apis.push(ApiMint {
+                identifier: api.identifier,
+                key,
+                ttl: api.access_token_ttl,
+            });
+        }
         Ok(Minter {
             key,
             issuer: door.issuer.clone(),
@@ -100,7 +135,45 @@ impl Minter {
             access_token_ttl: client.access_token_ttl,
             id_token_ttl: client.id_token_ttl,
             now,
+            audience: client.id.clone(),
+            apis,
         })
+    }
+
+    /// The minter of a client's own tokens for `api` (client_credentials
+    /// naming it): its identifier as `aud`, its lifetime and algorithm.
+    pub(crate) async fn for_api(
+        mut self,
+        state: &AppState,
+        door: &Door,
+        api: &keygate_core::model::Api,
+    ) -> Result<Minter, ApiError> {
+        if let Some(alg) = api.signing_alg {
+            self.key = state.keys.signer(&door.tenant.id, alg).await?.0;
+        }
+        if let Some(ttl) = api.access_token_ttl {
+            self.access_token_ttl = ttl;
+        }
+        self.audience = api.identifier.clone();
+        Ok(self)
+    }
+
+    /// The `aud`, key and lifetime of the access token for `resource`.
+    fn access_token_for<'a>(
+        &'a self,
+        resource: Option<&'a str>,
+    ) -> (&'a str, &'a Arc<SigningKey>, i64) {
+        let Some(r) = resource else {
+            return (&self.audience, &self.key, self.access_token_ttl);
+        };
+        match self.apis.iter().find(|a| a.identifier == r) {
+            Some(a) => (
+                r,
+                a.key.as_ref().unwrap_or(&self.key),
+                a.ttl.unwrap_or(self.access_token_ttl),
+            ),
+            None => (r, &self.key, self.access_token_ttl),
+        }
     }
 
     /// The one way tokens are signed: on a signing thread
@@ -137,18 +210,23 @@ impl Minter {
             ),
             Subject::Client => (client_id.clone(), random, None),
         };
+        let resource = match subject {
+            Subject::Person { resource, .. } => resource.as_deref(),
+            Subject::Client => None,
+        };
+        let (aud, at_key, ttl) = self.access_token_for(resource);
         let at = AccessTokenClaims {
             iss: self.issuer.clone(),
             sub: sub.clone(),
-            aud: client_id.clone(),
+            aud: aud.to_string(),
             client_id: client_id.clone(),
             scope: scope.to_string(),
-            exp: now + self.access_token_ttl,
+            exp: now + ttl,
             iat: now,
             jti,
             auth_time,
         };
-        let access_token = jws::sign(&self.key, "at+jwt", &at)?;
+        let access_token = jws::sign(at_key, "at+jwt", &at)?;
         let id_token = match subject {
             Subject::Person {
                 user,
@@ -180,6 +258,7 @@ impl Minter {
         Ok(Signed {
             access_token,
             id_token,
+            expires_in: ttl,
         })
     }
 
@@ -193,7 +272,7 @@ impl Minter {
         TokenResponse {
             access_token: signed.access_token,
             token_type: "Bearer",
-            expires_in: self.access_token_ttl,
+            expires_in: signed.expires_in,
             scope: scope.to_string(),
             id_token: signed.id_token,
             refresh_token,

@@ -105,6 +105,24 @@ async fn handle(
                     ));
                 }
             }
+            if super::consent::needed(state, door, &client, &req, &user_sub).await? {
+                if req.prompt_none {
+                    return Ok(super::consent::required(door, &req));
+                }
+                if let Some(user) = state.store.get_user(&door.tenant.id, &user_sub).await? {
+                    return super::consent::page(
+                        state,
+                        door,
+                        headers,
+                        &client,
+                        &params,
+                        &req,
+                        &user,
+                        &[],
+                    )
+                    .await;
+                }
+            }
             let (_, to) =
                 accounts::issue_code(state, door, &req, &user_sub, auth_time, &amr, false).await?;
             Ok(super::see_other(&to, &[]))

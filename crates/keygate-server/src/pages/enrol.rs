@@ -188,14 +188,50 @@ pub(crate) async fn post(
     let code = sub.form.get("code").unwrap_or("");
     match mfa::confirm_device(&state, &door, &device, &name, code).await? {
         Ok(()) if mfa::finish_pending(&state, &token).await? => {
-            signed_in(
-                &state,
-                &door,
-                &sub,
-                &pending.sub,
-                &pending.with(Method::Otp),
-            )
-            .await
+            let methods = pending.with(Method::Otp);
+            // The person's first factor: their recovery codes, shown this
+            // once, with a link that goes on to the application.
+            if crate::recovery::remaining(&state, &door.tenant.id, &pending.sub).await? == 0 {
+                // A third-party client's consent comes after the codes,
+                // through /authorize with the new session.
+                let (cookie, to) = if super::consent::needed(
+                    &state,
+                    &door,
+                    &sub.client,
+                    &sub.request,
+                    &pending.sub,
+                )
+                .await?
+                {
+                    let amr = keygate_core::amr::amr(&methods);
+                    let cookie = crate::accounts::start_session(
+                        &state,
+                        &door,
+                        &sub.headers,
+                        &pending.sub,
+                        crate::accounts::now(),
+                        &amr,
+                    )
+                    .await?;
+                    let next = format!(
+                        "{}?{}",
+                        door.url("/authorize"),
+                        super::request_query(&sub.params)
+                    );
+                    (cookie, next)
+                } else {
+                    super::session_and_code(&state, &door, &sub, &pending.sub, &methods).await?
+                };
+                let codes = crate::recovery::issue(&state, &door.tenant.id, &pending.sub).await?;
+                let notice = "The authenticator app was added. Keep these recovery codes: each signs you in once if you lose it.";
+                let mut res =
+                    super::account::recovery::codes_page(&door, &codes, Some(notice), &to);
+                if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+                    res.headers_mut().append(axum::http::header::SET_COOKIE, v);
+                }
+                return Ok(res);
+            }
+            signed_in(&state, &door, &sub, &pending.sub, &methods).await
         }
         Ok(()) => Ok(expired(&sub)),
         Err(e) => {

@@ -5,6 +5,7 @@
 
 pub(crate) mod account;
 pub(crate) mod authorize;
+pub(crate) mod consent;
 pub(crate) mod enrol;
 pub(crate) mod login;
 pub(crate) mod register;
@@ -86,7 +87,8 @@ pub(crate) async fn validate_request(
         Some(id) => state.client(&door.tenant.id, id).await?,
         None => None,
     };
-    match az::validate(&params, client.as_ref()) {
+    let api = state.named_api(&door.tenant.id, &params).await?;
+    match az::validate(&params, client.as_ref(), api.as_ref()) {
         Ok(req) => Ok(Ok((
             req,
             client.expect("validated requests have a client"),
@@ -204,6 +206,51 @@ pub(crate) async fn signed_in(
     user_sub: &str,
     methods: &[keygate_core::amr::Method],
 ) -> Result<Response, ApiError> {
+    // A third-party client asks first: the session starts, the consent
+    // page comes with it.
+    if consent::needed(state, door, &s.client, &s.request, user_sub).await? {
+        let amr = keygate_core::amr::amr(methods);
+        let cookie = crate::accounts::start_session(
+            state,
+            door,
+            &s.headers,
+            user_sub,
+            crate::accounts::now(),
+            &amr,
+        )
+        .await?;
+        let Some(user) = state.store.get_user(&door.tenant.id, user_sub).await? else {
+            return Err(page_error(
+                door,
+                StatusCode::BAD_REQUEST,
+                "This account no longer exists.",
+            ));
+        };
+        return consent::page(
+            state,
+            door,
+            &s.headers,
+            &s.client,
+            &s.params,
+            &s.request,
+            &user,
+            &[cookie],
+        )
+        .await;
+    }
+    let (cookie, to) = session_and_code(state, door, s, user_sub, methods).await?;
+    Ok(see_other(&to, &[cookie]))
+}
+
+/// What [`signed_in`] does before its redirect: the new session's cookie
+/// and the URL that sends the code to the application.
+pub(crate) async fn session_and_code(
+    state: &AppState,
+    door: &Door,
+    s: &Submission,
+    user_sub: &str,
+    methods: &[keygate_core::amr::Method],
+) -> Result<(String, String), ApiError> {
     let auth_time = crate::accounts::now();
     let amr = keygate_core::amr::amr(methods);
     let cookie =
@@ -211,7 +258,7 @@ pub(crate) async fn signed_in(
     let (_, to) =
         crate::accounts::issue_code(state, door, &s.request, user_sub, auth_time, &amr, false)
             .await?;
-    Ok(see_other(&to, &[cookie]))
+    Ok((cookie, to))
 }
 
 /// A page refusing a rate-limited attempt gets its `Retry-After`.

@@ -153,6 +153,11 @@ pub struct NewClient {
     /// request sent `acr_values=mfa`).
     #[serde(default)]
     pub require_mfa: bool,
+    /// Someone else's application: people allow what it asks for on a
+    /// consent page. It cannot use the Journeys API (which hands it the
+    /// password).
+    #[serde(default)]
+    pub third_party: bool,
 }
 
 /// Changes to a client; absent fields stay as they are, lists are replaced
@@ -194,6 +199,9 @@ pub struct ClientPatch {
     /// Whether every sign-in for this client needs a second factor.
     #[serde(default)]
     pub require_mfa: Option<bool>,
+    /// Whether people allow what the client asks for on a consent page.
+    #[serde(default)]
+    pub third_party: Option<bool>,
     /// Browser origins allowed to call the token, revocation, userinfo and Journeys
     /// endpoints (CORS); replaces the whole list.
     #[serde(default)]
@@ -332,6 +340,12 @@ pub fn client_from_spec(
             ProvisionError::invalid("pkce", format!("'{p}': use s256 or plain-allowed"))
         })?,
     };
+    if spec.third_party && spec.journeys_api {
+        return Err(ProvisionError::invalid(
+            "journeys_api",
+            "a third-party client cannot use the Journeys API: it would be handed people's passwords",
+        ));
+    }
     let secret = (!spec.public).then(secrets::new_secret);
     let client = Client {
         id: secrets::random_token(18),
@@ -362,6 +376,7 @@ pub fn client_from_spec(
         created_at: now,
         token_rate_limit: token_rate_limit(spec.token_rate_limit)?,
         require_mfa: spec.require_mfa,
+        third_party: spec.third_party,
     };
     Ok((client, secret))
 }
@@ -396,6 +411,7 @@ fn spec_of(c: &Client) -> NewClient {
         pkce: Some(c.pkce.as_str().to_string()),
         token_rate_limit: c.token_rate_limit,
         require_mfa: c.require_mfa,
+        third_party: c.third_party,
     }
 }
 
@@ -436,6 +452,9 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
     }
     if let Some(v) = p.require_mfa {
         spec.require_mfa = v;
+    }
+    if let Some(v) = p.third_party {
+        spec.third_party = v;
     }
     if let Some(v) = p.web_origins {
         spec.web_origins = v;

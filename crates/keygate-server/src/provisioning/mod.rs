@@ -16,14 +16,20 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 mod admin_tokens;
+mod apis;
 mod clients;
+mod consents;
 pub mod duration;
+mod factors;
 mod tenants;
 mod users;
 
 pub use admin_tokens::*;
+pub use apis::*;
 pub use clients::*;
+pub use consents::*;
 pub use duration::parse_duration;
+pub use factors::*;
 pub use tenants::*;
 pub use users::*;
 

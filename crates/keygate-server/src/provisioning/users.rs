@@ -127,7 +127,7 @@ pub async fn user_by_email(store: &dyn Store, tenant: &str, raw: &str) -> Result
     }
 }
 
-fn no_user(sub: &str) -> ProvisionError {
+pub(super) fn no_user(sub: &str) -> ProvisionError {
     ProvisionError::NotFound(format!("user '{sub}' does not exist"))
 }
 

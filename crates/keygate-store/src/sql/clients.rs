@@ -23,7 +23,7 @@ fn corrupt(what: &str) -> StoreError {
 const CLIENT_COLS: &str = "id, tenant_id, name, public, secret_hash, auth_method, redirect_uris, \
     post_logout_redirect_uris, grant_types, refresh_policy, id_token_ttl, access_token_ttl, \
     journeys_api, web_origins, signing_alg, pkce_policy, created_at, token_rate_limit, \
-    refresh_token_max_ttl, require_mfa";
+    refresh_token_max_ttl, require_mfa, third_party";
 
 fn client_from(row: &dyn Cols) -> Result<Client> {
     Ok(Client {
@@ -54,6 +54,7 @@ fn client_from(row: &dyn Cols) -> Result<Client> {
         created_at: row.int("created_at")?,
         token_rate_limit: row.opt_int("token_rate_limit")?,
         require_mfa: row.flag("require_mfa")?,
+        third_party: row.flag("third_party")?,
     })
 }
 
@@ -73,9 +74,9 @@ fn insert_web_origins(mut write: Write, c: &Client) -> Write {
 const CLIENT_SETTINGS: &str =
     "name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, \
     refresh_policy, id_token_ttl, access_token_ttl, journeys_api, web_origins, signing_alg, \
-    pkce_policy, token_rate_limit, refresh_token_max_ttl, require_mfa";
+    pkce_policy, token_rate_limit, refresh_token_max_ttl, require_mfa, third_party";
 
-/// The values of [`CLIENT_SETTINGS`] ($1 to $15 of the client statements).
+/// The values of [`CLIENT_SETTINGS`] ($1 to $16 of the client statements).
 fn client_settings(c: &Client) -> Vec<OwnedParam> {
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     vec![
@@ -94,6 +95,7 @@ fn client_settings(c: &Client) -> Vec<OwnedParam> {
         OwnedParam::OptInt(c.token_rate_limit),
         OwnedParam::Int(c.refresh_token_max_ttl),
         OwnedParam::Int(c.require_mfa as i64),
+        OwnedParam::Int(c.third_party as i64),
     ]
 }
 
@@ -111,7 +113,7 @@ impl ClientStore for SqlStore {
         let write = Write::new().then_owned(
             format!(
                 "INSERT INTO clients ({CLIENT_SETTINGS}, id, tenant_id, public, secret_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
             ),
             params,
         );
@@ -172,7 +174,7 @@ impl ClientStore for SqlStore {
         ]);
         let write = Write::new()
             .then_owned(
-                format!("UPDATE clients SET {set} WHERE id = $16 AND tenant_id = $17"),
+                format!("UPDATE clients SET {set} WHERE id = $17 AND tenant_id = $18"),
                 params,
             )
             .exactly_one()
@@ -211,6 +213,14 @@ impl ClientStore for SqlStore {
                 &[client_id.into(), tenant_id.into()],
             )
             .exactly_one()
+            .then(
+                "DELETE FROM client_grants WHERE client_id = $1 AND tenant_id = $2",
+                &[client_id.into(), tenant_id.into()],
+            )
+            .then(
+                "DELETE FROM consents WHERE client_id = $1 AND tenant_id = $2",
+                &[client_id.into(), tenant_id.into()],
+            )
             .then(
                 "UPDATE grants SET revoked_at = $1 WHERE tenant_id = $2 AND client_id = $3 AND revoked_at IS NULL",
                 &[now.into(), tenant_id.into(), client_id.into()],

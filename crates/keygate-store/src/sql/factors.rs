@@ -1,5 +1,6 @@
 //! The statements of [`FactorStore`]: authenticator apps, their time steps
-//! accepted once by one conditional `UPDATE`.
+//! accepted once by one conditional `UPDATE`, and recovery codes, each used
+//! once the same way.
 
 use super::SqlStore;
 use crate::factors::{FactorStore, MfaPending, TotpDevice};
@@ -141,5 +142,86 @@ impl FactorStore for SqlStore {
             &[hash.into(), now.into()],
         ))
         .await
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        tenant_id: &str,
+        user_sub: &str,
+        hashes: &[String],
+        now: i64,
+    ) -> Result<()> {
+        let write = hashes.iter().fold(
+            Write::new().then(
+                "DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_sub = $2",
+                &[tenant_id.into(), user_sub.into()],
+            ),
+            |w, hash| {
+                w.then(
+                    "INSERT INTO recovery_codes (tenant_id, user_sub, hash, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                    &[tenant_id.into(), user_sub.into(), hash.into(), now.into()],
+                )
+            },
+        );
+        self.write(write).await?;
+        Ok(())
+    }
+
+    async fn use_recovery_code(
+        &self,
+        tenant_id: &str,
+        user_sub: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<bool> {
+        self.write_one(Write::new().then(
+            "UPDATE recovery_codes SET used_at = $1 \
+             WHERE tenant_id = $2 AND user_sub = $3 AND hash = $4 AND used_at IS NULL",
+            &[now.into(), tenant_id.into(), user_sub.into(), hash.into()],
+        ))
+        .await
+    }
+
+    async fn recovery_codes_left(&self, tenant_id: &str, user_sub: &str) -> Result<i64> {
+        let n = self
+            .first(
+                "SELECT COUNT(*) AS n FROM recovery_codes \
+                 WHERE tenant_id = $1 AND user_sub = $2 AND used_at IS NULL",
+                &[tenant_id.into(), user_sub.into()],
+                |r| r.int("n"),
+            )
+            .await?;
+        Ok(n.unwrap_or(0))
+    }
+
+    async fn delete_recovery_codes_without_factor(
+        &self,
+        tenant_id: &str,
+        user_sub: &str,
+    ) -> Result<u64> {
+        let done = self
+            .write(Write::new().then(
+                "DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_sub = $2 \
+                 AND NOT EXISTS (SELECT 1 FROM totp_devices WHERE tenant_id = $1 \
+                 AND user_sub = $2 AND confirmed_at IS NOT NULL)",
+                &[tenant_id.into(), user_sub.into()],
+            ))
+            .await?;
+        Ok(done.changed(0))
+    }
+
+    async fn reset_factors(&self, tenant_id: &str, user_sub: &str) -> Result<()> {
+        let write = [
+            "DELETE FROM totp_devices WHERE tenant_id = $1 AND user_sub = $2",
+            "DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_sub = $2",
+            "DELETE FROM sessions WHERE tenant_id = $1 AND user_sub = $2",
+        ]
+        .iter()
+        .fold(Write::new(), |w, sql| {
+            w.then(*sql, &[tenant_id.into(), user_sub.into()])
+        });
+        self.write(write).await?;
+        Ok(())
     }
 }

@@ -66,7 +66,7 @@ fn standing_from(row: &dyn Cols) -> Result<Standing> {
 const GRANT_COLS: &str =
     "g.id, g.tenant_id, g.client_id, g.user_sub, g.scope, g.auth_time, g.nonce, \
     g.code_challenge, g.code_challenge_method, g.redirect_uri, g.redirect_uri_sent, g.created_at, \
-    g.code_expires_at, g.code_consumed_at, g.revoked_at, g.amr, g.acr";
+    g.code_expires_at, g.code_consumed_at, g.revoked_at, g.amr, g.acr, g.resource";
 
 fn grant_from(row: &dyn Cols) -> Result<Grant> {
     Ok(Grant {
@@ -90,6 +90,7 @@ fn grant_from(row: &dyn Cols) -> Result<Grant> {
         revoked_at: row.opt_int("revoked_at")?,
         amr: crate::row::words(&row.text("amr")?),
         acr: row.opt_text("acr")?,
+        resource: row.opt_text("resource")?,
     })
 }
 
@@ -210,8 +211,8 @@ impl GrantStore for SqlStore {
         let inserted = write.steps.len();
         let write = write.then(
             "INSERT INTO grants (id, tenant_id, client_id, user_sub, scope, auth_time, nonce, code_challenge, \
-             code_challenge_method, redirect_uri, redirect_uri_sent, created_at, code_hash, code_expires_at, amr, acr) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17 \
+             code_challenge_method, redirect_uri, redirect_uri_sent, created_at, code_hash, code_expires_at, amr, acr, resource) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18 \
              WHERE (SELECT COUNT(*) FROM grants WHERE tenant_id = $2 AND user_sub = $4 AND client_id = $3 \
                AND code_consumed_at IS NULL AND revoked_at IS NULL AND code_expires_at > $12) < $15",
             &[
@@ -232,6 +233,7 @@ impl GrantStore for SqlStore {
                 max_outstanding.into(),
                 (&amr).into(),
                 (&g.acr).into(),
+                (&g.resource).into(),
             ],
         );
         Ok(self.write(write).await?.changed(inserted) == 1)

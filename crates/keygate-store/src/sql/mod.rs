@@ -8,7 +8,9 @@
 //! are [`Write`]s. Each engine runs them its own way ([`Engine`]).
 
 mod admin_tokens;
+mod apis;
 mod clients;
+mod consents;
 mod email_links;
 mod factors;
 mod grants;

@@ -136,6 +136,14 @@ impl UserStore for SqlStore {
             .then(
                 "DELETE FROM passkey_ceremonies WHERE tenant_id = $1 AND user_sub = $2",
                 &[tenant_id.into(), sub.into()],
+            )
+            .then(
+                "DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_sub = $2",
+                &[tenant_id.into(), sub.into()],
+            )
+            .then(
+                "DELETE FROM consents WHERE tenant_id = $1 AND user_sub = $2",
+                &[tenant_id.into(), sub.into()],
             );
         Ok(!self.write(write).await?.is_undone())
     }

@@ -100,10 +100,28 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "amr",
         sql: include_str!("../../migrations/sqlite/0014_amr.sql"),
     },
+    // The runner applies, in list order, each version it has not recorded
+    // yet: a database that recorded 16 to 18 before 15 was added gets 15 at
+    // its next start.
     Migration {
         version: 15,
         name: "passkeys",
         sql: include_str!("../../migrations/sqlite/0015_passkeys.sql"),
+    },
+    Migration {
+        version: 16,
+        name: "recovery_codes",
+        sql: include_str!("../../migrations/sqlite/0016_recovery_codes.sql"),
+    },
+    Migration {
+        version: 17,
+        name: "apis",
+        sql: include_str!("../../migrations/sqlite/0017_apis.sql"),
+    },
+    Migration {
+        version: 18,
+        name: "consents",
+        sql: include_str!("../../migrations/sqlite/0018_consents.sql"),
     },
 ];
 

@@ -1,7 +1,9 @@
 //! Second factors (src/factors.rs, `FactorStore`): a device is created
 //! unconfirmed and confirmed once, listed per person, deleted only by its
 //! person and with the person; a time step is accepted once, by one of
-//! racing callers, and never an earlier one after a later one.
+//! racing callers, and never an earlier one after a later one. Recovery
+//! codes are replaced whole, used once (one winner among racing uses), go
+//! with the last factor, with a reset of every factor and with the person.
 
 use crate::*;
 use keygate_store::{MfaPending, TotpDevice};
@@ -149,4 +151,129 @@ async fn a_waiting_sign_in_is_finished_once_and_not_after_it_expires() {
     }
     assert_eq!(winners, 1);
     assert_eq!(s.mfa_pending("p1").await.unwrap().unwrap().used_at, Some(t));
+}
+
+fn hashes(prefix: &str) -> Vec<String> {
+    (0..10).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recovery_codes_are_replaced_whole_and_used_once() {
+    let db = Db::open().await;
+    let (_, u) = setting(&*db.store).await;
+    let s = db.store.clone();
+    let t = now();
+    assert_eq!(s.recovery_codes_left("t1", &u.sub).await.unwrap(), 0);
+    s.replace_recovery_codes("t1", &u.sub, &hashes("a"), t)
+        .await
+        .unwrap();
+    assert_eq!(s.recovery_codes_left("t1", &u.sub).await.unwrap(), 10);
+    // Another person's or tenant's code, or an unknown one: not used.
+    assert!(!s.use_recovery_code("t1", "other", "a-0", t).await.unwrap());
+    assert!(!s.use_recovery_code("t2", &u.sub, "a-0", t).await.unwrap());
+    assert!(!s.use_recovery_code("t1", &u.sub, "nope", t).await.unwrap());
+    assert!(s.use_recovery_code("t1", &u.sub, "a-0", t).await.unwrap());
+    assert!(!s.use_recovery_code("t1", &u.sub, "a-0", t).await.unwrap());
+    assert_eq!(s.recovery_codes_left("t1", &u.sub).await.unwrap(), 9);
+    // Racing uses of one code: exactly one wins.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let s = s.clone();
+            let sub = u.sub.clone();
+            tokio::spawn(async move { s.use_recovery_code("t1", &sub, "a-1", t).await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        winners += task.await.unwrap() as usize;
+    }
+    assert_eq!(winners, 1);
+    assert_eq!(s.recovery_codes_left("t1", &u.sub).await.unwrap(), 8);
+    // New codes replace every earlier one, used or not.
+    s.replace_recovery_codes("t1", &u.sub, &hashes("b"), t + 1)
+        .await
+        .unwrap();
+    assert_eq!(s.recovery_codes_left("t1", &u.sub).await.unwrap(), 10);
+    assert!(!s.use_recovery_code("t1", &u.sub, "a-2", t).await.unwrap());
+    assert!(s.use_recovery_code("t1", &u.sub, "b-2", t).await.unwrap());
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM recovery_codes").await,
+        10,
+        "only the new codes are stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recovery_codes_go_with_the_last_factor_a_reset_and_the_person() {
+    let db = Db::open().await;
+    let (_, u) = setting(&*db.store).await;
+    let s = db.store.clone();
+    let t = now();
+    s.create_user(&user("t1", "u2")).await.unwrap();
+    for (id, sub) in [("d1", u.sub.as_str()), ("d2", u.sub.as_str()), ("d3", "u2")] {
+        s.create_totp_device(&device(id, sub, t)).await.unwrap();
+        assert!(s
+            .confirm_totp_device("t1", sub, id, "Phone", 1, t)
+            .await
+            .unwrap());
+    }
+    s.replace_recovery_codes("t1", &u.sub, &hashes("a"), t)
+        .await
+        .unwrap();
+    s.replace_recovery_codes("t1", "u2", &hashes("b"), t)
+        .await
+        .unwrap();
+    // A factor left: the codes stay.
+    assert!(s.delete_totp_device("t1", &u.sub, "d1").await.unwrap());
+    assert_eq!(
+        s.delete_recovery_codes_without_factor("t1", &u.sub)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(s.recovery_codes_left("t1", &u.sub).await.unwrap(), 10);
+    // An unconfirmed device is no factor: with the last confirmed one gone,
+    // the codes go.
+    s.create_totp_device(&device("d4", &u.sub, t))
+        .await
+        .unwrap();
+    assert!(s.delete_totp_device("t1", &u.sub, "d2").await.unwrap());
+    assert_eq!(
+        s.delete_recovery_codes_without_factor("t1", &u.sub)
+            .await
+            .unwrap(),
+        10
+    );
+    assert_eq!(s.recovery_codes_left("t1", &u.sub).await.unwrap(), 0);
+    assert_eq!(s.recovery_codes_left("t1", "u2").await.unwrap(), 10);
+
+    // A reset removes every factor and code of the person and ends their
+    // sessions; another person keeps theirs.
+    s.replace_recovery_codes("t1", &u.sub, &hashes("c"), t)
+        .await
+        .unwrap();
+    s.create_session("s1", &session("t1", &u.sub, t + 3600))
+        .await
+        .unwrap();
+    s.create_session("s2", &session("t1", "u2", t + 3600))
+        .await
+        .unwrap();
+    s.reset_factors("t1", &u.sub).await.unwrap();
+    assert!(s.totp_devices("t1", &u.sub).await.unwrap().is_empty());
+    assert_eq!(s.recovery_codes_left("t1", &u.sub).await.unwrap(), 0);
+    assert!(s.get_session("s1").await.unwrap().is_none());
+    assert!(s.get_session("s2").await.unwrap().is_some());
+    assert_eq!(s.totp_devices("t1", "u2").await.unwrap().len(), 1);
+    assert_eq!(s.recovery_codes_left("t1", "u2").await.unwrap(), 10);
+    // Resetting a person without factors changes nothing and fails not.
+    s.reset_factors("t1", &u.sub).await.unwrap();
+
+    // Deleting the person deletes their codes; deleting the tenant, all.
+    assert!(s.delete_user("t1", "u2", t).await.unwrap());
+    assert_eq!(s.recovery_codes_left("t1", "u2").await.unwrap(), 0);
+    s.replace_recovery_codes("t1", &u.sub, &hashes("d"), t)
+        .await
+        .unwrap();
+    assert!(s.delete_tenant("t1").await.unwrap());
+    assert_eq!(db.count("SELECT COUNT(*) FROM recovery_codes").await, 0);
 }

@@ -177,6 +177,7 @@ pub fn client(tenant_id: &str, id: &str, public: bool) -> Client {
         created_at: now(),
         token_rate_limit: None,
         require_mfa: false,
+        third_party: false,
     }
 }
 
@@ -225,6 +226,7 @@ pub fn grant(id: &str, c: &Client, sub: &str, created_at: i64, code_ttl: i64) ->
         revoked_at: None,
         amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
         acr: Some("mfa".into()),
+        resource: Some("https://api.example/".into()),
     }
 }
 

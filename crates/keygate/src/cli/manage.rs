@@ -129,7 +129,7 @@ pub(crate) struct ClientRef {
     "name", "redirect_uris", "auth_method", "grants", "refresh_tokens", "id_token_ttl",
     "access_token_ttl", "refresh_token_max_ttl", "journeys_api", "web_origins", "no_web_origins",
     "post_logout_redirect_uris", "no_post_logout_redirect_uris",
-    "id_token_signed_response_alg", "pkce", "token_rate_limit", "require_mfa",
+    "id_token_signed_response_alg", "pkce", "token_rate_limit", "require_mfa", "third_party",
 ])))]
 pub(crate) struct ClientUpdate {
     #[arg(long)]
@@ -168,6 +168,9 @@ pub(crate) struct ClientUpdate {
     /// Require a second factor at every sign-in: true (the flag alone) or false.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub require_mfa: Option<bool>,
+    /// Ask people on a consent page: true (the flag alone) or false.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub third_party: Option<bool>,
     /// A browser origin allowed to call the token, revocation, userinfo and
     /// Journeys endpoints (CORS).
     #[arg(long = "web-origin")]
@@ -235,6 +238,20 @@ pub(crate) struct UserRef {
     pub tenant: String,
     #[command(flatten)]
     pub sub: SubArg,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// One second factor of one user: for `remove-factor`.
+#[derive(Args)]
+pub(crate) struct FactorRef {
+    #[arg(long)]
+    pub tenant: String,
+    #[command(flatten)]
+    pub sub: SubArg,
+    /// The factor's id, as `user factors` prints it (it may begin with '-').
+    #[arg(long, allow_hyphen_values = true)]
+    pub id: String,
     #[command(flatten)]
     pub db: DbArgs,
 }

@@ -17,6 +17,9 @@ pub(crate) async fn client(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Update(a) => update(a).await,
         ClientCommand::Delete(a) => delete(a).await,
         ClientCommand::RotateSecret(a) => rotate_secret(a).await,
+        ClientCommand::Grant(a) => super::apis::grant(a).await,
+        ClientCommand::Grants(a) => super::apis::grants(a).await,
+        ClientCommand::RevokeGrant(a) => super::apis::revoke_grant(a).await,
     }
 }
 
@@ -62,6 +65,7 @@ fn patch(a: ClientUpdate) -> ClientPatch {
         refresh_token_max_ttl: a.refresh_token_max_ttl.map(Ttl::Text),
         journeys_api: a.journeys_api,
         require_mfa: a.require_mfa,
+        third_party: a.third_party,
         web_origins: list_change(a.web_origins, a.no_web_origins),
         post_logout_redirect_uris: list_change(
             a.post_logout_redirect_uris,

@@ -1,9 +1,9 @@
-//! `keygate user list|show|update|delete`: the admin API's
-//! `/tenants/{tenant}/users` (README, "Admin API"), through the same
-//! `provision` functions and views.
+//! `keygate user list|show|update|delete|factors|remove-factor|reset-factors`:
+//! the admin API's `/tenants/{tenant}/users` and `.../users/{sub}/factors`
+//! (docs/admin-api.md), through the same `provision` functions and views.
 
 use super::{database_url, every_page, open_store, print, print_items, print_view};
-use crate::cli::{UserCommand, UserList, UserRef, UserUpdate};
+use crate::cli::{FactorRef, UserCommand, UserList, UserRef, UserUpdate};
 use crate::Failure;
 use keygate_server::admin::views::UserView;
 use keygate_server::provisioning::{self as provision, UserPatch};
@@ -16,6 +16,11 @@ pub(crate) async fn user(command: UserCommand) -> Result<(), Failure> {
         UserCommand::Show(a) => show(a).await,
         UserCommand::Update(a) => update(a).await,
         UserCommand::Delete(a) => delete(a).await,
+        UserCommand::Factors(a) => factors(a).await,
+        UserCommand::RemoveFactor(a) => remove_factor(a).await,
+        UserCommand::ResetFactors(a) => reset_factors(a).await,
+        UserCommand::Consents(a) => consents(a).await,
+        UserCommand::RevokeConsent(a) => revoke_consent(a).await,
     }
 }
 
@@ -69,5 +74,46 @@ async fn delete(a: UserRef) -> Result<(), Failure> {
     let sub = a.sub.get();
     provision::delete_user(store.as_ref(), &a.tenant, sub).await?;
     print(json!({"sub": sub, "tenant_id": a.tenant, "deleted": true}));
+    Ok(())
+}
+
+async fn factors(a: UserRef) -> Result<(), Failure> {
+    let store = open_store(&database_url(&a.db), None).await?;
+    let list = provision::factors(store.as_ref(), &a.tenant, a.sub.get()).await?;
+    print_view(list)
+}
+
+async fn remove_factor(a: FactorRef) -> Result<(), Failure> {
+    let store = open_store(&database_url(&a.db), None).await?;
+    let sub = a.sub.get();
+    provision::remove_factor(store.as_ref(), &a.tenant, sub, &a.id).await?;
+    print(json!({"sub": sub, "tenant_id": a.tenant, "id": a.id, "removed": true}));
+    Ok(())
+}
+
+async fn consents(a: UserRef) -> Result<(), Failure> {
+    let store = open_store(&database_url(&a.db), None).await?;
+    let items = provision::consents(store.as_ref(), &a.tenant, a.sub.get()).await?;
+    print_items(
+        items
+            .into_iter()
+            .map(keygate_server::admin::views::ConsentView::from)
+            .collect(),
+    )
+}
+
+async fn revoke_consent(a: crate::cli::ConsentRef) -> Result<(), Failure> {
+    let store = open_store(&database_url(&a.db), None).await?;
+    let sub = a.sub.get();
+    provision::revoke_consent(store.as_ref(), &a.tenant, sub, &a.client, super::now()).await?;
+    print(json!({"sub": sub, "tenant_id": a.tenant, "client_id": a.client, "revoked": true}));
+    Ok(())
+}
+
+async fn reset_factors(a: UserRef) -> Result<(), Failure> {
+    let store = open_store(&database_url(&a.db), None).await?;
+    let sub = a.sub.get();
+    provision::reset_factors(store.as_ref(), &a.tenant, sub).await?;
+    print(json!({"sub": sub, "tenant_id": a.tenant, "reset": true}));
     Ok(())
 }

@@ -16,6 +16,9 @@ async fn admin_api_refuses_requests_without_a_valid_admin_token() {
         ("GET", "/tenants/acme/clients"),
         ("GET", "/tenants/acme/users"),
         ("DELETE", "/tenants/acme/users/x"),
+        ("GET", "/tenants/acme/users/x/factors"),
+        ("DELETE", "/tenants/acme/users/x/factors"),
+        ("DELETE", "/tenants/acme/users/x/factors/y"),
         ("POST", "/tenants/acme/clients/x/secret"),
         ("GET", "/openapi.json"),
         ("GET", "/no-such-endpoint"),
@@ -309,7 +312,7 @@ async fn openapi_document_describes_every_endpoint() {
         doc["openapi"]
     );
     assert!(doc["info"]["title"].as_str().is_some());
-    let expected: [(&str, &[&str]); 8] = [
+    let expected: [(&str, &[&str]); 16] = [
         ("/admin/v1/tenants", &["get", "post"]),
         ("/admin/v1/tenants/{tenant}", &["get", "patch", "delete"]),
         ("/admin/v1/tenants/{tenant}/clients", &["get", "post"]),
@@ -325,6 +328,32 @@ async fn openapi_document_describes_every_endpoint() {
         (
             "/admin/v1/tenants/{tenant}/users/{sub}",
             &["get", "patch", "delete"],
+        ),
+        ("/admin/v1/tenants/{tenant}/apis", &["get", "post"]),
+        (
+            "/admin/v1/tenants/{tenant}/apis/{identifier}",
+            &["get", "patch", "delete"],
+        ),
+        (
+            "/admin/v1/tenants/{tenant}/clients/{client_id}/grants",
+            &["get", "put"],
+        ),
+        (
+            "/admin/v1/tenants/{tenant}/clients/{client_id}/grants/{identifier}",
+            &["delete"],
+        ),
+        (
+            "/admin/v1/tenants/{tenant}/users/{sub}/factors",
+            &["get", "delete"],
+        ),
+        (
+            "/admin/v1/tenants/{tenant}/users/{sub}/factors/{id}",
+            &["delete"],
+        ),
+        ("/admin/v1/tenants/{tenant}/users/{sub}/consents", &["get"]),
+        (
+            "/admin/v1/tenants/{tenant}/users/{sub}/consents/{client_id}",
+            &["delete"],
         ),
         ("/admin/v1/openapi.json", &["get"]),
     ];
@@ -353,7 +382,7 @@ async fn openapi_document_describes_every_endpoint() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), n, "{ids:?}");
-    assert_eq!(n, 17);
+    assert_eq!(n, 30);
     // Request and response shapes come from the code.
     let schemas = &doc["components"]["schemas"];
     for name in [
@@ -363,6 +392,8 @@ async fn openapi_document_describes_every_endpoint() {
         "NewTenant",
         "NewUser",
         "UserView",
+        "FactorList",
+        "FactorView",
         "ErrorBody",
     ] {
         assert!(schemas[name].is_object(), "schema {name} missing");

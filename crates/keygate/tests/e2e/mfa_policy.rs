@@ -42,6 +42,30 @@ fn secret_on(page: &Page) -> Vec<u8> {
         .to_vec()
 }
 
+/// The code of a first enrolment's answer: the recovery codes page (ten
+/// `<code>` elements) whose "Continue" link sends the code on.
+fn code_after_codes_page(page: &Page, door: &Door) -> String {
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.body.matches("<code>").count(), 10, "{}", page.body);
+    assert!(
+        set_cookies(page).iter().any(|c| c.contains("session")),
+        "a session starts"
+    );
+    let next = link(page, "code=");
+    assert!(next.starts_with(&door.client.redirect_uri), "{next}");
+    let url = url::Url::parse(&next).unwrap();
+    assert_eq!(
+        url.query_pairs()
+            .find(|(k, _)| k == "iss")
+            .map(|(_, v)| v.to_string()),
+        Some(door.issuer.clone())
+    );
+    url.query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.to_string())
+        .unwrap()
+}
+
 /// A setup whose tenant `acme` got `settings` before the server started.
 async fn setup_with(settings: &[&str], client_args: &[&str]) -> (Setup, TestClient) {
     let s = Setup::new().await;
@@ -180,7 +204,7 @@ async fn a_tenant_requiring_mfa_has_a_person_without_a_factor_enrol_at_the_next_
     let done = b
         .submit(&wrong, &[("code", &now_code), ("name", "Work phone")])
         .await;
-    let c = assert_code(&done, &door, "enrolled");
+    let c = code_after_codes_page(&done, &door);
     let claims = s.id_token(&door, &c, &verifier).await;
     assert_eq!(amr(&claims), vec!["pwd", "otp", "mfa"]);
     assert!(claims.get("acr").is_none(), "not asked by the request");
@@ -242,7 +266,7 @@ async fn a_client_requiring_mfa_enrols_a_person_without_a_factor_and_others_do_n
     let done = b
         .submit(&page, &[("code", &code(&secret, unix_now()))])
         .await;
-    let c = assert_code(&done, &strict_door, "enrolled for the strict client");
+    let c = code_after_codes_page(&done, &strict_door);
     let claims = s.id_token(&strict_door, &c, &verifier).await;
     assert_eq!(amr(&claims), vec!["pwd", "otp", "mfa"]);
     // The admin API shows the setting.

@@ -9,7 +9,7 @@ use crate::harness::*;
 use crate::pages_helpers::*;
 
 /// The code of `secret` at Unix time `t` (RFC 6238: SHA-1, 6 digits, 30 s).
-pub(crate) fn code(secret: &[u8], t: u64) -> String {
+pub fn code(secret: &[u8], t: u64) -> String {
     totp_rs::Builder::new()
         .with_algorithm(totp_rs::Algorithm::SHA1)
         .with_digits(6)
@@ -22,7 +22,7 @@ pub(crate) fn code(secret: &[u8], t: u64) -> String {
         .to_string()
 }
 
-pub(crate) fn unix_now() -> u64 {
+pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -31,7 +31,7 @@ pub(crate) fn unix_now() -> u64 {
 
 /// The account page of `door`, signing in first when the browser has no
 /// session.
-pub(crate) async fn account(b: &Browser, door: &Door) -> Page {
+pub async fn account(b: &Browser, door: &Door) -> Page {
     // A browser with a session goes straight to the page.
     let page = b.get(&format!("{}/account", door.issuer)).await;
     if page.status == 200 {
@@ -48,7 +48,14 @@ pub(crate) async fn account(b: &Browser, door: &Door) -> Page {
 }
 
 /// Adds an authenticator app from the account page; returns its secret.
-pub(crate) async fn enrol(s: &Setup, b: &Browser, door: &Door) -> Vec<u8> {
+pub async fn enrol(s: &Setup, b: &Browser, door: &Door) -> Vec<u8> {
+    enrol_showing(s, b, door).await.0
+}
+
+/// Adds the person's first authenticator app from the account page;
+/// returns its secret and the page its confirmation answered with (the
+/// recovery codes, shown once).
+pub async fn enrol_showing(s: &Setup, b: &Browser, door: &Door) -> (Vec<u8>, Page) {
     let page = account(b, door).await;
     assert!(page.body.contains("Authenticator apps"), "{}", page.body);
     let enrol = submit_to(b, &page, "/account/totp/new", &[]).await;
@@ -97,8 +104,10 @@ pub(crate) async fn enrol(s: &Setup, b: &Browser, door: &Door) -> Vec<u8> {
         &[("code", &right), ("name", "My phone")],
     )
     .await;
-    assert_eq!(done.status, 303, "{}", done.body);
-    let back = b.get(&done.location().unwrap()).await;
+    // The first app: the recovery codes are shown once, then "Continue".
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("recovery codes"), "{}", done.body);
+    let back = b.get(&link(&done, "/account")).await;
     assert!(back.body.contains("My phone"), "{}", back.body);
     assert!(back.body.contains("Remove"), "{}", back.body);
     // Stored sealed: not the secret's base32 nor its bytes.
@@ -107,11 +116,11 @@ pub(crate) async fn enrol(s: &Setup, b: &Browser, door: &Door) -> Vec<u8> {
             .await;
     assert_eq!(sealed.len(), 1);
     assert!(!sealed[0].contains(&b32) && !sealed[0].contains(&b32.to_lowercase()));
-    secret
+    (secret, done)
 }
 
 /// Opens an authorization request and gives the password: the page after it.
-pub(crate) async fn password_step(b: &Browser, door: &Door) -> (Page, String) {
+pub async fn password_step(b: &Browser, door: &Door) -> (Page, String) {
     let (verifier, challenge) = pkce();
     let url = url_with(
         &door.issuer,

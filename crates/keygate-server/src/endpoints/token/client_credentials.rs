@@ -1,19 +1,35 @@
 //! grant_type=client_credentials (RFC 6749 4.4): a token for the client
-//! itself; no id_token, no refresh token, nothing stored.
+//! itself; no id_token, no refresh token, nothing stored. Naming an API
+//! (`audience` or `resource`) makes the token that API's: its `aud`, its
+//! lifetime and algorithm, and only the scopes granted to the client.
 
 use super::Request;
 use crate::error::ApiError;
 use crate::jwt::mint::{Minter, Subject, TokenResponse};
 use keygate_core::grant::check_client_credentials;
 use keygate_core::scope::Scope;
+use keygate_core::OAuthError;
 
 /// Issues the client's own access token for `requested`.
 pub(super) async fn exchange(
     req: &Request<'_>,
     requested: Option<&Scope>,
 ) -> Result<TokenResponse, ApiError> {
-    let scope = check_client_credentials(req.client, requested)?;
-    let minter = Minter::new(req.state, req.door, req.client, req.now).await?;
+    let mut scope = check_client_credentials(req.client, requested)?;
+    let mut minter = Minter::new(req.state, req.door, req.client, req.now).await?;
+    if let Some(id) = &req.resource {
+        let tenant = req.door.tenant.id.as_str();
+        let api = req.state.api(tenant, id).await?.ok_or_else(|| {
+            OAuthError::invalid_target("the resource names no API of this tenant")
+        })?;
+        let grant = req
+            .state
+            .store
+            .client_grant(tenant, &req.client.id, &api.identifier)
+            .await?;
+        scope = keygate_core::resource::client_scope(requested, &api, grant.as_ref())?;
+        minter = minter.for_api(req.state, req.door, &api).await?;
+    }
     let (tx, rx) = tokio::sync::oneshot::channel();
     minter.sign_then(Subject::Client, scope, move |signed| {
         let _ = tx.send(signed);

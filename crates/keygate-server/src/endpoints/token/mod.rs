@@ -144,11 +144,16 @@ async fn run(
         };
         return (Err(e), Some(client));
     }
+    let resource = match keygate_core::resource::named(p) {
+        Ok(r) => r.map(str::to_string),
+        Err(e) => return (Err(e.into()), Some(client)),
+    };
     let req = Request {
         state,
         door,
         client: &client,
         now,
+        resource,
     };
     let result = issue(&req, p).await;
     (result, Some(client))
@@ -161,6 +166,9 @@ pub(super) struct Request<'a> {
     client: &'a Client,
     /// The request's one clock reading.
     now: i64,
+    /// The API named by `resource` or `audience` (well formed; whether it
+    /// exists and fits the grant is each grant's check).
+    resource: Option<String>,
 }
 
 async fn issue(req: &Request<'_>, p: &Params) -> Result<Response, ApiError> {
@@ -244,6 +252,7 @@ pub(super) fn presented<'a>(
     client: &'a Client,
     redirect_uri: &'a Option<String>,
     code_verifier: &'a Option<String>,
+    resource: &'a Option<String>,
     now: i64,
 ) -> Presented<'a> {
     Presented {
@@ -251,6 +260,7 @@ pub(super) fn presented<'a>(
         client,
         redirect_uri: redirect_uri.as_deref(),
         code_verifier: code_verifier.as_deref(),
+        resource: resource.as_deref(),
         now,
     }
 }
@@ -258,6 +268,9 @@ pub(super) fn presented<'a>(
 /// What an exchange's `then` sends back to the request: the signed tokens
 /// of a won exchange (and whether its refresh token was stored), or any
 /// other outcome as it is.
+// The signed answer is the common case: boxing it would add an allocation
+// to every token request for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Answer {
     Signed(Minted, bool),
     /// Boxed: refusals are rare, and the grant with its person is large.
@@ -296,6 +309,7 @@ where
                 grant_id: grant.id,
                 amr: grant.amr,
                 acr: grant.acr,
+                resource: grant.resource,
             };
             let refresh = approved.successor.is_some();
             minter.sign_then(subject, approved.scope, move |minted| {

@@ -21,8 +21,16 @@ pub(super) async fn exchange(
     let hash = refresh_token_key(refresh_token);
     let (token, drawn) = Drawn::draw();
     let (tenant_id, client, now) = (req.door.tenant.id.clone(), req.client.clone(), req.now);
+    let resource = req.resource.clone();
     let check: Check<RefreshGrant> = Box::new(move |(presented, grant, user)| {
-        let p = super::presented(&tenant_id, &client, &redirect_uri, &code_verifier, now);
+        let p = super::presented(
+            &tenant_id,
+            &client,
+            &redirect_uri,
+            &code_verifier,
+            &resource,
+            now,
+        );
         decide_refresh(presented, grant, user.is_some(), requested.as_ref(), &p)
             .map(|d| drawn.approve(d))
     });

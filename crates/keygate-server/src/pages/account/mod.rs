@@ -13,6 +13,7 @@
 pub(crate) mod email;
 pub(crate) mod passkeys;
 pub(crate) mod password;
+pub(crate) mod recovery;
 pub(crate) mod sessions;
 pub(crate) mod sign_in;
 pub(crate) mod totp;
@@ -126,6 +127,10 @@ struct AccountPage<'a> {
     passkey_finish: &'a str,
     passkey_remove_action: &'a str,
     script: &'a str,
+    /// Unused recovery codes, when the person has a second factor (else
+    /// the section is not offered).
+    recovery_left: Option<i64>,
+    recovery_new_action: &'a str,
 }
 
 /// A Unix time as the page shows it: `2026-12-07 15:02 UTC`.
@@ -186,6 +191,8 @@ pub(crate) async fn show(
         passkey_finish: &door.url("/account/passkeys/finish"),
         passkey_remove_action: &door.url("/account/passkeys/remove"),
         script: render::SCRIPT,
+        recovery_left: recovery::left(state, who).await?,
+        recovery_new_action: &door.url("/account/recovery/new"),
     });
     let res = render::html(status, body, cookie.as_slice());
     Ok(if crate::passkeys::available(door) {

@@ -1,14 +1,18 @@
 //! The account page's "Authenticator apps" section (docs/account.md,
 //! "Authenticator apps (TOTP)"): add one (POST /account/totp/new shows its
 //! QR code and `otpauth://` URI; POST /account/totp/confirm takes its first
-//! code), list them, and remove one (POST /account/totp/remove).
+//! code; the first one also shows new recovery codes), list them, and
+//! remove one (POST /account/totp/remove; the last one takes the recovery
+//! codes with it).
 
+use super::recovery as recovery_page;
 use super::{done, show, signed_in, to_sign_in, SignedIn, EXPIRED};
 use crate::door::Door;
 use crate::error::ApiError;
 use crate::mfa;
 use crate::pages::render::{self, CSS};
 use crate::pages::{csrf_ok, csrf_token, read_form};
+use crate::recovery;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Request, State};
@@ -197,8 +201,21 @@ pub(crate) async fn confirm(
             status,
         );
     }
+    // The first factor (no unused recovery codes yet): the codes, shown
+    // this once, in place of the redirect.
+    if recovery::remaining(&state, &door.tenant.id, &who.user.sub).await? == 0 {
+        let codes = recovery::issue(&state, &door.tenant.id, &who.user.sub).await?;
+        let notice = "The authenticator app was added. Signing in now asks for a code from it.";
+        return Ok(recovery_page::codes_page(
+            &door,
+            &codes,
+            Some(notice),
+            &door.url("/account"),
+        ));
+    }
     Ok(done(&door, "totp-added", &[]))
 }
+
 /// POST /account/totp/remove: removes one of the person's devices.
 pub(crate) async fn remove(
     State(state): State<AppState>,
@@ -210,12 +227,18 @@ pub(crate) async fn remove(
         Err(res) => return Ok(res),
     };
     let id = form.get("id").unwrap_or("");
-    if state
-        .store
-        .delete_totp_device(&door.tenant.id, &who.user.sub, id)
-        .await?
+    // Ids are printable; another is no device (and PostgreSQL would refuse
+    // a NUL in text).
+    let plausible = !id.chars().any(char::is_control);
+    if plausible
+        && state
+            .store
+            .delete_totp_device(&door.tenant.id, &who.user.sub, id)
+            .await?
     {
         tracing::info!(tenant = %door.tenant.id, sub = %who.user.sub, device = %id, "authenticator app removed");
+        // Recovery codes are no factor of their own: they go with the last.
+        recovery::forget_without_factor(&state, &door.tenant.id, &who.user.sub).await?;
     }
     Ok(done(&door, "totp-removed", &[]))
 }
