@@ -249,6 +249,7 @@ pub(crate) async fn remove(
         .await?
     {
         tracing::info!(tenant = %door.tenant.id, sub = %who.user.sub, passkey = %id, "passkey removed");
+        crate::recovery::forget_without_factor(&state, &door.tenant.id, &who.user.sub).await?;
     }
     Ok(done(&door, "passkey-removed", &[]))
 }
