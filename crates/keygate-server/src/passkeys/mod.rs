@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use keygate_crypto::secrets;
-use keygate_store::{PasskeyCeremony, StoredPasskey};
+use keygate_store::{LimitPolicy, PasskeyCeremony, StoredPasskey};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use webauthn_rs::prelude::{Passkey, Url, Uuid, Webauthn, WebauthnBuilder};
@@ -41,6 +41,15 @@ pub(crate) const DEFAULT_NAME: &str = "Passkey";
 /// The largest JSON body a ceremony endpoint reads: a credential is a few
 /// kilobytes at most.
 const MAX_BODY: usize = 64 * 1024;
+/// How many ceremonies one IP may start: each start stores a row (for
+/// [`CEREMONY_TTL`]) before anyone is known, so starts are counted like
+/// registrations, far above what a person's page loads and clicks need.
+const START_LIMIT: LimitPolicy = LimitPolicy {
+    max_failures: 300,
+    window: 900,
+    base_block: 60,
+    max_block: 900,
+};
 
 /// The kinds of ceremony, so that a state is only ever finished as what
 /// it was started for.
@@ -164,6 +173,16 @@ pub(crate) async fn start_ceremony<S: Serialize>(
     user_sub: Option<&str>,
     ceremony: &S,
 ) -> Result<String, ApiError> {
+    if let Some(ip) = door.client_ip {
+        let key = crate::limits::kind_ip_key("passkey-start", ip);
+        if let Err(secs) = crate::limits::reserve(state, &key, &START_LIMIT).await? {
+            tracing::warn!(tenant = %door.tenant.id, "passkey ceremonies blocked: too many started");
+            return Err(ApiError::RateLimited {
+                retry_after: secs.max(1) as u64,
+                json: true,
+            });
+        }
+    }
     let handle = secrets::new_secret();
     let json = serde_json::to_string(ceremony)
         .map_err(|e| ApiError::fault("cannot serialise a WebAuthn ceremony", e))?;

@@ -7,8 +7,8 @@
 //! Without a browser: the ceremony endpoints refuse missing CSRF tokens,
 //! garbage and forged credentials, replayed and other tenants' ceremonies
 //! with clear JSON (never a 500), count failures against the IP's sign-in
-//! limit, and are unavailable on an IP-address issuer; a tenant's own
-//! domain is its own relying party.
+//! limit, bound how many ceremonies one IP starts, and are unavailable on
+//! an IP-address issuer; a tenant's own domain is its own relying party.
 
 use crate::harness::*;
 use crate::pages_helpers::field;
@@ -451,4 +451,32 @@ async fn a_tenants_own_domain_is_its_relying_party() {
     // The same tenant by path, under the public URL's IP address: none.
     let path = b.get(&format!("{}/account/sign-in", s.path().issuer)).await;
     assert!(!path.body.contains("passkey"), "{}", path.body);
+}
+
+#[tokio::test]
+async fn one_ip_starts_a_bounded_number_of_ceremonies() {
+    let w = World::on_localhost().await;
+    let client = w.public_client(&[]);
+    let b = Browser::new();
+    let (_, csrf, _) = sign_in_page(&b, &w, &client).await;
+    let start = format!("{}/passkeys/sign-in/start", w.issuer);
+    for i in 0..300 {
+        let (status, body) = post_json(&b, &start, &json!({ "csrf": csrf })).await;
+        assert_eq!(status, 200, "start {i}: {body}");
+    }
+    let r = b
+        .http
+        .post(&start)
+        .json(&json!({ "csrf": csrf }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests", "{body}");
+    assert_eq!(
+        w.db.count("SELECT COUNT(*) FROM passkey_ceremonies").await,
+        300
+    );
 }
