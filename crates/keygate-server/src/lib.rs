@@ -35,6 +35,7 @@ mod metadata_document;
 mod mfa;
 pub mod observability;
 mod pages;
+mod passkeys;
 mod password_reset;
 pub mod provisioning;
 mod recovery;
@@ -217,6 +218,16 @@ fn endpoints() -> Router<AppState> {
         .route("/login/mfa/enrol", post(pages::enrol::post))
         .route("/consent", post(pages::consent::post))
         .route(
+            "/login/mfa/passkey/start",
+            post(passkeys::second_factor::start),
+        )
+        .route(
+            "/login/mfa/passkey/finish",
+            post(passkeys::second_factor::finish),
+        )
+        .route("/passkeys/sign-in/start", post(passkeys::sign_in::start))
+        .route("/passkeys/sign-in/finish", post(passkeys::sign_in::finish))
+        .route(
             "/register",
             get(pages::register::get).post(pages::register::post),
         )
@@ -249,6 +260,18 @@ fn endpoints() -> Router<AppState> {
         .route("/account/totp/new", post(pages::account::totp::new))
         .route("/account/totp/confirm", post(pages::account::totp::confirm))
         .route("/account/totp/remove", post(pages::account::totp::remove))
+        .route(
+            "/account/passkeys/start",
+            post(pages::account::passkeys::start),
+        )
+        .route(
+            "/account/passkeys/finish",
+            post(pages::account::passkeys::finish),
+        )
+        .route(
+            "/account/passkeys/remove",
+            post(pages::account::passkeys::remove),
+        )
         .route("/account/recovery/new", post(pages::account::recovery::new))
         .route("/account/password", post(pages::account::password::post))
         .route("/account/email", post(pages::account::email::post))

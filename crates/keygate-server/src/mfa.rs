@@ -133,9 +133,28 @@ pub(crate) async fn confirmed_devices(
         .collect())
 }
 
-/// Whether the person must give a second factor after their password.
+/// The second factors a person has, which the second step offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Offers {
+    /// A confirmed authenticator app: the code form.
+    pub code: bool,
+    /// A passkey: "Use a passkey".
+    pub passkey: bool,
+}
+
+/// The second factors the person has.
+pub(crate) async fn offers(state: &AppState, tenant: &str, sub: &str) -> Result<Offers, ApiError> {
+    Ok(Offers {
+        code: !confirmed_devices(state, tenant, sub).await?.is_empty(),
+        passkey: !state.store.passkeys(tenant, sub).await?.is_empty(),
+    })
+}
+
+/// Whether the person must give a second factor after their password:
+/// they have an authenticator app or a passkey.
 pub(crate) async fn required(state: &AppState, tenant: &str, sub: &str) -> Result<bool, ApiError> {
-    Ok(!confirmed_devices(state, tenant, sub).await?.is_empty())
+    let o = offers(state, tenant, sub).await?;
+    Ok(o.code || o.passkey)
 }
 
 /// A sign-in waiting for its second factor, as its token found it.
@@ -547,6 +566,7 @@ pub(crate) async fn step_up(
                 client,
                 params,
                 &token,
+                offers(state, &door.tenant.id, sub).await?,
                 None,
                 StatusCode::OK,
             ))

@@ -120,7 +120,7 @@ pub trait FactorStore: Send + Sync {
         user_sub: &str,
     ) -> Result<u64>;
     /// Removes every second factor of the person (authenticator apps,
-    /// confirmed or not, and every other kind) and their recovery codes,
+    /// confirmed or not, passkeys, and every other kind) and their recovery codes,
     /// and ends their sessions, in one write: their next sign-in starts
     /// over with the password alone. Every factor kind must be deleted here.
     async fn reset_factors(&self, tenant_id: &str, user_sub: &str) -> Result<()>;

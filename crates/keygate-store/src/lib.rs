@@ -1,7 +1,7 @@
 //! Persistence of Keygate: one [`Store`] made of capability traits
 //! ([`TenantStore`], [`ClientStore`], [`UserStore`], [`SessionStore`],
 //! [`GrantStore`], [`KeyStore`], [`LimitStore`], [`AdminTokenStore`],
-//! [`MaintenanceStore`], [`FactorStore`], ...), all implemented by [`SqlStore`] on SQLite
+//! [`MaintenanceStore`], [`FactorStore`], [`PasskeyStore`], ...), all implemented by [`SqlStore`] on SQLite
 //! (embedded, one file) and PostgreSQL (many nodes).
 //!
 //! The traits speak in the core's records. Single use of codes and refresh
@@ -24,7 +24,7 @@
 //! Layering: each module imports only from the layers before it (tests
 //! aside). (1) The interface: `error` and `options`, then the capability
 //! traits with their records (`tenants`, `clients`, `users`, `sessions`,
-//! `grants`, `keys`, `limits`, `admin_tokens`, `maintenance`, `factors`, ...), which know
+//! `grants`, `keys`, `limits`, `admin_tokens`, `maintenance`, `factors`, `passkeys`, ...), which know
 //! nothing of SQL. (2) The statement plumbing shared by both engines:
 //! `row` (parameters and decoding), `write` (writes as data), `lease`
 //! (connections), `migrate`, then `exchange` (the backend-neutral steps of
@@ -60,6 +60,7 @@ mod metered;
 mod migrate;
 mod options;
 mod outbox;
+mod passkeys;
 pub mod postgres;
 mod registration;
 mod reset;
@@ -90,6 +91,7 @@ pub use metered::Metered;
 pub use options::{Linger, StoreOptions};
 pub use outbox::{Mail, NewMail, OutboxStore};
 pub use registration::RegistrationStore;
+pub use passkeys::{PasskeyCeremony, PasskeyStore, StoredPasskey};
 pub use reset::{ResetLink, ResetStore};
 pub use sessions::SessionStore;
 pub use sql::SqlStore;
@@ -100,8 +102,8 @@ pub use users::UserStore;
 pub mod prelude {
     pub use crate::{
         AdminTokenStore, ApiStore, ClientStore, ConsentStore, FactorStore, GrantStore, KeyStore,
-        LimitStore, MaintenanceStore, RegistrationStore, SessionStore, Store, TenantStore,
-        UserStore,
+        LimitStore, MaintenanceStore, PasskeyStore, RegistrationStore, SessionStore, Store,
+        TenantStore, UserStore,
     };
 }
 
@@ -139,6 +141,7 @@ pub trait Store:
     + ApiStore
     + ConsentStore
     + RegistrationStore
+    + PasskeyStore
 {
 }
 
@@ -159,6 +162,7 @@ impl<S> Store for S where
         + ApiStore
         + ConsentStore
         + RegistrationStore
+        + PasskeyStore
         + ?Sized
 {
 }

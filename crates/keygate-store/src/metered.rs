@@ -129,6 +129,15 @@ metered! {
         fn delete_recovery_codes_without_factor(tenant_id: &str, user_sub: &str) -> Result<u64>;
         fn reset_factors(tenant_id: &str, user_sub: &str) -> Result<()>;
     }
+    impl PasskeyStore {
+        fn create_passkey(passkey: &StoredPasskey) -> Result<()>;
+        fn passkeys(tenant_id: &str, user_sub: &str) -> Result<Vec<StoredPasskey>>;
+        fn passkey_by_credential(tenant_id: &str, credential_id: &str) -> Result<Option<StoredPasskey>>;
+        fn passkey_used(tenant_id: &str, id: &str, passkey: &str, backup_eligible: bool, now: i64) -> Result<bool>;
+        fn delete_passkey(tenant_id: &str, user_sub: &str, id: &str) -> Result<bool>;
+        fn create_passkey_ceremony(hash: &str, ceremony: &PasskeyCeremony) -> Result<()>;
+        fn take_passkey_ceremony(hash: &str, tenant_id: &str, now: i64) -> Result<Option<PasskeyCeremony>>;
+    }
     impl KeyStore {
         fn signing_keys(tenant_id: &str) -> Result<Vec<StoredKey>>;
         fn insert_signing_key(key: &StoredKey) -> Result<bool>;

@@ -80,8 +80,14 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "amr",
         sql: include_str!("../migrations/postgres/0014_amr.sql"),
     },
-    // Versions need not be consecutive: the runner applies, in list order,
-    // each version it has not recorded yet.
+    // The runner applies, in list order, each version it has not recorded
+    // yet: a database that recorded 16 to 18 before 15 was added gets 15 at
+    // its next start.
+    Migration {
+        version: 15,
+        name: "passkeys",
+        sql: include_str!("../migrations/postgres/0015_passkeys.sql"),
+    },
     Migration {
         version: 16,
         name: "recovery_codes",

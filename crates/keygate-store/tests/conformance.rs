@@ -35,6 +35,8 @@ mod factors;
 mod limits;
 #[path = "conformance/outbox.rs"]
 mod outbox;
+#[path = "conformance/passkeys.rs"]
+mod passkeys;
 #[path = "conformance/people.rs"]
 mod people;
 

@@ -361,6 +361,8 @@ pub struct ClientGrantList {
 pub enum FactorType {
     /// An authenticator app (TOTP, RFC 6238).
     Totp,
+    /// A passkey (WebAuthn).
+    Passkey,
 }
 
 /// One second factor of a person. `type` says which kind; other kinds

@@ -28,6 +28,11 @@ pub(crate) fn show(
 ) -> Response {
     let (csrf, cookie) = csrf_token(state, headers);
     let request = request_query(params);
+    let passkeys = crate::passkeys::available(door);
+    let (start, finish) = (
+        door.url("/passkeys/sign-in/start"),
+        door.url("/passkeys/sign-in/finish"),
+    );
     let register_link = (door.tenant.registration == Registration::Open)
         .then(|| format!("{}?{}", door.url("/register"), request));
     let body = render::render(&LoginPage {
@@ -41,8 +46,18 @@ pub(crate) fn show(
         register_link: register_link.as_deref(),
         forgot_link: &format!("{}?{}", door.url("/forgot-password"), request),
         error,
+        passkey: passkeys.then(|| render::PasskeyBox {
+            start: &start,
+            finish: &finish,
+        }),
+        script: render::SCRIPT,
     });
-    super::page_signing_in(status, body, cookie.as_slice(), params, client)
+    let res = super::page_signing_in(status, body, cookie.as_slice(), params, client);
+    if passkeys {
+        render::with_script(res)
+    } else {
+        res
+    }
 }
 
 /// GET /login?{authorization request}: the sign-in page on its own.
@@ -143,6 +158,7 @@ pub(crate) async fn second_step(
                 &sub.client,
                 &sub.params,
                 &token,
+                mfa::offers(state, &door.tenant.id, &user.sub).await?,
                 None,
                 StatusCode::OK,
             ))
@@ -168,7 +184,8 @@ pub(crate) async fn second_step(
     }
 }
 
-/// The second step's page: the code of an authenticator app.
+/// The second step's page: the code of an authenticator app, or a
+/// passkey, as the person has them.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn show_mfa(
     state: &AppState,
@@ -177,11 +194,16 @@ pub(crate) fn show_mfa(
     client: &Client,
     params: &Params,
     token: &str,
+    offers: mfa::Offers,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
     let (csrf, cookie) = csrf_token(state, headers);
     let request = request_query(params);
+    let (start, finish) = (
+        door.url("/login/mfa/passkey/start"),
+        door.url("/login/mfa/passkey/finish"),
+    );
     let body = render::render(&MfaPage {
         css: render::CSS,
         tenant_name: &door.tenant.display_name,
@@ -191,8 +213,19 @@ pub(crate) fn show_mfa(
         csrf: &csrf,
         mfa_token: token,
         error,
+        code: offers.code,
+        passkey: offers.passkey.then(|| render::PasskeyBox {
+            start: &start,
+            finish: &finish,
+        }),
+        script: render::SCRIPT,
     });
-    super::page_signing_in(status, body, cookie.as_slice(), params, client)
+    let res = super::page_signing_in(status, body, cookie.as_slice(), params, client);
+    if offers.passkey {
+        render::with_script(res)
+    } else {
+        res
+    }
 }
 
 /// POST /login/mfa: the second step. The waiting sign-in (made by the
@@ -220,6 +253,7 @@ pub(crate) async fn post_mfa(
             StatusCode::BAD_REQUEST,
         ));
     };
+    let offers = mfa::offers(&state, &door.tenant.id, &pending.sub).await?;
     if !sub.csrf_ok {
         let msg = "This form expired. Please try again.";
         return Ok(show_mfa(
@@ -229,6 +263,7 @@ pub(crate) async fn post_mfa(
             &sub.client,
             &sub.params,
             &token,
+            offers,
             Some(msg),
             StatusCode::BAD_REQUEST,
         ));
@@ -256,6 +291,7 @@ pub(crate) async fn post_mfa(
                 &sub.client,
                 &sub.params,
                 &token,
+                offers,
                 Some(&e.message()),
                 StatusCode::TOO_MANY_REQUESTS,
             ),
@@ -268,6 +304,7 @@ pub(crate) async fn post_mfa(
             &sub.client,
             &sub.params,
             &token,
+            offers,
             Some(&e.message()),
             StatusCode::UNAUTHORIZED,
         )),

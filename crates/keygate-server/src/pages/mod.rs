@@ -1,5 +1,7 @@
 //! The hosted pages: /authorize (which shows sign-in when needed), sign-in,
-//! registration and sign-out. Server-rendered, no JavaScript.
+//! registration and sign-out. Server-rendered; the only JavaScript is the
+//! passkey ceremonies' one script ([`render::SCRIPT`]), on the pages that
+//! offer passkeys.
 
 pub(crate) mod account;
 pub(crate) mod authorize;

@@ -7,8 +7,14 @@ use std::sync::OnceLock;
 
 pub(crate) const CSS: &str = include_str!("../../templates/style.css");
 
+/// The one script of the hosted pages: the passkey ceremonies, inline on
+/// the pages that offer passkeys and allowed there by its hash
+/// ([`with_script`]).
+pub(crate) const SCRIPT: &str = include_str!("../../templates/passkeys.js");
+
 /// The Content-Security-Policy: nothing but our one inline stylesheet (by
-/// hash), no scripts, no framing, forms only to ourselves (`form-action
+/// hash), no scripts (a page offering passkeys allows its one script:
+/// [`with_script`]), no framing, forms only to ourselves (`form-action
 /// 'self'`). A page whose form is answered by a redirect off-site adds that
 /// target's origin ([`html_posting_to`]): browsers (Chromium) enforce
 /// `form-action` on the redirects that follow a submission too. The
@@ -23,6 +29,29 @@ fn csp() -> &'static str {
             keygate_crypto::secrets::sha256_base64(CSS)
         )
     })
+}
+
+/// A page that carries [`SCRIPT`]: its CSP allows that script (by hash,
+/// nothing else) and its requests to the issuer's own origin (the
+/// ceremony endpoints). Pages without it keep `default-src 'none'` for
+/// scripts and requests.
+pub(crate) fn with_script(mut res: Response) -> Response {
+    static SOURCES: OnceLock<String> = OnceLock::new();
+    let sources = SOURCES.get_or_init(|| {
+        format!(
+            "default-src 'none'; script-src 'sha256-{}'; connect-src 'self';",
+            keygate_crypto::secrets::sha256_base64(SCRIPT)
+        )
+    });
+    let csp = res
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.replacen("default-src 'none';", sources, 1));
+    if let Some(v) = csp.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
 }
 
 /// The CSP source expression that matches `uri` as a form target: its
@@ -108,9 +137,21 @@ pub(crate) struct LoginPage<'a> {
     /// The "forgot your password?" page, carrying the authorization request.
     pub forgot_link: &'a str,
     pub error: Option<&'a str>,
+    /// "Sign in with a passkey": its ceremony endpoints; `None` where
+    /// passkeys cannot work (an issuer on an IP address).
+    pub passkey: Option<PasskeyBox<'a>>,
+    pub script: &'a str,
 }
 
-/// The second step of a sign-in: a code from an authenticator app.
+/// Where a page's passkey button (the script's `#kg-passkey`) starts and
+/// finishes its ceremony.
+pub(crate) struct PasskeyBox<'a> {
+    pub start: &'a str,
+    pub finish: &'a str,
+}
+
+/// The second step of a sign-in: a code from an authenticator app, or a
+/// passkey.
 #[derive(Template)]
 #[template(path = "mfa.html")]
 pub(crate) struct MfaPage<'a> {
@@ -123,6 +164,11 @@ pub(crate) struct MfaPage<'a> {
     /// The token of the sign-in waiting for this step.
     pub mfa_token: &'a str,
     pub error: Option<&'a str>,
+    /// Whether the person has an authenticator app (the code form).
+    pub code: bool,
+    /// "Use a passkey", when the person has one.
+    pub passkey: Option<PasskeyBox<'a>>,
+    pub script: &'a str,
 }
 
 #[derive(Template)]
@@ -264,6 +310,25 @@ pub(crate) fn message_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_with_the_script_allows_it_by_hash_and_nothing_else() {
+        let res = with_script(html(StatusCode::OK, String::new(), &[]));
+        let policy = res.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(
+            policy.starts_with("default-src 'none'; script-src 'sha256-"),
+            "{policy}"
+        );
+        assert!(
+            policy.contains("; connect-src 'self'; style-src"),
+            "{policy}"
+        );
+        assert!(!policy.contains("unsafe"), "{policy}");
+        assert!(!SCRIPT.contains("</script"));
+        assert!(!csp().contains("script-src"));
+    }
 
     #[test]
     fn form_targets() {

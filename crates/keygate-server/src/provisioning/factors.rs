@@ -32,7 +32,7 @@ async fn person(store: &dyn Store, tenant: &str, sub: &str) -> Result<User> {
 /// have left; `NotFound` for an unknown tenant or person.
 pub async fn factors(store: &dyn Store, tenant: &str, sub: &str) -> Result<FactorList> {
     person(store, tenant, sub).await?;
-    let items = store
+    let apps = store
         .totp_devices(tenant, sub)
         .await?
         .into_iter()
@@ -43,8 +43,19 @@ pub async fn factors(store: &dyn Store, tenant: &str, sub: &str) -> Result<Facto
             name: d.name,
             created_at: d.created_at,
             last_used_at: d.last_used_step.map(|s| s.saturating_mul(TOTP_STEP)),
-        })
-        .collect();
+        });
+    let passkeys = store
+        .passkeys(tenant, sub)
+        .await?
+        .into_iter()
+        .map(|p| FactorView {
+            id: p.id,
+            kind: FactorType::Passkey,
+            name: p.name,
+            created_at: p.created_at,
+            last_used_at: p.last_used_at,
+        });
+    let items = apps.chain(passkeys).collect();
     let remaining = store.recovery_codes_left(tenant, sub).await?;
     Ok(FactorList {
         items,
@@ -56,7 +67,10 @@ pub async fn factors(store: &dyn Store, tenant: &str, sub: &str) -> Result<Facto
 /// recovery codes go too. `NotFound` when the factor is not theirs.
 pub async fn remove_factor(store: &dyn Store, tenant: &str, sub: &str, id: &str) -> Result<()> {
     person(store, tenant, sub).await?;
-    if !plausible(id) || !store.delete_totp_device(tenant, sub, id).await? {
+    if !plausible(id)
+        || !(store.delete_totp_device(tenant, sub, id).await?
+            || store.delete_passkey(tenant, sub, id).await?)
+    {
         return Err(no_factor(id));
     }
     let codes = store

@@ -204,7 +204,8 @@ impl FactorStore for SqlStore {
             .write(Write::new().then(
                 "DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_sub = $2 \
                  AND NOT EXISTS (SELECT 1 FROM totp_devices WHERE tenant_id = $1 \
-                 AND user_sub = $2 AND confirmed_at IS NOT NULL)",
+                 AND user_sub = $2 AND confirmed_at IS NOT NULL) \
+                 AND NOT EXISTS (SELECT 1 FROM passkeys WHERE tenant_id = $1 AND user_sub = $2)",
                 &[tenant_id.into(), user_sub.into()],
             ))
             .await?;
@@ -214,6 +215,8 @@ impl FactorStore for SqlStore {
     async fn reset_factors(&self, tenant_id: &str, user_sub: &str) -> Result<()> {
         let write = [
             "DELETE FROM totp_devices WHERE tenant_id = $1 AND user_sub = $2",
+            "DELETE FROM passkeys WHERE tenant_id = $1 AND user_sub = $2",
+            "DELETE FROM passkey_ceremonies WHERE tenant_id = $1 AND user_sub = $2",
             "DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_sub = $2",
             "DELETE FROM sessions WHERE tenant_id = $1 AND user_sub = $2",
         ]

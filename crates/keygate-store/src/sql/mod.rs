@@ -19,6 +19,7 @@ mod limits;
 mod maintenance;
 mod outbox;
 mod registration;
+mod passkeys;
 mod reset;
 mod sessions;
 mod tenants;

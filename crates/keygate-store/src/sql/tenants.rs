@@ -219,6 +219,8 @@ impl TenantStore for SqlStore {
             "DELETE FROM apis WHERE tenant_id = $1",
             "DELETE FROM consents WHERE tenant_id = $1",
             "DELETE FROM totp_devices WHERE tenant_id = $1",
+            "DELETE FROM passkeys WHERE tenant_id = $1",
+            "DELETE FROM passkey_ceremonies WHERE tenant_id = $1",
             "DELETE FROM recovery_codes WHERE tenant_id = $1",
             "DELETE FROM users WHERE tenant_id = $1",
             "DELETE FROM signing_keys WHERE tenant_id = $1",

@@ -130,6 +130,14 @@ impl UserStore for SqlStore {
                 &[tenant_id.into(), sub.into()],
             )
             .then(
+                "DELETE FROM passkeys WHERE tenant_id = $1 AND user_sub = $2",
+                &[tenant_id.into(), sub.into()],
+            )
+            .then(
+                "DELETE FROM passkey_ceremonies WHERE tenant_id = $1 AND user_sub = $2",
+                &[tenant_id.into(), sub.into()],
+            )
+            .then(
                 "DELETE FROM recovery_codes WHERE tenant_id = $1 AND user_sub = $2",
                 &[tenant_id.into(), sub.into()],
             )

@@ -210,6 +210,17 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
     s.create_registration_token("iat-live", "t1", now - 100, now + 100)
         .await
         .unwrap();
+    // Passkey ceremonies: the expired one goes.
+    for (hash, expires_at) in [("c-old", now - 1), ("c-live", now + 300)] {
+        let ceremony = keygate_store::PasskeyCeremony {
+            tenant_id: "t1".into(),
+            user_sub: None,
+            kind: "sign-in".into(),
+            state: "{}".into(),
+            expires_at,
+        };
+        s.create_passkey_ceremony(hash, &ceremony).await.unwrap();
+    }
     let swept = s.sweep(now, 100).await.unwrap();
     let mut swept: Vec<_> = swept.into_iter().collect();
     swept.sort();
@@ -219,6 +230,7 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
             ("clients", 1),
             ("grants", 2),
             ("mfa_pending", 1),
+            ("passkey_ceremonies", 1),
             ("rate_limits", 1),
             ("refresh_tokens", 1),
             ("registration_tokens", 1),
@@ -253,6 +265,15 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
         .unwrap());
     assert_eq!(s.mfa_pending("p-old").await.unwrap(), None);
     assert!(s.mfa_pending("p-live").await.unwrap().is_some());
+    assert_eq!(
+        s.take_passkey_ceremony("c-old", "t1", now).await.unwrap(),
+        None
+    );
+    assert!(s
+        .take_passkey_ceremony("c-live", "t1", now)
+        .await
+        .unwrap()
+        .is_some());
     assert_eq!(s.get_session("s-old").await.unwrap(), None);
     assert!(s.get_session("s-live").await.unwrap().is_some());
     assert!(

@@ -258,8 +258,22 @@ async fn recovery_codes_go_with_the_last_factor_a_reset_and_the_person() {
     s.create_session("s2", &session("t1", "u2", t + 3600))
         .await
         .unwrap();
+    s.create_passkey(&keygate_store::StoredPasskey {
+        id: "pk1".into(),
+        tenant_id: "t1".into(),
+        user_sub: u.sub.clone(),
+        credential_id: "cred-1".into(),
+        passkey: "{}".into(),
+        name: "Passkey".into(),
+        created_at: t,
+        last_used_at: None,
+        backup_eligible: false,
+    })
+    .await
+    .unwrap();
     s.reset_factors("t1", &u.sub).await.unwrap();
     assert!(s.totp_devices("t1", &u.sub).await.unwrap().is_empty());
+    assert!(s.passkeys("t1", &u.sub).await.unwrap().is_empty());
     assert_eq!(s.recovery_codes_left("t1", &u.sub).await.unwrap(), 0);
     assert!(s.get_session("s1").await.unwrap().is_none());
     assert!(s.get_session("s2").await.unwrap().is_some());

@@ -265,6 +265,9 @@ pub struct Server {
     /// `KEYGATE_PUBLIC_URL` when it is not this node's own address (several
     /// nodes behind one load balancer share one public URL and so one issuer).
     pub public_url: Option<String>,
+    /// The host name of `base` (`127.0.0.1`, or `localhost` where a test
+    /// needs a host name, as WebAuthn does).
+    pub host: &'static str,
 }
 
 impl Server {
@@ -273,17 +276,35 @@ impl Server {
     }
 
     pub async fn start_with(db: &Database, env: &[(&str, &str)]) -> Server {
-        Self::start_node(db, None, env).await
+        Self::start_node(db, None, env, "127.0.0.1").await
+    }
+
+    /// A server whose public URL (and so whose issuers) is
+    /// `http://localhost:PORT`: browsers allow WebAuthn on a host name,
+    /// never on an IP address. It still listens on 127.0.0.1 only.
+    pub async fn start_on_localhost(db: &Database) -> Server {
+        Self::start_node(db, None, &[], "localhost").await
     }
 
     /// Starts one more node of a deployment whose public URL (and so whose
     /// issuers) is `public_url`, listening on its own port; requests reach it
     /// at `base` as a load balancer would forward them.
     pub async fn start_behind(db: &Database, public_url: &str, env: &[(&str, &str)]) -> Server {
-        Self::start_node(db, Some(public_url.trim_end_matches('/').to_string()), env).await
+        Self::start_node(
+            db,
+            Some(public_url.trim_end_matches('/').to_string()),
+            env,
+            "127.0.0.1",
+        )
+        .await
     }
 
-    async fn start_node(db: &Database, public_url: Option<String>, env: &[(&str, &str)]) -> Server {
+    async fn start_node(
+        db: &Database,
+        public_url: Option<String>,
+        env: &[(&str, &str)],
+        host: &'static str,
+    ) -> Server {
         let mut s = Server {
             child: None,
             port: 0,
@@ -295,10 +316,11 @@ impl Server {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             public_url,
+            host,
         };
         for _ in 0..10 {
             s.port = free_port();
-            s.base = format!("http://127.0.0.1:{}", s.port);
+            s.base = format!("http://{host}:{}", s.port);
             s.log = db.dir.join(format!("server-{}.log", s.port));
             if let Started::Ready = s.spawn_once().await {
                 return s;
@@ -438,6 +460,17 @@ impl World {
         db.tenant("acme", &[]);
         db.user("acme", EMAIL, PASSWORD);
         let server = Server::start(&db).await;
+        let issuer = server.issuer("acme");
+        World { db, server, issuer }
+    }
+
+    /// [`World::new`] with the server at `http://localhost:PORT`
+    /// ([`Server::start_on_localhost`]).
+    pub async fn on_localhost() -> World {
+        let db = Database::new();
+        db.tenant("acme", &[]);
+        db.user("acme", EMAIL, PASSWORD);
+        let server = Server::start_on_localhost(&db).await;
         let issuer = server.issuer("acme");
         World { db, server, issuer }
     }

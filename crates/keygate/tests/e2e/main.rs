@@ -41,6 +41,7 @@ mod multi_node;
 mod oidc_client;
 mod operations;
 mod pages_helpers;
+mod passkeys;
 mod password_reset;
 mod registration;
 mod request_errors;

@@ -1,5 +1,6 @@
 //! `{issuer}/account`: the signed-in person's own page (docs/account.md):
-//! profile, e-mail address, password, where they are signed in. Later rooms (second
+//! profile, e-mail address, password, second factors (authenticator apps,
+//! passkeys), where they are signed in. Later rooms (second
 //! factors, connected applications, linked identities) are sections of the
 //! same page, each with its own module here and its own form posting to
 //! `{issuer}/account/...`.
@@ -10,6 +11,7 @@
 //! (so a reload never submits twice) naming a fixed notice.
 
 pub(crate) mod email;
+pub(crate) mod passkeys;
 pub(crate) mod password;
 pub(crate) mod recovery;
 pub(crate) mod sessions;
@@ -76,6 +78,8 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "signed-in" => Some("You are signed in."),
         "totp-added" => Some("The authenticator app was added. Signing in now asks for a code from it."),
         "totp-removed" => Some("The authenticator app was removed."),
+        "passkey-added" => Some("The passkey was added. You can sign in with it now."),
+        "passkey-removed" => Some("The passkey was removed."),
         "email" => Some(
             "We sent a link to the new address. Your address changes when you open it; until then it stays as it is.",
         ),
@@ -116,6 +120,13 @@ struct AccountPage<'a> {
     totp_devices: Vec<totp::DeviceRow>,
     totp_new_action: &'a str,
     totp_remove_action: &'a str,
+    passkeys: Vec<passkeys::PasskeyRow>,
+    /// Whether passkeys can be added here (not on an IP-address issuer).
+    passkeys_available: bool,
+    passkey_start: &'a str,
+    passkey_finish: &'a str,
+    passkey_remove_action: &'a str,
+    script: &'a str,
     /// Unused recovery codes, when the person has a second factor (else
     /// the section is not offered).
     recovery_left: Option<i64>,
@@ -174,10 +185,21 @@ pub(crate) async fn show(
         totp_devices: totp::rows(state, who).await?,
         totp_new_action: &door.url("/account/totp/new"),
         totp_remove_action: &door.url("/account/totp/remove"),
+        passkeys: passkeys::rows(state, who).await?,
+        passkeys_available: crate::passkeys::available(door),
+        passkey_start: &door.url("/account/passkeys/start"),
+        passkey_finish: &door.url("/account/passkeys/finish"),
+        passkey_remove_action: &door.url("/account/passkeys/remove"),
+        script: render::SCRIPT,
         recovery_left: recovery::left(state, who).await?,
         recovery_new_action: &door.url("/account/recovery/new"),
     });
-    Ok(render::html(status, body, cookie.as_slice()))
+    let res = render::html(status, body, cookie.as_slice());
+    Ok(if crate::passkeys::available(door) {
+        render::with_script(res)
+    } else {
+        res
+    })
 }
 
 /// GET /account.

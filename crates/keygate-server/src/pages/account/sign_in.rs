@@ -27,6 +27,11 @@ fn form(
     status: StatusCode,
 ) -> Response {
     let (csrf, cookie) = csrf_token(state, headers);
+    let passkeys = crate::passkeys::available(door);
+    let (start, finish) = (
+        door.url("/passkeys/sign-in/start"),
+        door.url("/passkeys/sign-in/finish"),
+    );
     let body = render::render(&LoginPage {
         css: CSS,
         tenant_name: &door.tenant.display_name,
@@ -38,8 +43,18 @@ fn form(
         register_link: None,
         forgot_link: &door.url("/forgot-password"),
         error,
+        passkey: passkeys.then(|| render::PasskeyBox {
+            start: &start,
+            finish: &finish,
+        }),
+        script: render::SCRIPT,
     });
-    render::html(status, body, cookie.as_slice())
+    let res = render::html(status, body, cookie.as_slice());
+    if passkeys {
+        render::with_script(res)
+    } else {
+        res
+    }
 }
 
 /// GET /account/sign-in (straight to the account page when signed in).
@@ -100,6 +115,7 @@ pub(crate) async fn post(
                 &door,
                 &headers,
                 &token,
+                mfa::offers(&state, &door.tenant.id, &user.sub).await?,
                 None,
                 StatusCode::OK,
             ))
@@ -127,16 +143,22 @@ pub(crate) async fn post(
     }
 }
 
-/// The second step's form: the code of an authenticator app.
+/// The second step's form: the code of an authenticator app, or a
+/// passkey, as the person has them.
 fn mfa_form(
     state: &AppState,
     door: &Door,
     headers: &HeaderMap,
     token: &str,
+    offers: mfa::Offers,
     error: Option<&str>,
     status: StatusCode,
 ) -> Response {
     let (csrf, cookie) = csrf_token(state, headers);
+    let (start, finish) = (
+        door.url("/login/mfa/passkey/start"),
+        door.url("/login/mfa/passkey/finish"),
+    );
     let body = render::render(&MfaPage {
         css: CSS,
         tenant_name: &door.tenant.display_name,
@@ -146,8 +168,19 @@ fn mfa_form(
         csrf: &csrf,
         mfa_token: token,
         error,
+        code: offers.code,
+        passkey: offers.passkey.then(|| render::PasskeyBox {
+            start: &start,
+            finish: &finish,
+        }),
+        script: render::SCRIPT,
     });
-    render::html(status, body, cookie.as_slice())
+    let res = render::html(status, body, cookie.as_slice());
+    if offers.passkey {
+        render::with_script(res)
+    } else {
+        res
+    }
 }
 
 /// POST /account/sign-in/mfa: the second step, as at the sign-in of an
@@ -181,6 +214,7 @@ pub(crate) async fn post_mfa(
             StatusCode::BAD_REQUEST,
         ));
     };
+    let offers = mfa::offers(&state, &door.tenant.id, &pending.sub).await?;
     if !csrf_ok(&state, &headers, &posted) {
         let msg = "This form expired. Please try again.";
         return Ok(mfa_form(
@@ -188,6 +222,7 @@ pub(crate) async fn post_mfa(
             &door,
             &headers,
             token,
+            offers,
             Some(msg),
             StatusCode::BAD_REQUEST,
         ));
@@ -215,7 +250,15 @@ pub(crate) async fn post_mfa(
             } else {
                 StatusCode::UNAUTHORIZED
             };
-            let mut res = mfa_form(&state, &door, &headers, token, Some(&e.message()), status);
+            let mut res = mfa_form(
+                &state,
+                &door,
+                &headers,
+                token,
+                offers,
+                Some(&e.message()),
+                status,
+            );
             if let Some(secs) = e.retry_after() {
                 res.headers_mut()
                     .insert(axum::http::header::RETRY_AFTER, secs.into());
