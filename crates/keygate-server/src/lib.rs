@@ -260,6 +260,7 @@ fn endpoints() -> Router<AppState> {
         .route("/account/totp/new", post(pages::account::totp::new))
         .route("/account/totp/confirm", post(pages::account::totp::confirm))
         .route("/account/totp/remove", post(pages::account::totp::remove))
+        .route("/account/apps/revoke", post(pages::account::apps::revoke))
         .route(
             "/account/passkeys/start",
             post(pages::account::passkeys::start),

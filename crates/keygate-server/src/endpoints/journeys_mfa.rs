@@ -43,6 +43,18 @@ pub(super) async fn second_step(
     match mfa::second_step(state, door, Some(ar), &user.sub).await? {
         SecondStep::None => Ok(None),
         SecondStep::Ask => {
+            // Only codes are taken here (an app's or a recovery code); a
+            // person whose only factor is a passkey signs in on the hosted
+            // pages, where the browser can use it.
+            let codes = mfa::offers(state, &door.tenant.id, &user.sub).await?.code
+                || crate::recovery::remaining(state, &door.tenant.id, &user.sub).await? > 0;
+            if !codes {
+                return Err(journeys_error(
+                    StatusCode::FORBIDDEN,
+                    "mfa_required",
+                    "This account's second factor is a passkey, which only the hosted sign-in page can use.",
+                ));
+            }
             let token =
                 mfa::start_pending(state, door, &user.sub, &[Method::Password], Some(request))
                     .await?;

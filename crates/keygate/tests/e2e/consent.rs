@@ -226,3 +226,73 @@ async fn a_revoked_consent_asks_again_and_its_refresh_tokens_stop_working() {
     let page = b.get(&authorize(&door, &challenge, "openid", &[])).await;
     assert_consent_page(&page, "after revocation");
 }
+
+#[tokio::test]
+async fn the_account_page_lists_connected_applications_and_removes_access() {
+    let (s, door) = setup().await;
+    let b = s.browser();
+    let (verifier, challenge) = pkce();
+    let page = sign_in(
+        &b,
+        &door,
+        &authorize(&door, &challenge, "openid email offline_access", &[]),
+    )
+    .await;
+    let code = assert_code(
+        &b.submit(&page, &[("decision", "allow")]).await,
+        &door,
+        "allowed",
+    );
+    let (_, tokens) = s.exchange(&door, &code, &verifier).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    // The same browser's session opens the account page.
+    let account = b.get(&format!("{}/account", door.issuer)).await;
+    assert_eq!(account.status, 200, "{}", account.body);
+    assert!(
+        account.body.contains("Connected applications"),
+        "{}",
+        account.body
+    );
+    assert!(account.body.contains("Test app") || account.body.contains(&door.client.id));
+    assert!(account.body.contains("openid email offline_access"));
+    let done = crate::account_page::submit_to(
+        &b,
+        &account,
+        "/account/apps/revoke",
+        &[("client_id", &door.client.id)],
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let after = b.get(&done.location().unwrap()).await;
+    assert!(after.body.contains("access was removed"), "{}", after.body);
+    assert!(!after.body.contains("Connected applications"));
+    assert_eq!(s.db.count("SELECT COUNT(*) FROM consents").await, 0);
+    let (status, body): (u16, Value) = s
+        .token(
+            &door.issuer,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("client_id", &door.client.id),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    // Without the CSRF token nothing is removed (and another's id is a no-op).
+    let (_, challenge) = pkce();
+    let page = b.get(&authorize(&door, &challenge, "openid", &[])).await;
+    assert_code(
+        &b.submit(&page, &[("decision", "allow")]).await,
+        &door,
+        "allowed again",
+    );
+    let account = b.get(&format!("{}/account", door.issuer)).await;
+    let (action, fields) = crate::account_page::form_to(&account, "/account/apps/revoke");
+    let forged: Vec<(String, String)> = fields.into_iter().filter(|(k, _)| k != "csrf").collect();
+    let refused = b.post_form(&action, &forged).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(s.db.count("SELECT COUNT(*) FROM consents").await, 1);
+}

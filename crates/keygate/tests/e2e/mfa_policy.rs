@@ -289,6 +289,19 @@ async fn with_mfa_off_no_factor_is_asked_and_a_demand_for_one_is_refused() {
     let b = s.browser();
     let (c, verifier) = code_at(&b, &door).await;
     assert_eq!(amr(&s.id_token(&door, &c, &verifier).await), vec!["pwd"]);
+    // The account page offers no authenticator app, and refuses to add one.
+    let page = crate::mfa_totp::account(&b, &door).await;
+    assert!(page.body.contains("turned off"), "{}", page.body);
+    assert!(!page.body.contains("Add an authenticator app"));
+    let (action, fields) = crate::account_page::form_to(&page, "/account/password");
+    let csrf = field(&fields, "csrf").unwrap().to_string();
+    let refused = b
+        .post_form(
+            &action.replace("/account/password", "/account/totp/new"),
+            &[("csrf".to_string(), csrf)],
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
     // A request demanding a factor, or a client requiring one: access_denied.
     let (_, challenge) = pkce();
     let demanded = b

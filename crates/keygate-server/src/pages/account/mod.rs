@@ -10,6 +10,7 @@
 //! CSRF token, and every change answers with a redirect back to the page
 //! (so a reload never submits twice) naming a fixed notice.
 
+pub(crate) mod apps;
 pub(crate) mod email;
 pub(crate) mod passkeys;
 pub(crate) mod password;
@@ -19,7 +20,7 @@ pub(crate) mod sign_in;
 pub(crate) mod totp;
 
 use super::render::{self, CSS};
-use super::{csrf_token, see_other};
+use super::{csrf_ok, csrf_token, read_form, see_other};
 use crate::accounts;
 use crate::door::Door;
 use crate::error::ApiError;
@@ -80,6 +81,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "totp-removed" => Some("The authenticator app was removed."),
         "passkey-added" => Some("The passkey was added. You can sign in with it now."),
         "passkey-removed" => Some("The passkey was removed."),
+        "app-revoked" => Some("The application's access was removed. It has to ask you again."),
         "email" => Some(
             "We sent a link to the new address. Your address changes when you open it; until then it stays as it is.",
         ),
@@ -131,6 +133,11 @@ struct AccountPage<'a> {
     /// the section is not offered).
     recovery_left: Option<i64>,
     recovery_new_action: &'a str,
+    /// Whether authenticator apps may be added (the tenant's `mfa` is not
+    /// `off`).
+    mfa_offered: bool,
+    apps: Vec<apps::AppRow>,
+    apps_revoke_action: &'a str,
 }
 
 /// A Unix time as the page shows it: `2026-12-07 15:02 UTC`.
@@ -193,6 +200,9 @@ pub(crate) async fn show(
         script: render::SCRIPT,
         recovery_left: recovery::left(state, who).await?,
         recovery_new_action: &door.url("/account/recovery/new"),
+        mfa_offered: door.tenant.mfa != keygate_core::model::MfaPolicy::Off,
+        apps: apps::rows(state, who).await?,
+        apps_revoke_action: &door.url("/account/apps/revoke"),
     });
     let res = render::html(status, body, cookie.as_slice());
     Ok(if crate::passkeys::available(door) {
@@ -200,6 +210,32 @@ pub(crate) async fn show(
     } else {
         res
     })
+}
+
+/// The signed-in person and their form with a valid CSRF token, or the
+/// answer to give instead.
+pub(crate) async fn read_signed_in_form(
+    state: &AppState,
+    door: &Door,
+    req: Request,
+) -> Result<Result<(HeaderMap, SignedIn, Params), Response>, ApiError> {
+    let headers = req.headers().clone();
+    let Some(who) = signed_in(state, door, &headers).await? else {
+        return Ok(Err(to_sign_in(door)));
+    };
+    match read_form(state, req).await? {
+        Ok(f) if csrf_ok(state, &headers, &f) => Ok(Ok((headers, who, f))),
+        _ => Ok(Err(show(
+            state,
+            door,
+            &headers,
+            &who,
+            None,
+            Some(EXPIRED),
+            StatusCode::BAD_REQUEST,
+        )
+        .await?)),
+    }
 }
 
 /// GET /account.

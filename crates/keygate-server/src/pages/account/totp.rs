@@ -6,12 +6,12 @@
 //! codes with it).
 
 use super::recovery as recovery_page;
-use super::{done, show, signed_in, to_sign_in, SignedIn, EXPIRED};
+use super::{done, show, SignedIn};
 use crate::door::Door;
 use crate::error::ApiError;
 use crate::mfa;
+use crate::pages::csrf_token;
 use crate::pages::render::{self, CSS};
-use crate::pages::{csrf_ok, csrf_token, read_form};
 use crate::recovery;
 use crate::AppState;
 use askama::Template;
@@ -19,7 +19,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
-use keygate_core::params::Params;
 use keygate_store::TotpDevice;
 
 /// A confirmed authenticator app as the account page lists it.
@@ -94,42 +93,29 @@ fn enrol_page(
     Ok(render::html(status, body, cookie.as_slice()))
 }
 
-/// The signed-in person and their form with a valid CSRF token, or the
-/// answer to give instead.
-async fn read(
-    state: &AppState,
-    door: &Door,
-    req: Request,
-) -> Result<Result<(HeaderMap, SignedIn, Params), Response>, ApiError> {
-    let headers = req.headers().clone();
-    let Some(who) = signed_in(state, door, &headers).await? else {
-        return Ok(Err(to_sign_in(door)));
-    };
-    match read_form(state, req).await? {
-        Ok(f) if csrf_ok(state, &headers, &f) => Ok(Ok((headers, who, f))),
-        _ => Ok(Err(show(
-            state,
-            door,
-            &headers,
-            &who,
-            None,
-            Some(EXPIRED),
-            StatusCode::BAD_REQUEST,
-        )
-        .await?)),
-    }
-}
-
 /// POST /account/totp/new: a new unconfirmed device with a fresh secret.
 pub(crate) async fn new(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (headers, who, _) = match read(&state, &door, req).await? {
+    let (headers, who, _) = match super::read_signed_in_form(&state, &door, req).await? {
         Ok(v) => v,
         Err(res) => return Ok(res),
     };
+    if door.tenant.mfa == keygate_core::model::MfaPolicy::Off {
+        let msg = "Two-step verification is turned off for this organisation.";
+        return show(
+            &state,
+            &door,
+            &headers,
+            &who,
+            None,
+            Some(msg),
+            StatusCode::CONFLICT,
+        )
+        .await;
+    }
     // At most one unconfirmed app per person (an earlier one is replaced)
     // and a bounded number of confirmed ones, so the rows stay few.
     let Some(device) = mfa::new_device(&state, &door.tenant.id, &who.user.sub).await? else {
@@ -163,7 +149,7 @@ pub(crate) async fn confirm(
     Extension(door): Extension<Door>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (headers, who, form) = match read(&state, &door, req).await? {
+    let (headers, who, form) = match super::read_signed_in_form(&state, &door, req).await? {
         Ok(v) => v,
         Err(res) => return Ok(res),
     };
@@ -222,7 +208,7 @@ pub(crate) async fn remove(
     Extension(door): Extension<Door>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (_, who, form) = match read(&state, &door, req).await? {
+    let (_, who, form) = match super::read_signed_in_form(&state, &door, req).await? {
         Ok(v) => v,
         Err(res) => return Ok(res),
     };
