@@ -262,66 +262,42 @@ pub(crate) async fn check_code(
     code: &str,
 ) -> Result<Result<Method, AccountError>, ApiError> {
     let tenant = door.tenant.id.as_str();
-    let account = limits::person_key("mfa", tenant, sub);
-    let ip = door.client_ip.map(limits::ip_key);
-    let account_limit = &state.config.signin_account_limit;
-    let ip_limit = &state.config.signin_ip_limit;
-    let reserved = match limits::reserve_both(
-        state,
-        (&account, account_limit),
-        ip.as_deref().map(|k| (k, ip_limit)),
-    )
-    .await?
-    {
-        Ok(r) => r,
-        Err(secs) => {
-            tracing::warn!(tenant, sub, "second factor blocked: too many attempts");
-            return Ok(Err(AccountError::TooManyAttempts(secs)));
-        }
-    };
-    let now = crate::now();
     let totp = is_totp_shaped(code);
     let method = if totp.is_some() {
         "otp"
     } else {
         "recovery_code"
     };
-    let accepted = match totp {
-        Some(digits) => {
-            let mut accepted = None;
-            for device in confirmed_devices(state, tenant, sub).await? {
-                let secret = open(state, &device)?;
-                if let Some(step) = matching_step(&secret, &digits, now) {
-                    if state.store.use_totp_step(&device.id, step).await? {
-                        accepted = Some(Method::Otp);
-                        break;
+    let outcome = limited(state, door, sub, || async {
+        Ok(match totp {
+            Some(digits) => {
+                let now = crate::now();
+                let mut accepted = None;
+                for device in confirmed_devices(state, tenant, sub).await? {
+                    let secret = open(state, &device)?;
+                    if let Some(step) = matching_step(&secret, &digits, now) {
+                        if state.store.use_totp_step(&device.id, step).await? {
+                            accepted = Some(Method::Otp);
+                            break;
+                        }
                     }
                 }
+                accepted
             }
-            accepted
+            None => crate::recovery::try_use(state, tenant, sub, code)
+                .await?
+                .map(|_| Method::RecoveryCode),
+        })
+    })
+    .await?;
+    match &outcome {
+        Ok(_) => tracing::info!(tenant, sub, method, "second factor succeeded"),
+        Err(AccountError::InvalidCode) => {
+            tracing::info!(tenant, sub, method, "second factor failed: wrong code")
         }
-        None => crate::recovery::try_use(state, tenant, sub, code)
-            .await?
-            .map(|_| Method::RecoveryCode),
-    };
-    if let Some(factor) = accepted {
-        state.store.clear_failures(&account).await?;
-        if let Some(k) = &ip {
-            state.store.release_attempt(k, ip_limit).await?;
-        }
-        tracing::info!(tenant, sub, method, "second factor succeeded");
-        Ok(Ok(factor))
-    } else {
-        state
-            .store
-            .attempt_failed(&account, reserved.0, now, account_limit)
-            .await?;
-        if let (Some(k), Some(count)) = (&ip, reserved.1) {
-            state.store.attempt_failed(k, count, now, ip_limit).await?;
-        }
-        tracing::info!(tenant, sub, method, "second factor failed: wrong code");
-        Ok(Err(AccountError::InvalidCode))
+        Err(_) => {}
     }
+    Ok(outcome)
 }
 
 /// Runs one attempt at a code for `sub`, reserved first against the
