@@ -137,6 +137,8 @@ fn check_registration(steps: &[Value], issuer: &str) -> (String, String) {
     assert_eq!(read["body"]["redirect_uris"], registered["redirect_uris"]);
     assert_eq!(read["body"]["token_endpoint_auth_method"], "none");
     assert!(read["body"].get("client_secret").is_none(), "{read}");
+    // RFC 7592 3: the read answer carries the registration access token.
+    assert_eq!(read["body"]["registration_access_token"], rat.as_str());
     (id, rat)
 }
 
