@@ -15,6 +15,8 @@
 //   {"step":"read_back", ...}       GET registration_client_uri
 //   {"step":"consent", ...}         the consent page as the person saw it
 //   {"step":"tokens", ...}          the claims of the tokens
+//   {"step":"refreshed", ...}       the claims after a refresh (when the
+//                                   scope holds offline_access)
 //
 // Environment:
 //   KEYGATE_ISSUER          the tenant's issuer (http://127.0.0.1:PORT/acme/as)
@@ -98,8 +100,10 @@ await new Promise((resolve, reject) => {
 });
 const redirectUri = `http://127.0.0.1:${app.address().port}/callback`;
 
-// The test server speaks plain http.
-const insecure = { execute: [client.allowInsecureRequests] };
+// The test server speaks plain http. Discovery as MCP clients do it: the
+// authorization server metadata of RFC 8414 (for an issuer with a path,
+// /.well-known/oauth-authorization-server inserted before the path).
+const insecure = { execute: [client.allowInsecureRequests], algorithm: 'oauth2' };
 
 let browser;
 let page;
@@ -224,6 +228,19 @@ try {
       access_token: jwtClaims(tokens.access_token),
       id_token: tokens.claims(),
     });
+
+    // 7. With offline_access, a refreshed token is for the same API.
+    if (tokens.refresh_token) {
+      step('refreshing');
+      const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, { resource });
+      out({
+        step: 'refreshed',
+        scope: refreshed.scope ?? null,
+        rotated: typeof refreshed.refresh_token === 'string' && refreshed.refresh_token !== tokens.refresh_token,
+        access_token: jwtClaims(refreshed.access_token),
+        id_token: refreshed.id_token ? refreshed.claims() : null,
+      });
+    }
   }
 } catch (e) {
   failed = true;

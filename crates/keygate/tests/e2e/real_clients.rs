@@ -1,9 +1,11 @@
 //! Real clients against dynamic registration, APIs and consent
 //! (docs/apis.md). `tests/browser/mcp_client.mjs` is an MCP-style agent on
-//! openid-client (npm, v6): it discovers the issuer, registers itself
-//! (RFC 7591), reads its registration back (RFC 7592), asks for a token
-//! for an API with PKCE and `resource`, has a person sign in and allow it
-//! in Chromium, and exchanges the code. `tests/browser/consent.mjs` shows
+//! openid-client (npm, v6): it discovers the issuer (RFC 8414), registers
+//! itself (RFC 7591), reads its registration back (RFC 7592), asks for a
+//! token for an API with PKCE and `resource`, has a person sign in and
+//! allow it in Chromium, exchanges the code and refreshes the token.
+//! Registration with an initial access token is tried without it, then
+//! with it. `tests/browser/consent.mjs` shows
 //! a person the consent page of a third-party client in Chromium: they
 //! deny, then allow, then are not asked again. Node, Chromium and `npm ci`
 //! in `tests/browser` are required (`.ci/run` installs them): without them
@@ -170,7 +172,7 @@ async fn an_mcp_client_on_openid_client_registers_itself_and_gets_a_token_for_th
 {
     let (db, server, sub) = registering_tenant("open").await;
     let issuer = server.issuer("acme");
-    let scope = format!("openid {API_SCOPE}");
+    let scope = format!("openid offline_access {API_SCOPE}");
     let steps = run_script(
         "mcp_client.mjs",
         &[
@@ -185,7 +187,14 @@ async fn an_mcp_client_on_openid_client_registers_itself_and_gets_a_token_for_th
     .await;
     assert_eq!(
         names(&steps),
-        ["discovered", "registered", "read_back", "consent", "tokens"],
+        [
+            "discovered",
+            "registered",
+            "read_back",
+            "consent",
+            "tokens",
+            "refreshed"
+        ],
         "{steps:?}"
     );
     let (id, rat) = check_registration(&steps, &issuer);
@@ -197,6 +206,7 @@ async fn an_mcp_client_on_openid_client_registers_itself_and_gets_a_token_for_th
         consent["scopes"],
         serde_json::json!([
             "Know who you are on this account",
+            "Keep this access while you are away",
             format!("{API_SCOPE} on {API}")
         ]),
         "{consent}"
@@ -217,6 +227,22 @@ async fn an_mcp_client_on_openid_client_registers_itself_and_gets_a_token_for_th
     assert_eq!(id_token["iss"], issuer.as_str(), "{id_token}");
     let granted: Vec<&str> = tokens["scope"].as_str().unwrap().split(' ').collect();
     assert!(granted.contains(&API_SCOPE), "{tokens}");
+    assert_eq!(tokens["has_refresh_token"], true, "{tokens}");
+
+    // Refreshed (naming the API again), the token is for the same API.
+    let refreshed = &steps[5];
+    assert_eq!(refreshed["rotated"], true, "{refreshed}");
+    let at = &refreshed["access_token"];
+    assert!(aud_is(&at["aud"], API), "{at}");
+    assert!(
+        at["scope"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .any(|s| s == API_SCOPE),
+        "{at}"
+    );
+    assert!(aud_is(&refreshed["id_token"]["aud"], &id), "{refreshed}");
 
     check_stored(&db, &id, &rat).await;
     // The decision is stored for the API, and the client's first use.
@@ -225,7 +251,10 @@ async fn an_mcp_client_on_openid_client_registers_itself_and_gets_a_token_for_th
             "SELECT resource || ' ' || scopes FROM consents WHERE client_id = '{id}' AND user_sub = '{sub}'"
         ))
         .await;
-    assert_eq!(consents, [format!("{API} openid {API_SCOPE}")]);
+    assert_eq!(
+        consents,
+        [format!("{API} openid offline_access {API_SCOPE}")]
+    );
     assert_eq!(
         db.count(&format!(
             "SELECT COUNT(*) FROM clients WHERE id = '{id}' AND first_used_at IS NOT NULL"
