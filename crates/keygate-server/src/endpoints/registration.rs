@@ -248,14 +248,14 @@ pub(crate) async fn register(
     Ok(answer(StatusCode::CREATED, body))
 }
 
-/// The registered client a management request (RFC 7592) is about, if its
-/// registration access token is right.
+/// The registered client a management request (RFC 7592) is about, and
+/// the registration access token presented, if that token is right.
 async fn managed(
     state: &AppState,
     door: &Door,
     headers: &HeaderMap,
     client_id: &str,
-) -> Result<Client, ApiError> {
+) -> Result<(Client, String), ApiError> {
     let refused = || {
         ApiError::Bearer(Some(OAuthError::new(
             ErrorCode::InvalidToken,
@@ -274,7 +274,18 @@ async fn managed(
     if !secrets::ct_eq(secrets::sha256_hex(&token).as_bytes(), hash.as_bytes()) {
         return Err(refused());
     }
-    Ok(client)
+    Ok((client, token))
+}
+
+/// The client information response of a read or an update (RFC 7592 3):
+/// the metadata with `registration_access_token`, which that section
+/// requires. Only its hash is stored, so the answer carries the token the
+/// caller presented (the RFC lets the server hand out a new one instead;
+/// Keygate keeps the token unchanged).
+fn information(door: &Door, client: &Client, registration_token: &str) -> Response {
+    let mut body = metadata_of(door, client);
+    body["registration_access_token"] = json!(registration_token);
+    answer(StatusCode::OK, body)
 }
 
 /// GET /oauth/register/{client_id} (RFC 7592 2.1).
@@ -285,8 +296,8 @@ pub(crate) async fn read(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let client_id = params.get("client_id").map(String::as_str).unwrap_or("");
-    let client = managed(&state, &door, &headers, client_id).await?;
-    Ok(answer(StatusCode::OK, metadata_of(&door, &client)))
+    let (client, token) = managed(&state, &door, &headers, client_id).await?;
+    Ok(information(&door, &client, &token))
 }
 
 /// PUT /oauth/register/{client_id} (RFC 7592 2.2): the metadata replace
@@ -298,7 +309,7 @@ pub(crate) async fn update(
     req: Request,
 ) -> Result<Response, ApiError> {
     let client_id = params.get("client_id").map(String::as_str).unwrap_or("");
-    let client = managed(&state, &door, req.headers(), client_id).await?;
+    let (client, token) = managed(&state, &door, req.headers(), client_id).await?;
     let (_, metadata) = read_metadata(&state, req).await?;
     if metadata
         .client_id
@@ -336,7 +347,7 @@ pub(crate) async fn update(
         .clients
         .remove(&(door.tenant.id.clone(), client.id.clone()));
     tracing::info!(tenant = %door.tenant.id, client_id = %client.id, "registered client updated");
-    Ok(answer(StatusCode::OK, metadata_of(&door, &after)))
+    Ok(information(&door, &after, &token))
 }
 
 /// DELETE /oauth/register/{client_id} (RFC 7592 2.3): the client and its
@@ -348,7 +359,7 @@ pub(crate) async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let client_id = params.get("client_id").map(String::as_str).unwrap_or("");
-    let client = managed(&state, &door, &headers, client_id).await?;
+    let (client, _) = managed(&state, &door, &headers, client_id).await?;
     state
         .store
         .delete_client(&door.tenant.id, &client.id, crate::now())

@@ -43,6 +43,7 @@ mod operations;
 mod pages_helpers;
 mod passkeys;
 mod password_reset;
+mod real_clients;
 mod registration;
 mod request_errors;
 mod security;

@@ -120,6 +120,11 @@ async fn a_client_registers_itself_signs_a_person_in_through_consent_and_manages
     // RFC 7592: read, update, delete with the registration access token.
     let r = call(reqwest::Method::GET, &uri, Some(&rat), None).await;
     assert_eq!((r.status, &r.body["client_name"]), (200, &json!("Agent")));
+    // The client information response (RFC 7592 3) requires the
+    // registration access token and URI: the same token, still valid.
+    assert_eq!(r.body["registration_access_token"], rat.as_str());
+    assert_eq!(r.body["registration_client_uri"], uri.as_str());
+    assert_eq!(r.header("cache-control"), Some("no-store"));
     let r = call(reqwest::Method::GET, &uri, Some("wrong"), None).await;
     assert_eq!(r.refusal(), (401, Some("invalid_token")));
     assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
@@ -141,6 +146,7 @@ async fn a_client_registers_itself_signs_a_person_in_through_consent_and_manages
         "{}",
         r.body
     );
+    assert_eq!(r.body["registration_access_token"], rat.as_str());
     changed["redirect_uris"] = json!(["http://evil.example/cb"]);
     let r = call(reqwest::Method::PUT, &uri, Some(&rat), Some(changed)).await;
     assert_eq!(r.refusal(), (400, Some("invalid_redirect_uri")));
