@@ -58,6 +58,8 @@ fn describe(scope: &str, api_name: Option<&str>) -> String {
         "openid" => "Know who you are on this account".into(),
         "profile" => "See your name".into(),
         "email" => "See your e-mail address and whether it is verified".into(),
+        "address" => "See your postal address".into(),
+        "phone" => "See your phone number and whether it is verified".into(),
         "offline_access" => "Keep this access while you are away".into(),
         other => match api_name {
             Some(api) => format!("{other} on {api}"),
