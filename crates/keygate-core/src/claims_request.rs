@@ -44,6 +44,27 @@ impl RequestedClaims {
         self.id_token.is_empty() && self.userinfo.is_empty()
     }
 
+    /// The scopes that would release the named claims (OpenID Connect
+    /// Core 5.4), in first-named order: what a person allows when a
+    /// client names them, so the parameter never releases more than the
+    /// consent page showed.
+    pub fn covering_scopes(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = vec![];
+        for claim in self.id_token.iter().chain(&self.userinfo) {
+            let scope = match claim.as_str() {
+                "name" => crate::scope::PROFILE,
+                "email" | "email_verified" => crate::scope::EMAIL,
+                "phone_number" | "phone_number_verified" => crate::scope::PHONE,
+                "address" => crate::scope::ADDRESS,
+                _ => continue,
+            };
+            if !out.contains(&scope) {
+                out.push(scope);
+            }
+        }
+        out
+    }
+
     /// The stored form: `""` when nothing was requested, else JSON.
     pub fn to_stored(&self) -> String {
         if self.is_empty() {
@@ -261,6 +282,18 @@ mod tests {
         }
         // acr itself is not a person's claim to release.
         assert!(ok(r#"{"id_token":{"acr":null}}"#).claims.is_empty());
+    }
+
+    #[test]
+    fn scopes_covering_named_claims() {
+        let r = ok(r#"{"userinfo":{"phone_number_verified":null,"email":null},
+                     "id_token":{"name":null,"phone_number":null,"address":null}}"#)
+        .claims;
+        assert_eq!(
+            r.covering_scopes(),
+            ["address", "profile", "phone", "email"]
+        );
+        assert!(RequestedClaims::default().covering_scopes().is_empty());
     }
 
     #[test]

@@ -92,9 +92,8 @@ pub(crate) async fn page(
         tenant_name: &door.tenant.display_name,
         client_name: &client.name,
         email: &user.email,
-        scopes: req
-            .scope
-            .tokens()
+        scopes: keygate_core::consent::asked_scopes(req)
+            .into_iter()
             .map(|s| describe(s, api_name.as_deref()))
             .collect(),
         action: &door.url("/consent"),

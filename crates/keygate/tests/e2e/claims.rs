@@ -557,3 +557,64 @@ async fn an_essential_mfa_acr_in_the_claims_parameter_asks_for_a_second_factor()
     assert_eq!(id["amr"], json!(["pwd", "otp", "mfa"]));
     assert_no_server_error(&s.server);
 }
+
+#[tokio::test]
+async fn a_third_party_client_naming_claims_asks_for_them_as_their_scopes() {
+    let s = Setup::new().await;
+    let third =
+        s.db.client("acme", CALLBACK, &["--public", "--third-party"]);
+    let door = Door {
+        client: third,
+        ..s.path()
+    };
+    s.db.cli_json(
+        &[
+            "user",
+            "update",
+            "--tenant",
+            "acme",
+            &door.sub,
+            "--phone-number",
+            PHONE,
+        ],
+        None,
+    );
+    let b = s.browser();
+    let asked = r#"{"userinfo": {"phone_number": null}}"#;
+    let (verifier, challenge) = pkce();
+    let page = sign_in(
+        &b,
+        &door,
+        &authorize_url(&door, &challenge, "openid", &[("claims", asked)]),
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("See your phone number"), "{}", page.body);
+    let allowed = b.submit(&page, &[("decision", "allow")]).await;
+    let code = assert_code(&allowed, &door, "allowed");
+    let (status, body) = s.exchange(&door, &code, &verifier).await;
+    assert_eq!(status, 200, "{body}");
+    // Allowed once: the phone scope is remembered, and asks no more.
+    let (_, challenge) = pkce();
+    let again = b
+        .get(&authorize_url(&door, &challenge, "openid phone", &[]))
+        .await;
+    assert_code(&again, &door, "remembered");
+    // A claim of another scope asks again.
+    let (_, challenge) = pkce();
+    let more = b
+        .get(&authorize_url(
+            &door,
+            &challenge,
+            "openid",
+            &[("claims", r#"{"id_token": {"address": null}}"#)],
+        ))
+        .await;
+    assert_eq!(more.status, 200, "{}", more.body);
+    assert!(
+        more.body.contains("See your postal address"),
+        "{}",
+        more.body
+    );
+    assert_no_server_error(&s.server);
+}
