@@ -56,6 +56,9 @@ pub struct AuthorizeRequest {
     /// Whether this request needs a multi-factor sign-in: `acr_values`
     /// demands one or the client requires it (`require_mfa`).
     pub needs_mfa: bool,
+    /// The person's claims the `claims` parameter named (OpenID Connect
+    /// Core 5.5), per place; kept with the grant.
+    pub claims: crate::claims_request::RequestedClaims,
 }
 
 /// An error to redirect to the client (RFC 6749 4.1.2.1) rather than show on a page.
@@ -241,6 +244,11 @@ pub fn validate(
     if prompt_none && prompts > 1 {
         return Err(invalid("prompt=none cannot be combined with other values"));
     }
+    let claims =
+        crate::claims_request::parse(p.get("claims")).map_err(|e| invalid(&e.to_string()))?;
+    // An essential `acr` in `claims` demands a second factor as
+    // `acr_values` does; `acr_values` wins when both name one.
+    let acr_mfa = crate::amr::demanded_mfa(p.get("acr_values")).or(claims.acr_mfa);
     let max_age =
         match p.get("max_age") {
             None => None,
@@ -263,8 +271,9 @@ pub fn validate(
         max_age,
         login_hint: p.get("login_hint").map(str::to_string),
         resource: api.map(|a| a.identifier.clone()),
-        acr_mfa: crate::amr::demanded_mfa(p.get("acr_values")),
-        needs_mfa: client.require_mfa || crate::amr::demanded_mfa(p.get("acr_values")).is_some(),
+        acr_mfa,
+        needs_mfa: client.require_mfa || acr_mfa.is_some(),
+        claims: claims.claims,
     })
 }
 
@@ -641,6 +650,54 @@ mod tests {
             NextStep::SignIn,
             "max_age=0 is prompt=login, even in the second of the sign-in"
         );
+    }
+
+    #[test]
+    fn the_claims_parameter() {
+        let c = client(false, &["https://app/cb"]);
+        let q = |claims: &str| {
+            format!(
+                "client_id=c1&response_type=code&state=s&claims={}",
+                url::form_urlencoded::byte_serialize(claims.as_bytes()).collect::<String>()
+            )
+        };
+        let r = run(
+            &q(r#"{"id_token":{"email":null},"userinfo":{"phone_number":null}}"#),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(r.claims.id_token, ["email"]);
+        assert_eq!(r.claims.userinfo, ["phone_number"]);
+        assert_eq!((r.acr_mfa, r.needs_mfa), (None, false));
+        let r = run("client_id=c1&response_type=code", &c).unwrap();
+        assert!(r.claims.is_empty());
+        // Malformed: invalid_request, redirected with the state.
+        for bad in ["nope", "[1]", r#"{"userinfo":1}"#] {
+            match run(&q(bad), &c) {
+                Err(AuthorizeError::Redirect(e)) => {
+                    assert_eq!(e.error.code, ErrorCode::InvalidRequest, "{bad}");
+                    assert_eq!(e.state.as_deref(), Some("s"));
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        // An essential acr naming a second factor demands one.
+        let r = run(
+            &q(r#"{"id_token":{"acr":{"essential":true,"values":["mfa"]}}}"#),
+            &c,
+        )
+        .unwrap();
+        assert_eq!((r.acr_mfa, r.needs_mfa), (Some("mfa"), true));
+        let auth0 = "http%3A%2F%2Fschemas.openid.net%2Fpape%2Fpolicies%2F2007%2F06%2Fmulti-factor";
+        let r = run(
+            &format!(
+                "{}&acr_values={auth0}",
+                q(r#"{"id_token":{"acr":{"essential":true,"value":"mfa"}}}"#)
+            ),
+            &c,
+        )
+        .unwrap();
+        assert_eq!(r.acr_mfa, Some(crate::amr::MFA_ACR_VALUES[0]));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The claims of the tokens Keygate issues: the OpenID Connect id_token
 //! (Core 2, 3.1.3.6) and the JWT access token (RFC 9068 2.2).
 
-use crate::model::User;
+use crate::model::{Address, User};
 use crate::scope::{self, Scope};
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +42,7 @@ pub struct IdTokenClaims {
     pub profile: UserClaims,
 }
 
-/// Profile and e-mail claims, released by scope.
+/// A person's claims, released by scope or named by the `claims` parameter.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UserClaims {
     /// The person's full name; with the `profile` scope.
@@ -54,20 +54,47 @@ pub struct UserClaims {
     /// Whether that address is verified; with the `email` scope.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
+    /// The person's telephone number; with the `phone` scope, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// Whether that number is verified; with the `phone` scope, when a
+    /// number is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number_verified: Option<bool>,
+    /// The person's postal address; with the `address` scope, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
 }
 
 impl UserClaims {
     /// The claims of `user` that `scope` releases (OpenID Connect Core 5.4); the rest stay `None`.
     pub fn for_scope(user: &User, scope: &Scope) -> UserClaims {
-        let email = scope.contains(scope::EMAIL);
+        UserClaims::released(user, scope, &[])
+    }
+
+    /// The claims of `user` that `scope` releases (OpenID Connect Core
+    /// 5.4) together with those `named` by the `claims` parameter for this
+    /// place (Core 5.5, see [`crate::claims_request`]); a claim the person
+    /// has no value for stays `None`.
+    pub fn released(user: &User, scope: &Scope, named: &[String]) -> UserClaims {
+        let wants = |claim: &str, by_scope: &str| {
+            scope.contains(by_scope) || named.iter().any(|n| n == claim)
+        };
+        let phone = user.phone_number.as_ref();
         UserClaims {
-            name: if scope.contains(scope::PROFILE) {
-                user.name.clone()
-            } else {
-                None
-            },
-            email: email.then(|| user.email.clone()),
-            email_verified: email.then_some(user.email_verified),
+            name: user.name.clone().filter(|_| wants("name", scope::PROFILE)),
+            email: wants("email", scope::EMAIL).then(|| user.email.clone()),
+            email_verified: wants("email_verified", scope::EMAIL).then_some(user.email_verified),
+            phone_number: phone
+                .filter(|_| wants("phone_number", scope::PHONE))
+                .cloned(),
+            phone_number_verified: phone
+                .filter(|_| wants("phone_number_verified", scope::PHONE))
+                .map(|_| user.phone_number_verified),
+            address: user
+                .address
+                .clone()
+                .filter(|_| wants("address", scope::ADDRESS)),
         }
     }
 }
@@ -97,6 +124,11 @@ pub struct AccessTokenClaims {
     /// When the person signed in; `None` for client_credentials, where no person did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The claims the `claims` parameter named for userinfo, space-separated
+    /// (OpenID Connect Core 5.5): carried in the token so that userinfo
+    /// releases them without reading the grant. Absent when none were.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub userinfo_claims: String,
 }
 
 impl AccessTokenClaims {
@@ -122,6 +154,9 @@ mod tests {
             password_hash: String::new(),
             created_at: 0,
             disabled: false,
+            phone_number: None,
+            phone_number_verified: false,
+            address: None,
         };
         let none = UserClaims::for_scope(&user, &Scope::parse("openid").unwrap());
         assert_eq!(none, UserClaims::default());
@@ -130,6 +165,56 @@ mod tests {
         assert_eq!(all.email_verified, Some(false));
         let json = serde_json::to_value(&all).unwrap();
         assert_eq!(json["email"], "a@b.c");
+        // No number or address: nothing even with the scopes.
+        let s = Scope::parse("openid phone address").unwrap();
+        assert_eq!(UserClaims::released(&user, &s, &[]), UserClaims::default());
+    }
+
+    #[test]
+    fn phone_and_address_by_scope_or_by_name() {
+        let user = User {
+            sub: "s".into(),
+            tenant_id: "t".into(),
+            email: "a@b.c".into(),
+            email_verified: true,
+            name: None,
+            password_hash: String::new(),
+            created_at: 0,
+            disabled: false,
+            phone_number: Some("+4915112345678".into()),
+            phone_number_verified: false,
+            address: Some(Address {
+                locality: Some("Berlin".into()),
+                ..Address::default()
+            }),
+        };
+        let openid = Scope::parse("openid").unwrap();
+        assert_eq!(
+            UserClaims::released(&user, &openid, &[]),
+            UserClaims::default()
+        );
+        let phone = UserClaims::released(&user, &Scope::parse("openid phone").unwrap(), &[]);
+        assert_eq!(phone.phone_number.as_deref(), Some("+4915112345678"));
+        assert_eq!(phone.phone_number_verified, Some(false));
+        assert_eq!(phone.address, None);
+        let json = serde_json::to_value(UserClaims::released(
+            &user,
+            &Scope::parse("address").unwrap(),
+            &[],
+        ))
+        .unwrap();
+        assert_eq!(json, serde_json::json!({"address": {"locality": "Berlin"}}));
+        let named = [
+            "email".to_string(),
+            "phone_number".to_string(),
+            "name".to_string(),
+        ];
+        let by_name = UserClaims::released(&user, &openid, &named);
+        assert_eq!(by_name.email.as_deref(), Some("a@b.c"));
+        assert_eq!(by_name.email_verified, None);
+        assert_eq!(by_name.phone_number.as_deref(), Some("+4915112345678"));
+        assert_eq!(by_name.phone_number_verified, None);
+        assert_eq!(by_name.name, None, "no name to release");
     }
 
     #[test]
@@ -144,6 +229,7 @@ mod tests {
             iat: 0,
             jti: "g1.xyz".into(),
             auth_time: None,
+            userinfo_claims: String::new(),
         };
         assert_eq!(c.grant_id(), Some("g1"));
         c.jti = "xyz".into();

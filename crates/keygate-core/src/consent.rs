@@ -13,6 +13,19 @@ pub fn resource_key(req: &AuthorizeRequest) -> &str {
     req.resource.as_deref().unwrap_or("")
 }
 
+/// What the person allows with `req`: its scope, then the scopes that
+/// would release the claims its `claims` parameter names (so naming a
+/// claim asks for the same consent as its scope would).
+pub fn asked_scopes(req: &AuthorizeRequest) -> Vec<&str> {
+    let mut out: Vec<&str> = req.scope.tokens().collect();
+    for s in req.claims.covering_scopes() {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
 /// Whether the person must be asked before `client` gets a code for
 /// `req`, given what they allowed it before for the request's API.
 pub fn needs_consent(client: &Client, req: &AuthorizeRequest, allowed: Option<&Consent>) -> bool {
@@ -24,7 +37,9 @@ pub fn needs_consent(client: &Client, req: &AuthorizeRequest, allowed: Option<&C
     }
     match allowed {
         None => true,
-        Some(c) => !req.scope.tokens().all(|t| c.scopes.iter().any(|s| s == t)),
+        Some(c) => !asked_scopes(req)
+            .into_iter()
+            .all(|t| c.scopes.iter().any(|s| s == t)),
     }
 }
 
@@ -38,7 +53,7 @@ pub fn allowing(
     now: i64,
 ) -> Consent {
     let mut scopes: Vec<String> = earlier.map(|c| c.scopes.clone()).unwrap_or_default();
-    for t in req.scope.tokens() {
+    for t in asked_scopes(req) {
         if !scopes.iter().any(|s| s == t) {
             scopes.push(t.to_string());
         }
@@ -129,6 +144,26 @@ mod tests {
         assert!(needs_consent(
             &third,
             &req(&third, "scope=openid&prompt=consent"),
+            Some(&both)
+        ));
+    }
+
+    #[test]
+    fn claims_named_by_the_claims_parameter_ask_as_their_scopes_would() {
+        let third = client(true);
+        let allowed = allowing(&req(&third, "scope=openid"), "t", "u", None, 5);
+        // {"userinfo":{"phone_number":null},"id_token":{"email":null}}
+        let q = "scope=openid&claims=%7B%22userinfo%22%3A%7B%22phone_number%22%3Anull%7D%2C\
+                 %22id_token%22%3A%7B%22email%22%3Anull%7D%7D";
+        let named = req(&third, q);
+        assert_eq!(asked_scopes(&named), ["openid", "email", "phone"]);
+        assert!(needs_consent(&third, &named, Some(&allowed)));
+        let both = allowing(&named, "t", "u", Some(&allowed), 6);
+        assert_eq!(both.scopes, ["openid", "email", "phone"]);
+        assert!(!needs_consent(&third, &named, Some(&both)));
+        assert!(!needs_consent(
+            &third,
+            &req(&third, "scope=openid+phone"),
             Some(&both)
         ));
     }

@@ -427,6 +427,46 @@ pub struct User {
     /// A disabled person cannot sign in; disabling ends their sessions and
     /// revokes their grants.
     pub disabled: bool,
+    /// The person's telephone number (the `phone_number` claim), `+` then
+    /// 7 to 15 digits ([`crate::contact::check_phone_number`]).
+    pub phone_number: Option<String>,
+    /// Whether an operator confirmed the number reaches the person (the
+    /// `phone_number_verified` claim); a person changing it resets it.
+    pub phone_number_verified: bool,
+    /// The person's postal address (the `address` claim).
+    pub address: Option<Address>,
+}
+
+/// A postal address, the `address` claim (OpenID Connect Core 5.1.1);
+/// every part optional, checked by [`crate::contact::check_address`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    /// The full address as it would be displayed or printed on a label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<String>,
+    /// The street, house number, and so on; may hold several lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub street_address: Option<String>,
+    /// The city or locality.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locality: Option<String>,
+    /// The state, province, prefecture or region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The zip or postal code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// The country name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+impl Address {
+    /// Whether no part is set (stored as no address at all).
+    pub fn is_empty(&self) -> bool {
+        self == &Address::default()
+    }
 }
 
 /// One authorization: what a person granted a client at /authorize. The
@@ -475,6 +515,9 @@ pub struct Grant {
     /// The API the grant's access tokens are for (its identifier, their
     /// `aud`); `None`: the client's own (RFC 9068 default).
     pub resource: Option<String>,
+    /// The claims the request's `claims` parameter asked for by name
+    /// (OpenID Connect Core 5.5), released whatever the scope.
+    pub claims: crate::claims_request::RequestedClaims,
 }
 
 /// The record of one refresh token (the store keys it by the hash of its value, which is never

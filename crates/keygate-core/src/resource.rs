@@ -71,7 +71,7 @@ pub fn user_scope(raw: &str, api: Option<&Api>) -> Result<Scope, OAuthError> {
                 a.identifier
             ),
             None => format!(
-                "scope '{bad}' is not supported; use openid, profile, email, offline_access, \
+                "scope '{bad}' is not supported; use openid, profile, email, address, phone, offline_access, \
                  or name an API with resource or audience"
             ),
         }));

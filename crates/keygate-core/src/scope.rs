@@ -8,12 +8,17 @@ pub const OPENID: &str = "openid";
 pub const PROFILE: &str = "profile";
 /// `email`: releases `email` and `email_verified` (OpenID Connect Core 5.4).
 pub const EMAIL: &str = "email";
+/// `address`: releases the `address` claim (OpenID Connect Core 5.4).
+pub const ADDRESS: &str = "address";
+/// `phone`: releases `phone_number` and `phone_number_verified` (OpenID
+/// Connect Core 5.4).
+pub const PHONE: &str = "phone";
 /// `offline_access`: asks for a refresh token (OpenID Connect Core 11), for clients whose policy
 /// requires it.
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
 /// The scopes a person can grant through /authorize.
-pub const USER_SCOPES: [&str; 4] = [OPENID, PROFILE, EMAIL, OFFLINE_ACCESS];
+pub const USER_SCOPES: [&str; 6] = [OPENID, PROFILE, EMAIL, ADDRESS, PHONE, OFFLINE_ACCESS];
 
 /// The most distinct scope values one request may name (far above what any
 /// real client asks for at once).

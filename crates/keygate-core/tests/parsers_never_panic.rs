@@ -52,6 +52,7 @@ fn name() -> impl Strategy<Value = String> {
         Just("max_age".to_string()),
         Just("refresh_token".to_string()),
         Just("state".to_string()),
+        Just("claims".to_string()),
         "[a-z_]{1,12}",
     ]
 }
@@ -67,9 +68,40 @@ fn value() -> impl Strategy<Value = String> {
         Just("S256".to_string()),
         Just("openid offline_access".to_string()),
         Just("none login".to_string()),
+        Just(r#"{"id_token":{"acr":{"essential":true,"values":["mfa"]}}}"#.to_string()),
         "[ -~]{0,80}",
         any::<String>(),
     ]
+}
+
+/// JSON values shaped like a `claims` parameter, with noise.
+fn claims_json() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        "[a-z_]{0,8}".prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+    ];
+    let tree = leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            proptest::collection::btree_map(
+                prop_oneof![
+                    Just("id_token".to_string()),
+                    Just("userinfo".to_string()),
+                    Just("email".to_string()),
+                    Just("acr".to_string()),
+                    Just("essential".to_string()),
+                    Just("values".to_string()),
+                    "[a-z_]{1,8}",
+                ],
+                inner,
+                0..4,
+            )
+            .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    });
+    tree.prop_map(|v| v.to_string())
 }
 
 proptest! {
@@ -113,6 +145,18 @@ proptest! {
     fn basic_header_round_trips(id in "[^\\x00]{1,40}", secret in any::<String>()) {
         let h = keygate_core::basic::encode_basic(&id, &secret);
         prop_assert_eq!(decode_basic(&h).unwrap(), Some((id, secret)));
+    }
+
+    #[test]
+    fn claims_parameters_never_panic(s in any::<String>(), json in claims_json()) {
+        let _ = keygate_core::claims_request::parse(Some(&s));
+        if let Ok(p) = keygate_core::claims_request::parse(Some(&json)) {
+            for c in p.claims.id_token.iter().chain(&p.claims.userinfo) {
+                prop_assert!(keygate_core::claims_request::RELEASABLE.contains(&c.as_str()));
+            }
+            let stored = p.claims.to_stored();
+            prop_assert_eq!(keygate_core::claims_request::RequestedClaims::from_stored(&stored), p.claims);
+        }
     }
 
     #[test]

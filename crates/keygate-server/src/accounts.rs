@@ -235,7 +235,7 @@ pub async fn register(
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .map(str::to_string),
-        email_verified: false,
+        ..NewUser::default()
     };
     match provision::create_user(state.store.as_ref(), tenant, &spec).await {
         Ok(user) => {
@@ -385,6 +385,7 @@ pub async fn issue_code(
             .filter(|_| keygate_core::amr::amr_is_multi_factor(amr))
             .map(str::to_string),
         resource: req.resource.clone(),
+        claims: req.claims.clone(),
     };
     let stored = state
         .store

@@ -276,6 +276,7 @@ fn endpoints() -> Router<AppState> {
         .route("/account/recovery/new", post(pages::account::recovery::new))
         .route("/account/password", post(pages::account::password::post))
         .route("/account/email", post(pages::account::email::post))
+        .route("/account/contact", post(pages::account::contact::post))
         .route(
             "/account/sessions/end",
             post(pages::account::sessions::end_all),

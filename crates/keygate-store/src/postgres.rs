@@ -108,6 +108,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "client_registration",
         sql: include_str!("../migrations/postgres/0019_client_registration.sql"),
     },
+    Migration {
+        version: 20,
+        name: "contact_claims",
+        sql: include_str!("../migrations/postgres/0020_contact_claims.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

@@ -407,6 +407,8 @@ pub(crate) struct UserCreate {
     #[arg(long, required = true)]
     pub password_stdin: bool,
     #[command(flatten)]
+    pub contact: ContactArgs,
+    #[command(flatten)]
     pub db: DbArgs,
 }
 

@@ -215,7 +215,7 @@ pub(crate) async fn create_user(
         email: email.to_string(),
         password: password.to_string(),
         name: name.map(str::to_string),
-        email_verified: false,
+        ..provision::NewUser::default()
     };
     Ok(provision::create_user(store, tenant, &spec).await?)
 }
@@ -233,6 +233,9 @@ pub(crate) async fn user_create(a: UserCreate) -> Result<(), Failure> {
         password,
         name: a.name.clone(),
         email_verified: a.email_verified,
+        phone_number: a.contact.phone_number.clone(),
+        phone_number_verified: a.contact.phone_number_verified.unwrap_or(false),
+        address: a.contact.address(None).map_err(Failure::Usage)?,
     };
     // Every field is checked before the database is opened.
     provision::check_new_user(&spec)?;

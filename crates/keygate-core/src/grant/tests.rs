@@ -58,6 +58,7 @@ fn grant() -> Grant {
         amr: vec!["pwd".into()],
         acr: None,
         resource: None,
+        claims: Default::default(),
     }
 }
 

@@ -57,6 +57,7 @@ use utoipa::{Modify, OpenApi};
         provision::ClientPatch,
         provision::NewUser,
         provision::UserPatch,
+        provision::AddressFields,
         provision::Ttl,
         provision::NewApi,
         provision::ApiPatch,

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::provisioning::{
-    DynamicRegistrationName, GrantTypeName, MetadataDocumentsName, MfaPolicyName, PkcePolicyName,
-    RefreshPolicyName, RegistrationName, SigningAlgName, VerifyEmailName,
+    AddressFields, DynamicRegistrationName, GrantTypeName, MetadataDocumentsName, MfaPolicyName,
+    PkcePolicyName, RefreshPolicyName, RegistrationName, SigningAlgName, VerifyEmailName,
 };
 
 /// A tenant: one issuer with its own clients, people and settings.
@@ -194,6 +194,16 @@ pub struct UserView {
     pub created_at: i64,
     /// A disabled person cannot sign in; disabling ended their sessions and revoked their grants.
     pub disabled: bool,
+    /// The person's telephone number (the `phone_number` claim), E.164;
+    /// absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// Whether the number is known to reach the person (the
+    /// `phone_number_verified` claim).
+    pub phone_number_verified: bool,
+    /// The person's postal address (the `address` claim); absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<AddressFields>,
 }
 
 impl From<User> for UserView {
@@ -206,6 +216,9 @@ impl From<User> for UserView {
             name: u.name,
             created_at: u.created_at,
             disabled: u.disabled,
+            phone_number: u.phone_number,
+            phone_number_verified: u.phone_number_verified,
+            address: u.address.map(AddressFields::from),
         }
     }
 }

@@ -75,8 +75,16 @@ async fn userinfo(
     }
     let user = person.ok_or_else(|| invalid_token("the person of this token no longer exists"))?;
     let mut doc = json!({ "sub": user.sub });
+    // The claims the `claims` parameter named for userinfo travel in the
+    // access token (signed by us), so no grant need be read here.
+    let named: Vec<String> = claims
+        .userinfo_claims
+        .split(' ')
+        .filter(|c| keygate_core::claims_request::RELEASABLE.contains(c))
+        .map(str::to_string)
+        .collect();
     if let serde_json::Value::Object(extra) =
-        serde_json::to_value(UserClaims::for_scope(&user, &granted)).unwrap_or_default()
+        serde_json::to_value(UserClaims::released(&user, &granted, &named)).unwrap_or_default()
     {
         doc.as_object_mut().expect("object").extend(extra);
     }

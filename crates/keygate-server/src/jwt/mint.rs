@@ -6,6 +6,7 @@ use crate::AppState;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use keygate_core::claims::{AccessTokenClaims, IdTokenClaims, UserClaims};
+use keygate_core::claims_request::RequestedClaims;
 use keygate_core::model::{Client, User};
 use keygate_core::scope::{self, Scope};
 use keygate_crypto::keys::SigningKey;
@@ -35,6 +36,8 @@ pub(crate) enum Subject {
         acr: Option<String>,
         /// The API the grant is for (the access token's `aud`), if any.
         resource: Option<String>,
+        /// The claims the request's `claims` parameter named, per place.
+        claims: RequestedClaims,
     },
     /// The client itself (client_credentials).
     Client,
@@ -210,9 +213,11 @@ impl Minter {
             ),
             Subject::Client => (client_id.clone(), random, None),
         };
-        let resource = match subject {
-            Subject::Person { resource, .. } => resource.as_deref(),
-            Subject::Client => None,
+        let (resource, userinfo_claims) = match subject {
+            Subject::Person {
+                resource, claims, ..
+            } => (resource.as_deref(), claims.userinfo.join(" ")),
+            Subject::Client => (None, String::new()),
         };
         let (aud, at_key, ttl) = self.access_token_for(resource);
         let at = AccessTokenClaims {
@@ -225,6 +230,7 @@ impl Minter {
             iat: now,
             jti,
             auth_time,
+            userinfo_claims,
         };
         let access_token = jws::sign(at_key, "at+jwt", &at)?;
         let id_token = match subject {
@@ -234,6 +240,7 @@ impl Minter {
                 nonce,
                 amr,
                 acr,
+                claims,
                 ..
             } if scope.contains(scope::OPENID) => Some(jws::sign(
                 &self.key,
@@ -250,7 +257,7 @@ impl Minter {
                     azp: client_id.clone(),
                     acr: acr.clone(),
                     amr: amr.clone(),
-                    profile: UserClaims::for_scope(user, scope),
+                    profile: UserClaims::released(user, scope, &claims.id_token),
                 },
             )?),
             _ => None,

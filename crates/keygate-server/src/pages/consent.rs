@@ -58,6 +58,8 @@ fn describe(scope: &str, api_name: Option<&str>) -> String {
         "openid" => "Know who you are on this account".into(),
         "profile" => "See your name".into(),
         "email" => "See your e-mail address and whether it is verified".into(),
+        "address" => "See your postal address".into(),
+        "phone" => "See your phone number and whether it is verified".into(),
         "offline_access" => "Keep this access while you are away".into(),
         other => match api_name {
             Some(api) => format!("{other} on {api}"),
@@ -90,9 +92,8 @@ pub(crate) async fn page(
         tenant_name: &door.tenant.display_name,
         client_name: &client.name,
         email: &user.email,
-        scopes: req
-            .scope
-            .tokens()
+        scopes: keygate_core::consent::asked_scopes(req)
+            .into_iter()
             .map(|s| describe(s, api_name.as_deref()))
             .collect(),
         action: &door.url("/consent"),

@@ -19,8 +19,8 @@ pub struct NewApi {
     /// A name for people (default: the identifier).
     #[serde(default)]
     pub name: Option<String>,
-    /// The scopes it defines (scope tokens; not openid, profile, email or
-    /// offline_access, which belong to people).
+    /// The scopes it defines (scope tokens; not openid, profile, email,
+    /// address, phone or offline_access, which belong to people).
     #[serde(default)]
     pub scopes: Vec<String>,
     /// Lifetime of its access tokens (default: each client's).

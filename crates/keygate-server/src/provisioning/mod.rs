@@ -336,4 +336,73 @@ mod tests {
         .describe(Front::Cli)
         .contains("at least 8"));
     }
+
+    #[test]
+    fn contact_details_of_new_users() {
+        let base = || NewUser {
+            email: "ann@example.com".into(),
+            password: "long enough".into(),
+            ..Default::default()
+        };
+        let u = check_new_user(&NewUser {
+            phone_number: Some(" +4915112345678 ".into()),
+            phone_number_verified: true,
+            address: Some(AddressFields {
+                locality: Some(" Berlin ".into()),
+                region: Some("".into()),
+                ..AddressFields::default()
+            }),
+            ..base()
+        })
+        .unwrap();
+        assert_eq!(u.phone_number.as_deref(), Some("+4915112345678"));
+        let a = u.address.unwrap();
+        assert_eq!((a.locality.as_deref(), a.region), (Some("Berlin"), None));
+        let blank = check_new_user(&NewUser {
+            address: Some(AddressFields::default()),
+            ..base()
+        })
+        .unwrap();
+        assert_eq!(blank.address, None);
+        let e = check_new_user(&NewUser {
+            phone_number: Some("0151 1234567".into()),
+            ..base()
+        })
+        .unwrap_err();
+        assert!(
+            e.describe(Front::Cli).starts_with("--phone-number: "),
+            "{e:?}"
+        );
+        let e = check_new_user(&NewUser {
+            phone_number_verified: true,
+            ..base()
+        })
+        .unwrap_err();
+        assert!(e
+            .describe(Front::Api)
+            .starts_with("phone_number_verified: "));
+        let e = check_new_user(&NewUser {
+            address: Some(AddressFields {
+                country: Some("a\u{7}b".into()),
+                ..AddressFields::default()
+            }),
+            ..base()
+        })
+        .unwrap_err();
+        assert_eq!(
+            e.describe(Front::Api),
+            "address: address.country must not contain control characters"
+        );
+    }
+
+    #[test]
+    fn a_patch_clears_with_null() {
+        let p: UserPatch =
+            serde_json::from_str(r#"{"phone_number":null,"address":{"locality":"x"}}"#).unwrap();
+        assert_eq!(p.phone_number, Some(None));
+        assert!(matches!(p.address, Some(Some(_))));
+        let p: UserPatch = serde_json::from_str(r#"{"address":null}"#).unwrap();
+        assert_eq!((p.phone_number, p.address), (None, Some(None)));
+        assert!(serde_json::from_str::<UserPatch>(r#"{"address":{"city":"x"}}"#).is_err());
+    }
 }

@@ -15,7 +15,8 @@ use keygate_core::pkce::CodeChallengeMethod;
 /// The user of a grant, joined in the same query (`LEFT JOIN users u`).
 const PERSON_COLS: &str = "u.sub AS u_sub, u.tenant_id AS u_tenant_id, u.email AS u_email, \
     u.email_verified AS u_email_verified, u.name AS u_name, u.password_hash AS u_password_hash, \
-    u.created_at AS u_created_at, u.disabled AS u_disabled";
+    u.created_at AS u_created_at, u.disabled AS u_disabled, u.phone_number AS u_phone_number, \
+    u.phone_number_verified AS u_phone_number_verified, u.address AS u_address";
 /// Joins the user of a grant `g`, if they still exist.
 const PERSON_JOIN: &str = "LEFT JOIN users u ON u.sub = g.user_sub AND u.tenant_id = g.tenant_id";
 
@@ -32,6 +33,9 @@ fn person_from(row: &dyn Cols) -> Result<Option<User>> {
         password_hash: row.text("u_password_hash")?,
         created_at: row.int("u_created_at")?,
         disabled: row.flag("u_disabled")?,
+        phone_number: row.opt_text("u_phone_number")?,
+        phone_number_verified: row.flag("u_phone_number_verified")?,
+        address: super::users::address_of(row.opt_text("u_address")?),
     }))
 }
 
@@ -66,7 +70,7 @@ fn standing_from(row: &dyn Cols) -> Result<Standing> {
 const GRANT_COLS: &str =
     "g.id, g.tenant_id, g.client_id, g.user_sub, g.scope, g.auth_time, g.nonce, \
     g.code_challenge, g.code_challenge_method, g.redirect_uri, g.redirect_uri_sent, g.created_at, \
-    g.code_expires_at, g.code_consumed_at, g.revoked_at, g.amr, g.acr, g.resource";
+    g.code_expires_at, g.code_consumed_at, g.revoked_at, g.amr, g.acr, g.resource, g.claims";
 
 fn grant_from(row: &dyn Cols) -> Result<Grant> {
     Ok(Grant {
@@ -91,6 +95,7 @@ fn grant_from(row: &dyn Cols) -> Result<Grant> {
         amr: crate::row::words(&row.text("amr")?),
         acr: row.opt_text("acr")?,
         resource: row.opt_text("resource")?,
+        claims: keygate_core::claims_request::RequestedClaims::from_stored(&row.text("claims")?),
     })
 }
 
@@ -208,11 +213,12 @@ impl GrantStore for SqlStore {
             );
         }
         let amr = g.amr.join(" ");
+        let claims = g.claims.to_stored();
         let inserted = write.steps.len();
         let write = write.then(
             "INSERT INTO grants (id, tenant_id, client_id, user_sub, scope, auth_time, nonce, code_challenge, \
-             code_challenge_method, redirect_uri, redirect_uri_sent, created_at, code_hash, code_expires_at, amr, acr, resource) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18 \
+             code_challenge_method, redirect_uri, redirect_uri_sent, created_at, code_hash, code_expires_at, amr, acr, resource, claims) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19 \
              WHERE (SELECT COUNT(*) FROM grants WHERE tenant_id = $2 AND user_sub = $4 AND client_id = $3 \
                AND code_consumed_at IS NULL AND revoked_at IS NULL AND code_expires_at > $12) < $15",
             &[
@@ -234,6 +240,7 @@ impl GrantStore for SqlStore {
                 (&amr).into(),
                 (&g.acr).into(),
                 (&g.resource).into(),
+                (&claims).into(),
             ],
         );
         Ok(self.write(write).await?.changed(inserted) == 1)

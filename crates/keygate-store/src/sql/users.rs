@@ -6,10 +6,22 @@ use crate::row::Cols;
 use crate::write::Write;
 use crate::{Result, UserStore};
 use async_trait::async_trait;
-use keygate_core::model::User;
+use keygate_core::model::{Address, User};
 
 const USER_COLS: &str =
-    "sub, tenant_id, email, email_verified, name, password_hash, created_at, disabled";
+    "sub, tenant_id, email, email_verified, name, password_hash, created_at, disabled, \
+    phone_number, phone_number_verified, address";
+
+/// The stored form of an address: the JSON of the `address` claim.
+pub(super) fn address_text(a: &Option<Address>) -> Option<String> {
+    a.as_ref().and_then(|a| serde_json::to_string(a).ok())
+}
+
+/// Reads a stored address back; one that no longer reads as an address
+/// (never written by [`address_text`]) counts as none.
+pub(super) fn address_of(text: Option<String>) -> Option<Address> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
 
 fn user_from(row: &dyn Cols) -> Result<User> {
     Ok(User {
@@ -21,6 +33,9 @@ fn user_from(row: &dyn Cols) -> Result<User> {
         password_hash: row.text("password_hash")?,
         created_at: row.int("created_at")?,
         disabled: row.flag("disabled")?,
+        phone_number: row.opt_text("phone_number")?,
+        phone_number_verified: row.flag("phone_number_verified")?,
+        address: address_of(row.opt_text("address")?),
     })
 }
 
@@ -43,11 +58,12 @@ pub(super) fn ends_everything(write: Write, tenant_id: &str, sub: &str, now: i64
 #[async_trait]
 impl UserStore for SqlStore {
     async fn create_user(&self, u: &User) -> Result<()> {
+        let address = address_text(&u.address);
         self.write(
             Write::new()
                 .then(
                     format!(
-                        "INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                        "INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
                     ),
                     &[
                         (&u.sub).into(),
@@ -58,6 +74,9 @@ impl UserStore for SqlStore {
                         (&u.password_hash).into(),
                         u.created_at.into(),
                         u.disabled.into(),
+                        (&u.phone_number).into(),
+                        u.phone_number_verified.into(),
+                        (&address).into(),
                     ],
                 )
                 .conflict(format!("the e-mail '{}' is already registered", u.email)),
@@ -96,9 +115,11 @@ impl UserStore for SqlStore {
     }
 
     async fn update_user(&self, u: &User, end_sessions_at: Option<i64>) -> Result<()> {
+        let address = address_text(&u.address);
         let mut write = Write::new()
             .then(
-                "UPDATE users SET email = $1, email_verified = $2, name = $3, password_hash = $4, disabled = $5 WHERE sub = $6 AND tenant_id = $7",
+                "UPDATE users SET email = $1, email_verified = $2, name = $3, password_hash = $4, disabled = $5, \
+                 phone_number = $8, phone_number_verified = $9, address = $10 WHERE sub = $6 AND tenant_id = $7",
                 &[
                     (&u.email).into(),
                     u.email_verified.into(),
@@ -107,6 +128,9 @@ impl UserStore for SqlStore {
                     u.disabled.into(),
                     (&u.sub).into(),
                     (&u.tenant_id).into(),
+                    (&u.phone_number).into(),
+                    u.phone_number_verified.into(),
+                    (&address).into(),
                 ],
             )
             .conflict(format!("the e-mail '{}' is already registered", u.email))

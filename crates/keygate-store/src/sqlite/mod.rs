@@ -128,6 +128,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "client_registration",
         sql: include_str!("../../migrations/sqlite/0019_client_registration.sql"),
     },
+    Migration {
+        version: 20,
+        name: "contact_claims",
+        sql: include_str!("../../migrations/sqlite/0020_contact_claims.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

@@ -1,6 +1,7 @@
 //! A fresh store per test, records to fill it with, and helpers that drive
 //! the exchanges' `check`/`then` callbacks.
 
+use keygate_core::claims_request::RequestedClaims;
 use keygate_core::model::*;
 use keygate_core::scope::Scope;
 use keygate_store::{
@@ -195,6 +196,13 @@ pub fn user(tenant_id: &str, sub: &str) -> User {
         password_hash: format!("hash-of-{sub}"),
         created_at: now(),
         disabled: false,
+        phone_number: Some("+15550001234".into()),
+        phone_number_verified: false,
+        address: Some(Address {
+            locality: Some(format!("Town of {sub}")),
+            country: Some("Utopia".into()),
+            ..Address::default()
+        }),
     }
 }
 
@@ -231,6 +239,10 @@ pub fn grant(id: &str, c: &Client, sub: &str, created_at: i64, code_ttl: i64) ->
         amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
         acr: Some("mfa".into()),
         resource: Some("https://api.example/".into()),
+        claims: RequestedClaims {
+            id_token: vec!["email".into()],
+            userinfo: vec!["phone_number".into(), "address".into()],
+        },
     }
 }
 

@@ -92,6 +92,13 @@ async fn updating_a_person_without_ending_sessions_keeps_them() {
     changed.name = None;
     changed.password_hash = "new-hash".into();
     changed.created_at = 1; // not replaced
+    changed.phone_number = Some("+4915112345678".into());
+    changed.phone_number_verified = true;
+    changed.address = Some(Address {
+        street_address: Some("Hauptstr. 1\nHinterhaus".into()),
+        postal_code: Some("10115".into()),
+        ..Address::default()
+    });
     s.update_user(&changed, None).await.unwrap();
     let expected = User {
         created_at: u1.created_at,

@@ -6,6 +6,7 @@
 
 use super::{parse_rate, DbArgs, Rate};
 use clap::{ArgGroup, Args};
+use keygate_server::provisioning::AddressFields;
 
 /// `N`, `off` or `default` (clear the setting: the tenant's or the
 /// server's limit applies).
@@ -270,7 +271,10 @@ pub(crate) struct FactorRef {
     sessions and revokes their grants, as the admin API does."
 )]
 #[command(group(ArgGroup::new("change").required(true).multiple(true)
-    .args(["email", "name", "email_verified", "disabled", "password_stdin"])))]
+    .args(["email", "name", "email_verified", "disabled", "password_stdin", "phone_number",
+        "no_phone_number", "phone_number_verified", "address", "no_address", "address_formatted",
+        "address_street", "address_locality", "address_region", "address_postal_code",
+        "address_country"])))]
 pub(crate) struct UserUpdate {
     #[arg(long)]
     pub tenant: String,
@@ -290,7 +294,103 @@ pub(crate) struct UserUpdate {
     #[arg(long)]
     pub password_stdin: bool,
     #[command(flatten)]
+    pub contact: ContactArgs,
+    /// Remove the telephone number.
+    #[arg(long, conflicts_with_all = ["phone_number", "phone_number_verified"])]
+    pub no_phone_number: bool,
+    /// Remove the postal address.
+    #[arg(long, conflicts_with_all = ADDRESS_ARGS)]
+    pub no_address: bool,
+    #[command(flatten)]
     pub db: DbArgs,
+}
+
+/// The flags that set an address.
+const ADDRESS_ARGS: [&str; 7] = [
+    "address",
+    "address_formatted",
+    "address_street",
+    "address_locality",
+    "address_region",
+    "address_postal_code",
+    "address_country",
+];
+
+/// A person's telephone number and postal address (the `phone_number` and
+/// `address` claims), for `user create` and `user update`. On update the
+/// `--address-*` parts change only those parts of the stored address;
+/// `--address` replaces it whole.
+#[derive(Args, Debug, Default)]
+pub(crate) struct ContactArgs {
+    /// The telephone number: '+' then 7 to 15 digits (E.164), such as +4915112345678.
+    /// A new number is unverified unless --phone-number-verified true is given too.
+    #[arg(long, allow_hyphen_values = true)]
+    pub phone_number: Option<String>,
+    /// true or false: whether the number is known to reach the person.
+    #[arg(long)]
+    pub phone_number_verified: Option<bool>,
+    /// The whole postal address as a JSON object with any of formatted,
+    /// street_address, locality, region, postal_code, country.
+    #[arg(long, conflicts_with_all = &ADDRESS_ARGS[1..])]
+    pub address: Option<String>,
+    /// The address as printed on a label (several lines allowed).
+    #[arg(long)]
+    pub address_formatted: Option<String>,
+    /// The street and house number.
+    #[arg(long)]
+    pub address_street: Option<String>,
+    /// The city or locality.
+    #[arg(long)]
+    pub address_locality: Option<String>,
+    /// The state, province or region.
+    #[arg(long)]
+    pub address_region: Option<String>,
+    /// The postal code.
+    #[arg(long)]
+    pub address_postal_code: Option<String>,
+    /// The country.
+    #[arg(long)]
+    pub address_country: Option<String>,
+}
+
+impl ContactArgs {
+    /// The address the flags describe on top of `stored` (the parts not
+    /// named stay), or `None` when no address flag was given. `--address`
+    /// must be a JSON object of the address parts.
+    pub(crate) fn address(
+        &self,
+        stored: Option<AddressFields>,
+    ) -> Result<Option<AddressFields>, String> {
+        if let Some(json) = &self.address {
+            return serde_json::from_str(json)
+                .map(Some)
+                .map_err(|e| format!("--address: not a JSON object of address parts ({e})"));
+        }
+        let parts = [
+            &self.address_formatted,
+            &self.address_street,
+            &self.address_locality,
+            &self.address_region,
+            &self.address_postal_code,
+            &self.address_country,
+        ];
+        if parts.iter().all(|p| p.is_none()) {
+            return Ok(None);
+        }
+        let mut a = stored.unwrap_or_default();
+        let set = |field: &mut Option<String>, v: &Option<String>| {
+            if let Some(v) = v {
+                *field = Some(v.clone());
+            }
+        };
+        set(&mut a.formatted, &self.address_formatted);
+        set(&mut a.street_address, &self.address_street);
+        set(&mut a.locality, &self.address_locality);
+        set(&mut a.region, &self.address_region);
+        set(&mut a.postal_code, &self.address_postal_code);
+        set(&mut a.country, &self.address_country);
+        Ok(Some(a))
+    }
 }
 
 #[cfg(test)]
@@ -309,6 +409,38 @@ mod tests {
         assert!(parse_rate_setting("fast")
             .unwrap_err()
             .ends_with("or default"));
+    }
+
+    #[test]
+    fn address_flags() {
+        let none = ContactArgs::default();
+        assert_eq!(none.address(None), Ok(None));
+        let parts = ContactArgs {
+            address_locality: Some("Berlin".into()),
+            address_postal_code: Some("10115".into()),
+            ..ContactArgs::default()
+        };
+        let stored = AddressFields {
+            locality: Some("Bonn".into()),
+            country: Some("Germany".into()),
+            ..AddressFields::default()
+        };
+        let merged = parts.address(Some(stored)).unwrap().unwrap();
+        assert_eq!(merged.locality.as_deref(), Some("Berlin"));
+        assert_eq!(merged.postal_code.as_deref(), Some("10115"));
+        assert_eq!(merged.country.as_deref(), Some("Germany"));
+        let json = ContactArgs {
+            address: Some(r#"{"locality":"Paris"}"#.into()),
+            ..ContactArgs::default()
+        };
+        let whole = json.address(Some(merged)).unwrap().unwrap();
+        assert_eq!(whole.locality.as_deref(), Some("Paris"));
+        assert_eq!(whole.country, None);
+        let bad = ContactArgs {
+            address: Some(r#"{"city":"Paris"}"#.into()),
+            ..ContactArgs::default()
+        };
+        assert!(bad.address(None).unwrap_err().starts_with("--address"));
     }
 
     #[test]

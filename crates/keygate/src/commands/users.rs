@@ -57,14 +57,41 @@ async fn update(a: UserUpdate) -> Result<(), Failure> {
         true => Some(super::read_stdin_line()?),
         false => None,
     };
+    // The `--address-*` parts change the stored address part by part.
+    let parts = [
+        &a.contact.address_formatted,
+        &a.contact.address_street,
+        &a.contact.address_locality,
+        &a.contact.address_region,
+        &a.contact.address_postal_code,
+        &a.contact.address_country,
+    ];
+    let store = open_store(&database_url(&a.db), None).await?;
+    let stored = if parts.iter().any(|p| p.is_some()) {
+        provision::existing_user(store.as_ref(), &a.tenant, a.sub.get())
+            .await?
+            .address
+            .map(Into::into)
+    } else {
+        None
+    };
+    let address = match a.no_address {
+        true => Some(None),
+        false => a.contact.address(stored).map_err(Failure::Usage)?.map(Some),
+    };
     let patch = UserPatch {
         email: a.email,
         password,
         name: a.name,
         email_verified: a.email_verified,
         disabled: a.disabled,
+        phone_number: match a.no_phone_number {
+            true => Some(None),
+            false => a.contact.phone_number.map(Some),
+        },
+        phone_number_verified: a.contact.phone_number_verified,
+        address,
     };
-    let store = open_store(&database_url(&a.db), None).await?;
     let user = provision::update_user(store.as_ref(), &a.tenant, a.sub.get(), &patch).await?;
     print_view(UserView::from(user))
 }

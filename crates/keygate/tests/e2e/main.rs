@@ -15,6 +15,7 @@ mod admin_helpers;
 mod admin_users;
 mod apis;
 mod browser;
+mod claims;
 mod cli_admin;
 mod codes;
 mod consent;

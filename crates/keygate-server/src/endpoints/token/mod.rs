@@ -310,6 +310,7 @@ where
                 amr: grant.amr,
                 acr: grant.acr,
                 resource: grant.resource,
+                claims: grant.claims,
             };
             let refresh = approved.successor.is_some();
             minter.sign_then(subject, approved.scope, move |minted| {

@@ -11,6 +11,7 @@
 //! (so a reload never submits twice) naming a fixed notice.
 
 pub(crate) mod apps;
+pub(crate) mod contact;
 pub(crate) mod email;
 pub(crate) mod passkeys;
 pub(crate) mod password;
@@ -82,6 +83,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "passkey-added" => Some("The passkey was added. You can sign in with it now."),
         "passkey-removed" => Some("The passkey was removed."),
         "app-revoked" => Some("The application's access was removed. It has to ask you again."),
+        "contact" => Some("Your contact details were saved."),
         "email" => Some(
             "We sent a link to the new address. Your address changes when you open it; until then it stays as it is.",
         ),
@@ -114,6 +116,13 @@ struct AccountPage<'a> {
     csrf: &'a str,
     password_action: &'a str,
     email_action: &'a str,
+    /// The telephone number, empty when none.
+    phone_number: &'a str,
+    /// Whether an operator verified the number.
+    phone_number_verified: bool,
+    /// The postal address (its parts empty when unknown).
+    address: keygate_core::model::Address,
+    contact_action: &'a str,
     /// The form that sends the verification message again, while the
     /// address is unverified and the tenant verifies addresses.
     resend_action: Option<&'a str>,
@@ -183,6 +192,10 @@ pub(crate) async fn show(
         csrf: &csrf,
         password_action: &door.url("/account/password"),
         email_action: &door.url("/account/email"),
+        phone_number: who.user.phone_number.as_deref().unwrap_or(""),
+        phone_number_verified: who.user.phone_number_verified,
+        address: who.user.address.clone().unwrap_or_default(),
+        contact_action: &door.url("/account/contact"),
         resend_action: (!who.user.email_verified
             && door.tenant.verify_email != keygate_core::model::VerifyEmail::Off)
             .then(|| door.url("/verify-email/resend"))
