@@ -58,6 +58,9 @@ fn main() -> ExitCode {
         eprintln!("keygate-bench: --duration and --requests must be positive");
         return ExitCode::from(2);
     }
+    // reqwest's rustls (enabled by the server's features in a shared
+    // build) needs a process-wide crypto provider to build a client.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     // One thread: a current-thread runtime, whose tasks run on the thread
     // that waits for their sockets, with no hand-over to a worker thread.
     let mut builder = if args.client_threads == 1 {
