@@ -58,7 +58,10 @@ type Entry = (Instant, Result<Client, String>);
 
 /// Fetched documents, by tenant and URL.
 pub(crate) struct Documents {
-    fetcher: Fetcher,
+    /// Made on first use: loading the system's trust store costs a few
+    /// megabytes that a server whose tenants use no documents never needs.
+    fetcher: std::sync::OnceLock<Fetcher>,
+    allow_private: bool,
     entries: Mutex<HashMap<(String, String), Entry>>,
 }
 
@@ -66,7 +69,8 @@ impl Documents {
     /// An empty cache with its fetcher.
     pub(crate) fn new(allow_private: bool) -> Documents {
         Documents {
-            fetcher: Fetcher::new(allow_private),
+            fetcher: std::sync::OnceLock::new(),
+            allow_private,
             entries: Mutex::new(HashMap::new()),
         }
     }
@@ -139,6 +143,7 @@ impl Documents {
         }
         let fetched = self
             .fetcher
+            .get_or_init(|| Fetcher::new(self.allow_private))
             .get(&url, MAX_DOCUMENT_BYTES)
             .await
             .map_err(|e| e.to_string())?;
