@@ -15,8 +15,11 @@ pub enum ApiError {
     /// RFC 6750 3: a protected resource (userinfo) refusing a bearer token.
     /// `None` when no token was sent (no error code then, 3.1).
     Bearer(Option<OAuthError>),
-    /// The Journeys API's own error codes (`invalid_credentials`, ...).
-    Journeys {
+    /// A JSON error with a code of the endpoint's own (the Journeys API's
+    /// `invalid_credentials`, client registration's
+    /// `invalid_client_metadata`, the passkey ceremonies' errors, ...):
+    /// `{"error", "error_description"}` with the status chosen per code.
+    Json {
         /// The HTTP status, chosen per code.
         status: StatusCode,
         /// The error code, in the `error` member.
@@ -206,7 +209,7 @@ impl IntoResponse for ApiError {
                 }
                 res
             }
-            ApiError::Journeys {
+            ApiError::Json {
                 status,
                 error,
                 description,

@@ -25,7 +25,7 @@ pub(super) fn journeys_error(
     error: &'static str,
     description: impl Into<String>,
 ) -> ApiError {
-    ApiError::Journeys {
+    ApiError::Json {
         status,
         error,
         description: description.into(),

@@ -52,7 +52,7 @@ struct Metadata {
 }
 
 fn error(status: StatusCode, code: &'static str, description: impl Into<String>) -> ApiError {
-    ApiError::Journeys {
+    ApiError::Json {
         status,
         error: code,
         description: description.into(),

@@ -79,7 +79,7 @@ pub(crate) fn refused(
     error: &'static str,
     description: impl Into<String>,
 ) -> ApiError {
-    ApiError::Journeys {
+    ApiError::Json {
         status,
         error,
         description: description.into(),
