@@ -76,6 +76,12 @@ impl Weight for keygate_core::model::Api {
     }
 }
 
+impl<T: Weight> Weight for std::sync::Arc<T> {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Self>() + (**self).weight()
+    }
+}
+
 impl Weight for Vec<keygate_core::model::Api> {
     fn weight(&self) -> usize {
         std::mem::size_of::<Self>() + self.iter().map(Weight::weight).sum::<usize>()

@@ -133,7 +133,7 @@ async fn domain_of(
     Ok(found)
 }
 
-async fn tenant(state: &AppState, id: &str) -> Result<Option<Tenant>, ApiError> {
+pub(crate) async fn tenant(state: &AppState, id: &str) -> Result<Option<Tenant>, ApiError> {
     if let Some(hit) = state.tenants.get(&id.to_string()) {
         return Ok(hit);
     }

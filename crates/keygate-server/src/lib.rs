@@ -71,7 +71,7 @@ pub struct Inner {
     pub keys: jwt::keyring::KeyRing,
     pub(crate) clients: cache::TtlCache<(String, String), Option<keygate_core::model::Client>>,
     pub(crate) apis: cache::TtlCache<(String, String), Option<keygate_core::model::Api>>,
-    pub(crate) tenant_apis: cache::TtlCache<String, Vec<keygate_core::model::Api>>,
+    pub(crate) tenant_apis: cache::TtlCache<String, Arc<Vec<keygate_core::model::Api>>>,
     pub(crate) hosts: cache::TtlCache<String, Option<(keygate_core::model::Tenant, String)>>,
     pub(crate) tenants: cache::TtlCache<String, Option<keygate_core::model::Tenant>>,
     pub(crate) throttle: limits::throttle::Throttle,
@@ -134,11 +134,12 @@ impl AppState {
     pub(crate) async fn tenant_apis(
         &self,
         tenant: &str,
-    ) -> Result<Vec<keygate_core::model::Api>, error::ApiError> {
+    ) -> Result<Arc<Vec<keygate_core::model::Api>>, error::ApiError> {
+        // Shared, not copied: the token endpoint reads it on every request.
         if let Some(hit) = self.tenant_apis.get(&tenant.to_string()) {
             return Ok(hit);
         }
-        let found = self.store.list_apis(tenant).await?;
+        let found = Arc::new(self.store.list_apis(tenant).await?);
         self.tenant_apis.put(tenant.to_string(), found.clone());
         Ok(found)
     }
@@ -166,11 +167,7 @@ impl AppState {
             return Ok(None);
         }
         if metadata_document::is_document_id(id) {
-            let tenant = match self.tenants.get(&tenant.to_string()) {
-                Some(t) => t,
-                None => self.store.get_tenant(tenant).await?,
-            };
-            return match tenant {
+            return match door::tenant(self, tenant).await? {
                 Some(t) => self.documents.client(&t, id).await,
                 None => Ok(None),
             };

@@ -115,7 +115,7 @@ impl Minter {
             .signer(&door.tenant.id, client.signing_alg)
             .await?;
         let mut apis = vec![];
-        for api in state.tenant_apis(&door.tenant.id).await? {
+        for api in state.tenant_apis(&door.tenant.id).await?.iter() {
             if api.access_token_ttl.is_none() && api.signing_alg.is_none() {
                 continue;
             }
@@ -126,7 +126,7 @@ impl Minter {
                 _ => None,
             };
             apis.push(ApiMint {
-                identifier: api.identifier,
+                identifier: api.identifier.clone(),
                 key,
                 ttl: api.access_token_ttl,
             });
