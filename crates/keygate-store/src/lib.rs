@@ -63,6 +63,7 @@ mod outbox;
 mod passkeys;
 pub mod postgres;
 mod registration;
+mod replay;
 mod reset;
 mod row;
 mod sessions;
@@ -92,6 +93,7 @@ pub use options::{Linger, StoreOptions};
 pub use outbox::{Mail, NewMail, OutboxStore};
 pub use passkeys::{PasskeyCeremony, PasskeyStore, StoredPasskey};
 pub use registration::RegistrationStore;
+pub use replay::ReplayStore;
 pub use reset::{ResetLink, ResetStore};
 pub use sessions::SessionStore;
 pub use sql::SqlStore;
@@ -102,7 +104,7 @@ pub use users::UserStore;
 pub mod prelude {
     pub use crate::{
         AdminTokenStore, ApiStore, ClientStore, ConsentStore, FactorStore, GrantStore, KeyStore,
-        LimitStore, MaintenanceStore, PasskeyStore, RegistrationStore, SessionStore, Store,
+        LimitStore, MaintenanceStore, PasskeyStore, RegistrationStore, ReplayStore, SessionStore, Store,
         TenantStore, UserStore,
     };
 }
@@ -142,6 +144,7 @@ pub trait Store:
     + ConsentStore
     + RegistrationStore
     + PasskeyStore
+    + ReplayStore
 {
 }
 
@@ -163,6 +166,7 @@ impl<S> Store for S where
         + ConsentStore
         + RegistrationStore
         + PasskeyStore
+        + ReplayStore
         + ?Sized
 {
 }

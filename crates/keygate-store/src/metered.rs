@@ -138,6 +138,9 @@ metered! {
         fn create_passkey_ceremony(hash: &str, ceremony: &PasskeyCeremony) -> Result<()>;
         fn take_passkey_ceremony(hash: &str, tenant_id: &str, now: i64) -> Result<Option<PasskeyCeremony>>;
     }
+    impl ReplayStore {
+        fn first_use(key: &str, expires_at: i64, now: i64) -> Result<bool>;
+    }
     impl KeyStore {
         fn signing_keys(tenant_id: &str) -> Result<Vec<StoredKey>>;
         fn insert_signing_key(key: &StoredKey) -> Result<bool>;

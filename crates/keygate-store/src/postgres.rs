@@ -113,6 +113,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "contact_claims",
         sql: include_str!("../migrations/postgres/0020_contact_claims.sql"),
     },
+    Migration {
+        version: 21,
+        name: "seen_values",
+        sql: include_str!("../migrations/postgres/0021_seen_values.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

@@ -39,5 +39,7 @@ mod outbox;
 mod passkeys;
 #[path = "conformance/people.rs"]
 mod people;
+#[path = "conformance/replay.rs"]
+mod replay;
 
 pub use harness::*;

@@ -20,6 +20,7 @@ mod maintenance;
 mod outbox;
 mod passkeys;
 mod registration;
+mod replay;
 mod reset;
 mod sessions;
 mod tenants;

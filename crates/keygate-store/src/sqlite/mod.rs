@@ -133,6 +133,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "contact_claims",
         sql: include_str!("../../migrations/sqlite/0020_contact_claims.sql"),
     },
+    Migration {
+        version: 21,
+        name: "seen_values",
+        sql: include_str!("../../migrations/sqlite/0021_seen_values.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

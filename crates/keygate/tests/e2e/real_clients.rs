@@ -20,14 +20,14 @@ use std::time::Duration;
 const API: &str = "https://api.example.com/mcp";
 const API_SCOPE: &str = "mcp:tools";
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../"))
 }
 
 /// Runs a script of `tests/browser` with `env`; the JSON objects it
 /// printed, one a line. Fails the test (with the server's log) unless the
 /// script exits 0 within two minutes.
-async fn run_script(script: &str, env: &[(&str, &str)], server: &Server) -> Vec<Value> {
+pub(crate) async fn run_script(script: &str, env: &[(&str, &str)], server: &Server) -> Vec<Value> {
     let dir = root().join("tests/browser");
     for package in ["playwright-core", "openid-client"] {
         let p = dir.join("node_modules").join(package);

@@ -1,0 +1,7 @@
+-- Values used once across every node (DPoP proof and client assertion
+-- `jti`s), kept until they expire; the sweeper deletes them after.
+CREATE TABLE seen_values (
+    key TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX seen_values_expires_at ON seen_values (expires_at)
