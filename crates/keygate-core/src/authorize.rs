@@ -374,6 +374,13 @@ mod tests {
             third_party: false,
             registration_token_hash: None,
             first_used_at: None,
+            jwks: None,
+            jwks_uri: None,
+            secret_sealed: None,
+            require_dpop: false,
+            require_par: false,
+            exchange_audiences: Vec::new(),
+            backchannel_logout_uri: None,
         }
     }
 

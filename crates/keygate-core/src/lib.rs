@@ -29,6 +29,7 @@ pub mod contact;
 pub mod error;
 pub mod grant;
 pub mod model;
+pub mod par;
 pub mod params;
 pub mod pkce;
 pub mod redirect;

@@ -193,6 +193,11 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// The secret as the `client_secret` form parameter (RFC 6749 2.3.1).
     ClientSecretPost,
+    /// A JWT signed with one of the client's registered keys (RFC 7523 2.2,
+    /// OpenID Connect Core 9).
+    PrivateKeyJwt,
+    /// A JWT signed by HMAC with the client's secret (OpenID Connect Core 9).
+    ClientSecretJwt,
 }
 
 impl AuthMethod {
@@ -202,6 +207,8 @@ impl AuthMethod {
             AuthMethod::None => "none",
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::ClientSecretJwt => "client_secret_jwt",
         }
     }
     /// The method of a registered name; `None` for any other.
@@ -210,6 +217,8 @@ impl AuthMethod {
             "none" => Some(AuthMethod::None),
             "client_secret_basic" => Some(AuthMethod::ClientSecretBasic),
             "client_secret_post" => Some(AuthMethod::ClientSecretPost),
+            "private_key_jwt" => Some(AuthMethod::PrivateKeyJwt),
+            "client_secret_jwt" => Some(AuthMethod::ClientSecretJwt),
             _ => None,
         }
     }
@@ -224,14 +233,20 @@ pub enum GrantType {
     RefreshToken,
     /// `client_credentials`: a confidential client acting for itself (RFC 6749 4.4).
     ClientCredentials,
+    /// The device authorization grant (RFC 8628 3.4).
+    DeviceCode,
+    /// Token exchange (RFC 8693 2.1).
+    TokenExchange,
 }
 
 impl GrantType {
     /// Every grant type; [`GrantType::parse`] looks a name up among them.
-    pub const ALL: [GrantType; 3] = [
+    pub const ALL: [GrantType; 5] = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
+        GrantType::DeviceCode,
+        GrantType::TokenExchange,
     ];
     /// The grant type's name as sent in `grant_type`.
     pub fn as_str(self) -> &'static str {
@@ -239,6 +254,8 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+            GrantType::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
         }
     }
     /// The grant type of a `grant_type` value; `None` for any other.
@@ -398,9 +415,65 @@ pub struct Client {
     /// When a registered client first got a code or a token (the sweeper
     /// deletes registered clients never used).
     pub first_used_at: Option<i64>,
+    /// The client's public keys as a JWK Set document (JSON), for
+    /// `private_key_jwt` (RFC 7523) when they are registered by value.
+    pub jwks: Option<String>,
+    /// Where the client's JWK Set is fetched from, for `private_key_jwt`
+    /// when its keys are registered by reference.
+    pub jwks_uri: Option<String>,
+    /// The client's secret sealed under the master key: only for
+    /// `client_secret_jwt`, whose HMAC check needs the secret itself (every
+    /// other method keeps only its hash).
+    pub secret_sealed: Option<String>,
+    /// Whether every token request must carry a DPoP proof (RFC 9449).
+    pub require_dpop: bool,
+    /// Whether authorization requests must be pushed first (RFC 9126 6).
+    pub require_par: bool,
+    /// The audiences this client may ask for by token exchange (RFC 8693).
+    pub exchange_audiences: Vec<String>,
+    /// Where logout tokens are sent when a person's session ends (OpenID
+    /// Connect Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl Client {
+    /// A confidential client of tenant `t` with one redirect URI, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn example() -> Client {
+        Client {
+            id: "c1".into(),
+            tenant_id: "t".into(),
+            name: "n".into(),
+            public: false,
+            secret_hash: Some("h".into()),
+            auth_method: AuthMethod::ClientSecretBasic,
+            redirect_uris: vec!["https://app.example.com/cb".into()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode],
+            refresh_policy: RefreshPolicy::OfflineAccess,
+            id_token_ttl: 1,
+            access_token_ttl: 1,
+            refresh_token_max_ttl: DEFAULT_REFRESH_TOKEN_MAX_TTL,
+            journeys_api: false,
+            web_origins: vec![],
+            signing_alg: SigningAlg::RS256,
+            pkce: PkcePolicy::S256,
+            created_at: 0,
+            token_rate_limit: None,
+            require_mfa: false,
+            third_party: false,
+            registration_token_hash: None,
+            first_used_at: None,
+            jwks: None,
+            jwks_uri: None,
+            secret_sealed: None,
+            require_dpop: false,
+            require_par: false,
+            exchange_audiences: Vec::new(),
+            backchannel_logout_uri: None,
+        }
+    }
+
     /// Whether the client may use `grant`.
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)

@@ -33,6 +33,13 @@ fn client() -> Client {
         third_party: false,
         registration_token_hash: None,
         first_used_at: None,
+        jwks: None,
+        jwks_uri: None,
+        secret_sealed: None,
+        require_dpop: false,
+        require_par: false,
+        exchange_audiences: Vec::new(),
+        backchannel_logout_uri: None,
     }
 }
 

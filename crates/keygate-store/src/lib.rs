@@ -62,6 +62,7 @@ mod options;
 mod outbox;
 mod passkeys;
 pub mod postgres;
+mod pushed;
 mod registration;
 mod replay;
 mod reset;
@@ -92,6 +93,7 @@ pub use metered::Metered;
 pub use options::{Linger, StoreOptions};
 pub use outbox::{Mail, NewMail, OutboxStore};
 pub use passkeys::{PasskeyCeremony, PasskeyStore, StoredPasskey};
+pub use pushed::{PushedRequest, PushedRequestStore};
 pub use registration::RegistrationStore;
 pub use replay::ReplayStore;
 pub use reset::{ResetLink, ResetStore};
@@ -104,8 +106,8 @@ pub use users::UserStore;
 pub mod prelude {
     pub use crate::{
         AdminTokenStore, ApiStore, ClientStore, ConsentStore, FactorStore, GrantStore, KeyStore,
-        LimitStore, MaintenanceStore, PasskeyStore, RegistrationStore, ReplayStore, SessionStore, Store,
-        TenantStore, UserStore,
+        LimitStore, MaintenanceStore, PasskeyStore, PushedRequestStore, RegistrationStore,
+        ReplayStore, SessionStore, Store, TenantStore, UserStore,
     };
 }
 
@@ -145,6 +147,7 @@ pub trait Store:
     + RegistrationStore
     + PasskeyStore
     + ReplayStore
+    + PushedRequestStore
 {
 }
 
@@ -167,6 +170,7 @@ impl<S> Store for S where
         + RegistrationStore
         + PasskeyStore
         + ReplayStore
+        + PushedRequestStore
         + ?Sized
 {
 }

@@ -138,6 +138,11 @@ metered! {
         fn create_passkey_ceremony(hash: &str, ceremony: &PasskeyCeremony) -> Result<()>;
         fn take_passkey_ceremony(hash: &str, tenant_id: &str, now: i64) -> Result<Option<PasskeyCeremony>>;
     }
+    impl PushedRequestStore {
+        fn create_pushed_request(hash: &str, request: &PushedRequest) -> Result<()>;
+        fn open_pushed_request(hash: &str, tenant_id: &str, client_id: &str, now: i64, open_until: i64) -> Result<Option<PushedRequest>>;
+        fn use_pushed_request(hash: &str, now: i64) -> Result<bool>;
+    }
     impl ReplayStore {
         fn first_use(key: &str, expires_at: i64, now: i64) -> Result<bool>;
     }

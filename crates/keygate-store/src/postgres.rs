@@ -118,6 +118,16 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "seen_values",
         sql: include_str!("../migrations/postgres/0021_seen_values.sql"),
     },
+    Migration {
+        version: 22,
+        name: "client_modern_grants",
+        sql: include_str!("../migrations/postgres/0022_client_modern_grants.sql"),
+    },
+    Migration {
+        version: 28,
+        name: "pushed_requests",
+        sql: include_str!("../migrations/postgres/0028_pushed_requests.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

@@ -39,6 +39,8 @@ mod outbox;
 mod passkeys;
 #[path = "conformance/people.rs"]
 mod people;
+#[path = "conformance/pushed.rs"]
+mod pushed;
 #[path = "conformance/replay.rs"]
 mod replay;
 

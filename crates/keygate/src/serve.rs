@@ -338,6 +338,13 @@ async fn dev_data(
                 third_party: false,
                 registration_token_hash: None,
                 first_used_at: None,
+                jwks: None,
+                jwks_uri: None,
+                secret_sealed: None,
+                require_dpop: false,
+                require_par: false,
+                exchange_audiences: Vec::new(),
+                backchannel_logout_uri: None,
             };
             store.create_client(&c).await?;
             c

@@ -340,6 +340,7 @@ pub(crate) async fn update(
         created_at: client.created_at,
         registration_token_hash: client.registration_token_hash.clone(),
         first_used_at: client.first_used_at,
+        secret_sealed: client.secret_sealed.clone(),
         ..checked
     };
     state.store.update_client(&after).await?;

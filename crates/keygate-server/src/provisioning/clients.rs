@@ -379,6 +379,13 @@ pub fn client_from_spec(
         third_party: spec.third_party,
         registration_token_hash: None,
         first_used_at: None,
+        jwks: None,
+        jwks_uri: None,
+        secret_sealed: None,
+        require_dpop: false,
+        require_par: false,
+        exchange_audiences: Vec::new(),
+        backchannel_logout_uri: None,
     };
     Ok((client, secret))
 }
@@ -482,6 +489,7 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
         created_at: c.created_at,
         registration_token_hash: c.registration_token_hash.clone(),
         first_used_at: c.first_used_at,
+        secret_sealed: c.secret_sealed.clone(),
         ..checked
     })
 }

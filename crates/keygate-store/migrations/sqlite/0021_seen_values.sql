@@ -4,4 +4,4 @@ CREATE TABLE seen_values (
     key TEXT PRIMARY KEY,
     expires_at INTEGER NOT NULL
 );
-CREATE INDEX seen_values_expires_at ON seen_values (expires_at)
+CREATE INDEX seen_values_by_expiry ON seen_values (expires_at)

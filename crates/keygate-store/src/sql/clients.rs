@@ -23,7 +23,8 @@ fn corrupt(what: &str) -> StoreError {
 const CLIENT_COLS: &str = "id, tenant_id, name, public, secret_hash, auth_method, redirect_uris, \
     post_logout_redirect_uris, grant_types, refresh_policy, id_token_ttl, access_token_ttl, \
     journeys_api, web_origins, signing_alg, pkce_policy, created_at, token_rate_limit, \
-    refresh_token_max_ttl, require_mfa, third_party, registration_token_hash, first_used_at";
+    refresh_token_max_ttl, require_mfa, third_party, registration_token_hash, first_used_at, \
+    jwks, jwks_uri, secret_sealed, require_dpop, require_par, exchange_audiences, backchannel_logout_uri";
 
 fn client_from(row: &dyn Cols) -> Result<Client> {
     Ok(Client {
@@ -57,6 +58,13 @@ fn client_from(row: &dyn Cols) -> Result<Client> {
         third_party: row.flag("third_party")?,
         registration_token_hash: row.opt_text("registration_token_hash")?,
         first_used_at: row.opt_int("first_used_at")?,
+        jwks: row.opt_text("jwks")?,
+        jwks_uri: row.opt_text("jwks_uri")?,
+        secret_sealed: row.opt_text("secret_sealed")?,
+        require_dpop: row.flag("require_dpop")?,
+        require_par: row.flag("require_par")?,
+        exchange_audiences: parse_list(&row.text("exchange_audiences")?),
+        backchannel_logout_uri: row.opt_text("backchannel_logout_uri")?,
     })
 }
 
@@ -77,9 +85,10 @@ const CLIENT_SETTINGS: &str =
     "name, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, \
     refresh_policy, id_token_ttl, access_token_ttl, journeys_api, web_origins, signing_alg, \
     pkce_policy, token_rate_limit, refresh_token_max_ttl, require_mfa, third_party, \
-    registration_token_hash";
+    registration_token_hash, jwks, jwks_uri, secret_sealed, require_dpop, require_par, \
+    exchange_audiences, backchannel_logout_uri";
 
-/// The values of [`CLIENT_SETTINGS`] ($1 to $17 of the client statements).
+/// The values of [`CLIENT_SETTINGS`] ($1 to $24 of the client statements).
 fn client_settings(c: &Client) -> Vec<OwnedParam> {
     let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
     vec![
@@ -100,6 +109,13 @@ fn client_settings(c: &Client) -> Vec<OwnedParam> {
         OwnedParam::Int(c.require_mfa as i64),
         OwnedParam::Int(c.third_party as i64),
         OwnedParam::OptText(c.registration_token_hash.clone()),
+        OwnedParam::OptText(c.jwks.clone()),
+        OwnedParam::OptText(c.jwks_uri.clone()),
+        OwnedParam::OptText(c.secret_sealed.clone()),
+        OwnedParam::Int(c.require_dpop as i64),
+        OwnedParam::Int(c.require_par as i64),
+        OwnedParam::Text(json_list(&c.exchange_audiences)),
+        OwnedParam::OptText(c.backchannel_logout_uri.clone()),
     ]
 }
 
@@ -117,7 +133,8 @@ impl ClientStore for SqlStore {
         let write = Write::new().then_owned(
             format!(
                 "INSERT INTO clients ({CLIENT_SETTINGS}, id, tenant_id, public, secret_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+                 $23, $24, $25, $26, $27, $28, $29)"
             ),
             params,
         );
@@ -178,7 +195,7 @@ impl ClientStore for SqlStore {
         ]);
         let write = Write::new()
             .then_owned(
-                format!("UPDATE clients SET {set} WHERE id = $18 AND tenant_id = $19"),
+                format!("UPDATE clients SET {set} WHERE id = $25 AND tenant_id = $26"),
                 params,
             )
             .exactly_one()

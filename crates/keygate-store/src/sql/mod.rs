@@ -19,6 +19,7 @@ mod limits;
 mod maintenance;
 mod outbox;
 mod passkeys;
+mod pushed;
 mod registration;
 mod replay;
 mod reset;

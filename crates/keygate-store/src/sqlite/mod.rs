@@ -138,6 +138,16 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "seen_values",
         sql: include_str!("../../migrations/sqlite/0021_seen_values.sql"),
     },
+    Migration {
+        version: 22,
+        name: "client_modern_grants",
+        sql: include_str!("../../migrations/sqlite/0022_client_modern_grants.sql"),
+    },
+    Migration {
+        version: 28,
+        name: "pushed_requests",
+        sql: include_str!("../../migrations/sqlite/0028_pushed_requests.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

@@ -221,6 +221,18 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
         };
         s.create_passkey_ceremony(hash, &ceremony).await.unwrap();
     }
+    // Single-use values and pushed requests: the expired ones go.
+    s.first_use("seen-old", now - 1, now - 10).await.unwrap();
+    s.first_use("seen-live", now + 100, now).await.unwrap();
+    for (hash, expires_at) in [("par-old", now - 1), ("par-live", now + 60)] {
+        let pushed = keygate_store::PushedRequest {
+            tenant_id: "t1".into(),
+            client_id: "c1".into(),
+            params: "client_id=c1".into(),
+            expires_at,
+        };
+        s.create_pushed_request(hash, &pushed).await.unwrap();
+    }
     let swept = s.sweep(now, 100).await.unwrap();
     let mut swept: Vec<_> = swept.into_iter().collect();
     swept.sort();
@@ -231,10 +243,12 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
             ("grants", 2),
             ("mfa_pending", 1),
             ("passkey_ceremonies", 1),
+            ("pushed_requests", 1),
             ("rate_limits", 1),
             ("refresh_tokens", 1),
             ("registration_tokens", 1),
             ("revoked_jtis", 1),
+            ("seen_values", 1),
             ("sessions", 1),
             ("signing_keys", 1),
         ]

@@ -396,6 +396,13 @@ async fn clients_are_created_read_updated_and_listed() {
     u.signing_alg = SigningAlg::EdDSA;
     u.pkce = PkcePolicy::PlainAllowed;
     u.token_rate_limit = None;
+    u.jwks = Some(r#"{"keys":[]}"#.into());
+    u.jwks_uri = Some("https://new.example.com/jwks".into());
+    u.secret_sealed = Some("sealed".into());
+    u.require_dpop = true;
+    u.require_par = true;
+    u.exchange_audiences = vec!["https://api.example.com".into()];
+    u.backchannel_logout_uri = Some("https://new.example.com/logout".into());
     s.update_client(&u).await.unwrap();
     let expected = Client {
         public: c.public,

@@ -183,6 +183,13 @@ pub fn client(tenant_id: &str, id: &str, public: bool) -> Client {
         third_party: false,
         registration_token_hash: None,
         first_used_at: None,
+        jwks: None,
+        jwks_uri: None,
+        secret_sealed: None,
+        require_dpop: false,
+        require_par: false,
+        exchange_audiences: Vec::new(),
+        backchannel_logout_uri: None,
     }
 }
 

@@ -47,7 +47,11 @@ async fn the_sweep_deletes_expired_values() {
     assert!(s.first_use("old", t - 10, t - 100).await.unwrap());
     assert!(s.first_use("live", t + 100, t).await.unwrap());
     let swept = s.sweep(t, 100).await.unwrap();
-    let n = swept.iter().find(|(table, _)| *table == "seen_values").unwrap().1;
+    let n = swept
+        .iter()
+        .find(|(table, _)| *table == "seen_values")
+        .unwrap()
+        .1;
     assert_eq!(n, 1);
     // The live one is still remembered.
     assert!(!s.first_use("live", t + 100, t).await.unwrap());
