@@ -615,6 +615,7 @@ mod tests {
             ip: None,
             user_agent: None,
             amr: vec!["pwd".into()],
+            sid: "s".into(),
         };
         let req = |q: &str| run(&format!("client_id=c1&response_type=code&{q}"), &c).unwrap();
         assert!(matches!(
@@ -718,6 +719,7 @@ mod tests {
             ip: None,
             user_agent: None,
             amr: amr.iter().map(|a| a.to_string()).collect(),
+            sid: "s".into(),
         };
         let req = |q: &str| run(&format!("client_id=c1&response_type=code&{q}"), &c).unwrap();
         let pwd = session(&["pwd"], 1000);

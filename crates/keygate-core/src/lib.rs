@@ -28,6 +28,7 @@ pub mod consent;
 pub mod contact;
 pub mod error;
 pub mod grant;
+pub mod logout;
 pub mod model;
 pub mod par;
 pub mod params;

@@ -55,6 +55,7 @@ mod grants;
 mod keys;
 mod lease;
 mod limits;
+mod logouts;
 mod maintenance;
 mod metered;
 mod migrate;
@@ -88,6 +89,7 @@ pub use grants::{
 };
 pub use keys::{KeyStore, StoredKey};
 pub use limits::{Attempt, LimitPolicy, LimitStore};
+pub use logouts::{Logout, LogoutOutcome, LogoutStore};
 pub use maintenance::MaintenanceStore;
 pub use metered::Metered;
 pub use options::{Linger, StoreOptions};
@@ -106,8 +108,8 @@ pub use users::UserStore;
 pub mod prelude {
     pub use crate::{
         AdminTokenStore, ApiStore, ClientStore, ConsentStore, FactorStore, GrantStore, KeyStore,
-        LimitStore, MaintenanceStore, PasskeyStore, PushedRequestStore, RegistrationStore,
-        ReplayStore, SessionStore, Store, TenantStore, UserStore,
+        LimitStore, LogoutStore, MaintenanceStore, PasskeyStore, PushedRequestStore,
+        RegistrationStore, ReplayStore, SessionStore, Store, TenantStore, UserStore,
     };
 }
 
@@ -148,6 +150,7 @@ pub trait Store:
     + PasskeyStore
     + ReplayStore
     + PushedRequestStore
+    + LogoutStore
 {
 }
 
@@ -171,6 +174,7 @@ impl<S> Store for S where
         + PasskeyStore
         + ReplayStore
         + PushedRequestStore
+        + LogoutStore
         + ?Sized
 {
 }

@@ -46,6 +46,14 @@ struct Metadata {
     post_logout_redirect_uris: Vec<String>,
     #[serde(default)]
     id_token_signed_response_alg: Option<String>,
+    /// OpenID Connect Back-Channel Logout 2.2.
+    #[serde(default)]
+    backchannel_logout_uri: Option<String>,
+    /// Back-Channel Logout 2.2; every logout token carries `sid`, so either
+    /// value is met (read only to refuse a non-boolean).
+    #[serde(default)]
+    #[allow(dead_code)]
+    backchannel_logout_session_required: Option<bool>,
     /// RFC 7592: a PUT names the client it replaces.
     #[serde(default)]
     client_id: Option<String>,
@@ -136,6 +144,7 @@ fn spec_of(m: &Metadata) -> Result<NewClient, ApiError> {
         grant_types,
         post_logout_redirect_uris: m.post_logout_redirect_uris.clone(),
         id_token_signed_response_alg: m.id_token_signed_response_alg.clone(),
+        backchannel_logout_uri: m.backchannel_logout_uri.clone(),
         third_party: true,
         ..NewClient::default()
     })
@@ -156,6 +165,10 @@ fn metadata_of(door: &Door, c: &Client) -> Value {
         "id_token_signed_response_alg": c.signing_alg.as_str(),
         "registration_client_uri": door.url(&format!("/oauth/register/{}", c.id)),
     });
+    if let Some(uri) = &c.backchannel_logout_uri {
+        v["backchannel_logout_uri"] = json!(uri);
+        v["backchannel_logout_session_required"] = json!(true);
+    }
     if !c.public {
         v["client_secret_expires_at"] = json!(0);
     }

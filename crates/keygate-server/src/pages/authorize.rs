@@ -59,6 +59,7 @@ async fn handle(
         .as_ref()
         .map(|(_, s)| s.amr.clone())
         .unwrap_or_default();
+    let sid = session.as_ref().map(|(_, s)| s.sid.as_str());
     match next_step(
         &req,
         session.as_ref().map(|(_, s)| s),
@@ -124,7 +125,8 @@ async fn handle(
                 }
             }
             let (_, to) =
-                accounts::issue_code(state, door, &req, &user_sub, auth_time, &amr, false).await?;
+                accounts::issue_code(state, door, &req, &user_sub, auth_time, &amr, sid, false)
+                    .await?;
             Ok(super::see_other(&to, &[]))
         }
         NextStep::Fail(e) => Ok(super::error_redirect(door, &e)),

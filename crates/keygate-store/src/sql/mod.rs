@@ -16,6 +16,7 @@ mod factors;
 mod grants;
 mod keys;
 mod limits;
+mod logouts;
 mod maintenance;
 mod outbox;
 mod passkeys;
