@@ -147,10 +147,13 @@ async fn attempt(
     l: &Logout,
     now: i64,
 ) -> Result<u16, Attempt> {
+    // Read from the store, not the per-node cache: a URI registered or
+    // changed a moment ago counts, and this loop is far from any hot path.
     let client = state
-        .client(&l.tenant_id, &l.client_id)
+        .store
+        .get_client(&l.tenant_id, &l.client_id)
         .await
-        .map_err(|e| Attempt::Failed(format!("reading the client: {e:?}")))?
+        .map_err(|e| Attempt::Failed(format!("reading the client: {e}")))?
         .ok_or(Attempt::Nowhere("the client no longer exists"))?;
     let uri = client
         .backchannel_logout_uri
