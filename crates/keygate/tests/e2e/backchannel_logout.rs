@@ -515,3 +515,100 @@ async fn a_backchannel_logout_uri_must_be_https_or_loopback_http_without_fragmen
     );
     assert!(shown["backchannel_logout_uri"].is_null(), "{shown}");
 }
+
+#[tokio::test]
+async fn the_admin_api_and_client_registration_take_a_backchannel_logout_uri() {
+    use crate::admin_helpers::{Admin, ADMIN_TOKEN};
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    db.cli_json(
+        &["tenant", "update", "acme", "--dynamic-registration", "open"],
+        None,
+    );
+    let server = Server::start_with(&db, &[("KEYGATE_ADMIN_TOKEN", ADMIN_TOKEN)]).await;
+    let admin = Admin::new(&server, Some(ADMIN_TOKEN));
+
+    // The admin API: set, refuse a bad one (nothing changes), remove.
+    let made = admin
+        .post(
+            "/tenants/acme/clients",
+            serde_json::json!({"name": "App", "redirect_uris": [CALLBACK],
+                "backchannel_logout_uri": "https://app.example.com/bc"}),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert_eq!(
+        made.body["backchannel_logout_uri"],
+        "https://app.example.com/bc"
+    );
+    let path = format!(
+        "/tenants/acme/clients/{}",
+        made.body["client_id"].as_str().unwrap()
+    );
+    let bad = admin
+        .patch(
+            &path,
+            serde_json::json!({"backchannel_logout_uri": "http://app.example.com/bc"}),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(
+        bad.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("back-channel logout URI"),
+        "{}",
+        bad.body
+    );
+    assert_eq!(
+        admin.get(&path).await.body["backchannel_logout_uri"],
+        "https://app.example.com/bc"
+    );
+    let removed = admin
+        .patch(&path, serde_json::json!({"backchannel_logout_uri": null}))
+        .await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert!(
+        removed.body.get("backchannel_logout_uri").is_none(),
+        "{}",
+        removed.body
+    );
+
+    // RFC 7591 registration metadata (Back-Channel Logout 2.2).
+    let register = |body: Value| {
+        let url = format!("{}/oauth/register", server.issuer("acme"));
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = register(serde_json::json!({
+        "redirect_uris": [CALLBACK],
+        "backchannel_logout_uri": "https://rp.example.com/bc",
+        "backchannel_logout_session_required": true
+    }))
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["backchannel_logout_uri"], "https://rp.example.com/bc");
+    assert_eq!(body["backchannel_logout_session_required"], true);
+    for bad in [
+        serde_json::json!({"redirect_uris": [CALLBACK], "backchannel_logout_uri": "https://rp.example.com/bc#f"}),
+        serde_json::json!({"redirect_uris": [CALLBACK], "backchannel_logout_uri": "https://rp.example.com/bc",
+            "backchannel_logout_session_required": "yes"}),
+    ] {
+        let (status, body) = register(bad).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_client_metadata")),
+            "{body}"
+        );
+    }
+    // One client from the admin API, one registered: the refused ones wrote nothing.
+    assert_eq!(db.count("SELECT COUNT(*) FROM clients").await, 2);
+}
