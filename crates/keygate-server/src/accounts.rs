@@ -387,6 +387,7 @@ pub(crate) async fn mark_used(
 /// its id_tokens and back-channel logout. Past the cap on a person's outstanding codes for
 /// the client, the answer is 429 (JSON when `as_json`, else a page) until
 /// codes are redeemed or expire.
+#[allow(clippy::too_many_arguments)]
 pub async fn issue_code(
     state: &AppState,
     door: &Door,
