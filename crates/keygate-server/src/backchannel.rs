@@ -14,7 +14,7 @@
 //! token (new `jti`, `iat` and `exp`), so a late retry is never refused as
 //! stale. Logs name the tenant, client and attempt, never the token.
 
-use crate::fetch::Fetcher;
+use crate::fetch::{FetchError, Fetcher};
 use crate::AppState;
 use keygate_core::logout::{self, AfterFailure, LogoutTokenClaims, LOGOUT_TOKEN_TYP};
 use keygate_store::{Logout, LogoutOutcome};
@@ -32,7 +32,9 @@ const LEASE: i64 = 60;
 /// other nodes or by the CLI, retries coming due).
 const POLL: Duration = Duration::from_secs(5);
 
-/// Wakes this node's sender: a session just ended here.
+/// Wakes this node's sender: a session just ended here. (In a CLI
+/// process, which runs no sender, it does nothing; the servers' senders
+/// find the logouts within [`POLL`].)
 pub(crate) fn wake() {
     waker().notify_one();
 }
@@ -186,6 +188,10 @@ async fn attempt(
     match fetcher.post_form(&url, &[("logout_token", &token)]).await {
         Ok(status) if (200..300).contains(&status) => Ok(status),
         Ok(status) => Err(Attempt::Failed(format!("the answer was HTTP {status}"))),
+        // The URI itself is not one this server may post to (plain http to
+        // a loopback host, accepted at registration for development, while
+        // KEYGATE_FETCH_ALLOW_PRIVATE_NETWORKS is off): no retry can help.
+        Err(FetchError::Refused(why)) => Err(Attempt::Nowhere(why)),
         Err(e) => Err(Attempt::Failed(e.to_string())),
     }
 }
