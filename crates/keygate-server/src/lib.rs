@@ -186,7 +186,7 @@ impl AppState {
 /// The endpoints every front door serves, relative to its issuer.
 fn endpoints() -> Router<AppState> {
     use endpoints::{
-        discovery, introspect, journeys, journeys_mfa, registration, revoke, token, userinfo,
+        discovery, introspect, journeys, journeys_mfa, par, registration, revoke, token, userinfo,
     };
     use http::cors;
     Router::new()
@@ -293,6 +293,7 @@ fn endpoints() -> Router<AppState> {
             post(revoke::handle).options(cors::preflight),
         )
         .route("/introspect", post(introspect::handle))
+        .route("/par", post(par::handle))
         .route(
             "/journeys/sign-in",
             post(journeys::sign_in).options(cors::preflight),

@@ -125,6 +125,8 @@ pub struct ClientView {
     /// with ends (OpenID Connect Back-Channel Logout 1.0); absent when none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<String>,
+    /// Whether authorization requests must be pushed first (RFC 9126).
+    pub require_par: bool,
 }
 
 impl From<Client> for ClientView {
@@ -155,6 +157,7 @@ impl From<Client> for ClientView {
             token_rate_limit: c.token_rate_limit,
             require_mfa: c.require_mfa,
             third_party: c.third_party,
+            require_par: c.require_par,
         }
     }
 }

@@ -37,6 +37,8 @@ pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Re
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        "pushed_authorization_request_endpoint": door.url("/par"),
+        "require_pushed_authorization_requests": false,
     });
     let mut doc = doc;
     // OpenID Connect Back-Channel Logout 1.0, section 2.1: logout tokens

@@ -54,6 +54,9 @@ struct Metadata {
     #[serde(default)]
     #[allow(dead_code)]
     backchannel_logout_session_required: Option<bool>,
+    /// RFC 9126 6: the client's authorization requests must be pushed.
+    #[serde(default)]
+    require_pushed_authorization_requests: bool,
     /// RFC 7592: a PUT names the client it replaces.
     #[serde(default)]
     client_id: Option<String>,
@@ -146,6 +149,7 @@ fn spec_of(m: &Metadata) -> Result<NewClient, ApiError> {
         id_token_signed_response_alg: m.id_token_signed_response_alg.clone(),
         backchannel_logout_uri: m.backchannel_logout_uri.clone(),
         third_party: true,
+        require_par: m.require_pushed_authorization_requests,
         ..NewClient::default()
     })
 }
@@ -163,6 +167,7 @@ fn metadata_of(door: &Door, c: &Client) -> Value {
         "response_types": if c.allows(GrantType::AuthorizationCode) { vec!["code"] } else { vec![] },
         "token_endpoint_auth_method": c.auth_method.as_str(),
         "id_token_signed_response_alg": c.signing_alg.as_str(),
+        "require_pushed_authorization_requests": c.require_par,
         "registration_client_uri": door.url(&format!("/oauth/register/{}", c.id)),
     });
     if let Some(uri) = &c.backchannel_logout_uri {
