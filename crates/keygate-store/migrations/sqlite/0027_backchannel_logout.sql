@@ -3,7 +3,9 @@
 -- before this migration get one now.
 ALTER TABLE sessions ADD COLUMN sid TEXT;
 UPDATE sessions SET sid = lower(hex(randomblob(16))) WHERE sid IS NULL;
-CREATE UNIQUE INDEX sessions_by_sid ON sessions (sid);
+-- Not unique: two sign-ins of one person racing in one browser may both
+-- carry the session's sid on; either one's end tells its clients once.
+CREATE INDEX sessions_by_sid ON sessions (sid);
 -- The session a grant was made from (NULL: none, the Journeys API), so
 -- its refreshed id_tokens carry the same `sid` and the session's end
 -- finds the clients to tell; and the issuer it was made at, the `iss`

@@ -288,3 +288,26 @@ async fn concurrent_claims_share_out_the_logouts_without_overlap() {
     }
     assert_eq!(total, 40, "8 claims of 7 cover all 40");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_keeps_a_grant_while_its_session_lives_so_its_end_finds_the_client() {
+    let db = Db::open().await;
+    let s = &*db.store;
+    let (_, u) = setting(s).await;
+    let told = told_client(s, "told").await;
+    let t = now();
+    let sess = session("t1", &u.sub, t + 86_400);
+    s.create_session("h1", &sess).await.unwrap();
+    // Redeemed without a refresh token: only the session keeps it.
+    grant_from(s, &told, &u.sub, &sess.sid, "g1", "openid", true).await;
+    let later = t + 60 + 3600 + 100; // code and access token expired
+    s.sweep(later, 100).await.unwrap();
+    assert!(s.get_grant("g1").await.unwrap().is_some());
+    s.end_session("h1", later).await.unwrap();
+    assert_eq!(
+        s.logouts_of_session(&sess.sid).await.unwrap(),
+        vec![("told".to_string(), None)]
+    );
+    s.sweep(later + 1, 100).await.unwrap();
+    assert!(s.get_grant("g1").await.unwrap().is_none());
+}
