@@ -14,9 +14,10 @@ use async_trait::async_trait;
 /// one of its refresh tokens (before that token expired), and live
 /// the client's access token lifetime. So a refresh token row goes
 /// once it expired that long ago, and a grant once its code expired
-/// that long ago and no refresh token row is left, and the session it was
-/// made from has ended (its end finds the clients to tell through the
-/// grant, Back-Channel Logout; sessions live at most 14 days). Each filter
+/// that long ago and no refresh token row is left, and, if its code was
+/// redeemed, the session it was made from has ended (its end finds the
+/// clients to tell through the grant, Back-Channel Logout; sessions live
+/// at most 14 days). Each filter
 /// repeats its bare `column < now` form (implied by the sum, as
 /// lifetimes are not negative) so that the expiry index serves it:
 /// an index cannot serve `column + ttl < now`, and without it every
@@ -30,7 +31,7 @@ const SWEEP: [(&str, &str); 13] = [
     ("grants", "DELETE FROM grants WHERE id IN (SELECT g.id FROM grants g LEFT JOIN clients c ON c.id = g.client_id \
         WHERE g.code_expires_at < $1 AND g.code_expires_at + COALESCE(c.access_token_ttl, 0) < $1 \
         AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id) \
-        AND (g.sid IS NULL OR NOT EXISTS (SELECT 1 FROM sessions s WHERE s.sid = g.sid)) LIMIT $2)"),
+        AND (g.sid IS NULL OR g.code_consumed_at IS NULL OR NOT EXISTS (SELECT 1 FROM sessions s WHERE s.sid = g.sid)) LIMIT $2)"),
     ("mfa_pending", "DELETE FROM mfa_pending WHERE hash IN (SELECT hash FROM mfa_pending WHERE expires_at < $1 LIMIT $2)"),
     ("registration_tokens", "DELETE FROM registration_tokens WHERE hash IN (SELECT hash FROM registration_tokens WHERE expires_at < $1 LIMIT $2)"),
     // Registered clients (RFC 7591) that never got a code or a token in

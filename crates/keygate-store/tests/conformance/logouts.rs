@@ -311,3 +311,17 @@ async fn the_sweep_keeps_a_grant_while_its_session_lives_so_its_end_finds_the_cl
     s.sweep(later + 1, 100).await.unwrap();
     assert!(s.get_grant("g1").await.unwrap().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_deletes_an_unredeemed_grant_of_a_live_session() {
+    let db = Db::open().await;
+    let s = &*db.store;
+    let (_, u) = setting(s).await;
+    let told = told_client(s, "told").await;
+    let t = now();
+    let sess = session("t1", &u.sub, t + 86_400);
+    s.create_session("h1", &sess).await.unwrap();
+    grant_from(s, &told, &u.sub, &sess.sid, "g1", "openid", false).await;
+    s.sweep(t + 60 + 3600 + 100, 100).await.unwrap();
+    assert!(s.get_grant("g1").await.unwrap().is_none());
+}
