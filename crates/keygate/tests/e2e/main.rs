@@ -19,6 +19,7 @@ mod claims;
 mod cli_admin;
 mod codes;
 mod consent;
+mod device_flow;
 mod dev_mode;
 mod email_verification;
 mod error_fixture;
