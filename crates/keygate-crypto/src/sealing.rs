@@ -5,8 +5,8 @@
 
 use crate::CryptoError;
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
-use aws_lc_rs::{hkdf, hmac};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::{hkdf, hmac};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 

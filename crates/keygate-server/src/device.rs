@@ -38,7 +38,11 @@ pub(crate) fn new_user_code() -> String {
 /// from the master key, since the space of user codes is small enough to
 /// hash in full (RFC 8628 5.1, 5.2).
 pub(crate) fn user_code_hash(state: &AppState, normalized: &str) -> String {
-    state.keys.master().keyed_hash(USER_CODE_PURPOSE).hex(normalized)
+    state
+        .keys
+        .master()
+        .keyed_hash(USER_CODE_PURPOSE)
+        .hex(normalized)
 }
 
 /// The hash of a user code as a person typed it, if it can be one.

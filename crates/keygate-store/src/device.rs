@@ -31,8 +31,7 @@ pub trait DeviceStore: Send + Sync + 'static {
         d: &DeviceAuthorization,
     ) -> Result<bool>;
     /// The device authorization of a device code's hash, expired or not.
-    async fn device_authorization(&self, device_hash: &str)
-        -> Result<Option<DeviceAuthorization>>;
+    async fn device_authorization(&self, device_hash: &str) -> Result<Option<DeviceAuthorization>>;
     /// The device authorization holding a user code's hash, with its
     /// device code's hash, expired or not.
     async fn device_authorization_by_user_code(

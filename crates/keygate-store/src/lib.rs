@@ -107,9 +107,9 @@ pub use users::UserStore;
 /// The capability traits, to call a store's methods: `use keygate_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AdminTokenStore, ApiStore, ClientStore, ConsentStore, DeviceStore, FactorStore, GrantStore, KeyStore,
-        LimitStore, MaintenanceStore, PasskeyStore, PushedRequestStore, RegistrationStore,
-        ReplayStore, SessionStore, Store, TenantStore, UserStore,
+        AdminTokenStore, ApiStore, ClientStore, ConsentStore, DeviceStore, FactorStore, GrantStore,
+        KeyStore, LimitStore, MaintenanceStore, PasskeyStore, PushedRequestStore,
+        RegistrationStore, ReplayStore, SessionStore, Store, TenantStore, UserStore,
     };
 }
 

@@ -68,7 +68,9 @@ fn user_codes_use_the_alphabet_evenly() {
     assert_eq!(user_code_from([250u8; 30]), None);
     assert_eq!(user_code_from([1u8; 7]), None);
     // Every character of the alphabet is reachable, and nothing else.
-    let all: String = (0u8..240).map(|b| USER_CODE_ALPHABET[usize::from(b % 20)] as char).collect();
+    let all: String = (0u8..240)
+        .map(|b| USER_CODE_ALPHABET[usize::from(b % 20)] as char)
+        .collect();
     for c in all.chars() {
         assert!(USER_CODE_ALPHABET.contains(&(c as u8)));
         assert!(!"AEIOUY0123456789".contains(c));
@@ -77,10 +79,29 @@ fn user_codes_use_the_alphabet_evenly() {
 
 #[test]
 fn typed_codes_are_normalized() {
-    for typed in ["BCDF-GHJK", "bcdfghjk", "bcdf-GHJK", " BCDF GHJK ", "BCDFGHJK"] {
-        assert_eq!(normalize_user_code(typed).as_deref(), Some("BCDFGHJK"), "{typed}");
+    for typed in [
+        "BCDF-GHJK",
+        "bcdfghjk",
+        "bcdf-GHJK",
+        " BCDF GHJK ",
+        "BCDFGHJK",
+    ] {
+        assert_eq!(
+            normalize_user_code(typed).as_deref(),
+            Some("BCDFGHJK"),
+            "{typed}"
+        );
     }
-    for bad in ["", "BCDF-GHJ", "BCDF-GHJKL", "ABCD-EFGH", "BCDF-GHJ0", "BCDF_GHJK", "ＢCDFGHJK", &"B".repeat(100)] {
+    for bad in [
+        "",
+        "BCDF-GHJ",
+        "BCDF-GHJKL",
+        "ABCD-EFGH",
+        "BCDF-GHJ0",
+        "BCDF_GHJK",
+        "ＢCDFGHJK",
+        &"B".repeat(100),
+    ] {
         assert_eq!(normalize_user_code(bad), None, "{bad}");
     }
     assert_eq!(display_user_code("BCDFGHJK"), "BCDF-GHJK");
@@ -94,13 +115,19 @@ fn a_request_needs_the_grant_and_known_scopes() {
     assert_eq!(r.scope.to_string(), "openid offline_access");
     assert_eq!(r.resource, None);
     assert_eq!(
-        check_request(&p("scope=openid"), &client(vec![GrantType::AuthorizationCode], false), None)
-            .unwrap_err()
-            .code,
+        check_request(
+            &p("scope=openid"),
+            &client(vec![GrantType::AuthorizationCode], false),
+            None
+        )
+        .unwrap_err()
+        .code,
         ErrorCode::UnauthorizedClient
     );
     assert_eq!(
-        check_request(&p("scope=openid%20admin"), &c, None).unwrap_err().code,
+        check_request(&p("scope=openid%20admin"), &c, None)
+            .unwrap_err()
+            .code,
         ErrorCode::InvalidScope
     );
     // An API: its scopes become askable; an unknown one is invalid_target.
@@ -116,18 +143,29 @@ fn a_request_needs_the_grant_and_known_scopes() {
     let q = "scope=openid%20read&resource=https%3A%2F%2Fapi.example.com";
     let r = check_request(&p(q), &c, Some(&api)).unwrap();
     assert_eq!(r.resource.as_deref(), Some("https://api.example.com"));
-    assert_eq!(check_request(&p(q), &c, None).unwrap_err().code, ErrorCode::InvalidTarget);
     assert_eq!(
-        check_request(&p("scope=read&audience=https%3A%2F%2Fapi.example.com"), &c, Some(&api))
-            .unwrap()
-            .scope
-            .to_string(),
+        check_request(&p(q), &c, None).unwrap_err().code,
+        ErrorCode::InvalidTarget
+    );
+    assert_eq!(
+        check_request(
+            &p("scope=read&audience=https%3A%2F%2Fapi.example.com"),
+            &c,
+            Some(&api)
+        )
+        .unwrap()
+        .scope
+        .to_string(),
         "read"
     );
     assert_eq!(
-        check_request(&p("resource=https%3A%2F%2Fa&audience=https%3A%2F%2Fb"), &c, None)
-            .unwrap_err()
-            .code,
+        check_request(
+            &p("resource=https%3A%2F%2Fa&audience=https%3A%2F%2Fb"),
+            &c,
+            None
+        )
+        .unwrap_err()
+        .code,
         ErrorCode::InvalidTarget
     );
 }
@@ -137,41 +175,87 @@ fn polls_are_answered_per_rfc_8628_3_5() {
     let d = pending();
     // First poll, and polls at the interval: pending.
     assert_eq!(decide_poll(Some(&d), "t", "tv", 1001), Poll::Pending);
-    let polled = DeviceAuthorization { last_polled_at: Some(1001), ..d.clone() };
+    let polled = DeviceAuthorization {
+        last_polled_at: Some(1001),
+        ..d.clone()
+    };
     assert_eq!(decide_poll(Some(&polled), "t", "tv", 1006), Poll::Pending);
-    assert_eq!(code_of(&Poll::Pending), Some(ErrorCode::AuthorizationPending));
+    assert_eq!(
+        code_of(&Poll::Pending),
+        Some(ErrorCode::AuthorizationPending)
+    );
     // Sooner: slow_down, with the interval raised by 5 seconds.
     let p = decide_poll(Some(&polled), "t", "tv", 1005);
     assert_eq!(p, Poll::SlowDown { interval: 10 });
     assert_eq!(code_of(&p), Some(ErrorCode::SlowDown));
-    let slowed = DeviceAuthorization { last_polled_at: Some(1005), interval: 10, ..d.clone() };
-    assert_eq!(decide_poll(Some(&slowed), "t", "tv", 1014), Poll::SlowDown { interval: 15 });
-    assert_eq!(decide_poll(Some(&slowed), "t", "tv", 1015), Poll::Pending);
-    // The interval stops growing at its maximum.
-    let slowest = DeviceAuthorization { last_polled_at: Some(1005), interval: MAX_INTERVAL, ..d.clone() };
-    assert_eq!(decide_poll(Some(&slowest), "t", "tv", 1006), Poll::SlowDown { interval: MAX_INTERVAL });
-    // Expired, whatever else: expired_token.
-    assert_eq!(code_of(&decide_poll(Some(&d), "t", "tv", 1600)), Some(ErrorCode::ExpiredToken));
-    let late = DeviceAuthorization {
-        status: DeviceStatus::Approved { grant_id: "g".into() },
+    let slowed = DeviceAuthorization {
+        last_polled_at: Some(1005),
+        interval: 10,
         ..d.clone()
     };
-    assert_eq!(code_of(&decide_poll(Some(&late), "t", "tv", 1600)), Some(ErrorCode::ExpiredToken));
+    assert_eq!(
+        decide_poll(Some(&slowed), "t", "tv", 1014),
+        Poll::SlowDown { interval: 15 }
+    );
+    assert_eq!(decide_poll(Some(&slowed), "t", "tv", 1015), Poll::Pending);
+    // The interval stops growing at its maximum.
+    let slowest = DeviceAuthorization {
+        last_polled_at: Some(1005),
+        interval: MAX_INTERVAL,
+        ..d.clone()
+    };
+    assert_eq!(
+        decide_poll(Some(&slowest), "t", "tv", 1006),
+        Poll::SlowDown {
+            interval: MAX_INTERVAL
+        }
+    );
+    // Expired, whatever else: expired_token.
+    assert_eq!(
+        code_of(&decide_poll(Some(&d), "t", "tv", 1600)),
+        Some(ErrorCode::ExpiredToken)
+    );
+    let late = DeviceAuthorization {
+        status: DeviceStatus::Approved {
+            grant_id: "g".into(),
+        },
+        ..d.clone()
+    };
+    assert_eq!(
+        code_of(&decide_poll(Some(&late), "t", "tv", 1600)),
+        Some(ErrorCode::ExpiredToken)
+    );
     // Denied: access_denied, even when polled too fast.
     let denied = DeviceAuthorization {
         status: DeviceStatus::Denied,
         last_polled_at: Some(1001),
         ..d.clone()
     };
-    assert_eq!(code_of(&decide_poll(Some(&denied), "t", "tv", 1002)), Some(ErrorCode::AccessDenied));
+    assert_eq!(
+        code_of(&decide_poll(Some(&denied), "t", "tv", 1002)),
+        Some(ErrorCode::AccessDenied)
+    );
     // Allowed: redeem its grant, even when polled too fast.
     let allowed = DeviceAuthorization {
-        status: DeviceStatus::Approved { grant_id: "g".into() },
+        status: DeviceStatus::Approved {
+            grant_id: "g".into(),
+        },
         last_polled_at: Some(1001),
         ..d.clone()
     };
-    assert_eq!(decide_poll(Some(&allowed), "t", "tv", 1002), Poll::Redeem { grant_id: "g".into() });
-    assert_eq!(Poll::Redeem { grant_id: "g".into() }.error(), None);
+    assert_eq!(
+        decide_poll(Some(&allowed), "t", "tv", 1002),
+        Poll::Redeem {
+            grant_id: "g".into()
+        }
+    );
+    assert_eq!(
+        Poll::Redeem {
+            grant_id: "g".into()
+        }
+        .error(),
+        None
+    );
 }
 
 #[test]
@@ -183,11 +267,19 @@ fn another_clients_or_tenants_code_is_unknown() {
     }
     // Even once allowed or denied, and after expiry: nothing is revealed.
     let allowed = DeviceAuthorization {
-        status: DeviceStatus::Approved { grant_id: "g".into() },
+        status: DeviceStatus::Approved {
+            grant_id: "g".into(),
+        },
         ..d.clone()
     };
-    assert_eq!(decide_poll(Some(&allowed), "t", "other", 2000), Poll::Refuse(unknown_device_code()));
-    assert_eq!(decide_poll(None, "t", "tv", 1001), Poll::Refuse(unknown_device_code()));
+    assert_eq!(
+        decide_poll(Some(&allowed), "t", "other", 2000),
+        Poll::Refuse(unknown_device_code())
+    );
+    assert_eq!(
+        decide_poll(None, "t", "tv", 1001),
+        Poll::Refuse(unknown_device_code())
+    );
     assert_eq!(unknown_device_code().code, ErrorCode::InvalidGrant);
 }
 
@@ -197,10 +289,15 @@ fn only_live_pending_requests_of_the_door_can_be_answered() {
     assert!(answerable(&d, "t", 1599));
     assert!(!answerable(&d, "t", 1600));
     assert!(!answerable(&d, "u", 1001));
-    let denied = DeviceAuthorization { status: DeviceStatus::Denied, ..d.clone() };
+    let denied = DeviceAuthorization {
+        status: DeviceStatus::Denied,
+        ..d.clone()
+    };
     assert!(!answerable(&denied, "t", 1001));
     let allowed = DeviceAuthorization {
-        status: DeviceStatus::Approved { grant_id: "g".into() },
+        status: DeviceStatus::Approved {
+            grant_id: "g".into(),
+        },
         ..d
     };
     assert!(!answerable(&allowed, "t", 1001));
@@ -212,7 +309,16 @@ fn third_party_clients_keep_the_consent_given_on_the_device_page() {
         scope: "openid email".into(),
         ..pending()
     };
-    assert_eq!(consent_to_store(&client(vec![GrantType::DeviceCode], false), &d, "u", None, 5), None);
+    assert_eq!(
+        consent_to_store(
+            &client(vec![GrantType::DeviceCode], false),
+            &d,
+            "u",
+            None,
+            5
+        ),
+        None
+    );
     let earlier = Consent {
         tenant_id: "t".into(),
         user_sub: "u".into(),
@@ -221,8 +327,14 @@ fn third_party_clients_keep_the_consent_given_on_the_device_page() {
         scopes: vec!["profile".into(), "openid".into()],
         granted_at: 1,
     };
-    let c = consent_to_store(&client(vec![GrantType::DeviceCode], true), &d, "u", Some(&earlier), 5)
-        .unwrap();
+    let c = consent_to_store(
+        &client(vec![GrantType::DeviceCode], true),
+        &d,
+        "u",
+        Some(&earlier),
+        5,
+    )
+    .unwrap();
     assert_eq!(c.scopes, vec!["profile", "openid", "email"]);
     assert_eq!(c.resource, "");
     assert_eq!(c.granted_at, 5);
@@ -230,8 +342,14 @@ fn third_party_clients_keep_the_consent_given_on_the_device_page() {
         resource: Some("https://api.example.com".into()),
         ..d
     };
-    let c = consent_to_store(&client(vec![GrantType::DeviceCode], true), &with_api, "u", None, 5)
-        .unwrap();
+    let c = consent_to_store(
+        &client(vec![GrantType::DeviceCode], true),
+        &with_api,
+        "u",
+        None,
+        5,
+    )
+    .unwrap();
     assert_eq!(c.resource, "https://api.example.com");
     assert_eq!(c.scopes, vec!["openid", "email"]);
 }

@@ -3,7 +3,9 @@
 //! device code's poll can present, consumed once like an authorization
 //! code, so racing polls get one set of tokens (RFC 6749 10.5).
 
-use super::{check_resource, person_gone, successor, unknown, Credential, Decision, Presented, Refusal};
+use super::{
+    check_resource, person_gone, successor, unknown, Credential, Decision, Presented, Refusal,
+};
 use crate::error::OAuthError;
 use crate::model::Grant;
 use crate::scope::Scope;

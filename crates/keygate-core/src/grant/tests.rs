@@ -454,10 +454,18 @@ fn a_device_grant_is_redeemed_once_by_its_client() {
     };
     let d = decide_device(&g, true, &presented(&c, 120)).unwrap();
     assert_eq!(d.scope.to_string(), "openid email offline_access");
-    assert!(d.successor.is_some(), "offline_access gives a refresh token");
+    assert!(
+        d.successor.is_some(),
+        "offline_access gives a refresh token"
+    );
     let mut online = g.clone();
     online.scope = "openid".into();
-    assert_eq!(decide_device(&online, true, &presented(&c, 120)).unwrap().successor, None);
+    assert_eq!(
+        decide_device(&online, true, &presented(&c, 120))
+            .unwrap()
+            .successor,
+        None
+    );
     // Another client's or tenant's: unknown, in the device code's words.
     let mut other = c.clone();
     other.id = "c2".into();
@@ -482,11 +490,17 @@ fn a_device_grant_is_redeemed_once_by_its_client() {
     let mut revoked = g.clone();
     revoked.revoked_at = Some(110);
     assert_eq!(
-        decide_device(&revoked, true, &presented(&c, 120)).unwrap_err().error.code,
+        decide_device(&revoked, true, &presented(&c, 120))
+            .unwrap_err()
+            .error
+            .code,
         ErrorCode::InvalidGrant
     );
     assert_eq!(
-        decide_device(&g, true, &presented(&c, 160)).unwrap_err().error.code,
+        decide_device(&g, true, &presented(&c, 160))
+            .unwrap_err()
+            .error
+            .code,
         ErrorCode::ExpiredToken
     );
     let mut elsewhere = presented(&c, 120);
@@ -495,7 +509,10 @@ fn a_device_grant_is_redeemed_once_by_its_client() {
         decide_device(&g, true, &elsewhere).unwrap_err().error.code,
         ErrorCode::InvalidTarget
     );
-    assert_eq!(decide_device(&g, false, &presented(&c, 120)).unwrap_err(), person_gone());
+    assert_eq!(
+        decide_device(&g, false, &presented(&c, 120)).unwrap_err(),
+        person_gone()
+    );
     // A lost race is told in the device code's words.
     assert_eq!(
         lost_race(&g, Credential::DeviceCode).error.description,

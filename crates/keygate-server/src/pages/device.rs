@@ -180,7 +180,7 @@ pub(crate) async fn post(
 enum Lookup {
     /// A device authorization this door's person may answer: the
     /// normalized code, the device code's hash, the record.
-    Found(String, String, DeviceAuthorization),
+    Found(String, String, Box<DeviceAuthorization>),
     /// No such code here, or expired, or answered already (counted).
     Wrong,
     /// The IP is blocked for this many seconds (nothing looked up).
@@ -210,13 +210,10 @@ async fn look_up(state: &AppState, door: &Door, typed: &str) -> Result<Lookup, A
     Ok(match found {
         Some((code, device_hash, d)) => {
             state.store.release_attempt(&key, policy).await?;
-            Lookup::Found(code, device_hash, d)
+            Lookup::Found(code, device_hash, Box::new(d))
         }
         None => {
-            state
-                .store
-                .attempt_failed(&key, count, now, policy)
-                .await?;
+            state.store.attempt_failed(&key, count, now, policy).await?;
             tracing::info!(tenant = %door.tenant.id, "device page: wrong or expired user code");
             Lookup::Wrong
         }
@@ -368,7 +365,12 @@ async fn allow(
     };
     let earlier = state
         .store
-        .consent(tenant, sub, &client.id, device.resource.as_deref().unwrap_or(""))
+        .consent(
+            tenant,
+            sub,
+            &client.id,
+            device.resource.as_deref().unwrap_or(""),
+        )
         .await?;
     let code_hash = crate::device::grant_code_hash(device_hash);
     if !state

@@ -71,10 +71,7 @@ impl DeviceStore for SqlStore {
         Ok(self.write(write).await?.changed(1) == 1)
     }
 
-    async fn device_authorization(
-        &self,
-        device_hash: &str,
-    ) -> Result<Option<DeviceAuthorization>> {
+    async fn device_authorization(&self, device_hash: &str) -> Result<Option<DeviceAuthorization>> {
         Ok(self
             .first(
                 &format!("SELECT {COLS} FROM device_codes WHERE hash = $1"),

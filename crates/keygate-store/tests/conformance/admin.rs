@@ -248,7 +248,10 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
             user_sub: None,
         };
         let user_code = format!("user-{hash}");
-        assert!(s.create_device_authorization(hash, &user_code, &device).await.unwrap());
+        assert!(s
+            .create_device_authorization(hash, &user_code, &device)
+            .await
+            .unwrap());
     }
     let swept = s.sweep(now, 100).await.unwrap();
     let mut swept: Vec<_> = swept.into_iter().collect();

@@ -29,14 +29,23 @@ async fn a_device_authorization_is_found_by_either_code() {
     let (c, _) = setting(&*s).await;
     let t = now();
     let d = pending(&c, t, 600);
-    assert!(s.create_device_authorization("dev-1", "user-1", &d).await.unwrap());
-    assert_eq!(s.device_authorization("dev-1").await.unwrap(), Some(d.clone()));
+    assert!(s
+        .create_device_authorization("dev-1", "user-1", &d)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.device_authorization("dev-1").await.unwrap(),
+        Some(d.clone())
+    );
     assert_eq!(
         s.device_authorization_by_user_code("user-1").await.unwrap(),
         Some(("dev-1".to_string(), d.clone()))
     );
     assert_eq!(s.device_authorization("user-1").await.unwrap(), None);
-    assert_eq!(s.device_authorization_by_user_code("dev-1").await.unwrap(), None);
+    assert_eq!(
+        s.device_authorization_by_user_code("dev-1").await.unwrap(),
+        None
+    );
     // Polls are recorded, with the interval, while pending.
     s.record_device_poll("dev-1", t + 1, 10).await.unwrap();
     let polled = s.device_authorization("dev-1").await.unwrap().unwrap();
@@ -49,17 +58,30 @@ async fn a_user_code_belongs_to_one_live_device_authorization() {
     let s = db.store.clone();
     let (c, _) = setting(&*s).await;
     let t = now();
-    assert!(s.create_device_authorization("dev-1", "user-1", &pending(&c, t, 600)).await.unwrap());
+    assert!(s
+        .create_device_authorization("dev-1", "user-1", &pending(&c, t, 600))
+        .await
+        .unwrap());
     // Taken while the first lives: refused, and the first is untouched.
-    assert!(!s.create_device_authorization("dev-2", "user-1", &pending(&c, t + 10, 600)).await.unwrap());
+    assert!(!s
+        .create_device_authorization("dev-2", "user-1", &pending(&c, t + 10, 600))
+        .await
+        .unwrap());
     assert_eq!(s.device_authorization("dev-2").await.unwrap(), None);
     assert_eq!(
-        s.device_authorization_by_user_code("user-1").await.unwrap().unwrap().0,
+        s.device_authorization_by_user_code("user-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .0,
         "dev-1"
     );
     // Once the first expired, the code is free again and the new one holds it.
     let later = pending(&c, t + 600, 600);
-    assert!(s.create_device_authorization("dev-3", "user-1", &later).await.unwrap());
+    assert!(s
+        .create_device_authorization("dev-3", "user-1", &later)
+        .await
+        .unwrap());
     assert_eq!(s.device_authorization("dev-1").await.unwrap(), None);
     assert_eq!(
         s.device_authorization_by_user_code("user-1").await.unwrap(),
@@ -73,7 +95,10 @@ async fn allowing_stores_the_grant_whose_code_is_consumed_once() {
     let s = db.store.clone();
     let (c, u) = setting(&*s).await;
     let t = now();
-    assert!(s.create_device_authorization("dev-1", "user-1", &pending(&c, t, 600)).await.unwrap());
+    assert!(s
+        .create_device_authorization("dev-1", "user-1", &pending(&c, t, 600))
+        .await
+        .unwrap());
     let g = grant("g-dev", &c, &u.sub, t + 5, 595);
     // Racing answers (two tabs, two nodes): exactly one wins.
     let mut tasks = Vec::new();
@@ -82,7 +107,9 @@ async fn allowing_stores_the_grant_whose_code_is_consumed_once() {
         let g = g.clone();
         tasks.push(tokio::spawn(async move {
             if i % 2 == 0 {
-                s.approve_device("dev-1", &g, "device:dev-1", t + 5).await.unwrap()
+                s.approve_device("dev-1", &g, "device:dev-1", t + 5)
+                    .await
+                    .unwrap()
             } else {
                 s.deny_device("dev-1", "u1", t + 5).await.unwrap()
             }
@@ -114,7 +141,10 @@ async fn allowing_stores_the_grant_whose_code_is_consumed_once() {
     // Answered: no further answer, and polls change nothing.
     assert!(!s.deny_device("dev-1", "u1", t + 8).await.unwrap());
     let other = grant("g-other", &c, &u.sub, t + 8, 590);
-    assert!(!s.approve_device("dev-1", &other, "device:x", t + 8).await.unwrap());
+    assert!(!s
+        .approve_device("dev-1", &other, "device:x", t + 8)
+        .await
+        .unwrap());
     assert_eq!(s.get_grant("g-other").await.unwrap(), None);
     s.record_device_poll("dev-1", t + 9, 10).await.unwrap();
     let after = s.device_authorization("dev-1").await.unwrap().unwrap();
@@ -127,13 +157,23 @@ async fn an_expired_device_authorization_takes_no_answer() {
     let s = db.store.clone();
     let (c, u) = setting(&*s).await;
     let t = now();
-    assert!(s.create_device_authorization("dev-1", "user-1", &pending(&c, t - 700, 600)).await.unwrap());
+    assert!(s
+        .create_device_authorization("dev-1", "user-1", &pending(&c, t - 700, 600))
+        .await
+        .unwrap());
     let g = grant("g-late", &c, &u.sub, t, 600);
-    assert!(!s.approve_device("dev-1", &g, "device:dev-1", t).await.unwrap());
+    assert!(!s
+        .approve_device("dev-1", &g, "device:dev-1", t)
+        .await
+        .unwrap());
     assert!(!s.deny_device("dev-1", "u1", t).await.unwrap());
     assert_eq!(s.get_grant("g-late").await.unwrap(), None);
     assert_eq!(
-        s.device_authorization("dev-1").await.unwrap().unwrap().status,
+        s.device_authorization("dev-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         DeviceStatus::Pending
     );
 }
@@ -144,10 +184,20 @@ async fn the_sweep_and_tenant_deletion_remove_device_authorizations() {
     let s = db.store.clone();
     let (c, _) = setting(&*s).await;
     let t = now();
-    assert!(s.create_device_authorization("old", "user-old", &pending(&c, t - 700, 600)).await.unwrap());
-    assert!(s.create_device_authorization("live", "user-live", &pending(&c, t, 600)).await.unwrap());
+    assert!(s
+        .create_device_authorization("old", "user-old", &pending(&c, t - 700, 600))
+        .await
+        .unwrap());
+    assert!(s
+        .create_device_authorization("live", "user-live", &pending(&c, t, 600))
+        .await
+        .unwrap());
     let swept = s.sweep(t, 100).await.unwrap();
-    let n = swept.iter().find(|(table, _)| *table == "device_codes").unwrap().1;
+    let n = swept
+        .iter()
+        .find(|(table, _)| *table == "device_codes")
+        .unwrap()
+        .1;
     assert_eq!(n, 1);
     assert_eq!(s.device_authorization("old").await.unwrap(), None);
     assert!(s.device_authorization("live").await.unwrap().is_some());

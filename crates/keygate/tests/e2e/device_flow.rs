@@ -126,7 +126,10 @@ async fn the_device_authorization_endpoint_answers_per_rfc_8628_3_2() {
         v["verification_uri_complete"],
         format!("{issuer}/device?user_code={user_code}")
     );
-    assert_eq!((v["expires_in"].as_i64(), v["interval"].as_i64()), (Some(600), Some(5)));
+    assert_eq!(
+        (v["expires_in"].as_i64(), v["interval"].as_i64()),
+        (Some(600), Some(5))
+    );
     let device_code = v["device_code"].as_str().unwrap();
     assert!(device_code.len() >= 43, "256 bits: {device_code}");
     // Neither code is stored as it is.
@@ -146,24 +149,42 @@ async fn the_device_authorization_endpoint_answers_per_rfc_8628_3_2() {
     // printed), every input labelled; GET looks nothing up.
     let browser = Browser::new();
     let page = browser
-        .get(&format!("{issuer}/device?user_code={}", user_code.to_lowercase()))
+        .get(&format!(
+            "{issuer}/device?user_code={}",
+            user_code.to_lowercase()
+        ))
         .await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("<label for=\"user_code\">"), "{}", page.body);
+    assert!(
+        page.body.contains("<label for=\"user_code\">"),
+        "{}",
+        page.body
+    );
     let (_, fields) = page.form();
-    assert!(fields.contains(&("user_code".to_string(), user_code.to_string())), "{fields:?}");
+    assert!(
+        fields.contains(&("user_code".to_string(), user_code.to_string())),
+        "{fields:?}"
+    );
     assert!(fields.iter().any(|(k, v)| k == "csrf" && !v.is_empty()));
 
     // A confidential client authenticates as at the token endpoint.
     let box_client = w.confidential_client(&["--grant", DEVICE_GRANT]);
     started(issuer, &box_client, "openid").await;
     let url = format!("{issuer}/device_authorization");
-    post_form(&url, None, &[("client_id", &box_client.id), ("scope", "openid")])
-        .await
-        .assert_error(401, "invalid_client");
-    post_form(&url, Some((&box_client.id, "wrong")), &[("scope", "openid")])
-        .await
-        .assert_error(401, "invalid_client");
+    post_form(
+        &url,
+        None,
+        &[("client_id", &box_client.id), ("scope", "openid")],
+    )
+    .await
+    .assert_error(401, "invalid_client");
+    post_form(
+        &url,
+        Some((&box_client.id, "wrong")),
+        &[("scope", "openid")],
+    )
+    .await
+    .assert_error(401, "invalid_client");
 
     // Refusals, each writing nothing.
     let before = w.db.count("SELECT COUNT(*) FROM device_codes").await;
@@ -177,14 +198,20 @@ async fn the_device_authorization_endpoint_answers_per_rfc_8628_3_2() {
     post_form(
         &url,
         None,
-        &[("client_id", &tv.id), ("resource", "https://nowhere.example/")],
+        &[
+            ("client_id", &tv.id),
+            ("resource", "https://nowhere.example/"),
+        ],
     )
     .await
     .assert_error(400, "invalid_target");
     post_form(&url, None, &[("client_id", "nobody")])
         .await
         .assert_error(401, "invalid_client");
-    assert_eq!(w.db.count("SELECT COUNT(*) FROM device_codes").await, before);
+    assert_eq!(
+        w.db.count("SELECT COUNT(*) FROM device_codes").await,
+        before
+    );
     assert_no_server_error(&w.server);
 }
 
@@ -221,18 +248,32 @@ async fn an_allowed_device_gets_tokens_once() {
     let form = browser.get(&back).await;
     let confirm = browser.submit(&form, &[]).await;
     assert_eq!(confirm.status, 200, "{}", confirm.body);
-    assert!(confirm.body.contains("Allow Test app on your device?"), "{}", confirm.body);
+    assert!(
+        confirm.body.contains("Allow Test app on your device?"),
+        "{}",
+        confirm.body
+    );
     assert!(confirm.body.contains(EMAIL));
     assert!(confirm.body.contains(user_code));
-    assert!(confirm.body.contains("See your e-mail address"), "{}", confirm.body);
+    assert!(
+        confirm.body.contains("See your e-mail address"),
+        "{}",
+        confirm.body
+    );
     // The cookie that carried the code is gone: the account page is the
     // account page again.
-    let again = browser.get(&format!("{issuer}/account?done=signed-in")).await;
+    let again = browser
+        .get(&format!("{issuer}/account?done=signed-in"))
+        .await;
     assert_eq!(again.status, 200);
 
     let allowed = browser.submit(&confirm, &[("decision", "allow")]).await;
     assert_eq!(allowed.status, 200, "{}", allowed.body);
-    assert!(allowed.body.contains("Device connected"), "{}", allowed.body);
+    assert!(
+        allowed.body.contains("Device connected"),
+        "{}",
+        allowed.body
+    );
 
     // The poll gets the tokens: an id_token with the sign-in's amr, a
     // refresh token (offline_access), an access token for the client.
@@ -318,11 +359,17 @@ async fn polling_faster_than_the_interval_slows_down() {
     let slow = poll(issuer, &tv, device_code).await;
     slow.assert_error(400, "slow_down");
     assert!(slow.text.contains("10 seconds"), "{}", slow.text);
-    assert_eq!(w.db.count("SELECT poll_interval FROM device_codes").await, 10);
+    assert_eq!(
+        w.db.count("SELECT poll_interval FROM device_codes").await,
+        10
+    );
     poll(issuer, &tv, device_code)
         .await
         .assert_error(400, "slow_down");
-    assert_eq!(w.db.count("SELECT poll_interval FROM device_codes").await, 15);
+    assert_eq!(
+        w.db.count("SELECT poll_interval FROM device_codes").await,
+        15
+    );
     assert_no_server_error(&w.server);
 }
 
@@ -342,7 +389,11 @@ async fn an_expired_device_code_is_expired_token() {
     let browser = signed_in_browser(issuer).await;
     let page = enter_code(&browser, issuer, v["user_code"].as_str().unwrap()).await;
     assert_eq!(page.status, 400, "{}", page.body);
-    assert!(page.body.contains("not valid, or it has expired"), "{}", page.body);
+    assert!(
+        page.body.contains("not valid, or it has expired"),
+        "{}",
+        page.body
+    );
     assert_eq!(w.db.count("SELECT COUNT(*) FROM grants").await, 0);
     assert_no_server_error(&w.server);
 }
@@ -402,7 +453,12 @@ async fn wrong_user_codes_are_limited_per_ip() {
     let v = started(issuer, &tv, "openid").await;
     let browser = signed_in_browser(issuer).await;
     // Ten wrong codes (well formed or not) are told so...
-    for (i, wrong) in ["BCDF-GHJK", "nonsense", "ZZZZ-ZZZZ"].iter().cycle().take(10).enumerate() {
+    for (i, wrong) in ["BCDF-GHJK", "nonsense", "ZZZZ-ZZZZ"]
+        .iter()
+        .cycle()
+        .take(10)
+        .enumerate()
+    {
         let page = enter_code(&browser, issuer, wrong).await;
         assert_eq!(page.status, 400, "attempt {i}: {}", page.body);
         assert!(page.body.contains("not valid, or it has expired"));
@@ -452,11 +508,16 @@ async fn the_device_page_checks_its_forms() {
     assert_eq!(allowed.status, 200, "{}", allowed.body);
     let scopes = w.db.query_strings("SELECT scopes FROM consents").await;
     assert_eq!(scopes.len(), 1);
-    assert!(scopes[0].contains("openid") && scopes[0].contains("email"), "{scopes:?}");
+    assert!(
+        scopes[0].contains("openid") && scopes[0].contains("email"),
+        "{scopes:?}"
+    );
     // Allowing twice (a second tab): the first answer stands.
     let twice = browser.submit(&confirm, &[("decision", "deny")]).await;
     assert_eq!(twice.status, 400, "{}", twice.body);
-    poll(issuer, &tv, v["device_code"].as_str().unwrap()).await.tokens();
+    poll(issuer, &tv, v["device_code"].as_str().unwrap())
+        .await
+        .tokens();
     assert_no_server_error(&w.server);
 }
 
@@ -531,9 +592,193 @@ async fn openid_client_polls_while_a_person_allows_it_in_chromium() {
     assert_eq!(tokens["access_token"]["client_id"], tv.id.as_str());
     let refreshed = step("refreshed");
     assert_eq!(refreshed["rotated"], true);
-    assert_eq!(
-        refreshed["access_token"]["sub"],
-        tokens["id_token"]["sub"]
-    );
+    assert_eq!(refreshed["access_token"]["sub"], tokens["id_token"]["sub"]);
     assert_no_server_error(&w.server);
+}
+
+#[tokio::test]
+async fn a_device_grant_for_an_api_carries_its_audience_and_is_revocable() {
+    let w = World::new().await;
+    let issuer = &w.issuer;
+    const API: &str = "https://tv.example.com/api";
+    w.db.cli_json(
+        &[
+            "api",
+            "create",
+            "--tenant",
+            "acme",
+            "--identifier",
+            API,
+            "--name",
+            "TV API",
+            "--scope",
+            "tv:watch",
+        ],
+        None,
+    );
+    let tv = device_client(&w, &["--refresh-tokens", "always"]);
+    let url = format!("{issuer}/device_authorization");
+    // `audience` names it as `resource` does; an API scope without it is unknown.
+    let by_audience = post_form(
+        &url,
+        None,
+        &[
+            ("client_id", &tv.id),
+            ("scope", "tv:watch"),
+            ("audience", API),
+        ],
+    )
+    .await;
+    assert_eq!(by_audience.status, 200, "{}", by_audience.text);
+    start(issuer, &tv, "openid tv:watch")
+        .await
+        .assert_error(400, "invalid_scope");
+    let r = post_form(
+        &url,
+        None,
+        &[
+            ("client_id", &tv.id),
+            ("scope", "openid tv:watch"),
+            ("resource", API),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let device_code = r.json["device_code"].as_str().unwrap();
+    let browser = signed_in_browser(issuer).await;
+    let confirm = enter_code(&browser, issuer, r.json["user_code"].as_str().unwrap()).await;
+    assert!(
+        confirm.body.contains("tv:watch on TV API"),
+        "{}",
+        confirm.body
+    );
+    let allowed = browser.submit(&confirm, &[("decision", "allow")]).await;
+    assert_eq!(allowed.status, 200, "{}", allowed.body);
+    let tokens = poll(issuer, &tv, device_code).await.tokens();
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["aud"], API, "{access}");
+    assert_eq!(access["scope"], "openid tv:watch", "{access}");
+    assert_eq!(
+        claims(tokens["id_token"].as_str().unwrap())["aud"],
+        tv.id.as_str()
+    );
+    // The grant is an ordinary one: revoking its refresh token ends it.
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let revoked = post_form(
+        &format!("{issuer}/revoke"),
+        None,
+        &[("client_id", &tv.id), ("token", refresh)],
+    )
+    .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    refresh_with(issuer, &tv, refresh)
+        .await
+        .assert_error(400, "invalid_grant");
+    assert_no_server_error(&w.server);
+}
+
+#[tokio::test]
+async fn a_second_factor_is_asked_at_sign_in_and_required_where_the_client_requires_it() {
+    use crate::mfa_totp::{code, enrol, unix_now};
+    let s = crate::pages_helpers::Setup::new().await;
+    let door = s.path();
+    let issuer = door.issuer.clone();
+    let owner = s.browser();
+    let secret = enrol(&s, &owner, &door).await;
+    let tv = s.db.client(
+        "acme",
+        "http://127.0.0.1:9/callback",
+        &["--public", "--grant", DEVICE_GRANT, "--require-mfa"],
+    );
+    let v = started(&issuer, &tv, "openid").await;
+    let user_code = v["user_code"].as_str().unwrap();
+    // The owner's session was signed in with the password alone.
+    let refused = enter_code(&owner, &issuer, user_code).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("second factor"), "{}", refused.body);
+
+    // Another browser signs in with the second factor and comes back.
+    let b = s.browser();
+    let to_sign_in = enter_code(&b, &issuer, user_code).await;
+    assert_eq!(to_sign_in.status, 303, "{}", to_sign_in.body);
+    let form = b.get(&to_sign_in.location().unwrap()).await;
+    let mfa = b
+        .submit(&form, &[("email", EMAIL), ("password", PASSWORD)])
+        .await;
+    assert_eq!(mfa.status, 200, "{}", mfa.body);
+    assert!(mfa.body.contains("name=\"mfa_token\""), "{}", mfa.body);
+    let next = code(&secret, unix_now() + 30);
+    let done = b.submit(&mfa, &[("code", &next)]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let account = b.get(&done.location().unwrap()).await;
+    assert_eq!(
+        account.location().as_deref(),
+        Some(format!("{issuer}/device?user_code={user_code}").as_str()),
+        "{}",
+        account.body
+    );
+    let form = b.get(&account.location().unwrap()).await;
+    let confirm = b.submit(&form, &[]).await;
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    let allowed = b.submit(&confirm, &[("decision", "allow")]).await;
+    assert_eq!(allowed.status, 200, "{}", allowed.body);
+    let tokens = poll(&issuer, &tv, v["device_code"].as_str().unwrap())
+        .await
+        .tokens();
+    let id = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]), "{id}");
+    assert_eq!(id["acr"], "mfa", "{id}");
+    assert_eq!(id["sub"], door.sub.as_str());
+    assert_no_server_error(&s.server);
+}
+
+#[tokio::test]
+async fn every_door_has_its_own_device_page() {
+    let s = crate::pages_helpers::Setup::new().await;
+    for door in s.doors() {
+        let tv = s.db.client(
+            door.tenant,
+            "http://127.0.0.1:9/callback",
+            &["--public", "--grant", DEVICE_GRANT],
+        );
+        let r = s
+            .builder()
+            .build()
+            .unwrap()
+            .post(format!("{}/device_authorization", door.issuer))
+            .form(&[("client_id", tv.id.as_str()), ("scope", "openid")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", door.name);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            v["verification_uri"],
+            format!("{}/device", door.issuer),
+            "{}",
+            door.name
+        );
+        // The code is of this door's tenant only.
+        let b = s.browser();
+        let other = if door.tenant == "acme" {
+            s.server.base.clone()
+        } else {
+            s.server.issuer("acme")
+        };
+        let form = b.get(&format!("{other}/device")).await;
+        let wrong = b
+            .submit(&form, &[("user_code", v["user_code"].as_str().unwrap())])
+            .await;
+        assert_eq!(wrong.status, 400, "{}: {}", door.name, wrong.body);
+        let form = b.get(&format!("{}/device", door.issuer)).await;
+        let here = b
+            .submit(&form, &[("user_code", v["user_code"].as_str().unwrap())])
+            .await;
+        assert_eq!(here.status, 303, "{}: {}", door.name, here.body);
+        assert_eq!(
+            here.location().unwrap(),
+            format!("{}/account/sign-in", door.issuer)
+        );
+    }
+    assert_no_server_error(&s.server);
 }
