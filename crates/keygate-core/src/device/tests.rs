@@ -353,3 +353,27 @@ fn third_party_clients_keep_the_consent_given_on_the_device_page() {
     assert_eq!(c.resource, "https://api.example.com");
     assert_eq!(c.scopes, vec!["openid", "email"]);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// Whatever a person types: no panic, and a normalized code is always
+    /// 8 characters of the alphabet that normalizes to itself.
+    #[test]
+    fn typed_codes_never_panic(typed in ".{0,80}") {
+        if let Some(code) = normalize_user_code(&typed) {
+            proptest::prop_assert_eq!(code.len(), USER_CODE_LEN);
+            proptest::prop_assert!(code.bytes().all(|b| USER_CODE_ALPHABET.contains(&b)));
+            proptest::prop_assert_eq!(normalize_user_code(&display_user_code(&code)), Some(code.clone()));
+            proptest::prop_assert_eq!(normalize_user_code(&code.to_lowercase()), Some(code));
+        }
+    }
+
+    /// Every drawn code is a valid one.
+    #[test]
+    fn drawn_codes_are_valid(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+        if let Some(code) = user_code_from(bytes) {
+            proptest::prop_assert_eq!(normalize_user_code(&code), Some(code));
+        }
+    }
+}
