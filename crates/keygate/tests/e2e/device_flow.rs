@@ -782,3 +782,40 @@ async fn every_door_has_its_own_device_page() {
     }
     assert_no_server_error(&s.server);
 }
+
+#[tokio::test]
+async fn a_registered_client_may_use_the_device_grant() {
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    db.cli_json(
+        &["tenant", "update", "acme", "--dynamic-registration", "open"],
+        None,
+    );
+    let server = Server::start(&db).await;
+    let issuer = server.issuer("acme");
+    // RFC 7591: a device registers itself (registered clients are third-party).
+    let registered = send(http().post(format!("{issuer}/oauth/register")).json(
+        &serde_json::json!({
+            "client_name": "Console",
+            "token_endpoint_auth_method": "none",
+            "grant_types": [DEVICE_GRANT],
+        }),
+    ))
+    .await;
+    assert_eq!(registered.status, 201, "{}", registered.text);
+    assert_eq!(
+        registered.json["grant_types"],
+        serde_json::json!([DEVICE_GRANT])
+    );
+    let console = TestClient {
+        id: registered.json["client_id"].as_str().unwrap().to_string(),
+        secret: None,
+        redirect_uri: String::new(),
+    };
+    let v = started(&issuer, &console, "openid").await;
+    assert!(v["user_code"].is_string());
+    poll(&issuer, &console, v["device_code"].as_str().unwrap())
+        .await
+        .assert_error(400, "authorization_pending");
+    assert_no_server_error(&server);
+}
