@@ -59,6 +59,9 @@ pub struct AuthorizeRequest {
     /// The person's claims the `claims` parameter named (OpenID Connect
     /// Core 5.5), per place; kept with the grant.
     pub claims: crate::claims_request::RequestedClaims,
+    /// The SHA-256 of the `request_uri` when the request was pushed
+    /// (RFC 9126); set by the server, which uses it up with the code.
+    pub pushed: Option<String>,
 }
 
 /// An error to redirect to the client (RFC 6749 4.1.2.1) rather than show on a page.
@@ -274,6 +277,7 @@ pub fn validate(
         acr_mfa,
         needs_mfa: client.require_mfa || acr_mfa.is_some(),
         claims: claims.claims,
+        pushed: None,
     })
 }
 

@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 use keygate_core::authorize::AuthorizeRequest;
 use keygate_core::model::{Grant, Registration, Session, User, SESSION_TTL};
 use keygate_core::validate::{self, PasswordProblem};
+use keygate_core::OAuthError;
 use keygate_crypto::{password, secrets};
 
 pub use crate::now;
@@ -361,6 +362,22 @@ pub async fn issue_code(
 ) -> Result<(String, String), ApiError> {
     let code = secrets::new_secret();
     let now = now();
+    // A pushed request gives one code (RFC 9126 7.3).
+    if let Some(hash) = &req.pushed {
+        if !state.store.use_pushed_request(hash, now).await? {
+            let message = "This sign-in request was already used or has expired: \
+                 go back to the application and start again.";
+            return Err(if as_json {
+                OAuthError::invalid_request(message).into()
+            } else {
+                ApiError::Page {
+                    status: axum::http::StatusCode::BAD_REQUEST,
+                    tenant_name: door.tenant.display_name.clone(),
+                    message: message.into(),
+                }
+            });
+        }
+    }
     mark_used(state, door, &req.client_id).await?;
     let grant = Grant {
         id: secrets::new_ordered_id(),

@@ -186,8 +186,8 @@ impl AppState {
 /// The endpoints every front door serves, relative to its issuer.
 fn endpoints() -> Router<AppState> {
     use endpoints::{
-        device_authorization, discovery, introspect, journeys, journeys_mfa, registration, revoke,
-        token, userinfo,
+        device_authorization, discovery, introspect, journeys, journeys_mfa, par, registration,
+        revoke, token, userinfo,
     };
     use http::cors;
     Router::new()
@@ -294,6 +294,7 @@ fn endpoints() -> Router<AppState> {
             post(revoke::handle).options(cors::preflight),
         )
         .route("/introspect", post(introspect::handle))
+        .route("/par", post(par::handle))
         .route("/device_authorization", post(device_authorization::handle))
         .route("/device", get(pages::device::get).post(pages::device::post))
         .route(

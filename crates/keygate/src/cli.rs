@@ -332,6 +332,9 @@ pub(crate) struct ClientCreate {
     /// consent page (no Journeys API).
     #[arg(long)]
     pub third_party: bool,
+    /// Authorization requests must be pushed to /par first (RFC 9126).
+    #[arg(long)]
+    pub require_par: bool,
     /// A browser origin allowed to call the token, revocation, userinfo and Journeys endpoints (CORS).
     #[arg(long = "web-origin")]
     pub web_origins: Vec<String>,

@@ -38,6 +38,8 @@ pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Re
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        "pushed_authorization_request_endpoint": door.url("/par"),
+        "require_pushed_authorization_requests": false,
     });
     let mut doc = doc;
     if door.tenant.dynamic_registration != keygate_core::model::DynamicRegistration::Off {

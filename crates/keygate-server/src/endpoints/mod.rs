@@ -8,6 +8,7 @@ pub(crate) mod discovery;
 pub(crate) mod introspect;
 pub(crate) mod journeys;
 pub(crate) mod journeys_mfa;
+pub(crate) mod par;
 pub(crate) mod registration;
 pub(crate) mod revoke;
 pub(crate) mod token;

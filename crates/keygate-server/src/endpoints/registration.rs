@@ -46,6 +46,9 @@ struct Metadata {
     post_logout_redirect_uris: Vec<String>,
     #[serde(default)]
     id_token_signed_response_alg: Option<String>,
+    /// RFC 9126 6: the client's authorization requests must be pushed.
+    #[serde(default)]
+    require_pushed_authorization_requests: bool,
     /// RFC 7592: a PUT names the client it replaces.
     #[serde(default)]
     client_id: Option<String>,
@@ -137,6 +140,7 @@ fn spec_of(m: &Metadata) -> Result<NewClient, ApiError> {
         post_logout_redirect_uris: m.post_logout_redirect_uris.clone(),
         id_token_signed_response_alg: m.id_token_signed_response_alg.clone(),
         third_party: true,
+        require_par: m.require_pushed_authorization_requests,
         ..NewClient::default()
     })
 }
@@ -154,6 +158,7 @@ fn metadata_of(door: &Door, c: &Client) -> Value {
         "response_types": if c.allows(GrantType::AuthorizationCode) { vec!["code"] } else { vec![] },
         "token_endpoint_auth_method": c.auth_method.as_str(),
         "id_token_signed_response_alg": c.signing_alg.as_str(),
+        "require_pushed_authorization_requests": c.require_par,
         "registration_client_uri": door.url(&format!("/oauth/register/{}", c.id)),
     });
     if !c.public {

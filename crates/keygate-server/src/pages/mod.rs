@@ -84,22 +84,87 @@ pub(crate) async fn validate_request(
             .into_response()))
         }
     };
-    let client = match params.get("client_id") {
+    // A pushed request (RFC 9126): the request is the stored one, and
+    // what the forms carry on is only `client_id` and `request_uri`, so the
+    // browser never holds (or alters) the request itself.
+    let (params, pushed) = match keygate_core::par::reference(&params) {
+        Err(msg) => {
+            return Ok(Err(
+                page_error(door, StatusCode::BAD_REQUEST, msg).into_response()
+            ))
+        }
+        Ok(None) => (params, None),
+        Ok(Some(r)) => match pushed_request(state, door, r.client_id, r.request_uri).await? {
+            Ok(found) => found,
+            Err(msg) => {
+                return Ok(Err(
+                    page_error(door, StatusCode::BAD_REQUEST, msg).into_response()
+                ))
+            }
+        },
+    };
+    let request_params = pushed.as_ref().map(|(p, _)| p).unwrap_or(&params);
+    let client = match request_params.get("client_id") {
         Some(id) => state.client(&door.tenant.id, id).await?,
         None => None,
     };
-    let api = state.named_api(&door.tenant.id, &params).await?;
-    match az::validate(&params, client.as_ref(), api.as_ref()) {
-        Ok(req) => Ok(Ok((
-            req,
-            client.expect("validated requests have a client"),
-            params,
-        ))),
+    let api = state.named_api(&door.tenant.id, request_params).await?;
+    match az::validate(request_params, client.as_ref(), api.as_ref()) {
+        Ok(mut req) => {
+            let client = client.expect("validated requests have a client");
+            if let Err(error) = keygate_core::par::must_push(&client, pushed.is_some()) {
+                return Ok(Err(error_redirect(
+                    door,
+                    &ErrorRedirect {
+                        redirect_uri: req.redirect_uri,
+                        error,
+                        state: req.state,
+                    },
+                )));
+            }
+            req.pushed = pushed.map(|(_, hash)| hash);
+            Ok(Ok((req, client, params)))
+        }
         Err(AuthorizeError::Page(msg)) => Ok(Err(
             page_error(door, StatusCode::BAD_REQUEST, msg).into_response()
         )),
         Err(AuthorizeError::Redirect(e)) => Ok(Err(error_redirect(door, &e))),
     }
+}
+
+/// The pushed request `request_uri` names, opened for the length of a
+/// sign-in: the parameters to carry (`client_id` and `request_uri`), and
+/// the stored request with the SHA-256 of its `request_uri`. An error
+/// message for the page when it is unknown, expired, used or another
+/// client's.
+async fn pushed_request(
+    state: &AppState,
+    door: &Door,
+    client_id: &str,
+    request_uri: &str,
+) -> Result<Result<(Params, Option<(Params, String)>), String>, ApiError> {
+    use keygate_core::par;
+    let hash = keygate_crypto::secrets::sha256_hex(request_uri);
+    let now = crate::now();
+    let Some(stored) = state
+        .store
+        .open_pushed_request(&hash, &door.tenant.id, client_id, now, now + par::OPEN_FOR)
+        .await?
+    else {
+        return Ok(Err("The request_uri is unknown, expired or already used: \
+             go back to the application and start again."
+            .into()));
+    };
+    let request = match par::resolve(&stored.params, client_id) {
+        Ok(p) => p,
+        Err(msg) => return Ok(Err(msg)),
+    };
+    let carried = Params::from_pairs(vec![
+        ("client_id".into(), client_id.into()),
+        ("request_uri".into(), request_uri.into()),
+    ])
+    .expect("two distinct names");
+    Ok(Ok((carried, Some((request, hash)))))
 }
 
 /// The authorization request as a query string, carried through the forms.

@@ -158,6 +158,10 @@ pub struct NewClient {
     /// password).
     #[serde(default)]
     pub third_party: bool,
+    /// Authorization requests must be pushed first (RFC 9126,
+    /// `require_pushed_authorization_requests`).
+    #[serde(default)]
+    pub require_par: bool,
 }
 
 /// Changes to a client; absent fields stay as they are, lists are replaced
@@ -202,6 +206,9 @@ pub struct ClientPatch {
     /// Whether people allow what the client asks for on a consent page.
     #[serde(default)]
     pub third_party: Option<bool>,
+    /// Whether authorization requests must be pushed first (RFC 9126).
+    #[serde(default)]
+    pub require_par: Option<bool>,
     /// Browser origins allowed to call the token, revocation, userinfo and Journeys
     /// endpoints (CORS); replaces the whole list.
     #[serde(default)]
@@ -384,7 +391,7 @@ pub fn client_from_spec(
         jwks_uri: None,
         secret_sealed: None,
         require_dpop: false,
-        require_par: false,
+        require_par: spec.require_par,
         exchange_audiences: Vec::new(),
         backchannel_logout_uri: None,
     };
@@ -422,6 +429,7 @@ fn spec_of(c: &Client) -> NewClient {
         token_rate_limit: c.token_rate_limit,
         require_mfa: c.require_mfa,
         third_party: c.third_party,
+        require_par: c.require_par,
     }
 }
 
@@ -462,6 +470,9 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
     }
     if let Some(v) = p.require_mfa {
         spec.require_mfa = v;
+    }
+    if let Some(v) = p.require_par {
+        spec.require_par = v;
     }
     if let Some(v) = p.third_party {
         spec.third_party = v;

@@ -43,6 +43,7 @@ mod multi_node;
 mod oidc_client;
 mod operations;
 mod pages_helpers;
+mod par;
 mod passkeys;
 mod password_reset;
 mod real_clients;
