@@ -33,7 +33,15 @@ pub enum TokenRequest {
         /// The scope asked for; absent means none.
         scope: Option<Scope>,
     },
+    /// `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 3.4).
+    DeviceCode {
+        /// The device code of the device authorization response.
+        device_code: String,
+    },
 }
+
+/// The `grant_type` of the device authorization grant (RFC 8628 3.4).
+const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 fn required(p: &Params, name: &'static str) -> Result<String, OAuthError> {
     p.get(name)
@@ -67,10 +75,13 @@ impl TokenRequest {
                 code_verifier: opt(p, "code_verifier"),
             }),
             "client_credentials" => Ok(TokenRequest::ClientCredentials { scope: scope(p)? }),
+            DEVICE_CODE => Ok(TokenRequest::DeviceCode {
+                device_code: required(p, "device_code")?,
+            }),
             other => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!(
-                    "grant_type '{}' is not supported; use authorization_code, refresh_token or client_credentials",
+                    "grant_type '{}' is not supported; use authorization_code, refresh_token, client_credentials or {DEVICE_CODE}",
                     other.chars().take(64).collect::<String>()
                 ),
             )),
@@ -84,6 +95,7 @@ impl TokenRequest {
             TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
             TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+            TokenRequest::DeviceCode { .. } => GrantType::DeviceCode,
         }
     }
 }
@@ -118,6 +130,23 @@ mod tests {
             TokenRequest::parse(&p("grant_type=client_credentials")).unwrap(),
             TokenRequest::ClientCredentials { scope: None }
         ));
+        assert_eq!(
+            TokenRequest::parse(&p(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=d"
+            ))
+            .unwrap(),
+            TokenRequest::DeviceCode {
+                device_code: "d".into()
+            }
+        );
+        assert_eq!(
+            TokenRequest::parse(&p(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"
+            ))
+            .unwrap_err()
+            .code,
+            ErrorCode::InvalidRequest
+        );
     }
 
     #[test]

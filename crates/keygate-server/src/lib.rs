@@ -22,6 +22,7 @@ pub mod admin;
 mod cache;
 pub mod config;
 pub mod dev;
+mod device;
 pub mod door;
 mod email_verification;
 mod endpoints;
@@ -185,7 +186,8 @@ impl AppState {
 /// The endpoints every front door serves, relative to its issuer.
 fn endpoints() -> Router<AppState> {
     use endpoints::{
-        discovery, introspect, journeys, journeys_mfa, par, registration, revoke, token, userinfo,
+        device_authorization, discovery, introspect, journeys, journeys_mfa, par, registration,
+        revoke, token, userinfo,
     };
     use http::cors;
     Router::new()
@@ -293,6 +295,8 @@ fn endpoints() -> Router<AppState> {
         )
         .route("/introspect", post(introspect::handle))
         .route("/par", post(par::handle))
+        .route("/device_authorization", post(device_authorization::handle))
+        .route("/device", get(pages::device::get).post(pages::device::post))
         .route(
             "/journeys/sign-in",
             post(journeys::sign_in).options(cors::preflight),

@@ -53,7 +53,7 @@ pub(crate) async fn needed(
 }
 
 /// What a scope lets the client do, in words.
-fn describe(scope: &str, api_name: Option<&str>) -> String {
+pub(crate) fn describe(scope: &str, api_name: Option<&str>) -> String {
     match scope {
         "openid" => "Know who you are on this account".into(),
         "profile" => "See your name".into(),

@@ -6,6 +6,7 @@
 pub(crate) mod account;
 pub(crate) mod authorize;
 pub(crate) mod consent;
+pub(crate) mod device;
 pub(crate) mod enrol;
 pub(crate) mod login;
 pub(crate) mod register;

@@ -245,7 +245,8 @@ fn parse_grants(raw: &[String]) -> Result<Vec<GrantType>> {
             ProvisionError::invalid(
                 "grant_types",
                 format!(
-                    "unknown grant '{g}': use authorization_code, refresh_token, client_credentials"
+                    "unknown grant '{g}': use {}",
+                    GrantType::ALL.map(GrantType::as_str).join(", ")
                 ),
             )
         })?;

@@ -3,6 +3,7 @@
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod refresh_token;
 
 use crate::door::Door;
@@ -198,6 +199,9 @@ async fn issue(req: &Request<'_>, p: &Params) -> Result<Response, ApiError> {
         }
         TokenRequest::ClientCredentials { scope } => {
             client_credentials::exchange(req, scope.as_ref()).await?
+        }
+        TokenRequest::DeviceCode { device_code } => {
+            device_code::exchange(req, &device_code).await?
         }
     };
     metrics::counter!("keygate_tokens_issued_total", "grant" => grant_type).increment(1);
