@@ -33,6 +33,8 @@ pub enum TokenRequest {
         /// The scope asked for; absent means none.
         scope: Option<Scope>,
     },
+    /// `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693 2.1).
+    TokenExchange(crate::token_exchange::ExchangeRequest),
 }
 
 fn required(p: &Params, name: &'static str) -> Result<String, OAuthError> {
@@ -67,11 +69,15 @@ impl TokenRequest {
                 code_verifier: opt(p, "code_verifier"),
             }),
             "client_credentials" => Ok(TokenRequest::ClientCredentials { scope: scope(p)? }),
+            crate::token_exchange::GRANT_TYPE => Ok(TokenRequest::TokenExchange(
+                crate::token_exchange::ExchangeRequest::parse(p)?,
+            )),
             other => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!(
-                    "grant_type '{}' is not supported; use authorization_code, refresh_token or client_credentials",
-                    other.chars().take(64).collect::<String>()
+                    "grant_type '{}' is not supported; use authorization_code, refresh_token, client_credentials or {}",
+                    other.chars().take(64).collect::<String>(),
+                    crate::token_exchange::GRANT_TYPE
                 ),
             )),
         }
@@ -84,6 +90,7 @@ impl TokenRequest {
             TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
             TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+            TokenRequest::TokenExchange(_) => GrantType::TokenExchange,
         }
     }
 }

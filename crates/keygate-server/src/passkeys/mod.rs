@@ -298,8 +298,23 @@ pub(crate) fn json_ok(body: serde_json::Value, cookies: &[HeaderValue]) -> Respo
 }
 
 /// A finished ceremony's answer: where the page goes next (`redirect`),
-/// with the cookies of `res` when it is the 303 a form would have had.
+/// with the cookies of `res` when it is the 303 a form would have had; or,
+/// when `res` is the page of a `form_post` response, the form the script
+/// posts (`form_post`: `action` and `fields`, a list of name and value).
 pub(crate) fn as_json(res: Response) -> Response {
+    let cookies = || -> Vec<HeaderValue> {
+        res.headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .cloned()
+            .collect()
+    };
+    if let Some(post) = res.extensions().get::<crate::pages::form_post::FormPost>() {
+        let body = serde_json::json!({
+            "form_post": {"action": post.action, "fields": post.fields}
+        });
+        return json_ok(body, &cookies());
+    }
     let location = res
         .headers()
         .get(header::LOCATION)
@@ -313,13 +328,7 @@ pub(crate) fn as_json(res: Response) -> Response {
         )
         .into_response();
     };
-    let cookies: Vec<HeaderValue> = res
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .cloned()
-        .collect();
-    json_ok(serde_json::json!({ "redirect": to }), &cookies)
+    json_ok(serde_json::json!({ "redirect": to }), &cookies())
 }
 
 /// A new session for the account page (no application involved), and the

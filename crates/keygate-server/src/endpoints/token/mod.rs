@@ -4,6 +4,7 @@
 mod authorization_code;
 mod client_credentials;
 mod refresh_token;
+mod token_exchange;
 
 use crate::door::Door;
 use crate::error::ApiError;
@@ -199,6 +200,7 @@ async fn issue(req: &Request<'_>, p: &Params) -> Result<Response, ApiError> {
         TokenRequest::ClientCredentials { scope } => {
             client_credentials::exchange(req, scope.as_ref()).await?
         }
+        TokenRequest::TokenExchange(exchange) => token_exchange::exchange(req, &exchange).await?,
     };
     metrics::counter!("keygate_tokens_issued_total", "grant" => grant_type).increment(1);
     Ok(response.into_response())
