@@ -101,9 +101,9 @@ impl ResponseMode {
             // Multiple Response Type Encoding Practices 2.1 allows it for
             // code, but a fragment reaches only scripts, and RFC 9700
             // 4.3.1 prefers the code out of reach of them.
-            Some("fragment") => Err(
-                "response_mode=fragment is not supported; use query or form_post".into(),
-            ),
+            Some("fragment") => {
+                Err("response_mode=fragment is not supported; use query or form_post".into())
+            }
             Some(m) if m.ends_with("jwt") => Err(format!(
                 "response_mode={} (JWT-secured responses) is not supported; use query or form_post",
                 m.chars().take(32).collect::<String>()
@@ -119,13 +119,15 @@ impl ResponseMode {
     /// forms over http(s) only, so `form_post` needs such a URI (a native
     /// app's private-use scheme is answered by query).
     pub fn fits(self, redirect_uri: &str) -> Result<ResponseMode, String> {
-        let web = ["https://", "http://"]
-            .iter()
-            .any(|s| redirect_uri.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)));
+        let web = ["https://", "http://"].iter().any(|s| {
+            redirect_uri
+                .get(..s.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(s))
+        });
         match self {
-            ResponseMode::FormPost if !web => Err(
-                "response_mode=form_post needs an http or https redirect_uri; use query".into(),
-            ),
+            ResponseMode::FormPost if !web => {
+                Err("response_mode=form_post needs an http or https redirect_uri; use query".into())
+            }
             m => Ok(m),
         }
     }
@@ -409,12 +411,12 @@ pub fn next_step(
             auth_time: s.auth_time,
         },
         // A second factor needs the person: never without a page.
-        Some(s) if req.prompt_none && fresh_enough(s) => NextStep::Fail(req.error_redirect(
-            OAuthError::new(
+        Some(s) if req.prompt_none && fresh_enough(s) => {
+            NextStep::Fail(req.error_redirect(OAuthError::new(
                 ErrorCode::InteractionRequired,
                 "the user must give a second factor",
-            ),
-        )),
+            )))
+        }
         Some(s) if !req.prompt_login && fresh_enough(s) => NextStep::SecondFactor {
             user_sub: s.user_sub.clone(),
         },

@@ -208,7 +208,11 @@ pub struct Exchanged {
 }
 
 fn unusable(role: Role, why: Unusable) -> OAuthError {
-    OAuthError::invalid_request(format!("the {} is not usable: {}", role.name(), why.describe()))
+    OAuthError::invalid_request(format!(
+        "the {} is not usable: {}",
+        role.name(),
+        why.describe()
+    ))
 }
 
 /// Checks a verified token's own claims again (the server verified them;

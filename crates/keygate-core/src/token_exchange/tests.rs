@@ -162,11 +162,17 @@ fn a_target_that_is_no_api_keeps_the_subject_scope() {
     p.target = Some(LEGACY);
     let out = decide(&p).unwrap();
     assert_eq!(out.audience, LEGACY);
-    assert_eq!(out.scope.to_string(), "openid email orders:read orders:write");
+    assert_eq!(
+        out.scope.to_string(),
+        "openid email orders:read orders:write"
+    );
     // An API found for another identifier is not this target's.
     let a = api();
     p.api = Some(&a);
-    assert_eq!(decide(&p).unwrap().scope.to_string(), "openid email orders:read orders:write");
+    assert_eq!(
+        decide(&p).unwrap().scope.to_string(),
+        "openid email orders:read orders:write"
+    );
 }
 
 #[test]
@@ -179,21 +185,40 @@ fn the_scope_asked_for_is_within_the_subject_tokens() {
         decide(&p).map(|e| e.scope.to_string())
     };
     assert_eq!(ask("orders:read", Some(&a)).unwrap(), "orders:read");
-    assert_eq!(ask("", Some(&a)).unwrap(), "orders:read orders:write", "empty is none");
+    assert_eq!(
+        ask("", Some(&a)).unwrap(),
+        "orders:read orders:write",
+        "empty is none"
+    );
     let wider = ask("orders:read orders:admin", Some(&a)).unwrap_err();
     assert_eq!(wider.code, ErrorCode::InvalidScope);
-    assert!(wider.description.contains("orders:admin"), "{}", wider.description);
-    assert!(wider.description.contains("never widens"), "{}", wider.description);
+    assert!(
+        wider.description.contains("orders:admin"),
+        "{}",
+        wider.description
+    );
+    assert!(
+        wider.description.contains("never widens"),
+        "{}",
+        wider.description
+    );
     let not_the_apis = ask("email", Some(&a)).unwrap_err();
     assert_eq!(not_the_apis.code, ErrorCode::InvalidScope);
     assert!(not_the_apis.description.contains("not defined by the API"));
     assert_eq!(ask("email", None).unwrap(), "email");
-    assert_eq!(ask("profile", None).unwrap_err().code, ErrorCode::InvalidScope);
+    assert_eq!(
+        ask("profile", None).unwrap_err().code,
+        ErrorCode::InvalidScope
+    );
     // A subject token with no scope of the API gives nothing for it.
     let bare = token("ann", "web", "openid email");
     let e = decide(&presented(&c, &bare, Some(&a))).unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidScope);
-    assert!(e.description.contains("carries no scope"), "{}", e.description);
+    assert!(
+        e.description.contains("carries no scope"),
+        "{}",
+        e.description
+    );
 }
 
 #[test]
@@ -257,7 +282,11 @@ fn the_chain_of_actors_is_bounded() {
     p.actor = Some(Ok(&actor));
     let e = decide(&p).unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidRequest);
-    assert!(e.description.contains("more than 5 actors"), "{}", e.description);
+    assert!(
+        e.description.contains("more than 5 actors"),
+        "{}",
+        e.description
+    );
 }
 
 #[test]
@@ -268,7 +297,11 @@ fn the_actor_token_is_the_calling_clients() {
     p.actor = Some(Ok(&foreign));
     let e = decide(&p).unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidRequest);
-    assert!(e.description.contains("another client"), "{}", e.description);
+    assert!(
+        e.description.contains("another client"),
+        "{}",
+        e.description
+    );
     // A person's token issued to this client is a good actor too.
     let person = token("bob", "svc", "openid");
     p.actor = Some(Ok(&person));
@@ -290,7 +323,9 @@ fn unusable_tokens_are_invalid_requests() {
         p.subject = Err(why);
         let e = decide(&p).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest, "{why:?}");
-        assert!(e.description.starts_with("the subject_token is not usable: "));
+        assert!(e
+            .description
+            .starts_with("the subject_token is not usable: "));
         assert!(e.description.contains(why.describe()));
         let mut p = presented(&c, &s, Some(&a));
         p.actor = Some(Err(why));
@@ -306,7 +341,11 @@ fn unusable_tokens_are_invalid_requests() {
     let mut foreign = subject();
     foreign.iss = "https://id.example.com/other/as".into();
     let e = decide(&presented(&c, &foreign, Some(&a))).unwrap_err();
-    assert!(e.description.contains("another issuer"), "{}", e.description);
+    assert!(
+        e.description.contains("another issuer"),
+        "{}",
+        e.description
+    );
 }
 
 #[test]

@@ -60,9 +60,11 @@ pub(crate) fn respond(
             &keygate_core::redirect::with_query(redirect_uri, params),
             cookies,
         ),
-        ResponseMode::FormPost => {
-            form_post::page(door, form_post::FormPost::new(redirect_uri, params), cookies)
-        }
+        ResponseMode::FormPost => form_post::page(
+            door,
+            form_post::FormPost::new(redirect_uri, params),
+            cookies,
+        ),
     }
 }
 

@@ -278,7 +278,9 @@ mod tests {
             ..Default::default()
         })
         .unwrap_err();
-        assert!(public.describe(Front::Cli).starts_with("--grant: public clients cannot use token exchange"));
+        assert!(public
+            .describe(Front::Cli)
+            .starts_with("--grant: public clients cannot use token exchange"));
         for bad in ["orders", "/orders", "https://a.example.com/#x", ""] {
             let e = client(NewClient {
                 name: "Svc".into(),
@@ -294,7 +296,9 @@ mod tests {
             );
             assert!(e.describe(Front::Api).starts_with("exchange_audiences: "));
         }
-        let many: Vec<String> = (0..51).map(|i| format!("https://a{i}.example.com")).collect();
+        let many: Vec<String> = (0..51)
+            .map(|i| format!("https://a{i}.example.com"))
+            .collect();
         assert!(client(NewClient {
             name: "Svc".into(),
             grant_types: vec![grant.clone()],

@@ -51,17 +51,29 @@ fn posted(page: &Page, redirect_uri: &str) -> HashMap<String, String> {
     let header = |n: &str| page.headers.get(n).map(|v| v.to_str().unwrap().to_string());
     assert_eq!(header("cache-control").as_deref(), Some("no-store"));
     let csp = header("content-security-policy").expect("a CSP");
-    let origin = url::Url::parse(redirect_uri).unwrap().origin().ascii_serialization();
+    let origin = url::Url::parse(redirect_uri)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
     assert!(csp.contains(&format!("form-action {origin};")), "{csp}");
-    assert!(!csp.contains("'self'"), "the page posts only to the application: {csp}");
+    assert!(
+        !csp.contains("'self'"),
+        "the page posts only to the application: {csp}"
+    );
     assert!(!csp.contains("unsafe"), "{csp}");
     // The one inline script is allowed by its own hash.
     let start = page.body.find("<script>").expect("a script") + "<script>".len();
     let end = page.body[start..].find("</script>").unwrap() + start;
     let hash = keygate_crypto::secrets::sha256_base64(&page.body[start..end]);
-    assert!(csp.contains(&format!("script-src 'sha256-{hash}';")), "{csp}");
+    assert!(
+        csp.contains(&format!("script-src 'sha256-{hash}';")),
+        "{csp}"
+    );
     assert_eq!(page.body.matches("<script").count(), 1);
-    assert!(page.body.contains("<noscript>"), "a button where scripts do not run");
+    assert!(
+        page.body.contains("<noscript>"),
+        "a button where scripts do not run"
+    );
     assert!(page.body.contains("<form method=\"post\""), "{}", page.body);
     let (action, fields) = page.form();
     assert_eq!(action, redirect_uri);
@@ -115,7 +127,10 @@ async fn the_answer_is_a_page_posting_to_the_redirect_uri() {
         .json()
         .await
         .unwrap();
-    assert_eq!(d["response_modes_supported"], serde_json::json!(["query", "form_post"]));
+    assert_eq!(
+        d["response_modes_supported"],
+        serde_json::json!(["query", "form_post"])
+    );
     assert_no_server_error(&w.server);
 }
 
@@ -126,7 +141,13 @@ async fn errors_are_posted_and_unknown_modes_refused() {
     let b = Browser::new();
 
     // An error of a form_post request goes back the same way.
-    let (url, _) = request(&w.issuer, &client, Some("form_post"), "e1", &[("scope", "openid admin")]);
+    let (url, _) = request(
+        &w.issuer,
+        &client,
+        Some("form_post"),
+        "e1",
+        &[("scope", "openid admin")],
+    );
     let fields = posted(&b.get(&url).await, &client.redirect_uri);
     assert_eq!(fields["error"], "invalid_scope", "{fields:?}");
     assert_eq!(fields["state"], "e1");
@@ -134,18 +155,33 @@ async fn errors_are_posted_and_unknown_modes_refused() {
     assert!(!fields["error_description"].is_empty());
     assert!(!fields.contains_key("code"));
     // prompt=none without a session.
-    let (url, _) = request(&w.issuer, &client, Some("form_post"), "e2", &[("prompt", "none")]);
+    let (url, _) = request(
+        &w.issuer,
+        &client,
+        Some("form_post"),
+        "e2",
+        &[("prompt", "none")],
+    );
     let fields = posted(&b.get(&url).await, &client.redirect_uri);
     assert_eq!(fields["error"], "login_required");
 
     // Modes Keygate does not answer in: invalid_request, by query.
-    for mode in ["fragment", "form_post.jwt", "jwt", "FORM_POST", "web_message"] {
+    for mode in [
+        "fragment",
+        "form_post.jwt",
+        "jwt",
+        "FORM_POST",
+        "web_message",
+    ] {
         let (url, _) = request(&w.issuer, &client, Some(mode), "m", &[]);
         let page = b.get(&url).await;
         assert_eq!(page.status, 303, "{mode}: {}", page.body);
         let p = page.redirect_params();
         assert_eq!(p["error"], "invalid_request", "{mode}");
-        assert!(p["error_description"].contains("response_mode"), "{mode}: {p:?}");
+        assert!(
+            p["error_description"].contains("response_mode"),
+            "{mode}: {p:?}"
+        );
         assert_eq!(p["state"], "m");
         assert!(page.location().unwrap().starts_with(&client.redirect_uri));
     }
@@ -154,14 +190,19 @@ async fn errors_are_posted_and_unknown_modes_refused() {
     let url = url.replace("127.0.0.1%3A9", "127.0.0.1%3A8");
     let page = b.get(&url).await;
     assert_eq!(page.status, 400, "{}", page.body);
-    assert!(!page.body.contains("<form method=\"post\" action=\"http://127.0.0.1:8"));
+    assert!(!page
+        .body
+        .contains("<form method=\"post\" action=\"http://127.0.0.1:8"));
     // A native app's private-use scheme cannot be posted to.
     let app = w.db.client("acme", "com.example.app:/cb", &["--public"]);
     let (url, _) = request(&w.issuer, &app, Some("form_post"), "n", &[]);
     let page = b.get(&url).await;
     assert_eq!(page.status, 303, "{}", page.body);
     let loc = page.location().unwrap();
-    assert!(loc.starts_with("com.example.app:/cb?") && loc.contains("error=invalid_request"), "{loc}");
+    assert!(
+        loc.starts_with("com.example.app:/cb?") && loc.contains("error=invalid_request"),
+        "{loc}"
+    );
     assert_no_server_error(&w.server);
 }
 
@@ -191,21 +232,68 @@ async fn a_person_signs_in_and_the_application_receives_a_post_in_chromium() {
     .await;
     let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
     assert_eq!(names, ["signed_in", "session", "noscript"]);
-    for (s, ((_, verifier), state)) in steps.iter().zip(requests.iter().zip(["first", "second", "third"])) {
+    for (s, ((_, verifier), state)) in steps
+        .iter()
+        .zip(requests.iter().zip(["first", "second", "third"]))
+    {
         assert_eq!(s["method"], "POST", "{s}");
-        assert_eq!(s["content_type"], "application/x-www-form-urlencoded", "{s}");
+        assert_eq!(
+            s["content_type"], "application/x-www-form-urlencoded",
+            "{s}"
+        );
         assert_eq!(s["query"], "", "nothing in the URL: {s}");
         assert_eq!(s["params"]["state"], state, "{s}");
         assert_eq!(s["params"]["iss"], w.issuer.as_str(), "{s}");
         let code = s["params"]["code"].as_str().unwrap();
-        let tokens = exchange(&w.issuer, &client, code, Some(verifier)).await.tokens();
+        let tokens = exchange(&w.issuer, &client, code, Some(verifier))
+            .await
+            .tokens();
         assert!(tokens["id_token"].is_string(), "{tokens}");
     }
     // The session's request showed no sign-in page.
     assert!(
-        !steps[1]["pages"].as_array().unwrap().iter().any(|p| p.as_str().unwrap().ends_with("/login")),
+        !steps[1]["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.as_str().unwrap().ends_with("/login")),
         "{}",
         steps[1]
     );
+    assert_no_server_error(&w.server);
+}
+
+/// The mode is kept through the consent page of a third-party client:
+/// "Deny" posts `access_denied`, "Allow" posts the code.
+#[tokio::test]
+async fn consent_answers_are_posted() {
+    let w = World::new().await;
+    let client = w.db.client(
+        "acme",
+        "http://127.0.0.1:9/callback",
+        &["--public", "--third-party"],
+    );
+    let b = Browser::new();
+    let (url, _) = request(&w.issuer, &client, Some("form_post"), "deny-me", &[]);
+    let page = b.get(&url).await;
+    let consent = b
+        .submit(&page, &[("email", EMAIL), ("password", PASSWORD)])
+        .await;
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    assert!(consent.body.contains(">Allow</button>"), "{}", consent.body);
+    let denied = b.submit(&consent, &[("decision", "deny")]).await;
+    let fields = posted(&denied, &client.redirect_uri);
+    assert_eq!(fields["error"], "access_denied", "{fields:?}");
+    assert_eq!(fields["state"], "deny-me");
+
+    let (url, verifier) = request(&w.issuer, &client, Some("form_post"), "allow-me", &[]);
+    let consent = b.get(&url).await;
+    assert!(consent.body.contains(">Allow</button>"), "{}", consent.body);
+    let allowed = b.submit(&consent, &[("decision", "allow")]).await;
+    let fields = posted(&allowed, &client.redirect_uri);
+    assert_eq!(fields["state"], "allow-me");
+    exchange(&w.issuer, &client, &fields["code"], Some(&verifier))
+        .await
+        .tokens();
     assert_no_server_error(&w.server);
 }

@@ -123,7 +123,13 @@ async fn stored_rows(db: &Database) -> i64 {
 /// The form with another subject token.
 fn with_subject(form: Vec<(&'static str, String)>, token: String) -> Vec<(&'static str, String)> {
     form.into_iter()
-        .map(|(k, v)| if k == "subject_token" { (k, token.clone()) } else { (k, v) })
+        .map(|(k, v)| {
+            if k == "subject_token" {
+                (k, token.clone())
+            } else {
+                (k, v)
+            }
+        })
         .collect()
 }
 
@@ -176,7 +182,10 @@ async fn openid_client_exchanges_tokens_by_impersonation_and_delegation() {
     for name in ["impersonation", "delegation", "nested"] {
         let a = step(&steps, name);
         assert!(
-            a["token_type"].as_str().unwrap().eq_ignore_ascii_case("bearer"),
+            a["token_type"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case("bearer"),
             "{name}: {a}"
         );
         assert_eq!(a["issued_token_type"], AT, "{name}");
@@ -185,7 +194,10 @@ async fn openid_client_exchanges_tokens_by_impersonation_and_delegation() {
         assert_eq!(a["scope"], "orders:read", "{name}");
         let c = &a["claims"];
         assert_eq!(c["iss"], issuer.as_str(), "{name}");
-        assert_eq!(c["sub"], person["sub"], "{name}: the person stays the subject");
+        assert_eq!(
+            c["sub"], person["sub"],
+            "{name}: the person stays the subject"
+        );
         assert_eq!(c["aud"], ORDERS, "{name}");
         assert_eq!(c["scope"], "orders:read", "{name}");
         assert_eq!(c["client_id"], s.svc.id.as_str(), "{name}");
@@ -242,7 +254,16 @@ async fn openid_client_exchanges_tokens_by_impersonation_and_delegation() {
     // Revoking the person's grant (disabling them does) ends the exchanged tokens too.
     let sub = person["sub"].as_str().unwrap();
     s.world.db.cli_json(
-        &["user", "update", "--tenant", "acme", "--sub", sub, "--disabled", "true"],
+        &[
+            "user",
+            "update",
+            "--tenant",
+            "acme",
+            "--sub",
+            sub,
+            "--disabled",
+            "true",
+        ],
         None,
     );
     let i = introspect(&issuer, &s.svc, delegated).await;
@@ -289,7 +310,10 @@ async fn an_audience_that_is_no_api() {
         ],
     )
     .await;
-    assert_eq!(claims(r.tokens()["access_token"].as_str().unwrap())["scope"], "email");
+    assert_eq!(
+        claims(r.tokens()["access_token"].as_str().unwrap())["scope"],
+        "email"
+    );
 }
 
 /// Every refusal is RFC 6749 JSON with RFC 8693 2.2.2's code, and stores nothing.
@@ -324,19 +348,30 @@ async fn refusals() {
     };
 
     // An audience the client was not registered for; a malformed one.
-    let r = send_as(s.svc.clone(), base(&[("audience", "https://elsewhere.example.com")])).await;
+    let r = send_as(
+        s.svc.clone(),
+        base(&[("audience", "https://elsewhere.example.com")]),
+    )
+    .await;
     r.assert_error(400, "invalid_target");
     says(&r, "https://elsewhere.example.com");
     let r = send_as(s.svc.clone(), base(&[("audience", "orders")])).await;
     r.assert_error(400, "invalid_target");
     // No target at all.
-    let form: Vec<_> = base(&[]).into_iter().filter(|(k, _)| *k != "audience").collect();
+    let form: Vec<_> = base(&[])
+        .into_iter()
+        .filter(|(k, _)| *k != "audience")
+        .collect();
     let r = send_as(s.svc.clone(), form).await;
     r.assert_error(400, "invalid_request");
     says(&r, "audience or resource");
 
     // A scope wider than the subject token's.
-    let r = send_as(s.svc.clone(), base(&[("scope", "orders:read orders:write")])).await;
+    let r = send_as(
+        s.svc.clone(),
+        base(&[("scope", "orders:read orders:write")]),
+    )
+    .await;
     r.assert_error(400, "invalid_scope");
     says(&r, "orders:write");
 
@@ -350,20 +385,29 @@ async fn refusals() {
     // Token types that are not exchanged, and tokens that are not issued.
     let r = send_as(
         s.svc.clone(),
-        base(&[("subject_token_type", "urn:ietf:params:oauth:token-type:refresh_token")]),
+        base(&[(
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:refresh_token",
+        )]),
     )
     .await;
     r.assert_error(400, "invalid_request");
     says(&r, "refresh tokens are not exchanged");
     let r = send_as(
         s.svc.clone(),
-        base(&[("subject_token_type", "urn:ietf:params:oauth:token-type:id_token")]),
+        base(&[(
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:id_token",
+        )]),
     )
     .await;
     r.assert_error(400, "invalid_request");
     let r = send_as(
         s.svc.clone(),
-        base(&[("requested_token_type", "urn:ietf:params:oauth:token-type:refresh_token")]),
+        base(&[(
+            "requested_token_type",
+            "urn:ietf:params:oauth:token-type:refresh_token",
+        )]),
     )
     .await;
     r.assert_error(400, "invalid_request");
@@ -373,7 +417,9 @@ async fn refusals() {
     says(&r, "actor_token_type");
 
     // An actor token issued to another client proves nothing about this one.
-    let other = s.world.confidential_client(&["--grant", "client_credentials"]);
+    let other = s
+        .world
+        .confidential_client(&["--grant", "client_credentials"]);
     let foreign_actor = own_token(&issuer, &other).await;
     let mut form = base(&[("actor_token_type", AT)]);
     form.push(("actor_token", foreign_actor));
@@ -391,7 +437,11 @@ async fn refusals() {
 
     // A token of another tenant: its keys are not this tenant's.
     s.world.db.tenant("other", &[]);
-    let stranger = s.world.db.client("other", "http://127.0.0.1:9/callback", &["--grant", "client_credentials"]);
+    let stranger = s.world.db.client(
+        "other",
+        "http://127.0.0.1:9/callback",
+        &["--grant", "client_credentials"],
+    );
     let foreign = own_token(&s.world.server.issuer("other"), &stranger).await;
     let r = send_as(s.svc.clone(), with_subject(base(&[]), foreign)).await;
     r.assert_error(400, "invalid_request");
@@ -411,7 +461,9 @@ async fn refusals() {
     says(&r, "revoked");
 
     // An expired subject token: a client whose tokens live a second.
-    let brief = s.world.confidential_client(&["--grant", "client_credentials", "--access-token-ttl", "1s"]);
+    let brief =
+        s.world
+            .confidential_client(&["--grant", "client_credentials", "--access-token-ttl", "1s"]);
     let expiring = own_token(&issuer, &brief).await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let r = send_as(s.svc.clone(), with_subject(base(&[]), expiring)).await;
@@ -435,15 +487,37 @@ async fn audiences_are_provisioned() {
     let s = setup().await;
     let db = &s.world.db;
     let shown = db.cli_json(&["client", "show", "--tenant", "acme", &s.svc.id], None);
-    assert_eq!(shown["exchange_audiences"], serde_json::json!([ORDERS, LEGACY]));
-    assert!(shown["grant_types"].as_array().unwrap().iter().any(|g| g == GRANT));
+    assert_eq!(
+        shown["exchange_audiences"],
+        serde_json::json!([ORDERS, LEGACY])
+    );
+    assert!(shown["grant_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g == GRANT));
     let updated = db.cli_json(
-        &["client", "update", "--tenant", "acme", &s.svc.id, "--exchange-audience", GATEWAY],
+        &[
+            "client",
+            "update",
+            "--tenant",
+            "acme",
+            &s.svc.id,
+            "--exchange-audience",
+            GATEWAY,
+        ],
         None,
     );
     assert_eq!(updated["exchange_audiences"], serde_json::json!([GATEWAY]));
     let cleared = db.cli_json(
-        &["client", "update", "--tenant", "acme", &s.svc.id, "--no-exchange-audiences"],
+        &[
+            "client",
+            "update",
+            "--tenant",
+            "acme",
+            &s.svc.id,
+            "--no-exchange-audiences",
+        ],
         None,
     );
     assert_eq!(cleared["exchange_audiences"], serde_json::json!([]));
@@ -453,13 +527,20 @@ async fn audiences_are_provisioned() {
         vec!["--exchange-audience", "https://a.example.com/#x"],
         vec!["--public", "--grant", GRANT],
     ] {
-        let mut args = vec!["client", "create", "--tenant", "acme", "--name", "Bad", "--grant", GRANT];
+        let mut args = vec![
+            "client", "create", "--tenant", "acme", "--name", "Bad", "--grant", GRANT,
+        ];
         if bad[0] == "--public" {
             args.truncate(6);
         }
         args.extend(bad.iter().copied());
         let out = db.cli(&args, None);
-        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{bad:?}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         assert!(out.stdout.is_empty());
     }
 }
