@@ -373,6 +373,35 @@ mod tests {
         }
     }
 
+    /// A sign-in finished by a ceremony in `form_post` mode: the script
+    /// gets the form to post (and the session's cookie), not a redirect.
+    #[tokio::test]
+    async fn a_form_post_answer_becomes_the_form_for_the_script() {
+        let door = Door {
+            tenant: keygate_core::model::Tenant::new("acme", "Acme", 0),
+            issuer: "http://localhost:8080/acme/as".into(),
+            kind: crate::door::DoorKind::Path,
+            client_ip: None,
+        };
+        let form = crate::pages::form_post::FormPost::new(
+            "https://app.example.com/cb?x=1",
+            &[("code", "c1"), ("state", "s\"<"), ("iss", &door.issuer)],
+        );
+        let page = crate::pages::form_post::page(&door, form, &["kg_session=v; Path=/".into()]);
+        let res = as_json(page);
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()[header::SET_COOKIE], "kg_session=v; Path=/");
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"form_post": {
+                "action": "https://app.example.com/cb?x=1",
+                "fields": [["code", "c1"], ["state", "s\"<"], ["iss", "http://localhost:8080/acme/as"]]
+            }})
+        );
+    }
+
     #[test]
     fn the_user_handle_is_stable_and_per_tenant() {
         assert_eq!(user_handle("t1", "u1"), user_handle("t1", "u1"));
