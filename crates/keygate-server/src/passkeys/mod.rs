@@ -391,7 +391,9 @@ mod tests {
         let res = as_json(page);
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.headers()[header::SET_COOKIE], "kg_session=v; Path=/");
-        let body = axum::body::to_bytes(res.into_body(), 1 << 16).await.unwrap();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .unwrap();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
             json,

@@ -297,3 +297,91 @@ async fn consent_answers_are_posted() {
         .tokens();
     assert_no_server_error(&w.server);
 }
+
+/// The TOTP secret in an enrolment page's `otpauth://` URI.
+fn totp_secret(page: &Page) -> Vec<u8> {
+    let i = page.body.find("otpauth://totp/").expect("the URI as text");
+    let j = page.body[i..].find('<').unwrap() + i;
+    let url = url::Url::parse(&unescape(&page.body[i..j])).unwrap();
+    let b32 = url
+        .query_pairs()
+        .find(|(k, _)| k == "secret")
+        .map(|(_, v)| v.to_string())
+        .unwrap();
+    totp_rs::Secret::try_from_base32(&b32)
+        .unwrap()
+        .as_bytes()
+        .to_vec()
+}
+
+/// The mode is kept through the second factor: a first enrolment's
+/// recovery codes page posts the code with its "Continue" button, and a
+/// later sign-in's second step answers with the posting page.
+#[tokio::test]
+async fn second_factor_answers_are_posted() {
+    use crate::mfa_totp::{code, unix_now};
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    db.user("acme", EMAIL, PASSWORD);
+    db.cli_json(&["tenant", "update", "acme", "--mfa", "required"], None);
+    let server = Server::start(&db).await;
+    let issuer = server.issuer("acme");
+    let client = db.client("acme", "http://127.0.0.1:9/callback", &["--public"]);
+
+    // Enrolment at the first sign-in, then the codes page's form.
+    let b = Browser::new();
+    let (url, verifier) = request(&issuer, &client, Some("form_post"), "mfa-1", &[]);
+    let page = b.get(&url).await;
+    let enrol = b
+        .submit(&page, &[("email", EMAIL), ("password", PASSWORD)])
+        .await;
+    assert_eq!(enrol.status, 200, "{}", enrol.body);
+    let secret = totp_secret(&enrol);
+    let codes = b
+        .submit(
+            &enrol,
+            &[("code", &code(&secret, unix_now())), ("name", "Phone")],
+        )
+        .await;
+    assert_eq!(codes.status, 200, "{}", codes.body);
+    assert_eq!(codes.body.matches("<code>").count(), 10, "{}", codes.body);
+    assert!(
+        !codes.body.contains("code="),
+        "no code in a link: {}",
+        codes.body
+    );
+    let csp = codes.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("form-action 'self' http://127.0.0.1:9;"),
+        "{csp}"
+    );
+    let (action, fields) = codes.form();
+    assert_eq!(action, client.redirect_uri);
+    let fields: HashMap<String, String> = fields.into_iter().collect();
+    assert_eq!(fields["state"], "mfa-1");
+    assert_eq!(fields["iss"], issuer);
+    exchange(&issuer, &client, &fields["code"], Some(&verifier))
+        .await
+        .tokens();
+
+    // A later sign-in: the second step's answer is the posting page.
+    let other = Browser::new();
+    let (url, verifier) = request(&issuer, &client, Some("form_post"), "mfa-2", &[]);
+    let page = other.get(&url).await;
+    let step = other
+        .submit(&page, &[("email", EMAIL), ("password", PASSWORD)])
+        .await;
+    assert_eq!(step.status, 200, "{}", step.body);
+    assert!(!step.body.contains("otpauth://"), "asked, not enrolled");
+    let done = other
+        .submit(&step, &[("code", &code(&secret, unix_now() + 30))])
+        .await;
+    let fields = posted(&done, &client.redirect_uri);
+    assert_eq!(fields["state"], "mfa-2");
+    let tokens = exchange(&issuer, &client, &fields["code"], Some(&verifier))
+        .await
+        .tokens();
+    let amr = claims(tokens["id_token"].as_str().unwrap())["amr"].clone();
+    assert_eq!(amr, serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_no_server_error(&server);
+}
