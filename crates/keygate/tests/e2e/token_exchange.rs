@@ -544,3 +544,71 @@ async fn audiences_are_provisioned() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// The admin API's client field `exchange_audiences`: set with the grant
+/// by `POST`, replaced by `PATCH`, refused when malformed or for a public
+/// client, and used at once by the token endpoint.
+#[tokio::test]
+async fn the_admin_api_sets_exchange_audiences() {
+    use crate::admin_helpers::{admin_world, assert_error};
+    let (w, admin) = admin_world().await;
+    let created = admin
+        .post(
+            "/tenants/acme/clients",
+            serde_json::json!({
+                "name": "Orders service",
+                "grant_types": ["client_credentials", GRANT],
+                "exchange_audiences": [LEGACY],
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        created.body["exchange_audiences"],
+        serde_json::json!([LEGACY])
+    );
+    let id = created.body["client_id"].as_str().unwrap().to_string();
+    let svc = TestClient {
+        id: id.clone(),
+        secret: created.body["client_secret"].as_str().map(str::to_string),
+        redirect_uri: String::new(),
+    };
+    let subject = own_token(&w.issuer, &svc).await;
+    let form = [
+        ("subject_token", subject.as_str()),
+        ("subject_token_type", AT),
+        ("audience", ORDERS),
+    ];
+    exchange_as(&w.issuer, &svc, &form)
+        .await
+        .assert_error(400, "invalid_target");
+    let patched = admin
+        .patch(
+            &format!("/tenants/acme/clients/{id}"),
+            serde_json::json!({"exchange_audiences": [ORDERS]}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(
+        patched.body["exchange_audiences"],
+        serde_json::json!([ORDERS])
+    );
+    let t = exchange_as(&w.issuer, &svc, &form).await.tokens();
+    assert_eq!(claims(t["access_token"].as_str().unwrap())["aud"], ORDERS);
+
+    for bad in [
+        serde_json::json!({"name": "x", "grant_types": [GRANT], "exchange_audiences": ["orders"]}),
+        serde_json::json!({"name": "x", "public": true, "grant_types": [GRANT]}),
+    ] {
+        let a = admin.post("/tenants/acme/clients", bad.clone()).await;
+        assert_error(&a, 400, "invalid_request");
+    }
+    let a = admin
+        .patch(
+            &format!("/tenants/acme/clients/{id}"),
+            serde_json::json!({"exchange_audiences": ["https://a.example.com/#f"]}),
+        )
+        .await;
+    assert_error(&a, 400, "invalid_request");
+    assert_no_server_error(&w.server);
+}
