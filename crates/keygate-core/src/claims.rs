@@ -129,6 +129,22 @@ pub struct AccessTokenClaims {
     /// releases them without reading the grant. Absent when none were.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub userinfo_claims: String,
+    /// The party acting for `sub` in a token issued by a delegating token
+    /// exchange (RFC 8693 4.1), prior actors nested; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
+}
+
+/// The `act` (actor) claim (RFC 8693 4.1): who acts for the token's
+/// subject, and, nested, who acted before them (outermost is current).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Actor {
+    /// The actor's subject identifier: a person's `sub`, or a client's id
+    /// for a client acting for itself.
+    pub sub: String,
+    /// The prior actor, when this delegation was itself delegated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<Actor>>,
 }
 
 impl AccessTokenClaims {
@@ -230,9 +246,34 @@ mod tests {
             jti: "g1.xyz".into(),
             auth_time: None,
             userinfo_claims: String::new(),
+            act: None,
         };
         assert_eq!(c.grant_id(), Some("g1"));
         c.jti = "xyz".into();
         assert_eq!(c.grant_id(), None);
+    }
+
+    /// RFC 8693 4.1: `act` is an object with `sub`, prior actors nested;
+    /// absent when no one acts.
+    #[test]
+    fn actor_claim() {
+        let act = Actor {
+            sub: "service-b".into(),
+            act: Some(Box::new(Actor {
+                sub: "service-a".into(),
+                act: None,
+            })),
+        };
+        assert_eq!(
+            serde_json::to_value(&act).unwrap(),
+            serde_json::json!({"sub": "service-b", "act": {"sub": "service-a"}})
+        );
+        let plain: AccessTokenClaims = serde_json::from_value(serde_json::json!({
+            "iss": "i", "sub": "s", "aud": "a", "client_id": "a", "scope": "",
+            "exp": 1, "iat": 0, "jti": "x"
+        }))
+        .unwrap();
+        assert_eq!(plain.act, None);
+        assert!(!serde_json::to_string(&plain).unwrap().contains("act"));
     }
 }

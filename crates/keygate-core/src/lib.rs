@@ -36,6 +36,7 @@ pub mod pkce;
 pub mod redirect;
 pub mod resource;
 pub mod scope;
+pub mod token_exchange;
 pub mod token_request;
 pub mod validate;
 

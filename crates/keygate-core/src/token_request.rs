@@ -38,6 +38,8 @@ pub enum TokenRequest {
         /// The device code of the device authorization response.
         device_code: String,
     },
+    /// `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693 2.1).
+    TokenExchange(crate::token_exchange::ExchangeRequest),
 }
 
 /// The `grant_type` of the device authorization grant (RFC 8628 3.4).
@@ -78,11 +80,15 @@ impl TokenRequest {
             DEVICE_CODE => Ok(TokenRequest::DeviceCode {
                 device_code: required(p, "device_code")?,
             }),
+            crate::token_exchange::GRANT_TYPE => Ok(TokenRequest::TokenExchange(
+                crate::token_exchange::ExchangeRequest::parse(p)?,
+            )),
             other => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!(
-                    "grant_type '{}' is not supported; use authorization_code, refresh_token, client_credentials or {DEVICE_CODE}",
-                    other.chars().take(64).collect::<String>()
+                    "grant_type '{}' is not supported; use authorization_code, refresh_token, client_credentials, {DEVICE_CODE} or {}",
+                    other.chars().take(64).collect::<String>(),
+                    crate::token_exchange::GRANT_TYPE
                 ),
             )),
         }
@@ -96,6 +102,7 @@ impl TokenRequest {
             TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
             TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
             TokenRequest::DeviceCode { .. } => GrantType::DeviceCode,
+            TokenRequest::TokenExchange(_) => GrantType::TokenExchange,
         }
     }
 }

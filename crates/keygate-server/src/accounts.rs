@@ -418,11 +418,21 @@ pub async fn issue_code(
             json: as_json,
         });
     }
-    let mut params = vec![("code", code.as_str())];
+    let to = keygate_core::redirect::with_query(&req.redirect_uri, &code_params(door, req, &code));
+    Ok((code, to))
+}
+
+/// The parameters of the authorization response carrying `code`: the
+/// code, the request's `state`, and the issuer (RFC 6749 4.1.2, RFC 9207).
+pub fn code_params<'a>(
+    door: &'a Door,
+    req: &'a AuthorizeRequest,
+    code: &'a str,
+) -> Vec<(&'static str, &'a str)> {
+    let mut params = vec![("code", code)];
     if let Some(s) = &req.state {
         params.push(("state", s));
     }
     params.push(("iss", &door.issuer));
-    let to = keygate_core::redirect::with_query(&req.redirect_uri, &params);
-    Ok((code, to))
+    params
 }

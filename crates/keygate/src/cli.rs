@@ -305,7 +305,9 @@ pub(crate) struct ClientCreate {
     /// client_secret_basic (default) or client_secret_post.
     #[arg(long)]
     pub auth_method: Option<String>,
-    /// Allowed grants, comma-separated [default: authorization_code,refresh_token]
+    /// Allowed grants, comma-separated: authorization_code, refresh_token,
+    /// client_credentials, urn:ietf:params:oauth:grant-type:token-exchange
+    /// [default: authorization_code,refresh_token]
     #[arg(long = "grant")]
     pub grants: Vec<String>,
     /// always, offline_access (default) or never.
@@ -350,6 +352,10 @@ pub(crate) struct ClientCreate {
     /// Token-endpoint requests per second on each node, or `off` [default: the tenant's]
     #[arg(long, value_parser = parse_rate)]
     pub token_rate_limit: Option<Rate>,
+    /// An audience (absolute URI) the client may exchange tokens for
+    /// (RFC 8693, with the token-exchange grant); repeat for several.
+    #[arg(long = "exchange-audience")]
+    pub exchange_audiences: Vec<String>,
     #[command(flatten)]
     pub db: DbArgs,
 }

@@ -190,6 +190,7 @@ fn client_spec(a: &ClientCreate) -> provision::NewClient {
         id_token_signed_response_alg: a.id_token_signed_response_alg.clone(),
         pkce: a.pkce.clone(),
         token_rate_limit: a.token_rate_limit.map(|r| r.0),
+        exchange_audiences: a.exchange_audiences.clone(),
     }
 }
 

@@ -123,6 +123,8 @@ pub struct ClientView {
     pub third_party: bool,
     /// Whether authorization requests must be pushed first (RFC 9126).
     pub require_par: bool,
+    /// Audiences the client may exchange tokens for (RFC 8693).
+    pub exchange_audiences: Vec<String>,
 }
 
 impl From<Client> for ClientView {
@@ -153,6 +155,7 @@ impl From<Client> for ClientView {
             require_mfa: c.require_mfa,
             third_party: c.third_party,
             require_par: c.require_par,
+            exchange_audiences: c.exchange_audiences,
         }
     }
 }

@@ -46,6 +46,10 @@ pub enum GrantTypeName {
     refresh_token,
     /// A confidential client acting for itself, with no person (RFC 6749 4.4).
     client_credentials,
+    /// A confidential client exchanging an access token for one for another
+    /// audience (RFC 8693); see `exchange_audiences`.
+    #[schema(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    token_exchange,
 }
 
 /// When refresh tokens are issued: always, only when `offline_access` was
@@ -162,6 +166,11 @@ pub struct NewClient {
     /// `require_pushed_authorization_requests`).
     #[serde(default)]
     pub require_par: bool,
+    /// Audiences (or `resource`s) the client may exchange tokens for
+    /// (RFC 8693; docs/token-exchange.md): absolute URIs without a
+    /// fragment, matched exactly.
+    #[serde(default)]
+    pub exchange_audiences: Vec<String>,
 }
 
 /// Changes to a client; absent fields stay as they are, lists are replaced
@@ -228,6 +237,9 @@ pub struct ClientPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000)]
     pub token_rate_limit: Option<Option<i64>>,
+    /// Audiences the client may exchange tokens for; replaces the whole list.
+    #[serde(default)]
+    pub exchange_audiences: Option<Vec<String>>,
 }
 
 fn parse_grants(raw: &[String]) -> Result<Vec<GrantType>> {
@@ -256,6 +268,37 @@ fn parse_grants(raw: &[String]) -> Result<Vec<GrantType>> {
     }
     if out.is_empty() {
         return Err(ProvisionError::invalid("grant_types", "names no grant"));
+    }
+    Ok(out)
+}
+
+/// The most exchange audiences a client may have.
+const MAX_EXCHANGE_AUDIENCES: usize = 50;
+
+/// Exchange audiences: absolute URIs without a fragment (RFC 8707 2, as
+/// `audience` and `resource` are read at the token endpoint), each once.
+fn exchange_audiences(raw: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for a in raw {
+        if !keygate_core::resource::is_identifier(a) {
+            return Err(ProvisionError::invalid(
+                "exchange_audiences",
+                format!(
+                    "'{}' is not an absolute URI without a fragment (at most {} characters)",
+                    a.chars().take(100).collect::<String>(),
+                    keygate_core::resource::MAX_IDENTIFIER_LEN
+                ),
+            ));
+        }
+        if !out.contains(a) {
+            out.push(a.clone());
+        }
+    }
+    if out.len() > MAX_EXCHANGE_AUDIENCES {
+        return Err(ProvisionError::invalid(
+            "exchange_audiences",
+            format!("at most {MAX_EXCHANGE_AUDIENCES} audiences"),
+        ));
     }
     Ok(out)
 }
@@ -315,6 +358,15 @@ pub fn client_from_spec(
             "public clients cannot use client_credentials",
         ));
     }
+    // RFC 8693 exchanges rest on the client's authentication: a public
+    // client could exchange any token it picked up.
+    if spec.public && grant_types.contains(&GrantType::TokenExchange) {
+        return Err(ProvisionError::invalid(
+            "grant_types",
+            "public clients cannot use token exchange (urn:ietf:params:oauth:grant-type:token-exchange)",
+        ));
+    }
+    let exchange_audiences = exchange_audiences(&spec.exchange_audiences)?;
     let redirect_uris = uris(&spec.redirect_uris, "redirect_uris")?;
     let post_logout_redirect_uris =
         uris(&spec.post_logout_redirect_uris, "post_logout_redirect_uris")?;
@@ -392,7 +444,7 @@ pub fn client_from_spec(
         secret_sealed: None,
         require_dpop: false,
         require_par: spec.require_par,
-        exchange_audiences: Vec::new(),
+        exchange_audiences,
         backchannel_logout_uri: None,
     };
     Ok((client, secret))
@@ -430,6 +482,7 @@ fn spec_of(c: &Client) -> NewClient {
         require_mfa: c.require_mfa,
         third_party: c.third_party,
         require_par: c.require_par,
+        exchange_audiences: c.exchange_audiences.clone(),
     }
 }
 
@@ -491,6 +544,9 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
     }
     if let Some(v) = p.token_rate_limit {
         spec.token_rate_limit = v;
+    }
+    if let Some(v) = p.exchange_audiences {
+        spec.exchange_audiences = v;
     }
     let (checked, _) = client_from_spec(&c.tenant_id, &spec, c.created_at)?;
     Ok(Client {

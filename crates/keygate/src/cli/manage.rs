@@ -140,6 +140,7 @@ pub(crate) struct ClientRef {
     "post_logout_redirect_uris", "no_post_logout_redirect_uris",
     "id_token_signed_response_alg", "pkce", "token_rate_limit", "require_mfa", "third_party",
     "require_par",
+    "exchange_audiences", "no_exchange_audiences",
 ])))]
 pub(crate) struct ClientUpdate {
     #[arg(long)]
@@ -157,7 +158,7 @@ pub(crate) struct ClientUpdate {
     #[arg(long)]
     pub auth_method: Option<String>,
     /// Allowed grants, comma-separated: authorization_code, refresh_token,
-    /// client_credentials.
+    /// client_credentials, urn:ietf:params:oauth:grant-type:token-exchange.
     #[arg(long = "grant")]
     pub grants: Vec<String>,
     /// always, offline_access or never.
@@ -208,6 +209,13 @@ pub(crate) struct ClientUpdate {
     /// for the tenant's setting.
     #[arg(long, value_parser = parse_rate_setting)]
     pub token_rate_limit: Option<RateSetting>,
+    /// An audience (absolute URI) the client may exchange tokens for
+    /// (RFC 8693); repeat for several; replaces the list.
+    #[arg(long = "exchange-audience")]
+    pub exchange_audiences: Vec<String>,
+    /// Remove every exchange audience.
+    #[arg(long, conflicts_with = "exchange_audiences")]
+    pub no_exchange_audiences: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }

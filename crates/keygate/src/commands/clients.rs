@@ -75,6 +75,7 @@ fn patch(a: ClientUpdate) -> ClientPatch {
         id_token_signed_response_alg: a.id_token_signed_response_alg,
         pkce: a.pkce,
         token_rate_limit: a.token_rate_limit.map(RateSetting::patch),
+        exchange_audiences: list_change(a.exchange_audiences, a.no_exchange_audiences),
     }
 }
 

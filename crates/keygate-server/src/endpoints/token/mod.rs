@@ -5,6 +5,7 @@ mod authorization_code;
 mod client_credentials;
 mod device_code;
 mod refresh_token;
+mod token_exchange;
 
 use crate::door::Door;
 use crate::error::ApiError;
@@ -203,6 +204,7 @@ async fn issue(req: &Request<'_>, p: &Params) -> Result<Response, ApiError> {
         TokenRequest::DeviceCode { device_code } => {
             device_code::exchange(req, &device_code).await?
         }
+        TokenRequest::TokenExchange(exchange) => token_exchange::exchange(req, &exchange).await?,
     };
     metrics::counter!("keygate_tokens_issued_total", "grant" => grant_type).increment(1);
     Ok(response.into_response())
