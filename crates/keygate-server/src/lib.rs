@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod admin;
 mod cache;
+mod client_keys;
 pub mod config;
 pub mod dev;
 pub mod door;
@@ -76,6 +77,8 @@ pub struct Inner {
     pub(crate) tenants: cache::TtlCache<String, Option<keygate_core::model::Tenant>>,
     pub(crate) throttle: limits::throttle::Throttle,
     pub(crate) documents: metadata_document::Documents,
+    /// The JWK Sets fetched from clients' `jwks_uri`s.
+    pub(crate) client_keys: client_keys::RemoteKeySets,
     pub(crate) mailer: mail::Mailer,
 }
 
@@ -96,6 +99,7 @@ impl AppState {
     ) -> Self {
         let ttl = config.cache_ttl;
         let documents = metadata_document::Documents::new(config.fetch_allow_private);
+        let client_keys = client_keys::RemoteKeySets::new(config.fetch_allow_private);
         AppState(Arc::new(Inner {
             keys: jwt::keyring::KeyRing::new(store.clone(), master, ttl),
             store,
@@ -107,6 +111,7 @@ impl AppState {
             tenants: cache::TtlCache::new(ttl),
             throttle: limits::throttle::Throttle::default(),
             documents,
+            client_keys,
             mailer: mail::Mailer::default(),
         }))
     }

@@ -16,6 +16,7 @@ mod admin_users;
 mod apis;
 mod browser;
 mod claims;
+mod client_auth_jwt;
 mod cli_admin;
 mod codes;
 mod consent;
