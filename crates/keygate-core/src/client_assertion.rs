@@ -51,7 +51,9 @@ pub enum AssertionError {
     #[error("client_assertion and client_assertion_type must be sent together")]
     Incomplete,
     /// A `client_assertion_type` other than [`ASSERTION_TYPE`].
-    #[error("client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer")]
+    #[error(
+        "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    )]
     UnsupportedType,
     /// Not a compact JWS with a JSON header and JSON claims.
     #[error("the client assertion is not a signed JWT")]
@@ -321,14 +323,20 @@ mod tests {
         assert_eq!(from_params(None, None), Ok(None));
         assert_eq!(from_params(Some(ASSERTION_TYPE), Some("x")), Ok(Some("x")));
         assert_eq!(
-            from_params(Some("urn:ietf:params:oauth:client-assertion-type:saml2-bearer"), Some("x")),
+            from_params(
+                Some("urn:ietf:params:oauth:client-assertion-type:saml2-bearer"),
+                Some("x")
+            ),
             Err(AssertionError::UnsupportedType)
         );
         assert_eq!(
             from_params(Some(ASSERTION_TYPE), None),
             Err(AssertionError::Incomplete)
         );
-        assert_eq!(from_params(None, Some("x")), Err(AssertionError::Incomplete));
+        assert_eq!(
+            from_params(None, Some("x")),
+            Err(AssertionError::Incomplete)
+        );
     }
 
     #[test]

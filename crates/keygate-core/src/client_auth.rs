@@ -108,10 +108,11 @@ pub enum Methods {
     /// 2.3.1, and the Journeys API).
     Registered,
     /// Either secret transport, `client_secret_basic` or
-    /// `client_secret_post`, whatever the registered one: revocation
+    /// `client_secret_post`, for a client registered with either: revocation
     /// (RFC 7009 2.1) and introspection (RFC 7662 2.1) only ask that the
     /// client authenticate, and libraries such as authlib always revoke
-    /// with HTTP Basic. A public client still presents no secret.
+    /// with HTTP Basic. A public client still presents no secret, and a
+    /// `private_key_jwt` or `client_secret_jwt` client its assertion.
     AnySecretTransport,
 }
 
@@ -129,7 +130,10 @@ pub enum Proof {
 
 /// Whether a secret is sent as such (Basic or in the body).
 fn is_secret_transport(m: AuthMethod) -> bool {
-    matches!(m, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost)
+    matches!(
+        m,
+        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+    )
 }
 
 /// Authenticates a presented client against its record. `secret_matches`
@@ -268,10 +272,7 @@ mod tests {
             (None, None, Some("x")),
             (None, None, None),
         ] {
-            assert_eq!(
-                pres(b, id, s).unwrap_err().code,
-                ErrorCode::InvalidClient
-            );
+            assert_eq!(pres(b, id, s).unwrap_err().code, ErrorCode::InvalidClient);
         }
     }
 
@@ -428,13 +429,22 @@ mod tests {
 
     #[test]
     fn an_assertion_names_the_client_and_its_method() {
-        let p = presented(None, None, None, Some((AuthMethod::PrivateKeyJwt, claims("c1")))).unwrap();
+        let p = presented(
+            None,
+            None,
+            None,
+            Some((AuthMethod::PrivateKeyJwt, claims("c1"))),
+        )
+        .unwrap();
         assert_eq!(
             (p.client_id.as_str(), p.method, p.secret.as_deref()),
             ("c1", AuthMethod::PrivateKeyJwt, None)
         );
         assert_eq!(p.assertion, Some(claims("c1")));
-        assert_eq!(by_assertion(AuthMethod::ClientSecretJwt).method, AuthMethod::ClientSecretJwt);
+        assert_eq!(
+            by_assertion(AuthMethod::ClientSecretJwt).method,
+            AuthMethod::ClientSecretJwt
+        );
         // A secret as well, or another client_id, is refused.
         let a = || Some((AuthMethod::PrivateKeyJwt, claims("c1")));
         for r in [
@@ -448,7 +458,8 @@ mod tests {
 
     #[test]
     fn algorithms_are_read_with_the_claims() {
-        let payload = serde_json::json!({"iss": "c1", "sub": "c1", "aud": "a", "exp": 1, "jti": "j"});
+        let payload =
+            serde_json::json!({"iss": "c1", "sub": "c1", "aud": "a", "exp": 1, "jti": "j"});
         assert_eq!(
             read_assertion("ES256", &payload).unwrap().0,
             AuthMethod::PrivateKeyJwt
@@ -495,15 +506,21 @@ mod tests {
                     assert_eq!(e.description, "client authentication failed");
                 }
             }
-            for registered in [AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost, AuthMethod::None] {
+            for registered in [
+                AuthMethod::ClientSecretBasic,
+                AuthMethod::ClientSecretPost,
+                AuthMethod::None,
+            ] {
                 for m in [AuthMethod::PrivateKeyJwt, AuthMethod::ClientSecretJwt] {
                     assert!(
-                        authenticate(&by_assertion(m), Some(&client(registered)), methods, eq).is_err()
+                        authenticate(&by_assertion(m), Some(&client(registered)), methods, eq)
+                            .is_err()
                     );
                 }
             }
             // An unknown client reads like any other failure.
-            let e = authenticate(&by_assertion(AuthMethod::PrivateKeyJwt), None, methods, eq).unwrap_err();
+            let e = authenticate(&by_assertion(AuthMethod::PrivateKeyJwt), None, methods, eq)
+                .unwrap_err();
             assert_eq!(e.detail.as_deref(), Some("unknown client"));
         }
         // A public client with a JWT method on record (never provisioned,

@@ -123,15 +123,11 @@ impl Compact {
     /// Verifies the HMAC (`HS256`, `HS384`, `HS512`) under `secret`.
     pub fn verify_hmac(&self, secret: &[u8]) -> Result<(), ClientJwsError> {
         let alg = HmacAlg::parse(&self.alg).ok_or(ClientJwsError::UnknownKey)?;
-        hmac::verify(
-            alg,
-            secret,
-            self.signing_input.as_bytes(),
-            &self.signature,
-        )
-        .map_err(|e| match e {
-            hmac::HmacError::ShortKey(a) => ClientJwsError::ShortKey(a),
-            hmac::HmacError::Mismatch => ClientJwsError::BadSignature,
+        hmac::verify(alg, secret, self.signing_input.as_bytes(), &self.signature).map_err(|e| {
+            match e {
+                hmac::HmacError::ShortKey(a) => ClientJwsError::ShortKey(a),
+                hmac::HmacError::Mismatch => ClientJwsError::BadSignature,
+            }
         })
     }
 }
@@ -164,8 +160,8 @@ mod tests {
         for alg in [Alg::RS256, Alg::ES256, Alg::EdDSA] {
             let (key, _) = SigningKey::generate(alg, "k1".into()).unwrap();
             let (other, _) = SigningKey::generate(alg, "k2".into()).unwrap();
-            let set = jwk_set::parse(&json!({"keys": [other.public_jwk(), key.public_jwk()]}))
-                .unwrap();
+            let set =
+                jwk_set::parse(&json!({"keys": [other.public_jwk(), key.public_jwk()]})).unwrap();
             let with_kid = signed(&key, json!({"alg": alg.as_str(), "kid": "k1"}), json!({}));
             assert_eq!(split(&with_kid).unwrap().verify_with(&set), Ok(()));
             // Without kid, every key of the algorithm is tried.

@@ -191,7 +191,10 @@ mod tests {
     use serde_json::json;
 
     fn public(alg: Alg, kid: &str) -> Value {
-        SigningKey::generate(alg, kid.into()).unwrap().0.public_jwk()
+        SigningKey::generate(alg, kid.into())
+            .unwrap()
+            .0
+            .public_jwk()
     }
 
     #[test]

@@ -42,7 +42,12 @@ fn secret_label(tenant: &str, client_id: &str) -> String {
 }
 
 /// Seals a `client_secret_jwt` client's secret, bound to its tenant and id.
-pub(crate) fn seal_secret(master: &MasterKey, tenant: &str, client_id: &str, secret: &str) -> String {
+pub(crate) fn seal_secret(
+    master: &MasterKey,
+    tenant: &str,
+    client_id: &str,
+    secret: &str,
+) -> String {
     master.seal(&secret_label(tenant, client_id), secret.as_bytes())
 }
 
@@ -94,7 +99,11 @@ impl RemoteKeySets {
     /// The set at `uri`, from the cache when `freshness` allows, else
     /// fetched. An error says why (for the log; the client is told only
     /// that its keys could not be read).
-    pub(crate) async fn keys(&self, uri: &str, freshness: Freshness) -> Result<Arc<KeySet>, String> {
+    pub(crate) async fn keys(
+        &self,
+        uri: &str,
+        freshness: Freshness,
+    ) -> Result<Arc<KeySet>, String> {
         let now = Instant::now();
         let previous = {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -186,7 +195,10 @@ mod tests {
     fn sealed_secrets_open_only_for_their_client() {
         let master = MasterKey::from_hex(&MasterKey::generate_hex()).unwrap();
         let sealed = seal_secret(&master, "acme", "c1", "s3cret");
-        assert_eq!(open_secret(&master, "acme", "c1", &sealed).unwrap(), b"s3cret");
+        assert_eq!(
+            open_secret(&master, "acme", "c1", &sealed).unwrap(),
+            b"s3cret"
+        );
         assert!(open_secret(&master, "acme", "c2", &sealed).is_err());
         assert!(open_secret(&master, "other", "c1", &sealed).is_err());
     }

@@ -156,7 +156,8 @@ pub(super) async fn rotate_secret(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Json<ClientSecret>, AdminError> {
-    let secret = provision::rotate_client_secret(state.store.as_ref(), &tenant, &id, state.keys.master())
+    let secret =
+        provision::rotate_client_secret(state.store.as_ref(), &tenant, &id, state.keys.master())
             .await?;
     forget_client(&state, &tenant, &id);
     tracing::info!(tenant = %tenant, client_id = %id, "admin API: client secret rotated");

@@ -133,8 +133,12 @@ fn spec_of(m: &Metadata) -> Result<NewClient, ApiError> {
     let public = method == "none";
     if let Some(alg) = &m.token_endpoint_auth_signing_alg {
         let fits = match method.as_str() {
-            "private_key_jwt" => keygate_core::client_assertion::PUBLIC_KEY_ALGS.contains(&alg.as_str()),
-            "client_secret_jwt" => keygate_core::client_assertion::HMAC_ALGS.contains(&alg.as_str()),
+            "private_key_jwt" => {
+                keygate_core::client_assertion::PUBLIC_KEY_ALGS.contains(&alg.as_str())
+            }
+            "client_secret_jwt" => {
+                keygate_core::client_assertion::HMAC_ALGS.contains(&alg.as_str())
+            }
             _ => false,
         };
         if !fits {
@@ -185,7 +189,11 @@ fn metadata_of(door: &Door, c: &Client) -> Value {
     if c.secret_hash.is_some() && !c.public {
         v["client_secret_expires_at"] = json!(0);
     }
-    if let Some(jwks) = c.jwks.as_deref().and_then(|j| serde_json::from_str::<Value>(j).ok()) {
+    if let Some(jwks) = c
+        .jwks
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<Value>(j).ok())
+    {
         v["jwks"] = jwks;
     }
     if let Some(uri) = &c.jwks_uri {

@@ -61,7 +61,7 @@ pub(super) fn keys_for(
             "give either jwks (--jwks-file) or jwks_uri (--jwks-uri), not both",
         )),
         (AuthMethod::PrivateKeyJwt, None, None) => Err(ProvisionError::invalid(
-            "jwks",
+            "auth_method",
             "a private_key_jwt client needs its public keys: jwks (--jwks-file) or jwks_uri (--jwks-uri)",
         )),
         (_, Some(_), _) => Err(ProvisionError::invalid(
@@ -126,11 +126,23 @@ mod tests {
         let s = set();
         let (jwks, uri) = keys_for(AuthMethod::PrivateKeyJwt, Some(&s), None).unwrap();
         assert!(jwks.unwrap().contains("\"kid\":\"k\"") && uri.is_none());
-        let (jwks, uri) =
-            keys_for(AuthMethod::PrivateKeyJwt, None, Some("https://c.example/jwks")).unwrap();
-        assert_eq!((jwks, uri.as_deref()), (None, Some("https://c.example/jwks")));
+        let (jwks, uri) = keys_for(
+            AuthMethod::PrivateKeyJwt,
+            None,
+            Some("https://c.example/jwks"),
+        )
+        .unwrap();
+        assert_eq!(
+            (jwks, uri.as_deref()),
+            (None, Some("https://c.example/jwks"))
+        );
         assert!(keys_for(AuthMethod::PrivateKeyJwt, None, None).is_err());
-        assert!(keys_for(AuthMethod::PrivateKeyJwt, Some(&s), Some("https://c.example/j")).is_err());
+        assert!(keys_for(
+            AuthMethod::PrivateKeyJwt,
+            Some(&s),
+            Some("https://c.example/j")
+        )
+        .is_err());
         for other in [
             AuthMethod::None,
             AuthMethod::ClientSecretBasic,
@@ -151,7 +163,16 @@ mod tests {
         enc["keys"][0]["use"] = json!("enc");
         for bad in [private, enc, json!({"keys": []}), json!([])] {
             let e = keys_for(AuthMethod::PrivateKeyJwt, Some(&bad), None).unwrap_err();
-            assert!(matches!(e, ProvisionError::Invalid { field: Some("jwks"), .. }), "{bad}");
+            assert!(
+                matches!(
+                    e,
+                    ProvisionError::Invalid {
+                        field: Some("jwks"),
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
         }
     }
 
@@ -182,7 +203,13 @@ mod tests {
     fn secrets_by_method() {
         assert_eq!(new_secret_for(AuthMethod::None), None);
         assert_eq!(new_secret_for(AuthMethod::PrivateKeyJwt), None);
-        assert_eq!(new_secret_for(AuthMethod::ClientSecretJwt).unwrap().len(), 86);
-        assert_eq!(new_secret_for(AuthMethod::ClientSecretBasic).unwrap().len(), 43);
+        assert_eq!(
+            new_secret_for(AuthMethod::ClientSecretJwt).unwrap().len(),
+            86
+        );
+        assert_eq!(
+            new_secret_for(AuthMethod::ClientSecretBasic).unwrap().len(),
+            43
+        );
     }
 }

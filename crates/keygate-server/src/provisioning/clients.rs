@@ -469,7 +469,8 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
         spec.redirect_uris = v;
     }
     if let Some(v) = p.auth_method {
-        if v == AuthMethod::ClientSecretJwt.as_str() && c.auth_method != AuthMethod::ClientSecretJwt {
+        if v == AuthMethod::ClientSecretJwt.as_str() && c.auth_method != AuthMethod::ClientSecretJwt
+        {
             return Err(ProvisionError::invalid(
                 "auth_method",
                 "a client cannot switch to client_secret_jwt: its secret is kept only as a hash, \

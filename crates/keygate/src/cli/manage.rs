@@ -139,6 +139,7 @@ pub(crate) struct ClientRef {
     "access_token_ttl", "refresh_token_max_ttl", "journeys_api", "web_origins", "no_web_origins",
     "post_logout_redirect_uris", "no_post_logout_redirect_uris",
     "id_token_signed_response_alg", "pkce", "token_rate_limit", "require_mfa", "third_party",
+    "jwks_file", "jwks_uri",
 ])))]
 pub(crate) struct ClientUpdate {
     #[arg(long)]

@@ -51,7 +51,11 @@ fn signed(key: &SigningKey, header: Value, claims: &Value) -> String {
 
 /// A JWS signed by `key` with its alg and kid.
 fn by_key(key: &SigningKey, claims: &Value) -> String {
-    signed(key, json!({"alg": key.alg.as_str(), "kid": key.kid}), claims)
+    signed(
+        key,
+        json!({"alg": key.alg.as_str(), "kid": key.kid}),
+        claims,
+    )
 }
 
 /// A JWS with an HMAC under `secret`.
@@ -62,7 +66,11 @@ fn by_secret(alg: HmacAlg, secret: &str, claims: &Value) -> String {
 }
 
 /// A client_credentials request authenticated by `assertion` (and `extra`).
-async fn with_assertion(issuer: &str, assertion: &str, extra: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, Value) {
+async fn with_assertion(
+    issuer: &str,
+    assertion: &str,
+    extra: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, Value) {
     let mut form = vec![
         ("grant_type", "client_credentials"),
         ("client_assertion_type", ASSERTION_TYPE),
@@ -150,7 +158,12 @@ const ALLOW_PRIVATE: (&str, &str) = ("KEYGATE_FETCH_ALLOW_PRIVATE_NETWORKS", "tr
 
 /// A private_key_jwt client for client_credentials with `keys` as its flags.
 fn key_client(db: &Database, keys: &[&str]) -> TestClient {
-    let mut args = vec!["--grant", "client_credentials", "--auth-method", "private_key_jwt"];
+    let mut args = vec![
+        "--grant",
+        "client_credentials",
+        "--auth-method",
+        "private_key_jwt",
+    ];
     args.extend_from_slice(keys);
     db.client("acme", CALLBACK, &args)
 }
@@ -163,7 +176,10 @@ fn write_set(db: &Database, name: &str, set: &Value) -> String {
 
 /// openid-client's steps for a client.
 async fn openid_client(s: &Setup, client_id: &str, auth: &[(&str, &str)]) -> Vec<Value> {
-    let mut env = vec![("KEYGATE_ISSUER", s.issuer.as_str()), ("KEYGATE_CLIENT_ID", client_id)];
+    let mut env = vec![
+        ("KEYGATE_ISSUER", s.issuer.as_str()),
+        ("KEYGATE_CLIENT_ID", client_id),
+    ];
     env.extend_from_slice(auth);
     run_script("jwt_client.mjs", &env, &s.server).await
 }
@@ -189,7 +205,9 @@ fn assert_flow(steps: &[Value], client_id: &str) {
             );
         }
     }
-    let algs = d["token_endpoint_auth_signing_alg_values_supported"].as_array().unwrap();
+    let algs = d["token_endpoint_auth_signing_alg_values_supported"]
+        .as_array()
+        .unwrap();
     for alg in ["RS256", "ES256", "EdDSA", "HS256", "HS384", "HS512"] {
         assert!(algs.iter().any(|v| v == alg), "{alg}: {d}");
     }
@@ -199,7 +217,10 @@ fn assert_flow(steps: &[Value], client_id: &str) {
     assert_eq!(t["claims"]["client_id"], client_id, "{t}");
     assert_eq!(t["claims"]["sub"], client_id, "{t}");
     let i = step("introspected");
-    assert_eq!((i["active"].clone(), i["client_id"].clone()), (json!(true), json!(client_id)));
+    assert_eq!(
+        (i["active"].clone(), i["client_id"].clone()),
+        (json!(true), json!(client_id))
+    );
     step("revoked");
     assert_eq!(step("after_revocation")["active"], false);
 }
@@ -212,12 +233,20 @@ async fn openid_client_authenticates_with_private_key_jwt_from_a_jwks_file_and_a
     let (_, es_pkcs8, es_set) = key(Alg::ES256, "es-1");
     let file = write_set(&s.db, "jwks.json", &es_set);
     let by_file = key_client(&s.db, &["--jwks-file", &file]);
-    assert!(by_file.secret.is_none(), "a private_key_jwt client has no secret");
+    assert!(
+        by_file.secret.is_none(),
+        "a private_key_jwt client has no secret"
+    );
     let es = STANDARD.encode(&es_pkcs8);
     let steps = openid_client(
         &s,
         &by_file.id,
-        &[("KEYGATE_AUTH", "private_key_jwt"), ("KEYGATE_PKCS8", &es), ("KEYGATE_ALG", "ES256"), ("KEYGATE_KID", "es-1")],
+        &[
+            ("KEYGATE_AUTH", "private_key_jwt"),
+            ("KEYGATE_PKCS8", &es),
+            ("KEYGATE_ALG", "ES256"),
+            ("KEYGATE_KID", "es-1"),
+        ],
     )
     .await;
     assert_flow(&steps, &by_file.id);
@@ -231,13 +260,20 @@ async fn openid_client_authenticates_with_private_key_jwt_from_a_jwks_file_and_a
     enc.as_object_mut().unwrap().remove("alg");
     let mut published = rs_set.clone();
     published["keys"].as_array_mut().unwrap().push(enc);
-    routes.lock().unwrap().insert("/rs.json".into(), (200, published.to_string()));
+    routes
+        .lock()
+        .unwrap()
+        .insert("/rs.json".into(), (200, published.to_string()));
     let by_uri = key_client(&s.db, &["--jwks-uri", &format!("{base}/rs.json")]);
     let rs = STANDARD.encode(&rs_pkcs8);
     let steps = openid_client(
         &s,
         &by_uri.id,
-        &[("KEYGATE_AUTH", "private_key_jwt"), ("KEYGATE_PKCS8", &rs), ("KEYGATE_ALG", "RS256")],
+        &[
+            ("KEYGATE_AUTH", "private_key_jwt"),
+            ("KEYGATE_PKCS8", &rs),
+            ("KEYGATE_ALG", "RS256"),
+        ],
     )
     .await;
     assert_flow(&steps, &by_uri.id);
@@ -255,39 +291,91 @@ async fn openid_client_authenticates_with_private_key_jwt_from_a_jwks_file_and_a
 #[tokio::test]
 async fn openid_client_authenticates_with_client_secret_jwt_and_a_rotated_secret_is_sealed_again() {
     let s = setup(&[]).await;
-    let c = s.db.client("acme", CALLBACK, &["--grant", "client_credentials", "--auth-method", "client_secret_jwt"]);
+    let c = s.db.client(
+        "acme",
+        CALLBACK,
+        &[
+            "--grant",
+            "client_credentials",
+            "--auth-method",
+            "client_secret_jwt",
+        ],
+    );
     let secret = c.secret().to_string();
     assert_eq!(secret.len(), 86, "a 512-bit secret, long enough for HS512");
-    let steps = openid_client(&s, &c.id, &[("KEYGATE_AUTH", "client_secret_jwt"), ("KEYGATE_CLIENT_SECRET", &secret)]).await;
+    let steps = openid_client(
+        &s,
+        &c.id,
+        &[
+            ("KEYGATE_AUTH", "client_secret_jwt"),
+            ("KEYGATE_CLIENT_SECRET", &secret),
+        ],
+    )
+    .await;
     assert_flow(&steps, &c.id);
 
     // Every HMAC algorithm; the secret itself is not accepted as such.
     for alg in HmacAlg::ALL {
-        let (status, _, body) = with_assertion(&s.issuer, &by_secret(alg, &secret, &good(&c.id, &s.issuer)), &[]).await;
+        let (status, _, body) = with_assertion(
+            &s.issuer,
+            &by_secret(alg, &secret, &good(&c.id, &s.issuer)),
+            &[],
+        )
+        .await;
         assert_eq!(status, 200, "{alg:?}: {body}");
     }
-    let basic = token(&s.issuer, Some((&c.id, &secret)), &[("grant_type", "client_credentials")]).await;
-    refused(&basic, "client authentication failed", "the secret by Basic");
+    let basic = token(
+        &s.issuer,
+        Some((&c.id, &secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    refused(
+        &basic,
+        "client authentication failed",
+        "the secret by Basic",
+    );
     // At rest: the hash, and the secret sealed (not in clear).
-    let sealed = s
-        .db
-        .query_strings(&format!("SELECT secret_sealed FROM clients WHERE id = '{}'", c.id))
+    let sealed =
+        s.db.query_strings(&format!(
+            "SELECT secret_sealed FROM clients WHERE id = '{}'",
+            c.id
+        ))
         .await;
     assert_eq!(sealed.len(), 1);
-    assert!(!sealed[0].contains(&secret) && sealed[0].len() > 100, "{sealed:?}");
+    assert!(
+        !sealed[0].contains(&secret) && sealed[0].len() > 100,
+        "{sealed:?}"
+    );
 
     // Rotation: the old secret stops working, the new one works at once.
-    let rotated = s.db.cli_json(&["client", "rotate-secret", "--tenant", "acme", &c.id], None);
+    let rotated = s.db.cli_json(
+        &["client", "rotate-secret", "--tenant", "acme", &c.id],
+        None,
+    );
     let new_secret = rotated["client_secret"].as_str().unwrap().to_string();
     assert_eq!(new_secret.len(), 86);
     // The CLI wrote the store directly: wait out this node's client cache.
     tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
-    let old = with_assertion(&s.issuer, &by_secret(HmacAlg::HS256, &secret, &good(&c.id, &s.issuer)), &[]).await;
+    let old = with_assertion(
+        &s.issuer,
+        &by_secret(HmacAlg::HS256, &secret, &good(&c.id, &s.issuer)),
+        &[],
+    )
+    .await;
     refused(&old, "client authentication failed", "the old secret");
-    let (status, _, body) =
-        with_assertion(&s.issuer, &by_secret(HmacAlg::HS512, &new_secret, &good(&c.id, &s.issuer)), &[]).await;
+    let (status, _, body) = with_assertion(
+        &s.issuer,
+        &by_secret(HmacAlg::HS512, &new_secret, &good(&c.id, &s.issuer)),
+        &[],
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// A refusal case: its name, the assertion, extra parameters, and what the
+/// description must say.
+type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, &'a str);
 
 #[tokio::test]
 async fn refused_assertions_are_invalid_client_and_issue_nothing() {
@@ -296,14 +384,19 @@ async fn refused_assertions_are_invalid_client_and_issue_nothing() {
     let file = write_set(&s.db, "jwks.json", &set);
     let c = key_client(&s.db, &["--jwks-file", &file]);
     let other = key_client(&s.db, &["--jwks-file", &file]);
-    let secret_client = s.db.client("acme", CALLBACK, &["--grant", "client_credentials"]);
+    let secret_client =
+        s.db.client("acme", CALLBACK, &["--grant", "client_credentials"]);
     let iss = s.issuer.clone();
 
     // Used once: the same assertion again is a replay.
     let once = by_key(&k1, &good(&c.id, &iss));
     let (status, _, body) = with_assertion(&iss, &once, &[]).await;
     assert_eq!(status, 200, "{body}");
-    refused(&with_assertion(&iss, &once, &[]).await, "already used", "replayed");
+    refused(
+        &with_assertion(&iss, &once, &[]).await,
+        "already used",
+        "replayed",
+    );
 
     let with = |k: &str, v: Value| {
         let mut c = good(&c.id, &iss);
@@ -312,26 +405,113 @@ async fn refused_assertions_are_invalid_client_and_issue_nothing() {
     };
     let t = now();
     let (stranger, _, _) = key(Alg::ES256, "k1");
-    let none = format!("{}.{}.", b64(&json!({"alg": "none"})), b64(&good(&c.id, &iss)));
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none"})),
+        b64(&good(&c.id, &iss))
+    );
     let hs256 = by_secret(HmacAlg::HS256, &"x".repeat(43), &good(&c.id, &iss));
     let (unknown_kid, _, _) = key(Alg::ES256, "k9");
-    let cases: Vec<(&str, String, Vec<(&str, &str)>, &str)> = vec![
-        ("wrong aud", by_key(&k1, &with("aud", json!("https://elsewhere.example"))), vec![], "aud"),
-        ("aud of another tenant", by_key(&k1, &with("aud", json!(s.server.issuer("default")))), vec![], "aud"),
-        ("aud of the revocation endpoint", by_key(&k1, &with("aud", json!(format!("{iss}/revoke")))), vec![], "aud"),
-        ("expired", by_key(&k1, &with("exp", json!(t - 120))), vec![], "expired"),
-        ("exp too far ahead", by_key(&k1, &with("exp", json!(t + 3600))), vec![], "300 seconds"),
-        ("not yet valid", by_key(&k1, &with("nbf", json!(t + 600))), vec![], "not valid yet"),
-        ("no jti", by_key(&k1, &{ let mut v = good(&c.id, &iss); v.as_object_mut().unwrap().remove("jti"); v }), vec![], "jti"),
-        ("no exp", by_key(&k1, &{ let mut v = good(&c.id, &iss); v.as_object_mut().unwrap().remove("exp"); v }), vec![], "exp"),
-        ("iss is not the client", by_key(&k1, &with("iss", json!(other.id))), vec![], "iss and sub"),
-        ("wrong key", by_key(&stranger, &good(&c.id, &iss)), vec![], "client authentication failed"),
-        ("unknown kid", by_key(&unknown_kid, &good(&c.id, &iss)), vec![], "client authentication failed"),
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "wrong aud",
+            by_key(&k1, &with("aud", json!("https://elsewhere.example"))),
+            vec![],
+            "aud",
+        ),
+        (
+            "aud of another tenant",
+            by_key(&k1, &with("aud", json!(s.server.issuer("default")))),
+            vec![],
+            "aud",
+        ),
+        (
+            "aud of the revocation endpoint",
+            by_key(&k1, &with("aud", json!(format!("{iss}/revoke")))),
+            vec![],
+            "aud",
+        ),
+        (
+            "expired",
+            by_key(&k1, &with("exp", json!(t - 120))),
+            vec![],
+            "expired",
+        ),
+        (
+            "exp too far ahead",
+            by_key(&k1, &with("exp", json!(t + 3600))),
+            vec![],
+            "300 seconds",
+        ),
+        (
+            "not yet valid",
+            by_key(&k1, &with("nbf", json!(t + 600))),
+            vec![],
+            "not valid yet",
+        ),
+        (
+            "no jti",
+            by_key(&k1, &{
+                let mut v = good(&c.id, &iss);
+                v.as_object_mut().unwrap().remove("jti");
+                v
+            }),
+            vec![],
+            "jti",
+        ),
+        (
+            "no exp",
+            by_key(&k1, &{
+                let mut v = good(&c.id, &iss);
+                v.as_object_mut().unwrap().remove("exp");
+                v
+            }),
+            vec![],
+            "exp",
+        ),
+        (
+            "iss is not the client",
+            by_key(&k1, &with("iss", json!(other.id))),
+            vec![],
+            "iss and sub",
+        ),
+        (
+            "wrong key",
+            by_key(&stranger, &good(&c.id, &iss)),
+            vec![],
+            "client authentication failed",
+        ),
+        (
+            "unknown kid",
+            by_key(&unknown_kid, &good(&c.id, &iss)),
+            vec![],
+            "client authentication failed",
+        ),
         ("alg none", none, vec![], "alg none"),
-        ("HS256 for a private_key_jwt client", hs256, vec![], "client authentication failed"),
-        ("another client's assertion", by_key(&k1, &good(&other.id, &iss)), vec![("client_id", c.id.as_str())], "client_id"),
-        ("a secret as well", by_key(&k1, &good(&c.id, &iss)), vec![("client_secret", "x")], "more than one method"),
-        ("an assertion for a secret client", by_key(&k1, &good(&secret_client.id, &iss)), vec![], "client authentication failed"),
+        (
+            "HS256 for a private_key_jwt client",
+            hs256,
+            vec![],
+            "client authentication failed",
+        ),
+        (
+            "another client's assertion",
+            by_key(&k1, &good(&other.id, &iss)),
+            vec![("client_id", c.id.as_str())],
+            "client_id",
+        ),
+        (
+            "a secret as well",
+            by_key(&k1, &good(&c.id, &iss)),
+            vec![("client_secret", "x")],
+            "more than one method",
+        ),
+        (
+            "an assertion for a secret client",
+            by_key(&k1, &good(&secret_client.id, &iss)),
+            vec![],
+            "client authentication failed",
+        ),
         ("not a JWT", "abc.def".into(), vec![], "not a signed JWT"),
     ];
     for (case, assertion, extra, says) in cases {
@@ -344,7 +524,10 @@ async fn refused_assertions_are_invalid_client_and_issue_nothing() {
         None,
         &[
             ("grant_type", "client_credentials"),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:saml2-bearer",
+            ),
             ("client_assertion", &a),
         ],
     )
@@ -354,8 +537,17 @@ async fn refused_assertions_are_invalid_client_and_issue_nothing() {
     let (status, _, body) = with_assertion(&iss, &a, &[]).await;
     assert_eq!(status, 200, "{body}");
     // A private_key_jwt client has no secret to send.
-    let basic = token(&iss, Some((&c.id, "anything")), &[("grant_type", "client_credentials")]).await;
-    refused(&basic, "client authentication failed", "Basic for a private_key_jwt client");
+    let basic = token(
+        &iss,
+        Some((&c.id, "anything")),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    refused(
+        &basic,
+        "client authentication failed",
+        "Basic for a private_key_jwt client",
+    );
     // Revocation and introspection enforce the method too.
     let r = reqwest::Client::new()
         .post(format!("{iss}/introspect"))
@@ -379,7 +571,10 @@ async fn a_jwks_uri_that_fails_is_invalid_client_never_a_500() {
         let mut r = routes.lock().unwrap();
         r.insert("/down.json".into(), (500, "{}".into()));
         r.insert("/garbage.json".into(), (200, "<html>".into()));
-        r.insert("/private.json".into(), (200, json!({ "keys": [private_jwk] }).to_string()));
+        r.insert(
+            "/private.json".into(),
+            (200, json!({ "keys": [private_jwk] }).to_string()),
+        );
         r.insert("/ok.json".into(), (200, set.to_string()));
     }
     let closed = format!("http://127.0.0.1:{}/jwks.json", free_port());
@@ -401,19 +596,33 @@ async fn a_jwks_uri_that_fails_is_invalid_client_never_a_500() {
         let answer = with_assertion(&s.issuer, &by_key(&k, &good(&c.id, &s.issuer)), &[]).await;
         refused(&answer, "jwks_uri", "down again");
     }
-    assert_eq!(hits.load(Ordering::SeqCst), before, "a failure is kept for 30 s");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        before,
+        "a failure is kept for 30 s"
+    );
 
     // A kept set is fetched again for an unknown kid at most once a minute.
     let c = key_client(&s.db, &["--jwks-uri", &format!("{base}/ok.json")]);
-    let (status, _, body) = with_assertion(&s.issuer, &by_key(&k, &good(&c.id, &s.issuer)), &[]).await;
+    let (status, _, body) =
+        with_assertion(&s.issuer, &by_key(&k, &good(&c.id, &s.issuer)), &[]).await;
     assert_eq!(status, 200, "{body}");
     let (rotated, _, _) = key(Alg::ES256, "k2");
     let before = hits.load(Ordering::SeqCst);
     for _ in 0..3 {
-        let answer = with_assertion(&s.issuer, &by_key(&rotated, &good(&c.id, &s.issuer)), &[]).await;
-        refused(&answer, "client authentication failed", "unknown kid at the jwks_uri");
+        let answer =
+            with_assertion(&s.issuer, &by_key(&rotated, &good(&c.id, &s.issuer)), &[]).await;
+        refused(
+            &answer,
+            "client authentication failed",
+            "unknown kid at the jwks_uri",
+        );
     }
-    assert_eq!(hits.load(Ordering::SeqCst), before, "no refetch within a minute");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        before,
+        "no refetch within a minute"
+    );
 
     // Without KEYGATE_FETCH_ALLOW_PRIVATE_NETWORKS the loopback set is never fetched.
     let strict = Server::start(&s.db).await;
@@ -444,7 +653,8 @@ async fn failed_assertions_count_toward_the_client_failure_limit() {
     // The third failure reaches the limit: it and every later one are 429.
     assert_eq!(statuses, [401, 401, 429, 429, 429, 429], "{statuses:?}");
     // The right key is never refused because of that count.
-    let (status, _, body) = with_assertion(&s.issuer, &by_key(&k, &good(&c.id, &s.issuer)), &[]).await;
+    let (status, _, body) =
+        with_assertion(&s.issuer, &by_key(&k, &good(&c.id, &s.issuer)), &[]).await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -454,22 +664,99 @@ async fn key_settings_are_checked_by_the_cli_the_admin_api_and_registration() {
     let (k, _, set) = key(Alg::ES256, "k1");
     let mut private_jwk = k.public_jwk();
     private_jwk["d"] = json!(URL_SAFE_NO_PAD.encode([7u8; 32]));
-    let private_file = write_set(&s.db, "private.json", &json!({ "keys": [private_jwk.clone()] }));
+    let private_file = write_set(
+        &s.db,
+        "private.json",
+        &json!({ "keys": [private_jwk.clone()] }),
+    );
     let good_file = write_set(&s.db, "jwks.json", &set);
     let not_json = write_set(&s.db, "bad.json", &json!("x"));
-    let base = ["client", "create", "--tenant", "acme", "--name", "S", "--grant", "client_credentials"];
+    let base = [
+        "client",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "S",
+        "--grant",
+        "client_credentials",
+    ];
     let count = "SELECT COUNT(*) FROM clients";
     let before = s.db.count(count).await;
     for (case, extra, says) in [
-        ("a private key", vec!["--auth-method", "private_key_jwt", "--jwks-file", private_file.as_str()], "private"),
+        (
+            "a private key",
+            vec![
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks-file",
+                private_file.as_str(),
+            ],
+            "private",
+        ),
         ("no keys", vec!["--auth-method", "private_key_jwt"], "jwks"),
-        ("both", vec!["--auth-method", "private_key_jwt", "--jwks-file", good_file.as_str(), "--jwks-uri", "https://keys.example/jwks"], "jwks"),
-        ("keys for a secret client", vec!["--jwks-file", good_file.as_str()], "private_key_jwt"),
-        ("an ftp jwks_uri", vec!["--auth-method", "private_key_jwt", "--jwks-uri", "ftp://keys.example/jwks"], "--jwks-uri"),
-        ("http off loopback", vec!["--auth-method", "private_key_jwt", "--jwks-uri", "http://keys.example/jwks"], "--jwks-uri"),
-        ("no such file", vec!["--auth-method", "private_key_jwt", "--jwks-file", "/nonexistent/jwks.json"], "jwks"),
-        ("not a set", vec!["--auth-method", "private_key_jwt", "--jwks-file", not_json.as_str()], "JWK Set"),
-        ("public with client_secret_jwt", vec!["--public", "--auth-method", "client_secret_jwt"], "--auth-method"),
+        (
+            "both",
+            vec![
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks-file",
+                good_file.as_str(),
+                "--jwks-uri",
+                "https://keys.example/jwks",
+            ],
+            "jwks",
+        ),
+        (
+            "keys for a secret client",
+            vec!["--jwks-file", good_file.as_str()],
+            "private_key_jwt",
+        ),
+        (
+            "an ftp jwks_uri",
+            vec![
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks-uri",
+                "ftp://keys.example/jwks",
+            ],
+            "--jwks-uri",
+        ),
+        (
+            "http off loopback",
+            vec![
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks-uri",
+                "http://keys.example/jwks",
+            ],
+            "--jwks-uri",
+        ),
+        (
+            "no such file",
+            vec![
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks-file",
+                "/nonexistent/jwks.json",
+            ],
+            "jwks",
+        ),
+        (
+            "not a set",
+            vec![
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks-file",
+                not_json.as_str(),
+            ],
+            "JWK Set",
+        ),
+        (
+            "public with client_secret_jwt",
+            vec!["--public", "--auth-method", "client_secret_jwt"],
+            "--auth-method",
+        ),
     ] {
         let mut args: Vec<&str> = base.to_vec();
         args.extend(extra);
@@ -495,32 +782,74 @@ async fn key_settings_are_checked_by_the_cli_the_admin_api_and_registration() {
     assert_eq!(made.body["auth_method"], "private_key_jwt");
     assert_eq!(made.body["jwks"]["keys"][0]["kid"], "k1");
     let id = made.body["client_id"].as_str().unwrap().to_string();
-    let (status, _, body) = with_assertion(&s.issuer, &by_key(&k, &good(&id, &s.issuer)), &[]).await;
+    let (status, _, body) =
+        with_assertion(&s.issuer, &by_key(&k, &good(&id, &s.issuer)), &[]).await;
     assert_eq!(status, 200, "{body}");
     // A private_key_jwt client has no secret to rotate.
     let rotate = admin.post(&format!("{path}/{id}/secret"), json!({})).await;
     assert_eq!(rotate.status, 409, "{}", rotate.body);
     // Switching to a jwks_uri forgets the set.
     let patched = admin
-        .call(reqwest::Method::PATCH, &format!("{path}/{id}"), Some(json!({"jwks_uri": "https://keys.example/jwks.json"})))
+        .call(
+            reqwest::Method::PATCH,
+            &format!("{path}/{id}"),
+            Some(json!({"jwks_uri": "https://keys.example/jwks.json"})),
+        )
         .await;
     assert_eq!(patched.status, 200, "{}", patched.body);
     assert_eq!(patched.body["jwks_uri"], "https://keys.example/jwks.json");
-    assert!(patched.body.get("jwks").is_none_or(Value::is_null), "{}", patched.body);
+    assert!(
+        patched.body.get("jwks").is_none_or(Value::is_null),
+        "{}",
+        patched.body
+    );
+    // The CLI changes keys the same way, and refuses to rotate a secret
+    // the client does not have.
+    let shown = s.db.cli_json(
+        &[
+            "client",
+            "update",
+            "--tenant",
+            "acme",
+            &id,
+            "--jwks-file",
+            &good_file,
+        ],
+        None,
+    );
+    assert_eq!(shown["jwks"]["keys"][0]["kid"], "k1", "{shown}");
+    assert!(shown.get("jwks_uri").is_none(), "{shown}");
+    let out =
+        s.db.cli(&["client", "rotate-secret", "--tenant", "acme", &id], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no secret"));
     // A secret client cannot become client_secret_jwt (its secret is only hashed).
-    let secret_client = s.db.client("acme", CALLBACK, &["--grant", "client_credentials"]);
+    let secret_client =
+        s.db.client("acme", CALLBACK, &["--grant", "client_credentials"]);
     let switch = admin
-        .call(reqwest::Method::PATCH, &format!("{path}/{}", secret_client.id), Some(json!({"auth_method": "client_secret_jwt"})))
+        .call(
+            reqwest::Method::PATCH,
+            &format!("{path}/{}", secret_client.id),
+            Some(json!({"auth_method": "client_secret_jwt"})),
+        )
         .await;
     assert_eq!(switch.status, 400, "{}", switch.body);
 
     // Dynamic registration (RFC 7591) with jwks.
-    s.db.cli_json(&["tenant", "update", "acme", "--dynamic-registration", "open"], None);
+    s.db.cli_json(
+        &["tenant", "update", "acme", "--dynamic-registration", "open"],
+        None,
+    );
     tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
     let reg = |body: Value| {
         let url = format!("{}/oauth/register", s.issuer);
         async move {
-            let r = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+            let r = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             (r.status().as_u16(), r.json::<Value>().await.unwrap())
         }
     };
@@ -529,7 +858,11 @@ async fn key_settings_are_checked_by_the_cli_the_admin_api_and_registration() {
         "jwks": {"keys": [k.public_jwk()]}, "token_endpoint_auth_signing_alg": "HS256"
     }))
     .await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_client_metadata")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client_metadata")),
+        "{body}"
+    );
     let (status, body) = reg(json!({
         "grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
         "jwks": {"keys": [k.public_jwk()]}, "token_endpoint_auth_signing_alg": "ES256"
@@ -540,6 +873,7 @@ async fn key_settings_are_checked_by_the_cli_the_admin_api_and_registration() {
     assert_eq!(body["token_endpoint_auth_method"], "private_key_jwt");
     assert_eq!(body["jwks"]["keys"][0]["kid"], "k1");
     let id = body["client_id"].as_str().unwrap().to_string();
-    let (status, _, body) = with_assertion(&s.issuer, &by_key(&k, &good(&id, &s.issuer)), &[]).await;
+    let (status, _, body) =
+        with_assertion(&s.issuer, &by_key(&k, &good(&id, &s.issuer)), &[]).await;
     assert_eq!(status, 200, "{body}");
 }

@@ -45,9 +45,7 @@ pub(super) fn audiences(door: &Door, also: Option<&str>) -> Vec<String> {
 }
 
 fn refused(detail: impl Into<String>) -> Failure {
-    Failure::Refused(
-        OAuthError::invalid_client("client authentication failed").with_detail(detail),
-    )
+    Failure::Refused(OAuthError::invalid_client("client authentication failed").with_detail(detail))
 }
 
 /// Checks the assertion's signature with `client`'s keys, then uses its
@@ -63,10 +61,13 @@ pub(super) async fn verify(
     match client.auth_method {
         AuthMethod::ClientSecretJwt => {
             let Some(sealed) = client.secret_sealed.as_deref() else {
-                return Err(refused("the client has no sealed secret for client_secret_jwt"));
+                return Err(refused(
+                    "the client has no sealed secret for client_secret_jwt",
+                ));
             };
-            let secret = client_keys::open_secret(state.keys.master(), &door.tenant.id, &client.id, sealed)
-                .map_err(|e| ApiError::fault("opening a client's sealed secret failed", e))?;
+            let secret =
+                client_keys::open_secret(state.keys.master(), &door.tenant.id, &client.id, sealed)
+                    .map_err(|e| ApiError::fault("opening a client's sealed secret failed", e))?;
             compact
                 .verify_hmac(&secret)
                 .map_err(|e| refused(e.to_string()))?;
@@ -93,7 +94,11 @@ pub(super) async fn verify(
 
 /// A `private_key_jwt` signature, by the registered set or the one at the
 /// client's `jwks_uri` (fetched again once if the `kid` is unknown).
-async fn verify_signature(state: &AppState, client: &Client, compact: &Compact) -> Result<(), Failure> {
+async fn verify_signature(
+    state: &AppState,
+    client: &Client,
+    compact: &Compact,
+) -> Result<(), Failure> {
     if let Some(jwks) = &client.jwks {
         let set = serde_json::from_str(jwks)
             .map_err(|e| e.to_string())

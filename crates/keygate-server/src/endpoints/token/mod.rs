@@ -18,12 +18,12 @@ use axum::Extension;
 use keygate_core::basic::decode_basic;
 use keygate_core::client_assertion::{self, AssertionError};
 use keygate_core::client_auth;
-use keygate_crypto::client_jws;
 use keygate_core::grant::{self, Credential, Decision, Presented, Refusal};
 use keygate_core::model::{Client, Grant, User};
 use keygate_core::params::Params;
 use keygate_core::token_request::TokenRequest;
 use keygate_core::OAuthError;
+use keygate_crypto::client_jws;
 use keygate_store::{Approved, Exchange, NewRefresh, Then};
 
 /// Authenticates the calling client (token, revocation, introspection,
@@ -64,32 +64,26 @@ pub(crate) async fn authenticate_client_at(
     };
     // A client assertion (RFC 7521 4.2): decoded, and its claims read,
     // before anything is looked up.
-    let assertion = client_assertion::from_params(
-        p.get("client_assertion_type"),
-        p.get("client_assertion"),
-    )
-    .map_err(OAuthError::from)?
-    .map(|token| -> Result<_, OAuthError> {
-        let compact = client_jws::split(token).map_err(|e| match e {
-            client_jws::ClientJwsError::Critical => {
-                OAuthError::invalid_client(e.to_string())
-            }
-            _ => AssertionError::Malformed.into(),
-        })?;
-        let read = client_auth::read_assertion(&compact.alg, &compact.payload)?;
-        Ok((compact, read))
-    })
-    .transpose()?;
+    let assertion =
+        client_assertion::from_params(p.get("client_assertion_type"), p.get("client_assertion"))
+            .map_err(OAuthError::from)?
+            .map(|token| -> Result<_, OAuthError> {
+                let compact = client_jws::split(token).map_err(|e| match e {
+                    client_jws::ClientJwsError::Critical => {
+                        OAuthError::invalid_client(e.to_string())
+                    }
+                    _ => AssertionError::Malformed.into(),
+                })?;
+                let read = client_auth::read_assertion(&compact.alg, &compact.payload)?;
+                Ok((compact, read))
+            })
+            .transpose()?;
     let (compact, read) = match assertion {
         Some((compact, read)) => (Some(compact), Some(read)),
         None => (None, None),
     };
-    let presented = client_auth::presented(
-        basic,
-        p.get("client_id"),
-        p.get("client_secret"),
-        read,
-    )?;
+    let presented =
+        client_auth::presented(basic, p.get("client_id"), p.get("client_secret"), read)?;
     // Failed authentications count per client id in the store (shared by
     // every node); past the limit, failures are answered 429 with a growing
     // Retry-After. The right secret is never refused: secrets carry 256 bits
@@ -97,7 +91,17 @@ pub(crate) async fn authenticate_client_at(
     // client id lock that client out. Success costs no store access (but an
     // assertion's jti is used once in the store).
     let client = state.client(&door.tenant.id, &presented.client_id).await?;
-    let outcome = check_presented(state, door, &presented, client.as_ref(), compact.as_ref(), methods, endpoint_url, now).await;
+    let outcome = check_presented(
+        state,
+        door,
+        &presented,
+        client.as_ref(),
+        compact.as_ref(),
+        methods,
+        endpoint_url,
+        now,
+    )
+    .await;
     let counted = match outcome {
         Ok(()) => return Ok(client.expect("authenticated clients exist")),
         Err(assertion::Failure::Fault(e)) => return Err(e),
