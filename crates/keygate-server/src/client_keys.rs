@@ -106,14 +106,17 @@ impl RemoteKeySets {
     ) -> Result<Arc<KeySet>, String> {
         let now = Instant::now();
         let previous = {
-            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            match entries.get(uri) {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            match entries.get_mut(uri) {
                 Some(e) if e.until > now => {
                     let recent = now.duration_since(e.fetched) < REFETCH_AFTER;
                     // A failure is kept whatever the freshness: no refetch for 30 s.
                     if freshness == Freshness::Kept || recent || e.keys.is_err() {
                         return e.keys.clone();
                     }
+                    // This request refetches: the others arriving meanwhile
+                    // use the kept set rather than fetching too.
+                    e.fetched = now;
                     e.keys.clone().ok()
                 }
                 _ => None,
@@ -201,6 +204,84 @@ mod tests {
         );
         assert!(open_secret(&master, "acme", "c2", &sealed).is_err());
         assert!(open_secret(&master, "other", "c1", &sealed).is_err());
+    }
+
+    /// Serves `answer` (status, Cache-Control, body) to every request;
+    /// counts them.
+    async fn serve(
+        answer: Arc<Mutex<(u16, &'static str, String)>>,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = [0u8; 2048];
+                let _ = sock.read(&mut buf).await;
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (status, cache, body) = answer.lock().unwrap().clone();
+                let res = format!(
+                    "HTTP/1.1 {status} X\r\ncache-control: {cache}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(res.as_bytes()).await;
+            }
+        });
+        (url, hits)
+    }
+
+    fn set(kid: &str) -> String {
+        let (k, _) = keygate_crypto::keys::SigningKey::generate(
+            keygate_core::model::SigningAlg::EdDSA,
+            kid.into(),
+        )
+        .unwrap();
+        serde_json::json!({ "keys": [k.public_jwk()] }).to_string()
+    }
+
+    /// Pretends the kept set of `uri` was fetched `secs` ago.
+    fn age(sets: &RemoteKeySets, uri: &str, secs: u64) {
+        let mut entries = sets.entries.lock().unwrap();
+        let e = entries.get_mut(uri).unwrap();
+        e.fetched = Instant::now()
+            .checked_sub(Duration::from_secs(secs))
+            .unwrap();
+    }
+
+    fn kept_for(sets: &RemoteKeySets, uri: &str) -> u64 {
+        let entries = sets.entries.lock().unwrap();
+        let e = entries.get(uri).unwrap();
+        e.until.duration_since(e.fetched).as_secs()
+    }
+
+    #[tokio::test]
+    async fn a_set_is_kept_and_refetched_at_most_once_a_minute() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let answer = Arc::new(Mutex::new((200, "max-age=10", set("a"))));
+        let (uri, hits) = serve(answer.clone()).await;
+        let sets = RemoteKeySets::new(true);
+        let kid = |s: &KeySet| s.keys[0].kid.clone();
+        assert_eq!(kid(&sets.keys(&uri, Freshness::Kept).await.unwrap()), "a");
+        // max-age 10 is raised to the 5-minute floor.
+        assert!((299..=300).contains(&kept_for(&sets, &uri)));
+        // Kept, and recent: no new fetch either way.
+        sets.keys(&uri, Freshness::Kept).await.unwrap();
+        sets.keys(&uri, Freshness::Recent).await.unwrap();
+        assert_eq!(hits.load(SeqCst), 1);
+        // A minute on, an unknown kid fetches again; a day's ceiling holds.
+        *answer.lock().unwrap() = (200, "max-age=9999999", set("b"));
+        age(&sets, &uri, 61);
+        assert_eq!(kid(&sets.keys(&uri, Freshness::Recent).await.unwrap()), "b");
+        assert_eq!(hits.load(SeqCst), 2);
+        assert!((86_399..=86_400).contains(&kept_for(&sets, &uri)));
+        // A failed refetch keeps the set, and waits another minute.
+        *answer.lock().unwrap() = (500, "no-store", "{}".into());
+        age(&sets, &uri, 61);
+        assert_eq!(kid(&sets.keys(&uri, Freshness::Recent).await.unwrap()), "b");
+        assert_eq!(kid(&sets.keys(&uri, Freshness::Recent).await.unwrap()), "b");
+        assert_eq!(hits.load(SeqCst), 3);
     }
 
     #[tokio::test]
