@@ -397,6 +397,13 @@ async fn refused_assertions_are_invalid_client_and_issue_nothing() {
         "already used",
         "replayed",
     );
+    // Every node sees it: a second node of the same deployment (same
+    // database, same public URL, so the same issuer) refuses it too.
+    let second = Server::start_behind(&s.db, &s.server.base, &[]).await;
+    assert_eq!(second.issuer("acme"), iss);
+    let answer = with_assertion(&second.endpoint("acme"), &once, &[]).await;
+    refused(&answer, "already used", "replayed on another node");
+    drop(second);
 
     let with = |k: &str, v: Value| {
         let mut c = good(&c.id, &iss);
