@@ -884,3 +884,75 @@ async fn key_settings_are_checked_by_the_cli_the_admin_api_and_registration() {
         with_assertion(&s.issuer, &by_key(&k, &good(&id, &s.issuer)), &[]).await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn a_private_key_jwt_client_signs_a_person_in_by_the_journeys_api_and_exchanges_the_code() {
+    let s = setup(&[]).await;
+    s.db.user("acme", EMAIL, PASSWORD);
+    let (k, _, set) = key(Alg::ES256, "k1");
+    let file = write_set(&s.db, "jwks.json", &set);
+    let c = s.db.client(
+        "acme",
+        CALLBACK,
+        &[
+            "--journeys-api",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-file",
+            &file,
+        ],
+    );
+    let (verifier, challenge) = pkce();
+    let sign_in = |assertion: Option<String>| {
+        let mut body = json!({
+            "client_id": c.id, "redirect_uri": CALLBACK, "scope": "openid", "state": "s1",
+            "nonce": "n1", "code_challenge": challenge, "code_challenge_method": "S256",
+            "email": EMAIL, "password": PASSWORD,
+        });
+        if let Some(a) = assertion {
+            body["client_assertion_type"] = json!(ASSERTION_TYPE);
+            body["client_assertion"] = json!(a);
+        }
+        let url = format!("{}/journeys/sign-in", s.issuer);
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // Without its assertion the client is not authenticated.
+    let (status, body) = sign_in(None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    let (status, body) = sign_in(Some(by_key(&k, &good(&c.id, &s.issuer)))).await;
+    assert_eq!(status, 200, "{body}");
+    let code = body["code"].as_str().unwrap().to_string();
+    // The code exchange, authenticated by a fresh assertion.
+    let a = by_key(&k, &good(&c.id, &s.issuer));
+    let (status, _, tokens) = token(
+        &s.issuer,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", &verifier),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &a),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(
+        (id_token["aud"].clone(), id_token["nonce"].clone()),
+        (json!(c.id), json!("n1"))
+    );
+}
