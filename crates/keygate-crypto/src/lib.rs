@@ -7,7 +7,13 @@
 //! - [`secrets`]: random tokens, SHA-256 hashing of codes, refresh tokens and
 //!   client secrets, constant-time comparison.
 //! - [`password`]: Argon2id hashing of people's passwords.
+//! - [`hmac`]: HMAC-SHA-2 (JWS `HS256`/`HS384`/`HS512`), checked in constant time.
+//! - [`jwk_set`]: a client's JWK Set (public signature keys only).
+//! - [`client_jws`]: verifying a JWS a client signed (its client assertion).
 
+pub mod client_jws;
+pub mod hmac;
+pub mod jwk_set;
 pub mod jws;
 pub mod keys;
 pub mod password;

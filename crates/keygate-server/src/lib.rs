@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod admin;
 mod cache;
+mod client_keys;
 pub mod config;
 pub mod dev;
 mod device;
@@ -77,6 +78,8 @@ pub struct Inner {
     pub(crate) tenants: cache::TtlCache<String, Option<keygate_core::model::Tenant>>,
     pub(crate) throttle: limits::throttle::Throttle,
     pub(crate) documents: metadata_document::Documents,
+    /// The JWK Sets fetched from clients' `jwks_uri`s.
+    pub(crate) client_keys: client_keys::RemoteKeySets,
     pub(crate) mailer: mail::Mailer,
 }
 
@@ -97,6 +100,7 @@ impl AppState {
     ) -> Self {
         let ttl = config.cache_ttl;
         let documents = metadata_document::Documents::new(config.fetch_allow_private);
+        let client_keys = client_keys::RemoteKeySets::new(config.fetch_allow_private);
         AppState(Arc::new(Inner {
             keys: jwt::keyring::KeyRing::new(store.clone(), master, ttl),
             store,
@@ -108,6 +112,7 @@ impl AppState {
             tenants: cache::TtlCache::new(ttl),
             throttle: limits::throttle::Throttle::default(),
             documents,
+            client_keys,
             mailer: mail::Mailer::default(),
         }))
     }

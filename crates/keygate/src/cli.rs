@@ -302,9 +302,16 @@ pub(crate) struct ClientCreate {
     /// A public client (no secret; PKCE required).
     #[arg(long)]
     pub public: bool,
-    /// client_secret_basic (default) or client_secret_post.
+    /// client_secret_basic (default), client_secret_post, private_key_jwt
+    /// (with --jwks-file or --jwks-uri) or client_secret_jwt (docs/client-auth.md).
     #[arg(long)]
     pub auth_method: Option<String>,
+    /// private_key_jwt: a file holding the client's JWK Set (public keys only).
+    #[arg(long)]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// private_key_jwt: where the client publishes its JWK Set (https).
+    #[arg(long)]
+    pub jwks_uri: Option<String>,
     /// Allowed grants, comma-separated: authorization_code, refresh_token,
     /// client_credentials, urn:ietf:params:oauth:grant-type:token-exchange
     /// [default: authorization_code,refresh_token]

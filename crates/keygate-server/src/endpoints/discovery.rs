@@ -11,6 +11,12 @@ use serde_json::json;
 
 /// Lists exactly what this server implements.
 pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Response {
+    // The algorithms of client assertions (RFC 7523): private_key_jwt's
+    // signatures, then client_secret_jwt's HMACs; never `none`.
+    let assertion_algs: Vec<&str> = keygate_core::client_assertion::PUBLIC_KEY_ALGS
+        .into_iter()
+        .chain(keygate_core::client_assertion::HMAC_ALGS)
+        .collect();
     let doc = json!({
         "issuer": door.issuer,
         "authorization_endpoint": door.url("/authorize"),
@@ -27,9 +33,12 @@ pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Re
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code", keygate_core::token_exchange::GRANT_TYPE],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": ["S256", "plain"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "acr", "amr", "name", "email", "email_verified", "phone_number", "phone_number_verified", "address"],

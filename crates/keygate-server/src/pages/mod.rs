@@ -148,14 +148,7 @@ pub(crate) async fn validate_request(
         Ok(mut req) => {
             let client = client.expect("validated requests have a client");
             if let Err(error) = keygate_core::par::must_push(&client, pushed.is_some()) {
-                return Ok(Err(error_redirect(
-                    door,
-                    &ErrorRedirect {
-                        redirect_uri: req.redirect_uri,
-                        error,
-                        state: req.state,
-                    },
-                )));
+                return Ok(Err(error_redirect(door, &req.error_redirect(error))));
             }
             req.pushed = pushed.map(|(_, hash)| hash);
             Ok(Ok((req, client, params)))

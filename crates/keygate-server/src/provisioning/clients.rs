@@ -34,6 +34,12 @@ pub enum AuthMethodName {
     client_secret_basic,
     /// The secret as the `client_secret` form parameter (RFC 6749 2.3.1).
     client_secret_post,
+    /// A JWT signed with one of the client's keys (`jwks` or `jwks_uri`;
+    /// RFC 7523, docs/client-auth.md); the client has no secret.
+    private_key_jwt,
+    /// A JWT with an HMAC under the client's secret (OpenID Connect Core 9;
+    /// docs/client-auth.md); the secret is also kept sealed.
+    client_secret_jwt,
 }
 
 /// A grant type a client may use.
@@ -112,6 +118,15 @@ pub struct NewClient {
     #[serde(default)]
     #[schema(value_type = Option<AuthMethodName>)]
     pub auth_method: Option<String>,
+    /// `private_key_jwt`: the client's JWK Set (RFC 7517 5), public
+    /// signature keys only (RS256, ES256, EdDSA). Not with `jwks_uri`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// `private_key_jwt`: where the client publishes its JWK Set (https).
+    /// Not with `jwks`.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
     /// Allowed grants (default `authorization_code`, `refresh_token`).
     #[serde(default)]
     #[schema(value_type = Vec<GrantTypeName>)]
@@ -185,10 +200,19 @@ pub struct ClientPatch {
     /// Registered redirect URIs, matched exactly; replaces the whole list.
     #[serde(default)]
     pub redirect_uris: Option<Vec<String>>,
-    /// How a confidential client authenticates; refused for a public client.
+    /// How a confidential client authenticates; refused for a public
+    /// client. A client cannot switch to `client_secret_jwt` (its secret
+    /// is kept only as a hash); switching to another method forgets its keys.
     #[serde(default)]
     #[schema(value_type = Option<AuthMethodName>)]
     pub auth_method: Option<String>,
+    /// `private_key_jwt`: a new JWK Set; forgets the `jwks_uri`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// `private_key_jwt`: a new `jwks_uri`; forgets the registered set.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
     /// Allowed grants; replaces the whole list.
     #[serde(default)]
     #[schema(value_type = Option<Vec<GrantTypeName>>)]
@@ -341,16 +365,22 @@ pub fn client_from_spec(
     let auth_method = match (spec.public, spec.auth_method.as_deref()) {
         (true, _) => AuthMethod::None,
         (false, None) => AuthMethod::ClientSecretBasic,
-        (false, Some(m @ ("client_secret_basic" | "client_secret_post"))) => {
-            AuthMethod::parse(m).expect("listed")
-        }
+        (
+            false,
+            Some(
+                m @ ("client_secret_basic" | "client_secret_post" | "private_key_jwt"
+                | "client_secret_jwt"),
+            ),
+        ) => AuthMethod::parse(m).expect("listed"),
         (false, Some(m)) => {
             return Err(ProvisionError::invalid(
                 "auth_method",
-                format!("'{m}' is not supported: use client_secret_basic or client_secret_post"),
+                format!("'{m}' is not supported: use client_secret_basic, client_secret_post, private_key_jwt or client_secret_jwt"),
             ))
         }
     };
+    let (jwks, jwks_uri) =
+        super::client_keys::keys_for(auth_method, spec.jwks.as_ref(), spec.jwks_uri.as_deref())?;
     let grant_types = parse_grants(&spec.grant_types)?;
     if spec.public && grant_types.contains(&GrantType::ClientCredentials) {
         return Err(ProvisionError::invalid(
@@ -406,7 +436,7 @@ pub fn client_from_spec(
             "a third-party client cannot use the Journeys API: it would be handed people's passwords",
         ));
     }
-    let secret = (!spec.public).then(secrets::new_secret);
+    let secret = super::client_keys::new_secret_for(auth_method);
     let client = Client {
         id: secrets::random_token(18),
         tenant_id: tenant.to_string(),
@@ -439,8 +469,9 @@ pub fn client_from_spec(
         third_party: spec.third_party,
         registration_token_hash: None,
         first_used_at: None,
-        jwks: None,
-        jwks_uri: None,
+        jwks,
+        jwks_uri,
+        // Sealed by `new_client`, which holds the master key.
         secret_sealed: None,
         require_dpop: false,
         require_par: spec.require_par,
@@ -464,6 +495,8 @@ fn spec_of(c: &Client) -> NewClient {
         redirect_uris: c.redirect_uris.clone(),
         public: c.public,
         auth_method: (!c.public).then(|| c.auth_method.as_str().to_string()),
+        jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+        jwks_uri: c.jwks_uri.clone(),
         grant_types: c
             .grant_types
             .iter()
@@ -498,7 +531,26 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
         spec.redirect_uris = v;
     }
     if let Some(v) = p.auth_method {
+        if v == AuthMethod::ClientSecretJwt.as_str() && c.auth_method != AuthMethod::ClientSecretJwt
+        {
+            return Err(ProvisionError::invalid(
+                "auth_method",
+                "a client cannot switch to client_secret_jwt: its secret is kept only as a hash, \
+                 and the HMAC needs the secret itself; create a client with client_secret_jwt instead",
+            ));
+        }
+        if v != AuthMethod::PrivateKeyJwt.as_str() {
+            spec.jwks = None;
+            spec.jwks_uri = None;
+        }
         spec.auth_method = Some(v);
+    }
+    match (p.jwks, p.jwks_uri) {
+        (None, None) => {}
+        (jwks, jwks_uri) => {
+            spec.jwks = jwks;
+            spec.jwks_uri = jwks_uri;
+        }
     }
     if let Some(v) = p.grant_types {
         if v.is_empty() {
@@ -557,7 +609,11 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
         created_at: c.created_at,
         registration_token_hash: c.registration_token_hash.clone(),
         first_used_at: c.first_used_at,
-        secret_sealed: c.secret_sealed.clone(),
+        // Kept only while the client stays client_secret_jwt.
+        secret_sealed: c
+            .secret_sealed
+            .clone()
+            .filter(|_| checked.auth_method == AuthMethod::ClientSecretJwt),
         ..checked
     })
 }
@@ -592,22 +648,43 @@ pub async fn update_client(
 }
 
 /// Gives a confidential client a new secret (returned once); the old one
-/// stops working at once.
-pub async fn rotate_client_secret(store: &dyn Store, tenant: &str, id: &str) -> Result<String> {
+/// stops working at once. A `client_secret_jwt` client's new secret is
+/// sealed again under `master` (docs/client-auth.md); a `private_key_jwt`
+/// client has no secret.
+pub async fn rotate_client_secret(
+    store: &dyn Store,
+    tenant: &str,
+    id: &str,
+    master: &keygate_crypto::sealing::MasterKey,
+) -> Result<String> {
     let client = existing_client(store, tenant, id).await?;
     if client.public {
         return Err(ProvisionError::Conflict(
             "a public client has no secret to rotate".into(),
         ));
     }
-    let secret = secrets::new_secret();
+    let Some(secret) = super::client_keys::new_secret_for(client.auth_method) else {
+        return Err(ProvisionError::Conflict(
+            "a private_key_jwt client has no secret: it authenticates with its keys".into(),
+        ));
+    };
+    let not_found = |e| match e {
+        StoreError::NotFound => no_client(id),
+        other => other.into(),
+    };
     store
         .set_client_secret(tenant, id, &secrets::sha256_hex(&secret))
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => no_client(id),
-            other => other.into(),
-        })?;
+        .map_err(not_found)?;
+    // The hash first: should sealing fail, the client keeps authenticating
+    // with its old secret's HMAC, and the new secret was never shown.
+    if let Some(sealed) = super::client_keys::sealed_secret(master, &client, &secret) {
+        let resealed = Client {
+            secret_sealed: Some(sealed),
+            ..client
+        };
+        store.update_client(&resealed).await.map_err(not_found)?;
+    }
     Ok(secret)
 }
 

@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 
 mod admin_tokens;
 mod apis;
+mod client_keys;
 mod clients;
 mod consents;
 pub mod duration;
@@ -26,6 +27,7 @@ mod users;
 
 pub use admin_tokens::*;
 pub use apis::*;
+pub use client_keys::{new_client, sealed_secret};
 pub use clients::*;
 pub use consents::*;
 pub use duration::parse_duration;
@@ -72,6 +74,7 @@ fn cli_flag(field: &str) -> (String, &'static str) {
         "web_origins" => ("--web-origin".into(), ": "),
         "exchange_audiences" => ("--exchange-audience".into(), ": "),
         "domains" => ("--domain".into(), ": "),
+        "jwks" => ("--jwks-file".into(), ": "),
         other => (format!("--{}", other.replace('_', "-")), ": "),
     }
 }

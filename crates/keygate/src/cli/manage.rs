@@ -141,6 +141,7 @@ pub(crate) struct ClientRef {
     "id_token_signed_response_alg", "pkce", "token_rate_limit", "require_mfa", "third_party",
     "require_par",
     "exchange_audiences", "no_exchange_audiences",
+    "jwks_file", "jwks_uri",
 ])))]
 pub(crate) struct ClientUpdate {
     #[arg(long)]
@@ -154,9 +155,18 @@ pub(crate) struct ClientUpdate {
     /// (localhost, 127.0.0.1, [::1]), or a native app's reverse-domain scheme.
     #[arg(long = "redirect-uri")]
     pub redirect_uris: Vec<String>,
-    /// client_secret_basic or client_secret_post (confidential clients).
+    /// client_secret_basic, client_secret_post or private_key_jwt
+    /// (confidential clients; docs/client-auth.md).
     #[arg(long)]
     pub auth_method: Option<String>,
+    /// private_key_jwt: a file holding the client's JWK Set (public keys);
+    /// replaces the registered set and forgets a jwks_uri.
+    #[arg(long, conflicts_with = "jwks_uri")]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// private_key_jwt: where the client publishes its JWK Set (https);
+    /// forgets a registered set.
+    #[arg(long)]
+    pub jwks_uri: Option<String>,
     /// Allowed grants, comma-separated: authorization_code, refresh_token,
     /// client_credentials, urn:ietf:params:oauth:grant-type:token-exchange.
     #[arg(long = "grant")]

@@ -17,6 +17,7 @@ mod apis;
 mod browser;
 mod claims;
 mod cli_admin;
+mod client_auth_jwt;
 mod codes;
 mod consent;
 mod dev_mode;
