@@ -26,6 +26,7 @@ pub mod claims_request;
 pub mod client_auth;
 pub mod consent;
 pub mod contact;
+pub mod dpop;
 pub mod error;
 pub mod grant;
 pub mod model;

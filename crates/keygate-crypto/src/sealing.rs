@@ -4,12 +4,13 @@
 
 use crate::CryptoError;
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::hkdf;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 /// The AES-256-GCM key that seals signing keys at rest. Debug output never shows it.
-pub struct MasterKey(LessSafeKey);
+pub struct MasterKey(LessSafeKey, hkdf::Prk);
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -39,7 +40,11 @@ impl MasterKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<MasterKey, CryptoError> {
         let key = UnboundKey::new(&AES_256_GCM, bytes)
             .map_err(|_| CryptoError::MasterKey("rejected".into()))?;
-        Ok(MasterKey(LessSafeKey::new(key)))
+        // Keys for other purposes than sealing are derived from the master
+        // key by HKDF (RFC 5869), never the master key itself.
+        let prk =
+            hkdf::Salt::new(hkdf::HKDF_SHA256, b"keygate master key derivation").extract(bytes);
+        Ok(MasterKey(LessSafeKey::new(key), prk))
     }
 
     /// A new random master key, as 64 hex characters.
@@ -68,6 +73,26 @@ impl MasterKey {
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);
         STANDARD.encode(out)
+    }
+
+    /// A 32-byte key for `purpose`, derived from the master key by HKDF-SHA256
+    /// (RFC 5869): the same on every node that shares the master key, and
+    /// unrelated to the key of any other purpose (docs/dpop.md: the DPoP
+    /// nonce key).
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        struct Len;
+        impl hkdf::KeyType for Len {
+            fn len(&self) -> usize {
+                32
+            }
+        }
+        let mut out = [0u8; 32];
+        let info = [purpose.as_bytes()];
+        self.1
+            .expand(&info, Len)
+            .and_then(|okm| okm.fill(&mut out))
+            .expect("HKDF-SHA256 can expand 32 bytes");
+        out
     }
 
     /// Decrypts what [`MasterKey::seal`] gave for the same `label`; anything else is
@@ -101,6 +126,12 @@ mod tests {
         let other = MasterKey::from_hex(&MasterKey::generate_hex()).unwrap();
         assert!(other.open("kid1", &s).is_err());
         assert!(MasterKey::from_hex("abc").is_err());
+        // Derived keys: one per purpose, the same for the same master key.
+        let again = MasterKey::from_hex(&"ab".repeat(32)).unwrap();
+        let same = MasterKey::from_hex(&"ab".repeat(32)).unwrap();
+        assert_eq!(again.derive("dpop nonce"), same.derive("dpop nonce"));
+        assert_ne!(again.derive("dpop nonce"), again.derive("other"));
+        assert_ne!(again.derive("dpop nonce"), k.derive("dpop nonce"));
         assert!(MasterKey::from_hex(&"zz".repeat(32)).is_err());
     }
 }

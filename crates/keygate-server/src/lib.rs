@@ -23,6 +23,7 @@ mod cache;
 pub mod config;
 pub mod dev;
 pub mod door;
+mod dpop;
 mod email_verification;
 mod endpoints;
 pub mod error;
@@ -77,6 +78,8 @@ pub struct Inner {
     pub(crate) throttle: limits::throttle::Throttle,
     pub(crate) documents: metadata_document::Documents,
     pub(crate) mailer: mail::Mailer,
+    /// The DPoP nonce key, derived from the master key (RFC 9449 8).
+    pub(crate) dpop: dpop::Nonces,
 }
 
 impl std::ops::Deref for AppState {
@@ -96,6 +99,7 @@ impl AppState {
     ) -> Self {
         let ttl = config.cache_ttl;
         let documents = metadata_document::Documents::new(config.fetch_allow_private);
+        let dpop = dpop::Nonces::new(&master);
         AppState(Arc::new(Inner {
             keys: jwt::keyring::KeyRing::new(store.clone(), master, ttl),
             store,
@@ -108,6 +112,7 @@ impl AppState {
             throttle: limits::throttle::Throttle::default(),
             documents,
             mailer: mail::Mailer::default(),
+            dpop,
         }))
     }
 

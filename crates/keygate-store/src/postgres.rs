@@ -124,6 +124,11 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0022_client_modern_grants.sql"),
     },
     Migration {
+        version: 23,
+        name: "dpop",
+        sql: include_str!("../migrations/postgres/0023_dpop.sql"),
+    },
+    Migration {
         version: 28,
         name: "pushed_requests",
         sql: include_str!("../migrations/postgres/0028_pushed_requests.sql"),

@@ -332,6 +332,10 @@ pub(crate) struct ClientCreate {
     /// consent page (no Journeys API).
     #[arg(long)]
     pub third_party: bool,
+    /// Every token request must carry a DPoP proof (RFC 9449): tokens are
+    /// always bound to the client's key.
+    #[arg(long)]
+    pub require_dpop: bool,
     /// A browser origin allowed to call the token, revocation, userinfo and Journeys endpoints (CORS).
     #[arg(long = "web-origin")]
     pub web_origins: Vec<String>,

@@ -184,6 +184,7 @@ fn client_spec(a: &ClientCreate) -> provision::NewClient {
         journeys_api: a.journeys_api,
         require_mfa: a.require_mfa,
         third_party: a.third_party,
+        require_dpop: a.require_dpop,
         web_origins: a.web_origins.clone(),
         post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),
         id_token_signed_response_alg: a.id_token_signed_response_alg.clone(),

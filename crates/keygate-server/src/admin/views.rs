@@ -121,6 +121,8 @@ pub struct ClientView {
     pub require_mfa: bool,
     /// Whether people allow what the client asks for on a consent page.
     pub third_party: bool,
+    /// Whether every token request must carry a DPoP proof (RFC 9449).
+    pub require_dpop: bool,
 }
 
 impl From<Client> for ClientView {
@@ -150,6 +152,7 @@ impl From<Client> for ClientView {
             token_rate_limit: c.token_rate_limit,
             require_mfa: c.require_mfa,
             third_party: c.third_party,
+            require_dpop: c.require_dpop,
         }
     }
 }

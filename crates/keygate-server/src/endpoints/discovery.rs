@@ -37,6 +37,7 @@ pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Re
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        "dpop_signing_alg_values_supported": keygate_core::dpop::ALGS.map(|a| a.as_str()),
     });
     let mut doc = doc;
     if door.tenant.dynamic_registration != keygate_core::model::DynamicRegistration::Off {

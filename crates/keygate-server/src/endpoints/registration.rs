@@ -46,6 +46,9 @@ struct Metadata {
     post_logout_redirect_uris: Vec<String>,
     #[serde(default)]
     id_token_signed_response_alg: Option<String>,
+    /// RFC 9449 5.2: the client always uses DPoP at the token endpoint.
+    #[serde(default)]
+    dpop_bound_access_tokens: Option<bool>,
     /// RFC 7592: a PUT names the client it replaces.
     #[serde(default)]
     client_id: Option<String>,
@@ -136,6 +139,7 @@ fn spec_of(m: &Metadata) -> Result<NewClient, ApiError> {
         grant_types,
         post_logout_redirect_uris: m.post_logout_redirect_uris.clone(),
         id_token_signed_response_alg: m.id_token_signed_response_alg.clone(),
+        require_dpop: m.dpop_bound_access_tokens.unwrap_or(false),
         third_party: true,
         ..NewClient::default()
     })
@@ -154,6 +158,7 @@ fn metadata_of(door: &Door, c: &Client) -> Value {
         "response_types": if c.allows(GrantType::AuthorizationCode) { vec!["code"] } else { vec![] },
         "token_endpoint_auth_method": c.auth_method.as_str(),
         "id_token_signed_response_alg": c.signing_alg.as_str(),
+        "dpop_bound_access_tokens": c.require_dpop,
         "registration_client_uri": door.url(&format!("/oauth/register/{}", c.id)),
     });
     if !c.public {

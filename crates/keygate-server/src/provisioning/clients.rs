@@ -158,6 +158,9 @@ pub struct NewClient {
     /// password).
     #[serde(default)]
     pub third_party: bool,
+    /// Every token request must carry a DPoP proof (RFC 9449; docs/dpop.md).
+    #[serde(default)]
+    pub require_dpop: bool,
 }
 
 /// Changes to a client; absent fields stay as they are, lists are replaced
@@ -202,6 +205,9 @@ pub struct ClientPatch {
     /// Whether people allow what the client asks for on a consent page.
     #[serde(default)]
     pub third_party: Option<bool>,
+    /// Whether every token request must carry a DPoP proof (RFC 9449).
+    #[serde(default)]
+    pub require_dpop: Option<bool>,
     /// Browser origins allowed to call the token, revocation, userinfo and Journeys
     /// endpoints (CORS); replaces the whole list.
     #[serde(default)]
@@ -382,7 +388,7 @@ pub fn client_from_spec(
         jwks: None,
         jwks_uri: None,
         secret_sealed: None,
-        require_dpop: false,
+        require_dpop: spec.require_dpop,
         require_par: false,
         exchange_audiences: Vec::new(),
         backchannel_logout_uri: None,
@@ -421,6 +427,7 @@ fn spec_of(c: &Client) -> NewClient {
         token_rate_limit: c.token_rate_limit,
         require_mfa: c.require_mfa,
         third_party: c.third_party,
+        require_dpop: c.require_dpop,
     }
 }
 
@@ -464,6 +471,9 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
     }
     if let Some(v) = p.third_party {
         spec.third_party = v;
+    }
+    if let Some(v) = p.require_dpop {
+        spec.require_dpop = v;
     }
     if let Some(v) = p.web_origins {
         spec.web_origins = v;

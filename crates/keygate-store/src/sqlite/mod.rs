@@ -144,6 +144,11 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0022_client_modern_grants.sql"),
     },
     Migration {
+        version: 23,
+        name: "dpop",
+        sql: include_str!("../../migrations/sqlite/0023_dpop.sql"),
+    },
+    Migration {
         version: 28,
         name: "pushed_requests",
         sql: include_str!("../../migrations/sqlite/0028_pushed_requests.sql"),

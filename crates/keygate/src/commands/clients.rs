@@ -66,6 +66,7 @@ fn patch(a: ClientUpdate) -> ClientPatch {
         journeys_api: a.journeys_api,
         require_mfa: a.require_mfa,
         third_party: a.third_party,
+        require_dpop: a.require_dpop,
         web_origins: list_change(a.web_origins, a.no_web_origins),
         post_logout_redirect_uris: list_change(
             a.post_logout_redirect_uris,

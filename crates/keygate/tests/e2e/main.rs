@@ -20,6 +20,7 @@ mod cli_admin;
 mod codes;
 mod consent;
 mod dev_mode;
+mod dpop;
 mod email_verification;
 mod error_fixture;
 mod foundation;
