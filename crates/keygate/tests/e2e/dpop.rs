@@ -696,3 +696,123 @@ async fn openid_client_uses_dpop_for_the_code_flow_refresh_and_userinfo() {
     assert_eq!(userinfo["email"], EMAIL);
     assert_eq!(userinfo["sub"], tokens["access_token"]["sub"]);
 }
+
+#[tokio::test]
+async fn require_dpop_is_set_by_the_cli_the_admin_api_and_registration() {
+    use crate::admin_helpers::admin_world;
+    let (w, admin) = admin_world().await;
+    w.db.cli_json(
+        &["tenant", "update", "acme", "--dynamic-registration", "open"],
+        None,
+    );
+    // The CLI: create with the flag, show it, turn it off and on again.
+    let c = w.confidential_client(&["--require-dpop"]);
+    let show = |w: &World, id: &str| {
+        w.db.cli_json(&["client", "show", "--tenant", "acme", id], None)["require_dpop"].clone()
+    };
+    assert_eq!(show(&w, &c.id), true);
+    w.db.cli_json(
+        &[
+            "client",
+            "update",
+            "--tenant",
+            "acme",
+            &c.id,
+            "--require-dpop",
+            "false",
+        ],
+        None,
+    );
+    assert_eq!(show(&w, &c.id), false);
+    w.db.cli_json(
+        &[
+            "client",
+            "update",
+            "--tenant",
+            "acme",
+            &c.id,
+            "--require-dpop",
+        ],
+        None,
+    );
+    assert_eq!(show(&w, &c.id), true);
+    let plain = w.confidential_client(&[]);
+    assert_eq!(show(&w, &plain.id), false);
+
+    // The admin API: the field on create, on read, and in a PATCH.
+    let made = admin
+        .post(
+            "/tenants/acme/clients",
+            json!({"name": "API-made", "redirect_uris": ["https://app.example/cb"], "require_dpop": true}),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert_eq!(made.body["require_dpop"], true, "{}", made.body);
+    let id = made.body["client_id"].as_str().unwrap().to_string();
+    let patched = admin
+        .patch(
+            &format!("/tenants/acme/clients/{id}"),
+            json!({"require_dpop": false}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.body["require_dpop"], false);
+    let bad = admin
+        .patch(
+            &format!("/tenants/acme/clients/{id}"),
+            json!({"require_dpop": "yes"}),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(show(&w, &id), false);
+
+    // RFC 7591 registration: dpop_bound_access_tokens is the client's
+    // require_dpop, and the answer echoes it; a client registered with it
+    // gets no token without a proof.
+    let (s, _, registered) = {
+        let r = reqwest::Client::new()
+            .post(format!("{}/oauth/register", w.issuer))
+            .json(&json!({
+                "client_name": "Agent",
+                "redirect_uris": ["https://agent.example/cb"],
+                "token_endpoint_auth_method": "client_secret_basic",
+                "grant_types": ["client_credentials"],
+                "dpop_bound_access_tokens": true
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let h = r.headers().clone();
+        (status, h, r.json::<Value>().await.unwrap())
+    };
+    assert_eq!(s, 201, "{registered}");
+    assert_eq!(registered["dpop_bound_access_tokens"], true);
+    let rid = registered["client_id"].as_str().unwrap();
+    assert_eq!(show(&w, rid), true);
+    let auth =
+        keygate_core::basic::encode_basic(rid, registered["client_secret"].as_str().unwrap());
+    let (s, _, body) = call(
+        "POST",
+        &format!("{}/token", w.issuer),
+        &[("Authorization", &auth)],
+        Some(&[("grant_type", "client_credentials")]),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+    let (s, _, other) = {
+        let r = reqwest::Client::new()
+            .post(format!("{}/oauth/register", w.issuer))
+            .json(&json!({"client_name": "Agent", "redirect_uris": ["https://agent.example/cb"]}))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), (), r.json::<Value>().await.unwrap())
+    };
+    assert_eq!(s, 201, "{other}");
+    assert_eq!(other["dpop_bound_access_tokens"], false);
+}
