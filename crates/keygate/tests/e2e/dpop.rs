@@ -816,3 +816,76 @@ async fn require_dpop_is_set_by_the_cli_the_admin_api_and_registration() {
     assert_eq!(s, 201, "{other}");
     assert_eq!(other["dpop_bound_access_tokens"], false);
 }
+
+#[tokio::test]
+async fn nonces_and_spent_proofs_are_shared_by_every_node() {
+    // Two nodes on one database behind one public URL (multi_node.rs):
+    // a nonce node A handed out works at node B (it is derived from the
+    // shared master key, not stored), and a proof spent at B is a replay
+    // at A (its jti is in the shared store).
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    let client = db.client(
+        "acme",
+        "http://127.0.0.1:9/callback",
+        &["--grant", "client_credentials"],
+    );
+    let a = Server::start(&db).await;
+    let b = Server::start_behind(&db, &a.base, &[]).await;
+    let htu = format!("{}/token", a.issuer("acme"));
+    let (at_a, at_b) = (
+        format!("{}/token", a.endpoint("acme")),
+        format!("{}/token", b.endpoint("acme")),
+    );
+    let key = DpopKey::new(Alg::ES256);
+    let auth = basic(&client);
+    let cc = [("grant_type", "client_credentials")];
+    let first = key.proof(Claims::post(&htu, None));
+    let (s, h, body) = call(
+        "POST",
+        &at_a,
+        &[("Authorization", &auth), ("DPoP", &first)],
+        Some(&cc),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("use_dpop_nonce")),
+        "{body}"
+    );
+    let nonce = nonce_of(&h);
+    let proof = key.proof(Claims::post(&htu, Some(&nonce)));
+    let (s, h, body) = call(
+        "POST",
+        &at_b,
+        &[("Authorization", &auth), ("DPoP", &proof)],
+        Some(&cc),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["token_type"], "DPoP");
+    assert_eq!(
+        nonce_of(&h),
+        nonce,
+        "both nodes hand out the same nonce in one window"
+    );
+    let (s, _, body) = call(
+        "POST",
+        &at_a,
+        &[("Authorization", &auth), ("DPoP", &proof)],
+        Some(&cc),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("invalid_dpop_proof")),
+        "{body}"
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{body}"
+    );
+}
