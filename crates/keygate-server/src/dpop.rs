@@ -61,8 +61,8 @@ pub(crate) fn sent(headers: &HeaderMap) -> bool {
     headers.contains_key(dpop::HEADER)
 }
 
-/// The request's proof, checked, with its `jti` spent: `Ok(Ok(None))` when
-/// it sent none, `Ok(Err(_))` when the proof is refused (why, in the
+/// The request's proof, checked and with its `jti` spent: `Ok(Ok(None))`
+/// when it sent none, `Ok(Err(_))` when the proof is refused (why, in the
 /// core's terms), `Err(_)` only for a fault of ours (the store).
 pub(crate) async fn proof(
     state: &AppState,
@@ -71,16 +71,31 @@ pub(crate) async fn proof(
     place: &Place<'_>,
     now: i64,
 ) -> Result<Result<Option<Proof>, DpopError>, ApiError> {
+    match check(state, door, headers, place, now) {
+        Ok(Some(p)) => Ok(spend(state, door, &p, now).await?.map(|()| Some(p))),
+        other => Ok(other),
+    }
+}
+
+/// The request's proof checked, without spending its `jti` (no I/O):
+/// `Ok(None)` when it sent none. A caller that checks more before the
+/// proof counts (userinfo: the access token) spends it with [`spend`]
+/// afterwards, so requests that fail anyway write nothing.
+pub(crate) fn check(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    place: &Place<'_>,
+    now: i64,
+) -> Result<Option<Proof>, DpopError> {
     let mut values = headers.get_all(dpop::HEADER).iter();
     let Some(value) = values.next() else {
-        return Ok(Ok(None));
+        return Ok(None);
     };
     if values.next().is_some() {
-        return Ok(Err(DpopError::Multiple));
+        return Err(DpopError::Multiple);
     }
-    let Ok(text) = value.to_str() else {
-        return Ok(Err(DpopError::Malformed));
-    };
+    let text = value.to_str().map_err(|_| DpopError::Malformed)?;
     let uris: Vec<String> = place.paths.iter().map(|p| door.url(p)).collect();
     let uris: Vec<&str> = uris.iter().map(String::as_str).collect();
     let [current, previous] = state.dpop.accepted(&door.tenant.id, now);
@@ -92,25 +107,33 @@ pub(crate) async fn proof(
         nonces: &[&current, &previous],
         access_token: place.access_token,
     };
-    let proof = match dpop::check(
+    dpop::check(
         text.trim(),
         &expected,
         keygate_crypto::thumbprint::verify_with_jwk,
-    ) {
-        Ok(p) => p,
-        Err(e) => return Ok(Err(e)),
-    };
-    // Single use across every node (RFC 9449 11.1), remembered until the
-    // proof would be stale anyway.
+    )
+    .map(Some)
+}
+
+/// Spends a checked proof's `jti`: single use across every node (RFC 9449
+/// 11.1), remembered until the proof would be stale anyway. A second use
+/// is [`DpopError::Replayed`].
+pub(crate) async fn spend(
+    state: &AppState,
+    door: &Door,
+    proof: &Proof,
+    now: i64,
+) -> Result<Result<(), DpopError>, ApiError> {
     let key = dpop::replay_key(&door.tenant.id, &proof.jkt, &proof.jti);
-    if !state
+    let first = state
         .store
-        .first_use(&key, dpop::replay_expires_at(&proof), now)
-        .await?
-    {
-        return Ok(Err(DpopError::Replayed));
-    }
-    Ok(Ok(Some(proof)))
+        .first_use(&key, dpop::replay_expires_at(proof), now)
+        .await?;
+    Ok(if first {
+        Ok(())
+    } else {
+        Err(DpopError::Replayed)
+    })
 }
 
 /// Adds a fresh `DPoP-Nonce` (RFC 9449 8.1): on every answer to a request

@@ -118,8 +118,8 @@ async fn userinfo(
     };
     // The DPoP scheme needs a proof by the token's key over this request
     // and this token (RFC 9449 7.1). No nonce is required here (the proof
-    // is for one access token, and its jti is spent); one that is sent
-    // must be ours.
+    // is for one access token, and its jti is spent below); one that is
+    // sent must be ours.
     let proof = match scheme {
         Scheme::Bearer => None,
         Scheme::Dpop => {
@@ -129,7 +129,7 @@ async fn userinfo(
                 nonce_required: false,
                 access_token: Some(&token),
             };
-            match crate::dpop::proof(state, door, headers, &place, now).await? {
+            match crate::dpop::check(state, door, headers, &place, now) {
                 Ok(Some(p)) => Some(p),
                 Ok(None) => {
                     return Err(ApiError::Dpop(OAuthError::new(
@@ -162,6 +162,13 @@ async fn userinfo(
             return Err(scheme.invalid_token(
                 "the access token is not DPoP-bound: present it with the Bearer scheme",
             ))
+        }
+    }
+    // The proof counts once the token it is for stands: only then is its
+    // jti spent (a refused request writes nothing).
+    if let Some(p) = &proof {
+        if let Err(e) = crate::dpop::spend(state, door, p, now).await? {
+            return Err(ApiError::Dpop(e.to_oauth()));
         }
     }
     *client_id = Some(claims.client_id.clone());
