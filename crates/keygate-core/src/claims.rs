@@ -133,6 +133,10 @@ pub struct AccessTokenClaims {
     /// was issued for a DPoP proof; absent for a bearer token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// The party acting for `sub` in a token issued by a delegating token
+    /// exchange (RFC 8693 4.1), prior actors nested; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
 }
 
 /// The confirmation claim (RFC 7800 3.1) of a DPoP-bound token.
@@ -147,6 +151,18 @@ impl AccessTokenClaims {
     pub fn jkt(&self) -> Option<&str> {
         self.cnf.as_ref().map(|c| c.jkt.as_str())
     }
+}
+
+/// The `act` (actor) claim (RFC 8693 4.1): who acts for the token's
+/// subject, and, nested, who acted before them (outermost is current).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Actor {
+    /// The actor's subject identifier: a person's `sub`, or a client's id
+    /// for a client acting for itself.
+    pub sub: String,
+    /// The prior actor, when this delegation was itself delegated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<Actor>>,
 }
 
 impl AccessTokenClaims {
@@ -249,6 +265,7 @@ mod tests {
             auth_time: None,
             userinfo_claims: String::new(),
             cnf: None,
+            act: None,
         };
         assert_eq!(c.grant_id(), Some("g1"));
         c.jti = "xyz".into();
@@ -263,5 +280,29 @@ mod tests {
         assert_eq!(c.jkt(), Some("k"));
         let back: AccessTokenClaims = serde_json::from_value(bound).unwrap();
         assert_eq!(back, c);
+    }
+
+    /// RFC 8693 4.1: `act` is an object with `sub`, prior actors nested;
+    /// absent when no one acts.
+    #[test]
+    fn actor_claim() {
+        let act = Actor {
+            sub: "service-b".into(),
+            act: Some(Box::new(Actor {
+                sub: "service-a".into(),
+                act: None,
+            })),
+        };
+        assert_eq!(
+            serde_json::to_value(&act).unwrap(),
+            serde_json::json!({"sub": "service-b", "act": {"sub": "service-a"}})
+        );
+        let plain: AccessTokenClaims = serde_json::from_value(serde_json::json!({
+            "iss": "i", "sub": "s", "aud": "a", "client_id": "a", "scope": "",
+            "exp": 1, "iat": 0, "jti": "x"
+        }))
+        .unwrap();
+        assert_eq!(plain.act, None);
+        assert!(!serde_json::to_string(&plain).unwrap().contains("act"));
     }
 }

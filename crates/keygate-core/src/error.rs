@@ -57,6 +57,15 @@ pub enum ErrorCode {
     /// `temporarily_unavailable`: the server cannot answer now and the client may retry
     /// (RFC 6749 4.1.2.1); 503.
     TemporarilyUnavailable,
+    /// `authorization_pending`: the person has not yet answered the device
+    /// authorization request; poll again (RFC 8628 3.5).
+    AuthorizationPending,
+    /// `slow_down`: still pending, and the client polled faster than its
+    /// interval, which grows by 5 seconds (RFC 8628 3.5).
+    SlowDown,
+    /// `expired_token`: the device code expired before it was approved and
+    /// redeemed; start a new device authorization (RFC 8628 3.5).
+    ExpiredToken,
     /// `server_error`: an internal failure, whose cause goes to the log only (RFC 6749 4.1.2.1);
     /// 500.
     ServerError,
@@ -85,6 +94,9 @@ impl ErrorCode {
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
             ErrorCode::ServerError => "server_error",
         }
     }

@@ -60,6 +60,12 @@ fn name() -> impl Strategy<Value = String> {
         Just("refresh_token".to_string()),
         Just("state".to_string()),
         Just("claims".to_string()),
+        Just("response_mode".to_string()),
+        Just("subject_token".to_string()),
+        Just("subject_token_type".to_string()),
+        Just("actor_token".to_string()),
+        Just("actor_token_type".to_string()),
+        Just("requested_token_type".to_string()),
         "[a-z_]{1,12}",
     ]
 }
@@ -69,6 +75,9 @@ fn value() -> impl Strategy<Value = String> {
         Just("authorization_code".to_string()),
         Just("refresh_token".to_string()),
         Just("client_credentials".to_string()),
+        Just("urn:ietf:params:oauth:grant-type:token-exchange".to_string()),
+        Just("urn:ietf:params:oauth:token-type:access_token".to_string()),
+        Just("form_post".to_string()),
         Just("code".to_string()),
         Just("c1".to_string()),
         Just("https://app/cb".to_string()),

@@ -16,7 +16,7 @@ impl std::fmt::Debug for NonceKey {
 }
 
 impl NonceKey {
-    /// The key of these 32 bytes (from [`crate::sealing::MasterKey::derive`]).
+    /// The key of these 32 bytes (from [`crate::sealing::MasterKey::derive_key`]).
     pub fn new(key: &[u8; 32]) -> NonceKey {
         NonceKey(hmac::Key::new(hmac::HMAC_SHA256, key))
     }

@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 use keygate_core::authorize::AuthorizeRequest;
 use keygate_core::model::{Grant, Registration, Session, User, SESSION_TTL};
 use keygate_core::validate::{self, PasswordProblem};
+use keygate_core::OAuthError;
 use keygate_crypto::{password, secrets};
 
 pub use crate::now;
@@ -361,6 +362,22 @@ pub async fn issue_code(
 ) -> Result<(String, String), ApiError> {
     let code = secrets::new_secret();
     let now = now();
+    // A pushed request gives one code (RFC 9126 7.3).
+    if let Some(hash) = &req.pushed {
+        if !state.store.use_pushed_request(hash, now).await? {
+            let message = "This sign-in request was already used or has expired: \
+                 go back to the application and start again.";
+            return Err(if as_json {
+                OAuthError::invalid_request(message).into()
+            } else {
+                ApiError::Page {
+                    status: axum::http::StatusCode::BAD_REQUEST,
+                    tenant_name: door.tenant.display_name.clone(),
+                    message: message.into(),
+                }
+            });
+        }
+    }
     mark_used(state, door, &req.client_id).await?;
     let grant = Grant {
         id: secrets::new_ordered_id(),
@@ -402,11 +419,21 @@ pub async fn issue_code(
             json: as_json,
         });
     }
-    let mut params = vec![("code", code.as_str())];
+    let to = keygate_core::redirect::with_query(&req.redirect_uri, &code_params(door, req, &code));
+    Ok((code, to))
+}
+
+/// The parameters of the authorization response carrying `code`: the
+/// code, the request's `state`, and the issuer (RFC 6749 4.1.2, RFC 9207).
+pub fn code_params<'a>(
+    door: &'a Door,
+    req: &'a AuthorizeRequest,
+    code: &'a str,
+) -> Vec<(&'static str, &'a str)> {
+    let mut params = vec![("code", code)];
     if let Some(s) = &req.state {
         params.push(("state", s));
     }
     params.push(("iss", &door.issuer));
-    let to = keygate_core::redirect::with_query(&req.redirect_uri, &params);
-    Ok((code, to))
+    params
 }

@@ -28,7 +28,7 @@ pub(crate) struct Nonces(NonceKey);
 impl Nonces {
     /// The nonce key of this master key.
     pub(crate) fn new(master: &MasterKey) -> Nonces {
-        Nonces(NonceKey::new(&master.derive("keygate dpop nonce")))
+        Nonces(NonceKey::new(&master.derive_key("keygate dpop nonce")))
     }
 
     /// The nonce to hand out now (the current window's).

@@ -47,6 +47,7 @@ mod admin_tokens;
 mod apis;
 mod clients;
 mod consents;
+mod device;
 mod email_links;
 mod error;
 mod exchange;
@@ -80,6 +81,7 @@ pub use admin_tokens::{AdminToken, AdminTokenStore};
 pub use apis::ApiStore;
 pub use clients::ClientStore;
 pub use consents::ConsentStore;
+pub use device::DeviceStore;
 pub use email_links::{EmailLink, EmailLinkPurpose, EmailLinkStore};
 pub use error::{Result, StoreError};
 pub use factors::{FactorStore, MfaPending, TotpDevice};
@@ -105,9 +107,9 @@ pub use users::UserStore;
 /// The capability traits, to call a store's methods: `use keygate_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AdminTokenStore, ApiStore, ClientStore, ConsentStore, FactorStore, GrantStore, KeyStore,
-        LimitStore, MaintenanceStore, PasskeyStore, PushedRequestStore, RegistrationStore,
-        ReplayStore, SessionStore, Store, TenantStore, UserStore,
+        AdminTokenStore, ApiStore, ClientStore, ConsentStore, DeviceStore, FactorStore, GrantStore,
+        KeyStore, LimitStore, MaintenanceStore, PasskeyStore, PushedRequestStore,
+        RegistrationStore, ReplayStore, SessionStore, Store, TenantStore, UserStore,
     };
 }
 
@@ -148,6 +150,7 @@ pub trait Store:
     + PasskeyStore
     + ReplayStore
     + PushedRequestStore
+    + DeviceStore
 {
 }
 
@@ -171,6 +174,7 @@ impl<S> Store for S where
         + PasskeyStore
         + ReplayStore
         + PushedRequestStore
+        + DeviceStore
         + ?Sized
 {
 }

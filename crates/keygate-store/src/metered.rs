@@ -3,6 +3,7 @@
 
 use crate::*;
 use async_trait::async_trait;
+use keygate_core::device::DeviceAuthorization;
 use keygate_core::model::{
     Api, Client, ClientGrant, Consent, Grant, RefreshToken, Session, Tenant, User,
 };
@@ -145,6 +146,14 @@ metered! {
     }
     impl ReplayStore {
         fn first_use(key: &str, expires_at: i64, now: i64) -> Result<bool>;
+    }
+    impl DeviceStore {
+        fn create_device_authorization(device_hash: &str, user_code_hash: &str, d: &DeviceAuthorization) -> Result<bool>;
+        fn device_authorization(device_hash: &str) -> Result<Option<DeviceAuthorization>>;
+        fn device_authorization_by_user_code(user_code_hash: &str) -> Result<Option<(String, DeviceAuthorization)>>;
+        fn record_device_poll(device_hash: &str, now: i64, interval: i64) -> Result<()>;
+        fn approve_device(device_hash: &str, grant: &Grant, code_hash: &str, now: i64) -> Result<bool>;
+        fn deny_device(device_hash: &str, user_sub: &str, now: i64) -> Result<bool>;
     }
     impl KeyStore {
         fn signing_keys(tenant_id: &str) -> Result<Vec<StoredKey>>;

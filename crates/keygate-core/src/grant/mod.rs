@@ -181,6 +181,8 @@ pub enum Credential {
     AuthorizationCode,
     /// A refresh token (RFC 6749 6).
     RefreshToken,
+    /// A device code (RFC 8628 3.4).
+    DeviceCode,
 }
 
 impl Credential {
@@ -189,6 +191,7 @@ impl Credential {
         match self {
             Credential::AuthorizationCode => "authorization code",
             Credential::RefreshToken => "refresh token",
+            Credential::DeviceCode => "device code",
         }
     }
 }
@@ -421,6 +424,9 @@ pub fn issues_refresh_token(client: &Client, scope: &Scope) -> bool {
             RefreshPolicy::Never => false,
         }
 }
+
+mod device;
+pub use device::decide_device;
 
 #[cfg(test)]
 mod tests;

@@ -527,3 +527,82 @@ fn dpop_binding_of_codes_and_refresh_tokens() {
         None
     );
 }
+
+#[test]
+fn a_device_grant_is_redeemed_once_by_its_client() {
+    let c = client(true);
+    // The grant made at approval: no redirect URI, no PKCE.
+    let g = Grant {
+        redirect_uri: String::new(),
+        redirect_uri_sent: false,
+        code_challenge: None,
+        code_challenge_method: None,
+        ..grant()
+    };
+    let d = decide_device(&g, true, &presented(&c, 120)).unwrap();
+    assert_eq!(d.scope.to_string(), "openid email offline_access");
+    assert!(
+        d.successor.is_some(),
+        "offline_access gives a refresh token"
+    );
+    let mut online = g.clone();
+    online.scope = "openid".into();
+    assert_eq!(
+        decide_device(&online, true, &presented(&c, 120))
+            .unwrap()
+            .successor,
+        None
+    );
+    // Another client's or tenant's: unknown, in the device code's words.
+    let mut other = c.clone();
+    other.id = "c2".into();
+    let refused = decide_device(&g, true, &presented(&other, 120)).unwrap_err();
+    assert_eq!(refused, unknown(Credential::DeviceCode));
+    assert_eq!(refused.error.description, "the device code is not valid");
+    let mut foreign = g.clone();
+    foreign.tenant_id = "t2".into();
+    assert_eq!(
+        decide_device(&foreign, true, &presented(&c, 120)).unwrap_err(),
+        unknown(Credential::DeviceCode)
+    );
+    // Redeemed before: refused, and the grant revoked.
+    let mut used = g.clone();
+    used.code_consumed_at = Some(110);
+    let refused = decide_device(&used, true, &presented(&c, 120)).unwrap_err();
+    assert_eq!(
+        (refused.error.code, refused.revoke_grant.as_deref()),
+        (ErrorCode::InvalidGrant, Some("g1"))
+    );
+    // Revoked, expired, another API, the person gone.
+    let mut revoked = g.clone();
+    revoked.revoked_at = Some(110);
+    assert_eq!(
+        decide_device(&revoked, true, &presented(&c, 120))
+            .unwrap_err()
+            .error
+            .code,
+        ErrorCode::InvalidGrant
+    );
+    assert_eq!(
+        decide_device(&g, true, &presented(&c, 160))
+            .unwrap_err()
+            .error
+            .code,
+        ErrorCode::ExpiredToken
+    );
+    let mut elsewhere = presented(&c, 120);
+    elsewhere.resource = Some("https://api.example/");
+    assert_eq!(
+        decide_device(&g, true, &elsewhere).unwrap_err().error.code,
+        ErrorCode::InvalidTarget
+    );
+    assert_eq!(
+        decide_device(&g, false, &presented(&c, 120)).unwrap_err(),
+        person_gone()
+    );
+    // A lost race is told in the device code's words.
+    assert_eq!(
+        lost_race(&g, Credential::DeviceCode).error.description,
+        "the device code was already used; every token of this grant is now revoked"
+    );
+}

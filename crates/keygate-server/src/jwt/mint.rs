@@ -41,6 +41,9 @@ pub(crate) enum Subject {
     },
     /// The client itself (client_credentials).
     Client,
+    /// The subject of a token exchange (RFC 8693), as decided by
+    /// `keygate_core::token_exchange::decide`: an access token only.
+    Exchanged(keygate_core::token_exchange::Exchanged),
 }
 
 #[derive(Serialize)]
@@ -53,6 +56,9 @@ pub(crate) struct TokenResponse {
     pub id_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// What was issued, in a token exchange's answer (RFC 8693 2.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 impl IntoResponse for TokenResponse {
@@ -223,14 +229,31 @@ impl Minter {
                 Some(*auth_time),
             ),
             Subject::Client => (client_id.clone(), random, None),
+            // Under the subject token's grant, so revoking it reaches this one.
+            Subject::Exchanged(e) => (
+                e.sub.clone(),
+                match &e.grant_id {
+                    Some(g) => format!("{g}.{random}"),
+                    None => random,
+                },
+                e.auth_time,
+            ),
         };
         let (resource, userinfo_claims) = match subject {
             Subject::Person {
                 resource, claims, ..
             } => (resource.as_deref(), claims.userinfo.join(" ")),
             Subject::Client => (None, String::new()),
+            Subject::Exchanged(e) => (Some(e.audience.as_str()), String::new()),
         };
-        let (aud, at_key, ttl) = self.access_token_for(resource);
+        let (aud, at_key, mut ttl) = self.access_token_for(resource);
+        let mut act = None;
+        if let Subject::Exchanged(e) = subject {
+            // Never outliving the subject token (RFC 8693 2.2.1 leaves
+            // the lifetime to the server).
+            ttl = ttl.min(e.not_after - now).max(0);
+            act = e.act.clone();
+        }
         let at = AccessTokenClaims {
             iss: self.issuer.clone(),
             sub: sub.clone(),
@@ -246,6 +269,7 @@ impl Minter {
                 .jkt
                 .clone()
                 .map(|jkt| keygate_core::claims::Confirmation { jkt }),
+            act,
         };
         let access_token = jws::sign(at_key, "at+jwt", &at)?;
         let id_token = match subject {
@@ -299,6 +323,7 @@ impl Minter {
             scope: scope.to_string(),
             id_token: signed.id_token,
             refresh_token,
+            issued_token_type: None,
         }
     }
 }

@@ -1,12 +1,15 @@
 //! The hosted pages: /authorize (which shows sign-in when needed), sign-in,
 //! registration and sign-out. Server-rendered; the only JavaScript is the
 //! passkey ceremonies' one script ([`render::SCRIPT`]), on the pages that
-//! offer passkeys.
+//! offer passkeys, and the line that submits a `form_post` response
+//! ([`form_post::SCRIPT`]).
 
 pub(crate) mod account;
 pub(crate) mod authorize;
 pub(crate) mod consent;
+pub(crate) mod device;
 pub(crate) mod enrol;
+pub(crate) mod form_post;
 pub(crate) mod login;
 pub(crate) mod register;
 pub(crate) mod render;
@@ -20,7 +23,9 @@ use crate::http::cookies;
 use crate::AppState;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use keygate_core::authorize::{self as az, AuthorizeError, AuthorizeRequest, ErrorRedirect};
+use keygate_core::authorize::{
+    self as az, AuthorizeError, AuthorizeRequest, ErrorRedirect, ResponseMode,
+};
 use keygate_core::model::Client;
 use keygate_core::params::Params;
 use keygate_core::OAuthError;
@@ -41,6 +46,29 @@ pub(crate) fn see_other(to: &str, cookies: &[String]) -> Response {
     res
 }
 
+/// Sends an authorization response's `params` to `redirect_uri` by the
+/// request's response mode: a 303 to the URI with them in its query, or
+/// the page that posts them ([`form_post`]); with `cookies` set.
+pub(crate) fn respond(
+    door: &Door,
+    redirect_uri: &str,
+    mode: ResponseMode,
+    params: &[(&str, &str)],
+    cookies: &[String],
+) -> Response {
+    match mode {
+        ResponseMode::Query => see_other(
+            &keygate_core::redirect::with_query(redirect_uri, params),
+            cookies,
+        ),
+        ResponseMode::FormPost => form_post::page(
+            door,
+            form_post::FormPost::new(redirect_uri, params),
+            cookies,
+        ),
+    }
+}
+
 /// Sends an authorization error back to the registered redirect URI.
 pub(crate) fn error_redirect(door: &Door, e: &ErrorRedirect) -> Response {
     let mut params = vec![
@@ -51,10 +79,18 @@ pub(crate) fn error_redirect(door: &Door, e: &ErrorRedirect) -> Response {
         params.push(("state", s));
     }
     params.push(("iss", &door.issuer));
-    see_other(
-        &keygate_core::redirect::with_query(&e.redirect_uri, &params),
-        &[],
-    )
+    respond(door, &e.redirect_uri, e.response_mode, &params, &[])
+}
+
+/// Sends a new authorization code to the application (RFC 6749 4.1.2).
+pub(crate) fn send_code(
+    door: &Door,
+    req: &AuthorizeRequest,
+    code: &str,
+    cookies: &[String],
+) -> Response {
+    let params = crate::accounts::code_params(door, req, code);
+    respond(door, &req.redirect_uri, req.response_mode, &params, cookies)
 }
 
 pub(crate) fn page_error(door: &Door, status: StatusCode, message: impl Into<String>) -> ApiError {
@@ -83,22 +119,80 @@ pub(crate) async fn validate_request(
             .into_response()))
         }
     };
-    let client = match params.get("client_id") {
+    // A pushed request (RFC 9126): the request is the stored one, and
+    // what the forms carry on is only `client_id` and `request_uri`, so the
+    // browser never holds (or alters) the request itself.
+    let (params, pushed) = match keygate_core::par::reference(&params) {
+        Err(msg) => {
+            return Ok(Err(
+                page_error(door, StatusCode::BAD_REQUEST, msg).into_response()
+            ))
+        }
+        Ok(None) => (params, None),
+        Ok(Some(r)) => match pushed_request(state, door, r.client_id, r.request_uri).await? {
+            Ok(found) => found,
+            Err(msg) => {
+                return Ok(Err(
+                    page_error(door, StatusCode::BAD_REQUEST, msg).into_response()
+                ))
+            }
+        },
+    };
+    let request_params = pushed.as_ref().map(|(p, _)| p).unwrap_or(&params);
+    let client = match request_params.get("client_id") {
         Some(id) => state.client(&door.tenant.id, id).await?,
         None => None,
     };
-    let api = state.named_api(&door.tenant.id, &params).await?;
-    match az::validate(&params, client.as_ref(), api.as_ref()) {
-        Ok(req) => Ok(Ok((
-            req,
-            client.expect("validated requests have a client"),
-            params,
-        ))),
+    let api = state.named_api(&door.tenant.id, request_params).await?;
+    match az::validate(request_params, client.as_ref(), api.as_ref()) {
+        Ok(mut req) => {
+            let client = client.expect("validated requests have a client");
+            if let Err(error) = keygate_core::par::must_push(&client, pushed.is_some()) {
+                return Ok(Err(error_redirect(door, &req.error_redirect(error))));
+            }
+            req.pushed = pushed.map(|(_, hash)| hash);
+            Ok(Ok((req, client, params)))
+        }
         Err(AuthorizeError::Page(msg)) => Ok(Err(
             page_error(door, StatusCode::BAD_REQUEST, msg).into_response()
         )),
         Err(AuthorizeError::Redirect(e)) => Ok(Err(error_redirect(door, &e))),
     }
+}
+
+/// The pushed request `request_uri` names, opened for the length of a
+/// sign-in: the parameters to carry (`client_id` and `request_uri`), and
+/// the stored request with the SHA-256 of its `request_uri`. An error
+/// message for the page when it is unknown, expired, used or another
+/// client's.
+async fn pushed_request(
+    state: &AppState,
+    door: &Door,
+    client_id: &str,
+    request_uri: &str,
+) -> Result<Result<(Params, Option<(Params, String)>), String>, ApiError> {
+    use keygate_core::par;
+    let hash = keygate_crypto::secrets::sha256_hex(request_uri);
+    let now = crate::now();
+    let Some(stored) = state
+        .store
+        .open_pushed_request(&hash, &door.tenant.id, client_id, now, now + par::OPEN_FOR)
+        .await?
+    else {
+        return Ok(Err("The request_uri is unknown, expired or already used: \
+             go back to the application and start again."
+            .into()));
+    };
+    let request = match par::resolve(&stored.params, client_id) {
+        Ok(p) => p,
+        Err(msg) => return Ok(Err(msg)),
+    };
+    let carried = Params::from_pairs(vec![
+        ("client_id".into(), client_id.into()),
+        ("request_uri".into(), request_uri.into()),
+    ])
+    .expect("two distinct names");
+    Ok(Ok((carried, Some((request, hash)))))
 }
 
 /// The authorization request as a query string, carried through the forms.
@@ -238,12 +332,12 @@ pub(crate) async fn signed_in(
         )
         .await;
     }
-    let (cookie, to) = session_and_code(state, door, s, user_sub, methods).await?;
-    Ok(see_other(&to, &[cookie]))
+    let (cookie, code) = session_and_code(state, door, s, user_sub, methods).await?;
+    Ok(send_code(door, &s.request, &code, &[cookie]))
 }
 
-/// What [`signed_in`] does before its redirect: the new session's cookie
-/// and the URL that sends the code to the application.
+/// What [`signed_in`] does before it answers: the new session's cookie
+/// and the code for the application.
 pub(crate) async fn session_and_code(
     state: &AppState,
     door: &Door,
@@ -255,10 +349,10 @@ pub(crate) async fn session_and_code(
     let amr = keygate_core::amr::amr(methods);
     let cookie =
         crate::accounts::start_session(state, door, &s.headers, user_sub, auth_time, &amr).await?;
-    let (_, to) =
+    let (code, _) =
         crate::accounts::issue_code(state, door, &s.request, user_sub, auth_time, &amr, false)
             .await?;
-    Ok((cookie, to))
+    Ok((cookie, code))
 }
 
 /// A page refusing a rate-limited attempt gets its `Retry-After`.

@@ -149,6 +149,11 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0023_dpop.sql"),
     },
     Migration {
+        version: 26,
+        name: "device_codes",
+        sql: include_str!("../../migrations/sqlite/0026_device_codes.sql"),
+    },
+    Migration {
         version: 28,
         name: "pushed_requests",
         sql: include_str!("../../migrations/sqlite/0028_pushed_requests.sql"),

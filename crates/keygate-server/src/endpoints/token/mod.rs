@@ -1,9 +1,12 @@
 //! The token endpoint (RFC 6749 3.2): decode the body, authenticate the
 //! client by its registered method, then hand the grant to its own file.
 
+mod assertion;
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod refresh_token;
+mod token_exchange;
 
 use crate::door::Door;
 use crate::error::ApiError;
@@ -15,22 +18,41 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use keygate_core::basic::decode_basic;
+use keygate_core::client_assertion::{self, AssertionError};
 use keygate_core::client_auth;
 use keygate_core::grant::{self, Credential, Decision, Presented, Refusal};
 use keygate_core::model::{Client, Grant, User};
 use keygate_core::params::Params;
 use keygate_core::token_request::TokenRequest;
 use keygate_core::OAuthError;
+use keygate_crypto::client_jws;
 use keygate_store::{Approved, Exchange, NewRefresh, Then};
 
 /// Authenticates the calling client (token, revocation, introspection,
 /// Journeys API); `methods` says whether only its registered method counts.
+/// A client assertion's `aud` may be this door's issuer or token endpoint
+/// (docs/client-auth.md).
 pub(crate) async fn authenticate_client(
     state: &AppState,
     door: &Door,
     headers: &HeaderMap,
     p: &Params,
     methods: client_auth::Methods,
+    now: i64,
+) -> Result<Client, ApiError> {
+    authenticate_client_at(state, door, headers, p, methods, None, now).await
+}
+
+/// [`authenticate_client`] at an endpoint whose own URL a client assertion
+/// may also name as its `aud` (a pushed authorization request endpoint,
+/// RFC 9126 2).
+pub(crate) async fn authenticate_client_at(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    p: &Params,
+    methods: client_auth::Methods,
+    endpoint_url: Option<&str>,
     now: i64,
 ) -> Result<Client, ApiError> {
     let basic = match headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
@@ -42,37 +64,114 @@ pub(crate) async fn authenticate_client(
         }
         Some(Ok(v)) => decode_basic(v).map_err(OAuthError::invalid_client)?,
     };
-    let presented = client_auth::presented(basic, p.get("client_id"), p.get("client_secret"))?;
+    // A client assertion (RFC 7521 4.2): decoded, and its claims read,
+    // before anything is looked up.
+    let assertion =
+        client_assertion::from_params(p.get("client_assertion_type"), p.get("client_assertion"))
+            .map_err(OAuthError::from)?
+            .map(|token| -> Result<_, OAuthError> {
+                let compact = client_jws::split(token).map_err(|e| match e {
+                    client_jws::ClientJwsError::Critical => {
+                        OAuthError::invalid_client(e.to_string())
+                    }
+                    _ => AssertionError::Malformed.into(),
+                })?;
+                let read = client_auth::read_assertion(&compact.alg, &compact.payload)?;
+                Ok((compact, read))
+            })
+            .transpose()?;
+    let (compact, read) = match assertion {
+        Some((compact, read)) => (Some(compact), Some(read)),
+        None => (None, None),
+    };
+    let presented =
+        client_auth::presented(basic, p.get("client_id"), p.get("client_secret"), read)?;
     // Failed authentications count per client id in the store (shared by
     // every node); past the limit, failures are answered 429 with a growing
     // Retry-After. The right secret is never refused: secrets carry 256 bits
     // (nothing to guess), so a lock would only let anyone who knows a public
-    // client id lock that client out. Success costs no store access.
+    // client id lock that client out. Success costs no store access (but an
+    // assertion's jti is used once in the store).
     let client = state.client(&door.tenant.id, &presented.client_id).await?;
-    if let Err(e) = client_auth::authenticate(
+    let outcome = check_presented(
+        state,
+        door,
         &presented,
         client.as_ref(),
+        compact.as_ref(),
+        methods,
+        endpoint_url,
+        now,
+    )
+    .await;
+    let counted = match outcome {
+        Ok(()) => return Ok(client.expect("authenticated clients exist")),
+        Err(assertion::Failure::Fault(e)) => return Err(e),
+        Err(assertion::Failure::Unavailable(e)) => return Err(e.into()),
+        Err(assertion::Failure::Refused(e)) => e,
+    };
+    // Only registered clients are counted: an unknown id has no secret
+    // to guess, and counting it would let anyone add rows at will.
+    if (presented.secret.is_some() || presented.assertion.is_some()) && client.is_some() {
+        let key = crate::limits::client_auth_key(&door.tenant.id, &presented.client_id);
+        let blocked = state
+            .store
+            .record_failure(&key, now, &state.config.client_auth_limit)
+            .await?;
+        if let Some(secs) = blocked {
+            return Err(ApiError::RateLimited {
+                retry_after: secs.max(1) as u64,
+                json: true,
+            });
+        }
+    }
+    Err(counted.into())
+}
+
+/// Whether what the client presented proves it is `client`: the
+/// assertion's claims (judged first, whatever the record, so that their
+/// refusals say nothing about whether the client exists), the registered
+/// method and secret, then the assertion's signature and single use.
+#[allow(clippy::too_many_arguments)]
+async fn check_presented(
+    state: &AppState,
+    door: &Door,
+    presented: &client_auth::Presented,
+    client: Option<&Client>,
+    compact: Option<&client_jws::Compact>,
+    methods: client_auth::Methods,
+    endpoint_url: Option<&str>,
+    now: i64,
+) -> Result<(), assertion::Failure> {
+    use assertion::Failure::Refused;
+    let accepted = match &presented.assertion {
+        Some(claims) => {
+            let audiences = assertion::audiences(door, endpoint_url);
+            let expected = client_assertion::Expected {
+                client_id: &presented.client_id,
+                audiences: &audiences,
+                now,
+            };
+            Some(client_assertion::check(claims, &expected).map_err(|e| Refused(e.into()))?)
+        }
+        None => None,
+    };
+    let proof = client_auth::authenticate(
+        presented,
+        client,
         methods,
         keygate_crypto::secrets::secret_matches,
-    ) {
-        // Only registered clients are counted: an unknown id has no secret
-        // to guess, and counting it would let anyone add rows at will.
-        if presented.secret.is_some() && client.is_some() {
-            let key = crate::limits::client_auth_key(&door.tenant.id, &presented.client_id);
-            let blocked = state
-                .store
-                .record_failure(&key, now, &state.config.client_auth_limit)
-                .await?;
-            if let Some(secs) = blocked {
-                return Err(ApiError::RateLimited {
-                    retry_after: secs.max(1) as u64,
-                    json: true,
-                });
-            }
+    )
+    .map_err(Refused)?;
+    match (proof, client, compact, accepted) {
+        (client_auth::Proof::Complete, _, _, _) => Ok(()),
+        (client_auth::Proof::Assertion, Some(client), Some(compact), Some(accepted)) => {
+            assertion::verify(state, door, client, compact, &accepted, now).await
         }
-        return Err(e.into());
+        _ => Err(assertion::Failure::Fault(ApiError::internal(
+            "an assertion to verify without its client or token",
+        ))),
     }
-    Ok(client.expect("authenticated clients exist"))
 }
 
 /// `POST /token`: answers in RFC 6749 JSON, with CORS for the client's
@@ -241,6 +340,10 @@ async fn issue(req: &Request<'_>, p: &Params) -> Result<Response, ApiError> {
         TokenRequest::ClientCredentials { scope } => {
             client_credentials::exchange(req, scope.as_ref()).await?
         }
+        TokenRequest::DeviceCode { device_code } => {
+            device_code::exchange(req, &device_code).await?
+        }
+        TokenRequest::TokenExchange(exchange) => token_exchange::exchange(req, &exchange).await?,
     };
     metrics::counter!("keygate_tokens_issued_total", "grant" => grant_type).increment(1);
     Ok(response.into_response())
