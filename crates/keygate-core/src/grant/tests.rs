@@ -606,3 +606,41 @@ fn a_device_grant_is_redeemed_once_by_its_client() {
         "the device code was already used; every token of this grant is now revoked"
     );
 }
+
+#[test]
+fn a_public_clients_device_grant_is_bound_to_its_first_proof() {
+    let public = client(true);
+    let g = Grant {
+        redirect_uri: String::new(),
+        redirect_uri_sent: false,
+        code_challenge: None,
+        code_challenge_method: None,
+        ..grant()
+    };
+    let with = |c, k| Presented {
+        dpop_jkt: k,
+        ..presented(c, 120)
+    };
+    assert_eq!(
+        decide_device(&g, true, &with(&public, Some("k1")))
+            .unwrap()
+            .bind_dpop,
+        Some(DpopBinding {
+            grant_id: "g1".into(),
+            jkt: "k1".into()
+        })
+    );
+    assert_eq!(
+        decide_device(&g, true, &with(&public, None))
+            .unwrap()
+            .bind_dpop,
+        None
+    );
+    let confidential = client(false);
+    assert_eq!(
+        decide_device(&g, true, &with(&confidential, Some("k1")))
+            .unwrap()
+            .bind_dpop,
+        None
+    );
+}

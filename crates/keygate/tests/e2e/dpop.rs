@@ -889,3 +889,69 @@ async fn nonces_and_spent_proofs_are_shared_by_every_node() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_public_device_clients_tokens_are_bound_to_its_key() {
+    // The device grant (RFC 8628) with DPoP: the redeemed tokens are bound
+    // and the public client's refresh tokens need the same key.
+    const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+    let w = World::new().await;
+    let tv = w.public_client(&["--grant", DEVICE_GRANT, "--grant", "refresh_token"]);
+    let token_url = format!("{}/token", w.issuer);
+    let (s, _, started) = call(
+        "POST",
+        &format!("{}/device_authorization", w.issuer),
+        &[],
+        Some(&[
+            ("client_id", tv.id.as_str()),
+            ("scope", "openid offline_access"),
+        ]),
+    )
+    .await;
+    assert_eq!(s, 200, "{started}");
+    let device_code = started["device_code"].as_str().unwrap();
+    let user_code = started["user_code"].as_str().unwrap();
+    let browser = Browser::new();
+    let sign_in = browser.get(&format!("{}/account/sign-in", w.issuer)).await;
+    let done = browser
+        .submit(&sign_in, &[("email", EMAIL), ("password", PASSWORD)])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let form = browser.get(&format!("{}/device", w.issuer)).await;
+    let confirm = browser.submit(&form, &[("user_code", user_code)]).await;
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    let allowed = browser.submit(&confirm, &[("decision", "allow")]).await;
+    assert!(allowed.status < 400, "{}", allowed.body);
+
+    let key = DpopKey::new(Alg::ES256);
+    let poll = [
+        ("grant_type", DEVICE_GRANT),
+        ("device_code", device_code),
+        ("client_id", tv.id.as_str()),
+    ];
+    let nonce = fetch_nonce(&token_url, &poll, &key).await;
+    let proof = key.proof(Claims::post(&token_url, Some(&nonce)));
+    let (s, _, tokens) = call("POST", &token_url, &[("DPoP", &proof)], Some(&poll)).await;
+    assert_eq!(s, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "DPoP");
+    assert_eq!(
+        claims(tokens["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        json!(key.jkt())
+    );
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ("client_id", tv.id.as_str()),
+    ];
+    let thief = DpopKey::new(Alg::ES256).proof(Claims::post(&token_url, Some(&nonce)));
+    let (s, _, body) = call("POST", &token_url, &[("DPoP", &thief)], Some(&refresh)).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let proof = key.proof(Claims::post(&token_url, Some(&nonce)));
+    let (s, _, body) = call("POST", &token_url, &[("DPoP", &proof)], Some(&refresh)).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["token_type"], "DPoP");
+}
