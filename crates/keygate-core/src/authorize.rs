@@ -59,6 +59,9 @@ pub struct AuthorizeRequest {
     /// The person's claims the `claims` parameter named (OpenID Connect
     /// Core 5.5), per place; kept with the grant.
     pub claims: crate::claims_request::RequestedClaims,
+    /// `dpop_jkt` (RFC 9449 10): the thumbprint of the DPoP key the code
+    /// is bound to; the token request must carry a proof by that key.
+    pub dpop_jkt: Option<String>,
     /// The SHA-256 of the `request_uri` when the request was pushed
     /// (RFC 9126); set by the server, which uses it up with the code.
     pub pushed: Option<String>,
@@ -340,6 +343,15 @@ pub fn validate(
     // An essential `acr` in `claims` demands a second factor as
     // `acr_values` does; `acr_values` wins when both name one.
     let acr_mfa = crate::amr::demanded_mfa(p.get("acr_values")).or(claims.acr_mfa);
+    let dpop_jkt = match p.get("dpop_jkt") {
+        None => None,
+        Some(j) if crate::dpop::is_jkt(j) => Some(j.to_string()),
+        Some(_) => {
+            return Err(invalid(
+                "dpop_jkt must be a JWK SHA-256 thumbprint in base64url (RFC 9449 10)",
+            ))
+        }
+    };
     let max_age =
         match p.get("max_age") {
             None => None,
@@ -365,6 +377,7 @@ pub fn validate(
         acr_mfa,
         needs_mfa: client.require_mfa || acr_mfa.is_some(),
         claims: claims.claims,
+        dpop_jkt,
         pushed: None,
         response_mode,
     })
@@ -753,6 +766,34 @@ mod tests {
         let confidential = client(false, &["https://app/cb"]);
         for q in [&plain, &omitted] {
             assert_eq!(redirect_code(run(q, &confidential)), "ok");
+        }
+    }
+
+    #[test]
+    fn dpop_jkt_binds_the_code_to_a_key() {
+        // RFC 9449 10: a thumbprint is kept for the grant; anything else is
+        // invalid_request at the redirect URI.
+        let c = client(false, &["https://app/cb"]);
+        let jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+        let base = "client_id=c1&response_type=code&scope=openid";
+        let r = run(&format!("{base}&dpop_jkt={jkt}"), &c).unwrap();
+        assert_eq!(r.dpop_jkt.as_deref(), Some(jkt));
+        assert_eq!(run(base, &c).unwrap().dpop_jkt, None);
+        // Empty is omitted (RFC 6749 3.1).
+        assert_eq!(
+            run(&format!("{base}&dpop_jkt="), &c).unwrap().dpop_jkt,
+            None
+        );
+        for bad in [
+            "short",
+            "0ZcOCORZNYy%2BDWpqq30jZyJGHTN0d2HglBV3uiguA4I",
+            &format!("{jkt}A"),
+        ] {
+            assert_eq!(
+                redirect_code(run(&format!("{base}&dpop_jkt={bad}"), &c)),
+                "invalid_request",
+                "{bad}"
+            );
         }
     }
 

@@ -48,6 +48,12 @@ pub enum ErrorCode {
     /// `invalid_token`: the bearer token is malformed, expired or revoked (RFC 6750 3.1); answered
     /// with 401.
     InvalidToken,
+    /// `invalid_dpop_proof`: the DPoP proof is missing where required,
+    /// malformed, or fails a check (RFC 9449 5 and 7.1).
+    InvalidDpopProof,
+    /// `use_dpop_nonce`: the DPoP proof must carry the nonce this server
+    /// sends in its `DPoP-Nonce` header (RFC 9449 8).
+    UseDpopNonce,
     /// `temporarily_unavailable`: the server cannot answer now and the client may retry
     /// (RFC 6749 4.1.2.1); 503.
     TemporarilyUnavailable,
@@ -85,6 +91,8 @@ impl ErrorCode {
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::AuthorizationPending => "authorization_pending",
             ErrorCode::SlowDown => "slow_down",

@@ -28,6 +28,7 @@ pub mod client_auth;
 pub mod consent;
 pub mod contact;
 pub mod device;
+pub mod dpop;
 pub mod error;
 pub mod grant;
 pub mod model;

@@ -591,6 +591,12 @@ pub struct Grant {
     /// The claims the request's `claims` parameter asked for by name
     /// (OpenID Connect Core 5.5), released whatever the scope.
     pub claims: crate::claims_request::RequestedClaims,
+    /// The DPoP key (its RFC 7638 thumbprint) the grant is bound to: the
+    /// `dpop_jkt` of the authorization request (RFC 9449 10), or the key
+    /// of a public client's first proof at the token endpoint (RFC 9449 5).
+    /// The code then needs a proof by this key, and so do a public
+    /// client's refresh tokens.
+    pub dpop_jkt: Option<String>,
 }
 
 /// The record of one refresh token (the store keys it by the hash of its value, which is never

@@ -183,6 +183,26 @@ proptest! {
     }
 
     #[test]
+    fn dpop_proofs_never_panic(s in any::<String>(), header in claims_json(), claims in claims_json()) {
+        use base64::Engine;
+        let b64 = |t: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(t);
+        let expected = keygate_core::dpop::Expected {
+            method: "POST",
+            uris: &["https://id.example/t/as/token"],
+            now: 1_700_000_000,
+            nonce_required: true,
+            nonces: &["n"],
+            access_token: Some("at"),
+        };
+        // Whatever the verifier says, arbitrary text and arbitrary JSON
+        // parts are refused with a reason, never a panic.
+        let _ = keygate_core::dpop::check(&s, &expected, |_, _, _, _| Some("k".into()));
+        let jwt = format!("{}.{}.{}", b64(&header), b64(&claims), b64(&s));
+        prop_assert!(keygate_core::dpop::check(&jwt, &expected, |_, _, _, _| Some("k".into())).is_err());
+        prop_assert!(keygate_core::dpop::check(&jwt, &expected, |_, _, _, _| None).is_err());
+    }
+
+    #[test]
     fn authorize_queries_never_panic(pairs in proptest::collection::vec((name(), value()), 0..10)) {
         if let Ok(p) = Params::from_pairs(pairs) {
             let c = client();

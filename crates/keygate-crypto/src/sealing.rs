@@ -98,6 +98,26 @@ impl MasterKey {
         STANDARD.encode(out)
     }
 
+    /// A 32-byte key for `purpose`, derived from the master key by HKDF-SHA256
+    /// (RFC 5869): the same on every node that shares the master key, and
+    /// unrelated to the key of any other purpose (docs/dpop.md: the DPoP
+    /// nonce key).
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        struct Len;
+        impl hkdf::KeyType for Len {
+            fn len(&self) -> usize {
+                32
+            }
+        }
+        let mut out = [0u8; 32];
+        let info = [purpose.as_bytes()];
+        self.derive
+            .expand(&info, Len)
+            .and_then(|okm| okm.fill(&mut out))
+            .expect("HKDF-SHA256 can expand 32 bytes");
+        out
+    }
+
     /// Decrypts what [`MasterKey::seal`] gave for the same `label`; anything else is
     /// [`CryptoError::Unseal`].
     pub fn open(&self, label: &str, sealed: &str) -> Result<Vec<u8>, CryptoError> {
@@ -129,6 +149,15 @@ mod tests {
         let other = MasterKey::from_hex(&MasterKey::generate_hex()).unwrap();
         assert!(other.open("kid1", &s).is_err());
         assert!(MasterKey::from_hex("abc").is_err());
+        // Derived keys: one per purpose, the same for the same master key.
+        let again = MasterKey::from_hex(&"ab".repeat(32)).unwrap();
+        let same = MasterKey::from_hex(&"ab".repeat(32)).unwrap();
+        assert_eq!(
+            again.derive_key("dpop nonce"),
+            same.derive_key("dpop nonce")
+        );
+        assert_ne!(again.derive_key("dpop nonce"), again.derive_key("other"));
+        assert_ne!(again.derive_key("dpop nonce"), k.derive_key("dpop nonce"));
         assert!(MasterKey::from_hex(&"zz".repeat(32)).is_err());
     }
 

@@ -403,6 +403,7 @@ pub async fn issue_code(
             .map(str::to_string),
         resource: req.resource.clone(),
         claims: req.claims.clone(),
+        dpop_jkt: req.dpop_jkt.clone(),
     };
     let stored = state
         .store

@@ -25,6 +25,7 @@ pub mod config;
 pub mod dev;
 mod device;
 pub mod door;
+mod dpop;
 mod email_verification;
 mod endpoints;
 pub mod error;
@@ -81,6 +82,8 @@ pub struct Inner {
     /// The JWK Sets fetched from clients' `jwks_uri`s.
     pub(crate) client_keys: client_keys::RemoteKeySets,
     pub(crate) mailer: mail::Mailer,
+    /// The DPoP nonce key, derived from the master key (RFC 9449 8).
+    pub(crate) dpop: dpop::Nonces,
 }
 
 impl std::ops::Deref for AppState {
@@ -100,6 +103,7 @@ impl AppState {
     ) -> Self {
         let ttl = config.cache_ttl;
         let documents = metadata_document::Documents::new(config.fetch_allow_private);
+        let dpop = dpop::Nonces::new(&master);
         let client_keys = client_keys::RemoteKeySets::new(config.fetch_allow_private);
         AppState(Arc::new(Inner {
             keys: jwt::keyring::KeyRing::new(store.clone(), master, ttl),
@@ -114,6 +118,7 @@ impl AppState {
             documents,
             client_keys,
             mailer: mail::Mailer::default(),
+            dpop,
         }))
     }
 

@@ -341,6 +341,10 @@ pub(crate) struct ClientCreate {
     /// consent page (no Journeys API).
     #[arg(long)]
     pub third_party: bool,
+    /// Every token request must carry a DPoP proof (RFC 9449): tokens are
+    /// always bound to the client's key.
+    #[arg(long)]
+    pub require_dpop: bool,
     /// Authorization requests must be pushed to /par first (RFC 9126).
     #[arg(long)]
     pub require_par: bool,

@@ -203,6 +203,7 @@ fn client_spec(a: &ClientCreate) -> Result<provision::NewClient, Failure> {
         journeys_api: a.journeys_api,
         require_mfa: a.require_mfa,
         third_party: a.third_party,
+        require_dpop: a.require_dpop,
         require_par: a.require_par,
         web_origins: a.web_origins.clone(),
         post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),

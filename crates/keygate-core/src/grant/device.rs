@@ -4,7 +4,8 @@
 //! code, so racing polls get one set of tokens (RFC 6749 10.5).
 
 use super::{
-    check_resource, person_gone, successor, unknown, Credential, Decision, Presented, Refusal,
+    check_resource, new_binding, person_gone, successor, unknown, Credential, Decision, Presented,
+    Refusal,
 };
 use crate::error::OAuthError;
 use crate::model::Grant;
@@ -15,7 +16,9 @@ use crate::scope::Scope;
 /// grant's, its code unused (a second redemption revokes the grant and
 /// every token of the first, as a replayed code does), unexpired and not
 /// revoked, the API named now (if any) the grant's, and the person still
-/// there; the successor refresh token follows the client's policy.
+/// there; the successor refresh token follows the client's policy. A
+/// public client's proof binds the grant's refresh tokens to its DPoP key
+/// (RFC 9449 5), as at a code exchange.
 pub fn decide_device(
     grant: &Grant,
     person_exists: bool,
@@ -46,7 +49,17 @@ pub fn decide_device(
     if !person_exists {
         return Err(person_gone());
     }
+    let binding = crate::dpop::Binding {
+        bound: grant.dpop_jkt.as_deref(),
+        proof: p.dpop_jkt,
+    };
+    let bound = crate::dpop::bind_code(binding, p.client.public)
+        .map_err(|e| Refusal::plain(e.to_oauth(Credential::DeviceCode.noun())))?;
     let scope = Scope::parse(&grant.scope)?;
     let successor = successor(grant, &scope, p);
-    Ok(Decision { scope, successor })
+    Ok(Decision {
+        scope,
+        successor,
+        bind_dpop: new_binding(grant, bound),
+    })
 }

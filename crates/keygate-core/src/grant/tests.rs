@@ -66,6 +66,7 @@ fn grant() -> Grant {
         acr: None,
         resource: None,
         claims: Default::default(),
+        dpop_jkt: None,
     }
 }
 
@@ -327,6 +328,7 @@ fn presented<'a>(c: &'a Client, now: i64) -> Presented<'a> {
         code_verifier: Some(V),
         resource: None,
         now,
+        dpop_jkt: None,
     }
 }
 
@@ -442,6 +444,91 @@ fn a_lost_race_revokes_the_grant() {
 }
 
 #[test]
+fn dpop_binding_of_codes_and_refresh_tokens() {
+    let proof = |c: &'static Client, k: Option<&'static str>| Presented {
+        dpop_jkt: k,
+        ..presented(c, 120)
+    };
+    let public: &'static Client = Box::leak(Box::new(client(true)));
+    let confidential: &'static Client = Box::leak(Box::new(client(false)));
+    let g = grant();
+    // A public client's first proof binds the grant; a confidential
+    // client's does not.
+    let d = decide_code(&g, true, &proof(public, Some("k1"))).unwrap();
+    assert_eq!(
+        d.bind_dpop,
+        Some(DpopBinding {
+            grant_id: "g1".into(),
+            jkt: "k1".into()
+        })
+    );
+    let d = decide_code(&g, true, &proof(confidential, Some("k1"))).unwrap();
+    assert_eq!(d.bind_dpop, None);
+    assert_eq!(
+        decide_code(&g, true, &proof(public, None))
+            .unwrap()
+            .bind_dpop,
+        None
+    );
+    // A code bound at /authorize (dpop_jkt) needs a proof by its key, for
+    // every client; the refusal revokes nothing.
+    let mut bound = grant();
+    bound.dpop_jkt = Some("k1".into());
+    for c in [public, confidential] {
+        let d = decide_code(&bound, true, &proof(c, Some("k1"))).unwrap();
+        assert_eq!(d.bind_dpop, None, "already bound");
+        for k in [None, Some("k2")] {
+            let e = decide_code(&bound, true, &proof(c, k)).unwrap_err();
+            assert_eq!(
+                (e.error.code, e.revoke_grant),
+                (ErrorCode::InvalidGrant, None)
+            );
+        }
+    }
+    // Refresh: a public client's bound grant needs the same key.
+    let rt = RefreshToken {
+        grant_id: "g1".into(),
+        tenant_id: "t".into(),
+        client_id: "c1".into(),
+        created_at: 100,
+        expires_at: 10_000,
+        consumed_at: None,
+    };
+    let refresh = |c: &'static Client, g: &Grant, k| {
+        let mut p = proof(c, k);
+        p.redirect_uri = None;
+        p.code_verifier = None;
+        decide_refresh(&rt, g, true, None, &p)
+    };
+    assert!(refresh(public, &bound, Some("k1")).is_ok());
+    for k in [None, Some("k2")] {
+        let e = refresh(public, &bound, k).unwrap_err();
+        assert_eq!(
+            (e.error.code, e.revoke_grant),
+            (ErrorCode::InvalidGrant, None)
+        );
+        assert!(e.error.description.contains("refresh token"));
+    }
+    // Confidential clients' refresh tokens are not bound.
+    for k in [None, Some("k1"), Some("k2")] {
+        assert_eq!(refresh(confidential, &bound, k).unwrap().bind_dpop, None);
+    }
+    // A public client's first proof on an unbound grant binds it.
+    assert_eq!(
+        refresh(public, &g, Some("k3")).unwrap().bind_dpop,
+        Some(DpopBinding {
+            grant_id: "g1".into(),
+            jkt: "k3".into()
+        })
+    );
+    assert_eq!(refresh(public, &g, None).unwrap().bind_dpop, None);
+    assert_eq!(
+        refresh(confidential, &g, Some("k3")).unwrap().bind_dpop,
+        None
+    );
+}
+
+#[test]
 fn a_device_grant_is_redeemed_once_by_its_client() {
     let c = client(true);
     // The grant made at approval: no redirect URI, no PKCE.
@@ -517,5 +604,43 @@ fn a_device_grant_is_redeemed_once_by_its_client() {
     assert_eq!(
         lost_race(&g, Credential::DeviceCode).error.description,
         "the device code was already used; every token of this grant is now revoked"
+    );
+}
+
+#[test]
+fn a_public_clients_device_grant_is_bound_to_its_first_proof() {
+    let public = client(true);
+    let g = Grant {
+        redirect_uri: String::new(),
+        redirect_uri_sent: false,
+        code_challenge: None,
+        code_challenge_method: None,
+        ..grant()
+    };
+    let with = |c, k| Presented {
+        dpop_jkt: k,
+        ..presented(c, 120)
+    };
+    assert_eq!(
+        decide_device(&g, true, &with(&public, Some("k1")))
+            .unwrap()
+            .bind_dpop,
+        Some(DpopBinding {
+            grant_id: "g1".into(),
+            jkt: "k1".into()
+        })
+    );
+    assert_eq!(
+        decide_device(&g, true, &with(&public, None))
+            .unwrap()
+            .bind_dpop,
+        None
+    );
+    let confidential = client(false);
+    assert_eq!(
+        decide_device(&g, true, &with(&confidential, Some("k1")))
+            .unwrap()
+            .bind_dpop,
+        None
     );
 }

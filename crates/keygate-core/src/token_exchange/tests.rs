@@ -43,6 +43,7 @@ fn token(sub: &str, client_id: &str, scope: &str) -> AccessTokenClaims {
         auth_time: Some(NOW - 100),
         userinfo_claims: String::new(),
         act: None,
+        cnf: None,
     }
 }
 

@@ -128,6 +128,8 @@ pub struct ClientView {
     pub require_mfa: bool,
     /// Whether people allow what the client asks for on a consent page.
     pub third_party: bool,
+    /// Whether every token request must carry a DPoP proof (RFC 9449).
+    pub require_dpop: bool,
     /// Whether authorization requests must be pushed first (RFC 9126).
     pub require_par: bool,
     /// Audiences the client may exchange tokens for (RFC 8693).
@@ -163,6 +165,7 @@ impl From<Client> for ClientView {
             token_rate_limit: c.token_rate_limit,
             require_mfa: c.require_mfa,
             third_party: c.third_party,
+            require_dpop: c.require_dpop,
             require_par: c.require_par,
             exchange_audiences: c.exchange_audiences,
         }

@@ -47,6 +47,7 @@ pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Re
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        "dpop_signing_alg_values_supported": keygate_core::dpop::ALGS.map(|a| a.as_str()),
         "pushed_authorization_request_endpoint": door.url("/par"),
         "require_pushed_authorization_requests": false,
     });

@@ -77,6 +77,11 @@ pub(crate) async fn handle(
                 if let Some(act) = &c.act {
                     doc["act"] = json!(act);
                 }
+                // A DPoP-bound token (RFC 9449 6.2): its type and key.
+                if let Some(jkt) = c.jkt() {
+                    doc["token_type"] = json!("DPoP");
+                    doc["cnf"] = json!({ "jkt": jkt });
+                }
                 doc
             }
             Ok(_) | Err(_) => json!({"active": false}),

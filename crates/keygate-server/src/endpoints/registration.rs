@@ -46,6 +46,9 @@ struct Metadata {
     post_logout_redirect_uris: Vec<String>,
     #[serde(default)]
     id_token_signed_response_alg: Option<String>,
+    /// RFC 9449 5.2: the client always uses DPoP at the token endpoint.
+    #[serde(default)]
+    dpop_bound_access_tokens: Option<bool>,
     /// RFC 9126 6: the client's authorization requests must be pushed.
     #[serde(default)]
     require_pushed_authorization_requests: bool,
@@ -169,6 +172,7 @@ fn spec_of(m: &Metadata) -> Result<NewClient, ApiError> {
         grant_types,
         post_logout_redirect_uris: m.post_logout_redirect_uris.clone(),
         id_token_signed_response_alg: m.id_token_signed_response_alg.clone(),
+        require_dpop: m.dpop_bound_access_tokens.unwrap_or(false),
         third_party: true,
         require_par: m.require_pushed_authorization_requests,
         ..NewClient::default()
@@ -188,6 +192,7 @@ fn metadata_of(door: &Door, c: &Client) -> Value {
         "response_types": if c.allows(GrantType::AuthorizationCode) { vec!["code"] } else { vec![] },
         "token_endpoint_auth_method": c.auth_method.as_str(),
         "id_token_signed_response_alg": c.signing_alg.as_str(),
+        "dpop_bound_access_tokens": c.require_dpop,
         "require_pushed_authorization_requests": c.require_par,
         "registration_client_uri": door.url(&format!("/oauth/register/{}", c.id)),
     });

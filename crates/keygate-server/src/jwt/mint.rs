@@ -85,6 +85,9 @@ pub(crate) struct Minter {
     /// The tenant's APIs with their own lifetime or algorithm, for the
     /// access tokens of grants made for them.
     apis: Vec<ApiMint>,
+    /// The DPoP key the access token is bound to (`cnf.jkt`, RFC 9449 6),
+    /// when the request carried a proof.
+    jkt: Option<String>,
 }
 
 /// How the access tokens of one API are signed, where it differs from
@@ -146,7 +149,15 @@ impl Minter {
             now,
             audience: client.id.clone(),
             apis,
+            jkt: None,
         })
+    }
+
+    /// The same minter, binding the access token to the DPoP key `jkt`
+    /// (RFC 9449 6.1) when there is one; its token type is then `DPoP`.
+    pub(crate) fn bound_to(mut self, jkt: Option<String>) -> Minter {
+        self.jkt = jkt;
+        self
     }
 
     /// The minter of a client's own tokens for `api` (client_credentials
@@ -254,6 +265,10 @@ impl Minter {
             jti,
             auth_time,
             userinfo_claims,
+            cnf: self
+                .jkt
+                .clone()
+                .map(|jkt| keygate_core::claims::Confirmation { jkt }),
             act,
         };
         let access_token = jws::sign(at_key, "at+jwt", &at)?;
@@ -302,7 +317,8 @@ impl Minter {
     ) -> TokenResponse {
         TokenResponse {
             access_token: signed.access_token,
-            token_type: "Bearer",
+            // RFC 9449 5: a bound access token's type is DPoP.
+            token_type: if self.jkt.is_some() { "DPoP" } else { "Bearer" },
             expires_in: signed.expires_in,
             scope: scope.to_string(),
             id_token: signed.id_token,

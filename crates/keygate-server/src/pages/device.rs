@@ -362,6 +362,7 @@ async fn allow(
         acr: multi_factor.then(|| keygate_core::amr::MFA.to_string()),
         resource: device.resource.clone(),
         claims: Default::default(),
+        dpop_jkt: None,
     };
     let earlier = state
         .store

@@ -177,6 +177,9 @@ pub struct NewClient {
     /// password).
     #[serde(default)]
     pub third_party: bool,
+    /// Every token request must carry a DPoP proof (RFC 9449; docs/dpop.md).
+    #[serde(default)]
+    pub require_dpop: bool,
     /// Authorization requests must be pushed first (RFC 9126,
     /// `require_pushed_authorization_requests`).
     #[serde(default)]
@@ -239,6 +242,9 @@ pub struct ClientPatch {
     /// Whether people allow what the client asks for on a consent page.
     #[serde(default)]
     pub third_party: Option<bool>,
+    /// Whether every token request must carry a DPoP proof (RFC 9449).
+    #[serde(default)]
+    pub require_dpop: Option<bool>,
     /// Whether authorization requests must be pushed first (RFC 9126).
     #[serde(default)]
     pub require_par: Option<bool>,
@@ -473,7 +479,7 @@ pub fn client_from_spec(
         jwks_uri,
         // Sealed by `new_client`, which holds the master key.
         secret_sealed: None,
-        require_dpop: false,
+        require_dpop: spec.require_dpop,
         require_par: spec.require_par,
         exchange_audiences,
         backchannel_logout_uri: None,
@@ -514,6 +520,7 @@ fn spec_of(c: &Client) -> NewClient {
         token_rate_limit: c.token_rate_limit,
         require_mfa: c.require_mfa,
         third_party: c.third_party,
+        require_dpop: c.require_dpop,
         require_par: c.require_par,
         exchange_audiences: c.exchange_audiences.clone(),
     }
@@ -581,6 +588,9 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
     }
     if let Some(v) = p.third_party {
         spec.third_party = v;
+    }
+    if let Some(v) = p.require_dpop {
+        spec.require_dpop = v;
     }
     if let Some(v) = p.web_origins {
         spec.web_origins = v;

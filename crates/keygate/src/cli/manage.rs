@@ -139,6 +139,7 @@ pub(crate) struct ClientRef {
     "access_token_ttl", "refresh_token_max_ttl", "journeys_api", "web_origins", "no_web_origins",
     "post_logout_redirect_uris", "no_post_logout_redirect_uris",
     "id_token_signed_response_alg", "pkce", "token_rate_limit", "require_mfa", "third_party",
+    "require_dpop",
     "require_par",
     "exchange_audiences", "no_exchange_audiences",
     "jwks_file", "jwks_uri",
@@ -192,6 +193,9 @@ pub(crate) struct ClientUpdate {
     /// Ask people on a consent page: true (the flag alone) or false.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub third_party: Option<bool>,
+    /// Require a DPoP proof with every token request: true (the flag alone) or false.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub require_dpop: Option<bool>,
     /// Authorization requests must be pushed to /par first (RFC 9126):
     /// true (the flag alone) or false.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]

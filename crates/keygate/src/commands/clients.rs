@@ -68,6 +68,7 @@ fn patch(a: ClientUpdate) -> Result<ClientPatch, Failure> {
         journeys_api: a.journeys_api,
         require_mfa: a.require_mfa,
         third_party: a.third_party,
+        require_dpop: a.require_dpop,
         require_par: a.require_par,
         web_origins: list_change(a.web_origins, a.no_web_origins),
         post_logout_redirect_uris: list_change(

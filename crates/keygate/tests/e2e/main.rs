@@ -22,6 +22,7 @@ mod codes;
 mod consent;
 mod dev_mode;
 mod device_flow;
+mod dpop;
 mod email_verification;
 mod error_fixture;
 mod form_post;

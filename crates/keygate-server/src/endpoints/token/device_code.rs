@@ -43,14 +43,12 @@ pub(super) async fn exchange(
 async fn redeem(req: &Request<'_>, device_hash: &str) -> Result<TokenResponse, ApiError> {
     let code_hash = crate::device::grant_code_hash(device_hash);
     let (token, drawn) = Drawn::draw();
-    let (tenant_id, client, now) = (req.door.tenant.id.clone(), req.client.clone(), req.now);
-    let resource = req.resource.clone();
+    // No redirect URI and no PKCE verifier: the device code stands for both.
+    let sent = super::Sent::of(req, None, None);
     let check: Check<CodeGrant> = Box::new(move |(grant, user)| {
-        // No redirect URI and no PKCE verifier: the device code stands for both.
-        let none = None;
-        let presented = super::presented(&tenant_id, &client, &none, &none, &resource, now);
-        decide_device(grant, user.is_some(), &presented).map(|d| drawn.approve(d))
+        decide_device(grant, user.is_some(), &sent.presented()).map(|d| drawn.approve(d))
     });
+    let now = req.now;
     let start = |then| req.state.store.exchange_code(&code_hash, now, check, then);
     exchange_and_answer(req, |found| found, start, Credential::DeviceCode, token).await
 }

@@ -197,6 +197,12 @@ pub(crate) async fn handle(
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
+    // A fresh nonce on every answer to a request with a proof (RFC 9449
+    // 8.1): the one a `use_dpop_nonce` refusal asks for, and the next one
+    // otherwise.
+    if crate::dpop::sent(&headers) {
+        crate::dpop::add_nonce(&state, &door, &mut res, now);
+    }
     if let (Some(origin), Some(client)) = (origin, client) {
         if client.web_origins.contains(&origin) {
             crate::http::cors::allow_origin(&mut res, &origin);
@@ -247,15 +253,48 @@ async fn run(
         Ok(r) => r.map(str::to_string),
         Err(e) => return (Err(e.into()), Some(client)),
     };
+    let dpop = match dpop_proof(state, door, headers, &client, now).await {
+        Ok(jkt) => jkt,
+        Err(e) => return (Err(e), Some(client)),
+    };
     let req = Request {
         state,
         door,
         client: &client,
         now,
         resource,
+        dpop,
     };
     let result = issue(&req, p).await;
     (result, Some(client))
+}
+
+/// The DPoP proof of a token request (RFC 9449 5), checked and spent: the
+/// thumbprint of its key, or `None` when it sent none. A nonce is required
+/// (docs/dpop.md); a client registered with `require_dpop` must send a
+/// proof.
+async fn dpop_proof(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    client: &Client,
+    now: i64,
+) -> Result<Option<String>, ApiError> {
+    let place = crate::dpop::Place {
+        method: &axum::http::Method::POST,
+        paths: crate::dpop::TOKEN_PATHS,
+        nonce_required: true,
+        access_token: None,
+    };
+    match crate::dpop::proof(state, door, headers, &place, now).await? {
+        Ok(Some(proof)) => Ok(Some(proof.jkt)),
+        Ok(None) if client.require_dpop => Err(OAuthError::invalid_request(
+            "this client must send a DPoP proof (RFC 9449) with every token request",
+        )
+        .into()),
+        Ok(None) => Ok(None),
+        Err(e) => Err(e.to_oauth().into()),
+    }
 }
 
 /// One authenticated token request: what every grant's exchange needs.
@@ -268,6 +307,9 @@ pub(super) struct Request<'a> {
     /// The API named by `resource` or `audience` (well formed; whether it
     /// exists and fits the grant is each grant's check).
     resource: Option<String>,
+    /// The thumbprint of the request's DPoP key (RFC 9449), if it sent a
+    /// valid proof: the access token is bound to it.
+    dpop: Option<String>,
 }
 
 async fn issue(req: &Request<'_>, p: &Params) -> Result<Response, ApiError> {
@@ -345,26 +387,52 @@ impl Drawn {
                 hash: self.hash,
                 token,
             }),
+            bind_dpop: decision.bind_dpop,
         }
     }
 }
 
-/// The core's view of what the client presented.
-pub(super) fn presented<'a>(
-    tenant_id: &'a str,
-    client: &'a Client,
-    redirect_uri: &'a Option<String>,
-    code_verifier: &'a Option<String>,
-    resource: &'a Option<String>,
-    now: i64,
-) -> Presented<'a> {
-    Presented {
-        tenant_id,
-        client,
-        redirect_uri: redirect_uri.as_deref(),
-        code_verifier: code_verifier.as_deref(),
-        resource: resource.as_deref(),
-        now,
+/// What the client presented besides its code or refresh token, owned, so
+/// the exchange's check can move to the store's thread.
+pub(super) struct Sent {
+    pub(super) tenant_id: String,
+    pub(super) client: Client,
+    pub(super) redirect_uri: Option<String>,
+    pub(super) code_verifier: Option<String>,
+    pub(super) resource: Option<String>,
+    pub(super) now: i64,
+    pub(super) dpop: Option<String>,
+}
+
+impl Sent {
+    /// What `req` sent with `redirect_uri` and `code_verifier`.
+    pub(super) fn of(
+        req: &Request<'_>,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    ) -> Sent {
+        Sent {
+            tenant_id: req.door.tenant.id.clone(),
+            client: req.client.clone(),
+            redirect_uri,
+            code_verifier,
+            resource: req.resource.clone(),
+            now: req.now,
+            dpop: req.dpop.clone(),
+        }
+    }
+
+    /// The core's view of it.
+    pub(super) fn presented(&self) -> Presented<'_> {
+        Presented {
+            tenant_id: &self.tenant_id,
+            client: &self.client,
+            redirect_uri: self.redirect_uri.as_deref(),
+            code_verifier: self.code_verifier.as_deref(),
+            resource: self.resource.as_deref(),
+            now: self.now,
+            dpop_jkt: self.dpop.as_deref(),
+        }
     }
 }
 
@@ -401,7 +469,9 @@ where
     F: FnOnce(Then<T>) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let minter = Minter::new(req.state, req.door, req.client, req.now).await?;
+    let minter = Minter::new(req.state, req.door, req.client, req.now)
+        .await?
+        .bound_to(req.dpop.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<keygate_store::Result<Answer>>();
     let then: Then<T> = Box::new(move |result| match result.map(|e| e.map(person)) {
         Ok(Exchange::Won((grant, Some(user)), approved)) => {

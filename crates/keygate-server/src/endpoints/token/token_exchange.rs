@@ -36,7 +36,9 @@ pub(super) async fn exchange(
         scope: request.scope.as_ref(),
         now: req.now,
     })?;
-    let minter = Minter::new(req.state, req.door, req.client, req.now).await?;
+    let minter = Minter::new(req.state, req.door, req.client, req.now)
+        .await?
+        .bound_to(req.dpop.clone());
     let scope = decided.scope.clone();
     let (tx, rx) = tokio::sync::oneshot::channel();
     minter.sign_then(Subject::Exchanged(decided), scope, move |signed| {
