@@ -176,6 +176,10 @@ pub(crate) struct Args {
 pub(crate) enum Workload {
     W1,
     W2,
+    /// W2 with a DPoP proof (RFC 9449) on every request; not in the default set.
+    #[value(name = "w2-dpop")]
+    #[serde(rename = "w2-dpop")]
+    W2Dpop,
     W3,
     W4,
 }
@@ -185,6 +189,7 @@ impl Workload {
         match self {
             Workload::W1 => "w1",
             Workload::W2 => "w2",
+            Workload::W2Dpop => "w2-dpop",
             Workload::W3 => "w3",
             Workload::W4 => "w4",
         }
@@ -194,6 +199,7 @@ impl Workload {
         match self {
             Workload::W1 => "authorization_code + PKCE (public client)",
             Workload::W2 => "refresh_token rotation (client_secret_basic)",
+            Workload::W2Dpop => "refresh_token rotation with a DPoP proof (client_secret_basic)",
             Workload::W3 => "client_credentials (client_secret_post)",
             Workload::W4 => "userinfo (Bearer access token)",
         }
@@ -203,7 +209,7 @@ impl Workload {
     /// W1 and W2, the access token for W3, none for W4.
     pub(crate) fn signatures(self) -> u32 {
         match self {
-            Workload::W1 | Workload::W2 => 2,
+            Workload::W1 | Workload::W2 | Workload::W2Dpop => 2,
             Workload::W3 => 1,
             Workload::W4 => 0,
         }

@@ -345,6 +345,7 @@ pub(crate) fn check_token_response(
     jwt_at: bool,
     want_id: bool,
     want_refresh: bool,
+    token_type: &str,
 ) -> std::result::Result<(), &'static str> {
     match t.access_token.as_deref() {
         None | Some("") => return Err("no access_token"),
@@ -354,9 +355,9 @@ pub(crate) fn check_token_response(
     if !t
         .token_type
         .as_deref()
-        .is_some_and(|tt| tt.eq_ignore_ascii_case("bearer"))
+        .is_some_and(|tt| tt.eq_ignore_ascii_case(token_type))
     {
-        return Err("token_type is not Bearer");
+        return Err("token_type is not the expected one (Bearer, or DPoP with a proof)");
     }
     if !t
         .expires_in

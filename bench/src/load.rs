@@ -28,6 +28,8 @@ pub(crate) enum Seed {
     None,
     /// W2: the worker's own refresh token chain.
     Refresh(String),
+    /// W2-DPoP: the chain and the worker's DPoP key with the latest nonce.
+    DpopRefresh(String, Box<crate::dpop::Prover>),
     /// W4: the bearer header.
     Bearer(HeaderValue),
 }
@@ -139,7 +141,8 @@ pub(crate) async fn run(target: Arc<Target>, plan: Plan) -> Outcome {
     if plan.workload != Workload::W4 {
         headers.push((CONTENT_TYPE, HeaderValue::from_static(FORM)));
     }
-    if let (Workload::W2, Some((id, s))) = (plan.workload, &target.confidential) {
+    if let (Workload::W2 | Workload::W2Dpop, Some((id, s))) = (plan.workload, &target.confidential)
+    {
         headers.push((AUTHORIZATION, crate::flow::basic_auth(id, s)));
     }
     let shared = Arc::new(Shared {
@@ -273,6 +276,7 @@ async fn one(
     seed: &mut Seed,
     last_token: &mut Option<String>,
 ) -> Result<(), Failure> {
+    let mut proof = None;
     let (method, body, bearer) = match (sh.workload, &*seed) {
         (Workload::W1, _) => {
             let (code, verifier) = &sh.codes[idx];
@@ -288,6 +292,14 @@ async fn one(
             let body = format!("grant_type=refresh_token&refresh_token={}", enc(rt));
             (Method::POST, Bytes::from(body), None)
         }
+        (Workload::W2Dpop, Seed::DpopRefresh(rt, prover)) => {
+            let body = format!("grant_type=refresh_token&refresh_token={}", enc(rt));
+            proof = Some(
+                HeaderValue::from_str(&prover.proof())
+                    .map_err(|e| Failure::Invalid(e.to_string()))?,
+            );
+            (Method::POST, Bytes::from(body), None)
+        }
         (Workload::W3, _) => (Method::POST, Bytes::from(sh.fixed.clone()), None),
         (Workload::W4, Seed::Bearer(h)) => (Method::GET, Bytes::new(), Some(h.clone())),
         _ => return Err(Failure::Invalid("worker without its seed".into())),
@@ -296,7 +308,16 @@ async fn one(
     if let Some(h) = bearer {
         req.headers_mut().insert(AUTHORIZATION, h);
     }
-    let (status, body) = conn.send(req).await.map_err(Failure::Transport)?;
+    if let Some(p) = proof {
+        req.headers_mut().insert(HeaderName::from_static("dpop"), p);
+    }
+    let (status, nonce, body) = conn
+        .send_keeping(req, "dpop-nonce")
+        .await
+        .map_err(Failure::Transport)?;
+    if let (Some(n), Seed::DpopRefresh(_, prover)) = (nonce, &mut *seed) {
+        prover.nonce = n.to_str().ok().map(str::to_string);
+    }
     if status != StatusCode::OK {
         return Err(Failure::Status(status, snippet(&body)));
     }
@@ -320,19 +341,31 @@ async fn one(
         .map_err(|e| Failure::Invalid(format!("bad JSON ({e}): {}", snippet(&body))))?;
     let (want_id, want_refresh) = match sh.workload {
         Workload::W1 => (sh.want_id_token, false),
-        Workload::W2 => (sh.want_id_token, true),
+        Workload::W2 | Workload::W2Dpop => (sh.want_id_token, true),
         _ => (false, false),
     };
-    check_token_response(&tr, sh.target.jwt_access_tokens, want_id, want_refresh)
-        .map_err(|why| Failure::Invalid(format!("{why}: {}", snippet(&body))))?;
+    let token_type = if sh.workload == Workload::W2Dpop {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
+    check_token_response(
+        &tr,
+        sh.target.jwt_access_tokens,
+        want_id,
+        want_refresh,
+        token_type,
+    )
+    .map_err(|why| Failure::Invalid(format!("{why}: {}", snippet(&body))))?;
     if tr.access_token.is_some() && *last_token == tr.access_token {
         return Err(Failure::Invalid(
             "the same access_token as the previous response".into(),
         ));
     }
     *last_token = tr.access_token;
-    if let (Workload::W2, Some(rt)) = (sh.workload, tr.refresh_token) {
-        *seed = Seed::Refresh(rt);
+    match (&mut *seed, tr.refresh_token) {
+        (Seed::Refresh(old), Some(rt)) | (Seed::DpopRefresh(old, _), Some(rt)) => *old = rt,
+        _ => {}
     }
     Ok(())
 }

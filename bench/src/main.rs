@@ -6,6 +6,7 @@
 //! sampled from /proc and the machine's signing rate measured in the same run.
 
 mod cli;
+mod dpop;
 mod flow;
 mod hostile;
 mod html;

@@ -192,6 +192,26 @@ impl Ctx {
         self.obtain_codes(&id, &self.args.scope, n).await
     }
 
+    /// The server's current DPoP nonce (RFC 9449 8): a proof without one is
+    /// answered `use_dpop_nonce` with the nonce in `DPoP-Nonce`.
+    async fn dpop_nonce(&self, id: &str, secret: &str) -> Result<String> {
+        let prover = crate::dpop::Prover::new(&self.target.token_endpoint)?;
+        let r = Client::new()
+            .post(&self.target.token_endpoint)
+            .header("authorization", crate::flow::basic_auth(id, secret))
+            .header("dpop", prover.proof())
+            .header("content-type", crate::flow::FORM)
+            .body("grant_type=refresh_token&refresh_token=none")
+            .send()
+            .await
+            .map_err(|e| format!("DPoP nonce: {e}"))?;
+        r.headers()
+            .get("dpop-nonce")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| format!("no DPoP-Nonce in the answer ({})", r.status()))
+    }
+
     pub(crate) async fn prepare(&mut self, w: Workload) -> Result<Plan> {
         let conc = self.args.concurrency;
         let stop = match self.args.duration {
@@ -226,7 +246,7 @@ impl Ctx {
                 plan.codes = self.obtain_codes(&id, &self.args.scope, n).await?;
                 plan.seeds = (0..conc).map(|_| Seed::None).collect();
             }
-            Workload::W2 => {
+            Workload::W2 | Workload::W2Dpop => {
                 let (id, secret) = self
                     .target
                     .confidential
@@ -237,7 +257,7 @@ impl Ctx {
                 let codes = self.obtain_codes(&id, &self.args.scope, conc).await?;
                 let scope = self.args.scope.clone();
                 plan.seeds = self
-                    .exchange_all(codes, (id, Some(secret)), move |tr| {
+                    .exchange_all(codes, (id.clone(), Some(secret.clone())), move |tr| {
                         tr.refresh_token
                             .filter(|r| !r.is_empty())
                             .map(Seed::Refresh)
@@ -246,6 +266,22 @@ impl Ctx {
                             })
                     })
                     .await?;
+                if w == Workload::W2Dpop {
+                    // Each worker its own key; the server's nonce fetched
+                    // once, untimed (each answer then carries the next).
+                    let htu = self.target.token_endpoint.clone();
+                    let nonce = self.dpop_nonce(&id, &secret).await?;
+                    let mut seeds = Vec::with_capacity(plan.seeds.len());
+                    for seed in plan.seeds.drain(..) {
+                        let Seed::Refresh(rt) = seed else {
+                            return Err("a W2 seed without its refresh token".into());
+                        };
+                        let mut prover = crate::dpop::Prover::new(&htu)?;
+                        prover.nonce = Some(nonce.clone());
+                        seeds.push(Seed::DpopRefresh(rt, Box::new(prover)));
+                    }
+                    plan.seeds = seeds;
+                }
             }
             Workload::W3 => {
                 self.target

@@ -101,7 +101,12 @@ impl Conn {
     }
 
     /// Sends a request and reads the whole answer.
-    pub(crate) async fn send(&mut self, req: Request<Full<Bytes>>) -> Result<(StatusCode, Bytes)> {
+    /// Also keeps the answer's header `name` (W2-DPoP's `DPoP-Nonce`).
+    pub(crate) async fn send_keeping(
+        &mut self,
+        req: Request<Full<Bytes>>,
+        name: &'static str,
+    ) -> Result<(StatusCode, Option<HeaderValue>, Bytes)> {
         let exchange = async {
             self.sender
                 .ready()
@@ -113,13 +118,14 @@ impl Conn {
                 .await
                 .map_err(|e| format!("transport: {e}"))?;
             let status = resp.status();
+            let kept = resp.headers().get(name).cloned();
             let body = resp
                 .into_body()
                 .collect()
                 .await
                 .map_err(|e| format!("reading body: {e}"))?
                 .to_bytes();
-            Ok((status, body))
+            Ok((status, kept, body))
         };
         tokio::time::timeout(REQUEST_TIMEOUT, exchange)
             .await

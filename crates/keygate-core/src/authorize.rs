@@ -59,9 +59,92 @@ pub struct AuthorizeRequest {
     /// The person's claims the `claims` parameter named (OpenID Connect
     /// Core 5.5), per place; kept with the grant.
     pub claims: crate::claims_request::RequestedClaims,
+    /// `dpop_jkt` (RFC 9449 10): the thumbprint of the DPoP key the code
+    /// is bound to; the token request must carry a proof by that key.
+    pub dpop_jkt: Option<String>,
     /// The SHA-256 of the `request_uri` when the request was pushed
     /// (RFC 9126); set by the server, which uses it up with the code.
     pub pushed: Option<String>,
+    /// How the answer (code or error) goes back to the client.
+    pub response_mode: ResponseMode,
+}
+
+impl AuthorizeRequest {
+    /// An error of this request for its redirect URI, sent by its response mode.
+    pub fn error_redirect(&self, error: OAuthError) -> ErrorRedirect {
+        ErrorRedirect {
+            redirect_uri: self.redirect_uri.clone(),
+            error,
+            state: self.state.clone(),
+            response_mode: self.response_mode,
+        }
+    }
+}
+
+/// How the authorization response's parameters reach the redirect URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseMode {
+    /// In the redirect URI's query (RFC 6749 4.1.2), by a 303 redirect: the
+    /// default of `response_type=code` (OAuth 2.0 Multiple Response Type
+    /// Encoding Practices 2.1).
+    #[default]
+    Query,
+    /// In the body of a POST to the redirect URI, sent by an HTML page that
+    /// submits a form (OAuth 2.0 Form Post Response Mode 2): the code
+    /// stays out of URLs, browser history and `Referer` headers.
+    FormPost,
+}
+
+impl ResponseMode {
+    /// Every mode, as discovery lists them (`response_modes_supported`).
+    pub const ALL: [&'static str; 2] = ["query", "form_post"];
+
+    /// The mode `response_mode` asks for (absent: `query`), or why it is refused.
+    pub fn parse(raw: Option<&str>) -> Result<ResponseMode, String> {
+        match raw {
+            None | Some("query") => Ok(ResponseMode::Query),
+            Some("form_post") => Ok(ResponseMode::FormPost),
+            // Multiple Response Type Encoding Practices 2.1 allows it for
+            // code, but a fragment reaches only scripts, and RFC 9700
+            // 4.3.1 prefers the code out of reach of them.
+            Some("fragment") => {
+                Err("response_mode=fragment is not supported; use query or form_post".into())
+            }
+            Some(m) if m.ends_with("jwt") => Err(format!(
+                "response_mode={} (JWT-secured responses) is not supported; use query or form_post",
+                m.chars().take(32).collect::<String>()
+            )),
+            Some(m) => Err(format!(
+                "response_mode '{}' is not known; use query or form_post",
+                m.chars().take(32).collect::<String>()
+            )),
+        }
+    }
+
+    /// The mode, if it can answer at `redirect_uri`: a browser posts
+    /// forms over http(s) only, so `form_post` needs such a URI (a native
+    /// app's private-use scheme is answered by query).
+    pub fn fits(self, redirect_uri: &str) -> Result<ResponseMode, String> {
+        let web = ["https://", "http://"].iter().any(|s| {
+            redirect_uri
+                .get(..s.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(s))
+        });
+        match self {
+            ResponseMode::FormPost if !web => {
+                Err("response_mode=form_post needs an http or https redirect_uri; use query".into())
+            }
+            m => Ok(m),
+        }
+    }
+
+    /// The mode's name as `response_mode` carries it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Query => "query",
+            ResponseMode::FormPost => "form_post",
+        }
+    }
 }
 
 /// An error to redirect to the client (RFC 6749 4.1.2.1) rather than show on a page.
@@ -73,6 +156,9 @@ pub struct ErrorRedirect {
     pub error: OAuthError,
     /// The request's `state`, echoed back (dropped if longer than [`MAX_PARAM_LEN`]).
     pub state: Option<String>,
+    /// How the error goes back: the request's own mode, once it is known to
+    /// be a valid one (an unknown mode's error goes by query).
+    pub response_mode: ResponseMode,
 }
 
 /// Why an authorization request was refused, and so where the refusal goes.
@@ -120,12 +206,17 @@ pub fn validate(
     let (redirect_uri, redirect_uri_sent) =
         resolve_redirect_uri(p, client).map_err(AuthorizeError::Page)?;
     let state = p.get("state").map(str::to_string);
+    // The mode is known before any error is redirected, so every error of
+    // a form_post request is posted too (Form Post Response Mode 2).
+    let mode = ResponseMode::parse(p.get("response_mode")).and_then(|m| m.fits(&redirect_uri));
+    let response_mode = mode.clone().unwrap_or_default();
     let fail = |code: ErrorCode, description: String| {
         let state = state.clone().filter(|s| s.len() <= MAX_PARAM_LEN);
         AuthorizeError::Redirect(ErrorRedirect {
             redirect_uri: redirect_uri.clone(),
             error: OAuthError::new(code, description),
             state,
+            response_mode,
         })
     };
     let invalid = |d: &str| fail(ErrorCode::InvalidRequest, d.to_string());
@@ -159,8 +250,8 @@ pub fn validate(
             ))
         }
     }
-    if p.get("response_mode").is_some_and(|m| m != "query") {
-        return Err(invalid("only response_mode=query is supported"));
+    if let Err(why) = mode {
+        return Err(invalid(&why));
     }
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(fail(
@@ -252,6 +343,15 @@ pub fn validate(
     // An essential `acr` in `claims` demands a second factor as
     // `acr_values` does; `acr_values` wins when both name one.
     let acr_mfa = crate::amr::demanded_mfa(p.get("acr_values")).or(claims.acr_mfa);
+    let dpop_jkt = match p.get("dpop_jkt") {
+        None => None,
+        Some(j) if crate::dpop::is_jkt(j) => Some(j.to_string()),
+        Some(_) => {
+            return Err(invalid(
+                "dpop_jkt must be a JWK SHA-256 thumbprint in base64url (RFC 9449 10)",
+            ))
+        }
+    };
     let max_age =
         match p.get("max_age") {
             None => None,
@@ -277,7 +377,9 @@ pub fn validate(
         acr_mfa,
         needs_mfa: client.require_mfa || acr_mfa.is_some(),
         claims: claims.claims,
+        dpop_jkt,
         pushed: None,
+        response_mode,
     })
 }
 
@@ -326,22 +428,19 @@ pub fn next_step(
             auth_time: s.auth_time,
         },
         // A second factor needs the person: never without a page.
-        Some(s) if req.prompt_none && fresh_enough(s) => NextStep::Fail(ErrorRedirect {
-            redirect_uri: req.redirect_uri.clone(),
-            error: OAuthError::new(
+        Some(s) if req.prompt_none && fresh_enough(s) => {
+            NextStep::Fail(req.error_redirect(OAuthError::new(
                 ErrorCode::InteractionRequired,
                 "the user must give a second factor",
-            ),
-            state: req.state.clone(),
-        }),
+            )))
+        }
         Some(s) if !req.prompt_login && fresh_enough(s) => NextStep::SecondFactor {
             user_sub: s.user_sub.clone(),
         },
-        _ if req.prompt_none => NextStep::Fail(ErrorRedirect {
-            redirect_uri: req.redirect_uri.clone(),
-            error: OAuthError::new(ErrorCode::LoginRequired, "the user must sign in"),
-            state: req.state.clone(),
-        }),
+        _ if req.prompt_none => NextStep::Fail(req.error_redirect(OAuthError::new(
+            ErrorCode::LoginRequired,
+            "the user must sign in",
+        ))),
         _ => NextStep::SignIn,
     }
 }
@@ -527,6 +626,96 @@ mod tests {
         );
     }
 
+    /// OAuth 2.0 Form Post Response Mode: `form_post` is accepted and kept
+    /// with the request; every error of such a request is posted too; a
+    /// mode Keygate does not answer in is refused, by query.
+    #[test]
+    fn response_modes() {
+        let c = client(false, &["https://app/cb"]);
+        let base = "client_id=c1&response_type=code&state=s";
+        assert_eq!(run(base, &c).unwrap().response_mode, ResponseMode::Query);
+        assert_eq!(
+            run(&format!("{base}&response_mode=query"), &c)
+                .unwrap()
+                .response_mode,
+            ResponseMode::Query
+        );
+        let posted = run(&format!("{base}&response_mode=form_post"), &c).unwrap();
+        assert_eq!(posted.response_mode, ResponseMode::FormPost);
+        let e = posted.error_redirect(OAuthError::new(ErrorCode::AccessDenied, "no"));
+        assert_eq!(
+            (e.response_mode, e.state.as_deref(), e.redirect_uri.as_str()),
+            (ResponseMode::FormPost, Some("s"), "https://app/cb")
+        );
+        for bad in [
+            "client_id=c1&response_mode=form_post&state=s",
+            "client_id=c1&response_type=token&response_mode=form_post&state=s",
+            "client_id=c1&response_type=code&response_mode=form_post&state=s&prompt=bogus",
+        ] {
+            match run(bad, &c) {
+                Err(AuthorizeError::Redirect(e)) => {
+                    assert_eq!(e.response_mode, ResponseMode::FormPost, "{bad}");
+                    assert_eq!(e.state.as_deref(), Some("s"));
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        for mode in [
+            "fragment",
+            "form_post.jwt",
+            "query.jwt",
+            "jwt",
+            "FORM_POST",
+            "web_message",
+            "form_post ",
+        ] {
+            let q = format!("{base}&response_mode={}", mode.replace(' ', "+"));
+            match run(&q, &c) {
+                Err(AuthorizeError::Redirect(e)) => {
+                    assert_eq!(e.error.code, ErrorCode::InvalidRequest, "{mode}");
+                    assert_eq!(e.response_mode, ResponseMode::Query, "{mode}");
+                    assert!(
+                        e.error.description.contains("response_mode"),
+                        "{mode}: {}",
+                        e.error.description
+                    );
+                    assert!(e.error.description.contains("form_post"));
+                }
+                other => panic!("{mode}: {other:?}"),
+            }
+        }
+        // A native app's private-use scheme cannot be posted to.
+        let app = client(true, &["com.example.app:/cb"]);
+        match run(
+            &format!("client_id=c1&response_type=code&response_mode=form_post&state=s&code_challenge={CH}&code_challenge_method=S256"),
+            &app,
+        ) {
+            Err(AuthorizeError::Redirect(e)) => {
+                assert_eq!(e.response_mode, ResponseMode::Query);
+                assert!(e.error.description.contains("http or https"), "{}", e.error.description);
+            }
+            other => panic!("{other:?}"),
+        }
+        // An untrusted redirect URI is never posted to either.
+        assert_eq!(
+            redirect_code(run(
+                "client_id=c1&response_type=code&response_mode=form_post&redirect_uri=https://evil/cb",
+                &c
+            )),
+            "page"
+        );
+        // prompt=none's refusals keep the mode.
+        let none = run(&format!("{base}&response_mode=form_post&prompt=none"), &c).unwrap();
+        match next_step(&none, None, 0, false) {
+            NextStep::Fail(e) => assert_eq!(e.response_mode, ResponseMode::FormPost),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(ResponseMode::ALL, ["query", "form_post"]);
+        for m in ResponseMode::ALL {
+            assert_eq!(ResponseMode::parse(Some(m)).unwrap().as_str(), m);
+        }
+    }
+
     #[test]
     fn plain_is_the_default_method() {
         let mut c = client(true, &["https://app/cb"]);
@@ -577,6 +766,34 @@ mod tests {
         let confidential = client(false, &["https://app/cb"]);
         for q in [&plain, &omitted] {
             assert_eq!(redirect_code(run(q, &confidential)), "ok");
+        }
+    }
+
+    #[test]
+    fn dpop_jkt_binds_the_code_to_a_key() {
+        // RFC 9449 10: a thumbprint is kept for the grant; anything else is
+        // invalid_request at the redirect URI.
+        let c = client(false, &["https://app/cb"]);
+        let jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+        let base = "client_id=c1&response_type=code&scope=openid";
+        let r = run(&format!("{base}&dpop_jkt={jkt}"), &c).unwrap();
+        assert_eq!(r.dpop_jkt.as_deref(), Some(jkt));
+        assert_eq!(run(base, &c).unwrap().dpop_jkt, None);
+        // Empty is omitted (RFC 6749 3.1).
+        assert_eq!(
+            run(&format!("{base}&dpop_jkt="), &c).unwrap().dpop_jkt,
+            None
+        );
+        for bad in [
+            "short",
+            "0ZcOCORZNYy%2BDWpqq30jZyJGHTN0d2HglBV3uiguA4I",
+            &format!("{jkt}A"),
+        ] {
+            assert_eq!(
+                redirect_code(run(&format!("{base}&dpop_jkt={bad}"), &c)),
+                "invalid_request",
+                "{bad}"
+            );
         }
     }
 

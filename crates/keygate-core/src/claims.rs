@@ -133,6 +133,40 @@ pub struct AccessTokenClaims {
     /// releases them without reading the grant. Absent when none were.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub userinfo_claims: String,
+    /// The key the token is bound to (RFC 9449 6.1: `cnf.jkt`), when it
+    /// was issued for a DPoP proof; absent for a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+    /// The party acting for `sub` in a token issued by a delegating token
+    /// exchange (RFC 8693 4.1), prior actors nested; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
+}
+
+/// The confirmation claim (RFC 7800 3.1) of a DPoP-bound token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Confirmation {
+    /// The SHA-256 JWK thumbprint of the DPoP key (RFC 9449 6.1).
+    pub jkt: String,
+}
+
+impl AccessTokenClaims {
+    /// The DPoP key the token is bound to, if any.
+    pub fn jkt(&self) -> Option<&str> {
+        self.cnf.as_ref().map(|c| c.jkt.as_str())
+    }
+}
+
+/// The `act` (actor) claim (RFC 8693 4.1): who acts for the token's
+/// subject, and, nested, who acted before them (outermost is current).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Actor {
+    /// The actor's subject identifier: a person's `sub`, or a client's id
+    /// for a client acting for itself.
+    pub sub: String,
+    /// The prior actor, when this delegation was itself delegated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<Actor>>,
 }
 
 impl AccessTokenClaims {
@@ -234,9 +268,45 @@ mod tests {
             jti: "g1.xyz".into(),
             auth_time: None,
             userinfo_claims: String::new(),
+            cnf: None,
+            act: None,
         };
         assert_eq!(c.grant_id(), Some("g1"));
         c.jti = "xyz".into();
         assert_eq!(c.grant_id(), None);
+        // A bearer token has no cnf in its JSON; a bound one has cnf.jkt.
+        let bearer = serde_json::to_value(&c).unwrap();
+        assert!(bearer.get("cnf").is_none());
+        assert_eq!(c.jkt(), None);
+        c.cnf = Some(Confirmation { jkt: "k".into() });
+        let bound = serde_json::to_value(&c).unwrap();
+        assert_eq!(bound["cnf"], serde_json::json!({"jkt": "k"}));
+        assert_eq!(c.jkt(), Some("k"));
+        let back: AccessTokenClaims = serde_json::from_value(bound).unwrap();
+        assert_eq!(back, c);
+    }
+
+    /// RFC 8693 4.1: `act` is an object with `sub`, prior actors nested;
+    /// absent when no one acts.
+    #[test]
+    fn actor_claim() {
+        let act = Actor {
+            sub: "service-b".into(),
+            act: Some(Box::new(Actor {
+                sub: "service-a".into(),
+                act: None,
+            })),
+        };
+        assert_eq!(
+            serde_json::to_value(&act).unwrap(),
+            serde_json::json!({"sub": "service-b", "act": {"sub": "service-a"}})
+        );
+        let plain: AccessTokenClaims = serde_json::from_value(serde_json::json!({
+            "iss": "i", "sub": "s", "aud": "a", "client_id": "a", "scope": "",
+            "exp": 1, "iat": 0, "jti": "x"
+        }))
+        .unwrap();
+        assert_eq!(plain.act, None);
+        assert!(!serde_json::to_string(&plain).unwrap().contains("act"));
     }
 }

@@ -48,9 +48,24 @@ pub enum ErrorCode {
     /// `invalid_token`: the bearer token is malformed, expired or revoked (RFC 6750 3.1); answered
     /// with 401.
     InvalidToken,
+    /// `invalid_dpop_proof`: the DPoP proof is missing where required,
+    /// malformed, or fails a check (RFC 9449 5 and 7.1).
+    InvalidDpopProof,
+    /// `use_dpop_nonce`: the DPoP proof must carry the nonce this server
+    /// sends in its `DPoP-Nonce` header (RFC 9449 8).
+    UseDpopNonce,
     /// `temporarily_unavailable`: the server cannot answer now and the client may retry
     /// (RFC 6749 4.1.2.1); 503.
     TemporarilyUnavailable,
+    /// `authorization_pending`: the person has not yet answered the device
+    /// authorization request; poll again (RFC 8628 3.5).
+    AuthorizationPending,
+    /// `slow_down`: still pending, and the client polled faster than its
+    /// interval, which grows by 5 seconds (RFC 8628 3.5).
+    SlowDown,
+    /// `expired_token`: the device code expired before it was approved and
+    /// redeemed; start a new device authorization (RFC 8628 3.5).
+    ExpiredToken,
     /// `server_error`: an internal failure, whose cause goes to the log only (RFC 6749 4.1.2.1);
     /// 500.
     ServerError,
@@ -76,7 +91,12 @@ impl ErrorCode {
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
             ErrorCode::ServerError => "server_error",
         }
     }

@@ -3,7 +3,7 @@
 //! Every decision the server makes about a request lives here: how a body is
 //! decoded ([`params`]), whether an authorization request is acceptable and
 //! where its errors go ([`authorize`]), how a client proves who it is
-//! ([`client_auth`]), what a token request asks for ([`token_request`]), and
+//! ([`client_auth`], [`client_assertion`]), what a token request asks for ([`token_request`]), and
 //! whether a stored code or refresh token may be exchanged ([`grant`]). The
 //! server feeds these functions the stored records and the current time
 //! (`now`, seconds since the Unix epoch) and acts on what they return; so the
@@ -23,9 +23,12 @@ pub mod authorize;
 pub mod basic;
 pub mod claims;
 pub mod claims_request;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod consent;
 pub mod contact;
+pub mod device;
+pub mod dpop;
 pub mod error;
 pub mod grant;
 pub mod logout;
@@ -36,6 +39,7 @@ pub mod pkce;
 pub mod redirect;
 pub mod resource;
 pub mod scope;
+pub mod token_exchange;
 pub mod token_request;
 pub mod validate;
 

@@ -591,10 +591,17 @@ pub struct Grant {
     /// The claims the request's `claims` parameter asked for by name
     /// (OpenID Connect Core 5.5), released whatever the scope.
     pub claims: crate::claims_request::RequestedClaims,
+    /// The DPoP key (its RFC 7638 thumbprint) the grant is bound to: the
+    /// `dpop_jkt` of the authorization request (RFC 9449 10), or the key
+    /// of a public client's first proof at the token endpoint (RFC 9449 5).
+    /// The code then needs a proof by this key, and so do a public
+    /// client's refresh tokens.
+    pub dpop_jkt: Option<String>,
     /// The browser session the grant was made from (Back-Channel Logout
     /// 2.1): its `sid` is echoed in every id_token of the grant, refreshed
     /// ones too, and the session's end is told to the client. `None` for a
-    /// grant made without one (the Journeys API): no `sid`, no logout.
+    /// grant made without one (the Journeys API, the device flow, token
+    /// exchange): no `sid`, no logout.
     pub session: Option<GrantSession>,
 }
 

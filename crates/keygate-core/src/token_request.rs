@@ -33,7 +33,17 @@ pub enum TokenRequest {
         /// The scope asked for; absent means none.
         scope: Option<Scope>,
     },
+    /// `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 3.4).
+    DeviceCode {
+        /// The device code of the device authorization response.
+        device_code: String,
+    },
+    /// `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693 2.1).
+    TokenExchange(crate::token_exchange::ExchangeRequest),
 }
+
+/// The `grant_type` of the device authorization grant (RFC 8628 3.4).
+const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 fn required(p: &Params, name: &'static str) -> Result<String, OAuthError> {
     p.get(name)
@@ -67,11 +77,18 @@ impl TokenRequest {
                 code_verifier: opt(p, "code_verifier"),
             }),
             "client_credentials" => Ok(TokenRequest::ClientCredentials { scope: scope(p)? }),
+            DEVICE_CODE => Ok(TokenRequest::DeviceCode {
+                device_code: required(p, "device_code")?,
+            }),
+            crate::token_exchange::GRANT_TYPE => Ok(TokenRequest::TokenExchange(
+                crate::token_exchange::ExchangeRequest::parse(p)?,
+            )),
             other => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!(
-                    "grant_type '{}' is not supported; use authorization_code, refresh_token or client_credentials",
-                    other.chars().take(64).collect::<String>()
+                    "grant_type '{}' is not supported; use authorization_code, refresh_token, client_credentials, {DEVICE_CODE} or {}",
+                    other.chars().take(64).collect::<String>(),
+                    crate::token_exchange::GRANT_TYPE
                 ),
             )),
         }
@@ -84,6 +101,8 @@ impl TokenRequest {
             TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
             TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+            TokenRequest::DeviceCode { .. } => GrantType::DeviceCode,
+            TokenRequest::TokenExchange(_) => GrantType::TokenExchange,
         }
     }
 }
@@ -118,6 +137,23 @@ mod tests {
             TokenRequest::parse(&p("grant_type=client_credentials")).unwrap(),
             TokenRequest::ClientCredentials { scope: None }
         ));
+        assert_eq!(
+            TokenRequest::parse(&p(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=d"
+            ))
+            .unwrap(),
+            TokenRequest::DeviceCode {
+                device_code: "d".into()
+            }
+        );
+        assert_eq!(
+            TokenRequest::parse(&p(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"
+            ))
+            .unwrap_err()
+            .code,
+            ErrorCode::InvalidRequest
+        );
     }
 
     #[test]

@@ -60,6 +60,12 @@ fn name() -> impl Strategy<Value = String> {
         Just("refresh_token".to_string()),
         Just("state".to_string()),
         Just("claims".to_string()),
+        Just("response_mode".to_string()),
+        Just("subject_token".to_string()),
+        Just("subject_token_type".to_string()),
+        Just("actor_token".to_string()),
+        Just("actor_token_type".to_string()),
+        Just("requested_token_type".to_string()),
         "[a-z_]{1,12}",
     ]
 }
@@ -69,6 +75,9 @@ fn value() -> impl Strategy<Value = String> {
         Just("authorization_code".to_string()),
         Just("refresh_token".to_string()),
         Just("client_credentials".to_string()),
+        Just("urn:ietf:params:oauth:grant-type:token-exchange".to_string()),
+        Just("urn:ietf:params:oauth:token-type:access_token".to_string()),
+        Just("form_post".to_string()),
         Just("code".to_string()),
         Just("c1".to_string()),
         Just("https://app/cb".to_string()),
@@ -171,6 +180,26 @@ proptest! {
         if let Ok(p) = Params::from_pairs(pairs) {
             let _ = TokenRequest::parse(&p);
         }
+    }
+
+    #[test]
+    fn dpop_proofs_never_panic(s in any::<String>(), header in claims_json(), claims in claims_json()) {
+        use base64::Engine;
+        let b64 = |t: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(t);
+        let expected = keygate_core::dpop::Expected {
+            method: "POST",
+            uris: &["https://id.example/t/as/token"],
+            now: 1_700_000_000,
+            nonce_required: true,
+            nonces: &["n"],
+            access_token: Some("at"),
+        };
+        // Whatever the verifier says, arbitrary text and arbitrary JSON
+        // parts are refused with a reason, never a panic.
+        let _ = keygate_core::dpop::check(&s, &expected, |_, _, _, _| Some("k".into()));
+        let jwt = format!("{}.{}.{}", b64(&header), b64(&claims), b64(&s));
+        prop_assert!(keygate_core::dpop::check(&jwt, &expected, |_, _, _, _| Some("k".into())).is_err());
+        prop_assert!(keygate_core::dpop::check(&jwt, &expected, |_, _, _, _| None).is_err());
     }
 
     #[test]

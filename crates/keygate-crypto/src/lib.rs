@@ -7,12 +7,23 @@
 //! - [`secrets`]: random tokens, SHA-256 hashing of codes, refresh tokens and
 //!   client secrets, constant-time comparison.
 //! - [`password`]: Argon2id hashing of people's passwords.
+//! - [`thumbprint`]: JWK thumbprints (RFC 7638) and signatures checked with
+//!   an inline JWK (DPoP proofs, RFC 9449).
+//! - [`dpop_nonce`]: the stateless DPoP server nonce (RFC 9449 8).
+//! - [`hmac`]: HMAC-SHA-2 (JWS `HS256`/`HS384`/`HS512`), checked in constant time.
+//! - [`jwk_set`]: a client's JWK Set (public signature keys only).
+//! - [`client_jws`]: verifying a JWS a client signed (its client assertion).
 
+pub mod client_jws;
+pub mod dpop_nonce;
+pub mod hmac;
+pub mod jwk_set;
 pub mod jws;
 pub mod keys;
 pub mod password;
 pub mod sealing;
 pub mod secrets;
+pub mod thumbprint;
 
 /// A failure of the cryptography: generating, parsing or using a key, or unsealing.
 #[derive(Debug, thiserror::Error)]

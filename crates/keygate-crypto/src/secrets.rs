@@ -167,6 +167,28 @@ pub fn is_well_formed_secret(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// A keyed hash (HMAC-SHA256, hex) of small secrets, under a key derived
+/// from the master key ([`crate::sealing::MasterKey::keyed_hash`]).
+pub struct KeyedHash(aws_lc_rs::hmac::Key);
+
+impl KeyedHash {
+    pub(crate) fn new(key: aws_lc_rs::hmac::Key) -> Self {
+        KeyedHash(key)
+    }
+
+    /// The keyed hash of `text`, as 64 hex characters.
+    pub fn hex(&self, text: &str) -> String {
+        let tag = aws_lc_rs::hmac::sign(&self.0, text.as_bytes());
+        tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::fmt::Debug for KeyedHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyedHash(..)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

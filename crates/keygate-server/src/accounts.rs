@@ -446,6 +446,7 @@ pub async fn issue_code(
             sid: sid.to_string(),
             issuer: door.issuer.clone(),
         }),
+        dpop_jkt: req.dpop_jkt.clone(),
     };
     let stored = state
         .store
@@ -461,11 +462,21 @@ pub async fn issue_code(
             json: as_json,
         });
     }
-    let mut params = vec![("code", code.as_str())];
+    let to = keygate_core::redirect::with_query(&req.redirect_uri, &code_params(door, req, &code));
+    Ok((code, to))
+}
+
+/// The parameters of the authorization response carrying `code`: the
+/// code, the request's `state`, and the issuer (RFC 6749 4.1.2, RFC 9207).
+pub fn code_params<'a>(
+    door: &'a Door,
+    req: &'a AuthorizeRequest,
+    code: &'a str,
+) -> Vec<(&'static str, &'a str)> {
+    let mut params = vec![("code", code)];
     if let Some(s) = &req.state {
         params.push(("state", s));
     }
     params.push(("iss", &door.issuer));
-    let to = keygate_core::redirect::with_query(&req.redirect_uri, &params);
-    Ok((code, to))
+    params
 }

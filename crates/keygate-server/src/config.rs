@@ -31,6 +31,10 @@ pub struct ServerConfig {
     /// Registrations (successful or not) per client IP before a growing
     /// delay: each new account is a row that nobody authenticated.
     pub register_ip_limit: LimitPolicy,
+    /// Wrong user codes entered on the device page per client IP before a
+    /// growing delay (RFC 8628 5.1: user codes are short, so guessing is
+    /// limited).
+    pub device_ip_limit: LimitPolicy,
     /// Live, unredeemed authorization codes one person may hold for one
     /// client; past it /authorize answers 429 until codes are redeemed or
     /// expire (each code is a row that no client has yet authenticated).
@@ -102,6 +106,12 @@ impl ServerConfig {
             register_ip_limit: LimitPolicy {
                 max_failures: 20,
                 window: 3600,
+                base_block: 60,
+                max_block: 3600,
+            },
+            device_ip_limit: LimitPolicy {
+                max_failures: 10,
+                window: 900,
                 base_block: 60,
                 max_block: 3600,
             },

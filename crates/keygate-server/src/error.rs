@@ -15,6 +15,10 @@ pub enum ApiError {
     /// RFC 6750 3: a protected resource (userinfo) refusing a bearer token.
     /// `None` when no token was sent (no error code then, 3.1).
     Bearer(Option<OAuthError>),
+    /// RFC 9449 7.1: a protected resource (userinfo) refusing a request
+    /// made with the `DPoP` scheme: the same as [`ApiError::Bearer`] with a
+    /// `DPoP` challenge naming the proof algorithms accepted.
+    Dpop(OAuthError),
     /// A JSON error with a code of the endpoint's own (the Journeys API's
     /// `invalid_credentials`, client registration's
     /// `invalid_client_metadata`, the passkey ceremonies' errors, ...):
@@ -204,6 +208,33 @@ impl IntoResponse for ApiError {
                     }
                 };
                 let mut res = json(status, body);
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                res
+            }
+            ApiError::Dpop(e) => {
+                let status = match e.code {
+                    ErrorCode::InvalidToken
+                    | ErrorCode::InvalidDpopProof
+                    | ErrorCode::UseDpopNonce => StatusCode::UNAUTHORIZED,
+                    ErrorCode::AccessDenied => StatusCode::FORBIDDEN,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                let code = if e.code == ErrorCode::AccessDenied {
+                    "insufficient_scope"
+                } else {
+                    e.code.as_str()
+                };
+                let challenge = format!(
+                    "DPoP algs=\"{}\", error=\"{code}\", error_description=\"{}\"",
+                    keygate_core::dpop::ALGS_PARAM,
+                    header_text(&e.description)
+                );
+                let mut res = json(
+                    status,
+                    serde_json::json!({"error": code, "error_description": e.description}),
+                );
                 if let Ok(v) = HeaderValue::from_str(&challenge) {
                     res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
                 }

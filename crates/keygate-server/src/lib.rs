@@ -21,9 +21,12 @@ pub mod accounts;
 pub mod admin;
 pub mod backchannel;
 mod cache;
+mod client_keys;
 pub mod config;
 pub mod dev;
+mod device;
 pub mod door;
+mod dpop;
 mod email_verification;
 mod endpoints;
 pub mod error;
@@ -77,7 +80,11 @@ pub struct Inner {
     pub(crate) tenants: cache::TtlCache<String, Option<keygate_core::model::Tenant>>,
     pub(crate) throttle: limits::throttle::Throttle,
     pub(crate) documents: metadata_document::Documents,
+    /// The JWK Sets fetched from clients' `jwks_uri`s.
+    pub(crate) client_keys: client_keys::RemoteKeySets,
     pub(crate) mailer: mail::Mailer,
+    /// The DPoP nonce key, derived from the master key (RFC 9449 8).
+    pub(crate) dpop: dpop::Nonces,
 }
 
 impl std::ops::Deref for AppState {
@@ -97,6 +104,8 @@ impl AppState {
     ) -> Self {
         let ttl = config.cache_ttl;
         let documents = metadata_document::Documents::new(config.fetch_allow_private);
+        let dpop = dpop::Nonces::new(&master);
+        let client_keys = client_keys::RemoteKeySets::new(config.fetch_allow_private);
         AppState(Arc::new(Inner {
             keys: jwt::keyring::KeyRing::new(store.clone(), master, ttl),
             store,
@@ -108,7 +117,9 @@ impl AppState {
             tenants: cache::TtlCache::new(ttl),
             throttle: limits::throttle::Throttle::default(),
             documents,
+            client_keys,
             mailer: mail::Mailer::default(),
+            dpop,
         }))
     }
 
@@ -186,7 +197,8 @@ impl AppState {
 /// The endpoints every front door serves, relative to its issuer.
 fn endpoints() -> Router<AppState> {
     use endpoints::{
-        discovery, introspect, journeys, journeys_mfa, par, registration, revoke, token, userinfo,
+        device_authorization, discovery, introspect, journeys, journeys_mfa, par, registration,
+        revoke, token, userinfo,
     };
     use http::cors;
     Router::new()
@@ -294,6 +306,8 @@ fn endpoints() -> Router<AppState> {
         )
         .route("/introspect", post(introspect::handle))
         .route("/par", post(par::handle))
+        .route("/device_authorization", post(device_authorization::handle))
+        .route("/device", get(pages::device::get).post(pages::device::post))
         .route(
             "/journeys/sign-in",
             post(journeys::sign_in).options(cors::preflight),

@@ -18,7 +18,7 @@ use crate::AppState;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use keygate_core::amr::Method;
-use keygate_core::authorize::{AuthorizeRequest, ErrorRedirect};
+use keygate_core::authorize::AuthorizeRequest;
 use keygate_core::model::{Client, MfaPolicy};
 use keygate_core::params::Params;
 use keygate_core::{ErrorCode, OAuthError};
@@ -505,11 +505,7 @@ pub(crate) async fn second_step(
 pub(crate) fn refuse(door: &Door, req: &AuthorizeRequest, why: &'static str) -> Response {
     crate::pages::error_redirect(
         door,
-        &ErrorRedirect {
-            redirect_uri: req.redirect_uri.clone(),
-            error: OAuthError::new(ErrorCode::AccessDenied, why),
-            state: req.state.clone(),
-        },
+        &req.error_redirect(OAuthError::new(ErrorCode::AccessDenied, why)),
     )
 }
 

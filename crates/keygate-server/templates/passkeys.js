@@ -101,7 +101,24 @@
     };
   }
 
+  // Onwards: a redirect, or (form_post response mode) a form posting
+  // the answer to the application, which the page's form-action allows.
   function go(json) {
+    if (json.form_post) {
+      var form = document.createElement("form");
+      form.method = "post";
+      form.action = json.form_post.action;
+      json.form_post.fields.forEach(function (f) {
+        var input = document.createElement("input");
+        input.type = "hidden";
+        input.name = f[0];
+        input.value = f[1];
+        form.appendChild(input);
+      });
+      document.body.appendChild(form);
+      form.submit();
+      return;
+    }
     window.location.assign(json.redirect);
   }
 

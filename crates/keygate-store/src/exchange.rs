@@ -32,14 +32,12 @@ pub(crate) fn decide<T>(found: Option<T>, check: Check<T>) -> Decided<T> {
 
 /// The consume: `sql` marks the row consumed only if it is still unused,
 /// stores the successor's hash and expiry (a trigger inserts it), and
-/// returns the consumed row's hash.
-pub(crate) fn consume_write(
-    sql: &'static str,
-    hash: &str,
-    now: i64,
-    successor: Option<&NewRefresh>,
-) -> Write {
-    Write::new()
+/// returns the consumed row's hash. A grant newly bound to a DPoP key
+/// (RFC 9449 5) gets it in the same transaction; should the consume lose
+/// (a reuse, or a race), the grant is revoked anyway.
+pub(crate) fn consume_write(sql: &'static str, hash: &str, now: i64, approved: &Approved) -> Write {
+    let successor: Option<&NewRefresh> = approved.successor.as_ref();
+    let write = Write::new()
         .then(
             sql,
             &[
@@ -49,7 +47,14 @@ pub(crate) fn consume_write(
                 successor.map(|r| r.token.expires_at).into(),
             ],
         )
-        .returning()
+        .returning();
+    match &approved.bind_dpop {
+        Some(b) => write.then(
+            "UPDATE grants SET dpop_jkt = $1 WHERE id = $2 AND dpop_jkt IS NULL",
+            &[b.jkt.as_str().into(), b.grant_id.as_str().into()],
+        ),
+        None => write,
+    }
 }
 
 /// The end of an approved exchange, by what its consume did.

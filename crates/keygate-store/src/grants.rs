@@ -22,6 +22,9 @@ pub struct Approved {
     pub scope: keygate_core::scope::Scope,
     /// The refresh token to store with the consume, if any.
     pub successor: Option<NewRefresh>,
+    /// The DPoP key the grant becomes bound to with the consume, if any
+    /// (RFC 9449 5).
+    pub bind_dpop: Option<keygate_core::grant::DpopBinding>,
 }
 
 /// The check of an exchange: given what the code or refresh token was

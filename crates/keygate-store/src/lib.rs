@@ -47,6 +47,7 @@ mod admin_tokens;
 mod apis;
 mod clients;
 mod consents;
+mod device;
 mod email_links;
 mod error;
 mod exchange;
@@ -81,6 +82,7 @@ pub use admin_tokens::{AdminToken, AdminTokenStore};
 pub use apis::ApiStore;
 pub use clients::ClientStore;
 pub use consents::ConsentStore;
+pub use device::DeviceStore;
 pub use email_links::{EmailLink, EmailLinkPurpose, EmailLinkStore};
 pub use error::{Result, StoreError};
 pub use factors::{FactorStore, MfaPending, TotpDevice};
@@ -107,8 +109,8 @@ pub use users::UserStore;
 /// The capability traits, to call a store's methods: `use keygate_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AdminTokenStore, ApiStore, ClientStore, ConsentStore, FactorStore, GrantStore, KeyStore,
-        LimitStore, LogoutStore, MaintenanceStore, PasskeyStore, PushedRequestStore,
+        AdminTokenStore, ApiStore, ClientStore, ConsentStore, DeviceStore, FactorStore, GrantStore,
+        KeyStore, LimitStore, LogoutStore, MaintenanceStore, PasskeyStore, PushedRequestStore,
         RegistrationStore, ReplayStore, SessionStore, Store, TenantStore, UserStore,
     };
 }
@@ -150,6 +152,7 @@ pub trait Store:
     + PasskeyStore
     + ReplayStore
     + PushedRequestStore
+    + DeviceStore
     + LogoutStore
 {
 }
@@ -174,6 +177,7 @@ impl<S> Store for S where
         + PasskeyStore
         + ReplayStore
         + PushedRequestStore
+        + DeviceStore
         + LogoutStore
         + ?Sized
 {

@@ -3,6 +3,7 @@
 
 use crate::*;
 use async_trait::async_trait;
+use keygate_core::device::DeviceAuthorization;
 use keygate_core::model::{
     Api, Client, ClientGrant, Consent, Grant, RefreshToken, Session, Tenant, User,
 };
@@ -152,6 +153,14 @@ metered! {
         fn logout_finished(client_id: &str, sid: &str, outcome: LogoutOutcome, now: i64) -> Result<()>;
         fn logout_failed(client_id: &str, sid: &str, next_attempt_at: i64) -> Result<()>;
         fn logouts_of_session(sid: &str) -> Result<Vec<(String, Option<String>)>>;
+    }
+    impl DeviceStore {
+        fn create_device_authorization(device_hash: &str, user_code_hash: &str, d: &DeviceAuthorization) -> Result<bool>;
+        fn device_authorization(device_hash: &str) -> Result<Option<DeviceAuthorization>>;
+        fn device_authorization_by_user_code(user_code_hash: &str) -> Result<Option<(String, DeviceAuthorization)>>;
+        fn record_device_poll(device_hash: &str, now: i64, interval: i64) -> Result<()>;
+        fn approve_device(device_hash: &str, grant: &Grant, code_hash: &str, now: i64) -> Result<bool>;
+        fn deny_device(device_hash: &str, user_sub: &str, now: i64) -> Result<bool>;
     }
     impl KeyStore {
         fn signing_keys(tenant_id: &str) -> Result<Vec<StoredKey>>;

@@ -124,6 +124,16 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0022_client_modern_grants.sql"),
     },
     Migration {
+        version: 23,
+        name: "dpop",
+        sql: include_str!("../migrations/postgres/0023_dpop.sql"),
+    },
+    Migration {
+        version: 26,
+        name: "device_codes",
+        sql: include_str!("../migrations/postgres/0026_device_codes.sql"),
+    },
+    Migration {
         version: 27,
         name: "backchannel_logout",
         sql: include_str!("../migrations/postgres/0027_backchannel_logout.sql"),

@@ -23,6 +23,8 @@ mod admin;
 mod apis;
 #[path = "conformance/consents.rs"]
 mod consents;
+#[path = "conformance/device.rs"]
+mod device;
 #[path = "conformance/directory.rs"]
 mod directory;
 #[path = "conformance/email_links.rs"]

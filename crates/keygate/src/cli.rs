@@ -302,10 +302,19 @@ pub(crate) struct ClientCreate {
     /// A public client (no secret; PKCE required).
     #[arg(long)]
     pub public: bool,
-    /// client_secret_basic (default) or client_secret_post.
+    /// client_secret_basic (default), client_secret_post, private_key_jwt
+    /// (with --jwks-file or --jwks-uri) or client_secret_jwt (docs/client-auth.md).
     #[arg(long)]
     pub auth_method: Option<String>,
-    /// Allowed grants, comma-separated [default: authorization_code,refresh_token]
+    /// private_key_jwt: a file holding the client's JWK Set (public keys only).
+    #[arg(long)]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// private_key_jwt: where the client publishes its JWK Set (https).
+    #[arg(long)]
+    pub jwks_uri: Option<String>,
+    /// Allowed grants, comma-separated: authorization_code, refresh_token,
+    /// client_credentials, urn:ietf:params:oauth:grant-type:token-exchange
+    /// [default: authorization_code,refresh_token]
     #[arg(long = "grant")]
     pub grants: Vec<String>,
     /// always, offline_access (default) or never.
@@ -332,6 +341,10 @@ pub(crate) struct ClientCreate {
     /// consent page (no Journeys API).
     #[arg(long)]
     pub third_party: bool,
+    /// Every token request must carry a DPoP proof (RFC 9449): tokens are
+    /// always bound to the client's key.
+    #[arg(long)]
+    pub require_dpop: bool,
     /// Authorization requests must be pushed to /par first (RFC 9126).
     #[arg(long)]
     pub require_par: bool,
@@ -355,6 +368,10 @@ pub(crate) struct ClientCreate {
     /// loopback host.
     #[arg(long)]
     pub backchannel_logout_uri: Option<String>,
+    /// An audience (absolute URI) the client may exchange tokens for
+    /// (RFC 8693, with the token-exchange grant); repeat for several.
+    #[arg(long = "exchange-audience")]
+    pub exchange_audiences: Vec<String>,
     #[command(flatten)]
     pub db: DbArgs,
 }

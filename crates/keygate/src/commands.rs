@@ -169,13 +169,32 @@ pub(crate) async fn tenant_create(a: TenantCreate) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The JWK Set in a `--jwks-file`, as JSON.
+pub(crate) fn read_jwks_file(
+    path: Option<&std::path::Path>,
+) -> Result<Option<serde_json::Value>, Failure> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::Usage(format!("--jwks-file {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        Failure::Usage(format!(
+            "--jwks-file {}: not JSON (a JWK Set is expected): {e}",
+            path.display()
+        ))
+    })
+}
+
 /// The request the flags describe: the same one the admin API receives.
-fn client_spec(a: &ClientCreate) -> provision::NewClient {
-    provision::NewClient {
+fn client_spec(a: &ClientCreate) -> Result<provision::NewClient, Failure> {
+    Ok(provision::NewClient {
         name: a.name.clone(),
         redirect_uris: a.redirect_uris.clone(),
         public: a.public,
         auth_method: a.auth_method.clone(),
+        jwks: read_jwks_file(a.jwks_file.as_deref())?,
+        jwks_uri: a.jwks_uri.clone(),
         grant_types: a.grants.clone(),
         refresh_tokens: a.refresh_tokens.clone(),
         id_token_ttl: a.id_token_ttl.clone().map(provision::Ttl::Text),
@@ -184,6 +203,7 @@ fn client_spec(a: &ClientCreate) -> provision::NewClient {
         journeys_api: a.journeys_api,
         require_mfa: a.require_mfa,
         third_party: a.third_party,
+        require_dpop: a.require_dpop,
         require_par: a.require_par,
         web_origins: a.web_origins.clone(),
         post_logout_redirect_uris: a.post_logout_redirect_uris.clone(),
@@ -191,12 +211,22 @@ fn client_spec(a: &ClientCreate) -> provision::NewClient {
         pkce: a.pkce.clone(),
         token_rate_limit: a.token_rate_limit.map(|r| r.0),
         backchannel_logout_uri: a.backchannel_logout_uri.clone(),
-    }
+        exchange_audiences: a.exchange_audiences.clone(),
+    })
 }
 
 pub(crate) async fn client_create(a: ClientCreate) -> Result<(), Failure> {
-    let (client, secret) = provision::client_from_spec(&a.tenant, &client_spec(&a), now())?;
-    let store = open_store(&database_url(&a.db), None).await?;
+    let spec = client_spec(&a)?;
+    let url = database_url(&a.db);
+    // Every setting is checked before the database (or the master key) is
+    // opened; only a client_secret_jwt client needs the master key, to
+    // seal its secret.
+    let (mut client, secret) = provision::client_from_spec(&a.tenant, &spec, now())?;
+    if let (Some(s), AuthMethod::ClientSecretJwt) = (&secret, client.auth_method) {
+        let (master, _) = crate::master_key::load(&url)?;
+        client.secret_sealed = provision::sealed_secret(&master, &client, s);
+    }
+    let store = open_store(&url, None).await?;
     provision::create_client(store.as_ref(), &client).await?;
     match secret {
         Some(s) => print(json!({"client_id": client.id, "client_secret": s})),

@@ -181,6 +181,8 @@ pub enum Credential {
     AuthorizationCode,
     /// A refresh token (RFC 6749 6).
     RefreshToken,
+    /// A device code (RFC 8628 3.4).
+    DeviceCode,
 }
 
 impl Credential {
@@ -189,6 +191,7 @@ impl Credential {
         match self {
             Credential::AuthorizationCode => "authorization code",
             Credential::RefreshToken => "refresh token",
+            Credential::DeviceCode => "device code",
         }
     }
 }
@@ -210,6 +213,9 @@ pub struct Presented<'a> {
     pub resource: Option<&'a str>,
     /// The request's time (seconds since the epoch), read once per request.
     pub now: i64,
+    /// The thumbprint of the key of the request's DPoP proof, if it sent a
+    /// valid one (RFC 9449 5 and 10).
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// The whole decision on an approved exchange: the scope of the access
@@ -222,6 +228,30 @@ pub struct Decision {
     pub scope: Scope,
     /// The successor refresh token's record, if one is issued.
     pub successor: Option<RefreshToken>,
+    /// A DPoP key the grant becomes bound to with this exchange (a public
+    /// client's first proof; RFC 9449 5), to be stored with the consume.
+    pub bind_dpop: Option<DpopBinding>,
+}
+
+/// A grant newly bound to a DPoP key: from now on its refresh tokens need
+/// proofs by that key when its client is public (RFC 9449 5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpopBinding {
+    /// The grant.
+    pub grant_id: String,
+    /// The JWK SHA-256 thumbprint of the key (RFC 7638).
+    pub jkt: String,
+}
+
+/// The binding a decision stores: only a new one.
+fn new_binding(grant: &Grant, decided: Option<&str>) -> Option<DpopBinding> {
+    match (grant.dpop_jkt.as_deref(), decided) {
+        (None, Some(jkt)) => Some(DpopBinding {
+            grant_id: grant.id.clone(),
+            jkt: jkt.to_string(),
+        }),
+        _ => None,
+    }
 }
 
 /// The refusal of a code or refresh token that is not known (or not of the
@@ -276,12 +306,22 @@ pub fn decide_code(
     }
     check_code(grant, p.client, p.redirect_uri, p.code_verifier, p.now)?;
     check_resource(grant, p.resource)?;
+    let binding = crate::dpop::Binding {
+        bound: grant.dpop_jkt.as_deref(),
+        proof: p.dpop_jkt,
+    };
+    let bound = crate::dpop::bind_code(binding, p.client.public)
+        .map_err(|e| Refusal::plain(e.to_oauth(Credential::AuthorizationCode.noun())))?;
     if !person_exists {
         return Err(person_gone());
     }
     let scope = Scope::parse(&grant.scope)?;
     let successor = successor(grant, &scope, p);
-    Ok(Decision { scope, successor })
+    Ok(Decision {
+        scope,
+        successor,
+        bind_dpop: new_binding(grant, bound),
+    })
 }
 
 /// Decides a whole refresh_token exchange. The access token may be
@@ -307,12 +347,22 @@ pub fn decide_refresh(
         p.now,
     )?;
     check_resource(grant, p.resource)?;
+    let binding = crate::dpop::Binding {
+        bound: grant.dpop_jkt.as_deref(),
+        proof: p.dpop_jkt,
+    };
+    let bound = crate::dpop::bind_refresh(binding, p.client.public)
+        .map_err(|e| Refusal::plain(e.to_oauth(Credential::RefreshToken.noun())))?;
     if !person_exists {
         return Err(person_gone());
     }
     let full = Scope::parse(&grant.scope)?;
     let successor = successor(grant, &full, p);
-    Ok(Decision { scope, successor })
+    Ok(Decision {
+        scope,
+        successor,
+        bind_dpop: new_binding(grant, bound),
+    })
 }
 
 /// The successor refresh token's record: sliding expiry, never beyond the
@@ -374,6 +424,9 @@ pub fn issues_refresh_token(client: &Client, scope: &Scope) -> bool {
             RefreshPolicy::Never => false,
         }
 }
+
+mod device;
+pub use device::decide_device;
 
 #[cfg(test)]
 mod tests;

@@ -67,6 +67,7 @@ fn grant() -> Grant {
         resource: None,
         claims: Default::default(),
         session: None,
+        dpop_jkt: None,
     }
 }
 
@@ -328,6 +329,7 @@ fn presented<'a>(c: &'a Client, now: i64) -> Presented<'a> {
         code_verifier: Some(V),
         resource: None,
         now,
+        dpop_jkt: None,
     }
 }
 
@@ -439,5 +441,207 @@ fn a_lost_race_revokes_the_grant() {
     assert_eq!(
         lost.error.description,
         "the refresh token was already used; every token of this grant is now revoked"
+    );
+}
+
+#[test]
+fn dpop_binding_of_codes_and_refresh_tokens() {
+    let proof = |c: &'static Client, k: Option<&'static str>| Presented {
+        dpop_jkt: k,
+        ..presented(c, 120)
+    };
+    let public: &'static Client = Box::leak(Box::new(client(true)));
+    let confidential: &'static Client = Box::leak(Box::new(client(false)));
+    let g = grant();
+    // A public client's first proof binds the grant; a confidential
+    // client's does not.
+    let d = decide_code(&g, true, &proof(public, Some("k1"))).unwrap();
+    assert_eq!(
+        d.bind_dpop,
+        Some(DpopBinding {
+            grant_id: "g1".into(),
+            jkt: "k1".into()
+        })
+    );
+    let d = decide_code(&g, true, &proof(confidential, Some("k1"))).unwrap();
+    assert_eq!(d.bind_dpop, None);
+    assert_eq!(
+        decide_code(&g, true, &proof(public, None))
+            .unwrap()
+            .bind_dpop,
+        None
+    );
+    // A code bound at /authorize (dpop_jkt) needs a proof by its key, for
+    // every client; the refusal revokes nothing.
+    let mut bound = grant();
+    bound.dpop_jkt = Some("k1".into());
+    for c in [public, confidential] {
+        let d = decide_code(&bound, true, &proof(c, Some("k1"))).unwrap();
+        assert_eq!(d.bind_dpop, None, "already bound");
+        for k in [None, Some("k2")] {
+            let e = decide_code(&bound, true, &proof(c, k)).unwrap_err();
+            assert_eq!(
+                (e.error.code, e.revoke_grant),
+                (ErrorCode::InvalidGrant, None)
+            );
+        }
+    }
+    // Refresh: a public client's bound grant needs the same key.
+    let rt = RefreshToken {
+        grant_id: "g1".into(),
+        tenant_id: "t".into(),
+        client_id: "c1".into(),
+        created_at: 100,
+        expires_at: 10_000,
+        consumed_at: None,
+    };
+    let refresh = |c: &'static Client, g: &Grant, k| {
+        let mut p = proof(c, k);
+        p.redirect_uri = None;
+        p.code_verifier = None;
+        decide_refresh(&rt, g, true, None, &p)
+    };
+    assert!(refresh(public, &bound, Some("k1")).is_ok());
+    for k in [None, Some("k2")] {
+        let e = refresh(public, &bound, k).unwrap_err();
+        assert_eq!(
+            (e.error.code, e.revoke_grant),
+            (ErrorCode::InvalidGrant, None)
+        );
+        assert!(e.error.description.contains("refresh token"));
+    }
+    // Confidential clients' refresh tokens are not bound.
+    for k in [None, Some("k1"), Some("k2")] {
+        assert_eq!(refresh(confidential, &bound, k).unwrap().bind_dpop, None);
+    }
+    // A public client's first proof on an unbound grant binds it.
+    assert_eq!(
+        refresh(public, &g, Some("k3")).unwrap().bind_dpop,
+        Some(DpopBinding {
+            grant_id: "g1".into(),
+            jkt: "k3".into()
+        })
+    );
+    assert_eq!(refresh(public, &g, None).unwrap().bind_dpop, None);
+    assert_eq!(
+        refresh(confidential, &g, Some("k3")).unwrap().bind_dpop,
+        None
+    );
+}
+
+#[test]
+fn a_device_grant_is_redeemed_once_by_its_client() {
+    let c = client(true);
+    // The grant made at approval: no redirect URI, no PKCE.
+    let g = Grant {
+        redirect_uri: String::new(),
+        redirect_uri_sent: false,
+        code_challenge: None,
+        code_challenge_method: None,
+        ..grant()
+    };
+    let d = decide_device(&g, true, &presented(&c, 120)).unwrap();
+    assert_eq!(d.scope.to_string(), "openid email offline_access");
+    assert!(
+        d.successor.is_some(),
+        "offline_access gives a refresh token"
+    );
+    let mut online = g.clone();
+    online.scope = "openid".into();
+    assert_eq!(
+        decide_device(&online, true, &presented(&c, 120))
+            .unwrap()
+            .successor,
+        None
+    );
+    // Another client's or tenant's: unknown, in the device code's words.
+    let mut other = c.clone();
+    other.id = "c2".into();
+    let refused = decide_device(&g, true, &presented(&other, 120)).unwrap_err();
+    assert_eq!(refused, unknown(Credential::DeviceCode));
+    assert_eq!(refused.error.description, "the device code is not valid");
+    let mut foreign = g.clone();
+    foreign.tenant_id = "t2".into();
+    assert_eq!(
+        decide_device(&foreign, true, &presented(&c, 120)).unwrap_err(),
+        unknown(Credential::DeviceCode)
+    );
+    // Redeemed before: refused, and the grant revoked.
+    let mut used = g.clone();
+    used.code_consumed_at = Some(110);
+    let refused = decide_device(&used, true, &presented(&c, 120)).unwrap_err();
+    assert_eq!(
+        (refused.error.code, refused.revoke_grant.as_deref()),
+        (ErrorCode::InvalidGrant, Some("g1"))
+    );
+    // Revoked, expired, another API, the person gone.
+    let mut revoked = g.clone();
+    revoked.revoked_at = Some(110);
+    assert_eq!(
+        decide_device(&revoked, true, &presented(&c, 120))
+            .unwrap_err()
+            .error
+            .code,
+        ErrorCode::InvalidGrant
+    );
+    assert_eq!(
+        decide_device(&g, true, &presented(&c, 160))
+            .unwrap_err()
+            .error
+            .code,
+        ErrorCode::ExpiredToken
+    );
+    let mut elsewhere = presented(&c, 120);
+    elsewhere.resource = Some("https://api.example/");
+    assert_eq!(
+        decide_device(&g, true, &elsewhere).unwrap_err().error.code,
+        ErrorCode::InvalidTarget
+    );
+    assert_eq!(
+        decide_device(&g, false, &presented(&c, 120)).unwrap_err(),
+        person_gone()
+    );
+    // A lost race is told in the device code's words.
+    assert_eq!(
+        lost_race(&g, Credential::DeviceCode).error.description,
+        "the device code was already used; every token of this grant is now revoked"
+    );
+}
+
+#[test]
+fn a_public_clients_device_grant_is_bound_to_its_first_proof() {
+    let public = client(true);
+    let g = Grant {
+        redirect_uri: String::new(),
+        redirect_uri_sent: false,
+        code_challenge: None,
+        code_challenge_method: None,
+        ..grant()
+    };
+    let with = |c, k| Presented {
+        dpop_jkt: k,
+        ..presented(c, 120)
+    };
+    assert_eq!(
+        decide_device(&g, true, &with(&public, Some("k1")))
+            .unwrap()
+            .bind_dpop,
+        Some(DpopBinding {
+            grant_id: "g1".into(),
+            jkt: "k1".into()
+        })
+    );
+    assert_eq!(
+        decide_device(&g, true, &with(&public, None))
+            .unwrap()
+            .bind_dpop,
+        None
+    );
+    let confidential = client(false);
+    assert_eq!(
+        decide_device(&g, true, &with(&confidential, Some("k1")))
+            .unwrap()
+            .bind_dpop,
+        None
     );
 }

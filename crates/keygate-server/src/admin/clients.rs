@@ -64,7 +64,8 @@ pub(super) async fn create(
     spec: Result<Json<NewClient>, JsonRejection>,
 ) -> Result<Response, AdminError> {
     let spec = body(spec)?;
-    let (client, secret) = provision::client_from_spec(&tenant, &spec, crate::now())?;
+    let (client, secret) =
+        provision::new_client(&tenant, &spec, crate::now(), state.keys.master())?;
     provision::create_client(state.store.as_ref(), &client).await?;
     forget_client(&state, &tenant, &client.id);
     tracing::info!(tenant = %tenant, client_id = %client.id, "admin API: client created");
@@ -155,7 +156,9 @@ pub(super) async fn rotate_secret(
     State(state): State<AppState>,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Json<ClientSecret>, AdminError> {
-    let secret = provision::rotate_client_secret(state.store.as_ref(), &tenant, &id).await?;
+    let secret =
+        provision::rotate_client_secret(state.store.as_ref(), &tenant, &id, state.keys.master())
+            .await?;
     forget_client(&state, &tenant, &id);
     tracing::info!(tenant = %tenant, client_id = %id, "admin API: client secret rotated");
     Ok(Json(ClientSecret {

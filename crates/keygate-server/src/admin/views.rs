@@ -80,6 +80,13 @@ pub struct ClientView {
     pub public: bool,
     /// `none` for public clients.
     pub auth_method: String,
+    /// `private_key_jwt`: the registered JWK Set (public keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// `private_key_jwt`: where the client publishes its JWK Set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// Registered redirect URIs, compared exactly (RFC 9700 2.1).
     pub redirect_uris: Vec<String>,
     /// Where sign-out may return the browser to (OpenID Connect RP-Initiated Logout 1.0,
@@ -125,8 +132,12 @@ pub struct ClientView {
     /// with ends (OpenID Connect Back-Channel Logout 1.0); absent when none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<String>,
+    /// Whether every token request must carry a DPoP proof (RFC 9449).
+    pub require_dpop: bool,
     /// Whether authorization requests must be pushed first (RFC 9126).
     pub require_par: bool,
+    /// Audiences the client may exchange tokens for (RFC 8693).
+    pub exchange_audiences: Vec<String>,
 }
 
 impl From<Client> for ClientView {
@@ -137,6 +148,8 @@ impl From<Client> for ClientView {
             name: c.name,
             public: c.public,
             auth_method: c.auth_method.as_str().into(),
+            jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+            jwks_uri: c.jwks_uri,
             redirect_uris: c.redirect_uris,
             post_logout_redirect_uris: c.post_logout_redirect_uris,
             grant_types: c
@@ -157,7 +170,9 @@ impl From<Client> for ClientView {
             token_rate_limit: c.token_rate_limit,
             require_mfa: c.require_mfa,
             third_party: c.third_party,
+            require_dpop: c.require_dpop,
             require_par: c.require_par,
+            exchange_audiences: c.exchange_audiences,
         }
     }
 }

@@ -11,6 +11,12 @@ use serde_json::json;
 
 /// Lists exactly what this server implements.
 pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Response {
+    // The algorithms of client assertions (RFC 7523): private_key_jwt's
+    // signatures, then client_secret_jwt's HMACs; never `none`.
+    let assertion_algs: Vec<&str> = keygate_core::client_assertion::PUBLIC_KEY_ALGS
+        .into_iter()
+        .chain(keygate_core::client_assertion::HMAC_ALGS)
+        .collect();
     let doc = json!({
         "issuer": door.issuer,
         "authorization_endpoint": door.url("/authorize"),
@@ -19,16 +25,20 @@ pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Re
         "jwks_uri": door.jwks_uri(),
         "revocation_endpoint": door.revocation_endpoint(),
         "introspection_endpoint": door.url("/introspect"),
+        "device_authorization_endpoint": door.url("/device_authorization"),
         "end_session_endpoint": door.url("/signoff"),
         "scopes_supported": keygate_core::scope::USER_SCOPES,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "response_modes_supported": keygate_core::authorize::ResponseMode::ALL,
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code", keygate_core::token_exchange::GRANT_TYPE],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": ["S256", "plain"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "acr", "amr", "name", "email", "email_verified", "phone_number", "phone_number_verified", "address"],
@@ -37,6 +47,7 @@ pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Re
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        "dpop_signing_alg_values_supported": keygate_core::dpop::ALGS.map(|a| a.as_str()),
         "pushed_authorization_request_endpoint": door.url("/par"),
         "require_pushed_authorization_requests": false,
     });

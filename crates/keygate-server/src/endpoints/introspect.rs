@@ -71,8 +71,18 @@ pub(crate) async fn handle(
     } else {
         match check_access_token(&state, &door, token).await? {
             Ok(c) if c.client_id == caller.id => {
-                json!({"active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id,
-                            "sub": c.sub, "aud": c.aud, "iss": c.iss, "exp": c.exp, "iat": c.iat, "jti": c.jti})
+                let mut doc = json!({"active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id,
+                            "sub": c.sub, "aud": c.aud, "iss": c.iss, "exp": c.exp, "iat": c.iat, "jti": c.jti});
+                // The actor of an exchanged token (RFC 8693 4.1).
+                if let Some(act) = &c.act {
+                    doc["act"] = json!(act);
+                }
+                // A DPoP-bound token (RFC 9449 6.2): its type and key.
+                if let Some(jkt) = c.jkt() {
+                    doc["token_type"] = json!("DPoP");
+                    doc["cnf"] = json!({ "jkt": jkt });
+                }
+                doc
             }
             Ok(_) | Err(_) => json!({"active": false}),
         }

@@ -1,7 +1,9 @@
 //! The protocol endpoints under each issuer: the token endpoint (one file
 //! per grant), userinfo, revocation, introspection, discovery and JWKS, and
-//! the Journeys API for applications with their own sign-in screens.
+//! the Journeys API for applications with their own sign-in screens, and
+//! the device authorization endpoint (RFC 8628).
 
+pub(crate) mod device_authorization;
 pub(crate) mod discovery;
 pub(crate) mod introspect;
 pub(crate) mod journeys;

@@ -7,7 +7,7 @@
 //! (docs/grants.md, "Pushed authorization requests").
 
 use crate::door::Door;
-use crate::endpoints::token::authenticate_client;
+use crate::endpoints::token::authenticate_client_at;
 use crate::error::ApiError;
 use crate::http::body::Body;
 use crate::AppState;
@@ -47,7 +47,18 @@ async fn push(
     p: Params,
 ) -> Result<Response, ApiError> {
     let now = crate::now();
-    let client = authenticate_client(state, door, headers, &p, Methods::Registered, now).await?;
+    // A client assertion may name this endpoint as its audience (RFC 9126 2).
+    let here = door.url("/par");
+    let client = authenticate_client_at(
+        state,
+        door,
+        headers,
+        &p,
+        Methods::Registered,
+        Some(&here),
+        now,
+    )
+    .await?;
     let pairs = par::pushable(&p, &client.id)?;
     let pushed = Params::from_pairs(pairs)?;
     let api = state.named_api(&door.tenant.id, &pushed).await?;

@@ -54,9 +54,22 @@ struct Metadata {
     #[serde(default)]
     #[allow(dead_code)]
     backchannel_logout_session_required: Option<bool>,
+    /// RFC 9449 5.2: the client always uses DPoP at the token endpoint.
+    #[serde(default)]
+    dpop_bound_access_tokens: Option<bool>,
     /// RFC 9126 6: the client's authorization requests must be pushed.
     #[serde(default)]
     require_pushed_authorization_requests: bool,
+    /// `private_key_jwt`: the client's JWK Set (RFC 7591 2).
+    #[serde(default)]
+    jwks: Option<Value>,
+    /// `private_key_jwt`: where the client publishes its JWK Set.
+    #[serde(default)]
+    jwks_uri: Option<String>,
+    /// The JWS algorithm of the client's assertions (RFC 7591 2): checked
+    /// against the method, not stored (each assertion names its own).
+    #[serde(default)]
+    token_endpoint_auth_signing_alg: Option<String>,
     /// RFC 7592: a PUT names the client it replaces.
     #[serde(default)]
     client_id: Option<String>,
@@ -132,6 +145,24 @@ fn spec_of(m: &Metadata) -> Result<NewClient, ApiError> {
         .clone()
         .unwrap_or_else(|| "client_secret_basic".into());
     let public = method == "none";
+    if let Some(alg) = &m.token_endpoint_auth_signing_alg {
+        let fits = match method.as_str() {
+            "private_key_jwt" => {
+                keygate_core::client_assertion::PUBLIC_KEY_ALGS.contains(&alg.as_str())
+            }
+            "client_secret_jwt" => {
+                keygate_core::client_assertion::HMAC_ALGS.contains(&alg.as_str())
+            }
+            _ => false,
+        };
+        if !fits {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_client_metadata",
+                format!("token_endpoint_auth_signing_alg: '{alg}' is not one of {method}'s algorithms (RS256, ES256, EdDSA for private_key_jwt; HS256, HS384, HS512 for client_secret_jwt)"),
+            ));
+        }
+    }
     let grant_types = m
         .grant_types
         .clone()
@@ -144,10 +175,13 @@ fn spec_of(m: &Metadata) -> Result<NewClient, ApiError> {
         redirect_uris: m.redirect_uris.clone(),
         public,
         auth_method: (!public).then_some(method),
+        jwks: m.jwks.clone(),
+        jwks_uri: m.jwks_uri.clone(),
         grant_types,
         post_logout_redirect_uris: m.post_logout_redirect_uris.clone(),
         id_token_signed_response_alg: m.id_token_signed_response_alg.clone(),
         backchannel_logout_uri: m.backchannel_logout_uri.clone(),
+        require_dpop: m.dpop_bound_access_tokens.unwrap_or(false),
         third_party: true,
         require_par: m.require_pushed_authorization_requests,
         ..NewClient::default()
@@ -167,6 +201,7 @@ fn metadata_of(door: &Door, c: &Client) -> Value {
         "response_types": if c.allows(GrantType::AuthorizationCode) { vec!["code"] } else { vec![] },
         "token_endpoint_auth_method": c.auth_method.as_str(),
         "id_token_signed_response_alg": c.signing_alg.as_str(),
+        "dpop_bound_access_tokens": c.require_dpop,
         "require_pushed_authorization_requests": c.require_par,
         "registration_client_uri": door.url(&format!("/oauth/register/{}", c.id)),
     });
@@ -174,8 +209,18 @@ fn metadata_of(door: &Door, c: &Client) -> Value {
         v["backchannel_logout_uri"] = json!(uri);
         v["backchannel_logout_session_required"] = json!(true);
     }
-    if !c.public {
+    if c.secret_hash.is_some() && !c.public {
         v["client_secret_expires_at"] = json!(0);
+    }
+    if let Some(jwks) = c
+        .jwks
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<Value>(j).ok())
+    {
+        v["jwks"] = jwks;
+    }
+    if let Some(uri) = &c.jwks_uri {
+        v["jwks_uri"] = json!(uri);
     }
     v
 }
@@ -251,7 +296,8 @@ pub(crate) async fn register(
     let spec = spec_of(&metadata)?;
     let now = crate::now();
     let (mut client, secret) =
-        provision::client_from_spec(&door.tenant.id, &spec, now).map_err(metadata_error)?;
+        provision::new_client(&door.tenant.id, &spec, now, state.keys.master())
+            .map_err(metadata_error)?;
     let registration_token = secrets::new_secret();
     client.registration_token_hash = Some(secrets::sha256_hex(&registration_token));
     provision::create_client(state.store.as_ref(), &client)
@@ -341,6 +387,15 @@ pub(crate) async fn update(
         ));
     }
     let spec = spec_of(&metadata)?;
+    let switches_to_jwt = spec.auth_method.as_deref() == Some("client_secret_jwt")
+        && client.auth_method != keygate_core::model::AuthMethod::ClientSecretJwt;
+    if switches_to_jwt {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_metadata",
+            "token_endpoint_auth_method: a client cannot switch to client_secret_jwt (its secret is kept only as a hash)",
+        ));
+    }
     if spec.public != client.public {
         return Err(error(
             StatusCode::BAD_REQUEST,
@@ -358,7 +413,10 @@ pub(crate) async fn update(
         created_at: client.created_at,
         registration_token_hash: client.registration_token_hash.clone(),
         first_used_at: client.first_used_at,
-        secret_sealed: client.secret_sealed.clone(),
+        secret_sealed: client
+            .secret_sealed
+            .clone()
+            .filter(|_| checked.auth_method == keygate_core::model::AuthMethod::ClientSecretJwt),
         ..checked
     };
     state.store.update_client(&after).await?;

@@ -18,8 +18,9 @@ use keygate_core::params::Params;
 const ALLOW_HEADERS: &str = "Authorization, Content-Type, DPoP";
 
 /// The response headers a page may read beyond the CORS-safelisted ones:
-/// RFC 6750's challenge on a refused bearer token.
-const EXPOSE_HEADERS: &str = "WWW-Authenticate";
+/// RFC 6750's challenge on a refused bearer token, and the DPoP nonce
+/// (RFC 9449 8.1).
+const EXPOSE_HEADERS: &str = "WWW-Authenticate, DPoP-Nonce";
 
 /// `Access-Control-Allow-Origin` for `origin`, and `Vary: Origin` (the
 /// answer depends on it).

@@ -43,6 +43,9 @@ pub(crate) enum Subject {
     },
     /// The client itself (client_credentials).
     Client,
+    /// The subject of a token exchange (RFC 8693), as decided by
+    /// `keygate_core::token_exchange::decide`: an access token only.
+    Exchanged(keygate_core::token_exchange::Exchanged),
 }
 
 #[derive(Serialize)]
@@ -55,6 +58,9 @@ pub(crate) struct TokenResponse {
     pub id_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// What was issued, in a token exchange's answer (RFC 8693 2.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 impl IntoResponse for TokenResponse {
@@ -81,6 +87,9 @@ pub(crate) struct Minter {
     /// The tenant's APIs with their own lifetime or algorithm, for the
     /// access tokens of grants made for them.
     apis: Vec<ApiMint>,
+    /// The DPoP key the access token is bound to (`cnf.jkt`, RFC 9449 6),
+    /// when the request carried a proof.
+    jkt: Option<String>,
 }
 
 /// How the access tokens of one API are signed, where it differs from
@@ -142,7 +151,15 @@ impl Minter {
             now,
             audience: client.id.clone(),
             apis,
+            jkt: None,
         })
+    }
+
+    /// The same minter, binding the access token to the DPoP key `jkt`
+    /// (RFC 9449 6.1) when there is one; its token type is then `DPoP`.
+    pub(crate) fn bound_to(mut self, jkt: Option<String>) -> Minter {
+        self.jkt = jkt;
+        self
     }
 
     /// The minter of a client's own tokens for `api` (client_credentials
@@ -214,14 +231,31 @@ impl Minter {
                 Some(*auth_time),
             ),
             Subject::Client => (client_id.clone(), random, None),
+            // Under the subject token's grant, so revoking it reaches this one.
+            Subject::Exchanged(e) => (
+                e.sub.clone(),
+                match &e.grant_id {
+                    Some(g) => format!("{g}.{random}"),
+                    None => random,
+                },
+                e.auth_time,
+            ),
         };
         let (resource, userinfo_claims) = match subject {
             Subject::Person {
                 resource, claims, ..
             } => (resource.as_deref(), claims.userinfo.join(" ")),
             Subject::Client => (None, String::new()),
+            Subject::Exchanged(e) => (Some(e.audience.as_str()), String::new()),
         };
-        let (aud, at_key, ttl) = self.access_token_for(resource);
+        let (aud, at_key, mut ttl) = self.access_token_for(resource);
+        let mut act = None;
+        if let Subject::Exchanged(e) = subject {
+            // Never outliving the subject token (RFC 8693 2.2.1 leaves
+            // the lifetime to the server).
+            ttl = ttl.min(e.not_after - now).max(0);
+            act = e.act.clone();
+        }
         let at = AccessTokenClaims {
             iss: self.issuer.clone(),
             sub: sub.clone(),
@@ -233,6 +267,11 @@ impl Minter {
             jti,
             auth_time,
             userinfo_claims,
+            cnf: self
+                .jkt
+                .clone()
+                .map(|jkt| keygate_core::claims::Confirmation { jkt }),
+            act,
         };
         let access_token = jws::sign(at_key, "at+jwt", &at)?;
         let id_token = match subject {
@@ -282,11 +321,13 @@ impl Minter {
     ) -> TokenResponse {
         TokenResponse {
             access_token: signed.access_token,
-            token_type: "Bearer",
+            // RFC 9449 5: a bound access token's type is DPoP.
+            token_type: if self.jkt.is_some() { "DPoP" } else { "Bearer" },
             expires_in: signed.expires_in,
             scope: scope.to_string(),
             id_token: signed.id_token,
             refresh_token,
+            issued_token_type: None,
         }
     }
 }

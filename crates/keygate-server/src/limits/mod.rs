@@ -40,6 +40,15 @@ pub(crate) fn ip_key(ip: IpAddr) -> String {
     format!("signin:ip:{ip}")
 }
 
+/// The limit of wrong user codes entered on the device page by one client
+/// IP (an unknown IP shares one key).
+pub(crate) fn device_ip_key(ip: Option<IpAddr>) -> String {
+    match ip {
+        Some(ip) => kind_ip_key("device", ip),
+        None => "device:ip:unknown".to_string(),
+    }
+}
+
 /// The registration limit of one client IP.
 pub(crate) fn register_ip_key(ip: IpAddr) -> String {
     format!("register:ip:{ip}")

@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Extension;
-use keygate_core::authorize::{next_step, ErrorRedirect, NextStep};
+use keygate_core::authorize::{next_step, NextStep};
 use keygate_core::error::ErrorCode;
 use keygate_core::model::VerifyEmail;
 use keygate_core::params::Params;
@@ -85,14 +85,10 @@ async fn handle(
                     if req.prompt_none {
                         return Ok(super::error_redirect(
                             door,
-                            &ErrorRedirect {
-                                redirect_uri: req.redirect_uri.clone(),
-                                error: OAuthError::new(
-                                    ErrorCode::LoginRequired,
-                                    "the user must verify their e-mail address",
-                                ),
-                                state: req.state.clone(),
-                            },
+                            &req.error_redirect(OAuthError::new(
+                                ErrorCode::LoginRequired,
+                                "the user must verify their e-mail address",
+                            )),
                         ));
                     }
                     return Ok(super::verify::pending(
@@ -124,10 +120,10 @@ async fn handle(
                     .await;
                 }
             }
-            let (_, to) =
+            let (code, _) =
                 accounts::issue_code(state, door, &req, &user_sub, auth_time, &amr, sid, false)
                     .await?;
-            Ok(super::see_other(&to, &[]))
+            Ok(super::send_code(door, &req, &code, &[]))
         }
         NextStep::Fail(e) => Ok(super::error_redirect(door, &e)),
         NextStep::SignIn => Ok(login::show(

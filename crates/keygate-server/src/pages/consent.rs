@@ -14,7 +14,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
-use keygate_core::authorize::{next_step, AuthorizeRequest, ErrorRedirect, NextStep};
+use keygate_core::authorize::{next_step, AuthorizeRequest, NextStep};
 use keygate_core::consent::{allowing, needs_consent, resource_key};
 use keygate_core::model::{Client, User};
 use keygate_core::params::Params;
@@ -53,7 +53,7 @@ pub(crate) async fn needed(
 }
 
 /// What a scope lets the client do, in words.
-fn describe(scope: &str, api_name: Option<&str>) -> String {
+pub(crate) fn describe(scope: &str, api_name: Option<&str>) -> String {
     match scope {
         "openid" => "Know who you are on this account".into(),
         "profile" => "See your name".into(),
@@ -117,14 +117,10 @@ pub(crate) async fn page(
 pub(crate) fn required(door: &Door, req: &AuthorizeRequest) -> Response {
     error_redirect(
         door,
-        &ErrorRedirect {
-            redirect_uri: req.redirect_uri.clone(),
-            error: OAuthError::new(
-                ErrorCode::ConsentRequired,
-                "the user must allow this application",
-            ),
-            state: req.state.clone(),
-        },
+        &req.error_redirect(OAuthError::new(
+            ErrorCode::ConsentRequired,
+            "the user must allow this application",
+        )),
     )
 }
 
@@ -192,7 +188,7 @@ pub(crate) async fn post(
             let consent = allowing(&sub.request, tenant, &user_sub, earlier.as_ref(), now);
             state.store.save_consent(&consent).await?;
             tracing::info!(tenant, sub = %user_sub, client_id = %sub.client.id, scopes = %consent.scopes.join(" "), "consent given");
-            let (_, to) = accounts::issue_code(
+            let (code, _) = accounts::issue_code(
                 &state,
                 &door,
                 &sub.request,
@@ -203,17 +199,16 @@ pub(crate) async fn post(
                 false,
             )
             .await?;
-            Ok(see_other(&to, &[]))
+            Ok(super::send_code(&door, &sub.request, &code, &[]))
         }
         Some("deny") => {
             tracing::info!(tenant, sub = %user_sub, client_id = %sub.client.id, "consent denied");
             Ok(error_redirect(
                 &door,
-                &ErrorRedirect {
-                    redirect_uri: sub.request.redirect_uri.clone(),
-                    error: OAuthError::new(ErrorCode::AccessDenied, "the user denied the request"),
-                    state: sub.request.state.clone(),
-                },
+                &sub.request.error_redirect(OAuthError::new(
+                    ErrorCode::AccessDenied,
+                    "the user denied the request",
+                )),
             ))
         }
         _ => Err(super::page_error(

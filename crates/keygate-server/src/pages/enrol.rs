@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
 use keygate_core::amr::Method;
+use keygate_core::authorize::ResponseMode;
 use keygate_core::model::Client;
 use keygate_core::params::Params;
 use keygate_store::TotpDevice;
@@ -218,14 +219,37 @@ pub(crate) async fn post(
                         door.url("/authorize"),
                         super::request_query(&sub.params)
                     );
-                    (cookie, next)
+                    (cookie, Onward::Link(next))
                 } else {
-                    super::session_and_code(&state, &door, &sub, &pending.sub, &methods).await?
+                    let (cookie, code) =
+                        super::session_and_code(&state, &door, &sub, &pending.sub, &methods)
+                            .await?;
+                    let r = &sub.request;
+                    let params = crate::accounts::code_params(&door, r, &code);
+                    let onward = match r.response_mode {
+                        ResponseMode::Query => Onward::Link(keygate_core::redirect::with_query(
+                            &r.redirect_uri,
+                            &params,
+                        )),
+                        ResponseMode::FormPost => {
+                            Onward::Post(super::form_post::FormPost::new(&r.redirect_uri, &params))
+                        }
+                    };
+                    (cookie, onward)
                 };
                 let codes = crate::recovery::issue(&state, &door.tenant.id, &pending.sub).await?;
                 let notice = "The authenticator app was added. Keep these recovery codes: each signs you in once if you lose it.";
-                let mut res =
-                    super::account::recovery::codes_page(&door, &codes, Some(notice), &to);
+                let mut res = match &to {
+                    Onward::Link(to) => {
+                        super::account::recovery::codes_page(&door, &codes, Some(notice), to)
+                    }
+                    Onward::Post(post) => super::account::recovery::codes_page_posting(
+                        &door,
+                        &codes,
+                        Some(notice),
+                        post,
+                    ),
+                };
                 if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
                     res.headers_mut().append(axum::http::header::SET_COOKIE, v);
                 }
@@ -244,4 +268,13 @@ pub(crate) async fn post(
             Ok(super::too_many(res, e))
         }
     }
+}
+
+/// Where the recovery codes page of a first enrolment goes on to.
+enum Onward {
+    /// A link: to the application with the code in the query, or back to
+    /// /authorize (for the consent page).
+    Link(String),
+    /// A form posting the code to the application (`form_post` mode).
+    Post(super::form_post::FormPost),
 }

@@ -1,12 +1,15 @@
 //! The hosted pages: /authorize (which shows sign-in when needed), sign-in,
 //! registration and sign-out. Server-rendered; the only JavaScript is the
 //! passkey ceremonies' one script ([`render::SCRIPT`]), on the pages that
-//! offer passkeys.
+//! offer passkeys, and the line that submits a `form_post` response
+//! ([`form_post::SCRIPT`]).
 
 pub(crate) mod account;
 pub(crate) mod authorize;
 pub(crate) mod consent;
+pub(crate) mod device;
 pub(crate) mod enrol;
+pub(crate) mod form_post;
 pub(crate) mod login;
 pub(crate) mod register;
 pub(crate) mod render;
@@ -20,7 +23,9 @@ use crate::http::cookies;
 use crate::AppState;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use keygate_core::authorize::{self as az, AuthorizeError, AuthorizeRequest, ErrorRedirect};
+use keygate_core::authorize::{
+    self as az, AuthorizeError, AuthorizeRequest, ErrorRedirect, ResponseMode,
+};
 use keygate_core::model::Client;
 use keygate_core::params::Params;
 use keygate_core::OAuthError;
@@ -41,6 +46,29 @@ pub(crate) fn see_other(to: &str, cookies: &[String]) -> Response {
     res
 }
 
+/// Sends an authorization response's `params` to `redirect_uri` by the
+/// request's response mode: a 303 to the URI with them in its query, or
+/// the page that posts them ([`form_post`]); with `cookies` set.
+pub(crate) fn respond(
+    door: &Door,
+    redirect_uri: &str,
+    mode: ResponseMode,
+    params: &[(&str, &str)],
+    cookies: &[String],
+) -> Response {
+    match mode {
+        ResponseMode::Query => see_other(
+            &keygate_core::redirect::with_query(redirect_uri, params),
+            cookies,
+        ),
+        ResponseMode::FormPost => form_post::page(
+            door,
+            form_post::FormPost::new(redirect_uri, params),
+            cookies,
+        ),
+    }
+}
+
 /// Sends an authorization error back to the registered redirect URI.
 pub(crate) fn error_redirect(door: &Door, e: &ErrorRedirect) -> Response {
     let mut params = vec![
@@ -51,10 +79,18 @@ pub(crate) fn error_redirect(door: &Door, e: &ErrorRedirect) -> Response {
         params.push(("state", s));
     }
     params.push(("iss", &door.issuer));
-    see_other(
-        &keygate_core::redirect::with_query(&e.redirect_uri, &params),
-        &[],
-    )
+    respond(door, &e.redirect_uri, e.response_mode, &params, &[])
+}
+
+/// Sends a new authorization code to the application (RFC 6749 4.1.2).
+pub(crate) fn send_code(
+    door: &Door,
+    req: &AuthorizeRequest,
+    code: &str,
+    cookies: &[String],
+) -> Response {
+    let params = crate::accounts::code_params(door, req, code);
+    respond(door, &req.redirect_uri, req.response_mode, &params, cookies)
 }
 
 pub(crate) fn page_error(door: &Door, status: StatusCode, message: impl Into<String>) -> ApiError {
@@ -112,14 +148,7 @@ pub(crate) async fn validate_request(
         Ok(mut req) => {
             let client = client.expect("validated requests have a client");
             if let Err(error) = keygate_core::par::must_push(&client, pushed.is_some()) {
-                return Ok(Err(error_redirect(
-                    door,
-                    &ErrorRedirect {
-                        redirect_uri: req.redirect_uri,
-                        error,
-                        state: req.state,
-                    },
-                )));
+                return Ok(Err(error_redirect(door, &req.error_redirect(error))));
             }
             req.pushed = pushed.map(|(_, hash)| hash);
             Ok(Ok((req, client, params)))
@@ -303,12 +332,12 @@ pub(crate) async fn signed_in(
         )
         .await;
     }
-    let (cookie, to) = session_and_code(state, door, s, user_sub, methods).await?;
-    Ok(see_other(&to, &[cookie]))
+    let (cookie, code) = session_and_code(state, door, s, user_sub, methods).await?;
+    Ok(send_code(door, &s.request, &code, &[cookie]))
 }
 
-/// What [`signed_in`] does before its redirect: the new session's cookie
-/// and the URL that sends the code to the application.
+/// What [`signed_in`] does before it answers: the new session's cookie
+/// and the code for the application.
 pub(crate) async fn session_and_code(
     state: &AppState,
     door: &Door,
@@ -320,7 +349,7 @@ pub(crate) async fn session_and_code(
     let amr = keygate_core::amr::amr(methods);
     let (cookie, sid) =
         crate::accounts::open_session(state, door, &s.headers, user_sub, auth_time, &amr).await?;
-    let (_, to) = crate::accounts::issue_code(
+    let (code, _) = crate::accounts::issue_code(
         state,
         door,
         &s.request,
@@ -331,7 +360,7 @@ pub(crate) async fn session_and_code(
         false,
     )
     .await?;
-    Ok((cookie, to))
+    Ok((cookie, code))
 }
 
 /// A page refusing a rate-limited attempt gets its `Retry-After`.

@@ -17,10 +17,11 @@ pub(crate) const SCRIPT: &str = include_str!("../../templates/passkeys.js");
 /// [`with_script`]), no framing, forms only to ourselves (`form-action
 /// 'self'`). A page whose form is answered by a redirect off-site adds that
 /// target's origin ([`html_posting_to`]): browsers (Chromium) enforce
-/// `form-action` on the redirects that follow a submission too. The
-/// `form_post` response mode (OAuth 2.0 Form Post Response Mode), when it
-/// comes, auto-posts to the client's redirect URI: its page must likewise
-/// add that redirect URI's origin to `form-action`.
+/// `form-action` on the redirects that follow a submission too. The page
+/// of the `form_post` response mode (OAuth 2.0 Form Post Response Mode),
+/// which posts to the client's redirect URI, has a policy of its own
+/// ([`super::form_post`]): its script by hash, `form-action` that URI's
+/// origin alone.
 fn csp() -> &'static str {
     static CSP: OnceLock<String> = OnceLock::new();
     CSP.get_or_init(|| {

@@ -298,8 +298,23 @@ pub(crate) fn json_ok(body: serde_json::Value, cookies: &[HeaderValue]) -> Respo
 }
 
 /// A finished ceremony's answer: where the page goes next (`redirect`),
-/// with the cookies of `res` when it is the 303 a form would have had.
+/// with the cookies of `res` when it is the 303 a form would have had; or,
+/// when `res` is the page of a `form_post` response, the form the script
+/// posts (`form_post`: `action` and `fields`, a list of name and value).
 pub(crate) fn as_json(res: Response) -> Response {
+    let cookies = || -> Vec<HeaderValue> {
+        res.headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .cloned()
+            .collect()
+    };
+    if let Some(post) = res.extensions().get::<crate::pages::form_post::FormPost>() {
+        let body = serde_json::json!({
+            "form_post": {"action": post.action, "fields": post.fields}
+        });
+        return json_ok(body, &cookies());
+    }
     let location = res
         .headers()
         .get(header::LOCATION)
@@ -313,13 +328,7 @@ pub(crate) fn as_json(res: Response) -> Response {
         )
         .into_response();
     };
-    let cookies: Vec<HeaderValue> = res
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .cloned()
-        .collect();
-    json_ok(serde_json::json!({ "redirect": to }), &cookies)
+    json_ok(serde_json::json!({ "redirect": to }), &cookies())
 }
 
 /// A new session for the account page (no application involved), and the
@@ -362,6 +371,37 @@ mod tests {
             assert_eq!(available(&door(issuer)), ok, "{issuer}");
             assert_eq!(relying_party(&door(issuer)).is_ok(), ok, "{issuer}");
         }
+    }
+
+    /// A sign-in finished by a ceremony in `form_post` mode: the script
+    /// gets the form to post (and the session's cookie), not a redirect.
+    #[tokio::test]
+    async fn a_form_post_answer_becomes_the_form_for_the_script() {
+        let door = Door {
+            tenant: keygate_core::model::Tenant::new("acme", "Acme", 0),
+            issuer: "http://localhost:8080/acme/as".into(),
+            kind: crate::door::DoorKind::Path,
+            client_ip: None,
+        };
+        let form = crate::pages::form_post::FormPost::new(
+            "https://app.example.com/cb?x=1",
+            &[("code", "c1"), ("state", "s\"<"), ("iss", &door.issuer)],
+        );
+        let page = crate::pages::form_post::page(&door, form, &["kg_session=v; Path=/".into()]);
+        let res = as_json(page);
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()[header::SET_COOKIE], "kg_session=v; Path=/");
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"form_post": {
+                "action": "https://app.example.com/cb?x=1",
+                "fields": [["code", "c1"], ["state", "s\"<"], ["iss", "http://localhost:8080/acme/as"]]
+            }})
+        );
     }
 
     #[test]

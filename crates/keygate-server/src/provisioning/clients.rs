@@ -34,6 +34,12 @@ pub enum AuthMethodName {
     client_secret_basic,
     /// The secret as the `client_secret` form parameter (RFC 6749 2.3.1).
     client_secret_post,
+    /// A JWT signed with one of the client's keys (`jwks` or `jwks_uri`;
+    /// RFC 7523, docs/client-auth.md); the client has no secret.
+    private_key_jwt,
+    /// A JWT with an HMAC under the client's secret (OpenID Connect Core 9;
+    /// docs/client-auth.md); the secret is also kept sealed.
+    client_secret_jwt,
 }
 
 /// A grant type a client may use.
@@ -46,6 +52,10 @@ pub enum GrantTypeName {
     refresh_token,
     /// A confidential client acting for itself, with no person (RFC 6749 4.4).
     client_credentials,
+    /// A confidential client exchanging an access token for one for another
+    /// audience (RFC 8693); see `exchange_audiences`.
+    #[schema(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    token_exchange,
 }
 
 /// When refresh tokens are issued: always, only when `offline_access` was
@@ -108,6 +118,15 @@ pub struct NewClient {
     #[serde(default)]
     #[schema(value_type = Option<AuthMethodName>)]
     pub auth_method: Option<String>,
+    /// `private_key_jwt`: the client's JWK Set (RFC 7517 5), public
+    /// signature keys only (RS256, ES256, EdDSA). Not with `jwks_uri`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// `private_key_jwt`: where the client publishes its JWK Set (https).
+    /// Not with `jwks`.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
     /// Allowed grants (default `authorization_code`, `refresh_token`).
     #[serde(default)]
     #[schema(value_type = Vec<GrantTypeName>)]
@@ -163,10 +182,18 @@ pub struct NewClient {
     /// https, or http on a loopback host; no fragment.
     #[serde(default)]
     pub backchannel_logout_uri: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449; docs/dpop.md).
+    #[serde(default)]
+    pub require_dpop: bool,
     /// Authorization requests must be pushed first (RFC 9126,
     /// `require_pushed_authorization_requests`).
     #[serde(default)]
     pub require_par: bool,
+    /// Audiences (or `resource`s) the client may exchange tokens for
+    /// (RFC 8693; docs/token-exchange.md): absolute URIs without a
+    /// fragment, matched exactly.
+    #[serde(default)]
+    pub exchange_audiences: Vec<String>,
 }
 
 /// Changes to a client; absent fields stay as they are, lists are replaced
@@ -181,10 +208,19 @@ pub struct ClientPatch {
     /// Registered redirect URIs, matched exactly; replaces the whole list.
     #[serde(default)]
     pub redirect_uris: Option<Vec<String>>,
-    /// How a confidential client authenticates; refused for a public client.
+    /// How a confidential client authenticates; refused for a public
+    /// client. A client cannot switch to `client_secret_jwt` (its secret
+    /// is kept only as a hash); switching to another method forgets its keys.
     #[serde(default)]
     #[schema(value_type = Option<AuthMethodName>)]
     pub auth_method: Option<String>,
+    /// `private_key_jwt`: a new JWK Set; forgets the `jwks_uri`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// `private_key_jwt`: a new `jwks_uri`; forgets the registered set.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
     /// Allowed grants; replaces the whole list.
     #[serde(default)]
     #[schema(value_type = Option<Vec<GrantTypeName>>)]
@@ -211,6 +247,9 @@ pub struct ClientPatch {
     /// Whether people allow what the client asks for on a consent page.
     #[serde(default)]
     pub third_party: Option<bool>,
+    /// Whether every token request must carry a DPoP proof (RFC 9449).
+    #[serde(default)]
+    pub require_dpop: Option<bool>,
     /// Whether authorization requests must be pushed first (RFC 9126).
     #[serde(default)]
     pub require_par: Option<bool>,
@@ -237,6 +276,9 @@ pub struct ClientPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub backchannel_logout_uri: Option<Option<String>>,
+    /// Audiences the client may exchange tokens for; replaces the whole list.
+    #[serde(default)]
+    pub exchange_audiences: Option<Vec<String>>,
 }
 
 fn parse_grants(raw: &[String]) -> Result<Vec<GrantType>> {
@@ -254,7 +296,8 @@ fn parse_grants(raw: &[String]) -> Result<Vec<GrantType>> {
             ProvisionError::invalid(
                 "grant_types",
                 format!(
-                    "unknown grant '{g}': use authorization_code, refresh_token, client_credentials"
+                    "unknown grant '{g}': use {}",
+                    GrantType::ALL.map(GrantType::as_str).join(", ")
                 ),
             )
         })?;
@@ -264,6 +307,37 @@ fn parse_grants(raw: &[String]) -> Result<Vec<GrantType>> {
     }
     if out.is_empty() {
         return Err(ProvisionError::invalid("grant_types", "names no grant"));
+    }
+    Ok(out)
+}
+
+/// The most exchange audiences a client may have.
+const MAX_EXCHANGE_AUDIENCES: usize = 50;
+
+/// Exchange audiences: absolute URIs without a fragment (RFC 8707 2, as
+/// `audience` and `resource` are read at the token endpoint), each once.
+fn exchange_audiences(raw: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for a in raw {
+        if !keygate_core::resource::is_identifier(a) {
+            return Err(ProvisionError::invalid(
+                "exchange_audiences",
+                format!(
+                    "'{}' is not an absolute URI without a fragment (at most {} characters)",
+                    a.chars().take(100).collect::<String>(),
+                    keygate_core::resource::MAX_IDENTIFIER_LEN
+                ),
+            ));
+        }
+        if !out.contains(a) {
+            out.push(a.clone());
+        }
+    }
+    if out.len() > MAX_EXCHANGE_AUDIENCES {
+        return Err(ProvisionError::invalid(
+            "exchange_audiences",
+            format!("at most {MAX_EXCHANGE_AUDIENCES} audiences"),
+        ));
     }
     Ok(out)
 }
@@ -317,16 +391,22 @@ pub fn client_from_spec(
     let auth_method = match (spec.public, spec.auth_method.as_deref()) {
         (true, _) => AuthMethod::None,
         (false, None) => AuthMethod::ClientSecretBasic,
-        (false, Some(m @ ("client_secret_basic" | "client_secret_post"))) => {
-            AuthMethod::parse(m).expect("listed")
-        }
+        (
+            false,
+            Some(
+                m @ ("client_secret_basic" | "client_secret_post" | "private_key_jwt"
+                | "client_secret_jwt"),
+            ),
+        ) => AuthMethod::parse(m).expect("listed"),
         (false, Some(m)) => {
             return Err(ProvisionError::invalid(
                 "auth_method",
-                format!("'{m}' is not supported: use client_secret_basic or client_secret_post"),
+                format!("'{m}' is not supported: use client_secret_basic, client_secret_post, private_key_jwt or client_secret_jwt"),
             ))
         }
     };
+    let (jwks, jwks_uri) =
+        super::client_keys::keys_for(auth_method, spec.jwks.as_ref(), spec.jwks_uri.as_deref())?;
     let grant_types = parse_grants(&spec.grant_types)?;
     if spec.public && grant_types.contains(&GrantType::ClientCredentials) {
         return Err(ProvisionError::invalid(
@@ -334,6 +414,15 @@ pub fn client_from_spec(
             "public clients cannot use client_credentials",
         ));
     }
+    // RFC 8693 exchanges rest on the client's authentication: a public
+    // client could exchange any token it picked up.
+    if spec.public && grant_types.contains(&GrantType::TokenExchange) {
+        return Err(ProvisionError::invalid(
+            "grant_types",
+            "public clients cannot use token exchange (urn:ietf:params:oauth:grant-type:token-exchange)",
+        ));
+    }
+    let exchange_audiences = exchange_audiences(&spec.exchange_audiences)?;
     let redirect_uris = uris(&spec.redirect_uris, "redirect_uris")?;
     let post_logout_redirect_uris =
         uris(&spec.post_logout_redirect_uris, "post_logout_redirect_uris")?;
@@ -373,7 +462,7 @@ pub fn client_from_spec(
             "a third-party client cannot use the Journeys API: it would be handed people's passwords",
         ));
     }
-    let secret = (!spec.public).then(secrets::new_secret);
+    let secret = super::client_keys::new_secret_for(auth_method);
     let client = Client {
         id: secrets::random_token(18),
         tenant_id: tenant.to_string(),
@@ -406,12 +495,13 @@ pub fn client_from_spec(
         third_party: spec.third_party,
         registration_token_hash: None,
         first_used_at: None,
-        jwks: None,
-        jwks_uri: None,
+        jwks,
+        jwks_uri,
+        // Sealed by `new_client`, which holds the master key.
         secret_sealed: None,
-        require_dpop: false,
+        require_dpop: spec.require_dpop,
         require_par: spec.require_par,
-        exchange_audiences: Vec::new(),
+        exchange_audiences,
         backchannel_logout_uri: backchannel_logout_uri(&spec.backchannel_logout_uri)?,
     };
     Ok((client, secret))
@@ -431,6 +521,8 @@ fn spec_of(c: &Client) -> NewClient {
         redirect_uris: c.redirect_uris.clone(),
         public: c.public,
         auth_method: (!c.public).then(|| c.auth_method.as_str().to_string()),
+        jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+        jwks_uri: c.jwks_uri.clone(),
         grant_types: c
             .grant_types
             .iter()
@@ -449,7 +541,9 @@ fn spec_of(c: &Client) -> NewClient {
         require_mfa: c.require_mfa,
         third_party: c.third_party,
         backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+        require_dpop: c.require_dpop,
         require_par: c.require_par,
+        exchange_audiences: c.exchange_audiences.clone(),
     }
 }
 
@@ -465,7 +559,26 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
         spec.redirect_uris = v;
     }
     if let Some(v) = p.auth_method {
+        if v == AuthMethod::ClientSecretJwt.as_str() && c.auth_method != AuthMethod::ClientSecretJwt
+        {
+            return Err(ProvisionError::invalid(
+                "auth_method",
+                "a client cannot switch to client_secret_jwt: its secret is kept only as a hash, \
+                 and the HMAC needs the secret itself; create a client with client_secret_jwt instead",
+            ));
+        }
+        if v != AuthMethod::PrivateKeyJwt.as_str() {
+            spec.jwks = None;
+            spec.jwks_uri = None;
+        }
         spec.auth_method = Some(v);
+    }
+    match (p.jwks, p.jwks_uri) {
+        (None, None) => {}
+        (jwks, jwks_uri) => {
+            spec.jwks = jwks;
+            spec.jwks_uri = jwks_uri;
+        }
     }
     if let Some(v) = p.grant_types {
         if v.is_empty() {
@@ -497,6 +610,9 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
     if let Some(v) = p.third_party {
         spec.third_party = v;
     }
+    if let Some(v) = p.require_dpop {
+        spec.require_dpop = v;
+    }
     if let Some(v) = p.web_origins {
         spec.web_origins = v;
     }
@@ -515,6 +631,9 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
     if let Some(v) = p.backchannel_logout_uri {
         spec.backchannel_logout_uri = v;
     }
+    if let Some(v) = p.exchange_audiences {
+        spec.exchange_audiences = v;
+    }
     let (checked, _) = client_from_spec(&c.tenant_id, &spec, c.created_at)?;
     Ok(Client {
         id: c.id.clone(),
@@ -524,7 +643,11 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
         created_at: c.created_at,
         registration_token_hash: c.registration_token_hash.clone(),
         first_used_at: c.first_used_at,
-        secret_sealed: c.secret_sealed.clone(),
+        // Kept only while the client stays client_secret_jwt.
+        secret_sealed: c
+            .secret_sealed
+            .clone()
+            .filter(|_| checked.auth_method == AuthMethod::ClientSecretJwt),
         ..checked
     })
 }
@@ -559,22 +682,43 @@ pub async fn update_client(
 }
 
 /// Gives a confidential client a new secret (returned once); the old one
-/// stops working at once.
-pub async fn rotate_client_secret(store: &dyn Store, tenant: &str, id: &str) -> Result<String> {
+/// stops working at once. A `client_secret_jwt` client's new secret is
+/// sealed again under `master` (docs/client-auth.md); a `private_key_jwt`
+/// client has no secret.
+pub async fn rotate_client_secret(
+    store: &dyn Store,
+    tenant: &str,
+    id: &str,
+    master: &keygate_crypto::sealing::MasterKey,
+) -> Result<String> {
     let client = existing_client(store, tenant, id).await?;
     if client.public {
         return Err(ProvisionError::Conflict(
             "a public client has no secret to rotate".into(),
         ));
     }
-    let secret = secrets::new_secret();
+    let Some(secret) = super::client_keys::new_secret_for(client.auth_method) else {
+        return Err(ProvisionError::Conflict(
+            "a private_key_jwt client has no secret: it authenticates with its keys".into(),
+        ));
+    };
+    let not_found = |e| match e {
+        StoreError::NotFound => no_client(id),
+        other => other.into(),
+    };
     store
         .set_client_secret(tenant, id, &secrets::sha256_hex(&secret))
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound => no_client(id),
-            other => other.into(),
-        })?;
+        .map_err(not_found)?;
+    // The hash first: should sealing fail, the client keeps authenticating
+    // with its old secret's HMAC, and the new secret was never shown.
+    if let Some(sealed) = super::client_keys::sealed_secret(master, &client, &secret) {
+        let resealed = Client {
+            secret_sealed: Some(sealed),
+            ..client
+        };
+        store.update_client(&resealed).await.map_err(not_found)?;
+    }
     Ok(secret)
 }
 

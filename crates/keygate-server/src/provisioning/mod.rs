@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 
 mod admin_tokens;
 mod apis;
+mod client_keys;
 mod clients;
 mod consents;
 pub mod duration;
@@ -26,6 +27,7 @@ mod users;
 
 pub use admin_tokens::*;
 pub use apis::*;
+pub use client_keys::{new_client, sealed_secret};
 pub use clients::*;
 pub use consents::*;
 pub use duration::parse_duration;
@@ -70,7 +72,9 @@ fn cli_flag(field: &str) -> (String, &'static str) {
         "redirect_uris" => ("--redirect-uri".into(), ": "),
         "post_logout_redirect_uris" => ("--post-logout-redirect-uri".into(), ": "),
         "web_origins" => ("--web-origin".into(), ": "),
+        "exchange_audiences" => ("--exchange-audience".into(), ": "),
         "domains" => ("--domain".into(), ": "),
+        "jwks" => ("--jwks-file".into(), ": "),
         other => (format!("--{}", other.replace('_', "-")), ": "),
     }
 }
@@ -244,6 +248,85 @@ mod tests {
             })
             .is_err());
         }
+    }
+
+    /// RFC 8693: only confidential clients get the token-exchange grant;
+    /// exchange audiences are absolute URIs without a fragment, kept once.
+    #[test]
+    fn exchange_audiences_and_the_grant() {
+        let grant = "urn:ietf:params:oauth:grant-type:token-exchange".to_string();
+        let ok = client(NewClient {
+            name: "Svc".into(),
+            grant_types: vec![format!("client_credentials,{grant}")],
+            exchange_audiences: vec![
+                "https://orders.example.com".into(),
+                "urn:example:legacy".into(),
+                "https://orders.example.com".into(),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            ok.grant_types,
+            vec![GrantType::ClientCredentials, GrantType::TokenExchange]
+        );
+        assert_eq!(
+            ok.exchange_audiences,
+            vec!["https://orders.example.com", "urn:example:legacy"]
+        );
+        let public = client(NewClient {
+            name: "Spa".into(),
+            public: true,
+            grant_types: vec![grant.clone()],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(public
+            .describe(Front::Cli)
+            .starts_with("--grant: public clients cannot use token exchange"));
+        for bad in ["orders", "/orders", "https://a.example.com/#x", ""] {
+            let e = client(NewClient {
+                name: "Svc".into(),
+                grant_types: vec![grant.clone()],
+                exchange_audiences: vec![bad.into()],
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(
+                e.describe(Front::Cli).starts_with("--exchange-audience: "),
+                "{bad}: {}",
+                e.describe(Front::Cli)
+            );
+            assert!(e.describe(Front::Api).starts_with("exchange_audiences: "));
+        }
+        let many: Vec<String> = (0..51)
+            .map(|i| format!("https://a{i}.example.com"))
+            .collect();
+        assert!(client(NewClient {
+            name: "Svc".into(),
+            grant_types: vec![grant.clone()],
+            exchange_audiences: many,
+            ..Default::default()
+        })
+        .is_err());
+        // A patch replaces the list, by the same rules.
+        let p = apply_client_patch(
+            &ok,
+            &ClientPatch {
+                exchange_audiences: Some(vec!["https://b.example.com".into()]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(p.exchange_audiences, vec!["https://b.example.com"]);
+        assert!(apply_client_patch(
+            &ok,
+            &ClientPatch {
+                exchange_audiences: Some(vec!["nope".into()]),
+                ..Default::default()
+            },
+        )
+        .is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod admin_tokens;
 mod apis;
 mod clients;
 mod consents;
+mod device;
 mod email_links;
 mod factors;
 mod grants;

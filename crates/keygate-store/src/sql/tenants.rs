@@ -218,6 +218,7 @@ impl TenantStore for SqlStore {
             "DELETE FROM client_grants WHERE tenant_id = $1",
             "DELETE FROM apis WHERE tenant_id = $1",
             "DELETE FROM consents WHERE tenant_id = $1",
+            "DELETE FROM device_codes WHERE tenant_id = $1",
             "DELETE FROM totp_devices WHERE tenant_id = $1",
             "DELETE FROM passkeys WHERE tenant_id = $1",
             "DELETE FROM passkey_ceremonies WHERE tenant_id = $1",

@@ -46,12 +46,7 @@ impl<T: Send + 'static> ExchangeTask<T> {
         match decide(found, check) {
             Decided::Answer(done) => Ok(done),
             Decided::Consume(found, approved) => {
-                let write = consume_write(
-                    self.consume,
-                    &self.hash,
-                    self.now,
-                    approved.successor.as_ref(),
-                );
+                let write = consume_write(self.consume, &self.hash, self.now, &approved);
                 let consumed = apply(conn, &write)?;
                 Ok(settle(found, approved, &consumed, &self.hash))
             }
@@ -117,6 +112,7 @@ mod tests {
                         consumed_at: None,
                     },
                 }),
+                bind_dpop: None,
             })
         })
     }

@@ -233,6 +233,26 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
         };
         s.create_pushed_request(hash, &pushed).await.unwrap();
     }
+    // Device authorizations (RFC 8628): the expired one goes.
+    for (hash, expires_at) in [("dev-old", now - 1), ("dev-live", now + 60)] {
+        let device = keygate_core::device::DeviceAuthorization {
+            tenant_id: "t1".into(),
+            client_id: "c1".into(),
+            scope: "openid".into(),
+            resource: None,
+            created_at: now - 600,
+            expires_at,
+            interval: 5,
+            last_polled_at: None,
+            status: keygate_core::device::DeviceStatus::Pending,
+            user_sub: None,
+        };
+        let user_code = format!("user-{hash}");
+        assert!(s
+            .create_device_authorization(hash, &user_code, &device)
+            .await
+            .unwrap());
+    }
     let swept = s.sweep(now, 100).await.unwrap();
     let mut swept: Vec<_> = swept.into_iter().collect();
     swept.sort();
@@ -242,6 +262,7 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
             // Finished logouts: tested in logouts.rs.
             ("backchannel_logouts", 0),
             ("clients", 1),
+            ("device_codes", 1),
             ("grants", 2),
             ("mfa_pending", 1),
             ("passkey_ceremonies", 1),

@@ -619,3 +619,81 @@ async fn the_standing_of_an_access_token_is_read_in_one_answer() {
     let gone = s.token_standing("j2", Some(&g.id), None).await.unwrap();
     assert!(!gone.jti_revoked && !gone.grant_live && !gone.stands());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dpop_binding_is_stored_with_the_consume_and_never_replaced() {
+    let db = Db::open().await;
+    let s = &*db.store;
+    let now = now();
+    let (c, u) = setting(s).await;
+    // Bound at /authorize (RFC 9449 10): stored with the grant.
+    let mut at_authorize = grant("ga", &c, &u.sub, now, 60);
+    at_authorize.dpop_jkt = Some("jkt-authorize".into());
+    make_grant(s, &at_authorize).await;
+    assert_eq!(s.get_grant("ga").await.unwrap(), Some(at_authorize));
+
+    // Bound with the code's consume, in the same write.
+    let g = grant("gb", &c, &u.sub, now, 60);
+    make_grant(s, &g).await;
+    let won = exchange_code(
+        s,
+        &code_of("gb"),
+        now,
+        approve_code_binding(successor("rb1", now + 3600), "k1"),
+    )
+    .await;
+    assert_eq!(kind(&won), "Won");
+    let stored = s.get_grant("gb").await.unwrap().unwrap();
+    assert_eq!(stored.dpop_jkt.as_deref(), Some("k1"));
+    // A refresh read back carries the grant's binding.
+    let (_, read, _) = s.refresh_token("rb1").await.unwrap().unwrap();
+    assert_eq!(read.dpop_jkt.as_deref(), Some("k1"));
+    // A later binding never replaces the first.
+    let won = exchange_refresh(
+        s,
+        "rb1",
+        now,
+        approve_refresh_binding(successor("rb2", now + 3600), "k2"),
+    )
+    .await;
+    assert_eq!(kind(&won), "Won");
+    assert_eq!(
+        s.get_grant("gb")
+            .await
+            .unwrap()
+            .unwrap()
+            .dpop_jkt
+            .as_deref(),
+        Some("k1")
+    );
+
+    // An unbound grant is bound by a refresh's consume.
+    let g = grant("gc", &c, &u.sub, now, 60);
+    make_grant(s, &g).await;
+    let won = exchange_code(
+        s,
+        &code_of("gc"),
+        now,
+        approve_code(successor("rc1", now + 3600)),
+    )
+    .await;
+    assert_eq!(kind(&won), "Won");
+    assert_eq!(s.get_grant("gc").await.unwrap().unwrap().dpop_jkt, None);
+    let won = exchange_refresh(
+        s,
+        "rc1",
+        now,
+        approve_refresh_binding(successor("rc2", now + 3600), "k3"),
+    )
+    .await;
+    assert_eq!(kind(&won), "Won");
+    assert_eq!(
+        s.get_grant("gc")
+            .await
+            .unwrap()
+            .unwrap()
+            .dpop_jkt
+            .as_deref(),
+        Some("k3")
+    );
+}

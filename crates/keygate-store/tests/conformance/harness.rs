@@ -259,6 +259,7 @@ pub fn grant(id: &str, c: &Client, sub: &str, created_at: i64, code_ttl: i64) ->
             userinfo: vec!["phone_number".into(), "address".into()],
         },
         session: None,
+        dpop_jkt: None,
     }
 }
 
@@ -295,6 +296,7 @@ fn approved(grant: &Grant, successor: Successor) -> Approved {
                 consumed_at: None,
             },
         }),
+        bind_dpop: None,
     }
 }
 
@@ -306,6 +308,26 @@ pub fn approve_code(successor: Successor) -> Check<CodeGrant> {
 
 pub fn approve_refresh(successor: Successor) -> Check<RefreshGrant> {
     Box::new(move |(_, grant, _): &RefreshGrant| Ok(approved(grant, successor)))
+}
+
+/// [`approve_code`], binding the grant to the DPoP key `jkt` (RFC 9449 5).
+pub fn approve_code_binding(successor: Successor, jkt: &'static str) -> Check<CodeGrant> {
+    Box::new(move |(grant, _): &CodeGrant| Ok(binding(approved(grant, successor), grant, jkt)))
+}
+
+/// [`approve_refresh`], binding the grant to the DPoP key `jkt`.
+pub fn approve_refresh_binding(successor: Successor, jkt: &'static str) -> Check<RefreshGrant> {
+    Box::new(move |(_, grant, _): &RefreshGrant| {
+        Ok(binding(approved(grant, successor), grant, jkt))
+    })
+}
+
+fn binding(mut a: Approved, grant: &Grant, jkt: &str) -> Approved {
+    a.bind_dpop = Some(keygate_core::grant::DpopBinding {
+        grant_id: grant.id.clone(),
+        jkt: jkt.to_string(),
+    });
+    a
 }
 
 /// The token endpoint's own decision (RFC 6749 4.1.3) for a client that

@@ -140,7 +140,10 @@ pub(crate) struct ClientRef {
     "post_logout_redirect_uris", "no_post_logout_redirect_uris",
     "id_token_signed_response_alg", "pkce", "token_rate_limit", "require_mfa", "third_party",
     "backchannel_logout_uri", "no_backchannel_logout_uri",
+    "require_dpop",
     "require_par",
+    "exchange_audiences", "no_exchange_audiences",
+    "jwks_file", "jwks_uri",
 ])))]
 pub(crate) struct ClientUpdate {
     #[arg(long)]
@@ -154,11 +157,20 @@ pub(crate) struct ClientUpdate {
     /// (localhost, 127.0.0.1, [::1]), or a native app's reverse-domain scheme.
     #[arg(long = "redirect-uri")]
     pub redirect_uris: Vec<String>,
-    /// client_secret_basic or client_secret_post (confidential clients).
+    /// client_secret_basic, client_secret_post or private_key_jwt
+    /// (confidential clients; docs/client-auth.md).
     #[arg(long)]
     pub auth_method: Option<String>,
+    /// private_key_jwt: a file holding the client's JWK Set (public keys);
+    /// replaces the registered set and forgets a jwks_uri.
+    #[arg(long, conflicts_with = "jwks_uri")]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// private_key_jwt: where the client publishes its JWK Set (https);
+    /// forgets a registered set.
+    #[arg(long)]
+    pub jwks_uri: Option<String>,
     /// Allowed grants, comma-separated: authorization_code, refresh_token,
-    /// client_credentials.
+    /// client_credentials, urn:ietf:params:oauth:grant-type:token-exchange.
     #[arg(long = "grant")]
     pub grants: Vec<String>,
     /// always, offline_access or never.
@@ -182,6 +194,9 @@ pub(crate) struct ClientUpdate {
     /// Ask people on a consent page: true (the flag alone) or false.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub third_party: Option<bool>,
+    /// Require a DPoP proof with every token request: true (the flag alone) or false.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub require_dpop: Option<bool>,
     /// Authorization requests must be pushed to /par first (RFC 9126):
     /// true (the flag alone) or false.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
@@ -216,6 +231,13 @@ pub(crate) struct ClientUpdate {
     /// Remove the back-channel logout URI.
     #[arg(long, conflicts_with = "backchannel_logout_uri")]
     pub no_backchannel_logout_uri: bool,
+    /// An audience (absolute URI) the client may exchange tokens for
+    /// (RFC 8693); repeat for several; replaces the list.
+    #[arg(long = "exchange-audience")]
+    pub exchange_audiences: Vec<String>,
+    /// Remove every exchange audience.
+    #[arg(long, conflicts_with = "exchange_audiences")]
+    pub no_exchange_audiences: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }

@@ -53,11 +53,13 @@ fn list_change(given: Vec<String>, clear: bool) -> Option<Vec<String>> {
 }
 
 /// The PATCH the flags describe: the same one the admin API receives.
-fn patch(a: ClientUpdate) -> ClientPatch {
-    ClientPatch {
+fn patch(a: ClientUpdate) -> Result<ClientPatch, Failure> {
+    Ok(ClientPatch {
         name: a.name,
         redirect_uris: list_change(a.redirect_uris, false),
         auth_method: a.auth_method,
+        jwks: super::read_jwks_file(a.jwks_file.as_deref())?,
+        jwks_uri: a.jwks_uri,
         grant_types: list_change(a.grants, false),
         refresh_tokens: a.refresh_tokens,
         id_token_ttl: a.id_token_ttl.map(Ttl::Text),
@@ -66,6 +68,7 @@ fn patch(a: ClientUpdate) -> ClientPatch {
         journeys_api: a.journeys_api,
         require_mfa: a.require_mfa,
         third_party: a.third_party,
+        require_dpop: a.require_dpop,
         require_par: a.require_par,
         web_origins: list_change(a.web_origins, a.no_web_origins),
         post_logout_redirect_uris: list_change(
@@ -80,12 +83,13 @@ fn patch(a: ClientUpdate) -> ClientPatch {
             (None, true) => Some(None),
             (None, false) => None,
         },
-    }
+        exchange_audiences: list_change(a.exchange_audiences, a.no_exchange_audiences),
+    })
 }
 
 async fn update(a: ClientUpdate) -> Result<(), Failure> {
     let (tenant, id, url) = (a.tenant.clone(), a.client_id.clone(), database_url(&a.db));
-    let patch = patch(a);
+    let patch = patch(a)?;
     let store = open_store(&url, None).await?;
     let client = provision::update_client(store.as_ref(), &tenant, &id, &patch).await?;
     print_view(ClientView::from(client))
@@ -99,8 +103,12 @@ async fn delete(a: ClientRef) -> Result<(), Failure> {
 }
 
 async fn rotate_secret(a: ClientRef) -> Result<(), Failure> {
-    let store = open_store(&database_url(&a.db), None).await?;
-    let secret = provision::rotate_client_secret(store.as_ref(), &a.tenant, &a.client_id).await?;
+    let url = database_url(&a.db);
+    let store = open_store(&url, None).await?;
+    // A client_secret_jwt client's new secret is sealed under it.
+    let (master, _) = crate::master_key::load(&url)?;
+    let secret =
+        provision::rotate_client_secret(store.as_ref(), &a.tenant, &a.client_id, &master).await?;
     print_view(ClientSecret {
         client_id: a.client_id,
         client_secret: secret,

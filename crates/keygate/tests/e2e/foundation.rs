@@ -385,10 +385,14 @@ async fn discovery_at_each_front_door_carries_its_issuer() {
         .as_array()
         .unwrap()
         .iter()
-        .all(
-            |g| ["authorization_code", "refresh_token", "client_credentials"]
-                .contains(&g.as_str().unwrap())
-        ));
+        .all(|g| [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+        ]
+        .contains(&g.as_str().unwrap())));
     // RFC 8414 metadata: inserted before the issuer's path (section 3),
     // and appended to it like OpenID discovery; at the root, both are one.
     for url in [

@@ -18,19 +18,11 @@ pub(super) async fn exchange(
 ) -> Result<TokenResponse, ApiError> {
     let code_hash = sha256_hex(code);
     let (token, drawn) = Drawn::draw();
-    let (tenant_id, client, now) = (req.door.tenant.id.clone(), req.client.clone(), req.now);
-    let resource = req.resource.clone();
+    let sent = super::Sent::of(req, redirect_uri, code_verifier);
     let check: Check<CodeGrant> = Box::new(move |(grant, user)| {
-        let presented = super::presented(
-            &tenant_id,
-            &client,
-            &redirect_uri,
-            &code_verifier,
-            &resource,
-            now,
-        );
-        decide_code(grant, user.is_some(), &presented).map(|d| drawn.approve(d))
+        decide_code(grant, user.is_some(), &sent.presented()).map(|d| drawn.approve(d))
     });
+    let now = req.now;
     let start = |then| req.state.store.exchange_code(&code_hash, now, check, then);
     exchange_and_answer(
         req,

@@ -19,7 +19,9 @@ pub(super) async fn exchange(
     if req.client.registration_token_hash.is_some() && req.client.first_used_at.is_none() {
         crate::accounts::mark_used(req.state, req.door, &req.client.id).await?;
     }
-    let mut minter = Minter::new(req.state, req.door, req.client, req.now).await?;
+    let mut minter = Minter::new(req.state, req.door, req.client, req.now)
+        .await?
+        .bound_to(req.dpop.clone());
     if let Some(id) = &req.resource {
         let tenant = req.door.tenant.id.as_str();
         let api = req.state.api(tenant, id).await?.ok_or_else(|| {

@@ -1,9 +1,12 @@
 //! The token endpoint (RFC 6749 3.2): decode the body, authenticate the
 //! client by its registered method, then hand the grant to its own file.
 
+mod assertion;
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod refresh_token;
+mod token_exchange;
 
 use crate::door::Door;
 use crate::error::ApiError;
@@ -15,22 +18,41 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use keygate_core::basic::decode_basic;
+use keygate_core::client_assertion::{self, AssertionError};
 use keygate_core::client_auth;
 use keygate_core::grant::{self, Credential, Decision, Presented, Refusal};
 use keygate_core::model::{Client, Grant, User};
 use keygate_core::params::Params;
 use keygate_core::token_request::TokenRequest;
 use keygate_core::OAuthError;
+use keygate_crypto::client_jws;
 use keygate_store::{Approved, Exchange, NewRefresh, Then};
 
 /// Authenticates the calling client (token, revocation, introspection,
 /// Journeys API); `methods` says whether only its registered method counts.
+/// A client assertion's `aud` may be this door's issuer or token endpoint
+/// (docs/client-auth.md).
 pub(crate) async fn authenticate_client(
     state: &AppState,
     door: &Door,
     headers: &HeaderMap,
     p: &Params,
     methods: client_auth::Methods,
+    now: i64,
+) -> Result<Client, ApiError> {
+    authenticate_client_at(state, door, headers, p, methods, None, now).await
+}
+
+/// [`authenticate_client`] at an endpoint whose own URL a client assertion
+/// may also name as its `aud` (a pushed authorization request endpoint,
+/// RFC 9126 2).
+pub(crate) async fn authenticate_client_at(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    p: &Params,
+    methods: client_auth::Methods,
+    endpoint_url: Option<&str>,
     now: i64,
 ) -> Result<Client, ApiError> {
     let basic = match headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
@@ -42,37 +64,114 @@ pub(crate) async fn authenticate_client(
         }
         Some(Ok(v)) => decode_basic(v).map_err(OAuthError::invalid_client)?,
     };
-    let presented = client_auth::presented(basic, p.get("client_id"), p.get("client_secret"))?;
+    // A client assertion (RFC 7521 4.2): decoded, and its claims read,
+    // before anything is looked up.
+    let assertion =
+        client_assertion::from_params(p.get("client_assertion_type"), p.get("client_assertion"))
+            .map_err(OAuthError::from)?
+            .map(|token| -> Result<_, OAuthError> {
+                let compact = client_jws::split(token).map_err(|e| match e {
+                    client_jws::ClientJwsError::Critical => {
+                        OAuthError::invalid_client(e.to_string())
+                    }
+                    _ => AssertionError::Malformed.into(),
+                })?;
+                let read = client_auth::read_assertion(&compact.alg, &compact.payload)?;
+                Ok((compact, read))
+            })
+            .transpose()?;
+    let (compact, read) = match assertion {
+        Some((compact, read)) => (Some(compact), Some(read)),
+        None => (None, None),
+    };
+    let presented =
+        client_auth::presented(basic, p.get("client_id"), p.get("client_secret"), read)?;
     // Failed authentications count per client id in the store (shared by
     // every node); past the limit, failures are answered 429 with a growing
     // Retry-After. The right secret is never refused: secrets carry 256 bits
     // (nothing to guess), so a lock would only let anyone who knows a public
-    // client id lock that client out. Success costs no store access.
+    // client id lock that client out. Success costs no store access (but an
+    // assertion's jti is used once in the store).
     let client = state.client(&door.tenant.id, &presented.client_id).await?;
-    if let Err(e) = client_auth::authenticate(
+    let outcome = check_presented(
+        state,
+        door,
         &presented,
         client.as_ref(),
+        compact.as_ref(),
+        methods,
+        endpoint_url,
+        now,
+    )
+    .await;
+    let counted = match outcome {
+        Ok(()) => return Ok(client.expect("authenticated clients exist")),
+        Err(assertion::Failure::Fault(e)) => return Err(e),
+        Err(assertion::Failure::Unavailable(e)) => return Err(e.into()),
+        Err(assertion::Failure::Refused(e)) => e,
+    };
+    // Only registered clients are counted: an unknown id has no secret
+    // to guess, and counting it would let anyone add rows at will.
+    if (presented.secret.is_some() || presented.assertion.is_some()) && client.is_some() {
+        let key = crate::limits::client_auth_key(&door.tenant.id, &presented.client_id);
+        let blocked = state
+            .store
+            .record_failure(&key, now, &state.config.client_auth_limit)
+            .await?;
+        if let Some(secs) = blocked {
+            return Err(ApiError::RateLimited {
+                retry_after: secs.max(1) as u64,
+                json: true,
+            });
+        }
+    }
+    Err(counted.into())
+}
+
+/// Whether what the client presented proves it is `client`: the
+/// assertion's claims (judged first, whatever the record, so that their
+/// refusals say nothing about whether the client exists), the registered
+/// method and secret, then the assertion's signature and single use.
+#[allow(clippy::too_many_arguments)]
+async fn check_presented(
+    state: &AppState,
+    door: &Door,
+    presented: &client_auth::Presented,
+    client: Option<&Client>,
+    compact: Option<&client_jws::Compact>,
+    methods: client_auth::Methods,
+    endpoint_url: Option<&str>,
+    now: i64,
+) -> Result<(), assertion::Failure> {
+    use assertion::Failure::Refused;
+    let accepted = match &presented.assertion {
+        Some(claims) => {
+            let audiences = assertion::audiences(door, endpoint_url);
+            let expected = client_assertion::Expected {
+                client_id: &presented.client_id,
+                audiences: &audiences,
+                now,
+            };
+            Some(client_assertion::check(claims, &expected).map_err(|e| Refused(e.into()))?)
+        }
+        None => None,
+    };
+    let proof = client_auth::authenticate(
+        presented,
+        client,
         methods,
         keygate_crypto::secrets::secret_matches,
-    ) {
-        // Only registered clients are counted: an unknown id has no secret
-        // to guess, and counting it would let anyone add rows at will.
-        if presented.secret.is_some() && client.is_some() {
-            let key = crate::limits::client_auth_key(&door.tenant.id, &presented.client_id);
-            let blocked = state
-                .store
-                .record_failure(&key, now, &state.config.client_auth_limit)
-                .await?;
-            if let Some(secs) = blocked {
-                return Err(ApiError::RateLimited {
-                    retry_after: secs.max(1) as u64,
-                    json: true,
-                });
-            }
+    )
+    .map_err(Refused)?;
+    match (proof, client, compact, accepted) {
+        (client_auth::Proof::Complete, _, _, _) => Ok(()),
+        (client_auth::Proof::Assertion, Some(client), Some(compact), Some(accepted)) => {
+            assertion::verify(state, door, client, compact, &accepted, now).await
         }
-        return Err(e.into());
+        _ => Err(assertion::Failure::Fault(ApiError::internal(
+            "an assertion to verify without its client or token",
+        ))),
     }
-    Ok(client.expect("authenticated clients exist"))
 }
 
 /// `POST /token`: answers in RFC 6749 JSON, with CORS for the client's
@@ -98,6 +197,12 @@ pub(crate) async fn handle(
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
+    // A fresh nonce on every answer to a request with a proof (RFC 9449
+    // 8.1): the one a `use_dpop_nonce` refusal asks for, and the next one
+    // otherwise.
+    if crate::dpop::sent(&headers) {
+        crate::dpop::add_nonce(&state, &door, &mut res, now);
+    }
     if let (Some(origin), Some(client)) = (origin, client) {
         if client.web_origins.contains(&origin) {
             crate::http::cors::allow_origin(&mut res, &origin);
@@ -148,15 +253,48 @@ async fn run(
         Ok(r) => r.map(str::to_string),
         Err(e) => return (Err(e.into()), Some(client)),
     };
+    let dpop = match dpop_proof(state, door, headers, &client, now).await {
+        Ok(jkt) => jkt,
+        Err(e) => return (Err(e), Some(client)),
+    };
     let req = Request {
         state,
         door,
         client: &client,
         now,
         resource,
+        dpop,
     };
     let result = issue(&req, p).await;
     (result, Some(client))
+}
+
+/// The DPoP proof of a token request (RFC 9449 5), checked and spent: the
+/// thumbprint of its key, or `None` when it sent none. A nonce is required
+/// (docs/dpop.md); a client registered with `require_dpop` must send a
+/// proof.
+async fn dpop_proof(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    client: &Client,
+    now: i64,
+) -> Result<Option<String>, ApiError> {
+    let place = crate::dpop::Place {
+        method: &axum::http::Method::POST,
+        paths: crate::dpop::TOKEN_PATHS,
+        nonce_required: true,
+        access_token: None,
+    };
+    match crate::dpop::proof(state, door, headers, &place, now).await? {
+        Ok(Some(proof)) => Ok(Some(proof.jkt)),
+        Ok(None) if client.require_dpop => Err(OAuthError::invalid_request(
+            "this client must send a DPoP proof (RFC 9449) with every token request",
+        )
+        .into()),
+        Ok(None) => Ok(None),
+        Err(e) => Err(e.to_oauth().into()),
+    }
 }
 
 /// One authenticated token request: what every grant's exchange needs.
@@ -169,6 +307,9 @@ pub(super) struct Request<'a> {
     /// The API named by `resource` or `audience` (well formed; whether it
     /// exists and fits the grant is each grant's check).
     resource: Option<String>,
+    /// The thumbprint of the request's DPoP key (RFC 9449), if it sent a
+    /// valid proof: the access token is bound to it.
+    dpop: Option<String>,
 }
 
 async fn issue(req: &Request<'_>, p: &Params) -> Result<Response, ApiError> {
@@ -199,6 +340,10 @@ async fn issue(req: &Request<'_>, p: &Params) -> Result<Response, ApiError> {
         TokenRequest::ClientCredentials { scope } => {
             client_credentials::exchange(req, scope.as_ref()).await?
         }
+        TokenRequest::DeviceCode { device_code } => {
+            device_code::exchange(req, &device_code).await?
+        }
+        TokenRequest::TokenExchange(exchange) => token_exchange::exchange(req, &exchange).await?,
     };
     metrics::counter!("keygate_tokens_issued_total", "grant" => grant_type).increment(1);
     Ok(response.into_response())
@@ -242,26 +387,52 @@ impl Drawn {
                 hash: self.hash,
                 token,
             }),
+            bind_dpop: decision.bind_dpop,
         }
     }
 }
 
-/// The core's view of what the client presented.
-pub(super) fn presented<'a>(
-    tenant_id: &'a str,
-    client: &'a Client,
-    redirect_uri: &'a Option<String>,
-    code_verifier: &'a Option<String>,
-    resource: &'a Option<String>,
-    now: i64,
-) -> Presented<'a> {
-    Presented {
-        tenant_id,
-        client,
-        redirect_uri: redirect_uri.as_deref(),
-        code_verifier: code_verifier.as_deref(),
-        resource: resource.as_deref(),
-        now,
+/// What the client presented besides its code or refresh token, owned, so
+/// the exchange's check can move to the store's thread.
+pub(super) struct Sent {
+    pub(super) tenant_id: String,
+    pub(super) client: Client,
+    pub(super) redirect_uri: Option<String>,
+    pub(super) code_verifier: Option<String>,
+    pub(super) resource: Option<String>,
+    pub(super) now: i64,
+    pub(super) dpop: Option<String>,
+}
+
+impl Sent {
+    /// What `req` sent with `redirect_uri` and `code_verifier`.
+    pub(super) fn of(
+        req: &Request<'_>,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    ) -> Sent {
+        Sent {
+            tenant_id: req.door.tenant.id.clone(),
+            client: req.client.clone(),
+            redirect_uri,
+            code_verifier,
+            resource: req.resource.clone(),
+            now: req.now,
+            dpop: req.dpop.clone(),
+        }
+    }
+
+    /// The core's view of it.
+    pub(super) fn presented(&self) -> Presented<'_> {
+        Presented {
+            tenant_id: &self.tenant_id,
+            client: &self.client,
+            redirect_uri: self.redirect_uri.as_deref(),
+            code_verifier: self.code_verifier.as_deref(),
+            resource: self.resource.as_deref(),
+            now: self.now,
+            dpop_jkt: self.dpop.as_deref(),
+        }
     }
 }
 
@@ -298,7 +469,9 @@ where
     F: FnOnce(Then<T>) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let minter = Minter::new(req.state, req.door, req.client, req.now).await?;
+    let minter = Minter::new(req.state, req.door, req.client, req.now)
+        .await?
+        .bound_to(req.dpop.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<keygate_store::Result<Answer>>();
     let then: Then<T> = Box::new(move |result| match result.map(|e| e.map(person)) {
         Ok(Exchange::Won((grant, Some(user)), approved)) => {

@@ -20,20 +20,13 @@ pub(super) async fn exchange(
 ) -> Result<TokenResponse, ApiError> {
     let hash = refresh_token_key(refresh_token);
     let (token, drawn) = Drawn::draw();
-    let (tenant_id, client, now) = (req.door.tenant.id.clone(), req.client.clone(), req.now);
-    let resource = req.resource.clone();
+    let sent = super::Sent::of(req, redirect_uri, code_verifier);
     let check: Check<RefreshGrant> = Box::new(move |(presented, grant, user)| {
-        let p = super::presented(
-            &tenant_id,
-            &client,
-            &redirect_uri,
-            &code_verifier,
-            &resource,
-            now,
-        );
+        let p = sent.presented();
         decide_refresh(presented, grant, user.is_some(), requested.as_ref(), &p)
             .map(|d| drawn.approve(d))
     });
+    let now = req.now;
     let start = |then| req.state.store.exchange_refresh(&hash, now, check, then);
     let person = |(_, grant, user)| (grant, user);
     exchange_and_answer(req, person, start, Credential::RefreshToken, token).await

@@ -261,7 +261,15 @@ pub(crate) async fn get(
         return Ok(to_sign_in(&door));
     };
     let query = Params::from_urlencoded(req.uri().query().unwrap_or("").as_bytes()).ok();
-    let notice = notice(query.as_ref().and_then(|q| q.get("done")));
+    let done = query.as_ref().and_then(|q| q.get("done"));
+    // A person who came from the device page to sign in goes back to it
+    // (docs/device-flow.md); every way of signing in ends here.
+    if done == Some("signed-in") {
+        if let Some(back) = crate::pages::device::take_return(&state, &door, req.headers()) {
+            return Ok(back);
+        }
+    }
+    let notice = notice(done);
     show(
         &state,
         &door,

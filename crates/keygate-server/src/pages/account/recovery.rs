@@ -33,6 +33,9 @@ pub(crate) struct CodesPage<'a> {
     pub codes: &'a [String],
     /// Where "Continue" leads.
     pub next: &'a str,
+    /// Or, for a sign-in answering in `form_post` mode, the form that
+    /// "Continue" submits to the application.
+    pub post: Option<&'a crate::pages::form_post::FormPost>,
 }
 
 /// Shows `codes` once (`Cache-Control: no-store`, as every page), with an
@@ -49,8 +52,28 @@ pub(crate) fn codes_page(
         notice,
         codes,
         next,
+        post: None,
     });
     render::html(StatusCode::OK, body, &[])
+}
+
+/// [`codes_page`] whose "Continue" posts `post` to the application (a
+/// sign-in in `form_post` mode): the page may post to its origin.
+pub(crate) fn codes_page_posting(
+    door: &Door,
+    codes: &[String],
+    notice: Option<&str>,
+    post: &crate::pages::form_post::FormPost,
+) -> Response {
+    let body = render::render(&CodesPage {
+        css: CSS,
+        tenant_name: &door.tenant.display_name,
+        notice,
+        codes,
+        next: "",
+        post: Some(post),
+    });
+    render::html_posting_to(StatusCode::OK, body, &[], Some(&post.action))
 }
 
 /// What the account page shows of the person's recovery codes: how many

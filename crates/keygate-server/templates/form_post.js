@@ -1,0 +1,1 @@
+document.getElementById("kg-form-post").submit();
