@@ -836,6 +836,7 @@ mod tests {
             ip: None,
             user_agent: None,
             amr: vec!["pwd".into()],
+            sid: "s".into(),
         };
         let req = |q: &str| run(&format!("client_id=c1&response_type=code&{q}"), &c).unwrap();
         assert!(matches!(
@@ -939,6 +940,7 @@ mod tests {
             ip: None,
             user_agent: None,
             amr: amr.iter().map(|a| a.to_string()).collect(),
+            sid: "s".into(),
         };
         let req = |q: &str| run(&format!("client_id=c1&response_type=code&{q}"), &c).unwrap();
         let pwd = session(&["pwd"], 1000);

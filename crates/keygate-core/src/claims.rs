@@ -37,6 +37,10 @@ pub struct IdTokenClaims {
     /// How the person signed in (RFC 8176), when known.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// The session the token was issued from (Back-Channel Logout 2.1), so
+    /// the client can match the logout token sent when it ends.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sid: Option<String>,
     /// The profile and e-mail claims the scope releases, flattened into the token.
     #[serde(flatten)]
     pub profile: UserClaims,

@@ -31,6 +31,7 @@ pub mod device;
 pub mod dpop;
 pub mod error;
 pub mod grant;
+pub mod logout;
 pub mod model;
 pub mod par;
 pub mod params;

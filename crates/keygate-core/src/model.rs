@@ -597,6 +597,22 @@ pub struct Grant {
     /// The code then needs a proof by this key, and so do a public
     /// client's refresh tokens.
     pub dpop_jkt: Option<String>,
+    /// The browser session the grant was made from (Back-Channel Logout
+    /// 2.1): its `sid` is echoed in every id_token of the grant, refreshed
+    /// ones too, and the session's end is told to the client. `None` for a
+    /// grant made without one (the Journeys API, the device flow, token
+    /// exchange): no `sid`, no logout.
+    pub session: Option<GrantSession>,
+}
+
+/// The session a grant was made from, as the grant keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantSession {
+    /// The session's `sid` ([`Session::sid`]).
+    pub sid: String,
+    /// The issuer of the front door the grant was made at: the `iss` of
+    /// its id_tokens, and so of the logout tokens that follow them.
+    pub issuer: String,
 }
 
 /// The record of one refresh token (the store keys it by the hash of its value, which is never
@@ -638,6 +654,11 @@ pub struct Session {
     /// How the person signed in (RFC 8176 values, see [`crate::amr`]); a
     /// request demanding a second factor steps up a session without `mfa`.
     pub amr: Vec<String>,
+    /// The session's `sid` (OpenID Connect Back-Channel Logout 2.1): a
+    /// random value drawn when the session starts, unrelated to its cookie,
+    /// put in the id_tokens of its grants and in the logout tokens sent when
+    /// it ends. A new sign-in of the same person in the same browser keeps it.
+    pub sid: String,
 }
 
 /// An API (resource server) of a tenant: tokens for it carry its

@@ -296,9 +296,36 @@ pub async fn start_session(
     auth_time: i64,
     amr: &[String],
 ) -> Result<String, ApiError> {
-    if let Some((old, _)) = current_session(state, door, headers).await? {
-        state.store.delete_session(&old).await?;
-    }
+    Ok(open_session(state, door, headers, user_sub, auth_time, amr)
+        .await?
+        .0)
+}
+
+/// [`start_session`], returning the Set-Cookie value and the session's
+/// `sid` (Back-Channel Logout 2.1). The cookie is always new. The same
+/// person signing in again in this browser (re-authentication, a step-up)
+/// continues the session under it and keeps its `sid`, so the applications
+/// signed in with it stay so; another person's session in this browser
+/// ends, and its applications are told (docs/logout.md).
+pub async fn open_session(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    user_sub: &str,
+    auth_time: i64,
+    amr: &[String],
+) -> Result<(String, String), ApiError> {
+    let sid = match current_session(state, door, headers).await? {
+        Some((old, s)) if s.user_sub == user_sub => {
+            state.store.delete_session(&old).await?;
+            s.sid
+        }
+        Some((old, _)) => {
+            state.store.end_session(&old, now()).await?;
+            new_sid()
+        }
+        None => new_sid(),
+    };
     let raw = secrets::new_secret();
     let session = Session {
         tenant_id: door.tenant.id.clone(),
@@ -311,18 +338,26 @@ pub async fn start_session(
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(200).collect()),
         amr: amr.to_vec(),
+        sid,
     };
     state
         .store
         .create_session(&secrets::sha256_hex(&raw), &session)
         .await?;
     let https = state.config.https();
-    Ok(cookies::set(
+    let cookie = cookies::set(
         https,
         &cookies::session_name(https, &door.tenant.id),
         &raw,
         Some(SESSION_TTL),
-    ))
+    );
+    Ok((cookie, session.sid))
+}
+
+/// A new session's `sid`: 128 random bits, drawn apart from the cookie, so
+/// it tells an application nothing about the cookie.
+fn new_sid() -> String {
+    secrets::random_token(16)
 }
 
 /// Records the first use of a registered client (RFC 7591), so the
@@ -348,9 +383,12 @@ pub(crate) async fn mark_used(
 
 /// Issues an authorization code for a validated request and returns the
 /// code and the URL that sends it to the application (RFC 6749 4.1.2, with
-/// `iss` per RFC 9207). Past the cap on a person's outstanding codes for
+/// `iss` per RFC 9207). `sid` is the session's the code is issued from
+/// (`None` without one, as in the Journeys API): the grant keeps it for
+/// its id_tokens and back-channel logout. Past the cap on a person's outstanding codes for
 /// the client, the answer is 429 (JSON when `as_json`, else a page) until
 /// codes are redeemed or expire.
+#[allow(clippy::too_many_arguments)]
 pub async fn issue_code(
     state: &AppState,
     door: &Door,
@@ -358,6 +396,7 @@ pub async fn issue_code(
     user_sub: &str,
     auth_time: i64,
     amr: &[String],
+    sid: Option<&str>,
     as_json: bool,
 ) -> Result<(String, String), ApiError> {
     let code = secrets::new_secret();
@@ -403,6 +442,10 @@ pub async fn issue_code(
             .map(str::to_string),
         resource: req.resource.clone(),
         claims: req.claims.clone(),
+        session: sid.map(|sid| keygate_core::model::GrantSession {
+            sid: sid.to_string(),
+            issuer: door.issuer.clone(),
+        }),
         dpop_jkt: req.dpop_jkt.clone(),
     };
     let stored = state

@@ -247,6 +247,8 @@ pub(crate) async fn complete(
     };
     match state.store.use_email_link(&hash, crate::now()).await {
         Ok(Some(link)) => {
+            // A change of address ended the person's sessions.
+            crate::backchannel::wake();
             metrics::counter!("keygate_email_verifications_total", "purpose" => link.purpose.as_str())
                 .increment(1);
             tracing::info!(tenant = %door.tenant.id, sub = %link.user_sub, purpose = link.purpose.as_str(), "e-mail address verified");

@@ -1,6 +1,8 @@
 //! Outbound HTTP for documents named by untrusted input (a Client ID
-//! Metadata Document's URL is whatever a client sends as `client_id`), so
-//! that such input cannot make Keygate reach into its own network (SSRF).
+//! Metadata Document's URL is whatever a client sends as `client_id`), and
+//! for posts to URLs a client registered (back-channel logout tokens,
+//! docs/logout.md), so that such input cannot make Keygate reach into its
+//! own network (SSRF).
 //!
 //! - Only addresses on the public internet are connected to: the resolver
 //!   drops loopback, private (RFC 1918, unique-local), link-local, CGNAT,
@@ -201,6 +203,34 @@ impl Fetcher {
             body.extend_from_slice(&chunk);
         }
         Ok(Fetched { body, max_age })
+    }
+}
+
+impl Fetcher {
+    /// POSTs `form` as `application/x-www-form-urlencoded` to `url` (the
+    /// same rules as [`Fetcher::get`]: no redirect followed, 5 s in all)
+    /// and returns the answer's status; its body is not read.
+    pub(crate) async fn post_form(
+        &self,
+        url: &url::Url,
+        form: &[(&str, &str)],
+    ) -> Result<u16, FetchError> {
+        self.check(url)?;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let res = self
+            .http
+            .post(url.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| FetchError::Failed(describe(&e)))?;
+        Ok(res.status().as_u16())
     }
 }
 

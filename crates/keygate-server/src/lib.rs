@@ -19,6 +19,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod backchannel;
 mod cache;
 mod client_keys;
 pub mod config;

@@ -218,6 +218,7 @@ pub(crate) async fn complete(
     if !won {
         return Ok(Err(ResetError::Link(LinkProblem::Invalid)));
     }
+    crate::backchannel::wake();
     metrics::counter!("keygate_password_resets_total").increment(1);
     tracing::info!(tenant = %door.tenant.id, sub = %user.sub, "password reset: password set, sessions ended, grants revoked");
     Ok(Ok(user))

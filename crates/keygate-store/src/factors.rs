@@ -123,5 +123,5 @@ pub trait FactorStore: Send + Sync {
     /// confirmed or not, passkeys, and every other kind) and their recovery codes,
     /// and ends their sessions, in one write: their next sign-in starts
     /// over with the password alone. Every factor kind must be deleted here.
-    async fn reset_factors(&self, tenant_id: &str, user_sub: &str) -> Result<()>;
+    async fn reset_factors(&self, tenant_id: &str, user_sub: &str, now: i64) -> Result<()>;
 }

@@ -56,6 +56,7 @@ mod grants;
 mod keys;
 mod lease;
 mod limits;
+mod logouts;
 mod maintenance;
 mod metered;
 mod migrate;
@@ -90,6 +91,7 @@ pub use grants::{
 };
 pub use keys::{KeyStore, StoredKey};
 pub use limits::{Attempt, LimitPolicy, LimitStore};
+pub use logouts::{Logout, LogoutOutcome, LogoutStore};
 pub use maintenance::MaintenanceStore;
 pub use metered::Metered;
 pub use options::{Linger, StoreOptions};
@@ -108,7 +110,7 @@ pub use users::UserStore;
 pub mod prelude {
     pub use crate::{
         AdminTokenStore, ApiStore, ClientStore, ConsentStore, DeviceStore, FactorStore, GrantStore,
-        KeyStore, LimitStore, MaintenanceStore, PasskeyStore, PushedRequestStore,
+        KeyStore, LimitStore, LogoutStore, MaintenanceStore, PasskeyStore, PushedRequestStore,
         RegistrationStore, ReplayStore, SessionStore, Store, TenantStore, UserStore,
     };
 }
@@ -151,6 +153,7 @@ pub trait Store:
     + ReplayStore
     + PushedRequestStore
     + DeviceStore
+    + LogoutStore
 {
 }
 
@@ -175,6 +178,7 @@ impl<S> Store for S where
         + ReplayStore
         + PushedRequestStore
         + DeviceStore
+        + LogoutStore
         + ?Sized
 {
 }

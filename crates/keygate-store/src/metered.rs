@@ -84,6 +84,7 @@ metered! {
         fn create_session(id_hash: &str, session: &Session) -> Result<()>;
         fn get_session(id_hash: &str) -> Result<Option<Session>>;
         fn delete_session(id_hash: &str) -> Result<()>;
+        fn end_session(id_hash: &str, now: i64) -> Result<()>;
         fn sessions_of(tenant_id: &str, sub: &str, now: i64) -> Result<Vec<(String, Session)>>;
         fn end_sessions_of(tenant_id: &str, sub: &str, now: i64) -> Result<()>;
     }
@@ -128,7 +129,7 @@ metered! {
         fn use_recovery_code(tenant_id: &str, user_sub: &str, hash: &str, now: i64) -> Result<bool>;
         fn recovery_codes_left(tenant_id: &str, user_sub: &str) -> Result<i64>;
         fn delete_recovery_codes_without_factor(tenant_id: &str, user_sub: &str) -> Result<u64>;
-        fn reset_factors(tenant_id: &str, user_sub: &str) -> Result<()>;
+        fn reset_factors(tenant_id: &str, user_sub: &str, now: i64) -> Result<()>;
     }
     impl PasskeyStore {
         fn create_passkey(passkey: &StoredPasskey) -> Result<()>;
@@ -146,6 +147,12 @@ metered! {
     }
     impl ReplayStore {
         fn first_use(key: &str, expires_at: i64, now: i64) -> Result<bool>;
+    }
+    impl LogoutStore {
+        fn claim_logouts(claim: &str, now: i64, lease: i64, limit: i64) -> Result<Vec<Logout>>;
+        fn logout_finished(client_id: &str, sid: &str, outcome: LogoutOutcome, now: i64) -> Result<()>;
+        fn logout_failed(client_id: &str, sid: &str, next_attempt_at: i64) -> Result<()>;
+        fn logouts_of_session(sid: &str) -> Result<Vec<(String, Option<String>)>>;
     }
     impl DeviceStore {
         fn create_device_authorization(device_hash: &str, user_code_hash: &str, d: &DeviceAuthorization) -> Result<bool>;

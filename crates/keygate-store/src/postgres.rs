@@ -134,6 +134,11 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0026_device_codes.sql"),
     },
     Migration {
+        version: 27,
+        name: "backchannel_logout",
+        sql: include_str!("../migrations/postgres/0027_backchannel_logout.sql"),
+    },
+    Migration {
         version: 28,
         name: "pushed_requests",
         sql: include_str!("../migrations/postgres/0028_pushed_requests.sql"),

@@ -35,6 +35,8 @@ mod exchange;
 mod factors;
 #[path = "conformance/limits.rs"]
 mod limits;
+#[path = "conformance/logouts.rs"]
+mod logouts;
 #[path = "conformance/outbox.rs"]
 mod outbox;
 #[path = "conformance/passkeys.rs"]

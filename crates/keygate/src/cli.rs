@@ -363,6 +363,11 @@ pub(crate) struct ClientCreate {
     /// Token-endpoint requests per second on each node, or `off` [default: the tenant's]
     #[arg(long, value_parser = parse_rate)]
     pub token_rate_limit: Option<Rate>,
+    /// Where a logout token is POSTed when a session this client signed in
+    /// with ends (OpenID Connect Back-Channel Logout): https, or http on a
+    /// loopback host.
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
     /// An audience (absolute URI) the client may exchange tokens for
     /// (RFC 8693, with the token-exchange grant); repeat for several.
     #[arg(long = "exchange-audience")]

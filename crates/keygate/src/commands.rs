@@ -210,6 +210,7 @@ fn client_spec(a: &ClientCreate) -> Result<provision::NewClient, Failure> {
         id_token_signed_response_alg: a.id_token_signed_response_alg.clone(),
         pkce: a.pkce.clone(),
         token_rate_limit: a.token_rate_limit.map(|r| r.0),
+        backchannel_logout_uri: a.backchannel_logout_uri.clone(),
         exchange_audiences: a.exchange_audiences.clone(),
     })
 }

@@ -177,6 +177,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     }
     let state = keygate_server::AppState::new(store.clone(), config, master);
     keygate_server::mail::outbox::spawn(&state).map_err(Failure::Usage)?;
+    keygate_server::backchannel::spawn(&state);
     let sweep_every = std::time::Duration::from_secs(
         args.sweep_interval
             .or(file.sweep_interval)

@@ -66,6 +66,7 @@ fn grant() -> Grant {
         acr: None,
         resource: None,
         claims: Default::default(),
+        session: None,
         dpop_jkt: None,
     }
 }

@@ -128,6 +128,10 @@ pub struct ClientView {
     pub require_mfa: bool,
     /// Whether people allow what the client asks for on a consent page.
     pub third_party: bool,
+    /// Where a logout token is POSTed when a session the client signed in
+    /// with ends (OpenID Connect Back-Channel Logout 1.0); absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
     /// Whether every token request must carry a DPoP proof (RFC 9449).
     pub require_dpop: bool,
     /// Whether authorization requests must be pushed first (RFC 9126).
@@ -162,6 +166,7 @@ impl From<Client> for ClientView {
             id_token_signed_response_alg: c.signing_alg.as_str().into(),
             pkce: c.pkce.as_str().into(),
             created_at: c.created_at,
+            backchannel_logout_uri: c.backchannel_logout_uri,
             token_rate_limit: c.token_rate_limit,
             require_mfa: c.require_mfa,
             third_party: c.third_party,

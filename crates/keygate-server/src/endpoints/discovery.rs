@@ -52,6 +52,13 @@ pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Re
         "require_pushed_authorization_requests": false,
     });
     let mut doc = doc;
+    // OpenID Connect Back-Channel Logout 1.0, section 2.1: logout tokens
+    // carry `sid`, as id_tokens do (docs/logout.md).
+    doc["backchannel_logout_supported"] = json!(true);
+    doc["backchannel_logout_session_supported"] = json!(true);
+    if let Some(claims) = doc["claims_supported"].as_array_mut() {
+        claims.push(json!("sid"));
+    }
     if door.tenant.dynamic_registration != keygate_core::model::DynamicRegistration::Off {
         doc["registration_endpoint"] = serde_json::json!(door.url("/oauth/register"));
     }

@@ -203,9 +203,17 @@ pub(crate) async fn sign_in(
             return Ok(res);
         }
         let amr = keygate_core::amr::amr(&[keygate_core::amr::Method::Password]);
-        let (code, to) =
-            accounts::issue_code(&state, &door, &ar, &user.sub, accounts::now(), &amr, true)
-                .await?;
+        let (code, to) = accounts::issue_code(
+            &state,
+            &door,
+            &ar,
+            &user.sub,
+            accounts::now(),
+            &amr,
+            None,
+            true,
+        )
+        .await?;
         Ok::<_, ApiError>(success(StatusCode::OK, ar.state.as_deref(), code, to))
     }
     .await;
@@ -250,9 +258,17 @@ pub(crate) async fn register(
             return Ok(res);
         }
         let amr = keygate_core::amr::amr(&[keygate_core::amr::Method::Password]);
-        let (code, to) =
-            accounts::issue_code(&state, &door, &ar, &user.sub, accounts::now(), &amr, true)
-                .await?;
+        let (code, to) = accounts::issue_code(
+            &state,
+            &door,
+            &ar,
+            &user.sub,
+            accounts::now(),
+            &amr,
+            None,
+            true,
+        )
+        .await?;
         Ok::<_, ApiError>(success(StatusCode::CREATED, ar.state.as_deref(), code, to))
     }
     .await;

@@ -151,6 +151,7 @@ pub(crate) async fn finish(
             &pending.sub,
             accounts::now(),
             &amr,
+            None,
             true,
         )
         .await?;

@@ -46,6 +46,14 @@ struct Metadata {
     post_logout_redirect_uris: Vec<String>,
     #[serde(default)]
     id_token_signed_response_alg: Option<String>,
+    /// OpenID Connect Back-Channel Logout 2.2.
+    #[serde(default)]
+    backchannel_logout_uri: Option<String>,
+    /// Back-Channel Logout 2.2; every logout token carries `sid`, so either
+    /// value is met (read only to refuse a non-boolean).
+    #[serde(default)]
+    #[allow(dead_code)]
+    backchannel_logout_session_required: Option<bool>,
     /// RFC 9449 5.2: the client always uses DPoP at the token endpoint.
     #[serde(default)]
     dpop_bound_access_tokens: Option<bool>,
@@ -172,6 +180,7 @@ fn spec_of(m: &Metadata) -> Result<NewClient, ApiError> {
         grant_types,
         post_logout_redirect_uris: m.post_logout_redirect_uris.clone(),
         id_token_signed_response_alg: m.id_token_signed_response_alg.clone(),
+        backchannel_logout_uri: m.backchannel_logout_uri.clone(),
         require_dpop: m.dpop_bound_access_tokens.unwrap_or(false),
         third_party: true,
         require_par: m.require_pushed_authorization_requests,
@@ -196,6 +205,10 @@ fn metadata_of(door: &Door, c: &Client) -> Value {
         "require_pushed_authorization_requests": c.require_par,
         "registration_client_uri": door.url(&format!("/oauth/register/{}", c.id)),
     });
+    if let Some(uri) = &c.backchannel_logout_uri {
+        v["backchannel_logout_uri"] = json!(uri);
+        v["backchannel_logout_session_required"] = json!(true);
+    }
     if c.secret_hash.is_some() && !c.public {
         v["client_secret_expires_at"] = json!(0);
     }

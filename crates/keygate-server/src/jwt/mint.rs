@@ -38,6 +38,8 @@ pub(crate) enum Subject {
         resource: Option<String>,
         /// The claims the request's `claims` parameter named, per place.
         claims: RequestedClaims,
+        /// The session the grant was made from (the id_token's `sid`).
+        sid: Option<String>,
     },
     /// The client itself (client_credentials).
     Client,
@@ -280,6 +282,7 @@ impl Minter {
                 amr,
                 acr,
                 claims,
+                sid,
                 ..
             } if scope.contains(scope::OPENID) => Some(jws::sign(
                 &self.key,
@@ -296,6 +299,7 @@ impl Minter {
                     azp: client_id.clone(),
                     acr: acr.clone(),
                     amr: amr.clone(),
+                    sid: sid.clone(),
                     profile: UserClaims::released(user, scope, &claims.id_token),
                 },
             )?),

@@ -59,6 +59,7 @@ async fn handle(
         .as_ref()
         .map(|(_, s)| s.amr.clone())
         .unwrap_or_default();
+    let sid = session.as_ref().map(|(_, s)| s.sid.as_str());
     match next_step(
         &req,
         session.as_ref().map(|(_, s)| s),
@@ -120,7 +121,8 @@ async fn handle(
                 }
             }
             let (code, _) =
-                accounts::issue_code(state, door, &req, &user_sub, auth_time, &amr, false).await?;
+                accounts::issue_code(state, door, &req, &user_sub, auth_time, &amr, sid, false)
+                    .await?;
             Ok(super::send_code(door, &req, &code, &[]))
         }
         NextStep::Fail(e) => Ok(super::error_redirect(door, &e)),

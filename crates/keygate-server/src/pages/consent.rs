@@ -195,6 +195,7 @@ pub(crate) async fn post(
                 &user_sub,
                 auth_time,
                 &session.amr,
+                Some(&session.sid),
                 false,
             )
             .await?;

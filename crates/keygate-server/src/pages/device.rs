@@ -363,6 +363,9 @@ async fn allow(
         resource: device.resource.clone(),
         claims: Default::default(),
         dpop_jkt: None,
+        // The device is not the browser that approved it: ending this
+        // browser's session does not sign the device out (docs/logout.md).
+        session: None,
     };
     let earlier = state
         .store

@@ -347,11 +347,19 @@ pub(crate) async fn session_and_code(
 ) -> Result<(String, String), ApiError> {
     let auth_time = crate::accounts::now();
     let amr = keygate_core::amr::amr(methods);
-    let cookie =
-        crate::accounts::start_session(state, door, &s.headers, user_sub, auth_time, &amr).await?;
-    let (code, _) =
-        crate::accounts::issue_code(state, door, &s.request, user_sub, auth_time, &amr, false)
-            .await?;
+    let (cookie, sid) =
+        crate::accounts::open_session(state, door, &s.headers, user_sub, auth_time, &amr).await?;
+    let (code, _) = crate::accounts::issue_code(
+        state,
+        door,
+        &s.request,
+        user_sub,
+        auth_time,
+        &amr,
+        Some(&sid),
+        false,
+    )
+    .await?;
     Ok((cookie, code))
 }
 

@@ -157,7 +157,9 @@ async fn sign_out(
     to: Option<String>,
 ) -> Result<Response, ApiError> {
     if let Some((hash, _)) = session {
-        state.store.delete_session(&hash).await?;
+        // Its applications are told by back-channel logout (docs/logout.md).
+        state.store.end_session(&hash, crate::now()).await?;
+        crate::backchannel::wake();
     }
     let https = state.config.https();
     let clear = cookies::clear(https, &cookies::session_name(https, &door.tenant.id));

@@ -177,6 +177,11 @@ pub struct NewClient {
     /// password).
     #[serde(default)]
     pub third_party: bool,
+    /// Where a logout token is POSTed when a session this client signed in
+    /// with ends (OpenID Connect Back-Channel Logout 1.0, docs/logout.md):
+    /// https, or http on a loopback host; no fragment.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
     /// Every token request must carry a DPoP proof (RFC 9449; docs/dpop.md).
     #[serde(default)]
     pub require_dpop: bool,
@@ -267,6 +272,10 @@ pub struct ClientPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000)]
     pub token_rate_limit: Option<Option<i64>>,
+    /// The back-channel logout URI (docs/logout.md), or null to remove it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub backchannel_logout_uri: Option<Option<String>>,
     /// Audiences the client may exchange tokens for; replaces the whole list.
     #[serde(default)]
     pub exchange_audiences: Option<Vec<String>>,
@@ -349,6 +358,17 @@ fn uris(raw: &[String], field: &'static str) -> Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+/// A back-channel logout URI offered for registration, checked
+/// (Back-Channel Logout 2.2; [`keygate_core::logout::validate_backchannel_logout_uri`]).
+fn backchannel_logout_uri(raw: &Option<String>) -> Result<Option<String>> {
+    let Some(uri) = raw else {
+        return Ok(None);
+    };
+    keygate_core::logout::validate_backchannel_logout_uri(uri)
+        .map_err(|e| ProvisionError::invalid("backchannel_logout_uri", e))?;
+    Ok(Some(uri.clone()))
 }
 
 /// Checks every setting of a client and builds its record with a fresh id
@@ -482,7 +502,7 @@ pub fn client_from_spec(
         require_dpop: spec.require_dpop,
         require_par: spec.require_par,
         exchange_audiences,
-        backchannel_logout_uri: None,
+        backchannel_logout_uri: backchannel_logout_uri(&spec.backchannel_logout_uri)?,
     };
     Ok((client, secret))
 }
@@ -520,6 +540,7 @@ fn spec_of(c: &Client) -> NewClient {
         token_rate_limit: c.token_rate_limit,
         require_mfa: c.require_mfa,
         third_party: c.third_party,
+        backchannel_logout_uri: c.backchannel_logout_uri.clone(),
         require_dpop: c.require_dpop,
         require_par: c.require_par,
         exchange_audiences: c.exchange_audiences.clone(),
@@ -606,6 +627,9 @@ pub fn apply_client_patch(c: &Client, patch: &ClientPatch) -> Result<Client> {
     }
     if let Some(v) = p.token_rate_limit {
         spec.token_rate_limit = v;
+    }
+    if let Some(v) = p.backchannel_logout_uri {
+        spec.backchannel_logout_uri = v;
     }
     if let Some(v) = p.exchange_audiences {
         spec.exchange_audiences = v;

@@ -90,7 +90,8 @@ pub async fn remove_factor(store: &dyn Store, tenant: &str, sub: &str, id: &str)
 /// sessions: their next sign-in is with the password alone.
 pub async fn reset_factors(store: &dyn Store, tenant: &str, sub: &str) -> Result<()> {
     person(store, tenant, sub).await?;
-    store.reset_factors(tenant, sub).await?;
+    store.reset_factors(tenant, sub, crate::now()).await?;
+    crate::backchannel::wake();
     tracing::info!(
         tenant,
         sub,

@@ -322,6 +322,9 @@ pub async fn update_user(
             StoreError::Conflict(_) => email_taken(&user.email, tenant),
             other => other.into(),
         })?;
+    if ends {
+        crate::backchannel::wake();
+    }
     Ok(user)
 }
 
@@ -331,5 +334,6 @@ pub async fn delete_user(store: &dyn Store, tenant: &str, sub: &str) -> Result<(
     if !store.delete_user(tenant, sub, crate::now()).await? {
         return Err(no_user(sub));
     }
+    crate::backchannel::wake();
     Ok(())
 }

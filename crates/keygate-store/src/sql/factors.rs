@@ -212,7 +212,8 @@ impl FactorStore for SqlStore {
         Ok(done.changed(0))
     }
 
-    async fn reset_factors(&self, tenant_id: &str, user_sub: &str) -> Result<()> {
+    async fn reset_factors(&self, tenant_id: &str, user_sub: &str, now: i64) -> Result<()> {
+        let write = super::logouts::queue_logouts_of_person(Write::new(), tenant_id, user_sub, now);
         let write = [
             "DELETE FROM totp_devices WHERE tenant_id = $1 AND user_sub = $2",
             "DELETE FROM passkeys WHERE tenant_id = $1 AND user_sub = $2",
@@ -221,7 +222,7 @@ impl FactorStore for SqlStore {
             "DELETE FROM sessions WHERE tenant_id = $1 AND user_sub = $2",
         ]
         .iter()
-        .fold(Write::new(), |w, sql| {
+        .fold(write, |w, sql| {
             w.then(*sql, &[tenant_id.into(), user_sub.into()])
         });
         self.write(write).await?;

@@ -70,7 +70,7 @@ fn standing_from(row: &dyn Cols) -> Result<Standing> {
 const GRANT_COLS: &str =
     "g.id, g.tenant_id, g.client_id, g.user_sub, g.scope, g.auth_time, g.nonce, \
     g.code_challenge, g.code_challenge_method, g.redirect_uri, g.redirect_uri_sent, g.created_at, \
-    g.code_expires_at, g.code_consumed_at, g.revoked_at, g.amr, g.acr, g.resource, g.claims, g.dpop_jkt";
+    g.code_expires_at, g.code_consumed_at, g.revoked_at, g.amr, g.acr, g.resource, g.claims, g.sid, g.sid_issuer, g.dpop_jkt";
 
 fn grant_from(row: &dyn Cols) -> Result<Grant> {
     Ok(Grant {
@@ -96,6 +96,10 @@ fn grant_from(row: &dyn Cols) -> Result<Grant> {
         acr: row.opt_text("acr")?,
         resource: row.opt_text("resource")?,
         claims: keygate_core::claims_request::RequestedClaims::from_stored(&row.text("claims")?),
+        session: match (row.opt_text("sid")?, row.opt_text("sid_issuer")?) {
+            (Some(sid), Some(issuer)) => Some(GrantSession { sid, issuer }),
+            _ => None,
+        },
         dpop_jkt: row.opt_text("dpop_jkt")?,
     })
 }
@@ -217,8 +221,8 @@ impl GrantStore for SqlStore {
         let inserted = write.steps.len();
         let write = write.then(
             "INSERT INTO grants (id, tenant_id, client_id, user_sub, scope, auth_time, nonce, code_challenge, \
-             code_challenge_method, redirect_uri, redirect_uri_sent, created_at, code_hash, code_expires_at, amr, acr, resource, claims, dpop_jkt) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19, $20 \
+             code_challenge_method, redirect_uri, redirect_uri_sent, created_at, code_hash, code_expires_at, amr, acr, resource, claims, sid, sid_issuer, dpop_jkt) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19, $20, $21, $22 \
              WHERE (SELECT COUNT(*) FROM grants WHERE tenant_id = $2 AND user_sub = $4 AND client_id = $3 \
                AND code_consumed_at IS NULL AND revoked_at IS NULL AND code_expires_at > $12) < $15",
             &[
@@ -241,6 +245,8 @@ impl GrantStore for SqlStore {
                 (&g.acr).into(),
                 (&g.resource).into(),
                 (&claims).into(),
+                g.session.as_ref().map(|s| s.sid.as_str()).into(),
+                g.session.as_ref().map(|s| s.issuer.as_str()).into(),
                 (&g.dpop_jkt).into(),
             ],
         );

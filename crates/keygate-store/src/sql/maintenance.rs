@@ -14,12 +14,15 @@ use async_trait::async_trait;
 /// one of its refresh tokens (before that token expired), and live
 /// the client's access token lifetime. So a refresh token row goes
 /// once it expired that long ago, and a grant once its code expired
-/// that long ago and no refresh token row is left. Each filter
+/// that long ago and no refresh token row is left, and, if its code was
+/// redeemed, the session it was made from has ended (its end finds the
+/// clients to tell through the grant, Back-Channel Logout; sessions live
+/// at most 14 days). Each filter
 /// repeats its bare `column < now` form (implied by the sum, as
 /// lifetimes are not negative) so that the expiry index serves it:
 /// an index cannot serve `column + ttl < now`, and without it every
 /// sweep read the whole table.
-const SWEEP: [(&str, &str); 13] = [
+const SWEEP: [(&str, &str); 14] = [
     ("sessions", "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)"),
     ("revoked_jtis", "DELETE FROM revoked_jtis WHERE jti IN (SELECT jti FROM revoked_jtis WHERE expires_at < $1 LIMIT $2)"),
     ("rate_limits", "DELETE FROM rate_limits WHERE key IN (SELECT key FROM rate_limits WHERE blocked_until < $1 AND window_start < $1 - 86400 LIMIT $2)"),
@@ -27,7 +30,8 @@ const SWEEP: [(&str, &str); 13] = [
         WHERE r.expires_at < $1 AND r.expires_at + COALESCE(c.access_token_ttl, 0) < $1 LIMIT $2)"),
     ("grants", "DELETE FROM grants WHERE id IN (SELECT g.id FROM grants g LEFT JOIN clients c ON c.id = g.client_id \
         WHERE g.code_expires_at < $1 AND g.code_expires_at + COALESCE(c.access_token_ttl, 0) < $1 \
-        AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id) LIMIT $2)"),
+        AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id) \
+        AND (g.sid IS NULL OR g.code_consumed_at IS NULL OR NOT EXISTS (SELECT 1 FROM sessions s WHERE s.sid = g.sid)) LIMIT $2)"),
     ("mfa_pending", "DELETE FROM mfa_pending WHERE hash IN (SELECT hash FROM mfa_pending WHERE expires_at < $1 LIMIT $2)"),
     ("registration_tokens", "DELETE FROM registration_tokens WHERE hash IN (SELECT hash FROM registration_tokens WHERE expires_at < $1 LIMIT $2)"),
     // Registered clients (RFC 7591) that never got a code or a token in
@@ -38,6 +42,9 @@ const SWEEP: [(&str, &str); 13] = [
     ("passkey_ceremonies", "DELETE FROM passkey_ceremonies WHERE hash IN (SELECT hash FROM passkey_ceremonies WHERE expires_at < $1 LIMIT $2)"),
     ("seen_values", "DELETE FROM seen_values WHERE key IN (SELECT key FROM seen_values WHERE expires_at < $1 LIMIT $2)"),
     ("pushed_requests", "DELETE FROM pushed_requests WHERE hash IN (SELECT hash FROM pushed_requests WHERE expires_at < $1 LIMIT $2)"),
+    // Back-channel logouts delivered or given up more than a day ago.
+    ("backchannel_logouts", "DELETE FROM backchannel_logouts WHERE (client_id, sid) IN (SELECT client_id, sid FROM backchannel_logouts \
+        WHERE finished_at < $1 - 86400 LIMIT $2)"),
     ("device_codes", "DELETE FROM device_codes WHERE hash IN (SELECT hash FROM device_codes WHERE expires_at < $1 LIMIT $2)"),
     ("signing_keys", "DELETE FROM signing_keys WHERE kid IN (SELECT kid FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at + 86400 < $1 LIMIT $2)"),
 ];

@@ -17,6 +17,7 @@ mod factors;
 mod grants;
 mod keys;
 mod limits;
+mod logouts;
 mod maintenance;
 mod outbox;
 mod passkeys;

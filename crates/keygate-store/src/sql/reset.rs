@@ -62,7 +62,8 @@ impl ResetStore for SqlStore {
                 "UPDATE users SET password_hash = $1 WHERE tenant_id = $2 AND sub = $3 AND disabled = 0",
                 &[password_hash.into(), tenant_id.into(), user_sub.into()],
             )
-            .exactly_one()
+            .exactly_one();
+        let write = super::logouts::queue_logouts_of_person(write, tenant_id, user_sub, now)
             .then(
                 "DELETE FROM sessions WHERE tenant_id = $1 AND user_sub = $2",
                 &[tenant_id.into(), user_sub.into()],

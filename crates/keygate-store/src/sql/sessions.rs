@@ -12,7 +12,7 @@ impl SessionStore for SqlStore {
     async fn create_session(&self, id_hash: &str, s: &Session) -> Result<()> {
         let amr = s.amr.join(" ");
         self.write(Write::new().then(
-            "INSERT INTO sessions (id_hash, tenant_id, user_sub, auth_time, expires_at, ip, user_agent, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO sessions (id_hash, tenant_id, user_sub, auth_time, expires_at, ip, user_agent, amr, sid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
                 id_hash.into(),
                 (&s.tenant_id).into(),
@@ -22,6 +22,7 @@ impl SessionStore for SqlStore {
                 (&s.ip).into(),
                 (&s.user_agent).into(),
                 (&amr).into(),
+                (&s.sid).into(),
             ],
         ))
         .await?;
@@ -30,7 +31,7 @@ impl SessionStore for SqlStore {
 
     async fn get_session(&self, id_hash: &str) -> Result<Option<Session>> {
         self.first(
-            "SELECT tenant_id, user_sub, auth_time, expires_at, ip, user_agent, amr FROM sessions WHERE id_hash = $1",
+            "SELECT tenant_id, user_sub, auth_time, expires_at, ip, user_agent, amr, sid FROM sessions WHERE id_hash = $1",
             &[id_hash.into()],
             session,
         )
@@ -43,6 +44,12 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
+    async fn end_session(&self, id_hash: &str, now: i64) -> Result<()> {
+        self.write(super::logouts::ends_session(Write::new(), id_hash, now))
+            .await?;
+        Ok(())
+    }
+
     async fn sessions_of(
         &self,
         tenant_id: &str,
@@ -50,7 +57,7 @@ impl SessionStore for SqlStore {
         now: i64,
     ) -> Result<Vec<(String, Session)>> {
         self.all(
-            "SELECT id_hash, tenant_id, user_sub, auth_time, expires_at, ip, user_agent, amr FROM sessions WHERE tenant_id = $1 AND user_sub = $2 AND expires_at > $3 ORDER BY auth_time DESC, id_hash LIMIT 100",
+            "SELECT id_hash, tenant_id, user_sub, auth_time, expires_at, ip, user_agent, amr, sid FROM sessions WHERE tenant_id = $1 AND user_sub = $2 AND expires_at > $3 ORDER BY auth_time DESC, id_hash LIMIT 100",
             &[tenant_id.into(), sub.into(), now.into()],
             |r| Ok((r.text("id_hash")?, session(r)?)),
         )
@@ -79,5 +86,6 @@ fn session(r: &dyn Cols) -> Result<Session> {
         ip: r.opt_text("ip")?,
         user_agent: r.opt_text("user_agent")?,
         amr: crate::row::words(&r.text("amr")?),
+        sid: r.text("sid")?,
     })
 }

@@ -39,12 +39,12 @@ fn user_from(row: &dyn Cols) -> Result<User> {
     })
 }
 
-/// Adds to `write` the statements that end a person's sessions and revoke
-/// their grants (so their refresh tokens, and through the grant their access
-/// tokens, stop working), in the same transaction as the change that calls
-/// for it.
+/// Adds to `write` the statements that end a person's sessions (queuing
+/// their back-channel logouts first) and revoke their grants (so their
+/// refresh tokens, and through the grant their access tokens, stop
+/// working), in the same transaction as the change that calls for it.
 pub(super) fn ends_everything(write: Write, tenant_id: &str, sub: &str, now: i64) -> Write {
-    write
+    super::logouts::queue_logouts_of_person(write, tenant_id, sub, now)
         .then(
             "DELETE FROM sessions WHERE tenant_id = $1 AND user_sub = $2",
             &[tenant_id.into(), sub.into()],

@@ -154,6 +154,11 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0026_device_codes.sql"),
     },
     Migration {
+        version: 27,
+        name: "backchannel_logout",
+        sql: include_str!("../../migrations/sqlite/0027_backchannel_logout.sql"),
+    },
+    Migration {
         version: 28,
         name: "pushed_requests",
         sql: include_str!("../../migrations/sqlite/0028_pushed_requests.sql"),

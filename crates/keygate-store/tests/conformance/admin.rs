@@ -259,6 +259,8 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
     assert_eq!(
         swept,
         [
+            // Finished logouts: tested in logouts.rs.
+            ("backchannel_logouts", 0),
             ("clients", 1),
             ("device_codes", 1),
             ("grants", 2),

@@ -271,7 +271,7 @@ async fn recovery_codes_go_with_the_last_factor_a_reset_and_the_person() {
     })
     .await
     .unwrap();
-    s.reset_factors("t1", &u.sub).await.unwrap();
+    s.reset_factors("t1", &u.sub, now()).await.unwrap();
     assert!(s.totp_devices("t1", &u.sub).await.unwrap().is_empty());
     assert!(s.passkeys("t1", &u.sub).await.unwrap().is_empty());
     assert_eq!(s.recovery_codes_left("t1", &u.sub).await.unwrap(), 0);
@@ -280,7 +280,7 @@ async fn recovery_codes_go_with_the_last_factor_a_reset_and_the_person() {
     assert_eq!(s.totp_devices("t1", "u2").await.unwrap().len(), 1);
     assert_eq!(s.recovery_codes_left("t1", "u2").await.unwrap(), 10);
     // Resetting a person without factors changes nothing and fails not.
-    s.reset_factors("t1", &u.sub).await.unwrap();
+    s.reset_factors("t1", &u.sub, now()).await.unwrap();
 
     // Deleting the person deletes their codes; deleting the tenant, all.
     assert!(s.delete_user("t1", "u2", t).await.unwrap());

@@ -222,7 +222,15 @@ pub fn session(tenant_id: &str, sub: &str, expires_at: i64) -> Session {
         ip: Some("192.0.2.7".into()),
         user_agent: Some("Conformance/1.0".into()),
         amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+        sid: unique_sid(),
     }
+}
+
+/// A `sid` no other session of the run has.
+pub fn unique_sid() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("sid-{}-{}-{n}", std::process::id(), now())
 }
 
 /// A grant made at `created_at` whose code lives `code_ttl` seconds.
@@ -250,6 +258,7 @@ pub fn grant(id: &str, c: &Client, sub: &str, created_at: i64, code_ttl: i64) ->
             id_token: vec!["email".into()],
             userinfo: vec!["phone_number".into(), "address".into()],
         },
+        session: None,
         dpop_jkt: None,
     }
 }

@@ -139,6 +139,7 @@ pub(crate) struct ClientRef {
     "access_token_ttl", "refresh_token_max_ttl", "journeys_api", "web_origins", "no_web_origins",
     "post_logout_redirect_uris", "no_post_logout_redirect_uris",
     "id_token_signed_response_alg", "pkce", "token_rate_limit", "require_mfa", "third_party",
+    "backchannel_logout_uri", "no_backchannel_logout_uri",
     "require_dpop",
     "require_par",
     "exchange_audiences", "no_exchange_audiences",
@@ -223,6 +224,13 @@ pub(crate) struct ClientUpdate {
     /// for the tenant's setting.
     #[arg(long, value_parser = parse_rate_setting)]
     pub token_rate_limit: Option<RateSetting>,
+    /// Where a logout token is POSTed when a session this client signed in
+    /// with ends (OpenID Connect Back-Channel Logout).
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Remove the back-channel logout URI.
+    #[arg(long, conflicts_with = "backchannel_logout_uri")]
+    pub no_backchannel_logout_uri: bool,
     /// An audience (absolute URI) the client may exchange tokens for
     /// (RFC 8693); repeat for several; replaces the list.
     #[arg(long = "exchange-audience")]

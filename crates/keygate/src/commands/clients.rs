@@ -78,6 +78,11 @@ fn patch(a: ClientUpdate) -> Result<ClientPatch, Failure> {
         id_token_signed_response_alg: a.id_token_signed_response_alg,
         pkce: a.pkce,
         token_rate_limit: a.token_rate_limit.map(RateSetting::patch),
+        backchannel_logout_uri: match (a.backchannel_logout_uri, a.no_backchannel_logout_uri) {
+            (Some(uri), _) => Some(Some(uri)),
+            (None, true) => Some(None),
+            (None, false) => None,
+        },
         exchange_audiences: list_change(a.exchange_audiences, a.no_exchange_audiences),
     })
 }

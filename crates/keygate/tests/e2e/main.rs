@@ -14,6 +14,7 @@ mod admin_clients;
 mod admin_helpers;
 mod admin_users;
 mod apis;
+mod backchannel_logout;
 mod browser;
 mod claims;
 mod cli_admin;

@@ -484,6 +484,7 @@ where
                 acr: grant.acr,
                 resource: grant.resource,
                 claims: grant.claims,
+                sid: grant.session.map(|s| s.sid),
             };
             let refresh = approved.successor.is_some();
             minter.sign_then(subject, approved.scope, move |minted| {

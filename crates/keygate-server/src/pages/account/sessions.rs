@@ -44,6 +44,7 @@ pub(crate) async fn end_all(
         .store
         .end_sessions_of(&door.tenant.id, &who.user.sub, crate::now())
         .await?;
+    crate::backchannel::wake();
     tracing::info!(tenant = %door.tenant.id, sub = %who.user.sub, "signed out everywhere from the account page");
     let https = state.config.https();
     let clear = cookies::clear(https, &cookies::session_name(https, &door.tenant.id));
