@@ -202,36 +202,12 @@ mod tests {
 
     fn client(method: AuthMethod) -> Client {
         Client {
-            id: "c1".into(),
             tenant_id: "default".into(),
-            name: "n".into(),
             public: method == AuthMethod::None,
             secret_hash: (method != AuthMethod::None).then(|| "H(s3cret)".into()),
             auth_method: method,
             redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
-            grant_types: vec![GrantType::AuthorizationCode],
-            refresh_policy: RefreshPolicy::OfflineAccess,
-            id_token_ttl: 1,
-            access_token_ttl: 1,
-            refresh_token_max_ttl: crate::model::DEFAULT_REFRESH_TOKEN_MAX_TTL,
-            journeys_api: false,
-            web_origins: vec![],
-            signing_alg: SigningAlg::RS256,
-            pkce: PkcePolicy::S256,
-            created_at: 0,
-            token_rate_limit: None,
-            require_mfa: false,
-            third_party: false,
-            registration_token_hash: None,
-            first_used_at: None,
-            jwks: None,
-            jwks_uri: None,
-            secret_sealed: None,
-            require_dpop: false,
-            require_par: false,
-            exchange_audiences: Vec::new(),
-            backchannel_logout_uri: None,
+            ..Client::example()
         }
     }
     fn eq(hash: &str, secret: &str) -> bool {

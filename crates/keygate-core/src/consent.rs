@@ -77,36 +77,13 @@ mod tests {
 
     fn client(third_party: bool) -> Client {
         Client {
-            id: "c1".into(),
-            tenant_id: "t".into(),
-            name: "n".into(),
             public: true,
             secret_hash: None,
             auth_method: AuthMethod::None,
             redirect_uris: vec!["https://app/cb".into()],
-            post_logout_redirect_uris: vec![],
-            grant_types: vec![GrantType::AuthorizationCode],
-            refresh_policy: RefreshPolicy::OfflineAccess,
-            id_token_ttl: 1,
-            access_token_ttl: 1,
             refresh_token_max_ttl: 1,
-            journeys_api: false,
-            web_origins: vec![],
-            signing_alg: SigningAlg::RS256,
-            pkce: PkcePolicy::S256,
-            created_at: 0,
-            token_rate_limit: None,
-            require_mfa: false,
             third_party,
-            registration_token_hash: None,
-            first_used_at: None,
-            jwks: None,
-            jwks_uri: None,
-            secret_sealed: None,
-            require_dpop: false,
-            require_par: false,
-            exchange_audiences: Vec::new(),
-            backchannel_logout_uri: None,
+            ..Client::example()
         }
     }
 

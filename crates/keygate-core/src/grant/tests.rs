@@ -8,9 +8,6 @@ const V: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 fn client(public: bool) -> Client {
     Client {
-        id: "c1".into(),
-        tenant_id: "t".into(),
-        name: "n".into(),
         public,
         secret_hash: None,
         auth_method: if public {
@@ -19,29 +16,10 @@ fn client(public: bool) -> Client {
             AuthMethod::ClientSecretBasic
         },
         redirect_uris: vec!["https://app/cb".into(), "https://app/other".into()],
-        post_logout_redirect_uris: vec![],
         grant_types: GrantType::ALL.to_vec(),
-        refresh_policy: RefreshPolicy::OfflineAccess,
         id_token_ttl: 10,
         access_token_ttl: 10,
-        refresh_token_max_ttl: DEFAULT_REFRESH_TOKEN_MAX_TTL,
-        journeys_api: false,
-        web_origins: vec![],
-        signing_alg: SigningAlg::RS256,
-        pkce: PkcePolicy::S256,
-        created_at: 0,
-        token_rate_limit: None,
-        require_mfa: false,
-        third_party: false,
-        registration_token_hash: None,
-        first_used_at: None,
-        jwks: None,
-        jwks_uri: None,
-        secret_sealed: None,
-        require_dpop: false,
-        require_par: false,
-        exchange_audiences: Vec::new(),
-        backchannel_logout_uri: None,
+        ..Client::example()
     }
 }
 
