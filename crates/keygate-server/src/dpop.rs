@@ -18,6 +18,8 @@ use keygate_crypto::sealing::MasterKey;
 /// The paths the token endpoint answers at under a door: a proof's `htu`
 /// may name either.
 pub(crate) const TOKEN_PATHS: &[&str] = &["/token", "/oauth/token"];
+/// The path of the pushed authorization request endpoint under a door.
+pub(crate) const PAR_PATHS: &[&str] = &["/par"];
 /// The path of userinfo under a door.
 pub(crate) const USERINFO_PATHS: &[&str] = &["/userinfo"];
 

@@ -31,12 +31,16 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Result<Body, ApiError>,
 ) -> Response {
+    let now = crate::now();
     let res = match body {
-        Ok(b) => push(&state, &door, &headers, b.params).await,
+        Ok(b) => push(&state, &door, &headers, b.params, now).await,
         Err(e) => Err(e),
     };
     let mut res = res.unwrap_or_else(|e| e.into_response());
     crate::error::no_store(&mut res);
+    if crate::dpop::sent(&headers) {
+        crate::dpop::add_nonce(&state, &door, &mut res, now);
+    }
     res
 }
 
@@ -45,8 +49,8 @@ async fn push(
     door: &Door,
     headers: &HeaderMap,
     p: Params,
+    now: i64,
 ) -> Result<Response, ApiError> {
-    let now = crate::now();
     // A client assertion may name this endpoint as its audience (RFC 9126 2).
     let here = door.url("/par");
     let client = authenticate_client_at(
@@ -59,7 +63,30 @@ async fn push(
         now,
     )
     .await?;
-    let pairs = par::pushable(&p, &client.id)?;
+    let mut pairs = par::pushable(&p, &client.id)?;
+    // A DPoP proof here binds the code to its key as `dpop_jkt` does, and
+    // the two must agree (RFC 9449 10.1). No nonce is asked for: the token
+    // request that redeems the code must still carry a fresh proof with one.
+    let place = crate::dpop::Place {
+        method: &axum::http::Method::POST,
+        paths: crate::dpop::PAR_PATHS,
+        nonce_required: false,
+        access_token: None,
+    };
+    match crate::dpop::proof(state, door, headers, &place, now).await? {
+        Err(e) => return Err(e.to_oauth().into()),
+        Ok(None) => {}
+        Ok(Some(proof)) => match p.get("dpop_jkt") {
+            Some(jkt) if jkt != proof.jkt => {
+                return Err(OAuthError::invalid_request(
+                    "dpop_jkt is not the thumbprint of the DPoP proof's key (RFC 9449 10.1)",
+                )
+                .into())
+            }
+            Some(_) => {}
+            None => pairs.push(("dpop_jkt".into(), proof.jkt)),
+        },
+    }
     let pushed = Params::from_pairs(pairs)?;
     let api = state.named_api(&door.tenant.id, &pushed).await?;
     match az::validate(&pushed, Some(&client), api.as_ref()) {

@@ -955,3 +955,113 @@ async fn a_public_device_clients_tokens_are_bound_to_its_key() {
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["token_type"], "DPoP");
 }
+
+#[tokio::test]
+async fn a_proof_at_the_pushed_authorization_request_endpoint_binds_the_code() {
+    // RFC 9449 10.1: a DPoP proof sent with a pushed request binds the
+    // code to its key, as dpop_jkt does; the two must agree.
+    let w = World::new().await;
+    let c = w.confidential_client(&[]);
+    let par_url = format!("{}/par", w.issuer);
+    let token_url = format!("{}/token", w.issuer);
+    let auth = basic(&c);
+    let key = DpopKey::new(Alg::ES256);
+    let other = DpopKey::new(Alg::EdDSA);
+    let (verifier, challenge) = pkce();
+    let request = [
+        ("response_type", "code"),
+        ("redirect_uri", c.redirect_uri.as_str()),
+        ("scope", "openid"),
+        ("state", "st-123"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    // A bad proof, and a proof that disagrees with dpop_jkt: refused,
+    // nothing pushed.
+    let mut bad = key.proof(Claims::post(&token_url, None));
+    let (s, _, body) = call(
+        "POST",
+        &par_url,
+        &[("Authorization", &auth), ("DPoP", &bad)],
+        Some(&request),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("invalid_dpop_proof")),
+        "{body}"
+    );
+    bad = key.proof(Claims::post(&par_url, None));
+    let other_jkt = other.jkt();
+    let mut with_jkt = request.to_vec();
+    with_jkt.push(("dpop_jkt", &other_jkt));
+    let (s, _, body) = call(
+        "POST",
+        &par_url,
+        &[("Authorization", &auth), ("DPoP", &bad)],
+        Some(&with_jkt),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+    assert_eq!(w.db.count("SELECT COUNT(*) FROM pushed_requests").await, 0);
+
+    // The proof's key binds the code.
+    let proof = key.proof(Claims::post(&par_url, None));
+    let (s, h, body) = call(
+        "POST",
+        &par_url,
+        &[("Authorization", &auth), ("DPoP", &proof)],
+        Some(&request),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let nonce = nonce_of(&h);
+    let mut url = url::Url::parse(&format!("{}/authorize", w.issuer)).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &c.id)
+        .append_pair("request_uri", body["request_uri"].as_str().unwrap());
+    let b = Browser::new();
+    let page = b.get(url.as_str()).await;
+    let done = b
+        .submit(&page, &[("email", EMAIL), ("password", PASSWORD)])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let code = done.redirect_params()["code"].clone();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", c.redirect_uri.as_str()),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let wrong = other.proof(Claims::post(&token_url, Some(&nonce)));
+    let (s, _, body) = call(
+        "POST",
+        &token_url,
+        &[("Authorization", &auth), ("DPoP", &wrong)],
+        Some(&form),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let right = key.proof(Claims::post(&token_url, Some(&nonce)));
+    let (s, _, body) = call(
+        "POST",
+        &token_url,
+        &[("Authorization", &auth), ("DPoP", &right)],
+        Some(&form),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["token_type"], "DPoP");
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap())["cnf"]["jkt"],
+        json!(key.jkt())
+    );
+}
