@@ -62,12 +62,8 @@ impl MasterKey {
     /// SHA-256 (a user code of RFC 8628 has about 2^35 values, which a
     /// plain hash would give away to anyone reading the database).
     pub fn keyed_hash(&self, purpose: &str) -> crate::secrets::KeyedHash {
-        let info = [purpose.as_bytes()];
-        let okm = self
-            .derive
-            .expand(&info, hmac::HMAC_SHA256)
-            .expect("an HMAC-SHA256 key is a valid HKDF output length");
-        crate::secrets::KeyedHash::new(hmac::Key::from(okm))
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &self.derive_key(purpose));
+        crate::secrets::KeyedHash::new(key)
     }
 
     /// A new random master key, as 64 hex characters.

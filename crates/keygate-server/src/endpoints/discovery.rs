@@ -17,7 +17,7 @@ pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Re
         .into_iter()
         .chain(keygate_core::client_assertion::HMAC_ALGS)
         .collect();
-    let doc = json!({
+    let mut doc = json!({
         "issuer": door.issuer,
         "authorization_endpoint": door.url("/authorize"),
         "token_endpoint": door.url("/token"),
@@ -41,7 +41,7 @@ pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Re
         "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": ["S256", "plain"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "acr", "amr", "name", "email", "email_verified", "phone_number", "phone_number_verified", "address"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "acr", "amr", "name", "email", "email_verified", "phone_number", "phone_number_verified", "address", "sid"],
         "acr_values_supported": keygate_core::amr::MFA_ACR_VALUES,
         "claims_parameter_supported": true,
         "request_parameter_supported": false,
@@ -50,15 +50,11 @@ pub(crate) async fn openid_configuration(Extension(door): Extension<Door>) -> Re
         "dpop_signing_alg_values_supported": keygate_core::dpop::ALGS.map(|a| a.as_str()),
         "pushed_authorization_request_endpoint": door.url("/par"),
         "require_pushed_authorization_requests": false,
+        // OpenID Connect Back-Channel Logout 1.0, section 2.1: logout
+        // tokens carry `sid`, as id_tokens do (docs/logout.md).
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     });
-    let mut doc = doc;
-    // OpenID Connect Back-Channel Logout 1.0, section 2.1: logout tokens
-    // carry `sid`, as id_tokens do (docs/logout.md).
-    doc["backchannel_logout_supported"] = json!(true);
-    doc["backchannel_logout_session_supported"] = json!(true);
-    if let Some(claims) = doc["claims_supported"].as_array_mut() {
-        claims.push(json!("sid"));
-    }
     if door.tenant.dynamic_registration != keygate_core::model::DynamicRegistration::Off {
         doc["registration_endpoint"] = serde_json::json!(door.url("/oauth/register"));
     }
