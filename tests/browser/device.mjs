@@ -25,7 +25,7 @@
 //   CHROMIUM                the browser (default /usr/bin/chromium)
 
 import * as client from 'openid-client';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 function env(name) {
   const v = process.env[name];
@@ -81,12 +81,7 @@ try {
   polling.catch(() => {});
 
   // 3. The person, on another screen.
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();

@@ -17,7 +17,7 @@
 //   CHROMIUM                the browser (default /usr/bin/chromium)
 
 import { createServer } from 'node:http';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 function env(name) {
   const v = process.env[name];
@@ -76,20 +76,7 @@ async function expectSignIn(page, what) {
   await forms.locator('input[name="password"]').waitFor({ timeout: 5_000 });
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
 
 let failed = false;
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });

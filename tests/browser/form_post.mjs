@@ -19,7 +19,7 @@
 //   CHROMIUM                the browser (default /usr/bin/chromium)
 
 import { createServer } from 'node:http';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 function env(name) {
   const v = process.env[name];
@@ -83,12 +83,7 @@ function nextArrival() {
   });
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 
 let failed = false;
 const problems = [];

@@ -31,6 +31,7 @@
 
 import { createServer } from 'node:http';
 import * as client from 'openid-client';
+import { launchChromium } from './chromium.mjs';
 
 function env(name) {
   const v = process.env[name];
@@ -181,13 +182,7 @@ try {
     });
 
     // 5. The person signs in and allows the agent in Chromium.
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     context.setDefaultTimeout(15_000);
     page = await context.newPage();

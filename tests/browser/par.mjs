@@ -21,6 +21,7 @@
 
 import { createServer } from 'node:http';
 import * as client from 'openid-client';
+import { launchChromium } from './chromium.mjs';
 
 function env(name) {
   const v = process.env[name];
@@ -89,13 +90,7 @@ try {
   });
   out({ step: 'pushed', url: authorizeUrl.href, params: Object.fromEntries(authorizeUrl.searchParams) });
 
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   const context = await browser.newContext();
   context.setDefaultTimeout(15_000);
   page = await context.newPage();

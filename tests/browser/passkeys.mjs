@@ -29,7 +29,7 @@
 //   CHROMIUM                the browser (default /usr/bin/chromium)
 
 import { execFileSync } from 'node:child_process';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 function env(name) {
   const v = process.env[name];
@@ -56,12 +56,7 @@ function out(record) {
   console.log(JSON.stringify(record));
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 
 let failed = false;
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
