@@ -234,6 +234,53 @@ impl Fetcher {
     }
 }
 
+impl Fetcher {
+    /// Sends `request` as it is (an OpenID client's discovery, key, token
+    /// or userinfo request, docs/federation.md), by the same rules as
+    /// [`Fetcher::get`]: no redirect followed, 3 s to connect, 5 s in all,
+    /// and the body read up to `max_bytes`. Any status comes back as an
+    /// answer (an OAuth error is a 400 with a body worth reading).
+    pub(crate) async fn send(
+        &self,
+        request: openidconnect::http::Request<Vec<u8>>,
+        max_bytes: usize,
+    ) -> Result<openidconnect::http::Response<Vec<u8>>, FetchError> {
+        let url = url::Url::parse(&request.uri().to_string())
+            .map_err(|_| FetchError::Refused("not an absolute URL"))?;
+        self.check(&url)?;
+        let (parts, body) = request.into_parts();
+        let mut res = self
+            .http
+            .request(parts.method, url)
+            .headers(parts.headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| FetchError::Failed(describe(&e)))?;
+        if res.content_length().is_some_and(|n| n > max_bytes as u64) {
+            return Err(FetchError::TooLarge(max_bytes));
+        }
+        let mut answer = openidconnect::http::Response::builder().status(res.status());
+        for (name, value) in res.headers() {
+            answer = answer.header(name, value);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = res
+            .chunk()
+            .await
+            .map_err(|e| FetchError::Failed(describe(&e)))?
+        {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(FetchError::TooLarge(max_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        answer
+            .body(body)
+            .map_err(|_| FetchError::Failed("the answer could not be read".into()))
+    }
+}
+
 /// What went wrong, without the URL (it is the client's own input).
 fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {

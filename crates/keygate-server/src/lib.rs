@@ -30,6 +30,7 @@ mod dpop;
 mod email_verification;
 mod endpoints;
 pub mod error;
+mod federation;
 mod fetch;
 mod http;
 pub mod jwt;
@@ -85,6 +86,8 @@ pub struct Inner {
     pub(crate) mailer: mail::Mailer,
     /// The DPoP nonce key, derived from the master key (RFC 9449 8).
     pub(crate) dpop: dpop::Nonces,
+    /// Sign-in through upstream identity providers (docs/federation.md).
+    pub(crate) federation: federation::Federation,
 }
 
 impl std::ops::Deref for AppState {
@@ -105,6 +108,7 @@ impl AppState {
         let ttl = config.cache_ttl;
         let documents = metadata_document::Documents::new(config.fetch_allow_private);
         let dpop = dpop::Nonces::new(&master);
+        let federation = federation::Federation::new(&master);
         let client_keys = client_keys::RemoteKeySets::new(config.fetch_allow_private);
         AppState(Arc::new(Inner {
             keys: jwt::keyring::KeyRing::new(store.clone(), master, ttl),
@@ -120,6 +124,7 @@ impl AppState {
             client_keys,
             mailer: mail::Mailer::default(),
             dpop,
+            federation,
         }))
     }
 

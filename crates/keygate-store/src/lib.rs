@@ -52,6 +52,7 @@ mod email_links;
 mod error;
 mod exchange;
 mod factors;
+mod federation;
 mod grants;
 mod keys;
 mod lease;
@@ -86,6 +87,7 @@ pub use device::DeviceStore;
 pub use email_links::{EmailLink, EmailLinkPurpose, EmailLinkStore};
 pub use error::{Result, StoreError};
 pub use factors::{FactorStore, MfaPending, TotpDevice};
+pub use federation::FederationStore;
 pub use grants::{
     Approved, Check, CodeGrant, Exchange, GrantStore, NewRefresh, RefreshGrant, Standing, Then,
 };
@@ -109,9 +111,10 @@ pub use users::UserStore;
 /// The capability traits, to call a store's methods: `use keygate_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AdminTokenStore, ApiStore, ClientStore, ConsentStore, DeviceStore, FactorStore, GrantStore,
-        KeyStore, LimitStore, LogoutStore, MaintenanceStore, PasskeyStore, PushedRequestStore,
-        RegistrationStore, ReplayStore, SessionStore, Store, TenantStore, UserStore,
+        AdminTokenStore, ApiStore, ClientStore, ConsentStore, DeviceStore, FactorStore,
+        FederationStore, GrantStore, KeyStore, LimitStore, LogoutStore, MaintenanceStore,
+        PasskeyStore, PushedRequestStore, RegistrationStore, ReplayStore, SessionStore, Store,
+        TenantStore, UserStore,
     };
 }
 
@@ -154,6 +157,7 @@ pub trait Store:
     + PushedRequestStore
     + DeviceStore
     + LogoutStore
+    + FederationStore
 {
 }
 
@@ -179,6 +183,7 @@ impl<S> Store for S where
         + PushedRequestStore
         + DeviceStore
         + LogoutStore
+        + FederationStore
         + ?Sized
 {
 }

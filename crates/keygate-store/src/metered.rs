@@ -4,6 +4,7 @@
 use crate::*;
 use async_trait::async_trait;
 use keygate_core::device::DeviceAuthorization;
+use keygate_core::federation::{FederatedIdentity, FederationState, UpstreamIdp};
 use keygate_core::model::{
     Api, Client, ClientGrant, Consent, Grant, RefreshToken, Session, Tenant, User,
 };
@@ -147,6 +148,22 @@ metered! {
     }
     impl ReplayStore {
         fn first_use(key: &str, expires_at: i64, now: i64) -> Result<bool>;
+    }
+    impl FederationStore {
+        fn create_idp(idp: &UpstreamIdp) -> Result<()>;
+        fn get_idp(tenant_id: &str, id: &str) -> Result<Option<UpstreamIdp>>;
+        fn list_idps(tenant_id: &str) -> Result<Vec<UpstreamIdp>>;
+        fn update_idp(idp: &UpstreamIdp) -> Result<bool>;
+        fn delete_idp(tenant_id: &str, id: &str) -> Result<bool>;
+        fn federated_identity(tenant_id: &str, issuer: &str, subject: &str) -> Result<Option<FederatedIdentity>>;
+        fn identities_of(tenant_id: &str, user_sub: &str) -> Result<Vec<FederatedIdentity>>;
+        fn link_identity(identity: &FederatedIdentity) -> Result<bool>;
+        fn create_federated_user(user: &User, identity: &FederatedIdentity) -> Result<()>;
+        fn touch_identity(tenant_id: &str, issuer: &str, subject: &str, now: i64) -> Result<()>;
+        fn unlink_identity(tenant_id: &str, user_sub: &str, issuer: &str, subject: &str) -> Result<bool>;
+        fn put_federation_state(hash: &str, state: &FederationState) -> Result<()>;
+        fn federation_state(hash: &str, now: i64) -> Result<Option<FederationState>>;
+        fn take_federation_state(hash: &str, now: i64) -> Result<Option<FederationState>>;
     }
     impl LogoutStore {
         fn claim_logouts(claim: &str, now: i64, lease: i64, limit: i64) -> Result<Vec<Logout>>;

@@ -143,6 +143,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "pushed_requests",
         sql: include_str!("../migrations/postgres/0028_pushed_requests.sql"),
     },
+    Migration {
+        version: 29,
+        name: "federation",
+        sql: include_str!("../migrations/postgres/0029_federation.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

@@ -14,6 +14,7 @@ mod consents;
 mod device;
 mod email_links;
 mod factors;
+mod federation;
 mod grants;
 mod keys;
 mod limits;

@@ -55,12 +55,10 @@ pub(super) fn ends_everything(write: Write, tenant_id: &str, sub: &str, now: i64
         )
 }
 
-#[async_trait]
-impl UserStore for SqlStore {
-    async fn create_user(&self, u: &User) -> Result<()> {
-        let address = address_text(&u.address);
-        self.write(
-            Write::new()
+/// The insert of a new user: `Conflict` when the e-mail is taken.
+pub(super) fn insert_user(u: &User) -> Write {
+    let address = address_text(&u.address);
+    Write::new()
                 .then(
                     format!(
                         "INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
@@ -79,9 +77,13 @@ impl UserStore for SqlStore {
                         (&address).into(),
                     ],
                 )
-                .conflict(format!("the e-mail '{}' is already registered", u.email)),
-        )
-        .await?;
+                .conflict(format!("the e-mail '{}' is already registered", u.email))
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create_user(&self, u: &User) -> Result<()> {
+        self.write(insert_user(u)).await?;
         Ok(())
     }
 
@@ -167,6 +169,10 @@ impl UserStore for SqlStore {
             )
             .then(
                 "DELETE FROM consents WHERE tenant_id = $1 AND user_sub = $2",
+                &[tenant_id.into(), sub.into()],
+            )
+            .then(
+                "DELETE FROM federated_identities WHERE tenant_id = $1 AND user_sub = $2",
                 &[tenant_id.into(), sub.into()],
             );
         Ok(!self.write(write).await?.is_undone())

@@ -163,6 +163,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "pushed_requests",
         sql: include_str!("../../migrations/sqlite/0028_pushed_requests.sql"),
     },
+    Migration {
+        version: 29,
+        name: "federation",
+        sql: include_str!("../../migrations/sqlite/0029_federation.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.
