@@ -26,6 +26,7 @@ mod device_flow;
 mod dpop;
 mod email_verification;
 mod error_fixture;
+mod federation;
 mod form_post;
 mod foundation;
 mod grant_errors;
