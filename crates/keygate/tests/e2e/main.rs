@@ -31,6 +31,7 @@ mod form_post;
 mod foundation;
 mod grant_errors;
 mod hardening;
+mod idp_admin;
 mod interop;
 mod issued_tokens;
 mod journeys_doors;
