@@ -32,6 +32,7 @@ use keygate_core::model::{Registration, User};
 use keygate_core::params::Params;
 use keygate_core::OAuthError;
 use keygate_crypto::secrets;
+use std::collections::HashMap;
 
 /// The upstreams of the door's tenant as the sign-in page's links, each
 /// carrying the authorization request.
@@ -160,9 +161,10 @@ fn page(
 pub(crate) async fn start(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
-    Path(id): Path<String>,
+    Path(path): Path<HashMap<String, String>>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let id = path.get("id").cloned().unwrap_or_default();
     let params = Params::from_urlencoded(req.uri().query().unwrap_or("").as_bytes());
     let (_, _, params) = match validate_request(&state, &door, params).await? {
         Ok(v) => v,
@@ -182,9 +184,12 @@ pub(crate) async fn start(
 pub(crate) async fn callback(
     State(state): State<AppState>,
     Extension(door): Extension<Door>,
-    Path(id): Path<String>,
+    Path(path): Path<HashMap<String, String>>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    // The front door's own parameters (the tenant of a path door) are in
+    // the same map: the upstream's id is the one named `id`.
+    let id = path.get("id").cloned().unwrap_or_default();
     let headers = req.headers().clone();
     let query = Params::from_urlencoded(req.uri().query().unwrap_or("").as_bytes())
         .map_err(|e| page_error(&door, StatusCode::BAD_REQUEST, e.description))?;
@@ -222,8 +227,11 @@ pub(crate) async fn callback(
         ));
     };
     // RFC 9207: an answer that names another issuer came from another
-    // provider (a mix-up attack); nothing in it is used.
-    if query.get("iss").is_some_and(|iss| iss != idp.issuer) {
+    // provider (a mix-up attack); nothing in it is used. (An `oauth2`
+    // upstream's configured issuer is only a name, so not compared.)
+    if idp.kind == keygate_core::federation::IdpKind::Oidc
+        && query.get("iss").is_some_and(|iss| iss != idp.issuer)
+    {
         let e = UpstreamError::Invalid("the answer's iss is not the upstream's issuer".into());
         return Ok(upstream_failed(&state, &door, &idp, &e, &[clear]));
     }
