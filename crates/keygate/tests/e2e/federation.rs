@@ -54,7 +54,10 @@ impl Fed {
         // The CLI builds it from KEYGATE_PUBLIC_URL, which it is not given
         // here: only its path is this server's.
         let path = format!("/acme/as/federation/{idp}/callback");
-        assert!(created["callback_uri"].as_str().unwrap().ends_with(&path), "{created}");
+        assert!(
+            created["callback_uri"].as_str().unwrap().ends_with(&path),
+            "{created}"
+        );
         let callback = format!("{}/federation/{idp}/callback", w.issuer);
         w.db.cli_json(
             &[
@@ -637,4 +640,54 @@ async fn deleting_the_person_or_the_upstream_behaves_as_documented() {
     f.w.db
         .cli_json(&["user", "delete", "--tenant", "acme", &sub], None);
     assert_eq!(f.identities().await, 0);
+}
+
+#[tokio::test]
+async fn no_address_closed_registration_and_a_disabled_account_create_nothing() {
+    // An upstream asked only for `openid`: it shares no e-mail.
+    let f = Fed::with(&["--scope", "openid"]).await;
+    let b = Browser::new();
+    let (_, challenge) = pkce();
+    let page = f
+        .through_upstream(&b, &challenge, UP_EMAIL, UP_PASSWORD)
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("did not share an e-mail address"));
+    assert_eq!((f.users().await, f.identities().await), (1, 0));
+
+    let f = Fed::new().await;
+    f.w.db.cli_json(
+        &["tenant", "update", "acme", "--registration", "closed"],
+        None,
+    );
+    // The server reads tenants through a cache of 5 s.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let page = f
+        .through_upstream(&Browser::new(), &challenge, UP_EMAIL, UP_PASSWORD)
+        .await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("does not accept new accounts"));
+    assert_eq!((f.users().await, f.identities().await), (1, 0));
+    // Where registration is open the person is created; then disabled,
+    // their upstream no longer signs them in.
+    let f = Fed::new().await;
+    let first = f.sign_in(UP_EMAIL, UP_PASSWORD).await;
+    let sub = first["sub"].as_str().unwrap();
+    f.w.db.cli_json(
+        &[
+            "user",
+            "update",
+            "--tenant",
+            "acme",
+            sub,
+            "--disabled",
+            "true",
+        ],
+        None,
+    );
+    let page = f
+        .through_upstream(&Browser::new(), &challenge, UP_EMAIL, UP_PASSWORD)
+        .await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("disabled"));
 }
