@@ -24,7 +24,13 @@
 
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import Provider from 'oidc-provider';
+
+// stdout carries the issuer line only: oidc-provider's notices (console.info)
+// go to stderr with its warnings, and a reader that stopped listening after
+// the issuer line is no reason to stop.
+console.info = console.error;
+process.stdout.on('error', () => {});
+const { default: Provider } = await import('oidc-provider');
 
 const [json, portArg] = process.argv.slice(2);
 if (!json) {
@@ -84,6 +90,10 @@ const provider = new Provider(issuer, {
         };
       },
     };
+  },
+  // Lifetimes in seconds (set, so that it does not warn of its defaults).
+  ttl: {
+    AccessToken: 3600, AuthorizationCode: 60, IdToken: 3600, Grant: 3600, Interaction: 600, Session: 3600,
   },
   // Every authorization request must carry an S256 code challenge.
   pkce: { methods: ['S256'], required: () => true },
