@@ -183,7 +183,13 @@ async fn check_password(
         Some(e) => state.store.user_by_email(tenant, e).await?,
         None => None,
     };
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    // An account made through an upstream has no password (an empty
+    // hash): it is checked against the dummy hash like an unknown e-mail,
+    // so both cost the same time and neither can be signed in to.
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .filter(|h| !h.is_empty());
     let pw = password.to_string();
     let ok = crate::signing::run_password(move || match hash {
         Some(h) => password::verify_password(&pw, &h),

@@ -289,6 +289,20 @@ fn endpoints() -> Router<AppState> {
             post(pages::account::passkeys::remove),
         )
         .route("/account/recovery/new", post(pages::account::recovery::new))
+        .route(
+            "/account/identities/link",
+            post(pages::account::identities::link),
+        )
+        .route(
+            "/account/identities/remove",
+            post(pages::account::identities::remove),
+        )
+        .route("/federation/{id}/start", get(pages::federation::start))
+        .route(
+            "/federation/{id}/callback",
+            get(pages::federation::callback),
+        )
+        .route("/federation/link", post(pages::federation::link))
         .route("/account/password", post(pages::account::password::post))
         .route("/account/email", post(pages::account::email::post))
         .route("/account/contact", post(pages::account::contact::post))

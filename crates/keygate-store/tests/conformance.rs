@@ -33,6 +33,8 @@ mod email_links;
 mod exchange;
 #[path = "conformance/factors.rs"]
 mod factors;
+#[path = "conformance/federation.rs"]
+mod federation;
 #[path = "conformance/limits.rs"]
 mod limits;
 #[path = "conformance/logouts.rs"]

@@ -3,8 +3,10 @@
 use clap::{Args, Parser, Subcommand};
 
 mod apis;
+mod idps;
 mod manage;
 pub(crate) use apis::*;
+pub(crate) use idps::*;
 pub(crate) use manage::*;
 
 #[derive(Parser)]
@@ -39,6 +41,11 @@ pub(crate) enum Command {
     Api {
         #[command(subcommand)]
         command: ApiCommand,
+    },
+    /// Manage upstream identity providers (sign in with Google, GitHub, ...).
+    Idp {
+        #[command(subcommand)]
+        command: IdpCommand,
     },
     /// Manage users.
     User {

@@ -5,11 +5,13 @@
 
 mod apis;
 mod clients;
+mod idps;
 mod tenants;
 mod users;
 
 pub(crate) use apis::api;
 pub(crate) use clients::client;
+pub(crate) use idps::idp;
 pub(crate) use tenants::tenant;
 pub(crate) use users::user;
 

@@ -66,6 +66,7 @@ fn main() -> ExitCode {
             cli::Command::Client { command } => commands::client(command).await,
             cli::Command::User { command } => commands::user(command).await,
             cli::Command::Api { command } => commands::api(command).await,
+            cli::Command::Idp { command } => commands::idp(command).await,
             cli::Command::Keys {
                 command: cli::KeysCommand::Rotate(a),
             } => commands::keys_rotate(a).await,

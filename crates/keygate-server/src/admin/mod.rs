@@ -1,6 +1,7 @@
 //! The admin REST API under `/admin/v1`: tenants, clients, users and APIs
 //! (create, read, list with paging, update, delete), client secret rotation,
-//! users' second factors (list, remove one, reset all), and its OpenAPI
+//! users' second factors (list, remove one, reset all), upstream identity
+//! providers, and its OpenAPI
 //! document at `/admin/v1/openapi.json`.
 //!
 //! Every request, including unknown paths and the OpenAPI document, needs an
@@ -19,6 +20,7 @@ mod clients;
 mod consents;
 pub mod error;
 mod factors;
+mod idps;
 mod openapi;
 mod tenants;
 mod users;
@@ -70,6 +72,11 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
         .route(
             "/tenants/{tenant}/clients/{client_id}/grants/{identifier}",
             axum::routing::delete(apis::revoke),
+        )
+        .route("/tenants/{tenant}/idps", get(idps::list).post(idps::create))
+        .route(
+            "/tenants/{tenant}/idps/{id}",
+            get(idps::read).patch(idps::update).delete(idps::delete),
         )
         .route("/tenants/{tenant}/apis", get(apis::list).post(apis::create))
         .route(

@@ -2,7 +2,7 @@
 //! annotations and the request and response types (utoipa).
 
 use super::error::ErrorBody;
-use super::{apis, clients, consents, factors, tenants, users, views};
+use super::{apis, clients, consents, factors, idps, tenants, users, views};
 use crate::provisioning as provision;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "Keygate admin API",
-        description = "Tenants, clients, users and APIs of a Keygate identity provider. \
+        description = "Tenants, clients, users, APIs and upstream identity providers of a Keygate identity provider. \
             Every request needs `Authorization: Bearer <admin token>`: `KEYGATE_ADMIN_TOKEN`, \
             or a token made by `keygate admin-token create`."
     ),
@@ -44,6 +44,11 @@ use utoipa::{Modify, OpenApi};
         apis::grants,
         apis::grant,
         apis::revoke,
+        idps::list,
+        idps::create,
+        idps::read,
+        idps::update,
+        idps::delete,
         factors::list,
         factors::delete,
         factors::reset,
@@ -62,6 +67,12 @@ use utoipa::{Modify, OpenApi};
         provision::NewApi,
         provision::ApiPatch,
         provision::NewClientGrant,
+        provision::NewIdp,
+        provision::IdpPatch,
+        provision::IdpClaims,
+        views::IdpView,
+        views::IdpClaimsView,
+        views::IdpList,
         views::ConsentView,
         views::ConsentList,
         views::ApiView,
@@ -87,6 +98,7 @@ use utoipa::{Modify, OpenApi};
         (name = "tenants", description = "Tenants: each has its own issuer, clients, users and keys"),
         (name = "clients", description = "Clients (applications) of a tenant"),
         (name = "apis", description = "APIs (resource servers) of a tenant, and the scopes of them granted to clients"),
+        (name = "idps", description = "Upstream identity providers a tenant's people may sign in with"),
         (name = "users", description = "Users of a tenant, and their second factors"),
         (name = "meta", description = "This document"),
     )

@@ -468,3 +468,102 @@ pub struct ConsentList {
     /// Every consent, by client and API.
     pub items: Vec<ConsentView>,
 }
+
+/// Where the parts of a person's profile are in an upstream's claims.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdpClaimsView {
+    /// The path of the upstream's stable identifier of the person.
+    pub sub: String,
+    /// The path of the e-mail address.
+    pub email: String,
+    /// The path of whether the upstream verified it (empty: never says).
+    pub email_verified: String,
+    /// The path of the person's name.
+    pub name: String,
+}
+
+/// An upstream identity provider of a tenant, without its client secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdpView {
+    /// Random, never changed: named by `idp_hint` and in the callback URIs.
+    pub id: String,
+    /// The tenant whose sign-in page offers it.
+    pub tenant: String,
+    /// Shown on the button and named by `connection`.
+    pub name: String,
+    /// `oidc` or `oauth2`.
+    #[schema(example = "oidc")]
+    pub kind: &'static str,
+    /// The upstream's issuer.
+    pub issuer: String,
+    /// Keygate's client ID at the upstream.
+    pub client_id: String,
+    /// Whether a client secret is stored (it is never shown).
+    pub has_client_secret: bool,
+    /// The scopes asked for.
+    pub scopes: Vec<String>,
+    /// The authorization endpoint (`oauth2`), or null.
+    pub authorize_url: Option<String>,
+    /// The token endpoint (`oauth2`), or null.
+    pub token_url: Option<String>,
+    /// The userinfo URL (`oauth2`), or null.
+    pub userinfo_url: Option<String>,
+    /// Where the profile is in the upstream's claims.
+    pub claims: IdpClaimsView,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+    /// The first of `callback_uris`: the one to register at the upstream
+    /// when the tenant is reached through one front door.
+    pub callback_uri: String,
+    /// Where the upstream sends people back, one per front door of the
+    /// tenant (its domains, the root for `default`, then its path door);
+    /// each must be registered at the upstream for sign-ins that start at
+    /// that door.
+    pub callback_uris: Vec<String>,
+}
+
+impl IdpView {
+    /// The view of `idp` of `tenant`, with its callback URIs under
+    /// `public_url` (the server's public URL).
+    pub fn new(
+        idp: keygate_core::federation::UpstreamIdp,
+        tenant: &Tenant,
+        public_url: &str,
+    ) -> Self {
+        let callback_uris = keygate_core::federation::callback_uris(
+            public_url,
+            &tenant.id,
+            &tenant.domains,
+            &idp.id,
+        );
+        IdpView {
+            callback_uri: callback_uris[0].clone(),
+            callback_uris,
+            id: idp.id,
+            tenant: idp.tenant_id,
+            name: idp.name,
+            kind: idp.kind.as_str(),
+            issuer: idp.issuer,
+            client_id: idp.client_id,
+            has_client_secret: idp.client_secret_sealed.is_some(),
+            scopes: idp.scopes,
+            authorize_url: idp.authorize_url,
+            token_url: idp.token_url,
+            userinfo_url: idp.userinfo_url,
+            claims: IdpClaimsView {
+                sub: idp.claims.sub,
+                email: idp.claims.email,
+                email_verified: idp.claims.email_verified,
+                name: idp.claims.name,
+            },
+            created_at: idp.created_at,
+        }
+    }
+}
+
+/// The upstream identity providers of a tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdpList {
+    /// Every upstream, in name order.
+    pub idps: Vec<IdpView>,
+}

@@ -15,10 +15,14 @@
 //! are in `pages::federation`; the account page's list is in
 //! `pages::account::identities`.
 
+pub(crate) mod trip;
+pub(crate) mod upstream;
+
 use crate::fetch::Fetcher;
 use keygate_crypto::sealing::MasterKey;
 use keygate_crypto::secrets::KeyedHash;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A node's federation state: the HTTP client for upstreams, the key the
 /// trips' secrets are derived under, and the discovered upstreams.
@@ -28,6 +32,8 @@ pub(crate) struct Federation {
     /// by an administrator, never by a client (docs/federation.md).
     fetcher: OnceLock<Fetcher>,
     pub(crate) trip_key: KeyedHash,
+    /// Discovered `oidc` upstreams, by tenant, id and issuer.
+    pub(crate) discovered: Mutex<HashMap<String, Arc<upstream::Discovered>>>,
 }
 
 impl Federation {
@@ -35,6 +41,7 @@ impl Federation {
         Federation {
             fetcher: OnceLock::new(),
             trip_key: master.keyed_hash("keygate federation trip"),
+            discovered: Mutex::new(HashMap::new()),
         }
     }
 

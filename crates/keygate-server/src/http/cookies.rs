@@ -29,6 +29,12 @@ pub(crate) fn session_name(https: bool, tenant: &str) -> String {
     format!("{}kg_session_{}", prefix(https), tenant)
 }
 
+/// The cookie that binds a round trip to an upstream to the browser that
+/// started it (docs/federation.md).
+pub(crate) fn federation_name(https: bool) -> String {
+    format!("{}kg_federation", prefix(https))
+}
+
 pub(crate) fn csrf_name(https: bool) -> String {
     format!("{}kg_csrf", prefix(https))
 }

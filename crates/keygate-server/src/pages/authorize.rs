@@ -126,15 +126,25 @@ async fn handle(
             Ok(super::send_code(door, &req, &code, &[]))
         }
         NextStep::Fail(e) => Ok(super::error_redirect(door, &e)),
-        NextStep::SignIn => Ok(login::show(
-            state,
-            door,
-            headers,
-            &client,
-            &params,
-            req.login_hint.as_deref().unwrap_or(""),
-            None,
-            axum::http::StatusCode::OK,
-        )),
+        NextStep::SignIn => {
+            // `connection` (Auth0) or `idp_hint` names an upstream: straight
+            // there (docs/federation.md).
+            match super::federation::named(state, door, &params).await? {
+                Ok(Some(idp)) => return super::federation::go(state, door, &idp, &params).await,
+                Ok(None) => {}
+                Err(e) => return Ok(super::error_redirect(door, &req.error_redirect(e))),
+            }
+            login::show(
+                state,
+                door,
+                headers,
+                &client,
+                &params,
+                req.login_hint.as_deref().unwrap_or(""),
+                None,
+                axum::http::StatusCode::OK,
+            )
+            .await
+        }
     }
 }

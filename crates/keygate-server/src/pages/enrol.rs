@@ -144,8 +144,9 @@ pub(crate) async fn post(
         Err(res) => return Ok(res),
     };
     let token = sub.form.get("mfa_token").unwrap_or("").to_string();
+    let upstreams = super::federation::links(&state, &door, &sub.params).await?;
     let expired = |s: &Submission| {
-        super::login::show(
+        super::login::show_with(
             &state,
             &door,
             &s.headers,
@@ -154,6 +155,7 @@ pub(crate) async fn post(
             "",
             Some("This sign-in expired. Please sign in again."),
             StatusCode::BAD_REQUEST,
+            &upstreams,
         )
     };
     let Some(pending) = mfa::pending_person(&state, &door, &token).await? else {

@@ -15,8 +15,9 @@ use keygate_core::amr::Method;
 use keygate_core::model::{Client, Registration};
 use keygate_core::params::Params;
 
+/// The sign-in page, with a button per upstream identity provider.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn show(
+pub(crate) async fn show(
     state: &AppState,
     door: &Door,
     headers: &HeaderMap,
@@ -25,6 +26,25 @@ pub(crate) fn show(
     email: &str,
     error: Option<&str>,
     status: StatusCode,
+) -> Result<Response, ApiError> {
+    let upstreams = super::federation::links(state, door, params).await?;
+    Ok(show_with(
+        state, door, headers, client, params, email, error, status, &upstreams,
+    ))
+}
+
+/// [`show`] with the upstreams' links already read.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn show_with(
+    state: &AppState,
+    door: &Door,
+    headers: &HeaderMap,
+    client: &Client,
+    params: &Params,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+    upstreams: &[render::UpstreamLink],
 ) -> Response {
     let (csrf, cookie) = csrf_token(state, headers);
     let request = request_query(params);
@@ -51,6 +71,7 @@ pub(crate) fn show(
             finish: &finish,
         }),
         script: render::SCRIPT,
+        upstreams,
     });
     let res = super::page_signing_in(status, body, cookie.as_slice(), params, client);
     if passkeys {
@@ -71,7 +92,7 @@ pub(crate) async fn get(
         Ok(v) => v,
         Err(res) => return Ok(res),
     };
-    Ok(show(
+    show(
         &state,
         &door,
         req.headers(),
@@ -80,7 +101,8 @@ pub(crate) async fn get(
         ar.login_hint.as_deref().unwrap_or(""),
         None,
         StatusCode::OK,
-    ))
+    )
+    .await
 }
 
 /// POST /login: check the CSRF token and the credentials, start a session,
@@ -95,8 +117,9 @@ pub(crate) async fn post(
         Err(res) => return Ok(res),
     };
     let email = sub.form.get("email").unwrap_or("");
+    let upstreams = super::federation::links(&state, &door, &sub.params).await?;
     let again = |message: &str, status: StatusCode| {
-        show(
+        show_with(
             &state,
             &door,
             &sub.headers,
@@ -105,6 +128,7 @@ pub(crate) async fn post(
             email,
             Some(message),
             status,
+            &upstreams,
         )
     };
     if !sub.csrf_ok {
@@ -242,7 +266,7 @@ pub(crate) async fn post_mfa(
     };
     let token = sub.form.get("mfa_token").unwrap_or("").to_string();
     let Some(pending) = mfa::pending_person(&state, &door, &token).await? else {
-        return Ok(show(
+        return show(
             &state,
             &door,
             &sub.headers,
@@ -251,7 +275,8 @@ pub(crate) async fn post_mfa(
             "",
             Some("This sign-in expired. Please sign in again."),
             StatusCode::BAD_REQUEST,
-        ));
+        )
+        .await;
     };
     let offers = mfa::offers(&state, &door.tenant.id, &pending.sub).await?;
     if !sub.csrf_ok {
@@ -273,16 +298,19 @@ pub(crate) async fn post_mfa(
         Ok(factor) if mfa::finish_pending(&state, &token).await? => {
             signed_in(&state, &door, &sub, &pending.sub, &pending.with(factor)).await
         }
-        Ok(_) => Ok(show(
-            &state,
-            &door,
-            &sub.headers,
-            &sub.client,
-            &sub.params,
-            "",
-            Some("This sign-in expired. Please sign in again."),
-            StatusCode::BAD_REQUEST,
-        )),
+        Ok(_) => {
+            show(
+                &state,
+                &door,
+                &sub.headers,
+                &sub.client,
+                &sub.params,
+                "",
+                Some("This sign-in expired. Please sign in again."),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
         Err(e) if e.retry_after().is_some() => Ok(super::too_many(
             show_mfa(
                 &state,

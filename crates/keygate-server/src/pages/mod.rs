@@ -9,6 +9,7 @@ pub(crate) mod authorize;
 pub(crate) mod consent;
 pub(crate) mod device;
 pub(crate) mod enrol;
+pub(crate) mod federation;
 pub(crate) mod form_post;
 pub(crate) mod login;
 pub(crate) mod register;

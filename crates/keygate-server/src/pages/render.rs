@@ -142,6 +142,29 @@ pub(crate) struct LoginPage<'a> {
     /// passkeys cannot work (an issuer on an IP address).
     pub passkey: Option<PasskeyBox<'a>>,
     pub script: &'a str,
+    /// "Continue with NAME", one per upstream identity provider.
+    pub upstreams: &'a [UpstreamLink],
+}
+
+/// A sign-in page's link to an upstream identity provider.
+pub(crate) struct UpstreamLink {
+    pub name: String,
+    pub href: String,
+}
+
+/// The page that links an upstream identity to the local account with
+/// its e-mail, once that account's password is given.
+#[derive(Template)]
+#[template(path = "federation_link.html")]
+pub(crate) struct FederationLinkPage<'a> {
+    pub css: &'a str,
+    pub tenant_name: &'a str,
+    pub idp_name: &'a str,
+    pub email: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub token: &'a str,
+    pub error: Option<&'a str>,
 }
 
 /// Where a page's passkey button (the script's `#kg-passkey`) starts and

@@ -22,6 +22,7 @@ mod clients;
 mod consents;
 pub mod duration;
 mod factors;
+mod idps;
 mod tenants;
 mod users;
 
@@ -32,6 +33,7 @@ pub use clients::*;
 pub use consents::*;
 pub use duration::parse_duration;
 pub use factors::*;
+pub use idps::*;
 pub use tenants::*;
 pub use users::*;
 
@@ -75,6 +77,9 @@ fn cli_flag(field: &str) -> (String, &'static str) {
         "exchange_audiences" => ("--exchange-audience".into(), ": "),
         "domains" => ("--domain".into(), ": "),
         "jwks" => ("--jwks-file".into(), ": "),
+        "scopes" => ("--scope".into(), ": "),
+        "claims" => ("--claim".into(), ": "),
+        "client_secret" => ("--client-secret-stdin".into(), ": "),
         other => (format!("--{}", other.replace('_', "-")), ": "),
     }
 }

@@ -253,6 +253,16 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
             .await
             .unwrap());
     }
+    // Round trips to upstream identity providers: the expired one goes.
+    for (hash, expires_at) in [("fed-old", now - 1), ("fed-live", now + 60)] {
+        let state = keygate_core::federation::FederationState {
+            tenant_id: "t1".into(),
+            purpose: keygate_core::federation::StatePurpose::Trip,
+            payload: "{}".into(),
+            expires_at,
+        };
+        s.put_federation_state(hash, &state).await.unwrap();
+    }
     let swept = s.sweep(now, 100).await.unwrap();
     let mut swept: Vec<_> = swept.into_iter().collect();
     swept.sort();
@@ -263,6 +273,7 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
             ("backchannel_logouts", 0),
             ("clients", 1),
             ("device_codes", 1),
+            ("federation_states", 1),
             ("grants", 2),
             ("mfa_pending", 1),
             ("passkey_ceremonies", 1),
@@ -300,6 +311,8 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
         .registration_token_valid("iat-old", "t1", now - 50)
         .await
         .unwrap());
+    assert_eq!(s.federation_state("fed-old", now - 10).await.unwrap(), None);
+    assert!(s.federation_state("fed-live", now).await.unwrap().is_some());
     assert_eq!(s.mfa_pending("p-old").await.unwrap(), None);
     assert!(s.mfa_pending("p-live").await.unwrap().is_some());
     assert_eq!(

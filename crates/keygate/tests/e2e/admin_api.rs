@@ -312,7 +312,7 @@ async fn openapi_document_describes_every_endpoint() {
         doc["openapi"]
     );
     assert!(doc["info"]["title"].as_str().is_some());
-    let expected: [(&str, &[&str]); 16] = [
+    let expected: [(&str, &[&str]); 18] = [
         ("/admin/v1/tenants", &["get", "post"]),
         ("/admin/v1/tenants/{tenant}", &["get", "patch", "delete"]),
         ("/admin/v1/tenants/{tenant}/clients", &["get", "post"]),
@@ -355,6 +355,11 @@ async fn openapi_document_describes_every_endpoint() {
             "/admin/v1/tenants/{tenant}/users/{sub}/consents/{client_id}",
             &["delete"],
         ),
+        ("/admin/v1/tenants/{tenant}/idps", &["get", "post"]),
+        (
+            "/admin/v1/tenants/{tenant}/idps/{id}",
+            &["get", "patch", "delete"],
+        ),
         ("/admin/v1/openapi.json", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
@@ -382,7 +387,7 @@ async fn openapi_document_describes_every_endpoint() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), n, "{ids:?}");
-    assert_eq!(n, 30);
+    assert_eq!(n, 35);
     // Request and response shapes come from the code.
     let schemas = &doc["components"]["schemas"];
     for name in [
@@ -394,6 +399,9 @@ async fn openapi_document_describes_every_endpoint() {
         "UserView",
         "FactorList",
         "FactorView",
+        "NewIdp",
+        "IdpPatch",
+        "IdpView",
         "ErrorBody",
     ] {
         assert!(schemas[name].is_object(), "schema {name} missing");

@@ -13,6 +13,7 @@
 pub(crate) mod apps;
 pub(crate) mod contact;
 pub(crate) mod email;
+pub(crate) mod identities;
 pub(crate) mod passkeys;
 pub(crate) mod password;
 pub(crate) mod recovery;
@@ -84,6 +85,9 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "passkey-removed" => Some("The passkey was removed."),
         "app-revoked" => Some("The application's access was removed. It has to ask you again."),
         "contact" => Some("Your contact details were saved."),
+        "identity-linked" => Some("The account was linked. You can sign in with it now."),
+        "identity-removed" => Some("The linked account was removed. It no longer signs you in."),
+        "identity-cancelled" => Some("Linking was cancelled: nothing was linked."),
         "email" => Some(
             "We sent a link to the new address. Your address changes when you open it; until then it stays as it is.",
         ),
@@ -147,6 +151,12 @@ struct AccountPage<'a> {
     mfa_offered: bool,
     apps: Vec<apps::AppRow>,
     apps_revoke_action: &'a str,
+    /// The upstream identities linked to the account.
+    identities: Vec<identities::IdentityRow>,
+    /// The tenant's upstreams, to link one more.
+    upstreams: Vec<identities::LinkOffer>,
+    identity_link_action: &'a str,
+    identity_remove_action: &'a str,
 }
 
 /// A Unix time as the page shows it: `2026-12-07 15:02 UTC`.
@@ -181,6 +191,7 @@ pub(crate) async fn show(
             browser: s.user_agent,
         })
         .collect();
+    let (identities, upstreams) = identities::rows(state, who).await?;
     let body = render::render(&AccountPage {
         css: CSS,
         tenant_name: &door.tenant.display_name,
@@ -216,6 +227,10 @@ pub(crate) async fn show(
         mfa_offered: door.tenant.mfa != keygate_core::model::MfaPolicy::Off,
         apps: apps::rows(state, who).await?,
         apps_revoke_action: &door.url("/account/apps/revoke"),
+        identities,
+        upstreams,
+        identity_link_action: &door.url("/account/identities/link"),
+        identity_remove_action: &door.url("/account/identities/remove"),
     });
     let res = render::html(status, body, cookie.as_slice());
     Ok(if crate::passkeys::available(door) {

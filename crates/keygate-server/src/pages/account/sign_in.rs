@@ -48,6 +48,7 @@ fn form(
             finish: &finish,
         }),
         script: render::SCRIPT,
+        upstreams: &[],
     });
     let res = render::html(status, body, cookie.as_slice());
     if passkeys {
