@@ -27,6 +27,7 @@ mod dpop;
 mod email_verification;
 mod error_fixture;
 mod federation;
+mod federation_upstream;
 mod form_post;
 mod foundation;
 mod grant_errors;
