@@ -30,6 +30,7 @@ pub mod contact;
 pub mod device;
 pub mod dpop;
 pub mod error;
+pub mod events;
 pub mod federation;
 pub mod grant;
 pub mod logout;

@@ -17,6 +17,9 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Lifetime of authorization codes (at most 10 minutes).
     pub code_ttl: i64,
+    /// How long audit events are kept (seconds) before the sweeper deletes
+    /// them (docs/events.md).
+    pub event_retention: i64,
     /// How stale a cached client, tenant or key set may be. A deleted client
     /// or a rotated key is seen by every node within this bound.
     pub cache_ttl: Duration,
@@ -83,6 +86,7 @@ impl ServerConfig {
         ServerConfig {
             public_url: public_url.trim_end_matches('/').to_string(),
             code_ttl: keygate_core::model::DEFAULT_CODE_TTL,
+            event_retention: 90 * 86400,
             cache_ttl: Duration::from_secs(5),
             max_body_bytes: 64 * 1024,
             signin_account_limit: LimitPolicy {

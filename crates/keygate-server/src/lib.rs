@@ -30,6 +30,7 @@ mod dpop;
 mod email_verification;
 mod endpoints;
 pub mod error;
+mod events;
 mod federation;
 mod fetch;
 mod http;

@@ -50,6 +50,7 @@ mod consents;
 mod device;
 mod email_links;
 mod error;
+mod events;
 mod exchange;
 mod factors;
 mod federation;
@@ -86,6 +87,7 @@ pub use consents::ConsentStore;
 pub use device::DeviceStore;
 pub use email_links::{EmailLink, EmailLinkPurpose, EmailLinkStore};
 pub use error::{Result, StoreError};
+pub use events::EventStore;
 pub use factors::{FactorStore, MfaPending, TotpDevice};
 pub use federation::FederationStore;
 pub use grants::{
@@ -158,6 +160,7 @@ pub trait Store:
     + DeviceStore
     + LogoutStore
     + FederationStore
+    + EventStore
 {
 }
 
@@ -184,6 +187,7 @@ impl<S> Store for S where
         + DeviceStore
         + LogoutStore
         + FederationStore
+        + EventStore
         + ?Sized
 {
 }

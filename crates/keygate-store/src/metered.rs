@@ -4,6 +4,7 @@
 use crate::*;
 use async_trait::async_trait;
 use keygate_core::device::DeviceAuthorization;
+use keygate_core::events::{Event, EventFilter};
 use keygate_core::federation::{FederatedIdentity, FederationState, UpstreamIdp};
 use keygate_core::model::{
     Api, Client, ClientGrant, Consent, Grant, RefreshToken, Session, Tenant, User,
@@ -148,6 +149,10 @@ metered! {
     }
     impl ReplayStore {
         fn first_use(key: &str, expires_at: i64, now: i64) -> Result<bool>;
+    }
+    impl EventStore {
+        fn append_event(event: &Event, expires_at: i64) -> Result<()>;
+        fn list_events(filter: &EventFilter, limit: i64) -> Result<Vec<Event>>;
     }
     impl FederationStore {
         fn create_idp(idp: &UpstreamIdp) -> Result<()>;

@@ -148,6 +148,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "federation",
         sql: include_str!("../migrations/postgres/0029_federation.sql"),
     },
+    Migration {
+        version: 30,
+        name: "events",
+        sql: include_str!("../migrations/postgres/0030_events.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

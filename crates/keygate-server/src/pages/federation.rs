@@ -461,6 +461,16 @@ async fn create(
     }
     tracing::info!(tenant = %door.tenant.id, idp = %idp.id, sub = %user.sub, "user created through an upstream");
     metrics::counter!("keygate_federation_total", "result" => "created").increment(1);
+    crate::events::Record::new(
+        &door.tenant.id,
+        "user.registered",
+        format!("user:{}", user.sub),
+    )
+    .ip(door.client_ip)
+    .subject(format!("user:{}", user.sub))
+    .detail(serde_json::json!({ "through": "upstream", "idp": idp.id }))
+    .save(state)
+    .await;
     if !user.email_verified {
         crate::email_verification::after_registration(state, door, &user).await;
     }

@@ -13,6 +13,7 @@ mod clients;
 mod consents;
 mod device;
 mod email_links;
+mod events;
 mod factors;
 mod federation;
 mod grants;

@@ -168,6 +168,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "federation",
         sql: include_str!("../../migrations/sqlite/0029_federation.sql"),
     },
+    Migration {
+        version: 30,
+        name: "events",
+        sql: include_str!("../../migrations/sqlite/0030_events.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

@@ -263,6 +263,20 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
         };
         s.put_federation_state(hash, &state).await.unwrap();
     }
+    // Audit events past their retention: the expired one goes.
+    for (id, expires_at) in [("ev-old", now - 1), ("ev-live", now + 60)] {
+        let event = keygate_core::events::Event {
+            id: id.into(),
+            tenant_id: "t1".into(),
+            at: now - 100,
+            kind: "user.signed_in".into(),
+            actor: "user:u1".into(),
+            ip: None,
+            subject: None,
+            detail: serde_json::json!({}),
+        };
+        s.append_event(&event, expires_at).await.unwrap();
+    }
     let swept = s.sweep(now, 100).await.unwrap();
     let mut swept: Vec<_> = swept.into_iter().collect();
     swept.sort();
@@ -273,6 +287,7 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
             ("backchannel_logouts", 0),
             ("clients", 1),
             ("device_codes", 1),
+            ("events", 1),
             ("federation_states", 1),
             ("grants", 2),
             ("mfa_pending", 1),
