@@ -156,7 +156,14 @@ pub(crate) async fn post(
             e,
         )),
         Err(e @ accounts::AccountError::Disabled) => Ok(again(&e.message(), StatusCode::FORBIDDEN)),
-        Err(e) => Ok(again(&e.message(), StatusCode::UNAUTHORIZED)),
+        Err(e) => {
+            crate::events::Record::new(&door.tenant.id, "user.sign_in_failed", "anonymous")
+                .ip(door.client_ip)
+                .detail(serde_json::json!({ "reason": e.code(), "door": "hosted" }))
+                .save(&state)
+                .await;
+            Ok(again(&e.message(), StatusCode::UNAUTHORIZED))
+        }
     }
 }
 
