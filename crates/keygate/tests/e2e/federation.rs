@@ -155,6 +155,17 @@ impl Fed {
     }
 }
 
+/// The `state` parameter of a URL.
+fn state_of(url: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
 fn amr(id_token: &serde_json::Value) -> Vec<String> {
     id_token["amr"]
         .as_array()
@@ -305,13 +316,7 @@ async fn a_foreign_tampered_or_replayed_state_is_refused_and_nothing_is_created(
         .submit(&page, &[("email", UP_EMAIL), ("password", UP_PASSWORD)])
         .await;
     let callback = back.location().unwrap();
-    let state = url::Url::parse(&callback)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = state_of(&callback);
     // Another browser (no cookie, or someone else's link): refused.
     let other = Browser::new().get(&callback).await;
     assert_eq!(other.status, 400, "{}", other.body);
@@ -358,13 +363,7 @@ async fn the_upstreams_refusal_goes_back_to_the_application_and_a_wrong_iss_stop
     let b = Browser::new();
     let (_, challenge) = pkce();
     let (go, _) = f.to_upstream(&b, &challenge).await;
-    let state = url::Url::parse(&go.location().unwrap())
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let state = state_of(&go.location().unwrap());
     let callback = format!("{}/federation/{}/callback", f.w.issuer, f.idp);
     let declined = b
         .get(&format!("{callback}?error=access_denied&state={state}"))
