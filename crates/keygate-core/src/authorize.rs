@@ -174,7 +174,9 @@ pub enum AuthorizeError {
 /// the only registered one when none was sent.
 pub fn resolve_redirect_uri(p: &Params, client: &Client) -> Result<(String, bool), String> {
     match p.get("redirect_uri") {
-        Some(r) if client.redirect_uris.iter().any(|u| u == r) => Ok((r.to_string(), true)),
+        Some(r) if crate::redirect::is_registered(&client.redirect_uris, r) => {
+            Ok((r.to_string(), true))
+        }
         Some(_) => Err("The redirect_uri is not registered for this application.".into()),
         None if client.redirect_uris.len() == 1 => Ok((client.redirect_uris[0].clone(), false)),
         None => Err(

@@ -1,5 +1,6 @@
 //! Redirect URIs and origins: what may be registered, and how a request's
-//! value is matched (exactly, character for character, RFC 9700 2.1).
+//! value is matched (exactly, character for character, RFC 9700 2.1; the
+//! one exception is the port of a loopback IP address, RFC 8252 7.3).
 
 use url::Url;
 
@@ -11,6 +12,47 @@ pub fn is_loopback_host(url: &Url) -> bool {
         Some(url::Host::Ipv6(ip)) => ip == std::net::Ipv6Addr::LOCALHOST,
         None => false,
     }
+}
+
+/// Whether `sent` is one of the `registered` redirect URIs: equal
+/// character for character (RFC 9700 2.1), or, for an `http` URI on a
+/// loopback IP literal (`127.0.0.1`, `[::1]`), equal in everything but the
+/// port, which a native app picks when it starts listening (RFC 8252 7.3:
+/// "MUST allow any port"). `localhost` is matched exactly (RFC 8252 8.3
+/// advises against it: the name may resolve elsewhere).
+pub fn is_registered(registered: &[String], sent: &str) -> bool {
+    registered
+        .iter()
+        .any(|r| r == sent || same_but_loopback_port(r, sent))
+}
+
+fn same_but_loopback_port(registered: &str, sent: &str) -> bool {
+    let (Ok(r), Ok(s)) = (Url::parse(registered), Url::parse(sent)) else {
+        return false;
+    };
+    let loopback_ip = |u: &Url| match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip == std::net::Ipv4Addr::LOCALHOST,
+        Some(url::Host::Ipv6(ip)) => ip == std::net::Ipv6Addr::LOCALHOST,
+        _ => false,
+    };
+    if r.scheme() != "http" || s.scheme() != "http" || !loopback_ip(&r) || r.host() != s.host() {
+        return false;
+    }
+    // Everything after the authority must be the same text, and the sent
+    // URI must carry nothing the registered one lacks (no user info).
+    s.username().is_empty()
+        && s.password().is_none()
+        && s.fragment().is_none()
+        && r.path() == s.path()
+        && r.query() == s.query()
+        && after_authority(registered) == after_authority(sent)
+}
+
+/// The text of a URI after its authority (path, query), as sent: the
+/// parsed forms normalize, and the match must not.
+fn after_authority(uri: &str) -> &str {
+    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
+    rest.find(['/', '?']).map_or("", |i| &rest[i..])
 }
 
 /// Checks a redirect URI (or post-logout redirect URI) offered for
@@ -107,6 +149,43 @@ pub fn with_query(base: &str, params: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_loopback_ip_redirect_uri_matches_on_any_port_and_nothing_else_does() {
+        let reg = vec![
+            "http://127.0.0.1:9/callback".to_string(),
+            "http://[::1]/cb?x=1".to_string(),
+            "http://localhost:9/cb".to_string(),
+            "https://app.example/cb".to_string(),
+        ];
+        for ok in [
+            "http://127.0.0.1:9/callback",
+            "http://127.0.0.1:53111/callback",
+            "http://127.0.0.1/callback",
+            "http://[::1]:4000/cb?x=1",
+            "http://localhost:9/cb",
+            "https://app.example/cb",
+        ] {
+            assert!(is_registered(&reg, ok), "{ok}");
+        }
+        for bad in [
+            "http://127.0.0.1:9/Callback",
+            "http://127.0.0.1:53111/callback/",
+            "http://127.0.0.1:53111/callback?x=1",
+            "http://127.0.0.1:53111/callback#f",
+            "http://u@127.0.0.1:53111/callback",
+            "http://127.0.0.2:9/callback",
+            "http://[::1]:4000/cb",
+            "http://[::1]:4000/cb?x=2",
+            "http://localhost:10/cb",
+            "https://127.0.0.1:9/callback",
+            "https://app.example:444/cb",
+            "http://127.0.0.1:53111/%63allback",
+            "http://127.0.0.1:9/./callback",
+        ] {
+            assert!(!is_registered(&reg, bad), "{bad}");
+        }
+    }
 
     #[test]
     fn registrable_redirect_uris() {

@@ -153,7 +153,7 @@ pub fn check_refresh(
         return Err(OAuthError::invalid_grant("the refresh token has expired").into());
     }
     if let Some(r) = redirect_uri {
-        if !client.redirect_uris.iter().any(|u| u == r) {
+        if !crate::redirect::is_registered(&client.redirect_uris, r) {
             return Err(OAuthError::invalid_grant(
                 "redirect_uri is not registered for this client",
             )

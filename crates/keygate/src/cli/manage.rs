@@ -153,7 +153,8 @@ pub(crate) struct ClientUpdate {
     pub client_id: String,
     #[arg(long)]
     pub name: Option<String>,
-    /// A redirect URI, matched exactly: https, http only on a loopback host
+    /// A redirect URI, matched exactly (but any port on 127.0.0.1 or [::1],
+    /// RFC 8252 7.3): https, http only on a loopback host
     /// (localhost, 127.0.0.1, [::1]), or a native app's reverse-domain scheme.
     #[arg(long = "redirect-uri")]
     pub redirect_uris: Vec<String>,

@@ -150,11 +150,11 @@ async fn untrusted_redirect_targets_get_an_error_page_never_a_redirect() {
                 "not registered",
             ),
             (
-                "other port",
+                "another loopback address",
                 vec![
                     ("response_type", "code"),
                     ("client_id", id),
-                    ("redirect_uri", "http://127.0.0.1:10/callback"),
+                    ("redirect_uri", "http://127.0.0.2:9/callback"),
                     ("code_challenge", &challenge),
                 ],
                 "not registered",
@@ -588,4 +588,61 @@ async fn pages_carry_security_headers() {
             );
         }
     }
+}
+
+/// RFC 8252 7.3: a native app registers `http://127.0.0.1/callback` and
+/// listens on whatever port it gets; the code goes to that port, and the
+/// token request must name the same URI, port included.
+#[tokio::test]
+async fn a_native_apps_loopback_redirect_uri_works_on_any_port() {
+    let w = World::new().await;
+    let app =
+        w.db.client("acme", "http://127.0.0.1/callback", &["--public"]);
+    let mut at_port = app.clone();
+    at_port.redirect_uri = "http://127.0.0.1:51234/callback".into();
+    let (verifier, challenge) = pkce();
+    let code = obtain_code(&Browser::new(), &w.issuer, &at_port, Some(&challenge), &[]).await;
+    let exchange = |uri: &'static str, code: String, verifier: String| {
+        let (issuer, id) = (w.issuer.clone(), app.id.clone());
+        async move {
+            token(
+                &issuer,
+                None,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", uri),
+                    ("client_id", &id),
+                    ("code_verifier", &verifier),
+                ],
+            )
+            .await
+        }
+    };
+    // Another port at the token endpoint is not the URI the code went to.
+    let (status, _, body) = exchange(
+        "http://127.0.0.1:51235/callback",
+        code.clone(),
+        verifier.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let code = obtain_code(&Browser::new(), &w.issuer, &at_port, Some(&challenge), &[]).await;
+    let (status, _, body) = exchange("http://127.0.0.1:51234/callback", code, verifier).await;
+    assert_eq!(status, 200, "{body}");
+    // Another path, or localhost, is still refused at /authorize.
+    let mut other = app.clone();
+    other.redirect_uri = "http://localhost:51234/callback".into();
+    let page = Browser::new()
+        .get(&crate::harness::authorize_url(
+            &w.issuer,
+            &other,
+            Some(&challenge),
+            &[],
+        ))
+        .await;
+    assert_eq!(page.status, 400, "{}", page.body);
 }
