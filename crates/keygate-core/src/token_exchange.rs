@@ -184,6 +184,9 @@ pub struct Presented<'a> {
     pub scope: Option<&'a Scope>,
     /// The request's clock.
     pub now: i64,
+    /// The thumbprint of the key of the request's DPoP proof, if one was
+    /// sent (and checked).
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// The token an approved exchange issues.
@@ -217,11 +220,16 @@ fn unusable(role: Role, why: Unusable) -> OAuthError {
 
 /// Checks a verified token's own claims again (the server verified them;
 /// the rule is stated here too, so that it is tested here).
+///
+/// A DPoP-bound token (`cnf.jkt`) is usable only with a proof by its key
+/// (RFC 9449 7: presenting a bound token is proving its key): otherwise a
+/// stolen bound token could be traded for an unbound one.
 fn usable<'a>(
     role: Role,
     token: Result<&'a AccessTokenClaims, Unusable>,
     issuer: &str,
     now: i64,
+    dpop_jkt: Option<&str>,
 ) -> Result<&'a AccessTokenClaims, OAuthError> {
     let claims = token.map_err(|why| unusable(role, why))?;
     if claims.iss != issuer {
@@ -229,6 +237,14 @@ fn usable<'a>(
     }
     if claims.exp <= now {
         return Err(unusable(role, Unusable::Expired));
+    }
+    if let Some(bound) = claims.jkt() {
+        if dpop_jkt != Some(bound) {
+            return Err(OAuthError::invalid_request(format!(
+                "the {} is bound to a DPoP key (cnf.jkt): send a DPoP proof signed by that key",
+                role.name()
+            )));
+        }
     }
     Ok(claims)
 }
@@ -309,11 +325,11 @@ pub fn decide(p: &Presented<'_>) -> Result<Exchanged, OAuthError> {
         )));
     }
     let api = p.api.filter(|a| a.identifier == target);
-    let subject = usable(Role::Subject, p.subject, p.issuer, p.now)?;
+    let subject = usable(Role::Subject, p.subject, p.issuer, p.now, p.dpop_jkt)?;
     let act = match p.actor {
         None => subject.act.clone(),
         Some(actor) => {
-            let actor = usable(Role::Actor, actor, p.issuer, p.now)?;
+            let actor = usable(Role::Actor, actor, p.issuer, p.now, p.dpop_jkt)?;
             // The actor token proves the calling client is the actor (or
             // acts for it): one issued to another client proves nothing
             // about this one.

@@ -65,6 +65,7 @@ fn presented<'a>(
         api,
         scope: None,
         now: NOW,
+        dpop_jkt: None,
     }
 }
 
@@ -397,4 +398,26 @@ fn a_client_credentials_subject_has_no_grant() {
     assert_eq!(out.sub, "web");
     assert_eq!(out.grant_id, None);
     assert_eq!(out.auth_time, None);
+}
+
+#[test]
+fn a_dpop_bound_token_is_exchanged_only_with_a_proof_by_its_key() {
+    let client = client();
+    let mut bound = subject();
+    bound.cnf = Some(crate::claims::Confirmation {
+        jkt: "key-a".into(),
+    });
+    for proof in [None, Some("key-b")] {
+        let mut p = presented(&client, &bound, None);
+        p.dpop_jkt = proof;
+        let e = decide(&p).unwrap_err();
+        assert_eq!(e.code.as_str(), "invalid_request", "{proof:?}");
+        assert!(e.description.contains("DPoP"), "{}", e.description);
+    }
+    let mut p = presented(&client, &bound, None);
+    p.dpop_jkt = Some("key-a");
+    assert!(decide(&p).is_ok());
+    // An unbound token needs no proof (and may be exchanged with one).
+    let plain = subject();
+    assert!(decide(&presented(&client, &plain, None)).is_ok());
 }

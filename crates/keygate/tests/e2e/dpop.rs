@@ -1065,3 +1065,91 @@ async fn a_proof_at_the_pushed_authorization_request_endpoint_binds_the_code() {
         json!(key.jkt())
     );
 }
+
+/// A DPoP-bound access token is traded at the token-exchange grant only
+/// with a proof by its key (RFC 9449 7): a stolen bound token cannot become
+/// a bearer one.
+#[tokio::test]
+async fn a_bound_subject_token_is_exchanged_only_with_a_proof_by_its_key() {
+    let w = World::new().await;
+    let holder = w.confidential_client(&["--grant", "client_credentials"]);
+    let exchanger = w.confidential_client(&[
+        "--grant",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+        "--exchange-audience",
+        "https://orders.example",
+    ]);
+    let url = format!("{}/token", w.issuer);
+    let key = DpopKey::new(Alg::ES256);
+    let form = [("grant_type", "client_credentials")];
+    let auth = basic(&holder);
+    // The nonce comes with the refusal of a proof without one.
+    let first = key.proof(Claims::post(&url, None));
+    let (_, h, _) = call(
+        "POST",
+        &url,
+        &[("DPoP", &first), ("authorization", &auth)],
+        Some(&form),
+    )
+    .await;
+    let nonce = nonce_of(&h);
+    let proof = key.proof(Claims::post(&url, Some(&nonce)));
+    let (s, _, body) = call(
+        "POST",
+        &url,
+        &[("DPoP", &proof), ("authorization", &auth)],
+        Some(&form),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["token_type"], "DPoP");
+    let bound = body["access_token"].as_str().unwrap().to_string();
+    let exchange = [
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
+        ("subject_token", bound.as_str()),
+        (
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ),
+        ("audience", "https://orders.example"),
+    ];
+    let auth = basic(&exchanger);
+    // No proof, then a proof by another key: refused.
+    let (s, _, body) = call("POST", &url, &[("authorization", &auth)], Some(&exchange)).await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+    assert!(body["error_description"].as_str().unwrap().contains("DPoP"));
+    let other = DpopKey::new(Alg::ES256);
+    let proof = other.proof(Claims::post(&url, Some(&nonce)));
+    let (s, _, body) = call(
+        "POST",
+        &url,
+        &[("DPoP", &proof), ("authorization", &auth)],
+        Some(&exchange),
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+    // A proof by the token's own key: exchanged, and the new token is
+    // bound to it too.
+    let proof = key.proof(Claims::post(&url, Some(&nonce)));
+    let (s, _, body) = call(
+        "POST",
+        &url,
+        &[("DPoP", &proof), ("authorization", &auth)],
+        Some(&exchange),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let claims = crate::harness::claims(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["cnf"]["jkt"], key.jkt());
+}

@@ -35,6 +35,7 @@ pub(super) async fn exchange(
         api: api.as_ref(),
         scope: request.scope.as_ref(),
         now: req.now,
+        dpop_jkt: req.dpop.as_deref(),
     })?;
     let minter = Minter::new(req.state, req.door, req.client, req.now)
         .await?
