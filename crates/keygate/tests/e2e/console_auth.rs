@@ -578,6 +578,13 @@ async fn the_admin_api_keeps_its_tokens_and_a_users_session_opens_no_console() {
     assert_eq!(api.status(), 200);
     let by_cookie = owner.get(&format!("{base}/admin/v1/tenants")).await;
     assert_eq!(by_cookie.status, 401, "{}", by_cookie.body);
+
+    // A tenant named "admin" keeps its path door beside the console.
+    db.tenant("admin", &[]);
+    let discovery = reqwest::get(format!("{base}/admin/as/.well-known/openid-configuration"))
+        .await
+        .unwrap();
+    assert_eq!(discovery.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
