@@ -178,22 +178,36 @@ pub(crate) fn csrf_for(state: &AppState, session_hash: &str) -> String {
         .hex(session_hash)
 }
 
-/// Whether a state-changing request comes from the console's own origin:
-/// an `Origin` other than the public URL's, or a `Sec-Fetch-Site` other
-/// than `same-origin` or `none`, is refused. (A request with neither, from
-/// a client that is no browser, still needs the session's CSRF token.)
+/// Whether a state-changing request comes from the console's own origin.
+///
+/// `Sec-Fetch-Site`, when sent (every current browser sends it, and no
+/// page can forge it), must be `same-origin` (or `none`, typed by the
+/// user). `Origin`, when sent, must be the public URL's origin; `null` is
+/// accepted only beside `Sec-Fetch-Site: same-origin`, because our own
+/// `Referrer-Policy: no-referrer` makes browsers send `Origin: null` on
+/// the console's own form posts. A request with neither header, from a
+/// client that is no browser, still needs the session's CSRF token.
 pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let own = url::Url::parse(&state.config.public_url)
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_default();
-        if origin.to_str().ok() != Some(own.as_str()) {
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .map(|v| v.to_str().unwrap_or(""));
+    if let Some(site) = fetch_site {
+        if !matches!(site, "same-origin" | "none") {
             return false;
         }
     }
-    match headers.get("sec-fetch-site").map(|v| v.to_str().ok()) {
+    match headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or(""))
+    {
         None => true,
-        Some(v) => matches!(v, Some("same-origin") | Some("none")),
+        Some("null") => fetch_site == Some("same-origin"),
+        Some(origin) => {
+            let own = url::Url::parse(&state.config.public_url)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default();
+            origin == own
+        }
     }
 }
 

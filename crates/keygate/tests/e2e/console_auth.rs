@@ -142,7 +142,7 @@ fn assert_console_headers(page: &Page) {
     assert!(!page.body.contains("<script"));
 }
 
-async fn execute(db: &Database, sql: &str) {
+pub async fn execute(db: &Database, sql: &str) {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
