@@ -56,7 +56,10 @@ pub(crate) const SESSION_TTL: i64 = 8 * 3600;
 /// Every console route, by full path: merged at the public URL's root.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin", get(|| async { Redirect::to("/admin/") }))
+        .route(
+            "/admin",
+            get(|| async { secure(Redirect::to("/admin/").into_response()) }),
+        )
         .merge(sign_in::routes())
         .merge(dashboard::routes())
         .merge(operators::routes())
