@@ -12,8 +12,11 @@
 //! - Who is signed in: take an [`Operator`] as a handler argument. Without
 //!   a fully signed-in session (password and second factor) a GET is
 //!   redirected to `/admin/sign-in` and anything else refused (403).
-//!   Ask it [`Operator::can_read`], [`Operator::can_change`] and
-//!   [`Operator::is_owner`]; answer a refusal with [`refused`].
+//!   Ask it [`Operator::can_read`], [`Operator::can_change`] (a tenant's
+//!   things), [`Operator::can_change_every_tenant`] (making or deleting
+//!   tenants) and [`Operator::is_owner`] (operators, admin tokens); answer
+//!   a refusal with [`refused`]. Record changes with
+//!   `events::Record::new(tenant, kind, op.actor()).ip(op.ip)`.
 //! - Forms: every POST goes through [`form`] (or [`form_any_role`] for
 //!   what a viewer may do, like signing out), which checks the request's
 //!   origin (`Origin`, `Sec-Fetch-Site`) and the CSRF token bound to the
@@ -128,11 +131,17 @@ impl Operator {
         self.role != Role::Viewer && self.can_read(tenant)
     }
 
-    /// Whether it may change what is deployment-wide (tenants, operators,
-    /// admin tokens, signing keys of every tenant): an owner, or an admin
-    /// of every tenant for tenants.
+    /// Whether it is an owner: the only role that may manage operators
+    /// and admin tokens.
     pub(crate) fn is_owner(&self) -> bool {
         self.role == Role::Owner
+    }
+
+    /// Whether it may change things of every tenant, and so make or delete
+    /// tenants: an owner, or an admin without a tenant.
+    #[allow(dead_code)] // the tenants page's check
+    pub(crate) fn can_change_every_tenant(&self) -> bool {
+        self.role != Role::Viewer && self.tenant.is_none()
     }
 
     /// The actor of the events it causes.
@@ -609,11 +618,14 @@ mod tests {
         };
         assert!(op.can_change("acme") && !op.can_change("other") && !op.is_owner());
         assert!(op.can_read("acme") && !op.can_read("other"));
+        assert!(!op.can_change_every_tenant());
         op.role = Role::Viewer;
         assert!(op.can_read("acme") && !op.can_change("acme"));
         op.tenant = None;
         op.role = Role::Owner;
-        assert!(op.can_change("any") && op.is_owner());
+        assert!(op.can_change("any") && op.is_owner() && op.can_change_every_tenant());
+        op.role = Role::Viewer;
+        assert!(!op.can_change_every_tenant());
         assert_eq!(Role::parse("viewer"), Some(Role::Viewer));
         assert_eq!(Role::parse("root"), None);
     }
