@@ -23,12 +23,20 @@ use std::net::{IpAddr, SocketAddr};
 
 /// The peer address, or the last `X-Forwarded-For` hop when configured.
 fn client_ip(state: &AppState, req: &Request) -> Option<IpAddr> {
+    client_ip_of(state, req.headers(), req.extensions())
+}
+
+/// [`client_ip`] from a request's parts (the console's extractors).
+pub(crate) fn client_ip_of(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Option<IpAddr> {
     if state.config.trust_forwarded_for {
         // The last hop is the one our proxy appended; anything before it is
         // whatever the client chose to send, so an unreadable last hop falls
         // back to the peer address, never to an earlier entry.
-        let forwarded = req
-            .headers()
+        let forwarded = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -39,7 +47,7 @@ fn client_ip(state: &AppState, req: &Request) -> Option<IpAddr> {
             return forwarded;
         }
     }
-    req.extensions()
+    extensions
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
 }

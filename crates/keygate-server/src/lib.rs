@@ -23,6 +23,7 @@ pub mod backchannel;
 mod cache;
 mod client_keys;
 pub mod config;
+mod console;
 pub mod dev;
 mod device;
 pub mod door;
@@ -383,6 +384,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(observability::readyz))
         .route("/metrics", get(observability::metrics_endpoint))
         .nest("/admin/v1", admin::router(state.clone()))
+        .merge(console::router())
         .nest("/{tenant}/as", by_path)
         .merge(metadata_by_path)
         .merge(by_host)

@@ -62,6 +62,7 @@ mod logouts;
 mod maintenance;
 mod metered;
 mod migrate;
+mod operators;
 mod options;
 mod outbox;
 mod passkeys;
@@ -98,6 +99,7 @@ pub use limits::{Attempt, LimitPolicy, LimitStore};
 pub use logouts::{Logout, LogoutOutcome, LogoutStore};
 pub use maintenance::MaintenanceStore;
 pub use metered::Metered;
+pub use operators::{Operator, OperatorSession, OperatorStore};
 pub use options::{Linger, StoreOptions};
 pub use outbox::{Mail, NewMail, OutboxStore};
 pub use passkeys::{PasskeyCeremony, PasskeyStore, StoredPasskey};
@@ -115,8 +117,8 @@ pub mod prelude {
     pub use crate::{
         AdminTokenStore, ApiStore, ClientStore, ConsentStore, DeviceStore, FactorStore,
         FederationStore, GrantStore, KeyStore, LimitStore, LogoutStore, MaintenanceStore,
-        PasskeyStore, PushedRequestStore, RegistrationStore, ReplayStore, SessionStore, Store,
-        TenantStore, UserStore,
+        OperatorStore, PasskeyStore, PushedRequestStore, RegistrationStore, ReplayStore,
+        SessionStore, Store, TenantStore, UserStore,
     };
 }
 
@@ -161,6 +163,7 @@ pub trait Store:
     + LogoutStore
     + FederationStore
     + EventStore
+    + OperatorStore
 {
 }
 
@@ -188,6 +191,7 @@ impl<S> Store for S where
         + LogoutStore
         + FederationStore
         + EventStore
+        + OperatorStore
         + ?Sized
 {
 }

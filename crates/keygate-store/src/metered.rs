@@ -154,6 +154,21 @@ metered! {
         fn append_event(event: &Event, expires_at: i64) -> Result<()>;
         fn list_events(filter: &EventFilter, limit: i64) -> Result<Vec<Event>>;
     }
+    impl OperatorStore {
+        fn create_operator(operator: &Operator) -> Result<()>;
+        fn get_operator(id: &str) -> Result<Option<Operator>>;
+        fn operator_by_email(email: &str) -> Result<Option<Operator>>;
+        fn list_operators() -> Result<Vec<Operator>>;
+        fn delete_operator(id: &str) -> Result<bool>;
+        fn set_operator_totp(id: &str, sealed: &str) -> Result<bool>;
+        fn use_operator_totp_step(id: &str, step: i64, confirm: bool) -> Result<bool>;
+        fn create_operator_session(session: &OperatorSession) -> Result<()>;
+        fn operator_session(id_hash: &str, now: i64) -> Result<Option<OperatorSession>>;
+        fn pass_operator_mfa(id_hash: &str) -> Result<bool>;
+        fn delete_operator_session(id_hash: &str) -> Result<bool>;
+        fn count_events_by_bucket(tenant: Option<&str>, kinds: &[String], since: i64, until: i64, bucket: i64) -> Result<Vec<(i64, String, i64)>>;
+        fn count_grants_by_bucket(tenant: Option<&str>, since: i64, until: i64, bucket: i64) -> Result<Vec<(i64, i64)>>;
+    }
     impl FederationStore {
         fn create_idp(idp: &UpstreamIdp) -> Result<()>;
         fn get_idp(tenant_id: &str, id: &str) -> Result<Option<UpstreamIdp>>;

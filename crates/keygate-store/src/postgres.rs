@@ -153,6 +153,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "events",
         sql: include_str!("../migrations/postgres/0030_events.sql"),
     },
+    Migration {
+        version: 32,
+        name: "operators",
+        sql: include_str!("../migrations/postgres/0032_operators.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

@@ -5,9 +5,11 @@ use clap::{Args, Parser, Subcommand};
 mod apis;
 mod idps;
 mod manage;
+mod operators;
 pub(crate) use apis::*;
 pub(crate) use idps::*;
 pub(crate) use manage::*;
+pub(crate) use operators::*;
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +58,11 @@ pub(crate) enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Manage operators of the admin console ({PUBLIC_URL}/admin/).
+    Admin {
+        #[command(subcommand)]
+        command: OperatorCommand,
     },
     /// Manage bearer tokens of the admin API.
     AdminToken {

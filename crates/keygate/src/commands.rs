@@ -6,12 +6,14 @@
 mod apis;
 mod clients;
 mod idps;
+mod operators;
 mod tenants;
 mod users;
 
 pub(crate) use apis::api;
 pub(crate) use clients::client;
 pub(crate) use idps::idp;
+pub(crate) use operators::admin;
 pub(crate) use tenants::tenant;
 pub(crate) use users::user;
 

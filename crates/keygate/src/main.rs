@@ -71,6 +71,7 @@ fn main() -> ExitCode {
                 command: cli::KeysCommand::Rotate(a),
             } => commands::keys_rotate(a).await,
             cli::Command::AdminToken { command } => commands::admin_token(command).await,
+            cli::Command::Admin { command } => commands::admin(command).await,
         }
     });
     match result {

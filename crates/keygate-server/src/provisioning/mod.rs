@@ -23,6 +23,7 @@ mod consents;
 pub mod duration;
 mod factors;
 mod idps;
+mod operators;
 mod tenants;
 mod users;
 
@@ -34,6 +35,7 @@ pub use consents::*;
 pub use duration::parse_duration;
 pub use factors::*;
 pub use idps::*;
+pub use operators::*;
 pub use tenants::*;
 pub use users::*;
 

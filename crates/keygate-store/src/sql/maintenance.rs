@@ -22,7 +22,7 @@ use async_trait::async_trait;
 /// lifetimes are not negative) so that the expiry index serves it:
 /// an index cannot serve `column + ttl < now`, and without it every
 /// sweep read the whole table.
-const SWEEP: [(&str, &str); 16] = [
+const SWEEP: [(&str, &str); 17] = [
     ("sessions", "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)"),
     ("revoked_jtis", "DELETE FROM revoked_jtis WHERE jti IN (SELECT jti FROM revoked_jtis WHERE expires_at < $1 LIMIT $2)"),
     ("rate_limits", "DELETE FROM rate_limits WHERE key IN (SELECT key FROM rate_limits WHERE blocked_until < $1 AND window_start < $1 - 86400 LIMIT $2)"),
@@ -42,6 +42,7 @@ const SWEEP: [(&str, &str); 16] = [
     ("passkey_ceremonies", "DELETE FROM passkey_ceremonies WHERE hash IN (SELECT hash FROM passkey_ceremonies WHERE expires_at < $1 LIMIT $2)"),
     ("seen_values", "DELETE FROM seen_values WHERE key IN (SELECT key FROM seen_values WHERE expires_at < $1 LIMIT $2)"),
     ("pushed_requests", "DELETE FROM pushed_requests WHERE hash IN (SELECT hash FROM pushed_requests WHERE expires_at < $1 LIMIT $2)"),
+    ("operator_sessions", "DELETE FROM operator_sessions WHERE id_hash IN (SELECT id_hash FROM operator_sessions WHERE expires_at < $1 LIMIT $2)"),
     ("events", "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE expires_at < $1 LIMIT $2)"),
     ("federation_states", "DELETE FROM federation_states WHERE hash IN (SELECT hash FROM federation_states WHERE expires_at < $1 LIMIT $2)"),
     // Back-channel logouts delivered or given up more than a day ago.

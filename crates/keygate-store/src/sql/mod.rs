@@ -21,6 +21,7 @@ mod keys;
 mod limits;
 mod logouts;
 mod maintenance;
+mod operators;
 mod outbox;
 mod passkeys;
 mod pushed;

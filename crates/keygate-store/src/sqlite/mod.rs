@@ -173,6 +173,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "events",
         sql: include_str!("../../migrations/sqlite/0030_events.sql"),
     },
+    Migration {
+        version: 32,
+        name: "operators",
+        sql: include_str!("../../migrations/sqlite/0032_operators.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

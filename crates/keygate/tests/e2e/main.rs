@@ -21,6 +21,8 @@ mod cli_admin;
 mod client_auth_jwt;
 mod codes;
 mod consent;
+mod console_auth;
+mod console_browser;
 mod dev_mode;
 mod device_flow;
 mod dpop;
