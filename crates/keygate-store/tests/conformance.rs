@@ -39,6 +39,8 @@ mod federation;
 mod limits;
 #[path = "conformance/logouts.rs"]
 mod logouts;
+#[path = "conformance/operators.rs"]
+mod operators;
 #[path = "conformance/outbox.rs"]
 mod outbox;
 #[path = "conformance/passkeys.rs"]

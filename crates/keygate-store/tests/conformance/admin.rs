@@ -277,6 +277,21 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
         };
         s.append_event(&event, expires_at).await.unwrap();
     }
+    // Console sessions: one ended, one live.
+    for (id, expires_at) in [("op-s-old", now - 1), ("op-s-live", now + 3600)] {
+        s.create_operator_session(&keygate_store::OperatorSession {
+            id_hash: id.into(),
+            operator_id: "op1".into(),
+            created_at: now - 7200,
+            expires_at,
+            last_seen_at: now - 7200,
+            mfa_passed: true,
+            ip: None,
+            user_agent: None,
+        })
+        .await
+        .unwrap();
+    }
     let swept = s.sweep(now, 100).await.unwrap();
     let mut swept: Vec<_> = swept.into_iter().collect();
     swept.sort();
@@ -291,6 +306,7 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
             ("federation_states", 1),
             ("grants", 2),
             ("mfa_pending", 1),
+            ("operator_sessions", 1),
             ("passkey_ceremonies", 1),
             ("pushed_requests", 1),
             ("rate_limits", 1),

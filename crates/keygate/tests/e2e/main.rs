@@ -21,6 +21,7 @@ mod cli_admin;
 mod client_auth_jwt;
 mod codes;
 mod consent;
+mod console_auth;
 mod dev_mode;
 mod device_flow;
 mod dpop;
