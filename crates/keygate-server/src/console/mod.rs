@@ -192,18 +192,28 @@ pub(crate) fn csrf_for(state: &AppState, session_hash: &str) -> String {
 /// an `Origin` other than the public URL's, or a `Sec-Fetch-Site` other
 /// than `same-origin` or `none`, is refused. (A request with neither, from
 /// a client that is no browser, still needs the session's CSRF token.)
+///
+/// Browsers send `Origin: null` on a form POST from a page whose
+/// `Referrer-Policy` is `no-referrer` (the Fetch standard, "append a
+/// request `Origin` header"), as every console page's is; such a request
+/// is the console's own only when `Sec-Fetch-Site` says `same-origin`.
 pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
+    let site = headers
+        .get("sec-fetch-site")
+        .map(|v| v.to_str().ok().unwrap_or(""));
     if let Some(origin) = headers.get(header::ORIGIN) {
         let own = url::Url::parse(&state.config.public_url)
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default();
-        if origin.to_str().ok() != Some(own.as_str()) {
+        let origin = origin.to_str().ok();
+        let opaque_but_same = origin == Some("null") && site == Some("same-origin");
+        if origin != Some(own.as_str()) && !opaque_but_same {
             return false;
         }
     }
-    match headers.get("sec-fetch-site").map(|v| v.to_str().ok()) {
+    match site {
         None => true,
-        Some(v) => matches!(v, Some("same-origin") | Some("none")),
+        Some(v) => matches!(v, "same-origin" | "none"),
     }
 }
 
