@@ -468,6 +468,16 @@ async fn console_pages_in_chromium() {
     db.user("acme", EMAIL, PASSWORD);
     let server = Server::start(&db).await;
     operator(&db, "admin@example.com", "admin", None);
+    // Something for the dashboard to draw: a code issued, a wrong password.
+    let web = db.client("acme", "http://127.0.0.1:9/callback", &[]);
+    let issuer = server.issuer("acme");
+    obtain_code(&Browser::new(), &issuer, &web, None, &[]).await;
+    let person = Browser::new();
+    let form = person.get(&authorize_url(&issuer, &web, None, &[])).await;
+    let wrong = person
+        .submit(&form, &[("email", EMAIL), ("password", "not her password")])
+        .await;
+    assert_ne!(wrong.status, 303);
     let cross_port = free_port().to_string();
     let mut env = vec![
         ("KEYGATE_BASE", server.base.as_str()),
