@@ -521,3 +521,268 @@ async fn console_pages_in_chromium() {
         1
     );
 }
+
+#[tokio::test]
+async fn console_pages_tenants_apis_upstreams_keys_tokens_and_events() {
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    let server = Server::start(&db).await;
+    let base = server.base.clone();
+    operator(&db, "owner@example.com", "owner", None);
+    operator(&db, "admin@example.com", "admin", None);
+    let b = Browser::new();
+    sign_in(&b, &base, "owner@example.com").await;
+    let home = b.get(&format!("{base}/admin/tenants")).await;
+    assert_eq!(home.status, 200);
+
+    // A tenant, made and deleted after the confirmation page.
+    let made = post(
+        &b,
+        &base,
+        &home,
+        "/admin/tenants",
+        &[("id", "gamma"), ("mfa", "required")],
+    )
+    .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    assert_eq!(made.location().as_deref(), Some("/admin/tenants/gamma"));
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM tenants WHERE id = 'gamma'")
+            .await,
+        1
+    );
+    let bad = post(&b, &base, &home, "/admin/tenants", &[("id", "Not_an_id")]).await;
+    assert_eq!(bad.status, 400);
+    let ask = b.get(&format!("{base}/admin/tenants/gamma/delete")).await;
+    assert!(ask.body.contains("cannot be undone"), "{}", ask.body);
+    assert_eq!(
+        post(&b, &base, &ask, "/admin/tenants/gamma/delete", &[])
+            .await
+            .status,
+        303
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM tenants WHERE id = 'gamma'")
+            .await,
+        0
+    );
+
+    // An API: made, renamed with fewer scopes, deleted.
+    let made = post(
+        &b,
+        &base,
+        &home,
+        "/admin/tenants/acme/apis",
+        &[
+            ("identifier", "https://api.example.com/orders"),
+            ("name", "Orders"),
+            ("scopes", "read:orders\nwrite:orders"),
+        ],
+    )
+    .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let path = made.location().unwrap();
+    assert_eq!(
+        path,
+        "/admin/tenants/acme/apis/https%3A%2F%2Fapi%2Eexample%2Ecom%2Forders"
+    );
+    let page = b.get(&format!("{base}{path}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("write:orders"));
+    let saved = post(
+        &b,
+        &base,
+        &page,
+        &path,
+        &[("name", "Orders API"), ("scopes", "read:orders")],
+    )
+    .await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM apis WHERE name = 'Orders API'")
+            .await,
+        1
+    );
+    assert_eq!(
+        post(&b, &base, &page, &format!("{path}/delete"), &[])
+            .await
+            .status,
+        303
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM apis").await, 0);
+
+    // An upstream provider: its secret is sealed and never shown back.
+    let upstream_secret = "upstream-secret-value-123";
+    let made = post(
+        &b,
+        &base,
+        &home,
+        "/admin/tenants/acme/upstreams",
+        &[
+            ("name", "Example"),
+            ("kind", "oidc"),
+            ("issuer", "https://accounts.example.com"),
+            ("client_id", "keygate"),
+            ("client_secret", upstream_secret),
+        ],
+    )
+    .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let page = b.get(&format!("{base}{}", made.location().unwrap())).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("set (never shown)") && !page.body.contains(upstream_secret));
+    assert_eq!(
+        db.count(&format!(
+            "SELECT COUNT(*) FROM upstream_idps WHERE client_secret_sealed IS NOT NULL \
+             AND client_secret_sealed NOT LIKE '%{upstream_secret}%'"
+        ))
+        .await,
+        1
+    );
+
+    // A key rotation.
+    let keys = b.get(&format!("{base}/admin/tenants/acme/keys")).await;
+    assert_eq!(keys.status, 200);
+    let rotated = post(
+        &b,
+        &base,
+        &keys,
+        "/admin/tenants/acme/keys",
+        &[("alg", "ES256")],
+    )
+    .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    assert!(rotated.body.contains("New ES256 key"));
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM signing_keys WHERE tenant_id = 'acme' AND alg = 'ES256'")
+            .await,
+        1
+    );
+    let bad = post(
+        &b,
+        &base,
+        &keys,
+        "/admin/tenants/acme/keys",
+        &[("alg", "HS256")],
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+
+    // An admin token: shown once, works at the admin API, then deleted.
+    let tokens = b.get(&format!("{base}/admin/admin-tokens")).await;
+    assert_eq!(tokens.status, 200);
+    let made = post(&b, &base, &tokens, "/admin/admin-tokens", &[]).await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let token = input_value(&made, "secret");
+    let i = made.body.find("Token id: ").unwrap() + "Token id: ".len();
+    let id: String = made.body[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let api = |t: String| {
+        let url = format!("{base}/admin/v1/tenants");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(api(token.clone()).await, 200);
+    let listed = b.get(&format!("{base}/admin/admin-tokens")).await;
+    assert!(listed.body.contains(&id) && !listed.body.contains(&token));
+    let ask = b
+        .get(&format!("{base}/admin/admin-tokens/{id}/delete"))
+        .await;
+    assert_eq!(ask.status, 200);
+    let gone = post(
+        &b,
+        &base,
+        &ask,
+        &format!("/admin/admin-tokens/{id}/delete"),
+        &[],
+    )
+    .await;
+    assert_eq!(gone.status, 303);
+    assert_eq!(api(token.clone()).await, 401);
+
+    // An admin (not an owner) may not see or make admin tokens.
+    let admin = Browser::new();
+    sign_in(&admin, &base, "admin@example.com").await;
+    let refused = admin.get(&format!("{base}/admin/admin-tokens")).await;
+    assert_eq!(refused.status, 403);
+    let r = post(
+        &admin,
+        &base,
+        &home_of(&admin, &base).await,
+        "/admin/admin-tokens",
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 403);
+
+    // The events page, filtered by type.
+    let deleted = b
+        .get(&format!("{base}/admin/events?type=admin.deleted"))
+        .await;
+    assert_eq!(deleted.status, 200);
+    assert!(deleted.body.contains("tenant:gamma"), "{}", deleted.body);
+    assert!(deleted.body.contains(&format!("admin-token:{id}")));
+    assert!(!deleted.body.contains("key:"), "only deletions");
+    let by_actor = b
+        .get(&format!(
+            "{base}/admin/events?actor=operator%3Anobody%40example.com"
+        ))
+        .await;
+    assert!(by_actor.body.contains("No events."));
+    assert_eq!(
+        b.get(&format!("{base}/admin/events?type=nope"))
+            .await
+            .status,
+        400
+    );
+
+    // Every change, and nothing else, by the owner; no secret in any.
+    let mut seen = events(&db, "kind LIKE 'admin.%' AND kind NOT LIKE 'admin.sign%'").await;
+    seen.sort();
+    let kinds: Vec<String> = seen
+        .iter()
+        .map(|e| e.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "admin.created").count(),
+        5,
+        "{seen:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "admin.updated").count(),
+        1,
+        "{seen:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "admin.deleted").count(),
+        3,
+        "{seen:?}"
+    );
+    assert!(seen
+        .iter()
+        .all(|e| e.contains(" operator:owner@example.com 127.0.0.1")));
+    for s in [upstream_secret, token.as_str()] {
+        assert_eq!(
+            db.count(&format!(
+                "SELECT COUNT(*) FROM events WHERE detail LIKE '%{s}%'"
+            ))
+            .await,
+            0
+        );
+    }
+}
+
+/// A console page of `b` (for its CSRF token).
+async fn home_of(b: &Browser, base: &str) -> Page {
+    b.get(&format!("{base}/admin/tenants")).await
+}
