@@ -1,5 +1,6 @@
 //! Users of a tenant in the console: the list (paged in `sub` order) with
-//! a search by exact e-mail address, a new user, a user's page (profile,
+//! a search by e-mail address (the exact address, or the addresses
+//! starting with what was typed), a new user, a user's page (profile,
 //! second factors, live sessions) and its actions: disable or enable,
 //! reset second factors, end sessions, set a new random password (shown
 //! once), delete. Actions that cannot be undone ask first.
@@ -29,6 +30,10 @@ const PAGE: i64 = 50;
 pub(super) struct ListQuery {
     #[serde(default)]
     email: Option<String>,
+    /// `prefix`: addresses that start with `email`; otherwise the one
+    /// address that is `email`.
+    #[serde(default, rename = "match")]
+    mode: Option<String>,
     #[serde(default)]
     after: Option<String>,
 }
@@ -48,6 +53,9 @@ struct ListPage {
     users: Vec<Row>,
     email: String,
     searched: bool,
+    /// Whether the search was by the start of the address.
+    prefix: bool,
+    /// The query string of the next page.
     next: Option<String>,
     may_change: bool,
     csrf: String,
@@ -92,23 +100,55 @@ pub(super) async fn list(
     if !ctx.op.can_read(&tenant) {
         return ctx.refused();
     }
-    let q = q.map(|Query(q)| q).unwrap_or(ListQuery {
-        email: None,
-        after: None,
-    });
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return ctx.problem(StatusCode::BAD_REQUEST, &e.body_text(), NAV),
+    };
+    let plain = |s: &Option<String>| {
+        s.as_deref()
+            .is_none_or(|s| s.len() <= 320 && !s.chars().any(char::is_control))
+    };
+    if !plain(&q.email) || !plain(&q.after) {
+        return ctx.problem(
+            StatusCode::BAD_REQUEST,
+            "email: not an address or the start of one",
+            NAV,
+        );
+    }
+    let prefix = q.mode.as_deref() == Some("prefix");
     let store = ctx.state.store.as_ref();
     if let Err(e) = provision::existing_tenant(store, &tenant).await {
         return ctx.provision_error(e, "/admin/tenants");
     }
     let email = q.email.as_deref().map(str::trim).unwrap_or("").to_string();
+    let page_of = |mut rows: Vec<keygate_core::model::User>,
+                   key: fn(&keygate_core::model::User) -> String| {
+        let next = (rows.len() as i64 > PAGE).then(|| {
+            rows.truncate(PAGE as usize);
+            rows.last().map(key).unwrap_or_default()
+        });
+        (rows, next)
+    };
     let (users, next) = if email.is_empty() {
         let after = q.after.unwrap_or_default();
         match store.list_users(&tenant, &after, PAGE + 1).await {
-            Ok(mut rows) => {
-                let next = (rows.len() as i64 > PAGE).then(|| {
-                    rows.truncate(PAGE as usize);
-                    rows.last().map(|u| u.sub.clone()).unwrap_or_default()
-                });
+            Ok(rows) => {
+                let (rows, next) = page_of(rows, |u| u.sub.clone());
+                (rows, next.map(|n| query(&[("after", &n)])))
+            }
+            Err(e) => return ctx.provision_error(e.into(), "/admin/tenants"),
+        }
+    } else if prefix {
+        let after = q.after.unwrap_or_default();
+        let start = email.to_lowercase();
+        match store
+            .users_by_email_prefix(&tenant, &start, &after, PAGE + 1)
+            .await
+        {
+            Ok(rows) => {
+                let (rows, next) = page_of(rows, |u| u.email.clone());
+                let next =
+                    next.map(|n| query(&[("email", &email), ("match", "prefix"), ("after", &n)]));
                 (rows, next)
             }
             Err(e) => return ctx.provision_error(e.into(), "/admin/tenants"),
@@ -133,6 +173,7 @@ pub(super) async fn list(
                 })
                 .collect(),
             searched: !email.is_empty(),
+            prefix,
             email,
             next,
             may_change: ctx.op.can_change(&tenant),
@@ -140,6 +181,15 @@ pub(super) async fn list(
             tenant,
         },
     )
+}
+
+/// A query string of these pairs.
+fn query(pairs: &[(&str, &str)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        q.append_pair(k, v);
+    }
+    q.finish()
 }
 
 /// `POST /admin/tenants/{tenant}/users`: a new user with the password

@@ -201,6 +201,24 @@ async fn console_pages_admin_creates_a_client_and_disables_a_user() {
     assert!(found
         .body
         .contains(&format!("/admin/tenants/acme/users/{sub}")));
+    // Or by the start of it; an address that starts otherwise is not listed.
+    db.user("acme", "bob@example.com", PASSWORD);
+    let started = b
+        .get(&format!(
+            "{base}/admin/tenants/acme/users?email=ANN&match=prefix"
+        ))
+        .await;
+    assert_eq!(started.status, 200);
+    assert!(started
+        .body
+        .contains(&format!("/admin/tenants/acme/users/{sub}")));
+    assert!(!started.body.contains("bob@example.com"));
+    let nul = b
+        .get(&format!(
+            "{base}/admin/tenants/acme/users?email=a%00&match=prefix"
+        ))
+        .await;
+    assert_eq!(nul.status, 400);
     let user = b
         .get(&format!("{base}/admin/tenants/acme/users/{sub}"))
         .await;
