@@ -1,6 +1,8 @@
 //! Tenants in the console: the list (an operator of one tenant sees only
 //! it), a new tenant, a tenant's settings (the fields of `PATCH
 //! /admin/v1/tenants/{t}`), and deletion after a confirmation page.
+//! Creating and deleting tenants is for operators of every tenant, and
+//! their events are deployment-wide (tenant ""), as the events' rules say.
 
 use super::resources::{forget_tenant, lines, opt, see_other, when, ConfirmPage, Ctx};
 use crate::provisioning::{self as provision, NewTenant, TenantPatch};
@@ -83,6 +85,8 @@ struct ShowPage {
     created: String,
     choices: Vec<Choice>,
     may_change: bool,
+    /// Whether this operator may delete the tenant (one of every tenant).
+    may_delete: bool,
     csrf: String,
     saved: bool,
 }
@@ -165,7 +169,7 @@ pub(super) async fn create(ctx: Ctx, req: Request) -> Response {
     }
     forget_tenant(&ctx.state, &tenant);
     ctx.record(
-        &tenant.id,
+        "",
         "admin.created",
         format!("tenant:{}", tenant.id),
         json!({"resource": "tenant", "id": tenant.id}),
@@ -189,6 +193,7 @@ async fn show_page(ctx: &Ctx, tenant: Tenant, saved: bool) -> Response {
                 .unwrap_or_default(),
             created: when(tenant.created_at),
             may_change: ctx.op.can_change(&tenant.id),
+            may_delete: ctx.op.tenant.is_none() && ctx.op.can_change(&tenant.id),
             csrf: ctx.op.csrf.clone(),
             id: tenant.id,
             display_name: tenant.display_name,
@@ -299,7 +304,7 @@ pub(super) async fn confirm_delete(ctx: Ctx, Path(id): Path<String>) -> Response
 
 /// `POST /admin/tenants/{tenant}/delete`
 pub(super) async fn delete(ctx: Ctx, Path(id): Path<String>, req: Request) -> Response {
-    if let Err(r) = ctx.change(&id, req).await {
+    if let Err(r) = ctx.change_all(req).await {
         return r;
     }
     let tenant = match provision::delete_tenant(ctx.state.store.as_ref(), &id).await {
@@ -310,7 +315,7 @@ pub(super) async fn delete(ctx: Ctx, Path(id): Path<String>, req: Request) -> Re
     ctx.state.clients.remove_where(|(t, _)| *t == tenant.id);
     ctx.state.keys.forget(&tenant.id);
     ctx.record(
-        &id,
+        "",
         "admin.deleted",
         format!("tenant:{id}"),
         json!({"resource": "tenant", "id": id}),

@@ -441,6 +441,13 @@ async fn console_pages_refuse_viewers_and_other_tenants() {
     );
     let r = post(&scoped, &base, &own, "/admin/tenants", &[("id", "gamma")]).await;
     assert_eq!(r.status, 403);
+    let r = post(&scoped, &base, &own, "/admin/tenants/acme/delete", &[]).await;
+    assert_eq!(r.status, 403, "an admin of one tenant does not delete it");
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM tenants WHERE id = 'acme'")
+            .await,
+        1
+    );
     // In acme it works.
     let r = post(
         &scoped,
@@ -583,6 +590,12 @@ async fn console_pages_tenants_apis_upstreams_keys_tokens_and_events() {
         db.count("SELECT COUNT(*) FROM tenants WHERE id = 'gamma'")
             .await,
         0
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM events WHERE subject = 'tenant:gamma' AND tenant_id = ''")
+            .await,
+        2,
+        "a tenant made and deleted is deployment-wide"
     );
 
     // An API: made, renamed with fewer scopes, deleted.
