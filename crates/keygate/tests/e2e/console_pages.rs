@@ -493,7 +493,7 @@ async fn console_pages_in_chromium() {
     db.user("acme", EMAIL, PASSWORD);
     let server = Server::start(&db).await;
     operator(&db, "admin@example.com", "admin", None);
-    // Something for the dashboard to draw: a code issued, a wrong password.
+    // A code issued and a wrong password before the operator arrives.
     let web = db.client("acme", "http://127.0.0.1:9/callback", &[]);
     let issuer = server.issuer("acme");
     obtain_code(&Browser::new(), &issuer, &web, None, &[]).await;
@@ -516,7 +516,7 @@ async fn console_pages_in_chromium() {
     if !shots.is_empty() {
         env.push(("KEYGATE_SCREENSHOTS", shots.as_str()));
     }
-    let steps = run_script("console.mjs", &env, &server).await;
+    let steps = run_script("console_pages.mjs", &env, &server).await;
     let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
     assert_eq!(names, ["signed_in", "client", "disabled", "cross_site"]);
     assert_eq!(steps[1]["token_status"], 200, "{}", steps[1]);

@@ -18,8 +18,8 @@
 //   KEYGATE_OPERATOR, KEYGATE_OPERATOR_PASSWORD   the operator (an admin)
 //   KEYGATE_USER_EMAIL       the person to disable
 //   KEYGATE_CROSS_PORT       a free port for the other origin's page
-//   KEYGATE_SCREENSHOTS      when set: docs/images/console-*.png are
-//                            (re)written at 1280x800
+//   KEYGATE_SCREENSHOTS      when set: docs/images/console-client.png and
+//                            console-user.png are (re)written at 1280x800
 //   CHROMIUM                 the browser (default /usr/bin/chromium)
 
 import { createHmac } from 'node:crypto';
@@ -41,7 +41,7 @@ const shots = process.env.KEYGATE_SCREENSHOTS
   : null;
 
 const watchdog = setTimeout(() => {
-  console.error('console.mjs: timed out');
+  console.error('console_pages.mjs: timed out');
   process.exit(2);
 }, 100_000);
 
@@ -148,8 +148,6 @@ try {
   await page.getByRole('button', { name: 'Disable the user' }).click();
   const state = (await page.locator('#state').innerText()).trim();
   report({ step: 'disabled', state });
-  await page.goto(`${base}/admin/`);
-  await shot(page, 'dashboard');
 
   // Another origin's form, in the same browser (so with the console
   // cookie where the browser sends it): refused, nothing changes.
