@@ -12,8 +12,11 @@
 //! - Who is signed in: take an [`Operator`] as a handler argument. Without
 //!   a fully signed-in session (password and second factor) a GET is
 //!   redirected to `/admin/sign-in` and anything else refused (403).
-//!   Ask it [`Operator::can_read`], [`Operator::can_change`] and
-//!   [`Operator::is_owner`]; answer a refusal with [`refused`].
+//!   Ask it [`Operator::can_read`], [`Operator::can_change`] (a tenant's
+//!   things), [`Operator::can_change_every_tenant`] (making or deleting
+//!   tenants) and [`Operator::is_owner`] (operators, admin tokens); answer
+//!   a refusal with [`refused`]. Record changes with
+//!   `events::Record::new(tenant, kind, op.actor()).ip(op.ip)`.
 //! - Forms: every POST goes through [`form`] (or [`form_any_role`] for
 //!   what a viewer may do, like signing out), which checks the request's
 //!   origin (`Origin`, `Sec-Fetch-Site`) and the CSRF token bound to the
@@ -65,7 +68,10 @@ pub(crate) const SESSION_TTL: i64 = 8 * 3600;
 /// Every console route, by full path: merged at the public URL's root.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin", get(|| async { Redirect::to("/admin/") }))
+        .route(
+            "/admin",
+            get(|| async { secure(Redirect::to("/admin/").into_response()) }),
+        )
         .merge(sign_in::routes())
         .merge(dashboard::routes())
         .merge(operators::routes())
@@ -135,11 +141,17 @@ impl Operator {
         self.role != Role::Viewer && self.can_read(tenant)
     }
 
-    /// Whether it may change what is deployment-wide (tenants, operators,
-    /// admin tokens, signing keys of every tenant): an owner, or an admin
-    /// of every tenant for tenants.
+    /// Whether it is an owner: the only role that may manage operators
+    /// and admin tokens.
     pub(crate) fn is_owner(&self) -> bool {
         self.role == Role::Owner
+    }
+
+    /// Whether it may change things of every tenant, and so make or delete
+    /// tenants: an owner, or an admin without a tenant.
+    #[allow(dead_code)] // the tenants page's check
+    pub(crate) fn can_change_every_tenant(&self) -> bool {
+        self.role != Role::Viewer && self.tenant.is_none()
     }
 
     /// The actor of the events it causes.
@@ -188,32 +200,36 @@ pub(crate) fn csrf_for(state: &AppState, session_hash: &str) -> String {
         .hex(session_hash)
 }
 
-/// Whether a state-changing request comes from the console's own origin:
-/// an `Origin` other than the public URL's, or a `Sec-Fetch-Site` other
-/// than `same-origin` or `none`, is refused. (A request with neither, from
-/// a client that is no browser, still needs the session's CSRF token.)
+/// Whether a state-changing request comes from the console's own origin.
 ///
-/// Browsers send `Origin: null` on a form POST from a page whose
-/// `Referrer-Policy` is `no-referrer` (the Fetch standard, "append a
-/// request `Origin` header"), as every console page's is; such a request
-/// is the console's own only when `Sec-Fetch-Site` says `same-origin`.
+/// `Sec-Fetch-Site`, when sent (every current browser sends it, and no
+/// page can forge it), must be `same-origin` (or `none`, typed by the
+/// user). `Origin`, when sent, must be the public URL's origin; `null` is
+/// accepted only beside `Sec-Fetch-Site: same-origin`, because our own
+/// `Referrer-Policy: no-referrer` makes browsers send `Origin: null` on
+/// the console's own form posts. A request with neither header, from a
+/// client that is no browser, still needs the session's CSRF token.
 pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
-    let site = headers
+    let fetch_site = headers
         .get("sec-fetch-site")
-        .map(|v| v.to_str().ok().unwrap_or(""));
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let own = url::Url::parse(&state.config.public_url)
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_default();
-        let origin = origin.to_str().ok();
-        let opaque_but_same = origin == Some("null") && site == Some("same-origin");
-        if origin != Some(own.as_str()) && !opaque_but_same {
+        .map(|v| v.to_str().unwrap_or(""));
+    if let Some(site) = fetch_site {
+        if !matches!(site, "same-origin" | "none") {
             return false;
         }
     }
-    match site {
+    match headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or(""))
+    {
         None => true,
-        Some(v) => matches!(v, "same-origin" | "none"),
+        Some("null") => fetch_site == Some("same-origin"),
+        Some(origin) => {
+            let own = url::Url::parse(&state.config.public_url)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default();
+            origin == own
+        }
     }
 }
 
@@ -612,11 +628,14 @@ mod tests {
         };
         assert!(op.can_change("acme") && !op.can_change("other") && !op.is_owner());
         assert!(op.can_read("acme") && !op.can_read("other"));
+        assert!(!op.can_change_every_tenant());
         op.role = Role::Viewer;
         assert!(op.can_read("acme") && !op.can_change("acme"));
         op.tenant = None;
         op.role = Role::Owner;
-        assert!(op.can_change("any") && op.is_owner());
+        assert!(op.can_change("any") && op.is_owner() && op.can_change_every_tenant());
+        op.role = Role::Viewer;
+        assert!(!op.can_change_every_tenant());
         assert_eq!(Role::parse("viewer"), Some(Role::Viewer));
         assert_eq!(Role::parse("root"), None);
     }

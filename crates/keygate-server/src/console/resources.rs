@@ -211,7 +211,7 @@ impl Ctx {
     /// A deployment-wide change (creating a tenant): an owner, or an admin
     /// of every tenant.
     pub(super) async fn change_all(&self, req: Request) -> Result<Form, Response> {
-        if self.op.tenant.is_some() || !self.op.can_change("") {
+        if !self.op.can_change_every_tenant() {
             return Err(self.refused());
         }
         super::form(&self.state, &self.op, req).await

@@ -116,7 +116,7 @@ pub(super) async fn list(ctx: Ctx) -> Response {
                 .into_iter()
                 .map(|t| (t.id, t.display_name, when(t.created_at)))
                 .collect(),
-            may_create: ctx.op.tenant.is_none() && ctx.op.can_change(""),
+            may_create: ctx.op.can_change_every_tenant(),
             csrf: ctx.op.csrf.clone(),
             choices: choices(None),
         },
@@ -193,7 +193,7 @@ async fn show_page(ctx: &Ctx, tenant: Tenant, saved: bool) -> Response {
                 .unwrap_or_default(),
             created: when(tenant.created_at),
             may_change: ctx.op.can_change(&tenant.id),
-            may_delete: ctx.op.tenant.is_none() && ctx.op.can_change(&tenant.id),
+            may_delete: ctx.op.can_change_every_tenant(),
             csrf: ctx.op.csrf.clone(),
             id: tenant.id,
             display_name: tenant.display_name,

@@ -22,6 +22,7 @@ mod client_auth_jwt;
 mod codes;
 mod consent;
 mod console_auth;
+mod console_browser;
 mod console_pages;
 mod dev_mode;
 mod device_flow;
