@@ -10,6 +10,7 @@
 //   {"step":"signed_in","url":...}
 //   {"step":"client","client_id":...,"token_status":200,"token_type":...}
 //   {"step":"disabled","state":"disabled"}
+//   {"step":"phone","wide":[]}   (pages wider than a 360-pixel screen)
 //   {"step":"cross_site","status":403,"body_has_refused":true}
 //
 // Environment:
@@ -148,6 +149,18 @@ try {
   await page.getByRole('button', { name: 'Disable the user' }).click();
   const state = (await page.locator('#state').innerText()).trim();
   report({ step: 'disabled', state });
+
+  // Readable on a phone: no page is wider than a 360-pixel screen.
+  await page.setViewportSize({ width: 360, height: 740 });
+  const wide = [];
+  for (const path of [`/admin/tenants/${tenant}/clients`, `/admin/tenants/${tenant}/clients/${clientId}`,
+    new URL(userUrl).pathname, `/admin/tenants/${tenant}`, '/admin/events']) {
+    await page.goto(`${base}${path}`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 0) wide.push(`${path}: ${overflow}px`);
+  }
+  report({ step: 'phone', wide });
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   // Another origin's form, in the same browser (so with the console
   // cookie where the browser sends it): refused, nothing changes.

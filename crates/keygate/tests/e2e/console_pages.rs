@@ -518,12 +518,20 @@ async fn console_pages_in_chromium() {
     }
     let steps = run_script("console_pages.mjs", &env, &server).await;
     let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
-    assert_eq!(names, ["signed_in", "client", "disabled", "cross_site"]);
+    assert_eq!(
+        names,
+        ["signed_in", "client", "disabled", "phone", "cross_site"]
+    );
+    assert_eq!(
+        steps[3]["wide"],
+        serde_json::json!([]),
+        "readable on a phone"
+    );
     assert_eq!(steps[1]["token_status"], 200, "{}", steps[1]);
     assert_eq!(steps[1]["token_type"], "Bearer", "{}", steps[1]);
     assert_eq!(steps[2]["state"], "disabled");
-    assert_eq!(steps[3]["status"], 403, "{}", steps[3]);
-    assert_eq!(steps[3]["body_has_refused"], true);
+    assert_eq!(steps[4]["status"], 403, "{}", steps[4]);
+    assert_eq!(steps[4]["body_has_refused"], true);
     // The other origin's form changed nothing: she is still disabled.
     assert_eq!(
         db.count("SELECT COUNT(*) FROM users WHERE disabled <> 0")
