@@ -1,7 +1,8 @@
 //! Users of a tenant in the console: the list (paged in `sub` order) with
 //! a search by e-mail address (the exact address, or the addresses
 //! starting with what was typed), a new user, a user's page (profile,
-//! second factors, live sessions) and its actions: disable or enable,
+//! second factors, live sessions), its profile (address, name, whether
+//! the address is verified) and its actions: disable or enable,
 //! reset second factors, end sessions, set a new random password (shown
 //! once), delete. Actions that cannot be undone ask first.
 //!
@@ -348,14 +349,54 @@ pub(super) async fn act(
     Path((tenant, sub, name)): Path<(String, String, String)>,
     req: Request,
 ) -> Response {
-    if let Err(r) = ctx.change(&tenant, req).await {
-        return r;
-    }
+    let form = match ctx.change(&tenant, req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let back = format!("/admin/tenants/{tenant}/users/{sub}");
     let store = ctx.state.store.as_ref();
     let subject = format!("user:{sub}");
     let updated = |changed: &str| json!({"resource": "user", "sub": sub, "changed": [changed]});
     match name.as_str() {
+        "profile" => {
+            let patch = UserPatch {
+                email: Some(form.text("email").to_string()),
+                name: opt(&form, "name"),
+                email_verified: Some(form.checked("email_verified")),
+                ..Default::default()
+            };
+            let before = match provision::existing_user(store, &tenant, &sub).await {
+                Ok(u) => u,
+                Err(e) => return ctx.provision_error(e, &format!("/admin/tenants/{tenant}/users")),
+            };
+            let after = match provision::update_user(store, &tenant, &sub, &patch).await {
+                Ok(u) => u,
+                Err(e) => return ctx.provision_error(e, &back),
+            };
+            let mut changed = Vec::new();
+            if before.email != after.email {
+                changed.push("email");
+            }
+            if before.name != after.name {
+                changed.push("name");
+            }
+            if before.email_verified != after.email_verified {
+                changed.push("email_verified");
+            }
+            ctx.record(
+                &tenant,
+                "admin.updated",
+                subject,
+                json!({"resource": "user", "sub": sub, "changed": changed}),
+            )
+            .await;
+            let done = if before.email != after.email {
+                "Saved; a new address ended the person's sessions."
+            } else {
+                "Saved."
+            };
+            show_page(&ctx, &tenant, &sub, Some(done)).await
+        }
         "disable" | "enable" => {
             let disabled = name == "disable";
             let patch = UserPatch {

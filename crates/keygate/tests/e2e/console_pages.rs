@@ -273,6 +273,29 @@ async fn console_pages_admin_creates_a_client_and_disables_a_user() {
         .await;
     assert_eq!(done.status, 303, "{}", done.body);
 
+    // Her profile: a name and a verified address; a bad address is a 400.
+    let profile = format!("/admin/tenants/acme/users/{sub}/profile");
+    let saved = post(
+        &b,
+        &base,
+        &user,
+        &profile,
+        &[
+            ("email", EMAIL),
+            ("name", "Ann Edited"),
+            ("email_verified", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM users WHERE name = 'Ann Edited' AND email_verified <> 0")
+            .await,
+        1
+    );
+    let bad = post(&b, &base, &user, &profile, &[("email", "not an address")]).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+
     // A tenant setting.
     let t = b.get(&format!("{base}/admin/tenants/acme")).await;
     assert_eq!(t.status, 200);
@@ -321,6 +344,7 @@ async fn console_pages_admin_creates_a_client_and_disables_a_user() {
     let mut expected = vec![
         format!("admin.created client:{id} {who}"),
         format!("admin.updated client:{id} {who}"),
+        format!("admin.updated user:{sub} {who}"),
         format!("admin.updated user:{sub} {who}"),
         format!("admin.updated user:{sub} {who}"),
         format!("admin.updated user:{sub} {who}"),
