@@ -79,6 +79,7 @@ metered! {
         fn get_user(tenant_id: &str, sub: &str) -> Result<Option<User>>;
         fn user_by_email(tenant_id: &str, email: &str) -> Result<Option<User>>;
         fn list_users(tenant_id: &str, after: &str, limit: i64) -> Result<Vec<User>>;
+        fn users_by_email_prefix(tenant_id: &str, prefix: &str, after: &str, limit: i64) -> Result<Vec<User>>;
         fn update_user(user: &User, end_sessions_at: Option<i64>) -> Result<()>;
         fn delete_user(tenant_id: &str, sub: &str, now: i64) -> Result<bool>;
     }

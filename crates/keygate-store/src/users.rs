@@ -17,6 +17,16 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// A page of the tenant's users (the admin API).
     async fn list_users(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<User>>;
+    /// The tenant's users whose e-mail address (as stored, lower-cased)
+    /// starts with `prefix`, in address order, after the address `after`,
+    /// at most `limit` (the console's search).
+    async fn users_by_email_prefix(
+        &self,
+        tenant_id: &str,
+        prefix: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<User>>;
     /// Replaces e-mail, verification, name and password hash of a user;
     /// `NotFound` if missing, `Conflict` if the e-mail is taken.
     /// With `end_sessions_at`, also ends the person's sessions and revokes

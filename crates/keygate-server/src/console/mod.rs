@@ -34,9 +34,18 @@
 //! - Every input has a `<label>`; buttons are `<button>`; tables go in a
 //!   `<div class="table">` so they scroll on a phone.
 
+mod apis;
+mod clients;
 mod dashboard;
+mod events;
+mod idps;
+mod keys;
 mod operators;
+mod resources;
 mod sign_in;
+mod tenants;
+mod tokens;
+mod users;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -66,6 +75,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(sign_in::routes())
         .merge(dashboard::routes())
         .merge(operators::routes())
+        .merge(resources::routes())
 }
 
 /// What an operator may do.

@@ -116,6 +116,32 @@ impl UserStore for SqlStore {
         .await
     }
 
+    async fn users_by_email_prefix(
+        &self,
+        tenant_id: &str,
+        prefix: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<User>> {
+        // substr and length count characters on both engines; no LIKE, so
+        // a % or _ in the prefix is only itself.
+        self.all(
+            &format!(
+                "SELECT {USER_COLS} FROM users WHERE tenant_id = $1 \
+                 AND substr(email, 1, length($2)) = $3 AND email > $4 ORDER BY email LIMIT $5"
+            ),
+            &[
+                tenant_id.into(),
+                prefix.into(),
+                prefix.into(),
+                after.into(),
+                limit.into(),
+            ],
+            user_from,
+        )
+        .await
+    }
+
     async fn update_user(&self, u: &User, end_sessions_at: Option<i64>) -> Result<()> {
         let address = address_text(&u.address);
         let mut write = Write::new()

@@ -267,3 +267,60 @@ async fn a_persons_live_sessions_are_listed_newest_first_and_end_together() {
     );
     assert_eq!(s.get_grant("g-u2").await.unwrap().unwrap().revoked_at, None);
 }
+
+/// The console's search: users whose address starts with a prefix, in
+/// address order, paged by address; `%` and `_` are only themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_are_found_by_the_start_of_their_address() {
+    let db = Db::open().await;
+    let s = &*db.store;
+    s.create_tenant(&tenant("t1", &[])).await.unwrap();
+    s.create_tenant(&tenant("t2", &[])).await.unwrap();
+    for (t, sub, email) in [
+        ("t1", "a", "ann@example.com"),
+        ("t1", "b", "anna@example.com"),
+        ("t1", "c", "bob@example.com"),
+        ("t1", "d", "an_x@example.com"),
+        ("t2", "e", "ann@example.org"),
+    ] {
+        let mut u = user(t, sub);
+        u.email = email.into();
+        s.create_user(&u).await.unwrap();
+    }
+    // Sorted here: the engines' collations may order addresses differently.
+    let emails = |v: Vec<User>| {
+        let mut e = v.into_iter().map(|u| u.email).collect::<Vec<_>>();
+        e.sort();
+        e
+    };
+    assert_eq!(
+        emails(s.users_by_email_prefix("t1", "ann", "", 10).await.unwrap()),
+        ["ann@example.com", "anna@example.com"]
+    );
+    // Two pages of "an": in the store's order, each address once.
+    let first = s.users_by_email_prefix("t1", "an", "", 2).await.unwrap();
+    assert_eq!(first.len(), 2);
+    let last = first[1].email.clone();
+    let rest = s.users_by_email_prefix("t1", "an", &last, 2).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    let mut all = first;
+    all.extend(rest);
+    assert_eq!(
+        emails(all),
+        ["an_x@example.com", "ann@example.com", "anna@example.com"]
+    );
+    assert_eq!(
+        emails(s.users_by_email_prefix("t1", "an_", "", 10).await.unwrap()),
+        ["an_x@example.com"]
+    );
+    assert!(s
+        .users_by_email_prefix("t1", "a%", "", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .users_by_email_prefix("t1", "zed", "", 10)
+        .await
+        .unwrap()
+        .is_empty());
+}

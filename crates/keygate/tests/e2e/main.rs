@@ -23,6 +23,7 @@ mod codes;
 mod consent;
 mod console_auth;
 mod console_browser;
+mod console_pages;
 mod dev_mode;
 mod device_flow;
 mod dpop;
