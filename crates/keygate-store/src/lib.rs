@@ -76,6 +76,7 @@ mod sql;
 pub mod sqlite;
 mod tenants;
 mod users;
+mod webhooks;
 mod write;
 
 use std::sync::Arc;
@@ -109,6 +110,7 @@ pub use sessions::SessionStore;
 pub use sql::SqlStore;
 pub use tenants::TenantStore;
 pub use users::UserStore;
+pub use webhooks::{Delivery, Webhook, WebhookStore};
 
 /// The capability traits, to call a store's methods: `use keygate_store::prelude::*;`.
 pub mod prelude {
@@ -116,7 +118,7 @@ pub mod prelude {
         AdminTokenStore, ApiStore, ClientStore, ConsentStore, DeviceStore, FactorStore,
         FederationStore, GrantStore, KeyStore, LimitStore, LogoutStore, MaintenanceStore,
         PasskeyStore, PushedRequestStore, RegistrationStore, ReplayStore, SessionStore, Store,
-        TenantStore, UserStore,
+        TenantStore, UserStore, WebhookStore,
     };
 }
 
@@ -161,6 +163,7 @@ pub trait Store:
     + LogoutStore
     + FederationStore
     + EventStore
+    + WebhookStore
 {
 }
 
@@ -188,6 +191,7 @@ impl<S> Store for S where
         + LogoutStore
         + FederationStore
         + EventStore
+        + WebhookStore
         + ?Sized
 {
 }

@@ -154,6 +154,17 @@ metered! {
         fn append_event(event: &Event, expires_at: i64) -> Result<()>;
         fn list_events(filter: &EventFilter, limit: i64) -> Result<Vec<Event>>;
     }
+    impl WebhookStore {
+        fn create_webhook(webhook: &Webhook) -> Result<()>;
+        fn list_webhooks(tenant_id: &str) -> Result<Vec<Webhook>>;
+        fn get_webhook(tenant_id: &str, id: &str) -> Result<Option<Webhook>>;
+        fn delete_webhook(tenant_id: &str, id: &str) -> Result<bool>;
+        fn claim_deliveries(claim: &str, now: i64, lease: i64, limit: i64) -> Result<Vec<Delivery>>;
+        fn delivery_succeeded(id: &str, status: i64, now: i64) -> Result<()>;
+        fn delivery_failed(id: &str, status: Option<i64>, error: &str, next_attempt_at: i64) -> Result<()>;
+        fn delivery_given_up(id: &str, status: Option<i64>, error: &str, now: i64) -> Result<()>;
+        fn deliveries_of(tenant_id: &str, webhook_id: &str, limit: i64) -> Result<Vec<Delivery>>;
+    }
     impl FederationStore {
         fn create_idp(idp: &UpstreamIdp) -> Result<()>;
         fn get_idp(tenant_id: &str, id: &str) -> Result<Option<UpstreamIdp>>;

@@ -153,6 +153,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "events",
         sql: include_str!("../migrations/postgres/0030_events.sql"),
     },
+    Migration {
+        version: 31,
+        name: "webhooks",
+        sql: include_str!("../migrations/postgres/0031_webhooks.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

@@ -173,6 +173,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "events",
         sql: include_str!("../../migrations/sqlite/0030_events.sql"),
     },
+    Migration {
+        version: 31,
+        name: "webhooks",
+        sql: include_str!("../../migrations/sqlite/0031_webhooks.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.
