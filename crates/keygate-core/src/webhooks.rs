@@ -98,6 +98,65 @@ pub fn after_failure(base: i64, created_at: i64, attempts: i64, now: i64) -> Aft
     }
 }
 
+/// The most webhooks a tenant may have.
+pub const MAX_PER_TENANT: usize = 20;
+
+/// Checks a webhook URL, by the rules of back-channel logout URIs:
+/// absolute, no fragment, no user info, at most 2000 characters, and
+/// `https`, or `http` on a loopback host only (an event sent in clear to
+/// another host can be read on the way). Private addresses are refused
+/// when delivering unless `KEYGATE_FETCH_ALLOW_PRIVATE_NETWORKS` is set.
+pub fn validate_url(raw: &str) -> Result<(), String> {
+    if raw.len() > 2000 {
+        return Err("the webhook URL is longer than 2000 characters".into());
+    }
+    if raw.contains('#') {
+        return Err(format!(
+            "webhook URL '{raw}' must not contain a fragment (#)"
+        ));
+    }
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("webhook URL '{raw}' contains white space"));
+    }
+    let url = url::Url::parse(raw).map_err(|e| format!("webhook URL '{raw}' is malformed: {e}"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if crate::redirect::is_loopback_host(&url) => {}
+        "http" => {
+            return Err(format!(
+                "webhook URL '{raw}' uses http, which is allowed only for loopback hosts \
+                 (localhost, 127.0.0.1, [::1]): use https"
+            ))
+        }
+        s => return Err(format!("webhook URL '{raw}' uses scheme '{s}': use https")),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("webhook URL '{raw}' has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("webhook URL '{raw}' must not contain user info"));
+    }
+    Ok(())
+}
+
+/// Checks a subscription: each type is one of [`crate::events::TYPES`];
+/// duplicates are dropped, the order kept.
+pub fn validate_types(types: &[String]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in types {
+        if !crate::events::is_type(t) {
+            return Err(format!(
+                "unknown event type '{t}': expected one of {}",
+                crate::events::TYPES.join(", ")
+            ));
+        }
+        if !out.contains(t) {
+            out.push(t.clone());
+        }
+    }
+    Ok(out)
+}
+
 /// `t` (seconds since the epoch, UTC) as RFC 3339: `2021-02-25T14:22:10Z`.
 pub fn rfc3339(t: i64) -> String {
     let days = t.div_euclid(86_400);
@@ -206,6 +265,43 @@ mod tests {
         );
         assert_eq!(after_failure(1, 0, MAX_ATTEMPTS, 5), AfterFailure::GiveUp);
         assert_eq!(after_failure(10, 0, 1, i64::MAX), AfterFailure::GiveUp);
+    }
+
+    #[test]
+    fn a_webhook_url_is_https_or_loopback_http_without_fragment_or_user() {
+        for ok in [
+            "https://hooks.example.com/in",
+            "http://127.0.0.1:9000/hook",
+            "http://localhost/hook",
+            "http://[::1]:8080/h",
+        ] {
+            assert_eq!(validate_url(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://hooks.example.com/in",
+            "https://hooks.example.com/in#x",
+            "https://user:pw@hooks.example.com/in",
+            "ftp://hooks.example.com/in",
+            "hooks.example.com/in",
+            "https://hooks.example.com/ in",
+            "",
+        ] {
+            assert!(validate_url(bad).is_err(), "{bad}");
+        }
+        assert!(validate_url(&format!("https://h.example/{}", "a".repeat(2000))).is_err());
+    }
+
+    #[test]
+    fn subscribed_types_are_known_and_deduplicated() {
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            validate_types(&t(&["user.registered", "key.rotated", "user.registered"])),
+            Ok(t(&["user.registered", "key.rotated"]))
+        );
+        assert!(validate_types(&t(&["user.nope"]))
+            .unwrap_err()
+            .contains("user.nope"));
+        assert_eq!(validate_types(&[]), Ok(vec![]));
     }
 
     #[test]

@@ -46,6 +46,7 @@ mod password_reset;
 pub mod provisioning;
 mod recovery;
 pub mod signing;
+pub mod webhooks;
 
 use axum::routing::{get, post};
 use axum::Router;

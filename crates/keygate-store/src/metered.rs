@@ -163,6 +163,7 @@ metered! {
         fn delivery_succeeded(id: &str, status: i64, now: i64) -> Result<()>;
         fn delivery_failed(id: &str, status: Option<i64>, error: &str, next_attempt_at: i64) -> Result<()>;
         fn delivery_given_up(id: &str, status: Option<i64>, error: &str, now: i64) -> Result<()>;
+        fn webhook_event(tenant_id: &str, event_id: &str) -> Result<Option<Event>>;
         fn deliveries_of(tenant_id: &str, webhook_id: &str, limit: i64) -> Result<Vec<Delivery>>;
     }
     impl FederationStore {

@@ -104,6 +104,12 @@ pub trait WebhookStore: Send + Sync {
         error: &str,
         now: i64,
     ) -> Result<()>;
+    /// The event a delivery carries (`None`: swept, or of another tenant).
+    async fn webhook_event(
+        &self,
+        tenant_id: &str,
+        event_id: &str,
+    ) -> Result<Option<keygate_core::events::Event>>;
     /// The latest `limit` deliveries of a webhook, newest first (the
     /// delivery log).
     async fn deliveries_of(

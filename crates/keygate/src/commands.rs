@@ -8,12 +8,14 @@ mod clients;
 mod idps;
 mod tenants;
 mod users;
+mod webhooks;
 
 pub(crate) use apis::api;
 pub(crate) use clients::client;
 pub(crate) use idps::idp;
 pub(crate) use tenants::tenant;
 pub(crate) use users::user;
+pub(crate) use webhooks::webhook;
 
 use crate::cli::{AdminTokenCommand, ClientCreate, DbArgs, KeysRotate, TenantCreate, UserCreate};
 use crate::Failure;

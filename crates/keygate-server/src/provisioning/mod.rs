@@ -25,6 +25,7 @@ mod factors;
 mod idps;
 mod tenants;
 mod users;
+mod webhooks;
 
 pub use admin_tokens::*;
 pub use apis::*;
@@ -36,6 +37,7 @@ pub use factors::*;
 pub use idps::*;
 pub use tenants::*;
 pub use users::*;
+pub use webhooks::*;
 
 /// Why a provisioning request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +81,7 @@ fn cli_flag(field: &str) -> (String, &'static str) {
         "jwks" => ("--jwks-file".into(), ": "),
         "scopes" => ("--scope".into(), ": "),
         "claims" => ("--claim".into(), ": "),
+        "events" => ("--event".into(), ": "),
         "client_secret" => ("--client-secret-stdin".into(), ": "),
         other => (format!("--{}", other.replace('_', "-")), ": "),
     }

@@ -9,9 +9,9 @@ use crate::Result;
 use async_trait::async_trait;
 use keygate_core::events::{Event, EventFilter};
 
-const COLS: &str = "id, tenant_id, at, kind, actor, ip, subject, detail";
+pub(super) const COLS: &str = "id, tenant_id, at, kind, actor, ip, subject, detail";
 
-fn event_from(row: &dyn Cols) -> Result<Event> {
+pub(super) fn event_from(row: &dyn Cols) -> Result<Event> {
     Ok(Event {
         id: row.text("id")?,
         tenant_id: row.text("tenant_id")?,

@@ -240,6 +240,18 @@ impl WebhookStore for SqlStore {
         Ok(())
     }
 
+    async fn webhook_event(&self, tenant_id: &str, event_id: &str) -> Result<Option<Event>> {
+        self.first(
+            &format!(
+                "SELECT {} FROM events WHERE id = $1 AND tenant_id = $2",
+                super::events::COLS
+            ),
+            &[event_id.into(), tenant_id.into()],
+            super::events::event_from,
+        )
+        .await
+    }
+
     async fn deliveries_of(
         &self,
         tenant_id: &str,
