@@ -309,3 +309,33 @@ async fn the_sweep_deletes_deliveries_finished_30_days_ago_and_keeps_the_rest() 
     left.sort();
     assert_eq!(left, ["pending", "recent"]);
 }
+
+#[tokio::test]
+async fn deleting_a_tenant_deletes_its_webhooks_and_deliveries_only() {
+    let db = Db::open().await;
+    let s = &*db.store;
+    hooks(s).await;
+    let t = now();
+    s.append_event(&event("t1", "e1", "user.signed_in", t), t + 60)
+        .await
+        .unwrap();
+    s.append_event(&event("t2", "e2", "user.signed_in", t), t + 60)
+        .await
+        .unwrap();
+    assert!(s.delete_tenant("t1").await.unwrap());
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM webhooks WHERE tenant_id = 't1'")
+            .await,
+        0
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM webhook_deliveries WHERE tenant_id = 't1'")
+            .await,
+        0
+    );
+    // A tenant made again with the same id inherits none of them.
+    s.create_tenant(&tenant("t1", &[])).await.unwrap();
+    assert!(s.list_webhooks("t1").await.unwrap().is_empty());
+    assert_eq!(s.list_webhooks("t2").await.unwrap().len(), 1);
+    assert_eq!(s.deliveries_of("t2", "other", 10).await.unwrap().len(), 1);
+}
