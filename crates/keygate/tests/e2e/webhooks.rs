@@ -438,3 +438,107 @@ async fn a_webhook_with_a_bad_url_or_event_type_is_refused_and_nothing_is_writte
     let anon = Admin::new(&server, None);
     assert_eq!(anon.get("/tenants/acme/webhooks").await.status, 401);
 }
+
+/// Any node delivers: node A records the event and its sender, woken by
+/// it, usually makes the first attempt, which fails; A then looks at the
+/// queue only hourly, so the retry is claimed and delivered by node B,
+/// which polls every second (whichever node made the first attempt, only
+/// B can make the second). One message id throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_is_delivered_by_another_node() {
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    db.user("acme", EMAIL, PASSWORD);
+    let client = db.client("acme", "http://127.0.0.1:9/callback", &["--public"]);
+    let receiver = Receiver::start(1).await;
+    let created = db.cli_json(
+        &[
+            "webhook",
+            "create",
+            "--tenant",
+            "acme",
+            "--url",
+            &receiver.url,
+        ],
+        None,
+    );
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let common = [
+        ("KEYGATE_FETCH_ALLOW_PRIVATE_NETWORKS", "true"),
+        ("KEYGATE_WEBHOOK_RETRY_BASE", "1"),
+    ];
+    let mut env_a = common.to_vec();
+    env_a.push(("KEYGATE_WEBHOOK_POLL_INTERVAL", "3600"));
+    let mut env_b = common.to_vec();
+    env_b.push(("KEYGATE_WEBHOOK_POLL_INTERVAL", "1"));
+    let a = Server::start_with(&db, &env_a).await;
+    // B starts once A's first poll is over, so only B finds the retry.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let b = Server::start_behind(&db, &a.base, &env_b).await;
+
+    wrong_password(&a.issuer("acme"), &client).await;
+    let posts = receiver.wait_for(2, 30).await;
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert_eq!(
+        posts.iter().map(|p| p.answered).collect::<Vec<_>>(),
+        [500, 200]
+    );
+    assert_eq!(posts[0].header("webhook-id"), posts[1].header("webhook-id"));
+    assert!(posts.iter().all(|p| p.verify(&secret)));
+    let id = created["id"].as_str().unwrap();
+    let log = log_until(&db, id, |l| l["deliveries"][0]["status"] == "delivered").await;
+    assert_eq!(log["deliveries"][0]["attempts"], 2, "{log}");
+    // Give the logs a moment to reach the files.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        b.log_text().contains("webhook delivered"),
+        "{}",
+        b.log_text()
+    );
+    assert!(!a.log_text().contains("webhook delivered"));
+    // Delivered once: nothing more arrives.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.posts().len(), 2);
+}
+
+/// An endpoint that does not answer: the log shows the attempts, no
+/// status, why, and when the next attempt is due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_of_an_unreachable_endpoint_shows_pending_attempts_and_why() {
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    db.user("acme", EMAIL, PASSWORD);
+    let client = db.client("acme", "http://127.0.0.1:9/callback", &["--public"]);
+    // A port nothing listens on.
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let created = db.cli_json(
+        &["webhook", "create", "--tenant", "acme", "--url", &url],
+        None,
+    );
+    let id = created["id"].as_str().unwrap();
+    let server = Server::start_with(
+        &db,
+        &[
+            ("KEYGATE_FETCH_ALLOW_PRIVATE_NETWORKS", "true"),
+            ("KEYGATE_WEBHOOK_RETRY_BASE", "1"),
+            ("KEYGATE_WEBHOOK_POLL_INTERVAL", "1"),
+        ],
+    )
+    .await;
+    wrong_password(&server.issuer("acme"), &client).await;
+    let log = log_until(&db, id, |l| {
+        l["deliveries"][0]["attempts"].as_i64().unwrap_or(0) >= 2
+    })
+    .await;
+    let d = &log["deliveries"][0];
+    assert_eq!(d["status"], "pending", "{log}");
+    assert!(d["attempts"].as_i64().unwrap() >= 2, "{log}");
+    assert_eq!(d["last_status"], Value::Null);
+    assert!(
+        d["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{log}"
+    );
+    assert!(d["next_attempt_at"].as_i64().is_some(), "{log}");
+    assert_eq!(d["delivered_at"], Value::Null);
+}
