@@ -44,5 +44,6 @@ pub mod scope;
 pub mod token_exchange;
 pub mod token_request;
 pub mod validate;
+pub mod webhooks;
 
 pub use error::{ErrorCode, OAuthError};

@@ -20,6 +20,12 @@ pub struct ServerConfig {
     /// How long audit events are kept (seconds) before the sweeper deletes
     /// them (docs/events.md).
     pub event_retention: i64,
+    /// The wait (seconds) before the first retry of a webhook delivery,
+    /// doubling up to an hour (`KEYGATE_WEBHOOK_RETRY_BASE`; docs/webhooks.md).
+    pub webhook_retry_base: i64,
+    /// How often each node looks for due webhook deliveries without being
+    /// woken (`KEYGATE_WEBHOOK_POLL_INTERVAL`).
+    pub webhook_poll: Duration,
     /// How stale a cached client, tenant or key set may be. A deleted client
     /// or a rotated key is seen by every node within this bound.
     pub cache_ttl: Duration,
@@ -87,6 +93,8 @@ impl ServerConfig {
             public_url: public_url.trim_end_matches('/').to_string(),
             code_ttl: keygate_core::model::DEFAULT_CODE_TTL,
             event_retention: 90 * 86400,
+            webhook_retry_base: keygate_core::webhooks::BASE_DELAY,
+            webhook_poll: Duration::from_secs(5),
             cache_ttl: Duration::from_secs(5),
             max_body_bytes: 64 * 1024,
             signin_account_limit: LimitPolicy {

@@ -56,6 +56,9 @@ impl Record {
         let expires_at = self.event.at + state.config.event_retention;
         if let Err(e) = state.store.append_event(&self.event, expires_at).await {
             tracing::error!(error = %e, kind = %self.event.kind, "the audit event could not be written");
+        } else {
+            // Its webhook deliveries were queued with it.
+            crate::webhooks::wake();
         }
     }
 }

@@ -316,6 +316,34 @@ pub(crate) fn max_age(cache_control: &str) -> u64 {
     age
 }
 
+impl Fetcher {
+    /// POSTs `body` as `application/json` with `headers` to `url` (the same
+    /// rules as [`Fetcher::get`]: no redirect followed, 5 s in all) and
+    /// returns the answer's status; its body is not read. For webhooks
+    /// (docs/webhooks.md).
+    pub(crate) async fn post_json(
+        &self,
+        url: &url::Url,
+        headers: &[(&'static str, String)],
+        body: String,
+    ) -> Result<u16, FetchError> {
+        self.check(url)?;
+        let mut req = self
+            .http
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, value.as_str());
+        }
+        let res = req
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| FetchError::Failed(describe(&e)))?;
+        Ok(res.status().as_u16())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

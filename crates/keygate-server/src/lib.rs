@@ -47,6 +47,7 @@ mod password_reset;
 pub mod provisioning;
 mod recovery;
 pub mod signing;
+pub mod webhooks;
 
 use axum::routing::{get, post};
 use axum::Router;

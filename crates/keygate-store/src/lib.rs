@@ -77,6 +77,7 @@ mod sql;
 pub mod sqlite;
 mod tenants;
 mod users;
+mod webhooks;
 mod write;
 
 use std::sync::Arc;
@@ -111,6 +112,7 @@ pub use sessions::SessionStore;
 pub use sql::SqlStore;
 pub use tenants::TenantStore;
 pub use users::UserStore;
+pub use webhooks::{Delivery, Webhook, WebhookStore};
 
 /// The capability traits, to call a store's methods: `use keygate_store::prelude::*;`.
 pub mod prelude {
@@ -118,7 +120,7 @@ pub mod prelude {
         AdminTokenStore, ApiStore, ClientStore, ConsentStore, DeviceStore, FactorStore,
         FederationStore, GrantStore, KeyStore, LimitStore, LogoutStore, MaintenanceStore,
         OperatorStore, PasskeyStore, PushedRequestStore, RegistrationStore, ReplayStore,
-        SessionStore, Store, TenantStore, UserStore,
+        SessionStore, Store, TenantStore, UserStore, WebhookStore,
     };
 }
 
@@ -164,6 +166,7 @@ pub trait Store:
     + FederationStore
     + EventStore
     + OperatorStore
+    + WebhookStore
 {
 }
 
@@ -192,6 +195,7 @@ impl<S> Store for S where
         + FederationStore
         + EventStore
         + OperatorStore
+        + WebhookStore
         + ?Sized
 {
 }

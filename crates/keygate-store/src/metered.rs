@@ -170,6 +170,18 @@ metered! {
         fn count_events_by_bucket(tenant: Option<&str>, kinds: &[String], since: i64, until: i64, bucket: i64) -> Result<Vec<(i64, String, i64)>>;
         fn count_grants_by_bucket(tenant: Option<&str>, since: i64, until: i64, bucket: i64) -> Result<Vec<(i64, i64)>>;
     }
+    impl WebhookStore {
+        fn create_webhook(webhook: &Webhook) -> Result<()>;
+        fn list_webhooks(tenant_id: &str) -> Result<Vec<Webhook>>;
+        fn get_webhook(tenant_id: &str, id: &str) -> Result<Option<Webhook>>;
+        fn delete_webhook(tenant_id: &str, id: &str) -> Result<bool>;
+        fn claim_deliveries(claim: &str, now: i64, lease: i64, limit: i64) -> Result<Vec<Delivery>>;
+        fn delivery_succeeded(id: &str, status: i64, now: i64) -> Result<()>;
+        fn delivery_failed(id: &str, status: Option<i64>, error: &str, next_attempt_at: i64) -> Result<()>;
+        fn delivery_given_up(id: &str, status: Option<i64>, error: &str, now: i64) -> Result<()>;
+        fn webhook_event(tenant_id: &str, event_id: &str) -> Result<Option<Event>>;
+        fn deliveries_of(tenant_id: &str, webhook_id: &str, limit: i64) -> Result<Vec<Delivery>>;
+    }
     impl FederationStore {
         fn create_idp(idp: &UpstreamIdp) -> Result<()>;
         fn get_idp(tenant_id: &str, id: &str) -> Result<Option<UpstreamIdp>>;

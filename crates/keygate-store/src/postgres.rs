@@ -154,6 +154,11 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0030_events.sql"),
     },
     Migration {
+        version: 31,
+        name: "webhooks",
+        sql: include_str!("../migrations/postgres/0031_webhooks.sql"),
+    },
+    Migration {
         version: 32,
         name: "operators",
         sql: include_str!("../migrations/postgres/0032_operators.sql"),

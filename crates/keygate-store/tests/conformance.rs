@@ -51,5 +51,7 @@ mod people;
 mod pushed;
 #[path = "conformance/replay.rs"]
 mod replay;
+#[path = "conformance/webhooks.rs"]
+mod webhooks;
 
 pub use harness::*;

@@ -6,10 +6,12 @@ mod apis;
 mod idps;
 mod manage;
 mod operators;
+mod webhooks;
 pub(crate) use apis::*;
 pub(crate) use idps::*;
 pub(crate) use manage::*;
 pub(crate) use operators::*;
+pub(crate) use webhooks::*;
 
 #[derive(Parser)]
 #[command(
@@ -63,6 +65,11 @@ pub(crate) enum Command {
     Admin {
         #[command(subcommand)]
         command: OperatorCommand,
+    },
+    /// Manage a tenant's webhooks (signed POSTs of its audit events).
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
     },
     /// Manage bearer tokens of the admin API.
     AdminToken {
@@ -180,6 +187,13 @@ pub(crate) struct ServeArgs {
     /// internal deployments only).
     #[arg(long, env = "KEYGATE_FETCH_ALLOW_PRIVATE_NETWORKS")]
     pub fetch_allow_private_networks: bool,
+    /// Seconds before the first retry of a webhook delivery, doubling up
+    /// to an hour [default: 10]
+    #[arg(long, env = "KEYGATE_WEBHOOK_RETRY_BASE")]
+    pub webhook_retry_base: Option<i64>,
+    /// How often each node looks for due webhook deliveries, in seconds [default: 5]
+    #[arg(long, env = "KEYGATE_WEBHOOK_POLL_INTERVAL")]
+    pub webhook_poll_interval: Option<u64>,
     /// The bearer token of the admin API at /admin/v1 (prefer the environment
     /// variable: a flag shows in the process list). Without it, only tokens
     /// made by `keygate admin-token create` are accepted.

@@ -9,6 +9,7 @@ mod idps;
 mod operators;
 mod tenants;
 mod users;
+mod webhooks;
 
 pub(crate) use apis::api;
 pub(crate) use clients::client;
@@ -16,6 +17,7 @@ pub(crate) use idps::idp;
 pub(crate) use operators::admin;
 pub(crate) use tenants::tenant;
 pub(crate) use users::user;
+pub(crate) use webhooks::webhook;
 
 use crate::cli::{AdminTokenCommand, ClientCreate, DbArgs, KeysRotate, TenantCreate, UserCreate};
 use crate::Failure;

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
             cli::Command::Keys {
                 command: cli::KeysCommand::Rotate(a),
             } => commands::keys_rotate(a).await,
+            cli::Command::Webhook { command } => commands::webhook(command).await,
             cli::Command::AdminToken { command } => commands::admin_token(command).await,
             cli::Command::Admin { command } => commands::admin(command).await,
         }

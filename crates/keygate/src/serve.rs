@@ -99,6 +99,22 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     config.code_ttl = code_ttl;
     config.trust_forwarded_for = args.trust_x_forwarded_for;
     config.fetch_allow_private = args.fetch_allow_private_networks;
+    if let Some(s) = args.webhook_retry_base {
+        if !(1..=3600).contains(&s) {
+            return Err(Failure::Usage(
+                "KEYGATE_WEBHOOK_RETRY_BASE must be 1 to 3600 seconds".into(),
+            ));
+        }
+        config.webhook_retry_base = s;
+    }
+    if let Some(s) = args.webhook_poll_interval {
+        if !(1..=3600).contains(&s) {
+            return Err(Failure::Usage(
+                "KEYGATE_WEBHOOK_POLL_INTERVAL must be 1 to 3600 seconds".into(),
+            ));
+        }
+        config.webhook_poll = std::time::Duration::from_secs(s);
+    }
     // The admin API's token is kept only as its hash; an empty value is none.
     let admin_token = args
         .admin_token
@@ -178,6 +194,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let state = keygate_server::AppState::new(store.clone(), config, master);
     keygate_server::mail::outbox::spawn(&state).map_err(Failure::Usage)?;
     keygate_server::backchannel::spawn(&state);
+    keygate_server::webhooks::spawn(&state);
     let sweep_every = std::time::Duration::from_secs(
         args.sweep_interval
             .or(file.sweep_interval)

@@ -25,6 +25,7 @@ mod openapi;
 mod tenants;
 mod users;
 pub mod views;
+mod webhooks;
 
 use crate::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -72,6 +73,18 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
         .route(
             "/tenants/{tenant}/clients/{client_id}/grants/{identifier}",
             axum::routing::delete(apis::revoke),
+        )
+        .route(
+            "/tenants/{tenant}/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/tenants/{tenant}/webhooks/{id}",
+            get(webhooks::read).delete(webhooks::delete),
+        )
+        .route(
+            "/tenants/{tenant}/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
         )
         .route("/tenants/{tenant}/idps", get(idps::list).post(idps::create))
         .route(

@@ -2,7 +2,7 @@
 //! annotations and the request and response types (utoipa).
 
 use super::error::ErrorBody;
-use super::{apis, clients, consents, factors, idps, tenants, users, views};
+use super::{apis, clients, consents, factors, idps, tenants, users, views, webhooks};
 use crate::provisioning as provision;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -52,6 +52,11 @@ use utoipa::{Modify, OpenApi};
         factors::list,
         factors::delete,
         factors::reset,
+        webhooks::list,
+        webhooks::create,
+        webhooks::read,
+        webhooks::delete,
+        webhooks::deliveries,
         serve,
     ),
     components(schemas(
@@ -91,6 +96,12 @@ use utoipa::{Modify, OpenApi};
         views::FactorView,
         views::RecoveryCodesView,
         views::FactorList,
+        provision::NewWebhook,
+        provision::WebhookView,
+        provision::WebhookList,
+        provision::CreatedWebhook,
+        provision::DeliveryView,
+        provision::DeliveryList,
     )),
     modifiers(&AdminAuth),
     security(("admin_token" = [])),
@@ -100,6 +111,7 @@ use utoipa::{Modify, OpenApi};
         (name = "apis", description = "APIs (resource servers) of a tenant, and the scopes of them granted to clients"),
         (name = "idps", description = "Upstream identity providers a tenant's people may sign in with"),
         (name = "users", description = "Users of a tenant, and their second factors"),
+        (name = "webhooks", description = "Webhooks of a tenant: its audit events POSTed, signed, to chosen URLs"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -26,6 +26,7 @@ mod idps;
 mod operators;
 mod tenants;
 mod users;
+mod webhooks;
 
 pub use admin_tokens::*;
 pub use apis::*;
@@ -38,6 +39,7 @@ pub use idps::*;
 pub use operators::*;
 pub use tenants::*;
 pub use users::*;
+pub use webhooks::*;
 
 /// Why a provisioning request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +83,7 @@ fn cli_flag(field: &str) -> (String, &'static str) {
         "jwks" => ("--jwks-file".into(), ": "),
         "scopes" => ("--scope".into(), ": "),
         "claims" => ("--claim".into(), ": "),
+        "events" => ("--event".into(), ": "),
         "client_secret" => ("--client-secret-stdin".into(), ": "),
         other => (format!("--{}", other.replace('_', "-")), ": "),
     }

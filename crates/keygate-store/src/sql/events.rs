@@ -9,9 +9,9 @@ use crate::Result;
 use async_trait::async_trait;
 use keygate_core::events::{Event, EventFilter};
 
-const COLS: &str = "id, tenant_id, at, kind, actor, ip, subject, detail";
+pub(super) const COLS: &str = "id, tenant_id, at, kind, actor, ip, subject, detail";
 
-fn event_from(row: &dyn Cols) -> Result<Event> {
+pub(super) fn event_from(row: &dyn Cols) -> Result<Event> {
     Ok(Event {
         id: row.text("id")?,
         tenant_id: row.text("tenant_id")?,
@@ -30,7 +30,7 @@ fn event_from(row: &dyn Cols) -> Result<Event> {
 /// The insert of `event` (kept until `expires_at`), for writes that record
 /// an event beside their own change.
 pub(crate) fn insert_event(write: Write, e: &Event, expires_at: i64) -> Write {
-    write.then_owned(
+    let write = write.then_owned(
         format!(
             "INSERT INTO events ({COLS}, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         ),
@@ -45,7 +45,9 @@ pub(crate) fn insert_event(write: Write, e: &Event, expires_at: i64) -> Write {
             OwnedParam::Text(e.detail.to_string()),
             OwnedParam::Int(expires_at),
         ],
-    )
+    );
+    // Its webhook deliveries, in the same write (docs/webhooks.md).
+    super::webhooks::fan_out(write, e)
 }
 
 #[async_trait]

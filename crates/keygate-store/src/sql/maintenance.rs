@@ -22,7 +22,7 @@ use async_trait::async_trait;
 /// lifetimes are not negative) so that the expiry index serves it:
 /// an index cannot serve `column + ttl < now`, and without it every
 /// sweep read the whole table.
-const SWEEP: [(&str, &str); 17] = [
+const SWEEP: [(&str, &str); 18] = [
     ("sessions", "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE expires_at < $1 LIMIT $2)"),
     ("revoked_jtis", "DELETE FROM revoked_jtis WHERE jti IN (SELECT jti FROM revoked_jtis WHERE expires_at < $1 LIMIT $2)"),
     ("rate_limits", "DELETE FROM rate_limits WHERE key IN (SELECT key FROM rate_limits WHERE blocked_until < $1 AND window_start < $1 - 86400 LIMIT $2)"),
@@ -48,6 +48,9 @@ const SWEEP: [(&str, &str); 17] = [
     // Back-channel logouts delivered or given up more than a day ago.
     ("backchannel_logouts", "DELETE FROM backchannel_logouts WHERE (client_id, sid) IN (SELECT client_id, sid FROM backchannel_logouts \
         WHERE finished_at < $1 - 86400 LIMIT $2)"),
+    // Webhook deliveries delivered or given up more than 30 days ago.
+    ("webhook_deliveries", "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
+        WHERE finished_at < $1 - 2592000 LIMIT $2)"),
     ("device_codes", "DELETE FROM device_codes WHERE hash IN (SELECT hash FROM device_codes WHERE expires_at < $1 LIMIT $2)"),
     ("signing_keys", "DELETE FROM signing_keys WHERE kid IN (SELECT kid FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at + 86400 < $1 LIMIT $2)"),
 ];

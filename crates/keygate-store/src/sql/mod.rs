@@ -31,6 +31,7 @@ mod reset;
 mod sessions;
 mod tenants;
 mod users;
+mod webhooks;
 
 use crate::lease::Connections;
 use crate::migrate::Migration;

@@ -226,6 +226,8 @@ impl TenantStore for SqlStore {
             "DELETE FROM federated_identities WHERE tenant_id = $1",
             "DELETE FROM federation_states WHERE tenant_id = $1",
             "DELETE FROM upstream_idps WHERE tenant_id = $1",
+            "DELETE FROM webhook_deliveries WHERE tenant_id = $1",
+            "DELETE FROM webhooks WHERE tenant_id = $1",
             "DELETE FROM users WHERE tenant_id = $1",
             "DELETE FROM signing_keys WHERE tenant_id = $1",
             "DELETE FROM tenant_domains WHERE tenant_id = $1",

@@ -174,6 +174,11 @@ pub static MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0030_events.sql"),
     },
     Migration {
+        version: 31,
+        name: "webhooks",
+        sql: include_str!("../../migrations/sqlite/0031_webhooks.sql"),
+    },
+    Migration {
         version: 32,
         name: "operators",
         sql: include_str!("../../migrations/sqlite/0032_operators.sql"),

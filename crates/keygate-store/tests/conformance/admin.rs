@@ -316,6 +316,7 @@ async fn the_sweep_removes_expired_rows_and_keeps_live_ones() {
             ("seen_values", 1),
             ("sessions", 1),
             ("signing_keys", 1),
+            ("webhook_deliveries", 0),
         ]
     );
     assert!(s.get_client("t1", "reg-abandoned").await.unwrap().is_none());

@@ -312,7 +312,7 @@ async fn openapi_document_describes_every_endpoint() {
         doc["openapi"]
     );
     assert!(doc["info"]["title"].as_str().is_some());
-    let expected: [(&str, &[&str]); 18] = [
+    let expected: [(&str, &[&str]); 21] = [
         ("/admin/v1/tenants", &["get", "post"]),
         ("/admin/v1/tenants/{tenant}", &["get", "patch", "delete"]),
         ("/admin/v1/tenants/{tenant}/clients", &["get", "post"]),
@@ -360,6 +360,15 @@ async fn openapi_document_describes_every_endpoint() {
             "/admin/v1/tenants/{tenant}/idps/{id}",
             &["get", "patch", "delete"],
         ),
+        ("/admin/v1/tenants/{tenant}/webhooks", &["get", "post"]),
+        (
+            "/admin/v1/tenants/{tenant}/webhooks/{id}",
+            &["get", "delete"],
+        ),
+        (
+            "/admin/v1/tenants/{tenant}/webhooks/{id}/deliveries",
+            &["get"],
+        ),
         ("/admin/v1/openapi.json", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
@@ -387,7 +396,7 @@ async fn openapi_document_describes_every_endpoint() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), n, "{ids:?}");
-    assert_eq!(n, 35);
+    assert_eq!(n, 40);
     // Request and response shapes come from the code.
     let schemas = &doc["components"]["schemas"];
     for name in [
@@ -402,6 +411,10 @@ async fn openapi_document_describes_every_endpoint() {
         "NewIdp",
         "IdpPatch",
         "IdpView",
+        "NewWebhook",
+        "WebhookView",
+        "CreatedWebhook",
+        "DeliveryList",
         "ErrorBody",
     ] {
         assert!(schemas[name].is_object(), "schema {name} missing");

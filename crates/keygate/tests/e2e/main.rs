@@ -67,3 +67,4 @@ mod token_exchange;
 mod token_helpers;
 mod token_services;
 mod vendor_requests;
+mod webhooks;
