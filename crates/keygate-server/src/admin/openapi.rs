@@ -2,7 +2,7 @@
 //! annotations and the request and response types (utoipa).
 
 use super::error::ErrorBody;
-use super::{apis, clients, consents, factors, idps, tenants, users, views};
+use super::{apis, clients, consents, events, factors, idps, tenants, users, views};
 use crate::provisioning as provision;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -52,6 +52,7 @@ use utoipa::{Modify, OpenApi};
         factors::list,
         factors::delete,
         factors::reset,
+        events::list,
         serve,
     ),
     components(schemas(
@@ -91,6 +92,8 @@ use utoipa::{Modify, OpenApi};
         views::FactorView,
         views::RecoveryCodesView,
         views::FactorList,
+        events::EventView,
+        events::EventList,
     )),
     modifiers(&AdminAuth),
     security(("admin_token" = [])),
@@ -100,6 +103,7 @@ use utoipa::{Modify, OpenApi};
         (name = "apis", description = "APIs (resource servers) of a tenant, and the scopes of them granted to clients"),
         (name = "idps", description = "Upstream identity providers a tenant's people may sign in with"),
         (name = "users", description = "Users of a tenant, and their second factors"),
+        (name = "events", description = "Audit events: sign-ins, failures, second factors, resets, consents, token reuse, key rotations and admin changes"),
         (name = "meta", description = "This document"),
     )
 )]
