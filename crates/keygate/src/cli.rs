@@ -209,6 +209,10 @@ pub(crate) struct ServeArgs {
     /// hour [default: 20]
     #[arg(long, env = "KEYGATE_VERIFY_RESEND_IP_MAX")]
     pub verify_resend_ip_max: Option<i64>,
+    /// How long audit events are kept (DURATION, e.g. 90d) before the
+    /// sweeper deletes them [default: 90d]
+    #[arg(long, env = "KEYGATE_EVENT_RETENTION")]
+    pub event_retention: Option<String>,
 }
 
 #[derive(Subcommand)]
