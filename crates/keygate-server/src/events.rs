@@ -17,12 +17,22 @@ pub const DEFAULT_RETENTION: i64 = 90 * 86400;
 /// A new event id: the time in milliseconds (12 hex digits) then 80
 /// random bits (20 hex digits). Lower-case hex sorts the same by bytes and
 /// in any collation, so "newest first" is "by id, descending" on both
-/// engines, and the id is the page cursor.
+/// engines, and the id is the page cursor. Within one process the
+/// milliseconds never repeat (a second event of the same millisecond takes
+/// the next one), so one node's events keep their order.
 pub fn new_id() -> String {
-    let millis = std::time::SystemTime::now()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
+    let prev = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(0);
+    let millis = now.max(prev + 1);
     let mut id = format!("{millis:012x}");
     for b in keygate_crypto::secrets::random_bytes(10) {
         id.push_str(&format!("{b:02x}"));
@@ -143,4 +153,16 @@ pub(crate) async fn by_user(
         .detail(detail)
         .save(state)
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_sort_in_the_order_they_were_made() {
+        let ids: Vec<String> = (0..1000).map(|_| super::new_id()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert!(ids.iter().all(|i| i.len() == 32));
+    }
 }

@@ -125,6 +125,8 @@ pub(crate) fn parse(query: &str) -> Result<(EventFilter, i64), AdminError> {
                     .filter(|n| (1..=MAX_PAGE).contains(n))
                     .ok_or_else(|| bad(format!("limit: must be 1 to {MAX_PAGE}")))?
             }
+            // Empty: the first page, as in the other lists.
+            "after" if v.is_empty() => f.before = None,
             "after" => f.before = Some(v.into_owned()),
             _ => {}
         }
