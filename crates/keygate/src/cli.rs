@@ -62,6 +62,33 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AdminTokenCommand,
     },
+    /// Read the audit events (docs/events.md).
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum EventsCommand {
+    /// Print the newest events, newest first: {"items": [...]}, each as
+    /// `GET /admin/v1/events` shows it.
+    List(EventsList),
+}
+
+#[derive(Args)]
+pub(crate) struct EventsList {
+    /// Only this tenant's events.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Only events of this type (repeatable).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// How many, 1 to 100 [default: 50]
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Subcommand)]

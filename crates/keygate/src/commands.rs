@@ -15,7 +15,9 @@ pub(crate) use idps::idp;
 pub(crate) use tenants::tenant;
 pub(crate) use users::user;
 
-use crate::cli::{AdminTokenCommand, ClientCreate, DbArgs, KeysRotate, TenantCreate, UserCreate};
+use crate::cli::{
+    AdminTokenCommand, ClientCreate, DbArgs, EventsList, KeysRotate, TenantCreate, UserCreate,
+};
 use crate::Failure;
 use keygate_core::model::*;
 use keygate_core::validate;
@@ -438,4 +440,23 @@ pub(crate) async fn admin_token(command: AdminTokenCommand) -> Result<(), Failur
         }
     }
     Ok(())
+}
+
+/// `keygate events list`: the newest events, as the admin API lists them.
+pub(crate) async fn events_list(a: EventsList) -> Result<(), Failure> {
+    use keygate_server::admin::events::{EventView, MAX_PAGE};
+    if !(1..=MAX_PAGE).contains(&a.limit) {
+        return Err(Failure::Usage(format!("--limit: must be 1 to {MAX_PAGE}")));
+    }
+    if let Some(t) = a.types.iter().find(|t| !keygate_core::events::is_type(t)) {
+        return Err(Failure::Usage(format!("--type: unknown event type '{t}'")));
+    }
+    let filter = keygate_core::events::EventFilter {
+        tenant_id: a.tenant,
+        types: a.types,
+        ..Default::default()
+    };
+    let store = open_store(&database_url(&a.db), None).await?;
+    let events = store.list_events(&filter, a.limit).await?;
+    print_items(events.into_iter().map(EventView::from).collect())
 }

@@ -71,6 +71,9 @@ fn main() -> ExitCode {
                 command: cli::KeysCommand::Rotate(a),
             } => commands::keys_rotate(a).await,
             cli::Command::AdminToken { command } => commands::admin_token(command).await,
+            cli::Command::Events {
+                command: cli::EventsCommand::List(a),
+            } => commands::events_list(a).await,
         }
     });
     match result {

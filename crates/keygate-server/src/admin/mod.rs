@@ -14,6 +14,10 @@
 //! Writes go through [`crate::provisioning`], the code the provisioning commands use
 //! too. After a write this node drops the cached tenant, host or client, so
 //! it sees the change at once; other nodes see it within the cache TTL.
+//!
+//! Every write that succeeds is recorded as an audit event by the token
+//! that made it ([`audit`]); `GET /admin/v1/events` lists the events
+//! ([`events`], docs/events.md).
 
 mod apis;
 pub mod audit;
@@ -193,7 +197,10 @@ async fn run_audited(state: &AppState, actor: String, mut req: Request, next: Ne
         let (parts, body) = req.into_parts();
         let bytes = match axum::body::to_bytes(body, AUDITED_BODY).await {
             Ok(b) => b,
-            Err(_) => return crate::error::ApiError::PayloadTooLarge.into_response(),
+            Err(_) => {
+                let e = AdminError::BadRequest("the request body could not be read".into());
+                return e.into_response();
+            }
         };
         fields = audit::field_names(&bytes);
         req = Request::from_parts(parts, axum::body::Body::from(bytes));

@@ -627,3 +627,58 @@ async fn the_list_filters_pages_and_refuses_what_it_cannot_read() {
     }
     assert!(doc["components"]["schemas"]["EventList"].is_object());
 }
+
+#[tokio::test]
+async fn retention_is_configured_and_the_cli_lists_events() {
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    let server = Server::start_with(
+        &db,
+        &[
+            ("KEYGATE_ADMIN_TOKEN", ADMIN_TOKEN),
+            ("KEYGATE_EVENT_RETENTION", "2d"),
+        ],
+    )
+    .await;
+    let admin = Admin::new(&server, Some(ADMIN_TOKEN));
+    let a = admin
+        .post(
+            "/tenants/acme/apis",
+            json!({"identifier": "https://api.example", "name": "API"}),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    // The server's events are kept two days; the CLI's 90 by default.
+    let kept = |actor: &str, secs: i64| {
+        format!("SELECT COUNT(*) FROM events WHERE actor = '{actor}' AND expires_at - at = {secs}")
+    };
+    assert_eq!(db.count(&kept("admin-token:static", 2 * 86400)).await, 1);
+    assert_eq!(db.count(&kept("cli", 90 * 86400)).await, 1);
+
+    let listed = db.cli_json(
+        &[
+            "events",
+            "list",
+            "--tenant",
+            "acme",
+            "--type",
+            "admin.created",
+        ],
+        None,
+    );
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed}");
+    assert_eq!(items[0]["subject"], "api:https://api.example");
+    assert_eq!(items[0]["actor"], "admin-token:static");
+    let all = db.cli_json(&["events", "list", "--limit", "1"], None);
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    for bad in [
+        &["events", "list", "--type", "user.nope"][..],
+        &["events", "list", "--limit", "0"],
+        &["serve", "--event-retention", "soon"],
+        &["serve", "--event-retention", "0d"],
+    ] {
+        let out = db.cli(bad, None);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {:?}", out);
+    }
+}
