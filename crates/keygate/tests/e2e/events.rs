@@ -682,3 +682,66 @@ async fn retention_is_configured_and_the_cli_lists_events() {
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {:?}", out);
     }
 }
+
+#[tokio::test]
+async fn journeys_sign_ins_registrations_and_failures_are_recorded() {
+    use crate::journeys_helpers::{code_of, credentials, post_json, request, Via};
+    let (s, admin) = setup(&[]).await;
+    let client =
+        s.db.client("acme", CALLBACK, &["--public", "--journeys-api"]);
+    let issuer = s.server.issuer("acme");
+    let (_, challenge) = pkce();
+    let wrong = post_json(
+        &format!("{issuer}/journeys/sign-in"),
+        &request(
+            &client,
+            Some(&challenge),
+            &credentials(EMAIL, "not it at all"),
+        ),
+        Via::default(),
+    )
+    .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    let failed = of(&admin, "acme", "user.sign_in_failed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_event(&failed[0], "anonymous", Some("127.0.0.1"), None);
+    assert_eq!(failed[0]["detail"]["reason"], "invalid_credentials");
+
+    let right = post_json(
+        &format!("{issuer}/journeys/sign-in"),
+        &request(&client, Some(&challenge), &credentials(EMAIL, PASSWORD)),
+        Via::default(),
+    )
+    .await;
+    let code = code_of(&right, 200, &client, &issuer);
+    let user = format!("user:{}", s.ann_acme);
+    let signed = of(&admin, "acme", "user.signed_in").await;
+    assert_eq!(signed.len(), 1, "{signed:?}");
+    assert_event(&signed[0], &user, Some("127.0.0.1"), Some(&user));
+    assert_eq!(
+        signed[0]["detail"],
+        json!({"amr": ["pwd"], "client_id": client.id})
+    );
+
+    let made = post_json(
+        &format!("{issuer}/journeys/register"),
+        &request(
+            &client,
+            Some(&challenge),
+            &credentials("dan@example.com", "dans long password"),
+        ),
+        Via::default(),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let registered = of(&admin, "acme", "user.registered").await;
+    assert_eq!(registered.len(), 1, "{registered:?}");
+    assert_eq!(registered[0]["detail"], json!({"through": "password"}));
+    let sub = registered[0]["subject"].as_str().unwrap();
+    assert_eq!(registered[0]["actor"].as_str(), Some(sub));
+    assert_no_secret(
+        &admin,
+        &["not it at all", PASSWORD, "dans long password", &code],
+    )
+    .await;
+}
