@@ -145,10 +145,14 @@ pub async fn sign_in(
         Ok(r) => r,
         Err(secs) => {
             metrics::counter!("keygate_signins_total", "result" => "blocked").increment(1);
+            sign_in_failed(state, door, "too_many_attempts").await;
             return Ok(Err(AccountError::TooManyAttempts(secs)));
         }
     };
     let result = check_password(state, tenant, email, password).await?;
+    if let Err(e) = &result {
+        sign_in_failed(state, door, e.code()).await;
+    }
     let outcome = if result.is_ok() { "success" } else { "failure" };
     metrics::counter!("keygate_signins_total", "result" => outcome).increment(1);
     let now = now();
@@ -170,6 +174,16 @@ pub async fn sign_in(
         }
     }
     Ok(result)
+}
+
+/// `user.sign_in_failed`, with the reason only: no e-mail address (it
+/// would tell who is being attacked) and no password.
+async fn sign_in_failed(state: &AppState, door: &Door, reason: &str) {
+    crate::events::Record::new(&door.tenant.id, "user.sign_in_failed", "anonymous")
+        .ip(door.client_ip)
+        .detail(serde_json::json!({ "reason": reason }))
+        .save(state)
+        .await;
 }
 
 async fn check_password(
@@ -246,6 +260,14 @@ pub async fn register(
     };
     match provision::create_user(state.store.as_ref(), tenant, &spec).await {
         Ok(user) => {
+            crate::events::by_user(
+                state,
+                door,
+                "user.registered",
+                &user.sub,
+                serde_json::json!({"through": "password"}),
+            )
+            .await;
             // The verification message, unless the tenant's verify_email is
             // off (docs/account.md, "Verifying the e-mail address").
             crate::email_verification::after_registration(state, door, &user).await;

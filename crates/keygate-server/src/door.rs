@@ -22,7 +22,7 @@ use keygate_core::model::{Tenant, DEFAULT_TENANT};
 use std::net::{IpAddr, SocketAddr};
 
 /// The peer address, or the last `X-Forwarded-For` hop when configured.
-fn client_ip(state: &AppState, req: &Request) -> Option<IpAddr> {
+pub(crate) fn client_ip(state: &AppState, req: &Request) -> Option<IpAddr> {
     client_ip_of(state, req.headers(), req.extensions())
 }
 

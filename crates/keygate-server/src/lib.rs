@@ -31,7 +31,7 @@ mod dpop;
 mod email_verification;
 mod endpoints;
 pub mod error;
-mod events;
+pub mod events;
 mod federation;
 mod fetch;
 mod http;

@@ -290,6 +290,11 @@ pub(crate) async fn check_code(
         })
     })
     .await?;
+    let failure = match &outcome {
+        Ok(_) => None,
+        Err(e) => Some(e.code()),
+    };
+    crate::events::mfa(state, door, sub, method, failure).await;
     match &outcome {
         Ok(_) => tracing::info!(tenant, sub, method, "second factor succeeded"),
         Err(AccountError::InvalidCode) => {
@@ -437,7 +442,15 @@ pub(crate) async fn confirm_device(
     .await?;
     match &outcome {
         Ok(()) => {
-            tracing::info!(tenant = %device.tenant_id, sub = %device.user_sub, device = %device.id, "authenticator app enrolled")
+            tracing::info!(tenant = %device.tenant_id, sub = %device.user_sub, device = %device.id, "authenticator app enrolled");
+            crate::events::by_user(
+                state,
+                door,
+                "user.factor_added",
+                &device.user_sub,
+                serde_json::json!({"method": "otp", "id": device.id}),
+            )
+            .await;
         }
         Err(_) => {
             tracing::info!(tenant = %device.tenant_id, sub = %device.user_sub, device = %device.id, "authenticator app not confirmed: wrong code")

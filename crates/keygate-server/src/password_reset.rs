@@ -64,10 +64,24 @@ pub(crate) async fn request(
 /// Stores a new link for the account of `email`, if there is one that may
 /// sign in, and queues its message.
 async fn send_link(state: &AppState, door: &Door, email: &str) -> Result<(), ApiError> {
-    let Some(email) = validate::normalize_email(email) else {
-        return Ok(());
+    let user = match validate::normalize_email(email) {
+        Some(email) => state.store.user_by_email(&door.tenant.id, &email).await?,
+        None => None,
     };
-    let Some(user) = state.store.user_by_email(&door.tenant.id, &email).await? else {
+    // Recorded here, off the request's path, so that whether the account
+    // exists (the event's subject) shows in no answer or its timing. The
+    // address itself is never recorded.
+    let mut event = crate::events::Record::new(
+        &door.tenant.id,
+        "user.password_reset_requested",
+        "anonymous",
+    )
+    .ip(door.client_ip);
+    if let Some(u) = &user {
+        event = event.subject(format!("user:{}", u.sub));
+    }
+    event.save(state).await;
+    let Some(user) = user else {
         return Ok(());
     };
     if user.disabled {
@@ -219,6 +233,14 @@ pub(crate) async fn complete(
         return Ok(Err(ResetError::Link(LinkProblem::Invalid)));
     }
     crate::backchannel::wake();
+    crate::events::by_user(
+        state,
+        door,
+        "user.password_reset",
+        &user.sub,
+        serde_json::json!({"sessions_ended": true, "grants_revoked": true}),
+    )
+    .await;
     metrics::counter!("keygate_password_resets_total").increment(1);
     tracing::info!(tenant = %door.tenant.id, sub = %user.sub, "password reset: password set, sessions ended, grants revoked");
     Ok(Ok(user))

@@ -19,6 +19,9 @@ pub trait AdminTokenStore: Send + Sync + 'static {
     async fn create_admin_token(&self, token: &AdminToken, hash: &str) -> Result<()>;
     /// Whether a token with this hash exists (the admin API's check).
     async fn admin_token_exists(&self, hash: &str) -> Result<bool>;
+    /// The id of the token with this hash, if there is one (who acted, for
+    /// the audit events).
+    async fn admin_token_id(&self, hash: &str) -> Result<Option<String>>;
     /// Every token, oldest first.
     async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>>;
     /// Whether a token with this id existed.

@@ -250,6 +250,7 @@ metered! {
     impl AdminTokenStore {
         fn create_admin_token(token: &AdminToken, hash: &str) -> Result<()>;
         fn admin_token_exists(hash: &str) -> Result<bool>;
+        fn admin_token_id(hash: &str) -> Result<Option<String>>;
         fn list_admin_tokens() -> Result<Vec<AdminToken>>;
         fn delete_admin_token(id: &str) -> Result<bool>;
     }

@@ -29,6 +29,8 @@ mod device;
 mod directory;
 #[path = "conformance/email_links.rs"]
 mod email_links;
+#[path = "conformance/events.rs"]
+mod events;
 #[path = "conformance/exchange.rs"]
 mod exchange;
 #[path = "conformance/factors.rs"]

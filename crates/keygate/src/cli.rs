@@ -76,6 +76,33 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AdminTokenCommand,
     },
+    /// Read the audit events (docs/events.md).
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum EventsCommand {
+    /// Print the newest events, newest first: {"items": [...]}, each as
+    /// `GET /admin/v1/events` shows it.
+    List(EventsList),
+}
+
+#[derive(Args)]
+pub(crate) struct EventsList {
+    /// Only this tenant's events.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Only events of this type (repeatable).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// How many, 1 to 100 [default: 50]
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Subcommand)]
@@ -230,6 +257,10 @@ pub(crate) struct ServeArgs {
     /// hour [default: 20]
     #[arg(long, env = "KEYGATE_VERIFY_RESEND_IP_MAX")]
     pub verify_resend_ip_max: Option<i64>,
+    /// How long audit events are kept (DURATION, e.g. 90d) before the
+    /// sweeper deletes them [default: 90d]
+    #[arg(long, env = "KEYGATE_EVENT_RETENTION")]
+    pub event_retention: Option<String>,
 }
 
 #[derive(Subcommand)]

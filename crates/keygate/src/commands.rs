@@ -19,7 +19,9 @@ pub(crate) use tenants::tenant;
 pub(crate) use users::user;
 pub(crate) use webhooks::webhook;
 
-use crate::cli::{AdminTokenCommand, ClientCreate, DbArgs, KeysRotate, TenantCreate, UserCreate};
+use crate::cli::{
+    AdminTokenCommand, ClientCreate, DbArgs, EventsList, KeysRotate, TenantCreate, UserCreate,
+};
 use crate::Failure;
 use keygate_core::model::*;
 use keygate_core::validate;
@@ -85,6 +87,47 @@ pub(crate) async fn open_store_with(
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     Ok(store)
 }
+
+/// How long the CLI's audit events are kept: `KEYGATE_EVENT_RETENTION`
+/// when set (as `keygate serve` reads it), else the default 90 days.
+fn event_retention() -> i64 {
+    std::env::var("KEYGATE_EVENT_RETENTION")
+        .ok()
+        .and_then(|v| parse_duration(&v).ok())
+        .unwrap_or(keygate_server::events::DEFAULT_RETENTION)
+}
+
+/// Records the audit event of a CLI change (docs/events.md): actor `cli`,
+/// no IP. `tenant` is "" for tenants themselves and admin tokens.
+pub(crate) async fn record(
+    store: &dyn Store,
+    tenant: &str,
+    kind: &'static str,
+    subject: String,
+    detail: serde_json::Value,
+) {
+    keygate_server::events::Record::new(tenant, kind, "cli")
+        .subject(subject)
+        .detail(detail)
+        .save_in(store, event_retention())
+        .await;
+}
+
+/// The detail of an `admin.*` event: which record, and the names of the
+/// fields set (never their values).
+pub(crate) fn admin_detail(resource: &str, id: &str, fields: &[&str]) -> serde_json::Value {
+    json!({"resource": resource, "id": id, "fields": fields})
+}
+
+/// The names of a patch's fields that are set.
+macro_rules! set_fields {
+    ($p:expr; $($f:ident),* $(,)?) => {{
+        let mut names: Vec<&'static str> = Vec::new();
+        $(if $p.$f.is_some() { names.push(stringify!($f)); })*
+        names
+    }};
+}
+pub(crate) use set_fields;
 
 fn print(v: serde_json::Value) {
     println!("{v}");
@@ -161,6 +204,14 @@ pub(crate) async fn tenant_create(a: TenantCreate) -> Result<(), Failure> {
     let tenant = provision::tenant_from_spec(&spec, now())?;
     let store = open_store(&database_url(&a.db), None).await?;
     provision::create_tenant(store.as_ref(), &tenant).await?;
+    record(
+        store.as_ref(),
+        "",
+        "admin.created",
+        format!("tenant:{}", tenant.id),
+        admin_detail("tenant", &tenant.id, &[]),
+    )
+    .await;
     print(json!({
         "id": tenant.id,
         "tenant_id": tenant.id,
@@ -234,6 +285,14 @@ pub(crate) async fn client_create(a: ClientCreate) -> Result<(), Failure> {
     }
     let store = open_store(&url, None).await?;
     provision::create_client(store.as_ref(), &client).await?;
+    record(
+        store.as_ref(),
+        &a.tenant,
+        "admin.created",
+        format!("client:{}", client.id),
+        admin_detail("client", &client.id, &[]),
+    )
+    .await;
     match secret {
         Some(s) => print(json!({"client_id": client.id, "client_secret": s})),
         None => print(json!({"client_id": client.id})),
@@ -279,6 +338,14 @@ pub(crate) async fn user_create(a: UserCreate) -> Result<(), Failure> {
     provision::check_new_user(&spec)?;
     let store = open_store(&database_url(&a.db), None).await?;
     let user = provision::create_user(store.as_ref(), &a.tenant, &spec).await?;
+    record(
+        store.as_ref(),
+        &a.tenant,
+        "admin.created",
+        format!("user:{}", user.sub),
+        json!({"resource": "user", "id": user.sub, "fields": [], "email": user.email}),
+    )
+    .await;
     print(json!({"sub": user.sub}));
     Ok(())
 }
@@ -304,11 +371,23 @@ pub(crate) async fn keys_rotate(a: KeysRotate) -> Result<(), Failure> {
             a.tenant
         )));
     }
-    let ring = keygate_server::jwt::keyring::KeyRing::new(store, master, std::time::Duration::ZERO);
+    let ring = keygate_server::jwt::keyring::KeyRing::new(
+        store.clone(),
+        master,
+        std::time::Duration::ZERO,
+    );
     let r = ring
         .rotate(&a.tenant, alg, lead)
         .await
         .map_err(|e| Failure::Runtime(format!("{e:?}")))?;
+    record(
+        store.as_ref(),
+        &a.tenant,
+        "key.rotated",
+        format!("key:{}", r.kid),
+        json!({"kid": r.kid, "alg": r.alg.as_str(), "activates_at": r.activates_at}),
+    )
+    .await;
     let retiring: Vec<_> = r
         .retiring
         .iter()
@@ -325,6 +404,14 @@ pub(crate) async fn admin_token(command: AdminTokenCommand) -> Result<(), Failur
         AdminTokenCommand::Create(a) => {
             let store = open_store(&database_url(&a.db), None).await?;
             let (id, token) = provision::create_admin_token(store.as_ref()).await?;
+            record(
+                store.as_ref(),
+                "",
+                "admin.created",
+                format!("admin-token:{id}"),
+                admin_detail("admin_token", &id, &[]),
+            )
+            .await;
             print(json!({"id": id, "token": token}));
         }
         AdminTokenCommand::List(a) => {
@@ -345,8 +432,35 @@ pub(crate) async fn admin_token(command: AdminTokenCommand) -> Result<(), Failur
                     a.id
                 )));
             }
+            record(
+                store.as_ref(),
+                "",
+                "admin.deleted",
+                format!("admin-token:{}", a.id),
+                admin_detail("admin_token", &a.id, &[]),
+            )
+            .await;
             print(json!({"id": a.id, "revoked": true}));
         }
     }
     Ok(())
+}
+
+/// `keygate events list`: the newest events, as the admin API lists them.
+pub(crate) async fn events_list(a: EventsList) -> Result<(), Failure> {
+    use keygate_server::admin::events::{EventView, MAX_PAGE};
+    if !(1..=MAX_PAGE).contains(&a.limit) {
+        return Err(Failure::Usage(format!("--limit: must be 1 to {MAX_PAGE}")));
+    }
+    if let Some(t) = a.types.iter().find(|t| !keygate_core::events::is_type(t)) {
+        return Err(Failure::Usage(format!("--type: unknown event type '{t}'")));
+    }
+    let filter = keygate_core::events::EventFilter {
+        tenant_id: a.tenant,
+        types: a.types,
+        ..Default::default()
+    };
+    let store = open_store(&database_url(&a.db), None).await?;
+    let events = store.list_events(&filter, a.limit).await?;
+    print_items(events.into_iter().map(EventView::from).collect())
 }

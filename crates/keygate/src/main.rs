@@ -73,6 +73,9 @@ fn main() -> ExitCode {
             cli::Command::Webhook { command } => commands::webhook(command).await,
             cli::Command::AdminToken { command } => commands::admin_token(command).await,
             cli::Command::Admin { command } => commands::admin(command).await,
+            cli::Command::Events {
+                command: cli::EventsCommand::List(a),
+            } => commands::events_list(a).await,
         }
     });
     match result {

@@ -177,6 +177,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         }
         config.verify_email_ttl = ttl;
     }
+    if let Some(raw) = &args.event_retention {
+        config.event_retention = keygate_server::provisioning::parse_duration(raw)
+            .map_err(|e| Failure::Usage(format!("KEYGATE_EVENT_RETENTION: {e}")))?;
+    }
     config.mail = mail_settings(
         args.smtp_url.or(file.smtp_url),
         args.mail_from.or(file.mail_from),

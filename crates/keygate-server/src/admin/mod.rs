@@ -14,11 +14,17 @@
 //! Writes go through [`crate::provisioning`], the code the provisioning commands use
 //! too. After a write this node drops the cached tenant, host or client, so
 //! it sees the change at once; other nodes see it within the cache TTL.
+//!
+//! Every write that succeeds is recorded as an audit event by the token
+//! that made it ([`audit`]); `GET /admin/v1/events` lists the events
+//! ([`events`], docs/events.md).
 
 mod apis;
+pub mod audit;
 mod clients;
 mod consents;
 pub mod error;
+pub mod events;
 mod factors;
 mod idps;
 mod openapi;
@@ -30,7 +36,7 @@ mod webhooks;
 use crate::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -45,6 +51,7 @@ pub use openapi::document;
 pub fn router<S: Clone + Send + Sync + 'static>(state: AppState) -> Router<S> {
     Router::new()
         .route("/openapi.json", get(openapi::serve))
+        .route("/events", get(events::list))
         .route("/tenants", get(tenants::list).post(tenants::create))
         .route(
             "/tenants/{tenant}",
@@ -142,8 +149,8 @@ async fn method_not_allowed() -> AdminError {
 /// characters); longer ones are refused without hashing.
 const MAX_TOKEN_LEN: usize = 1024;
 
-/// Whether the request carries a valid admin token.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(), AdminError> {
+/// Who the request's admin token says it is ([`audit::AdminActor`]), or why not.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<String, AdminError> {
     let Some(token) = crate::jwt::mint::bearer(headers) else {
         return Err(AdminError::Unauthorized { sent: false });
     };
@@ -153,26 +160,71 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(), Admin
     let hash = secrets::sha256_hex(&token);
     if let Some(configured) = &state.config.admin_token_hash {
         if secrets::ct_eq(configured.as_bytes(), hash.as_bytes()) {
-            return Ok(());
+            return Ok("admin-token:static".to_string());
         }
     }
     // Stored tokens are found by their hash: timing can tell at most how
     // much of a SHA-256 matched, which reveals nothing about a token.
-    if state.store.admin_token_exists(&hash).await? {
-        return Ok(());
+    if let Some(id) = state.store.admin_token_id(&hash).await? {
+        return Ok(format!("admin-token:{id}"));
     }
     tracing::info!("admin API: refused a bearer token");
     Err(AdminError::Unauthorized { sent: true })
 }
 
+/// Largest body whose field names are read for the audit event (the
+/// handlers' own limit); a larger one is passed on unread.
+const AUDITED_BODY: usize = 64 * 1024;
+
 async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = match authenticate(&state, req.headers()).await {
-        Ok(()) => next.run(req).await,
+        Ok(actor) => run_audited(&state, actor, req, next).await,
         Err(e) => e.into_response(),
     };
     // Answers carry secrets and personal data.
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// Runs an authenticated request, the actor in its extensions; a write
+/// that succeeds is recorded as an audit event ([`audit`]).
+async fn run_audited(state: &AppState, actor: String, mut req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let ip = crate::door::client_ip(state, &req);
+    req.extensions_mut()
+        .insert(audit::AdminActor(actor.clone()));
+    let write = matches!(
+        method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    // The body's field names (never its values) say what a write changed.
+    let mut fields = Vec::new();
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if write && declared.is_some_and(|n| n > 0 && n <= AUDITED_BODY) {
+        let (parts, body) = req.into_parts();
+        let bytes = match axum::body::to_bytes(body, AUDITED_BODY).await {
+            Ok(b) => b,
+            Err(_) => {
+                let e = AdminError::BadRequest("the request body could not be read".into());
+                return e.into_response();
+            }
+        };
+        fields = audit::field_names(&bytes);
+        req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    let res = next.run(req).await;
+    if write && res.status().is_success() {
+        let location = audit::location(res.headers());
+        if let Some(change) = audit::describe(&method, &path, res.status(), location.as_deref()) {
+            audit::record(state, &actor, ip, change, fields).await;
+        }
+    }
     res
 }
 

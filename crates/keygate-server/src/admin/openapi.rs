@@ -2,7 +2,7 @@
 //! annotations and the request and response types (utoipa).
 
 use super::error::ErrorBody;
-use super::{apis, clients, consents, factors, idps, tenants, users, views, webhooks};
+use super::{apis, clients, consents, events, factors, idps, tenants, users, views, webhooks};
 use crate::provisioning as provision;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -57,6 +57,7 @@ use utoipa::{Modify, OpenApi};
         webhooks::read,
         webhooks::delete,
         webhooks::deliveries,
+        events::list,
         serve,
     ),
     components(schemas(
@@ -102,6 +103,8 @@ use utoipa::{Modify, OpenApi};
         provision::CreatedWebhook,
         provision::DeliveryView,
         provision::DeliveryList,
+        events::EventView,
+        events::EventList,
     )),
     modifiers(&AdminAuth),
     security(("admin_token" = [])),
@@ -112,6 +115,7 @@ use utoipa::{Modify, OpenApi};
         (name = "idps", description = "Upstream identity providers a tenant's people may sign in with"),
         (name = "users", description = "Users of a tenant, and their second factors"),
         (name = "webhooks", description = "Webhooks of a tenant: its audit events POSTed, signed, to chosen URLs"),
+        (name = "events", description = "Audit events: sign-ins, failures, second factors, resets, consents, token reuse, key rotations and admin changes"),
         (name = "meta", description = "This document"),
     )
 )]

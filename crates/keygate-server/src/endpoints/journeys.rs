@@ -214,6 +214,7 @@ pub(crate) async fn sign_in(
             true,
         )
         .await?;
+        crate::events::signed_in(&state, &door, &user.sub, &amr, Some(&ar.client_id)).await;
         Ok::<_, ApiError>(success(StatusCode::OK, ar.state.as_deref(), code, to))
     }
     .await;
@@ -269,6 +270,7 @@ pub(crate) async fn register(
             true,
         )
         .await?;
+        crate::events::signed_in(&state, &door, &user.sub, &amr, Some(&ar.client_id)).await;
         Ok::<_, ApiError>(success(StatusCode::CREATED, ar.state.as_deref(), code, to))
     }
     .await;

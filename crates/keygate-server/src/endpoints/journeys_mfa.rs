@@ -155,6 +155,7 @@ pub(crate) async fn finish(
             true,
         )
         .await?;
+        crate::events::signed_in(&state, &door, &pending.sub, &amr, Some(&ar.client_id)).await;
         Ok::<_, ApiError>(success(StatusCode::OK, ar.state.as_deref(), code, to))
     }
     .await;

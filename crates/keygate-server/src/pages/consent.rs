@@ -188,6 +188,8 @@ pub(crate) async fn post(
             let consent = allowing(&sub.request, tenant, &user_sub, earlier.as_ref(), now);
             state.store.save_consent(&consent).await?;
             tracing::info!(tenant, sub = %user_sub, client_id = %sub.client.id, scopes = %consent.scopes.join(" "), "consent given");
+            let detail = serde_json::json!({"client_id": sub.client.id, "scopes": consent.scopes});
+            crate::events::by_user(&state, &door, "user.consent_granted", &user_sub, detail).await;
             let (code, _) = accounts::issue_code(
                 &state,
                 &door,

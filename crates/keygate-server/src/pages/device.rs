@@ -393,6 +393,9 @@ async fn allow(
         keygate_core::device::consent_to_store(client, device, sub, earlier.as_ref(), now)
     {
         state.store.save_consent(&consent).await?;
+        let detail =
+            serde_json::json!({"client_id": client.id, "scopes": consent.scopes, "device": true});
+        crate::events::by_user(state, door, "user.consent_granted", sub, detail).await;
     }
     accounts::mark_used(state, door, &client.id).await?;
     tracing::info!(tenant, sub, client_id = %client.id, grant = %grant.id, "device authorization allowed");

@@ -216,6 +216,8 @@ pub(crate) async fn post(
                         &amr,
                     )
                     .await?;
+                    let client = Some(sub.client.id.as_str());
+                    crate::events::signed_in(&state, &door, &pending.sub, &amr, client).await;
                     let next = format!(
                         "{}?{}",
                         door.url("/authorize"),

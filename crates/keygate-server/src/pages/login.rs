@@ -156,14 +156,8 @@ pub(crate) async fn post(
             e,
         )),
         Err(e @ accounts::AccountError::Disabled) => Ok(again(&e.message(), StatusCode::FORBIDDEN)),
-        Err(e) => {
-            crate::events::Record::new(&door.tenant.id, "user.sign_in_failed", "anonymous")
-                .ip(door.client_ip)
-                .detail(serde_json::json!({ "reason": e.code(), "door": "hosted" }))
-                .save(&state)
-                .await;
-            Ok(again(&e.message(), StatusCode::UNAUTHORIZED))
-        }
+        // Recorded as user.sign_in_failed by accounts::sign_in.
+        Err(e) => Ok(again(&e.message(), StatusCode::UNAUTHORIZED)),
     }
 }
 

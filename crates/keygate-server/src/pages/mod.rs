@@ -305,6 +305,7 @@ pub(crate) async fn signed_in(
     // page comes with it.
     if consent::needed(state, door, &s.client, &s.request, user_sub).await? {
         let amr = keygate_core::amr::amr(methods);
+        crate::events::signed_in(state, door, user_sub, &amr, Some(&s.client.id)).await;
         let cookie = crate::accounts::start_session(
             state,
             door,
@@ -350,6 +351,7 @@ pub(crate) async fn session_and_code(
     let amr = keygate_core::amr::amr(methods);
     let (cookie, sid) =
         crate::accounts::open_session(state, door, &s.headers, user_sub, auth_time, &amr).await?;
+    crate::events::signed_in(state, door, user_sub, &amr, Some(&s.client.id)).await;
     let (code, _) = crate::accounts::issue_code(
         state,
         door,

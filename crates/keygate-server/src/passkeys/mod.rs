@@ -343,6 +343,7 @@ pub(crate) async fn account_session(
     let amr = keygate_core::amr::amr(methods);
     let cookie =
         crate::accounts::start_session(state, door, headers, sub, crate::now(), &amr).await?;
+    crate::events::signed_in(state, door, sub, &amr, None).await;
     Ok(as_json(crate::pages::account::done(
         door,
         "signed-in",

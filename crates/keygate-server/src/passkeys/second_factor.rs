@@ -186,8 +186,19 @@ pub(crate) async fn finish(
     }
     let synced = match outcome? {
         Ok(synced) => synced,
-        Err(_) => return Err(not_accepted()),
+        Err(_) => {
+            crate::events::mfa(
+                &state,
+                &door,
+                &person.sub,
+                "passkey",
+                Some("invalid_passkey"),
+            )
+            .await;
+            return Err(not_accepted());
+        }
     };
+    crate::events::mfa(&state, &door, &person.sub, "passkey", None).await;
     // The waiting sign-in is used once: of racing finishes, one wins.
     if !mfa::finish_pending(&state, &body.mfa_token).await? {
         return Err(refused(

@@ -105,6 +105,7 @@ pub(crate) async fn finish(
             Ok(count) => Some(count),
             Err(secs) => {
                 tracing::warn!(tenant, "passkey sign-in blocked: too many attempts");
+                passkey_failed(&state, &door, "too_many_attempts").await;
                 return Err(ApiError::RateLimited {
                     retry_after: secs.max(1) as u64,
                     json: true,
@@ -130,6 +131,7 @@ pub(crate) async fn finish(
             if ip.is_none() {
                 tracing::info!(tenant, why, "passkey sign-in failed");
             }
+            passkey_failed(&state, &door, "invalid_passkey").await;
             return Err(not_accepted());
         }
     };
@@ -141,6 +143,16 @@ pub(crate) async fn finish(
         )),
         None => super::account_session(&state, &door, &headers, &sub, &methods).await,
     }
+}
+
+/// `user.sign_in_failed` of a passkey sign-in (no subject: the passkey
+/// named nobody who may sign in).
+async fn passkey_failed(state: &AppState, door: &Door, reason: &str) {
+    crate::events::Record::new(&door.tenant.id, "user.sign_in_failed", "anonymous")
+        .ip(door.client_ip)
+        .detail(serde_json::json!({"reason": reason, "method": "passkey"}))
+        .save(state)
+        .await;
 }
 
 /// What a finish proved.

@@ -21,6 +21,17 @@ impl AdminTokenStore for SqlStore {
             .await
     }
 
+    async fn admin_token_id(&self, hash: &str) -> Result<Option<String>> {
+        let ids = self
+            .all(
+                "SELECT id FROM admin_tokens WHERE hash = $1",
+                &[hash.into()],
+                |r| r.text("id"),
+            )
+            .await?;
+        Ok(ids.into_iter().next())
+    }
+
     async fn list_admin_tokens(&self) -> Result<Vec<crate::AdminToken>> {
         self.all(
             "SELECT id, created_at FROM admin_tokens ORDER BY created_at, id",

@@ -104,6 +104,8 @@ async fn admin_tokens_are_found_by_hash_listed_and_deleted() {
     assert!(s.admin_token_exists("h1").await.unwrap());
     assert!(s.admin_token_exists("h2").await.unwrap());
     assert!(!s.admin_token_exists("h3").await.unwrap());
+    assert_eq!(s.admin_token_id("h1").await.unwrap().as_deref(), Some("a1"));
+    assert_eq!(s.admin_token_id("h3").await.unwrap(), None);
     assert_eq!(s.list_admin_tokens().await.unwrap(), [a2.clone(), a1]);
 
     assert!(s.delete_admin_token("a1").await.unwrap());

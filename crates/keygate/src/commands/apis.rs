@@ -2,7 +2,9 @@
 //! admin API's `/tenants/{tenant}/apis` and `/clients/{id}/grants`, through
 //! the same `provision` functions and views.
 
-use super::{database_url, now, open_store, print, print_items, print_view};
+use super::{
+    admin_detail, database_url, now, open_store, print, print_items, print_view, record, set_fields,
+};
 use crate::cli::{
     ApiCommand, ApiCreate, ApiRef, ApiTenant, ApiUpdate, ClientGrantArgs, ClientGrantRef,
     ClientGrantsOf,
@@ -33,6 +35,11 @@ async fn create(a: ApiCreate) -> Result<(), Failure> {
     let api = provision::api_from_spec(&a.tenant, &spec, now())?;
     let store = open_store(&database_url(&a.db), None).await?;
     provision::create_api(store.as_ref(), &api).await?;
+    let (subject, detail) = (
+        format!("api:{}", api.identifier),
+        admin_detail("api", &api.identifier, &[]),
+    );
+    record(store.as_ref(), &a.tenant, "admin.created", subject, detail).await;
     print_view(ApiView::from(api))
 }
 
@@ -61,12 +68,23 @@ async fn update(a: ApiUpdate) -> Result<(), Failure> {
     };
     let store = open_store(&database_url(&a.db), None).await?;
     let api = provision::update_api(store.as_ref(), &a.tenant, &a.identifier, &patch).await?;
+    let fields = set_fields!(patch; name, scopes, access_token_ttl, signing_alg);
+    let (subject, detail) = (
+        format!("api:{}", a.identifier),
+        admin_detail("api", &a.identifier, &fields),
+    );
+    record(store.as_ref(), &a.tenant, "admin.updated", subject, detail).await;
     print_view(ApiView::from(api))
 }
 
 async fn delete(a: ApiRef) -> Result<(), Failure> {
     let store = open_store(&database_url(&a.db), None).await?;
     provision::delete_api(store.as_ref(), &a.tenant, &a.identifier).await?;
+    let (subject, detail) = (
+        format!("api:{}", a.identifier),
+        admin_detail("api", &a.identifier, &[]),
+    );
+    record(store.as_ref(), &a.tenant, "admin.deleted", subject, detail).await;
     print(json!({"deleted": a.identifier}));
     Ok(())
 }
@@ -78,6 +96,10 @@ pub(crate) async fn grant(a: ClientGrantArgs) -> Result<(), Failure> {
     };
     let store = open_store(&database_url(&a.db), None).await?;
     let grant = provision::grant_client(store.as_ref(), &a.tenant, &a.client, &spec).await?;
+    let mut detail = admin_detail("grant", &a.client, &["api", "scopes"]);
+    detail["api"] = json!(grant.api);
+    let subject = format!("client:{}", a.client);
+    record(store.as_ref(), &a.tenant, "admin.updated", subject, detail).await;
     print_view(ClientGrantView::from(grant))
 }
 
@@ -94,6 +116,10 @@ pub(crate) async fn grants(a: ClientGrantsOf) -> Result<(), Failure> {
 pub(crate) async fn revoke_grant(a: ClientGrantRef) -> Result<(), Failure> {
     let store = open_store(&database_url(&a.db), None).await?;
     provision::revoke_client_grant(store.as_ref(), &a.tenant, &a.client, &a.api).await?;
+    let mut detail = admin_detail("grant", &a.client, &[]);
+    detail["api"] = json!(a.api);
+    let subject = format!("client:{}", a.client);
+    record(store.as_ref(), &a.tenant, "admin.deleted", subject, detail).await;
     print(json!({"client_id": a.client, "api": a.api, "revoked": true}));
     Ok(())
 }

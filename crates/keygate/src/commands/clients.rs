@@ -2,7 +2,10 @@
 //! `/tenants/{tenant}/clients` (README, "Admin API"), through the same
 //! `provision` functions and views.
 
-use super::{database_url, every_page, open_store, print, print_items, print_view};
+use super::{
+    admin_detail, database_url, every_page, open_store, print, print_items, print_view, record,
+    set_fields,
+};
 use crate::cli::{ClientCommand, ClientList, ClientRef, ClientUpdate, RateSetting};
 use crate::Failure;
 use keygate_server::admin::views::{ClientSecret, ClientView};
@@ -92,12 +95,31 @@ async fn update(a: ClientUpdate) -> Result<(), Failure> {
     let patch = patch(a)?;
     let store = open_store(&url, None).await?;
     let client = provision::update_client(store.as_ref(), &tenant, &id, &patch).await?;
+    let fields = set_fields!(patch; name, redirect_uris, auth_method, jwks, jwks_uri,
+        grant_types, refresh_tokens, id_token_ttl, access_token_ttl, refresh_token_max_ttl,
+        journeys_api, require_mfa, third_party, require_dpop, require_par, web_origins,
+        post_logout_redirect_uris, id_token_signed_response_alg, pkce, token_rate_limit,
+        backchannel_logout_uri, exchange_audiences);
+    let detail = admin_detail("client", &id, &fields);
+    record(
+        store.as_ref(),
+        &tenant,
+        "admin.updated",
+        format!("client:{id}"),
+        detail,
+    )
+    .await;
     print_view(ClientView::from(client))
 }
 
 async fn delete(a: ClientRef) -> Result<(), Failure> {
     let store = open_store(&database_url(&a.db), None).await?;
     provision::delete_client(store.as_ref(), &a.tenant, &a.client_id).await?;
+    let (subject, detail) = (
+        format!("client:{}", a.client_id),
+        admin_detail("client", &a.client_id, &[]),
+    );
+    record(store.as_ref(), &a.tenant, "admin.deleted", subject, detail).await;
     print(json!({"client_id": a.client_id, "tenant_id": a.tenant, "deleted": true}));
     Ok(())
 }
@@ -109,6 +131,10 @@ async fn rotate_secret(a: ClientRef) -> Result<(), Failure> {
     let (master, _) = crate::master_key::load(&url)?;
     let secret =
         provision::rotate_client_secret(store.as_ref(), &a.tenant, &a.client_id, &master).await?;
+    let subject = format!("client:{}", a.client_id);
+    let mut detail = admin_detail("client", &a.client_id, &[]);
+    detail["secret"] = json!("rotated");
+    record(store.as_ref(), &a.tenant, "admin.updated", subject, detail).await;
     print_view(ClientSecret {
         client_id: a.client_id,
         client_secret: secret,

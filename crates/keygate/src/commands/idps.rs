@@ -2,7 +2,10 @@
 //! same `provision` functions and views. The client secret is read from
 //! standard input, sealed under the master key and never printed.
 
-use super::{database_url, now, open_store, print, print_view, public_url, read_stdin_line};
+use super::{
+    admin_detail, database_url, now, open_store, print, print_view, public_url, read_stdin_line,
+    record, set_fields,
+};
 use crate::cli::{IdpCommand, IdpCreate, IdpRef, IdpTenant, IdpUpdate};
 use crate::Failure;
 use keygate_server::admin::views::{IdpList, IdpView};
@@ -80,6 +83,8 @@ async fn create(a: IdpCreate) -> Result<(), Failure> {
         idp.client_secret_sealed = Some(provision::seal_idp_secret(&master, &s));
     }
     let tenant = provision::create_idp(store.as_ref(), &idp).await?;
+    let (subject, detail) = (format!("idp:{}", idp.id), admin_detail("idp", &idp.id, &[]));
+    record(store.as_ref(), &a.tenant, "admin.created", subject, detail).await;
     print_view(IdpView::new(idp, &tenant, &url))
 }
 
@@ -132,12 +137,18 @@ async fn update(a: IdpUpdate) -> Result<(), Failure> {
     };
     let (tenant, idp) =
         provision::update_idp(store.as_ref(), &a.tenant, &a.id, &patch, master.as_ref()).await?;
+    let fields = set_fields!(patch; name, issuer, client_id, client_secret, kind, scopes,
+        authorize_url, token_url, userinfo_url, claims);
+    let (subject, detail) = (format!("idp:{}", a.id), admin_detail("idp", &a.id, &fields));
+    record(store.as_ref(), &a.tenant, "admin.updated", subject, detail).await;
     print_view(IdpView::new(idp, &tenant, &url))
 }
 
 async fn delete(a: IdpRef) -> Result<(), Failure> {
     let store = open_store(&database_url(&a.db), None).await?;
     provision::delete_idp(store.as_ref(), &a.tenant, &a.id).await?;
+    let (subject, detail) = (format!("idp:{}", a.id), admin_detail("idp", &a.id, &[]));
+    record(store.as_ref(), &a.tenant, "admin.deleted", subject, detail).await;
     print(json!({"deleted": true}));
     Ok(())
 }

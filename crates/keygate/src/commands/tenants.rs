@@ -1,7 +1,10 @@
 //! `keygate tenant list|show|update`: the admin API's `/tenants` (README,
 //! "Admin API"), through the same `provision` functions and views.
 
-use super::{database_url, every_page, open_store, print_items, print_view, public_url};
+use super::{
+    admin_detail, database_url, every_page, open_store, print_items, print_view, public_url,
+    record, set_fields,
+};
 use crate::cli::{RateSetting, TenantCommand, TenantList, TenantShow, TenantUpdate};
 use crate::Failure;
 use keygate_server::admin::views::TenantView;
@@ -34,6 +37,16 @@ async fn registration_token(a: crate::cli::RegistrationTokenArgs) -> Result<(), 
         )
         .await
         .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let mut detail = admin_detail("registration_token", &a.id, &[]);
+    detail["expires_at"] = serde_json::json!(now + ttl);
+    record(
+        store.as_ref(),
+        &a.id,
+        "admin.created",
+        format!("tenant:{}", a.id),
+        detail,
+    )
+    .await;
     super::print(serde_json::json!({"token": token, "expires_at": now + ttl}));
     Ok(())
 }
@@ -82,5 +95,16 @@ async fn update(a: TenantUpdate) -> Result<(), Failure> {
     };
     let store = open_store(&database_url(&a.db), None).await?;
     let (_, after) = provision::update_tenant(store.as_ref(), &a.id, &patch).await?;
+    let fields = set_fields!(patch; display_name, domains, token_rate_limit, registration,
+        verify_email, mfa, dynamic_registration, client_id_metadata_documents);
+    let detail = admin_detail("tenant", &a.id, &fields);
+    record(
+        store.as_ref(),
+        "",
+        "admin.updated",
+        format!("tenant:{}", a.id),
+        detail,
+    )
+    .await;
     print_view(TenantView::new(after, &url))
 }

@@ -2,7 +2,10 @@
 //! the admin API's `/tenants/{tenant}/users` and `.../users/{sub}/factors`
 //! (docs/admin-api.md), through the same `provision` functions and views.
 
-use super::{database_url, every_page, open_store, print, print_items, print_view};
+use super::{
+    admin_detail, database_url, every_page, open_store, print, print_items, print_view, record,
+    set_fields,
+};
 use crate::cli::{FactorRef, UserCommand, UserList, UserRef, UserUpdate};
 use crate::Failure;
 use keygate_server::admin::views::UserView;
@@ -93,6 +96,16 @@ async fn update(a: UserUpdate) -> Result<(), Failure> {
         address,
     };
     let user = provision::update_user(store.as_ref(), &a.tenant, a.sub.get(), &patch).await?;
+    let fields = set_fields!(patch; email, password, name, email_verified, disabled,
+        phone_number, phone_number_verified, address);
+    record(
+        store.as_ref(),
+        &a.tenant,
+        "admin.updated",
+        format!("user:{}", user.sub),
+        admin_detail("user", &user.sub, &fields),
+    )
+    .await;
     print_view(UserView::from(user))
 }
 
@@ -100,6 +113,9 @@ async fn delete(a: UserRef) -> Result<(), Failure> {
     let store = open_store(&database_url(&a.db), None).await?;
     let sub = a.sub.get();
     provision::delete_user(store.as_ref(), &a.tenant, sub).await?;
+    let subject = format!("user:{sub}");
+    let detail = admin_detail("user", sub, &[]);
+    record(store.as_ref(), &a.tenant, "admin.deleted", subject, detail).await;
     print(json!({"sub": sub, "tenant_id": a.tenant, "deleted": true}));
     Ok(())
 }
@@ -114,6 +130,18 @@ async fn remove_factor(a: FactorRef) -> Result<(), Failure> {
     let store = open_store(&database_url(&a.db), None).await?;
     let sub = a.sub.get();
     provision::remove_factor(store.as_ref(), &a.tenant, sub, &a.id).await?;
+    let subject = format!("user:{sub}");
+    let (s, t) = (store.as_ref(), a.tenant.as_str());
+    record(
+        s,
+        t,
+        "user.factor_removed",
+        subject.clone(),
+        json!({"id": a.id}),
+    )
+    .await;
+    let detail = admin_detail("factor", &a.id, &[]);
+    record(s, t, "admin.deleted", subject, detail).await;
     print(json!({"sub": sub, "tenant_id": a.tenant, "id": a.id, "removed": true}));
     Ok(())
 }
@@ -133,6 +161,12 @@ async fn revoke_consent(a: crate::cli::ConsentRef) -> Result<(), Failure> {
     let store = open_store(&database_url(&a.db), None).await?;
     let sub = a.sub.get();
     provision::revoke_consent(store.as_ref(), &a.tenant, sub, &a.client, super::now()).await?;
+    let subject = format!("user:{sub}");
+    let (s, t) = (store.as_ref(), a.tenant.as_str());
+    let detail = json!({"client_id": a.client});
+    record(s, t, "user.consent_revoked", subject.clone(), detail).await;
+    let detail = admin_detail("consent", &a.client, &[]);
+    record(s, t, "admin.deleted", subject, detail).await;
     print(json!({"sub": sub, "tenant_id": a.tenant, "client_id": a.client, "revoked": true}));
     Ok(())
 }
@@ -141,6 +175,18 @@ async fn reset_factors(a: UserRef) -> Result<(), Failure> {
     let store = open_store(&database_url(&a.db), None).await?;
     let sub = a.sub.get();
     provision::reset_factors(store.as_ref(), &a.tenant, sub).await?;
+    let subject = format!("user:{sub}");
+    let (s, t) = (store.as_ref(), a.tenant.as_str());
+    record(
+        s,
+        t,
+        "user.factor_removed",
+        subject.clone(),
+        json!({"all": true}),
+    )
+    .await;
+    let detail = admin_detail("factors", sub, &[]);
+    record(s, t, "admin.deleted", subject, detail).await;
     print(json!({"sub": sub, "tenant_id": a.tenant, "reset": true}));
     Ok(())
 }

@@ -312,7 +312,8 @@ async fn openapi_document_describes_every_endpoint() {
         doc["openapi"]
     );
     assert!(doc["info"]["title"].as_str().is_some());
-    let expected: [(&str, &[&str]); 21] = [
+    let expected: [(&str, &[&str]); 22] = [
+        ("/admin/v1/events", &["get"]),
         ("/admin/v1/tenants", &["get", "post"]),
         ("/admin/v1/tenants/{tenant}", &["get", "patch", "delete"]),
         ("/admin/v1/tenants/{tenant}/clients", &["get", "post"]),
@@ -396,7 +397,7 @@ async fn openapi_document_describes_every_endpoint() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), n, "{ids:?}");
-    assert_eq!(n, 40);
+    assert_eq!(n, 41);
     // Request and response shapes come from the code.
     let schemas = &doc["components"]["schemas"];
     for name in [

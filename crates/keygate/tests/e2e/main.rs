@@ -29,6 +29,7 @@ mod device_flow;
 mod dpop;
 mod email_verification;
 mod error_fixture;
+mod events;
 mod federation;
 mod federation_upstream;
 mod form_post;

@@ -352,14 +352,46 @@ async fn issue(req: &Request<'_>, p: &Params) -> Result<Response, ApiError> {
 /// Commits what a refusal demands (revoking the grant of a replayed code or
 /// reused refresh token, or of one whose consume lost a race) and turns it
 /// into the answer.
-async fn refuse(state: &AppState, client: &Client, refusal: Refusal, now: i64) -> ApiError {
+async fn refuse(req: &Request<'_>, refusal: Refusal, credential: Credential) -> ApiError {
+    let (state, client) = (req.state, req.client);
     if let Some(id) = &refusal.revoke_grant {
-        if let Err(e) = state.store.revoke_grant(id, now).await {
+        if let Err(e) = state.store.revoke_grant(id, req.now).await {
             return e.into();
         }
         tracing::warn!(grant = %id, client = %client.id, "code or refresh token used twice; grant revoked");
+        reuse_detected(req, id, credential).await;
     }
     refusal.error.into()
+}
+
+/// `token.reuse_detected`: by the client, about the grant's person (never
+/// the code or token itself).
+async fn reuse_detected(req: &Request<'_>, grant_id: &str, credential: Credential) {
+    let sub = match req.state.store.get_grant(grant_id).await {
+        Ok(g) => g.map(|g| g.user_sub),
+        Err(_) => None,
+    };
+    let credential = match credential {
+        Credential::AuthorizationCode => "authorization_code",
+        Credential::RefreshToken => "refresh_token",
+        Credential::DeviceCode => "device_code",
+    };
+    let mut event = crate::events::Record::new(
+        &req.door.tenant.id,
+        "token.reuse_detected",
+        format!("client:{}", req.client.id),
+    )
+    .ip(req.door.client_ip)
+    .detail(serde_json::json!({
+        "credential": credential,
+        "grant_id": grant_id,
+        "client_id": req.client.id,
+        "grant_revoked": true,
+    }));
+    if let Some(sub) = sub {
+        event = event.subject(format!("user:{sub}"));
+    }
+    event.save(req.state).await;
 }
 
 /// The refresh token an exchange may issue. Its value is drawn before the
@@ -514,5 +546,5 @@ where
             return Ok(minter.response(signed, &scope, refresh));
         }
     };
-    Err(refuse(req.state, req.client, refusal, req.now).await)
+    Err(refuse(req, refusal, credential).await)
 }

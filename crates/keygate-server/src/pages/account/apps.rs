@@ -83,6 +83,8 @@ pub(crate) async fn revoke(
         .await?
     {
         tracing::info!(tenant = %door.tenant.id, sub = %who.user.sub, client_id, "consent revoked on the account page; its grants revoked");
+        let detail = serde_json::json!({"client_id": client_id});
+        crate::events::by_user(&state, &door, "user.consent_revoked", &who.user.sub, detail).await;
     }
     Ok(done(&door, "app-revoked", &[]))
 }

@@ -214,6 +214,8 @@ pub(crate) async fn finish(
         Err(e) => return Err(e.into()),
     }
     tracing::info!(tenant, sub, passkey = %id, synced = row.backup_eligible, "passkey registered");
+    let detail = serde_json::json!({"method": "passkey", "id": id, "synced": row.backup_eligible});
+    crate::events::by_user(&state, &door, "user.factor_added", sub, detail).await;
     Ok(passkeys::as_json(done(&door, "passkey-added", &[])))
 }
 
@@ -249,6 +251,8 @@ pub(crate) async fn remove(
         .await?
     {
         tracing::info!(tenant = %door.tenant.id, sub = %who.user.sub, passkey = %id, "passkey removed");
+        let detail = serde_json::json!({"method": "passkey", "id": id});
+        crate::events::by_user(&state, &door, "user.factor_removed", &who.user.sub, detail).await;
         crate::recovery::forget_without_factor(&state, &door.tenant.id, &who.user.sub).await?;
     }
     Ok(done(&door, "passkey-removed", &[]))

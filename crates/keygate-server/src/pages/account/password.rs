@@ -73,6 +73,14 @@ async fn change(
         }
     }
     tracing::info!(tenant = %door.tenant.id, sub = %who.user.sub, "password changed on the account page; sessions ended, grants revoked");
+    crate::events::by_user(
+        state,
+        door,
+        "user.password_changed",
+        &who.user.sub,
+        serde_json::json!({"sessions_ended": true, "grants_revoked": true}),
+    )
+    .await;
     // The new session keeps how the old one was made (the password was
     // just proved again; a second factor given earlier still holds).
     let cookie =

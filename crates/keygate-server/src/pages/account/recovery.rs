@@ -126,6 +126,8 @@ async fn regenerate(
         return Ok(Err((msg.into(), StatusCode::CONFLICT)));
     }
     let codes = recovery::issue(state, tenant, sub).await?;
+    let detail = serde_json::json!({"method": "recovery_codes", "count": codes.len()});
+    crate::events::by_user(state, door, "user.factor_added", sub, detail).await;
     tracing::info!(
         tenant,
         sub,

@@ -126,6 +126,7 @@ pub(crate) async fn post(
             let cookie =
                 accounts::start_session(&state, &door, &headers, &user.sub, crate::now(), &amr)
                     .await?;
+            crate::events::signed_in(&state, &door, &user.sub, &amr, None).await;
             Ok(done(&door, "signed-in", &[cookie]))
         }
         Err(e) => {
@@ -235,6 +236,7 @@ pub(crate) async fn post_mfa(
             let cookie =
                 accounts::start_session(&state, &door, &headers, &pending.sub, crate::now(), &amr)
                     .await?;
+            crate::events::signed_in(&state, &door, &pending.sub, &amr, None).await;
             Ok(done(&door, "signed-in", &[cookie]))
         }
         Ok(_) => Ok(form(

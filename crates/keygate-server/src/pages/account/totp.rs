@@ -223,6 +223,8 @@ pub(crate) async fn remove(
             .await?
     {
         tracing::info!(tenant = %door.tenant.id, sub = %who.user.sub, device = %id, "authenticator app removed");
+        let detail = serde_json::json!({"method": "otp", "id": id});
+        crate::events::by_user(&state, &door, "user.factor_removed", &who.user.sub, detail).await;
         // Recovery codes are no factor of their own: they go with the last.
         recovery::forget_without_factor(&state, &door.tenant.id, &who.user.sub).await?;
     }
