@@ -187,12 +187,12 @@ async fn errors_are_posted_and_unknown_modes_refused() {
     }
     // A redirect URI that is not registered gets the error page, whatever the mode.
     let (url, _) = request(&w.issuer, &client, Some("form_post"), "x", &[]);
-    let url = url.replace("127.0.0.1%3A9", "127.0.0.1%3A8");
+    let url = url.replace("127.0.0.1%3A9", "127.0.0.2%3A9");
     let page = b.get(&url).await;
     assert_eq!(page.status, 400, "{}", page.body);
     assert!(!page
         .body
-        .contains("<form method=\"post\" action=\"http://127.0.0.1:8"));
+        .contains("<form method=\"post\" action=\"http://127.0.0.2:9"));
     // A native app's private-use scheme cannot be posted to.
     let app = w.db.client("acme", "com.example.app:/cb", &["--public"]);
     let (url, _) = request(&w.issuer, &app, Some("form_post"), "n", &[]);

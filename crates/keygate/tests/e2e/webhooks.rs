@@ -288,7 +288,7 @@ async fn events_are_delivered_signed_retried_with_one_id_and_only_to_subscribers
     assert_eq!(body["data"]["type"], "user.sign_in_failed");
     assert_eq!(body["data"]["tenant"], "acme");
     assert_eq!(body["data"]["ip"], "127.0.0.1");
-    assert_eq!(body["data"]["detail"]["door"], "hosted");
+    assert_eq!(body["data"]["detail"]["reason"], "invalid_credentials");
     assert!(body["data"]["id"].as_str().is_some_and(|s| !s.is_empty()));
 
     // The log, by the CLI and the admin API: delivered at the third attempt.
