@@ -98,7 +98,7 @@ pub(crate) struct EventsList {
     /// Only events of this type (repeatable).
     #[arg(long = "type", value_name = "TYPE")]
     pub types: Vec<String>,
-    /// How many, 1 to 100 [default: 50]
+    /// How many, 1 to 100
     #[arg(long, default_value_t = 50)]
     pub limit: i64,
     #[command(flatten)]
