@@ -2,9 +2,11 @@
 // DevTools protocol's virtual authenticator (CTAP2, internal, resident
 // keys, user verification): the operator signs in with its password and
 // the authenticator app (enrolled here from the secret the page shows),
-// adds a passkey on the Security page, signs out, signs in with its
+// adds a passkey on the Security page (the same authenticator a second
+// time is refused), signs out, signs in with its
 // password and a passkey whose signature is altered on its way (refused,
-// still on the second step), then with the passkey as it is. Any
+// still on the second step), then with the passkey as it is; it removes
+// the passkey, and the next sign-in offers none. Any
 // Content-Security-Policy violation fails the run. A screenshot of the
 // Security page is saved for the docs.
 //
@@ -122,6 +124,11 @@ try {
   const names = await page.locator('tbody tr td:first-child').allTextContents();
   out({ step: 'added', names });
   await page.screenshot({ path: `${shots}/console-security.png`, fullPage: true });
+  // The same authenticator again: excluded, so refused.
+  await page.getByRole('button', { name: 'Add a passkey' }).click();
+  const addError = page.locator('[data-passkey-error]');
+  await addError.waitFor({ state: 'visible' });
+  out({ step: 'same_again_refused', error: (await addError.textContent()).trim(), rows: await page.locator('tbody tr').count() });
 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL((u) => u.pathname === '/admin/sign-in');
@@ -152,9 +159,15 @@ try {
   await page.waitForURL((u) => u.pathname === '/admin/');
   out({ step: 'signed_in_with_passkey', heading: (await page.locator('h1').textContent()).trim() });
 
+  // Removed on the Security page: the next sign-in offers no passkey.
+  await page.getByRole('link', { name: 'Security' }).click();
+  await page.getByRole('button', { name: 'Remove passkey Test laptop' }).click();
+  await page.waitForURL((u) => u.pathname === '/admin/security' && u.search === '?removed');
+  out({ step: 'removed', rows: await page.locator('tbody tr').count() });
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL((u) => u.pathname === '/admin/sign-in');
-  out({ step: 'signed_out', violations });
+  await passwordStep();
+  out({ step: 'none_offered', offered: await page.locator('#kg-passkey').count(), violations });
 } finally {
   clearTimeout(watchdog);
   await browser.close();
