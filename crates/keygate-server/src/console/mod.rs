@@ -46,6 +46,7 @@ mod sign_in;
 mod tenants;
 mod tokens;
 mod users;
+mod webhooks;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -449,6 +450,7 @@ pub(crate) const NAV: &[(&str, &str)] = &[
     ("/admin/apis", "APIs"),
     ("/admin/upstreams", "Upstreams"),
     ("/admin/keys", "Keys"),
+    ("/admin/webhooks", "Webhooks"),
     ("/admin/admin-tokens", "Admin tokens"),
     ("/admin/events", "Events"),
     ("/admin/operators", "Operators"),
