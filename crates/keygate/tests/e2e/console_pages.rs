@@ -982,3 +982,84 @@ async fn console_pages_webhooks_show_their_secret_once_and_their_delivery_log() 
     assert_eq!(gone.status, 303, "{}", gone.body);
     assert_eq!(db.count("SELECT COUNT(*) FROM webhooks").await, 0);
 }
+
+#[tokio::test]
+async fn console_pages_remove_one_factor_and_revoke_a_consent() {
+    use crate::pages_helpers::{request, url_with, Setup, CALLBACK};
+    let s = Setup::new().await;
+    let door = s.path();
+    // Ann adds an authenticator app on her account page, then allows a
+    // third-party application.
+    let ann = s.browser();
+    crate::mfa_totp::enrol(&s, &ann, &door).await;
+    let third =
+        s.db.client("acme", CALLBACK, &["--public", "--third-party"]);
+    let (_, challenge) = pkce();
+    let mut params = request(&third, &challenge);
+    params.retain(|(k, _)| *k != "scope");
+    params.push(("scope", "openid email"));
+    let consent = ann
+        .get(&url_with(&door.issuer, "/authorize", &params))
+        .await;
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    let allowed = ann.submit(&consent, &[("decision", "allow")]).await;
+    assert_eq!(allowed.status, 303, "{}", allowed.body);
+    let consents = "SELECT COUNT(*) FROM consents";
+    let devices = "SELECT COUNT(*) FROM totp_devices";
+    assert_eq!(
+        (s.db.count(consents).await, s.db.count(devices).await),
+        (1, 1)
+    );
+
+    let base = s.server.base.clone();
+    operator(&s.db, "admin@example.com", "admin", None);
+    let b = Browser::new();
+    sign_in(&b, &base, "admin@example.com").await;
+    let user = format!("/admin/tenants/acme/users/{}", door.sub);
+    let page = b.get(&format!("{base}{user}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .body
+        .contains(&format!("Revoke the consent to {}", third.id)));
+    let factor =
+        s.db.query_strings("SELECT id FROM totp_devices")
+            .await
+            .remove(0);
+    let removed = post(
+        &b,
+        &base,
+        &page,
+        &format!("{user}/remove-factor"),
+        &[("id", &factor)],
+    )
+    .await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert!(removed.body.contains("The second factor was removed."));
+    assert_eq!(s.db.count(devices).await, 0);
+    let revoked = post(
+        &b,
+        &base,
+        &removed,
+        &format!("{user}/revoke-consent"),
+        &[("client_id", &third.id)],
+    )
+    .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert_eq!(s.db.count(consents).await, 0);
+    // An unknown consent is a 404 page, not a 500.
+    let again = post(
+        &b,
+        &base,
+        &revoked,
+        &format!("{user}/revoke-consent"),
+        &[("client_id", &third.id)],
+    )
+    .await;
+    assert_eq!(again.status, 404, "{}", again.body);
+    let recorded = events(
+        &s.db,
+        "actor = 'operator:admin@example.com' AND kind <> 'admin.signed_in'",
+    )
+    .await;
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+}
