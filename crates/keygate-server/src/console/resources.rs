@@ -52,6 +52,10 @@ pub(super) fn routes() -> Router<AppState> {
             post(clients::rotate),
         )
         .route(
+            "/admin/tenants/{tenant}/clients/{id}/api-grants",
+            post(clients::api_grant),
+        )
+        .route(
             "/admin/tenants/{tenant}/clients/{id}/delete",
             get(clients::confirm_delete).post(clients::delete),
         )

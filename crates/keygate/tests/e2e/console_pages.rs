@@ -1063,3 +1063,103 @@ async fn console_pages_remove_one_factor_and_revoke_a_consent() {
     .await;
     assert_eq!(recorded.len(), 2, "{recorded:?}");
 }
+
+#[tokio::test]
+async fn console_pages_grant_a_client_an_api_for_client_credentials() {
+    const PAY: &str = "https://pay.example/api";
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    db.cli_json(
+        &[
+            "api",
+            "create",
+            "--tenant",
+            "acme",
+            "--identifier",
+            PAY,
+            "--scope",
+            "payments:read",
+            "--scope",
+            "payments:write",
+        ],
+        None,
+    );
+    let machine = db.client(
+        "acme",
+        "http://127.0.0.1:9/callback",
+        &["--grant", "client_credentials"],
+    );
+    let server = Server::start(&db).await;
+    let base = server.base.clone();
+    let issuer = server.issuer("acme");
+    let ask = || {
+        let (issuer, id, secret) = (
+            issuer.clone(),
+            machine.id.clone(),
+            machine.secret().to_string(),
+        );
+        async move {
+            token(
+                &issuer,
+                Some((&id, &secret)),
+                &[("grant_type", "client_credentials"), ("audience", PAY)],
+            )
+            .await
+        }
+    };
+    let (status, _, body) = ask().await;
+    assert_eq!(status, 400, "not granted yet: {body}");
+
+    operator(&db, "admin@example.com", "admin", None);
+    let b = Browser::new();
+    sign_in(&b, &base, "admin@example.com").await;
+    let client = format!("/admin/tenants/acme/clients/{}", machine.id);
+    let page = b.get(&format!("{base}{client}")).await;
+    assert!(
+        page.body.contains("<label for=\"grant_api\">"),
+        "{}",
+        page.body
+    );
+    // A scope the API does not define is refused, and nothing is granted.
+    let bad = post(
+        &b,
+        &base,
+        &page,
+        &format!("{client}/api-grants"),
+        &[("api", PAY), ("scopes", "payments:admin")],
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let granted = post(
+        &b,
+        &base,
+        &page,
+        &format!("{client}/api-grants"),
+        &[("api", PAY), ("scopes", "payments:read")],
+    )
+    .await;
+    assert_eq!(granted.status, 303, "{}", granted.body);
+    let (status, _, body) = ask().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "payments:read");
+    assert_eq!(claims(body["access_token"].as_str().unwrap())["aud"], PAY);
+    let page = b.get(&format!("{base}{client}")).await;
+    assert!(page.body.contains(&format!("Remove the grant of {PAY}")));
+    let removed = post(
+        &b,
+        &base,
+        &page,
+        &format!("{client}/api-grants"),
+        &[("api", PAY), ("revoke", "on")],
+    )
+    .await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let (status, _, _) = ask().await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        events(&db, "actor = 'operator:admin@example.com' AND kind LIKE 'admin.%' AND kind <> 'admin.signed_in'")
+            .await
+            .len(),
+        2
+    );
+}
