@@ -477,18 +477,6 @@ pub(super) async fn delete(
     see_other(&back)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offered_grants_are_grants() {
-        for (g, _) in GRANTS {
-            assert!(GrantType::parse(g).is_some(), "{g}");
-        }
-    }
-}
-
 /// `POST /admin/tenants/{tenant}/clients/{id}/api-grants`: grants the
 /// client scopes of an API for itself (replacing an earlier grant of that
 /// API), or, with `revoke`, removes its grant of the API.
@@ -536,4 +524,16 @@ pub(super) async fn api_grant(
         .await;
     }
     see_other(&back)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offered_grants_are_grants() {
+        for (g, _) in GRANTS {
+            assert!(GrantType::parse(g).is_some(), "{g}");
+        }
+    }
 }
