@@ -22,8 +22,8 @@ pub(crate) struct Change {
     pub kind: &'static str,
     /// The tenant it is in; "" for tenants themselves.
     pub tenant: String,
-    /// `tenant`, `client`, `user`, `api`, `idp`, `grant`, `consent`,
-    /// `factor` or `factors`.
+    /// `tenant`, `client`, `user`, `api`, `idp`, `webhook`, `grant`,
+    /// `consent`, `factor` or `factors`.
     pub resource: &'static str,
     /// The changed record's id (for a grant or a consent, the client's).
     pub id: String,
@@ -97,6 +97,13 @@ pub(crate) fn describe(
             change(t, "idp", id.clone(), format!("idp:{id}"))
         }
         ["tenants", t, "idps", i] => change(t, "idp", i.to_string(), format!("idp:{i}")),
+        ["tenants", t, "webhooks"] => {
+            let id = created_id()?;
+            change(t, "webhook", id.clone(), format!("webhook:{id}"))
+        }
+        ["tenants", t, "webhooks", w] => {
+            change(t, "webhook", w.to_string(), format!("webhook:{w}"))
+        }
         ["tenants", t, "apis"] => {
             let id = created_id()?;
             change(t, "api", id.clone(), format!("api:{id}"))
@@ -224,6 +231,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.subject, "api:https://api.example");
+        let c = describe(
+            &Method::POST,
+            "/tenants/acme/webhooks",
+            StatusCode::CREATED,
+            Some("/admin/v1/tenants/acme/webhooks/w1"),
+        )
+        .unwrap();
+        assert_eq!((c.resource, c.subject.as_str()), ("webhook", "webhook:w1"));
+        let c = describe(
+            &Method::DELETE,
+            "/tenants/acme/webhooks/w1",
+            StatusCode::NO_CONTENT,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.kind, c.subject.as_str()),
+            ("admin.deleted", "webhook:w1")
+        );
         let c = describe(&Method::PATCH, "/tenants/acme", StatusCode::OK, None).unwrap();
         assert_eq!((c.tenant.as_str(), c.subject.as_str()), ("", "tenant:acme"));
         assert!(describe(&Method::GET, "/tenants/acme", StatusCode::OK, None).is_none());

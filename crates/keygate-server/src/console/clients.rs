@@ -122,6 +122,11 @@ struct ShowPage {
     access_token_ttl: i64,
     id_token_ttl: i64,
     flags: Vec<Check>,
+    /// Its grants of APIs for itself (client_credentials): API, scopes.
+    api_grants: Vec<(String, String)>,
+    /// The tenant's APIs it could be granted, with their scopes.
+    apis: Vec<(String, String)>,
+    is_public: bool,
     may_change: bool,
     csrf: String,
     saved: bool,
@@ -226,6 +231,16 @@ pub(super) async fn create(ctx: Ctx, Path(tenant): Path<String>, req: Request) -
 }
 
 async fn show_page(ctx: &Ctx, c: Client, saved: bool) -> Response {
+    let store = ctx.state.store.as_ref();
+    let back = format!("/admin/tenants/{}/clients", c.tenant_id);
+    let api_grants = match store.client_grants(&c.tenant_id, &c.id).await {
+        Ok(g) => g,
+        Err(e) => return ctx.provision_error(e.into(), &back),
+    };
+    let apis = match store.list_apis(&c.tenant_id).await {
+        Ok(a) => a,
+        Err(e) => return ctx.provision_error(e.into(), &back),
+    };
     ctx.page(
         NAV,
         &c.name.clone(),
@@ -243,6 +258,15 @@ async fn show_page(ctx: &Ctx, c: Client, saved: bool) -> Response {
             access_token_ttl: c.access_token_ttl,
             id_token_ttl: c.id_token_ttl,
             flags: flag_checks(&c),
+            api_grants: api_grants
+                .into_iter()
+                .map(|g| (g.api, g.scopes.join(" ")))
+                .collect(),
+            apis: apis
+                .into_iter()
+                .map(|a| (a.identifier, a.scopes.join(" ")))
+                .collect(),
+            is_public: c.public,
             may_change: ctx.op.can_change(&c.tenant_id),
             csrf: ctx.op.csrf.clone(),
             saved,
@@ -450,6 +474,55 @@ pub(super) async fn delete(
         json!({"resource": "client", "id": id}),
     )
     .await;
+    see_other(&back)
+}
+
+/// `POST /admin/tenants/{tenant}/clients/{id}/api-grants`: grants the
+/// client scopes of an API for itself (replacing an earlier grant of that
+/// API), or, with `revoke`, removes its grant of the API.
+pub(super) async fn api_grant(
+    ctx: Ctx,
+    Path((tenant, id)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    let f = match ctx.change(&tenant, req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let back = format!("/admin/tenants/{tenant}/clients/{id}");
+    let store = ctx.state.store.as_ref();
+    let api = f.text("api").to_string();
+    if f.checked("revoke") {
+        if let Err(e) = provision::revoke_client_grant(store, &tenant, &id, &api).await {
+            return ctx.provision_error(e, &back);
+        }
+        ctx.record(
+            &tenant,
+            "admin.deleted",
+            format!("client:{id}"),
+            json!({"resource": "grant", "id": id, "api": api}),
+        )
+        .await;
+    } else {
+        let spec = provision::NewClientGrant {
+            api: api.clone(),
+            scopes: f
+                .text("scopes")
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+        };
+        if let Err(e) = provision::grant_client(store, &tenant, &id, &spec).await {
+            return ctx.provision_error(e, &back);
+        }
+        ctx.record(
+            &tenant,
+            "admin.updated",
+            format!("client:{id}"),
+            json!({"resource": "grant", "id": id, "api": api, "scopes": spec.scopes}),
+        )
+        .await;
+    }
     see_other(&back)
 }
 

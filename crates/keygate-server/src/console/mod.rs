@@ -48,6 +48,7 @@ mod sign_in;
 mod tenants;
 mod tokens;
 mod users;
+mod webhooks;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -452,6 +453,7 @@ pub(crate) const NAV: &[(&str, &str)] = &[
     ("/admin/apis", "APIs"),
     ("/admin/upstreams", "Upstreams"),
     ("/admin/keys", "Keys"),
+    ("/admin/webhooks", "Webhooks"),
     ("/admin/admin-tokens", "Admin tokens"),
     ("/admin/events", "Events"),
     ("/admin/operators", "Operators"),

@@ -26,7 +26,7 @@ pub(super) use super::when;
 
 /// The resource pages' routes, by full path (merged by the shell's router).
 pub(super) fn routes() -> Router<AppState> {
-    use super::{apis, clients, events, idps, keys, tenants, tokens, users};
+    use super::{apis, clients, events, idps, keys, tenants, tokens, users, webhooks};
     Router::new()
         .route("/admin/tenants", get(tenants::list).post(tenants::create))
         .route(
@@ -50,6 +50,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             "/admin/tenants/{tenant}/clients/{id}/secret",
             post(clients::rotate),
+        )
+        .route(
+            "/admin/tenants/{tenant}/clients/{id}/api-grants",
+            post(clients::api_grant),
         )
         .route(
             "/admin/tenants/{tenant}/clients/{id}/delete",
@@ -90,6 +94,16 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             "/admin/tenants/{tenant}/upstreams/{id}/delete",
             get(idps::confirm_delete).post(idps::delete),
+        )
+        .route("/admin/webhooks", get(webhooks::pick))
+        .route(
+            "/admin/tenants/{tenant}/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route("/admin/tenants/{tenant}/webhooks/{id}", get(webhooks::show))
+        .route(
+            "/admin/tenants/{tenant}/webhooks/{id}/delete",
+            get(webhooks::confirm_delete).post(webhooks::delete),
         )
         .route("/admin/keys", get(keys::pick))
         .route(

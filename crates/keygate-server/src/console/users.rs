@@ -69,6 +69,22 @@ pub(super) struct Line {
     pub detail: String,
 }
 
+/// A second factor, removable on its own.
+pub(super) struct FactorLine {
+    pub id: String,
+    pub what: String,
+    pub since: String,
+    pub detail: String,
+}
+
+/// What the person allowed a third-party client (revocable).
+pub(super) struct ConsentLine {
+    pub client_id: String,
+    pub resource: String,
+    pub scopes: String,
+    pub since: String,
+}
+
 #[derive(Template)]
 #[template(path = "console/user.html")]
 struct ShowPage {
@@ -79,9 +95,10 @@ struct ShowPage {
     email_verified: bool,
     disabled: bool,
     created: String,
-    factors: Vec<Line>,
+    factors: Vec<FactorLine>,
     recovery_codes: i64,
     sessions: Vec<Line>,
+    consents: Vec<ConsentLine>,
     may_change: bool,
     csrf: String,
     done: Option<&'static str>,
@@ -237,6 +254,10 @@ async fn show_page(ctx: &Ctx, tenant: &str, sub: &str, done: Option<&'static str
         Ok(s) => s,
         Err(e) => return ctx.provision_error(e.into(), &back),
     };
+    let consents = match provision::consents(store, tenant, sub).await {
+        Ok(c) => c,
+        Err(e) => return ctx.provision_error(e, &back),
+    };
     ctx.page(
         NAV,
         &user.email.clone(),
@@ -251,7 +272,8 @@ async fn show_page(ctx: &Ctx, tenant: &str, sub: &str, done: Option<&'static str
             factors: factors
                 .items
                 .into_iter()
-                .map(|f| Line {
+                .map(|f| FactorLine {
+                    id: f.id,
                     what: format!("{:?}", f.kind).to_lowercase(),
                     since: when(f.created_at),
                     detail: f.name,
@@ -264,6 +286,15 @@ async fn show_page(ctx: &Ctx, tenant: &str, sub: &str, done: Option<&'static str
                     what: s.ip.unwrap_or_else(|| "unknown IP".into()),
                     since: when(s.auth_time),
                     detail: s.user_agent.unwrap_or_default(),
+                })
+                .collect(),
+            consents: consents
+                .into_iter()
+                .map(|c| ConsentLine {
+                    client_id: c.client_id,
+                    resource: c.resource,
+                    scopes: c.scopes.join(" "),
+                    since: when(c.granted_at),
                 })
                 .collect(),
             may_change: ctx.op.can_change(tenant),
@@ -470,6 +501,41 @@ pub(super) async fn act(
                     back_text: "Back to the user",
                 },
             )
+        }
+        "remove-factor" => {
+            let id = form.text("id").to_string();
+            if let Err(e) = provision::remove_factor(store, &tenant, &sub, &id).await {
+                return ctx.provision_error(e, &back);
+            }
+            ctx.record(
+                &tenant,
+                "admin.updated",
+                subject,
+                json!({"resource": "user", "sub": sub, "changed": ["factors"], "factor": id}),
+            )
+            .await;
+            show_page(&ctx, &tenant, &sub, Some("The second factor was removed.")).await
+        }
+        "revoke-consent" => {
+            let client_id = form.text("client_id").to_string();
+            let now = crate::now();
+            if let Err(e) = provision::revoke_consent(store, &tenant, &sub, &client_id, now).await {
+                return ctx.provision_error(e, &back);
+            }
+            ctx.record(
+                &tenant,
+                "admin.deleted",
+                subject,
+                json!({"resource": "consent", "sub": sub, "client_id": client_id}),
+            )
+            .await;
+            show_page(
+                &ctx,
+                &tenant,
+                &sub,
+                Some("The consent was revoked, with the grants it allowed."),
+            )
+            .await
         }
         "delete" => {
             if let Err(e) = provision::delete_user(store, &tenant, &sub).await {

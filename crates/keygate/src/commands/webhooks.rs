@@ -31,6 +31,14 @@ async fn create(a: WebhookCreate) -> Result<(), Failure> {
     let (master, _) = crate::master_key::load(&db)?;
     let created =
         provision::create_webhook(store.as_ref(), &master, &a.tenant, &spec, now()).await?;
+    super::record(
+        store.as_ref(),
+        &a.tenant,
+        "admin.created",
+        format!("webhook:{}", created.id),
+        super::admin_detail("webhook", &created.id, &["url", "events"]),
+    )
+    .await;
     print_view(created)
 }
 
@@ -42,6 +50,14 @@ async fn list(a: WebhookTenant) -> Result<(), Failure> {
 async fn delete(a: WebhookRef) -> Result<(), Failure> {
     let store = open_store(&database_url(&a.db), None).await?;
     provision::delete_webhook(store.as_ref(), &a.tenant, &a.id).await?;
+    super::record(
+        store.as_ref(),
+        &a.tenant,
+        "admin.deleted",
+        format!("webhook:{}", a.id),
+        super::admin_detail("webhook", &a.id, &[]),
+    )
+    .await;
     print(json!({"deleted": true}));
     Ok(())
 }

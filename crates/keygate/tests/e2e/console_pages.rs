@@ -863,3 +863,303 @@ async fn console_pages_tenants_apis_upstreams_keys_tokens_and_events() {
 async fn home_of(b: &Browser, base: &str) -> Page {
     b.get(&format!("{base}/admin/tenants")).await
 }
+
+/// A receiver that answers 200 to every request and counts them.
+async fn ok_receiver() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let _ = sock.read(&mut buf).await;
+                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (port, hits)
+}
+
+#[tokio::test]
+async fn console_pages_webhooks_show_their_secret_once_and_their_delivery_log() {
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    db.user("acme", EMAIL, PASSWORD);
+    let app = db.client("acme", "http://127.0.0.1:9/callback", &["--public"]);
+    let server = Server::start_with(
+        &db,
+        &[
+            ("KEYGATE_FETCH_ALLOW_PRIVATE_NETWORKS", "true"),
+            ("KEYGATE_WEBHOOK_POLL_INTERVAL", "1"),
+        ],
+    )
+    .await;
+    let base = server.base.clone();
+    let (port, hits) = ok_receiver().await;
+    operator(&db, "admin@example.com", "admin", None);
+    let b = Browser::new();
+    sign_in(&b, &base, "admin@example.com").await;
+
+    let list = b.get(&format!("{base}/admin/tenants/acme/webhooks")).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body.contains("<label for=\"url\">"));
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let created = post(
+        &b,
+        &base,
+        &list,
+        "/admin/tenants/acme/webhooks",
+        &[("url", &url), ("events", "user.sign_in_failed")],
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let secret = input_value(&created, "secret");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let id = db
+        .query_strings("SELECT id FROM webhooks WHERE tenant_id = 'acme'")
+        .await
+        .remove(0);
+    // Shown once: the list and the webhook's page never show it again.
+    let list = b.get(&format!("{base}/admin/tenants/acme/webhooks")).await;
+    assert!(list.body.contains(&url) && !list.body.contains(&secret));
+    let page_url = format!("{base}/admin/tenants/acme/webhooks/{id}");
+    assert!(!b.get(&page_url).await.body.contains(&secret));
+    assert_eq!(
+        events(&db, &format!("subject = 'webhook:{id}'")).await,
+        vec![format!(
+            "admin.created webhook:{id} operator:admin@example.com 127.0.0.1"
+        )]
+    );
+
+    // A wrong password at the hosted page: the event is delivered, and the
+    // log in the console says so.
+    let person = Browser::new();
+    let (_, challenge) = pkce();
+    let page = person
+        .get(&authorize_url(
+            &server.issuer("acme"),
+            &app,
+            Some(&challenge),
+            &[],
+        ))
+        .await;
+    let refused = person
+        .submit(&page, &[("email", EMAIL), ("password", "not the password")])
+        .await;
+    assert_eq!(refused.status, 401);
+    let mut log = b.get(&page_url).await;
+    for _ in 0..100 {
+        if log.body.contains("<td>delivered</td>") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        log = b.get(&page_url).await;
+    }
+    assert!(log.body.contains("<td>delivered</td>"), "{}", log.body);
+    assert!(log.body.contains("<code>user.sign_in_failed</code>"));
+    assert!(log.body.contains("<td>200</td>"));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // Deleted after the confirmation.
+    let confirm = b.get(&format!("{page_url}/delete")).await;
+    assert_eq!(confirm.status, 200);
+    let gone = post(
+        &b,
+        &base,
+        &confirm,
+        &format!("/admin/tenants/acme/webhooks/{id}/delete"),
+        &[],
+    )
+    .await;
+    assert_eq!(gone.status, 303, "{}", gone.body);
+    assert_eq!(db.count("SELECT COUNT(*) FROM webhooks").await, 0);
+}
+
+#[tokio::test]
+async fn console_pages_remove_one_factor_and_revoke_a_consent() {
+    use crate::pages_helpers::{request, url_with, Setup, CALLBACK};
+    let s = Setup::new().await;
+    let door = s.path();
+    // Ann adds an authenticator app on her account page, then allows a
+    // third-party application.
+    let ann = s.browser();
+    crate::mfa_totp::enrol(&s, &ann, &door).await;
+    let third =
+        s.db.client("acme", CALLBACK, &["--public", "--third-party"]);
+    let (_, challenge) = pkce();
+    let mut params = request(&third, &challenge);
+    params.retain(|(k, _)| *k != "scope");
+    params.push(("scope", "openid email"));
+    let consent = ann
+        .get(&url_with(&door.issuer, "/authorize", &params))
+        .await;
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    let allowed = ann.submit(&consent, &[("decision", "allow")]).await;
+    assert_eq!(allowed.status, 303, "{}", allowed.body);
+    let consents = "SELECT COUNT(*) FROM consents";
+    let devices = "SELECT COUNT(*) FROM totp_devices";
+    assert_eq!(
+        (s.db.count(consents).await, s.db.count(devices).await),
+        (1, 1)
+    );
+
+    let base = s.server.base.clone();
+    operator(&s.db, "admin@example.com", "admin", None);
+    let b = Browser::new();
+    sign_in(&b, &base, "admin@example.com").await;
+    let user = format!("/admin/tenants/acme/users/{}", door.sub);
+    let page = b.get(&format!("{base}{user}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .body
+        .contains(&format!("Revoke the consent to {}", third.id)));
+    let factor =
+        s.db.query_strings("SELECT id FROM totp_devices")
+            .await
+            .remove(0);
+    let removed = post(
+        &b,
+        &base,
+        &page,
+        &format!("{user}/remove-factor"),
+        &[("id", &factor)],
+    )
+    .await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert!(removed.body.contains("The second factor was removed."));
+    assert_eq!(s.db.count(devices).await, 0);
+    let revoked = post(
+        &b,
+        &base,
+        &removed,
+        &format!("{user}/revoke-consent"),
+        &[("client_id", &third.id)],
+    )
+    .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert_eq!(s.db.count(consents).await, 0);
+    // An unknown consent is a 404 page, not a 500.
+    let again = post(
+        &b,
+        &base,
+        &revoked,
+        &format!("{user}/revoke-consent"),
+        &[("client_id", &third.id)],
+    )
+    .await;
+    assert_eq!(again.status, 404, "{}", again.body);
+    let recorded = events(
+        &s.db,
+        "actor = 'operator:admin@example.com' AND kind <> 'admin.signed_in'",
+    )
+    .await;
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+}
+
+#[tokio::test]
+async fn console_pages_grant_a_client_an_api_for_client_credentials() {
+    const PAY: &str = "https://pay.example/api";
+    let db = Database::new();
+    db.tenant("acme", &[]);
+    db.cli_json(
+        &[
+            "api",
+            "create",
+            "--tenant",
+            "acme",
+            "--identifier",
+            PAY,
+            "--scope",
+            "payments:read",
+            "--scope",
+            "payments:write",
+        ],
+        None,
+    );
+    let machine = db.client(
+        "acme",
+        "http://127.0.0.1:9/callback",
+        &["--grant", "client_credentials"],
+    );
+    let server = Server::start(&db).await;
+    let base = server.base.clone();
+    let issuer = server.issuer("acme");
+    let ask = || {
+        let (issuer, id, secret) = (
+            issuer.clone(),
+            machine.id.clone(),
+            machine.secret().to_string(),
+        );
+        async move {
+            token(
+                &issuer,
+                Some((&id, &secret)),
+                &[("grant_type", "client_credentials"), ("audience", PAY)],
+            )
+            .await
+        }
+    };
+    let (status, _, body) = ask().await;
+    assert_eq!(status, 400, "not granted yet: {body}");
+
+    operator(&db, "admin@example.com", "admin", None);
+    let b = Browser::new();
+    sign_in(&b, &base, "admin@example.com").await;
+    let client = format!("/admin/tenants/acme/clients/{}", machine.id);
+    let page = b.get(&format!("{base}{client}")).await;
+    assert!(
+        page.body.contains("<label for=\"grant_api\">"),
+        "{}",
+        page.body
+    );
+    // A scope the API does not define is refused, and nothing is granted.
+    let bad = post(
+        &b,
+        &base,
+        &page,
+        &format!("{client}/api-grants"),
+        &[("api", PAY), ("scopes", "payments:admin")],
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let granted = post(
+        &b,
+        &base,
+        &page,
+        &format!("{client}/api-grants"),
+        &[("api", PAY), ("scopes", "payments:read")],
+    )
+    .await;
+    assert_eq!(granted.status, 303, "{}", granted.body);
+    let (status, _, body) = ask().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "payments:read");
+    assert_eq!(claims(body["access_token"].as_str().unwrap())["aud"], PAY);
+    let page = b.get(&format!("{base}{client}")).await;
+    assert!(page.body.contains(&format!("Remove the grant of {PAY}")));
+    let removed = post(
+        &b,
+        &base,
+        &page,
+        &format!("{client}/api-grants"),
+        &[("api", PAY), ("revoke", "on")],
+    )
+    .await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let (status, _, _) = ask().await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        events(&db, "actor = 'operator:admin@example.com' AND kind LIKE 'admin.%' AND kind <> 'admin.signed_in'")
+            .await
+            .len(),
+        2
+    );
+}

@@ -343,6 +343,14 @@ async fn events_are_delivered_signed_retried_with_one_id_and_only_to_subscribers
         None,
     );
     assert_eq!(gone, json!({"deleted": true}));
+    // The CLI's changes are audit events of their own (actor cli).
+    assert_eq!(
+        db.query_strings(&format!(
+            "SELECT kind || ' ' || actor FROM events WHERE subject = 'webhook:{id}' ORDER BY id"
+        ))
+        .await,
+        vec!["admin.created cli", "admin.deleted cli"]
+    );
     wrong_password(&issuer, &client).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(failing.posts().len(), 3);
