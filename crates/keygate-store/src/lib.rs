@@ -100,7 +100,7 @@ pub use limits::{Attempt, LimitPolicy, LimitStore};
 pub use logouts::{Logout, LogoutOutcome, LogoutStore};
 pub use maintenance::MaintenanceStore;
 pub use metered::Metered;
-pub use operators::{Operator, OperatorSession, OperatorStore};
+pub use operators::{Operator, OperatorPasskey, OperatorSession, OperatorStore};
 pub use options::{Linger, StoreOptions};
 pub use outbox::{Mail, NewMail, OutboxStore};
 pub use passkeys::{PasskeyCeremony, PasskeyStore, StoredPasskey};

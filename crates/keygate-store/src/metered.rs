@@ -167,6 +167,11 @@ metered! {
         fn operator_session(id_hash: &str, now: i64) -> Result<Option<OperatorSession>>;
         fn pass_operator_mfa(id_hash: &str) -> Result<bool>;
         fn delete_operator_session(id_hash: &str) -> Result<bool>;
+        fn create_operator_passkey(passkey: &OperatorPasskey) -> Result<()>;
+        fn operator_passkeys(operator_id: &str) -> Result<Vec<OperatorPasskey>>;
+        fn operator_passkey_by_credential(credential_id: &str) -> Result<Option<OperatorPasskey>>;
+        fn operator_passkey_used(id: &str, passkey: &str, now: i64) -> Result<bool>;
+        fn delete_operator_passkey(operator_id: &str, id: &str) -> Result<bool>;
         fn count_events_by_bucket(tenant: Option<&str>, kinds: &[String], since: i64, until: i64, bucket: i64) -> Result<Vec<(i64, String, i64)>>;
         fn count_grants_by_bucket(tenant: Option<&str>, since: i64, until: i64, bucket: i64) -> Result<Vec<(i64, i64)>>;
     }

@@ -54,6 +54,27 @@ pub struct OperatorSession {
     pub user_agent: Option<String>,
 }
 
+/// A passkey of an operator: a second factor beside the authenticator
+/// app (docs/console.md, "Passkeys").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorPasskey {
+    /// Its id.
+    pub id: String,
+    /// Whose.
+    pub operator_id: String,
+    /// The WebAuthn credential id, base64url without padding.
+    pub credential_id: String,
+    /// The credential (public key, counter, backup state) as the WebAuthn
+    /// library serialises it.
+    pub passkey: String,
+    /// The name the operator gave it.
+    pub name: String,
+    /// When it was added (Unix seconds).
+    pub created_at: i64,
+    /// When it was last used to sign in.
+    pub last_used_at: Option<i64>,
+}
+
 /// Operators, their sessions, and the dashboard's counts.
 #[async_trait]
 pub trait OperatorStore: Send + Sync + 'static {
@@ -65,7 +86,7 @@ pub trait OperatorStore: Send + Sync + 'static {
     async fn operator_by_email(&self, email: &str) -> Result<Option<Operator>>;
     /// Every operator, by e-mail.
     async fn list_operators(&self) -> Result<Vec<Operator>>;
-    /// Deletes an operator and its sessions; whether it existed.
+    /// Deletes an operator, its sessions and its passkeys; whether it existed.
     async fn delete_operator(&self, id: &str) -> Result<bool>;
     /// Sets a new, unconfirmed TOTP secret (an enrolment started again
     /// replaces the earlier secret); refused (`false`) once one is confirmed.
@@ -74,6 +95,21 @@ pub trait OperatorStore: Send + Sync + 'static {
     /// it is later than the last accepted one; `confirm` also marks the
     /// secret confirmed. Whether it was accepted.
     async fn use_operator_totp_step(&self, id: &str, step: i64, confirm: bool) -> Result<bool>;
+    /// Stores an operator's new passkey; `Conflict` when its credential id
+    /// is already registered.
+    async fn create_operator_passkey(&self, passkey: &OperatorPasskey) -> Result<()>;
+    /// The operator's passkeys, oldest first.
+    async fn operator_passkeys(&self, operator_id: &str) -> Result<Vec<OperatorPasskey>>;
+    /// The passkey with this credential id, whoever's it is.
+    async fn operator_passkey_by_credential(
+        &self,
+        credential_id: &str,
+    ) -> Result<Option<OperatorPasskey>>;
+    /// Records a sign-in with the passkey: its updated credential (counter,
+    /// backup state) and when; whether it was there.
+    async fn operator_passkey_used(&self, id: &str, passkey: &str, now: i64) -> Result<bool>;
+    /// Deletes the operator's passkey; whether it was there.
+    async fn delete_operator_passkey(&self, operator_id: &str, id: &str) -> Result<bool>;
     /// Stores a new session.
     async fn create_operator_session(&self, session: &OperatorSession) -> Result<()>;
     /// The session with this hash, if it has not expired at `now`; marks

@@ -163,6 +163,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "operators",
         sql: include_str!("../migrations/postgres/0032_operators.sql"),
     },
+    Migration {
+        version: 33,
+        name: "operator_passkeys",
+        sql: include_str!("../migrations/postgres/0033_operator_passkeys.sql"),
+    },
 ];
 
 /// Advisory lock key for migrations ("keygate" in ASCII, truncated).

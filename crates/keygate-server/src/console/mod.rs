@@ -28,7 +28,8 @@
 //!   belongs to) and fills the blocks `title` and `content`. Answer it
 //!   with [`page`] (or [`page_with_status`]): every console answer carries
 //!   the headers of [`secure`] (strict CSP with the stylesheet by hash,
-//!   no script at all, `no-store`, `X-Frame-Options: DENY`,
+//!   no script (the two passkey pages allow the hosted pages' one script
+//!   by its hash: `passkeys.rs`), `no-store`, `X-Frame-Options: DENY`,
 //!   `Referrer-Policy: no-referrer`). [`message`] is a page that says one
 //!   thing.
 //! - Every input has a `<label>`; buttons are `<button>`; tables go in a
@@ -41,6 +42,7 @@ mod events;
 mod idps;
 mod keys;
 mod operators;
+mod passkeys;
 mod resources;
 mod sign_in;
 mod tenants;
@@ -77,6 +79,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(dashboard::routes())
         .merge(operators::routes())
         .merge(resources::routes())
+        .merge(passkeys::routes())
 }
 
 /// What an operator may do.
@@ -454,6 +457,7 @@ pub(crate) const NAV: &[(&str, &str)] = &[
     ("/admin/admin-tokens", "Admin tokens"),
     ("/admin/events", "Events"),
     ("/admin/operators", "Operators"),
+    ("/admin/security", "Security"),
 ];
 
 impl Shell {

@@ -1,7 +1,8 @@
 //! Signing in to the console (docs/console.md, "Signing in"): e-mail and
 //! password at `/admin/sign-in`, then an authenticator app's code at
-//! `/admin/sign-in/second-factor` (enrolling one on the first sign-in);
-//! only then is the session signed in. `POST /admin/sign-out` ends it.
+//! `/admin/sign-in/second-factor` (enrolling one on the first sign-in),
+//! or a passkey the operator added (passkeys.rs); only then is the
+//! session signed in. `POST /admin/sign-out` ends it.
 //!
 //! Wrong passwords and codes count against the operator's e-mail (or id)
 //! and the client IP in the store, with the limits of users' sign-ins.
@@ -49,6 +50,9 @@ struct SecondFactorPage<'a> {
     error: Option<&'a str>,
     /// On enrolment: the QR code, the URI and the secret in base32.
     enrol: Option<Enrol>,
+    /// "Use a passkey" (start, finish), when the operator has one.
+    passkey: Option<(&'static str, &'static str)>,
+    script: &'static str,
 }
 
 struct Enrol {
@@ -286,15 +290,26 @@ async fn second_page(
             uri,
         })
     };
-    Ok(page_with_status(
+    let passkey = super::passkeys::offered(state, pending).await?.then_some((
+        super::passkeys::SIGN_IN_START,
+        super::passkeys::SIGN_IN_FINISH,
+    ));
+    let res = page_with_status(
         status,
         &SecondFactorPage {
             shell: Shell::bare(),
             csrf: &pending.op.csrf,
             error,
             enrol,
+            passkey,
+            script: super::passkeys::script(),
         },
-    ))
+    );
+    Ok(if passkey.is_some() {
+        crate::pages::render::with_script(res)
+    } else {
+        res
+    })
 }
 
 fn open_secret(state: &AppState, id: &str, sealed: &str) -> Result<Vec<u8>, ApiError> {
@@ -385,16 +400,29 @@ async fn second_post(
     if let Some(k) = &ip_key {
         state.store.release_attempt(k, ip_limit).await?;
     }
+    second_factor_passed(&state, &pending, "totp").await?;
+    Ok(secure(Redirect::to("/admin/").into_response()))
+}
+
+/// Marks the session signed in after its second factor (`totp` or
+/// `passkey`), and records `admin.signed_in` saying which.
+pub(super) async fn second_factor_passed(
+    state: &AppState,
+    pending: &Pending,
+    second_factor: &str,
+) -> Result<(), ApiError> {
+    let op = &pending.op;
     state.store.pass_operator_mfa(&op.session).await?;
     Record::new("", "admin.signed_in", op.actor())
         .ip(op.ip)
         .detail(serde_json::json!({
             "role": op.role.as_str(),
             "enrolled": !pending.stored.totp_confirmed,
+            "second_factor": second_factor,
         }))
-        .save(&state)
+        .save(state)
         .await;
-    Ok(secure(Redirect::to("/admin/").into_response()))
+    Ok(())
 }
 
 /// POST /admin/sign-out: ends the session.

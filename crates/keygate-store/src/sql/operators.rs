@@ -2,7 +2,7 @@
 //! dashboard's grouped counts.
 
 use super::SqlStore;
-use crate::operators::{Operator, OperatorSession, OperatorStore};
+use crate::operators::{Operator, OperatorPasskey, OperatorSession, OperatorStore};
 use crate::row::{Cols, OwnedParam};
 use crate::write::Write;
 use crate::Result;
@@ -23,6 +23,21 @@ fn operator_from(r: &dyn Cols) -> Result<Operator> {
         totp_confirmed: r.int("totp_confirmed")? != 0,
         created_at: r.int("created_at")?,
         disabled: r.int("disabled")? != 0,
+    })
+}
+
+const PASSKEY_COLS: &str =
+    "id, operator_id, credential_id, passkey, name, created_at, last_used_at";
+
+fn passkey_from(r: &dyn Cols) -> Result<OperatorPasskey> {
+    Ok(OperatorPasskey {
+        id: r.text("id")?,
+        operator_id: r.text("operator_id")?,
+        credential_id: r.text("credential_id")?,
+        passkey: r.text("passkey")?,
+        name: r.text("name")?,
+        created_at: r.int("created_at")?,
+        last_used_at: r.opt_int("last_used_at")?,
     })
 }
 
@@ -104,8 +119,76 @@ impl OperatorStore for SqlStore {
                 .then(
                     "DELETE FROM operator_sessions WHERE operator_id = $1",
                     &[id.into()],
+                )
+                .then(
+                    "DELETE FROM operator_passkeys WHERE operator_id = $1",
+                    &[id.into()],
                 ),
         )
+        .await
+    }
+
+    async fn create_operator_passkey(&self, p: &OperatorPasskey) -> Result<()> {
+        self.write(
+            Write::new()
+                .then(
+                    format!(
+                        "INSERT INTO operator_passkeys ({PASSKEY_COLS}) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                    ),
+                    &[
+                        (&p.id).into(),
+                        (&p.operator_id).into(),
+                        (&p.credential_id).into(),
+                        (&p.passkey).into(),
+                        (&p.name).into(),
+                        p.created_at.into(),
+                        p.last_used_at.into(),
+                    ],
+                )
+                .conflict("this passkey is already registered"),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn operator_passkeys(&self, operator_id: &str) -> Result<Vec<OperatorPasskey>> {
+        self.all(
+            &format!(
+                "SELECT {PASSKEY_COLS} FROM operator_passkeys WHERE operator_id = $1 \
+                 ORDER BY created_at, id"
+            ),
+            &[operator_id.into()],
+            passkey_from,
+        )
+        .await
+    }
+
+    async fn operator_passkey_by_credential(
+        &self,
+        credential_id: &str,
+    ) -> Result<Option<OperatorPasskey>> {
+        self.first(
+            &format!("SELECT {PASSKEY_COLS} FROM operator_passkeys WHERE credential_id = $1"),
+            &[credential_id.into()],
+            passkey_from,
+        )
+        .await
+    }
+
+    async fn operator_passkey_used(&self, id: &str, passkey: &str, now: i64) -> Result<bool> {
+        self.write_one(Write::new().then(
+            "UPDATE operator_passkeys SET passkey = $1, last_used_at = $2 WHERE id = $3",
+            &[passkey.into(), now.into(), id.into()],
+        ))
+        .await
+    }
+
+    async fn delete_operator_passkey(&self, operator_id: &str, id: &str) -> Result<bool> {
+        self.write_one(Write::new().then(
+            "DELETE FROM operator_passkeys WHERE id = $1 AND operator_id = $2",
+            &[id.into(), operator_id.into()],
+        ))
         .await
     }
 

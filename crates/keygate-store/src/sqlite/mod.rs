@@ -183,6 +183,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "operators",
         sql: include_str!("../../migrations/sqlite/0032_operators.sql"),
     },
+    Migration {
+        version: 33,
+        name: "operator_passkeys",
+        sql: include_str!("../../migrations/sqlite/0033_operator_passkeys.sql"),
+    },
 ];
 
 /// The file path of a `sqlite://` URL.

@@ -3,7 +3,7 @@
 
 use crate::*;
 use keygate_core::events::Event;
-use keygate_store::{Operator, OperatorSession, StoreError};
+use keygate_store::{Operator, OperatorPasskey, OperatorSession, PasskeyCeremony, StoreError};
 
 fn operator(id: &str, email: &str, role: &str, tenant: Option<&str>) -> Operator {
     Operator {
@@ -72,6 +72,120 @@ async fn operators_are_unique_by_email_listed_and_deleted_with_their_sessions() 
     assert_eq!(s.operator_session("h1", now).await.unwrap(), None);
     assert!(s.operator_session("h2", now).await.unwrap().is_some());
     assert_eq!(s.list_operators().await.unwrap().len(), 1);
+}
+
+fn op_passkey(id: &str, operator_id: &str, cred: &str, at: i64) -> OperatorPasskey {
+    OperatorPasskey {
+        id: id.into(),
+        operator_id: operator_id.into(),
+        credential_id: cred.into(),
+        passkey: format!("{{\"cred\":\"{cred}\"}}"),
+        name: format!("key {id}"),
+        created_at: at,
+        last_used_at: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_passkeys_are_unique_used_removed_and_deleted_with_their_operator() {
+    let db = Db::open().await;
+    let s = &*db.store;
+    let now = now();
+    s.create_operator(&operator("o1", "a@example.com", "owner", None))
+        .await
+        .unwrap();
+    s.create_operator(&operator("o2", "b@example.com", "viewer", None))
+        .await
+        .unwrap();
+    s.create_operator_passkey(&op_passkey("p2", "o1", "cred-2", now + 1))
+        .await
+        .unwrap();
+    s.create_operator_passkey(&op_passkey("p1", "o1", "cred-1", now))
+        .await
+        .unwrap();
+    s.create_operator_passkey(&op_passkey("p3", "o2", "cred-3", now))
+        .await
+        .unwrap();
+    // A credential id is registered once, whoever tries again.
+    let again = s
+        .create_operator_passkey(&op_passkey("p4", "o2", "cred-1", now))
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+
+    let mine: Vec<_> = s.operator_passkeys("o1").await.unwrap();
+    assert_eq!(
+        mine,
+        [
+            op_passkey("p1", "o1", "cred-1", now),
+            op_passkey("p2", "o1", "cred-2", now + 1)
+        ]
+    );
+    assert_eq!(
+        s.operator_passkey_by_credential("cred-3").await.unwrap(),
+        Some(op_passkey("p3", "o2", "cred-3", now))
+    );
+    assert_eq!(
+        s.operator_passkey_by_credential("nope").await.unwrap(),
+        None
+    );
+
+    // A sign-in records the updated credential and when.
+    assert!(s
+        .operator_passkey_used("p1", "{\"counter\":2}", now + 5)
+        .await
+        .unwrap());
+    assert!(!s
+        .operator_passkey_used("gone", "{}", now + 5)
+        .await
+        .unwrap());
+    let used = s
+        .operator_passkey_by_credential("cred-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(used.passkey, "{\"counter\":2}");
+    assert_eq!(used.last_used_at, Some(now + 5));
+
+    // Removed only by its own operator.
+    assert!(!s.delete_operator_passkey("o2", "p1").await.unwrap());
+    assert!(s.delete_operator_passkey("o1", "p1").await.unwrap());
+    assert!(!s.delete_operator_passkey("o1", "p1").await.unwrap());
+    assert_eq!(s.operator_passkeys("o1").await.unwrap().len(), 1);
+
+    // Deleting an operator deletes its passkeys, and only its own.
+    assert!(s.delete_operator("o1").await.unwrap());
+    assert_eq!(s.operator_passkeys("o1").await.unwrap(), []);
+    assert_eq!(
+        s.operator_passkey_by_credential("cred-2").await.unwrap(),
+        None
+    );
+    assert_eq!(s.operator_passkeys("o2").await.unwrap().len(), 1);
+}
+
+/// The console's ceremonies live beside the people's, under the empty
+/// tenant: a tenant's take never finds one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_ceremonies_are_kept_apart_from_tenants() {
+    let db = Db::open().await;
+    let s = &*db.store;
+    let now = now();
+    let c = PasskeyCeremony {
+        tenant_id: String::new(),
+        user_sub: Some("o1".into()),
+        kind: "operator-register".into(),
+        state: "{}".into(),
+        expires_at: now + 300,
+    };
+    s.create_passkey_ceremony("oh1", &c).await.unwrap();
+    assert_eq!(
+        s.take_passkey_ceremony("oh1", "t1", now).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.take_passkey_ceremony("oh1", "", now).await.unwrap(),
+        Some(c)
+    );
+    assert_eq!(s.take_passkey_ceremony("oh1", "", now).await.unwrap(), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

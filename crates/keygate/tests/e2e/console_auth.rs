@@ -13,7 +13,13 @@ use crate::mfa_totp::{code, unix_now};
 const OWNER: &str = "owner@example.com";
 const OWNER_PW: &str = "owner password one";
 
-fn make_operator(db: &Database, email: &str, pw: &str, role: &str, tenant: Option<&str>) -> String {
+pub(crate) fn make_operator(
+    db: &Database,
+    email: &str,
+    pw: &str,
+    role: &str,
+    tenant: Option<&str>,
+) -> String {
     let mut args = vec![
         "admin",
         "create",
@@ -37,7 +43,7 @@ fn make_operator(db: &Database, email: &str, pw: &str, role: &str, tenant: Optio
 }
 
 /// The value of the hidden `csrf` input of a page's first form.
-fn csrf_of(page: &Page) -> String {
+pub(crate) fn csrf_of(page: &Page) -> String {
     page.form()
         .1
         .into_iter()
@@ -57,7 +63,7 @@ fn session_cookie(page: &Page) -> String {
 }
 
 /// E-mail and password at the sign-in page.
-async fn password_step(b: &Browser, base: &str, email: &str, pw: &str) -> Page {
+pub(crate) async fn password_step(b: &Browser, base: &str, email: &str, pw: &str) -> Page {
     let form = b.get(&format!("{base}/admin/sign-in")).await;
     assert_eq!(form.status, 200, "{}", form.body);
     b.submit(&form, &[("email", email), ("password", pw)]).await
@@ -84,7 +90,7 @@ fn secret_on(page: &Page) -> Vec<u8> {
 
 /// Signs in for the first time: password, enrolment, first code. Returns
 /// the TOTP secret.
-async fn first_sign_in(b: &Browser, base: &str, email: &str, pw: &str) -> Vec<u8> {
+pub(crate) async fn first_sign_in(b: &Browser, base: &str, email: &str, pw: &str) -> Vec<u8> {
     let done = password_step(b, base, email, pw).await;
     assert_eq!(done.status, 303, "{}", done.body);
     let enrol = b.get(&format!("{base}/admin/sign-in/second-factor")).await;
@@ -99,7 +105,7 @@ async fn first_sign_in(b: &Browser, base: &str, email: &str, pw: &str) -> Vec<u8
 }
 
 /// Every `<input>` that is not hidden has a `<label for=...>`.
-fn assert_inputs_labelled(page: &Page) {
+pub(crate) fn assert_inputs_labelled(page: &Page) {
     let mut rest = page.body.as_str();
     while let Some(i) = rest.find("<input") {
         let tag = &rest[i..i + rest[i..].find('>').unwrap()];

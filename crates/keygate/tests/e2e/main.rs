@@ -24,6 +24,7 @@ mod consent;
 mod console_auth;
 mod console_browser;
 mod console_pages;
+mod console_passkeys;
 mod dev_mode;
 mod device_flow;
 mod dpop;
