@@ -13,7 +13,7 @@
 //   KEYGATE_SCREENSHOTS     a folder for console-*.png
 //   CHROMIUM                the browser (default /usr/bin/chromium)
 
-import { createHmac } from 'node:crypto';
+import { base32, totp } from './totp.mjs';
 import { launchChromium } from './chromium.mjs';
 
 function env(name) {
@@ -31,35 +31,6 @@ const watchdog = setTimeout(() => {
   console.error('console.mjs: timed out');
   process.exit(2);
 }, 90_000);
-
-/** RFC 4648 base32 (no padding) to bytes. */
-function base32(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const c of text.replace(/=+$/, '').toUpperCase()) {
-    const i = alphabet.indexOf(c);
-    if (i < 0) throw new Error(`not base32: ${c}`);
-    value = (value << 5) | i;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-/** The TOTP code (RFC 6238: SHA-1, 6 digits, 30 s) of `secret` now. */
-function totp(secret) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
-  const mac = createHmac('sha1', secret).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const n = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-  return String(n).padStart(6, '0');
-}
 
 function out(v) {
   console.log(JSON.stringify(v));

@@ -23,7 +23,7 @@
 //                            console-user.png are (re)written at 1280x800
 //   CHROMIUM                 the browser (default /usr/bin/chromium)
 
-import { createHmac } from 'node:crypto';
+import { base32, totp } from './totp.mjs';
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from './chromium.mjs';
@@ -48,35 +48,6 @@ const watchdog = setTimeout(() => {
 
 function report(o) {
   console.log(JSON.stringify(o));
-}
-
-/** RFC 4648 base32 (no padding needed). */
-function base32(s) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const c of s.replace(/[\s=]/g, '').toUpperCase()) {
-    const i = alphabet.indexOf(c);
-    if (i < 0) throw new Error(`not base32: ${c}`);
-    value = (value << 5) | i;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-/** RFC 6238 TOTP: HMAC-SHA-1, 30-second steps, 6 digits (RFC 4226 5.3). */
-function totp(secret, now = Date.now()) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(now / 1000 / 30)));
-  const mac = createHmac('sha1', secret).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const n = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-  return String(n).padStart(6, '0');
 }
 
 async function shot(page, name) {

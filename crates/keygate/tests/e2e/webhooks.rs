@@ -459,6 +459,7 @@ async fn a_retry_is_delivered_by_another_node() {
     db.user("acme", EMAIL, PASSWORD);
     let client = db.client("acme", "http://127.0.0.1:9/callback", &["--public"]);
     let receiver = Receiver::start(1).await;
+    // Only the failed sign-in: the webhook's own creation is an event too.
     let created = db.cli_json(
         &[
             "webhook",
@@ -467,6 +468,8 @@ async fn a_retry_is_delivered_by_another_node() {
             "acme",
             "--url",
             &receiver.url,
+            "--event",
+            "user.sign_in_failed",
         ],
         None,
     );
