@@ -114,20 +114,18 @@ pub(crate) async fn send(
 ) -> Result<Response, ApiError> {
     match trip::start(state, door, idp, trip).await? {
         Ok(started) => Ok(super::see_other(&started.location, &[started.cookie])),
-        Err(e) => Ok(upstream_failed(state, door, idp, &e, &[])),
+        Err(e) => Ok(upstream_failed(door, idp, &e, &[])),
     }
 }
 
 /// The page for a failed exchange with an upstream (502: the fault is a
 /// server's, not the person's), after logging why.
 fn upstream_failed(
-    state: &AppState,
     door: &Door,
     idp: &UpstreamIdp,
     e: &UpstreamError,
     cookies: &[String],
 ) -> Response {
-    let _ = state;
     tracing::warn!(tenant = %door.tenant.id, idp = %idp.id, error = %e, "upstream sign-in failed");
     metrics::counter!("keygate_federation_total", "result" => "upstream_failed").increment(1);
     page(
@@ -233,7 +231,7 @@ pub(crate) async fn callback(
         && query.get("iss").is_some_and(|iss| iss != idp.issuer)
     {
         let e = UpstreamError::Invalid("the answer's iss is not the upstream's issuer".into());
-        return Ok(upstream_failed(&state, &door, &idp, &e, &[clear]));
+        return Ok(upstream_failed(&door, &idp, &e, &[clear]));
     }
     if let Some(link_user) = &trip.link_user {
         return super::account::identities::callback(
@@ -287,7 +285,7 @@ pub(crate) async fn callback(
     .await
     {
         Ok(p) => p,
-        Err(e) => return Ok(upstream_failed(&state, &door, &idp, &e, &[clear])),
+        Err(e) => return Ok(upstream_failed(&door, &idp, &e, &[clear])),
     };
     let sub = Submission {
         headers,
@@ -307,7 +305,7 @@ fn value_of(query: &Params) -> String {
 }
 
 /// `res` with one more cookie.
-fn with_cookie(mut res: Response, cookie: &str) -> Response {
+pub(crate) fn with_cookie(mut res: Response, cookie: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(cookie) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -11,6 +11,7 @@ use super::{done, read_signed_in_form, show, signed_in, SignedIn};
 use crate::door::Door;
 use crate::error::ApiError;
 use crate::federation::trip;
+use crate::pages::federation::with_cookie;
 use crate::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -135,14 +136,17 @@ pub(crate) async fn callback(
         .await?
         .filter(|w| w.user.sub == link_user)
     else {
-        return Ok(with(super::to_sign_in(door), &clear));
+        return Ok(with_cookie(super::to_sign_in(door), &clear));
     };
     if query.get("error").is_some() {
-        return Ok(with(done(door, "identity-cancelled", &[]), &clear));
+        return Ok(with_cookie(done(door, "identity-cancelled", &[]), &clear));
     }
     let Some(code) = query.get("code").filter(|c| !c.is_empty()) else {
         let msg = "The identity provider's answer has no code.";
-        return Ok(with(refuse(state, door, headers, &who, msg).await?, &clear));
+        return Ok(with_cookie(
+            refuse(state, door, headers, &who, msg).await?,
+            &clear,
+        ));
     };
     let secrets = trip::secrets_of(state, state_value);
     let profile = match crate::federation::upstream::redeem(
@@ -158,7 +162,7 @@ pub(crate) async fn callback(
         Err(e) => {
             tracing::warn!(tenant = %door.tenant.id, idp = %idp.id, error = %e, "upstream link failed");
             let msg = e.message(&idp.name);
-            return Ok(with(
+            return Ok(with_cookie(
                 refuse(state, door, headers, &who, &msg).await?,
                 &clear,
             ));
@@ -170,14 +174,14 @@ pub(crate) async fn callback(
         .await?;
     match existing {
         Some(i) if i.user_sub == who.user.sub => {
-            return Ok(with(done(door, "identity-linked", &[]), &clear))
+            return Ok(with_cookie(done(door, "identity-linked", &[]), &clear))
         }
         Some(_) => {
             let msg = format!(
                 "This {} account is already linked to another account here.",
                 idp.name
             );
-            return Ok(with(
+            return Ok(with_cookie(
                 refuse(state, door, headers, &who, &msg).await?,
                 &clear,
             ));
@@ -201,20 +205,13 @@ pub(crate) async fn callback(
             "This {} account was linked to another account meanwhile.",
             idp.name
         );
-        return Ok(with(
+        return Ok(with_cookie(
             refuse(state, door, headers, &who, &msg).await?,
             &clear,
         ));
     }
     tracing::info!(tenant = %door.tenant.id, idp = %idp.id, sub = %who.user.sub, "upstream identity linked from the account page");
-    Ok(with(done(door, "identity-linked", &[]), &clear))
-}
-
-fn with(mut res: Response, cookie: &str) -> Response {
-    if let Ok(v) = axum::http::HeaderValue::from_str(cookie) {
-        res.headers_mut().append(axum::http::header::SET_COOKIE, v);
-    }
-    res
+    Ok(with_cookie(done(door, "identity-linked", &[]), &clear))
 }
 
 /// POST /account/identities/remove: unlinks one of the person's
